@@ -1,0 +1,2 @@
+/* Replaced by the aws/ modules. */
+typedef int aws_placeholder_unused;

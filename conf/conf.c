@@ -1,0 +1,2 @@
+/* conf.c: being written. */
+typedef int conf_placeholder_unused;

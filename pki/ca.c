@@ -1,0 +1,2 @@
+/* ca.c: being written. */
+typedef int ca_placeholder_unused;

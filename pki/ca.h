@@ -1,0 +1,97 @@
+/*
+ * ca.h: certificate authorities behind one interface (a vtable in ca-int.h): `local`, the
+ * embedded default that signs with its own CA key, and `aws-pca`, AWS Private CA.
+ *
+ * struct pki_ca is opaque; create one with a backend's constructor, free with pki_ca_free().
+ * A backend may block (network); the agent calls it from its rotation step.
+ */
+#ifndef PKI_CA_H
+#define PKI_CA_H
+
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "pki/err.h"
+
+struct pki_ca;
+
+/* Settings of the local CA backend. */
+struct pki_ca_local_config {
+    const char *directory;      /* absolute; holds ca.key (0600), ca.crt, serial/CRL state */
+    const char *common_name;    /* of the CA certificate, default "mskpki local CA" */
+    long ca_validity_seconds;   /* of a CA created on first use; default 10 years */
+    long max_validity_seconds;  /* cap on issued certificates; 0 = the CA's own remaining life */
+};
+
+/* Settings of the aws-pca backend (see aws/aws.h for region/profile/endpoint resolution). */
+struct pki_ca_aws_pca_config {
+    const char *ca_arn;             /* required */
+    const char *region;             /* NULL = from the environment or profile */
+    const char *profile;            /* NULL = AWS_PROFILE or "default" */
+    const char *endpoint_url;       /* NULL = AWS_ENDPOINT_URL(_ACM_PCA) or the regional one */
+    const char *ca_bundle;          /* PEM file for the HTTPS connection; NULL = system store */
+    const char *template_arn;       /* NULL = arn:aws:acm-pca:::template/EndEntityClientAuthCertificate/V1 */
+    const char *signing_algorithm;  /* NULL = the one that matches the key */
+    double rate_per_second;         /* token bucket refill; 0 = 1 request per second */
+    int burst;                      /* token bucket size; 0 = 5 */
+    long poll_timeout_seconds;      /* GetCertificate polling deadline; 0 = 120 */
+};
+
+/* One issuance.  Borrowed pointers, valid for the call. */
+struct pki_issue_request {
+    X509_REQ *csr;
+    long validity_seconds;
+    /*
+     * Where the backend records an issuance in flight (e.g. the certificate ARN) before it waits
+     * for the certificate, so that a crash or restart resumes it instead of issuing (and paying
+     * for) a second certificate.  The backend reads it on entry: a record for the same CSR is
+     * resumed.  The caller removes it after a successful write of the new generation.  May be
+     * NULL for backends that complete synchronously, or for one-off use.
+     */
+    const char *pending_path;
+};
+
+/* What a CA returned.  Owned; release with pki_issued_clear(). */
+struct pki_issued {
+    X509 *leaf;
+    STACK_OF(X509) *chain; /* issuer first, up to the root; never NULL after success */
+};
+void pki_issued_clear(struct pki_issued *issued);
+
+struct pki_ca *pki_ca_local_new(const struct pki_ca_local_config *cfg, struct mk_err *err) MK_MUST_CHECK;
+struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struct mk_err *err) MK_MUST_CHECK;
+
+/* "local" or "aws-pca": the metrics label. */
+const char *pki_ca_kind(const struct pki_ca *ca);
+
+/* Checks the CA can issue now (local: key and certificate load; aws-pca: the CA is ACTIVE and
+ * outlives the requested validity). */
+int pki_ca_check(struct pki_ca *ca, long validity_seconds, struct mk_err *err) MK_MUST_CHECK;
+
+/*
+ * Signs the CSR.  Refuses a CSR whose signature does not verify (MK_ERR_VERIFY).  A backend that
+ * is still waiting when its deadline passes returns -1 with MK_ERR_PENDING (the pending record
+ * stays, the next call resumes it).  The result is not yet verified against the key: the caller
+ * does that before writing anything.
+ */
+int pki_ca_issue(struct pki_ca *ca, const struct pki_issue_request *req, struct pki_issued *out,
+                 struct mk_err *err) MK_MUST_CHECK;
+
+/* The trust anchors that issued certificates chain to.  Caller frees with
+ * sk_X509_pop_free(s, X509_free). */
+STACK_OF(X509) *pki_ca_trust_anchors(struct pki_ca *ca, struct mk_err *err) MK_MUST_CHECK;
+
+/* Revokes a certificate this CA issued.  reason is an AWS RevocationReason name
+ * ("SUPERSEDED", "KEY_COMPROMISE", ...). */
+int pki_ca_revoke(struct pki_ca *ca, X509 *cert, const char *reason, struct mk_err *err) MK_MUST_CHECK;
+
+/* Counters since creation, for metrics: requests by outcome code ("ok", "ThrottlingException",
+ * "network", ...).  Calls fn once per code.  */
+void pki_ca_foreach_request_count(const struct pki_ca *ca,
+                                  void (*fn)(const char *code, unsigned long count, void *arg),
+                                  void *arg);
+
+void pki_ca_free(struct pki_ca *ca);
+
+#endif

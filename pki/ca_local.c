@@ -1,0 +1,2 @@
+/* ca_local.c: being written. */
+typedef int ca_local_placeholder_unused;

@@ -1,0 +1,2 @@
+/* format.c: being written. */
+typedef int format_placeholder_unused;

@@ -1,0 +1,2 @@
+/* key.c: being written. */
+typedef int key_placeholder_unused;

@@ -1,0 +1,2 @@
+/* secret.c: being written. */
+typedef int secret_placeholder_unused;
