@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# README command 2: install what is needed, build, and run every test: the normal build's unit and
+# integration tests, the same suite under AddressSanitizer+UBSan, then each fuzzer for a few seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+jobs=$(nproc)
+export CTEST_OUTPUT_ON_FAILURE=1
+
+echo "== normal build"
+cmake -S . -B build-test -DMSKPKI_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-test -j"$jobs"
+ctest --test-dir build-test -j"$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+cmake -S . -B build-asan -DMSKPKI_TESTS=ON -DMSKPKI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan -j"$jobs"
+
+if [ -f tests/fuzz/CMakeLists.txt ]; then
+    echo "== fuzzers (${MSKPKI_FUZZ_SECONDS:-10} s each)"
+    cmake -S . -B build-fuzz -DMSKPKI_FUZZ=ON -DMSKPKI_TESTS=OFF -DCMAKE_C_COMPILER=clang \
+        -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    cmake --build build-fuzz -j"$jobs"
+    bash scripts/run-fuzzers.sh build-fuzz "${MSKPKI_FUZZ_SECONDS:-10}"
+fi
+echo "all test stages passed"
