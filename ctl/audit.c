@@ -1,12 +1,113 @@
-/* audit.c: scaffold until the audit command lands. */
+/*
+ * audit.c: `mskpkictl audit`, the posture check of MSK, Kinesis, Firehose and KMS.
+ *
+ * Parse the command line (audit_cli.c), collect the AWS answers (audit_aws.c), evaluate the
+ * checks (audit_checks.c), sort and write the report (report.c).  Exit codes are in ctl.h and
+ * docs/audit.md.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "ctl/audit_aws.h"
+#include "ctl/audit_checks.h"
+#include "ctl/audit_cli.h"
 #include "ctl/ctl.h"
+#include "ctl/report.h"
+
+/* The rules of the checks that ran, in check-id order (SARIF rules, JUnit suites). */
+static size_t selected_rules(const struct audit_cli *cli, struct ctl_rule *rules)
+{
+    size_t n = 0;
+    for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
+        if (cli->eval.selected[i]) {
+            rules[n++] = audit_rules[i];
+        }
+    }
+    for (size_t a = 1; a < n; a++) {
+        for (size_t b = a; b > 0 && strcmp(rules[b - 1].id, rules[b].id) > 0; b--) {
+            struct ctl_rule t = rules[b];
+            rules[b] = rules[b - 1];
+            rules[b - 1] = t;
+        }
+    }
+    return n;
+}
+
+static int write_report(const struct audit_cli *cli, const struct ctl_report *report,
+                        struct mk_err *err)
+{
+    struct ctl_rule rules[AUDIT_CHECK__MAX];
+    size_t n_rules = selected_rules(cli, rules);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = -1;
+    /* Colour only for a person at a terminal; NO_COLOR (no-color.org) turns it off. */
+    int colour = cli->format == CTL_FORMAT_TABLE && cli->output == NULL &&
+                 isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+
+    MK_GUARD(ctl_report_render(report, cli->format, rules, n_rules, colour, &text, &len, err));
+    if (cli->output != NULL) {
+        MK_GUARD(ctl_write_file_atomic(cli->output, text, len, err));
+    } else {
+        MK_ENSURE(fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0, err, MK_ERR_IO,
+                  "cannot write the report to standard output");
+    }
+    rc = 0;
+out:
+    free(text);
+    return rc;
+}
 
 int ctl_audit_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "mskpkictl audit: not built yet\n");
-    return CTL_EXIT_UNAVAILABLE;
+    struct audit_cli cli;
+    struct mk_err err = {0};
+    struct audit_inventory *inv = NULL;
+    struct ctl_report *report = NULL;
+    int status = CTL_EXIT_UNAVAILABLE;
+
+    if (audit_cli_parse(argc, argv, &cli, &err) != 0) {
+        fprintf(stderr, "mskpkictl audit: %s (try mskpkictl audit --help)\n", err.msg);
+        return err.code == MK_ERR_USAGE ? CTL_EXIT_USAGE : CTL_EXIT_UNAVAILABLE;
+    }
+    if (cli.help) {
+        audit_cli_usage(stdout);
+        audit_cli_free(&cli);
+        return CTL_EXIT_OK;
+    }
+    struct audit_collect_options co = {
+        .regions = (const char *const *)cli.regions,
+        .n_regions = cli.n_regions,
+        .profile = cli.profile,
+        .endpoint_url = cli.endpoint_url,
+        .concurrency = cli.concurrency,
+        .eval = &cli.eval,
+    };
+    inv = audit_inventory_new();
+    report = ctl_report_new();
+    if (inv == NULL || report == NULL) {
+        fprintf(stderr, "mskpkictl audit: out of memory\n");
+        goto out;
+    }
+    if (audit_collect(&co, inv, &err) != 0) {
+        fprintf(stderr, "mskpkictl audit: cannot run: %s\n", err.msg);
+        goto out;
+    }
+    if (audit_evaluate(inv, &cli.eval, report, &err) != 0) {
+        fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+        goto out;
+    }
+    ctl_report_sort(report);
+    if (write_report(&cli, report, &err) != 0) {
+        fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+        goto out;
+    }
+    status = ctl_report_failed(report, cli.fail_on) ? CTL_EXIT_FINDINGS : CTL_EXIT_OK;
+out:
+    ctl_report_free(report);
+    audit_inventory_free(inv);
+    audit_cli_free(&cli);
+    return status;
 }

@@ -1,12 +1,434 @@
-/* status.c: scaffold until the status command lands. */
+/*
+ * status.c: `mskpkictl status`: what the agent says about each certificate it manages.
+ *
+ * For each certificate in the agent's config it reads <state_dir>/<name>.json (written by the
+ * agent, schema in agent/state.h and docs/probe.md) and prints the facts an SRE needs: subject,
+ * serial, expiry and time left, next renewal, last attempt and result, consecutive failures.
+ * The parser here is separate from the agent's on purpose: the ctl must not link the agent, and a
+ * strict second reader catches schema drift.  A bad state file is reported in one line naming the
+ * file and field, and counts as a problem for that certificate only.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include <jansson.h>
+
+#include "conf/conf.h"
 #include "ctl/ctl.h"
+#include "ctl/status_int.h"
+#include "pki/err.h"
+
+#define STATUS_DEFAULT_CONFIG "/etc/mskpki/mskpki.conf"
+#define STATUS_MAX_FILE (1024 * 1024)
+#define DAY_SECONDS 86400L
+
+enum status_format { STATUS_FORMAT_TABLE, STATUS_FORMAT_JSON };
+
+static const char *const kind_names[STATUS__MAX] = {
+    "ok", "expiring", "expired", "not_ready", "missing", "malformed",
+};
+
+static int get_string(json_t *o, const char *path, const char *key, char *dst, size_t cap,
+                      int nullable, int *is_set, struct mk_err *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL) {
+        mk_err_set(err, MK_ERR_INVALID, "%s: field '%s' is missing", path, key);
+        return -1;
+    }
+    if (nullable && json_is_null(v)) {
+        dst[0] = '\0';
+        if (is_set != NULL) {
+            *is_set = 0;
+        }
+        return 0;
+    }
+    if (!json_is_string(v)) {
+        mk_err_set(err, MK_ERR_INVALID, "%s: field '%s' must be a string%s", path, key,
+                   nullable ? " or null" : "");
+        return -1;
+    }
+    size_t len = json_string_length(v);
+    if (len >= cap || memchr(json_string_value(v), '\0', len) != NULL) {
+        mk_err_set(err, MK_ERR_INVALID, "%s: field '%s' is too long or has a NUL", path, key);
+        return -1;
+    }
+    memcpy(dst, json_string_value(v), len + 1);
+    if (is_set != NULL) {
+        *is_set = 1;
+    }
+    return 0;
+}
+
+static int get_count(json_t *o, const char *path, const char *key, long long *dst,
+                     struct mk_err *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL) {
+        mk_err_set(err, MK_ERR_INVALID, "%s: field '%s' is missing", path, key);
+        return -1;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        mk_err_set(err, MK_ERR_INVALID, "%s: field '%s' must be a non-negative integer", path, key);
+        return -1;
+    }
+    *dst = (long long)json_integer_value(v);
+    return 0;
+}
+
+/*
+ * Parses a state file's text strictly: every schema field present with its type, version 1, name
+ * equal to expect_name (when not NULL).  Unknown fields are ignored (newer agents may add some).
+ * Errors are MK_ERR_INVALID "PATH: field 'x' ...".  *out is scratch on failure.
+ */
+MK_TESTABLE int ctl_status_parse_state(const char *path, const char *text, size_t len,
+                                       const char *expect_name, struct status_state *out,
+                                       struct mk_err *err)
+{
+    int rc = -1;
+    json_error_t jerr;
+    long long version = 0;
+    memset(out, 0, sizeof(*out));
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    MK_ENSURE(o != NULL, err, MK_ERR_INVALID, "%s:%d: not valid JSON: %s", path, jerr.line,
+              jerr.text);
+    MK_ENSURE(json_is_object(o), err, MK_ERR_INVALID, "%s: not a JSON object", path);
+    MK_GUARD(get_count(o, path, "version", &version, err));
+    MK_ENSURE(version == 1, err, MK_ERR_INVALID, "%s: field 'version': %lld is not supported (1)",
+              path, version);
+    json_t *ready = json_object_get(o, "ready");
+    MK_ENSURE(ready != NULL, err, MK_ERR_INVALID, "%s: field 'ready' is missing", path);
+    MK_ENSURE(json_is_boolean(ready), err, MK_ERR_INVALID, "%s: field 'ready' must be a boolean",
+              path);
+    out->ready = json_is_true(ready);
+    MK_GUARD(get_string(o, path, "name", out->name, sizeof(out->name), 0, NULL, err));
+    MK_GUARD(get_string(o, path, "ca", out->ca, sizeof(out->ca), 0, NULL, err));
+    MK_GUARD(get_string(o, path, "subject", out->subject, sizeof(out->subject), 0, NULL, err));
+    MK_GUARD(get_string(o, path, "issuer", out->issuer, sizeof(out->issuer), 0, NULL, err));
+    MK_GUARD(get_string(o, path, "serial", out->serial, sizeof(out->serial), 0, NULL, err));
+    MK_GUARD(get_count(o, path, "not_before", &out->not_before, err));
+    MK_GUARD(get_count(o, path, "not_after", &out->not_after, err));
+    MK_GUARD(get_count(o, path, "next_renewal", &out->next_renewal, err));
+    MK_GUARD(get_count(o, path, "last_attempt", &out->last_attempt, err));
+    MK_GUARD(get_count(o, path, "last_success", &out->last_success, err));
+    MK_GUARD(get_string(o, path, "last_result", out->last_result, sizeof(out->last_result), 0,
+                        NULL, err));
+    MK_ENSURE(strcmp(out->last_result, "success") == 0 || strcmp(out->last_result, "failure") == 0 ||
+                  strcmp(out->last_result, "none") == 0,
+              err, MK_ERR_INVALID,
+              "%s: field 'last_result': '%s' is not success, failure or none", path,
+              out->last_result);
+    MK_GUARD(get_string(o, path, "last_error", out->last_error, sizeof(out->last_error), 1,
+                        &out->has_last_error, err));
+    MK_GUARD(get_count(o, path, "consecutive_failures", &out->consecutive_failures, err));
+    MK_GUARD(get_count(o, path, "generation", &out->generation, err));
+    MK_GUARD(get_string(o, path, "cert_path", out->cert_path, sizeof(out->cert_path), 0, NULL,
+                        err));
+    MK_GUARD(get_count(o, path, "updated", &out->updated, err));
+    MK_ENSURE(expect_name == NULL || strcmp(out->name, expect_name) == 0, err, MK_ERR_INVALID,
+              "%s: field 'name': '%s' is not certificate '%s'", path, out->name, expect_name);
+    rc = 0;
+out:
+    json_decref(o);
+    return rc;
+}
+
+/* Reads and parses <dir>/<name>.json.  MK_ERR_NOTFOUND when there is no such file. */
+static int load_state(const char *path, const char *name, struct status_state *st,
+                      struct mk_err *err)
+{
+    int rc = -1;
+    char *buf = NULL;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        mk_err_errno(err, errno == ENOENT ? MK_ERR_NOTFOUND : MK_ERR_IO, "%s", path);
+        return -1;
+    }
+    buf = malloc(STATUS_MAX_FILE + 1);
+    MK_ENSURE(buf != NULL, err, MK_ERR_NOMEM, "%s: out of memory", path);
+    size_t n = fread(buf, 1, STATUS_MAX_FILE + 1, f);
+    MK_ENSURE(!ferror(f), err, MK_ERR_IO, "%s: read error", path);
+    MK_ENSURE(n <= STATUS_MAX_FILE, err, MK_ERR_INVALID, "%s: larger than %d bytes", path,
+              STATUS_MAX_FILE);
+    MK_GUARD(ctl_status_parse_state(path, buf, n, name, st, err));
+    rc = 0;
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+/* "2026-11-25T04:06:00Z", or "never" for 0. */
+static void fmt_time(long long t, char *buf, size_t cap)
+{
+    if (t <= 0) {
+        snprintf(buf, cap, "never");
+        return;
+    }
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        snprintf(buf, cap, "%lld", t);
+    }
+}
+
+/* "12d 3h", "3h 20m", "45m", "30s". */
+static void fmt_span(long long s, char *buf, size_t cap)
+{
+    if (s < 0) {
+        s = -s;
+    }
+    if (s >= DAY_SECONDS) {
+        snprintf(buf, cap, "%lldd %lldh", s / DAY_SECONDS, (s % DAY_SECONDS) / 3600);
+    } else if (s >= 3600) {
+        snprintf(buf, cap, "%lldh %lldm", s / 3600, (s % 3600) / 60);
+    } else if (s >= 60) {
+        snprintf(buf, cap, "%lldm", s / 60);
+    } else {
+        snprintf(buf, cap, "%llds", s);
+    }
+}
+
+/* The verdict for a parsed state at time now. */
+MK_TESTABLE enum status_kind ctl_status_judge(const struct status_state *st, long long now,
+                                              long warn_days)
+{
+    if (!st->ready || st->not_after == 0) {
+        return STATUS_NOT_READY;
+    }
+    if (st->not_after <= now) {
+        return STATUS_EXPIRED;
+    }
+    if (st->not_after - now <= (long long)warn_days * DAY_SECONDS) {
+        return STATUS_EXPIRING;
+    }
+    return STATUS_OK;
+}
+
+struct status_entry {
+    const char *name;      /* borrowed from the config */
+    char path[1100];
+    enum status_kind kind;
+    char error[1200];      /* why the state file could not be used */
+    struct status_state st;
+};
+
+static void print_table(const struct status_entry *e, size_t n, long long now)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct status_entry *x = &e[i];
+        char t1[40], t2[40], t3[40], span[40];
+        printf("%s%s: %s\n", i > 0 ? "\n" : "", x->name, kind_names[x->kind]);
+        if (x->kind == STATUS_MISSING || x->kind == STATUS_MALFORMED) {
+            printf("  state file:       %s\n", x->error);
+            continue;
+        }
+        const struct status_state *s = &x->st;
+        fmt_time(s->not_after, t1, sizeof(t1));
+        fmt_span(s->not_after - now, span, sizeof(span));
+        printf("  subject:          %s\n", s->subject[0] != '\0' ? s->subject : "-");
+        printf("  serial:           %s\n", s->serial[0] != '\0' ? s->serial : "-");
+        if (s->not_after > 0) {
+            printf("  not after:        %s (%s %s)\n", t1, s->not_after > now ? "in" : "expired",
+                   span);
+            printf("  time left:        %s%s\n", s->not_after > now ? "" : "-", span);
+        } else {
+            printf("  not after:        -\n");
+            printf("  time left:        -\n");
+        }
+        fmt_time(s->next_renewal, t2, sizeof(t2));
+        fmt_time(s->last_attempt, t3, sizeof(t3));
+        printf("  next renewal:     %s\n", t2);
+        printf("  last attempt:     %s (%s)\n", t3, s->last_result);
+        if (s->has_last_error) {
+            printf("  last error:       %s\n", s->last_error);
+        }
+        printf("  failures in row:  %lld\n", s->consecutive_failures);
+    }
+}
+
+static json_t *time_or_null(long long t)
+{
+    return t > 0 ? json_integer((json_int_t)t) : json_null();
+}
+
+static int print_json(const struct status_entry *e, size_t n, long long now, long warn_days,
+                      int exit_code)
+{
+    int rc = -1;
+    json_t *root = json_object();
+    json_t *arr = json_array();
+    size_t bad = 0;
+    if (root == NULL || arr == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct status_entry *x = &e[i];
+        const struct status_state *s = &x->st;
+        int usable = x->kind != STATUS_MISSING && x->kind != STATUS_MALFORMED;
+        bad += x->kind != STATUS_OK;
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "name", x->name, "state_file", x->path,
+                              "status", kind_names[x->kind], "error",
+                              usable ? json_null() : json_string(x->error));
+        if (o == NULL) {
+            goto out;
+        }
+        if (usable) {
+            json_object_set_new(o, "ready", json_boolean(s->ready));
+            json_object_set_new(o, "ca", json_string(s->ca));
+            json_object_set_new(o, "subject", json_string(s->subject));
+            json_object_set_new(o, "issuer", json_string(s->issuer));
+            json_object_set_new(o, "serial", json_string(s->serial));
+            json_object_set_new(o, "not_after", time_or_null(s->not_after));
+            json_object_set_new(o, "seconds_left", s->not_after > 0
+                                                       ? json_integer(s->not_after - now)
+                                                       : json_null());
+            json_object_set_new(o, "next_renewal", time_or_null(s->next_renewal));
+            json_object_set_new(o, "last_attempt", time_or_null(s->last_attempt));
+            json_object_set_new(o, "last_success", time_or_null(s->last_success));
+            json_object_set_new(o, "last_result", json_string(s->last_result));
+            json_object_set_new(o, "last_error",
+                                s->has_last_error ? json_string(s->last_error) : json_null());
+            json_object_set_new(o, "consecutive_failures",
+                                json_integer(s->consecutive_failures));
+            json_object_set_new(o, "generation", json_integer(s->generation));
+        }
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(root, "certificates", arr);
+    arr = NULL;
+    json_object_set_new(root, "summary",
+                        json_pack("{s:I, s:I, s:I, s:i}", "total", (json_int_t)n, "problems",
+                                  (json_int_t)bad, "warn_days", (json_int_t)warn_days,
+                                  "exit_code", exit_code));
+    if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
+        goto out;
+    }
+    fputc('\n', stdout);
+    rc = 0;
+out:
+    json_decref(arr);
+    json_decref(root);
+    return rc;
+}
+
+static int usage_error(const char *fmt, ...) MK_PRINTF(1, 2);
+
+static int usage_error(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "mskpkictl status: %s (see mskpkictl status --help)\n", msg);
+    return CTL_EXIT_USAGE;
+}
 
 int ctl_status_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "mskpkictl status: not built yet\n");
-    return CTL_EXIT_UNAVAILABLE;
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"format", required_argument, NULL, 'f'},
+        {"warn-days", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = STATUS_DEFAULT_CONFIG;
+    enum status_format format = STATUS_FORMAT_TABLE;
+    long warn_days = 7;
+    struct mk_err err = {0};
+    struct conf *cfg = NULL;
+    struct status_entry *entries = NULL;
+    int rc = CTL_EXIT_UNAVAILABLE;
+    int ch;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'f':
+            if (strcmp(optarg, "table") == 0) {
+                format = STATUS_FORMAT_TABLE;
+            } else if (strcmp(optarg, "json") == 0) {
+                format = STATUS_FORMAT_JSON;
+            } else {
+                return usage_error("--format: expected table or json, got '%s'", optarg);
+            }
+            break;
+        case 'w':
+            errno = 0;
+            warn_days = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || warn_days < 0 ||
+                warn_days > 3650) {
+                return usage_error("--warn-days: expected 0..3650, got '%s'", optarg);
+            }
+            break;
+        case 'h':
+            printf("usage: mskpkictl status [--config FILE] [--format table|json] "
+                   "[--warn-days N]\n");
+            return CTL_EXIT_OK;
+        case ':':
+            return usage_error("%s needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    cfg = conf_load(config, &err);
+    if (cfg == NULL) {
+        fprintf(stderr, "mskpkictl status: %s\n", err.msg);
+        goto out;
+    }
+    entries = calloc(cfg->n_certs, sizeof(*entries));
+    if (entries == NULL) {
+        fprintf(stderr, "mskpkictl status: out of memory\n");
+        goto out;
+    }
+    long long now = (long long)time(NULL);
+    int all_ok = 1;
+    for (size_t i = 0; i < cfg->n_certs; i++) {
+        struct status_entry *x = &entries[i];
+        x->name = cfg->certs[i].name;
+        snprintf(x->path, sizeof(x->path), "%s/%s.json", cfg->state_dir, x->name);
+        if (load_state(x->path, x->name, &x->st, &err) != 0) {
+            x->kind = err.code == MK_ERR_NOTFOUND ? STATUS_MISSING : STATUS_MALFORMED;
+            if (x->kind == STATUS_MISSING) {
+                snprintf(x->error, sizeof(x->error), "%s: no state file (has the agent run?)",
+                         x->path);
+            } else {
+                snprintf(x->error, sizeof(x->error), "%s", err.msg);
+            }
+            fprintf(stderr, "mskpkictl status: %s\n", x->error);
+        } else {
+            x->kind = ctl_status_judge(&x->st, now, warn_days);
+        }
+        all_ok &= x->kind == STATUS_OK;
+    }
+    rc = all_ok ? CTL_EXIT_OK : CTL_EXIT_FINDINGS;
+    if (format == STATUS_FORMAT_JSON) {
+        if (print_json(entries, cfg->n_certs, now, warn_days, rc) != 0) {
+            fprintf(stderr, "mskpkictl status: cannot write JSON\n");
+            rc = CTL_EXIT_UNAVAILABLE;
+        }
+    } else {
+        print_table(entries, cfg->n_certs, now);
+    }
+    if (fflush(stdout) != 0) {
+        rc = CTL_EXIT_UNAVAILABLE;
+    }
+out:
+    free(entries);
+    conf_free(cfg);
+    return rc;
 }

@@ -1,9 +1,1000 @@
-/* ca_aws_pca.c: scaffold until the aws-pca backend lands (issue 3); refuses clearly. */
-#include "pki/ca.h"
+/*
+ * ca_aws_pca.c: the aws-pca CA backend: AWS Private CA through the ACM PCA JSON 1.1 API
+ * (service "acm-pca", targets "ACMPrivateCA.<Op>", API version 2017-08-22) on aws/aws.h.
+ *
+ * Issuance is IssueCertificate, then GetCertificate until the certificate is there.  Because an
+ * issued certificate costs money and cannot be taken back, the certificate ARN is written to the
+ * caller's pending file before the first GetCertificate: a crash, a restart or a poll deadline
+ * leaves that record behind and the next call for the same CSR resumes polling instead of
+ * issuing again.  The IdempotencyToken (derived from the CSR) covers the other window, a retry
+ * of IssueCertificate itself after a lost answer.  See docs/aws-pca.md.
+ */
+#include "pki/ca-int.h"
+#include "pki/ca_aws_pca-int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "aws/aws.h"
+#include "pki/cert.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+#include "pki/log.h"
+#include "pki/store.h"
+
+#define PCA_DEFAULT_TEMPLATE "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate/V1"
+#define PCA_DEFAULT_RATE 1.0
+#define PCA_DEFAULT_BURST 5
+#define PCA_DEFAULT_POLL_TIMEOUT 120
+/* AWS Private CA short-lived certificate mode issues certificates valid for at most 7 days. */
+#define PCA_SHORT_LIVED_MAX (7L * 86400L)
+/* IssueCertificate's IdempotencyToken is 1 to 36 characters; 32 hex characters of the CSR
+ * fingerprint keep 128 bits. */
+#define PCA_TOKEN_LEN 32
+/* A pending record is a few hundred bytes; refuse to slurp anything much larger. */
+#define PCA_PENDING_MAX 16384
+
+static long poll_initial_ms = 1000;
+static long poll_max_ms = 10000;
+
+/* ---- clock ------------------------------------------------------------------------------ */
+
+static double real_now(void *arg)
+{
+    struct timespec ts;
+
+    (void)arg;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void real_sleep(void *arg, double seconds)
+{
+    struct timespec ts;
+
+    (void)arg;
+    if (!(seconds > 0)) {
+        return;
+    }
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_nsec = 999999999L;
+    }
+    /* nanosleep writes the remainder back into ts when a signal interrupts it. */
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static const struct pki_pca_clock real_clock = {real_now, real_sleep, NULL};
+
+/* ---- token bucket ------------------------------------------------------------------------ */
+
+struct pki_pca_bucket {
+    pthread_mutex_t lock; /* guards tokens and last */
+    double rate;          /* tokens per second */
+    double burst;         /* capacity */
+    double tokens;
+    double last;          /* clock time of the last refill */
+    struct pki_pca_clock clock;
+    /* Registry bookkeeping (shared buckets only). */
+    char *ca_arn;
+    unsigned refs;
+    struct pki_pca_bucket *next;
+};
+
+MK_TESTABLE struct pki_pca_bucket *pki_pca_bucket_new(double rate, double burst,
+                                                      const struct pki_pca_clock *clock,
+                                                      struct mk_err *err)
+{
+    struct pki_pca_bucket *b = NULL;
+
+    if (!(rate > 0) || !(burst >= 1)) {
+        mk_err_set(err, MK_ERR_CONFIG,
+                   "aws-pca: rate limit needs rate_per_second > 0 and burst >= 1 (got %g, %g)",
+                   rate, burst);
+        return NULL;
+    }
+    b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        mk_err_set(err, MK_ERR_NOMEM, "aws-pca: out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&b->lock, NULL) != 0) {
+        mk_err_set(err, MK_ERR_NOMEM, "aws-pca: pthread_mutex_init failed");
+        free(b);
+        return NULL;
+    }
+    b->rate = rate;
+    b->burst = burst;
+    b->tokens = burst;
+    b->clock = clock != NULL ? *clock : real_clock;
+    b->last = b->clock.now(b->clock.arg);
+    return b;
+}
+
+MK_TESTABLE void pki_pca_bucket_free(struct pki_pca_bucket *bucket)
+{
+    if (bucket == NULL) {
+        return;
+    }
+    pthread_mutex_destroy(&bucket->lock);
+    free(bucket->ca_arn);
+    free(bucket);
+}
+
+MK_TESTABLE double pki_pca_bucket_take(struct pki_pca_bucket *bucket, double now)
+{
+    double wait = 0;
+
+    pthread_mutex_lock(&bucket->lock);
+    /* A clock that went backwards (another thread passed an older "now") refills nothing. */
+    if (now > bucket->last) {
+        bucket->tokens += (now - bucket->last) * bucket->rate;
+        if (bucket->tokens > bucket->burst) {
+            bucket->tokens = bucket->burst;
+        }
+        bucket->last = now;
+    }
+    if (bucket->tokens >= 1.0) {
+        bucket->tokens -= 1.0;
+    } else {
+        wait = (1.0 - bucket->tokens) / bucket->rate;
+    }
+    pthread_mutex_unlock(&bucket->lock);
+    return wait;
+}
+
+MK_TESTABLE int pki_pca_bucket_acquire(struct pki_pca_bucket *bucket, double deadline,
+                                       struct mk_err *err)
+{
+    for (;;) {
+        double now = bucket->clock.now(bucket->clock.arg);
+        double wait = pki_pca_bucket_take(bucket, now);
+
+        if (wait <= 0) {
+            return 0;
+        }
+        /* Fail at once rather than sleep towards a deadline we already know we will miss. */
+        if (now + wait > deadline) {
+            mk_err_set(err, MK_ERR_TIMEOUT,
+                       "aws-pca: rate limit: no request token before the deadline "
+                       "(next in %.2f s, %.2f s left)",
+                       wait, deadline > now ? deadline - now : 0.0);
+            return -1;
+        }
+        bucket->clock.sleep(bucket->clock.arg, wait);
+    }
+}
+
+/*
+ * Process-wide registry: one bucket per CA ARN.  The first backend for an ARN sets the rate;
+ * later ones with other settings share it (and are told so in the log), because two buckets for
+ * one CA would double the rate the operator asked for.
+ */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pki_pca_bucket *registry;
+
+static struct pki_pca_bucket *bucket_get(const char *ca_arn, double rate, double burst,
+                                         struct mk_err *err)
+{
+    struct pki_pca_bucket *b = NULL;
+
+    pthread_mutex_lock(&registry_lock);
+    for (b = registry; b != NULL; b = b->next) {
+        if (strcmp(b->ca_arn, ca_arn) == 0) {
+            break;
+        }
+    }
+    if (b != NULL) {
+        if (b->rate != rate || b->burst != burst) {
+            mk_log(MK_LOG_WARN, "pca.rate_limit.shared",
+                   "ca_arn=%s rate=%g burst=%g requested_rate=%g requested_burst=%g", ca_arn,
+                   b->rate, b->burst, rate, burst);
+        }
+        b->refs++;
+        goto out;
+    }
+    b = pki_pca_bucket_new(rate, burst, NULL, err);
+    if (b == NULL) {
+        goto out;
+    }
+    b->ca_arn = strdup(ca_arn);
+    if (b->ca_arn == NULL) {
+        mk_err_set(err, MK_ERR_NOMEM, "aws-pca: out of memory");
+        pki_pca_bucket_free(b);
+        b = NULL;
+        goto out;
+    }
+    b->refs = 1;
+    b->next = registry;
+    registry = b;
+out:
+    pthread_mutex_unlock(&registry_lock);
+    return b;
+}
+
+static void bucket_put(struct pki_pca_bucket *bucket)
+{
+    struct pki_pca_bucket **pp;
+
+    if (bucket == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&registry_lock);
+    if (--bucket->refs > 0) {
+        bucket = NULL;
+    } else {
+        for (pp = &registry; *pp != NULL; pp = &(*pp)->next) {
+            if (*pp == bucket) {
+                *pp = bucket->next;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    pki_pca_bucket_free(bucket);
+}
+
+/* ---- backend state ----------------------------------------------------------------------- */
+
+struct pca_impl {
+    struct aws_client *client;
+    char *ca_arn;
+    char *template_arn;
+    char *signing_algorithm; /* NULL = from the CSR's key */
+    long poll_timeout;       /* seconds */
+    struct pki_pca_bucket *bucket;
+};
+
+static void pca_impl_free(struct pca_impl *impl)
+{
+    if (impl == NULL) {
+        return;
+    }
+    aws_client_free(impl->client);
+    bucket_put(impl->bucket);
+    free(impl->ca_arn);
+    free(impl->template_arn);
+    free(impl->signing_algorithm);
+    free(impl);
+}
+
+static void pca_destroy(struct pki_ca *ca)
+{
+    pca_impl_free(ca->impl);
+    ca->impl = NULL;
+}
+
+static double deadline_in(long seconds)
+{
+    return real_now(NULL) + (double)seconds;
+}
+
+/*
+ * One ACM PCA call: waits for a token, calls, and counts the outcome.  On failure the message
+ * names the operation, the CA and the AWS error code.  *resp is a new reference on success.
+ */
+static int pca_call(struct pki_ca *ca, const char *op, json_t *req, json_t **resp,
+                    double deadline, struct mk_err *err)
+{
+    struct pca_impl *impl = ca->impl;
+    char target[64];
+
+    snprintf(target, sizeof(target), "ACMPrivateCA.%s", op);
+    if (pki_pca_bucket_acquire(impl->bucket, deadline, err) != 0) {
+        mk_err_prefix(err, "aws-pca: %s on %s", op, impl->ca_arn);
+        return -1;
+    }
+    if (aws_json_call(impl->client, "acm-pca", target, req, resp, err) != 0) {
+        if (err != NULL) {
+            int aws = err->code == MK_ERR_AWS && err->ext_code[0] != '\0';
+
+            pki_ca_count_request(ca, aws ? err->ext_code : mk_code_str(err->code));
+            if (aws && strstr(err->msg, err->ext_code) == NULL) {
+                mk_err_prefix(err, "aws-pca: %s on %s: %s", op, impl->ca_arn, err->ext_code);
+            } else {
+                mk_err_prefix(err, "aws-pca: %s on %s", op, impl->ca_arn);
+            }
+        } else {
+            pki_ca_count_request(ca, "unknown");
+        }
+        return -1;
+    }
+    pki_ca_count_request(ca, "ok");
+    if (*resp == NULL || !json_is_object(*resp)) {
+        json_decref(*resp);
+        *resp = NULL;
+        mk_err_set(err, MK_ERR_INVALID, "aws-pca: %s on %s: answer is not a JSON object", op,
+                   impl->ca_arn);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_aws_code(const struct mk_err *err, const char *code)
+{
+    return err != NULL && err->code == MK_ERR_AWS && strcmp(err->ext_code, code) == 0;
+}
+
+/* A required non-empty string member of an answer; borrowed from obj. */
+static const char *json_req_str(json_t *obj, const char *op, const char *field, struct mk_err *err)
+{
+    const char *s = json_string_value(json_object_get(obj, field));
+
+    if (s == NULL || s[0] == '\0') {
+        mk_err_set(err, MK_ERR_INVALID, "aws-pca: %s answer: %s is missing or not a string", op,
+                   field);
+        return NULL;
+    }
+    return s;
+}
+
+static void format_utc(time_t t, char *out, size_t size)
+{
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        snprintf(out, size, "%lld", (long long)t);
+    }
+}
+
+/* ---- certificates from answers ----------------------------------------------------------- */
+
+/* Every certificate of a PEM string member, or an empty stack when the member is absent or
+ * empty (required = 0).  Caller frees with sk_X509_pop_free(s, X509_free). */
+static STACK_OF(X509) *certs_of(json_t *obj, const char *op, const char *field, int required,
+                                struct mk_err *err)
+{
+    const char *pem = json_string_value(json_object_get(obj, field));
+    STACK_OF(X509) *certs = NULL;
+
+    if (pem == NULL || pem[0] == '\0') {
+        if (required) {
+            mk_err_set(err, MK_ERR_INVALID, "aws-pca: %s answer: %s is missing", op, field);
+            return NULL;
+        }
+        certs = sk_X509_new_null();
+        if (certs == NULL) {
+            mk_err_set(err, MK_ERR_NOMEM, "aws-pca: out of memory");
+        }
+        return certs;
+    }
+    certs = pki_certs_from_mem(pem, strlen(pem), err);
+    if (certs == NULL) {
+        mk_err_prefix(err, "aws-pca: %s answer: %s", op, field);
+    }
+    return certs;
+}
+
+/*
+ * Returns chain ordered issuer first: the certificate that issued `from`, then its issuer, and so
+ * on.  AWS documents that order already; sorting protects the chain file from an answer in
+ * another order.  Certificates off the path are kept at the end rather than dropped.  On success
+ * the result owns every certificate and chain's (now empty) stack is freed; on failure chain is
+ * untouched.  Caller frees with sk_X509_pop_free(s, X509_free).
+ */
+static STACK_OF(X509) *chain_order(X509 *from, STACK_OF(X509) *chain, struct mk_err *err)
+{
+    STACK_OF(X509) *left = sk_X509_dup(chain);
+    STACK_OF(X509) *sorted = sk_X509_new_null();
+    STACK_OF(X509) *ret = NULL;
+    X509 *cur = from;
+
+    MK_ENSURE(left != NULL && sorted != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    /* A self-signed certificate ends the path. */
+    while (sk_X509_num(left) > 0 && !(cur != from && X509_check_issued(cur, cur) == X509_V_OK)) {
+        int found = -1;
+
+        for (int i = 0; i < sk_X509_num(left); i++) {
+            if (X509_check_issued(sk_X509_value(left, i), cur) == X509_V_OK) {
+                found = i;
+                break;
+            }
+        }
+        if (found < 0) {
+            break;
+        }
+        cur = sk_X509_delete(left, found);
+        MK_ENSURE(sk_X509_push(sorted, cur) > 0, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    }
+    for (int i = 0; i < sk_X509_num(left); i++) {
+        MK_ENSURE(sk_X509_push(sorted, sk_X509_value(left, i)) > 0, err, MK_ERR_NOMEM,
+                  "aws-pca: out of memory");
+    }
+    sk_X509_free(chain);
+    ret = sorted;
+    sorted = NULL;
+out:
+    sk_X509_free(sorted);
+    sk_X509_free(left);
+    return ret;
+}
+
+/* ---- pending record ---------------------------------------------------------------------- */
+
+/*
+ * Reads the pending record at path.  When it is for this CSR and this CA, *arn gets the
+ * certificate ARN (caller frees with free()); when the file is missing or belongs to another
+ * CSR or CA, *arn stays NULL and the record will be replaced.  A record that cannot be read or
+ * parsed is an error naming the file: silently issuing again could double the bill.
+ */
+static int pending_read(const char *path, const char *fingerprint, const char *ca_arn,
+                        char **arn, struct mk_err *err)
+{
+    char buf[PCA_PENDING_MAX + 1];
+    json_t *rec = NULL;
+    json_error_t jerr;
+    const char *fp = NULL;
+    const char *rec_ca = NULL;
+    const char *cert_arn = NULL;
+    size_t len = 0;
+    int fd = -1;
+    int rc = -1;
+
+    *arn = NULL;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        return 0;
+    }
+    MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "aws-pca: pending record %s: open", path);
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        MK_ENSURE_ERRNO(n >= 0, err, MK_ERR_IO, "aws-pca: pending record %s: read", path);
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+        MK_ENSURE(len <= PCA_PENDING_MAX, err, MK_ERR_INVALID,
+                  "aws-pca: pending record %s: larger than %d bytes", path, PCA_PENDING_MAX);
+    }
+    rec = json_loadb(buf, len, 0, &jerr);
+    MK_ENSURE(rec != NULL && json_is_object(rec), err, MK_ERR_INVALID,
+              "aws-pca: pending record %s: line %d: not a JSON object (%s); remove it to issue "
+              "a new certificate",
+              path, rec != NULL ? 1 : jerr.line, rec != NULL ? "wrong type" : jerr.text);
+    fp = json_string_value(json_object_get(rec, "csr_sha256"));
+    rec_ca = json_string_value(json_object_get(rec, "ca_arn"));
+    cert_arn = json_string_value(json_object_get(rec, "certificate_arn"));
+    MK_ENSURE(fp != NULL && rec_ca != NULL && cert_arn != NULL && cert_arn[0] != '\0', err,
+              MK_ERR_INVALID,
+              "aws-pca: pending record %s: field %s is missing or not a string; remove it to "
+              "issue a new certificate",
+              path, fp == NULL ? "csr_sha256" : rec_ca == NULL ? "ca_arn" : "certificate_arn");
+    if (strcmp(fp, fingerprint) != 0 || strcmp(rec_ca, ca_arn) != 0) {
+        mk_log(MK_LOG_WARN, "pca.pending.superseded",
+               "path=%s certificate_arn=%s reason=\"record is for another %s\"", path, cert_arn,
+               strcmp(fp, fingerprint) != 0 ? "CSR" : "CA");
+        rc = 0;
+        goto out;
+    }
+    *arn = strdup(cert_arn);
+    MK_ENSURE(*arn != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    rc = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    json_decref(rec);
+    return rc;
+}
+
+static int pending_write(const char *path, const char *fingerprint, const char *ca_arn,
+                         const char *cert_arn, struct mk_err *err)
+{
+    char issued_at[32];
+    json_t *rec = NULL;
+    char *text = NULL;
+    int rc = -1;
+
+    format_utc(time(NULL), issued_at, sizeof(issued_at));
+    rec = json_pack("{s:s, s:s, s:s, s:s}", "csr_sha256", fingerprint, "certificate_arn",
+                    cert_arn, "ca_arn", ca_arn, "issued_at", issued_at);
+    MK_ENSURE(rec != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    text = json_dumps(rec, JSON_INDENT(2) | JSON_SORT_KEYS);
+    MK_ENSURE(text != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    MK_GUARD(pki_store_write_file(path, text, strlen(text), 0600, (uid_t)-1, (gid_t)-1, err));
+    rc = 0;
+out:
+    free(text);
+    json_decref(rec);
+    return rc;
+}
+
+/* ---- issue ------------------------------------------------------------------------------- */
+
+static char *base64_of(const void *data, size_t len, struct mk_err *err)
+{
+    size_t cap = 4 * ((len + 2) / 3) + 1;
+    char *out = malloc(cap);
+
+    if (out == NULL) {
+        mk_err_set(err, MK_ERR_NOMEM, "aws-pca: out of memory");
+        return NULL;
+    }
+    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    return out;
+}
+
+/* IssueCertificate; *arn gets the certificate ARN (caller frees with free()). */
+static int pca_issue_certificate(struct pki_ca *ca, X509_REQ *csr, const char *fingerprint,
+                                 long validity_seconds, double deadline, char **arn,
+                                 struct mk_err *err)
+{
+    struct pca_impl *impl = ca->impl;
+    const char *alg = impl->signing_algorithm;
+    char token[PCA_TOKEN_LEN + 1];
+    char *pem = NULL;
+    char *b64 = NULL;
+    json_t *req = NULL;
+    json_t *resp = NULL;
+    const char *cert_arn = NULL;
+    size_t pem_len = 0;
+    int rc = -1;
+
+    if (alg == NULL) {
+        EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
+
+        alg = pub != NULL ? pki_key_signing_algorithm(pub) : NULL;
+        MK_ENSURE(alg != NULL, err, MK_ERR_INVALID,
+                  "aws-pca: the CSR's key has no AWS Private CA signing algorithm; set "
+                  "signing_algorithm");
+    }
+    pem = pki_csr_to_pem(csr, &pem_len, err);
+    MK_GUARD_PTR(pem);
+    /* Csr is a blob: in JSON 1.1 that is base64 of the bytes, and the bytes are the PEM text. */
+    b64 = base64_of(pem, pem_len, err);
+    MK_GUARD_PTR(b64);
+    snprintf(token, sizeof(token), "%.*s", PCA_TOKEN_LEN, fingerprint);
+    /*
+     * Validity ABSOLUTE is the end time in Unix seconds; unlike DAYS it expresses the sub-day
+     * lifetimes of short-lived mode exactly.
+     */
+    req = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:I}, s:s}", "CertificateAuthorityArn",
+                    impl->ca_arn, "Csr", b64, "SigningAlgorithm", alg, "TemplateArn",
+                    impl->template_arn, "Validity", "Type", "ABSOLUTE", "Value",
+                    (json_int_t)(time(NULL) + validity_seconds), "IdempotencyToken", token);
+    MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    MK_GUARD(pca_call(ca, "IssueCertificate", req, &resp, deadline, err));
+    cert_arn = json_req_str(resp, "IssueCertificate", "CertificateArn", err);
+    MK_GUARD_PTR(cert_arn);
+    *arn = strdup(cert_arn);
+    MK_ENSURE(*arn != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    mk_log(MK_LOG_INFO, "pca.issued", "ca_arn=%s certificate_arn=%s signing_algorithm=%s",
+           impl->ca_arn, *arn, alg);
+    rc = 0;
+out:
+    json_decref(resp);
+    json_decref(req);
+    free(b64);
+    free(pem);
+    return rc;
+}
+
+/* GetCertificate answers that mean the ARN will never yield a certificate: keeping a record for
+ * it would wedge every later attempt for this CSR. */
+static int get_error_is_final(const struct mk_err *err)
+{
+    return is_aws_code(err, "ResourceNotFoundException") ||
+           is_aws_code(err, "InvalidArnException") || is_aws_code(err, "RequestFailedException");
+}
+
+/*
+ * GetCertificate until the certificate is there, backing off while it answers
+ * RequestInProgressException; MK_ERR_PENDING when the deadline passes first.
+ */
+static int pca_get_certificate(struct pki_ca *ca, const char *cert_arn, double deadline,
+                               struct pki_issued *out, struct mk_err *err)
+{
+    struct pca_impl *impl = ca->impl;
+    long backoff_ms = poll_initial_ms;
+    json_t *req = NULL;
+    json_t *resp = NULL;
+    STACK_OF(X509) *leaf = NULL;
+    STACK_OF(X509) *chain = NULL;
+    STACK_OF(X509) *sorted = NULL;
+    int polls = 0;
+    int rc = -1;
+
+    req = json_pack("{s:s, s:s}", "CertificateAuthorityArn", impl->ca_arn, "CertificateArn",
+                    cert_arn);
+    MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    for (;;) {
+        double now;
+        double nap;
+
+        polls++;
+        if (pca_call(ca, "GetCertificate", req, &resp, deadline, err) == 0) {
+            break;
+        }
+        if (err != NULL && err->code == MK_ERR_TIMEOUT) {
+            /* The rate limiter or the client ran out of time: the certificate is still
+             * pending, and the next call resumes it. */
+            err->code = MK_ERR_PENDING;
+            mk_err_prefix(err, "aws-pca: GetCertificate %s: deadline of %ld s reached after %d "
+                          "polls", cert_arn, impl->poll_timeout, polls);
+            goto out;
+        }
+        if (!is_aws_code(err, "RequestInProgressException")) {
+            goto out;
+        }
+        now = real_now(NULL);
+        if (now >= deadline) {
+            mk_err_set(err, MK_ERR_PENDING,
+                       "aws-pca: GetCertificate %s: still RequestInProgressException after %d "
+                       "polls and %ld s",
+                       cert_arn, polls, impl->poll_timeout);
+            goto out;
+        }
+        nap = (double)backoff_ms / 1000.0;
+        if (now + nap > deadline) {
+            nap = deadline - now;
+        }
+        real_sleep(NULL, nap);
+        backoff_ms = backoff_ms * 2 > poll_max_ms ? poll_max_ms : backoff_ms * 2;
+    }
+    leaf = certs_of(resp, "GetCertificate", "Certificate", 1, err);
+    MK_GUARD_PTR(leaf);
+    chain = certs_of(resp, "GetCertificate", "CertificateChain", 0, err);
+    MK_GUARD_PTR(chain);
+    MK_ENSURE(sk_X509_num(leaf) == 1, err, MK_ERR_INVALID,
+              "aws-pca: GetCertificate answer: Certificate holds %d certificates, expected 1",
+              sk_X509_num(leaf));
+    sorted = chain_order(sk_X509_value(leaf, 0), chain, err);
+    MK_GUARD_PTR(sorted);
+    chain = NULL;
+    out->leaf = sk_X509_shift(leaf);
+    out->chain = sorted;
+    rc = 0;
+out:
+    sk_X509_pop_free(leaf, X509_free);
+    sk_X509_pop_free(chain, X509_free);
+    json_decref(resp);
+    json_decref(req);
+    return rc;
+}
+
+static int pca_issue(struct pki_ca *ca, const struct pki_issue_request *req,
+                     struct pki_issued *out, struct mk_err *err)
+{
+    struct pca_impl *impl = ca->impl;
+    double deadline = deadline_in(impl->poll_timeout);
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err record_err;
+    char fp[65];
+    char *cert_arn = NULL;
+    int recorded = 0;
+    int rc = -1;
+
+    mk_err_clear(&record_err);
+    MK_ENSURE(req != NULL && req->csr != NULL, err, MK_ERR_INVALID, "aws-pca: no CSR to issue");
+    MK_ENSURE(req->validity_seconds > 0, err, MK_ERR_INVALID,
+              "aws-pca: validity must be positive (got %ld s)", req->validity_seconds);
+    MK_GUARD(pki_csr_verify(req->csr, err));
+    MK_GUARD(pki_csr_fingerprint(req->csr, fp, err));
+    if (req->pending_path != NULL) {
+        MK_GUARD(pending_read(req->pending_path, fp, impl->ca_arn, &cert_arn, err));
+    }
+    if (cert_arn != NULL) {
+        recorded = 1;
+        mk_log(MK_LOG_INFO, "pca.resume", "ca_arn=%s certificate_arn=%s path=%s", impl->ca_arn,
+               cert_arn, req->pending_path);
+    } else {
+        MK_GUARD(pca_issue_certificate(ca, req->csr, fp, req->validity_seconds, deadline,
+                                       &cert_arn, err));
+        if (req->pending_path != NULL) {
+            /*
+             * Keep going when the record cannot be written: the certificate is paid for and
+             * the ARN is still in memory.  Only a poll timeout then loses it (said below).
+             */
+            if (pending_write(req->pending_path, fp, impl->ca_arn, cert_arn, &record_err) == 0) {
+                recorded = 1;
+            } else {
+                mk_log_err("pca.pending.write_failed", &record_err);
+            }
+        }
+    }
+    if (pca_get_certificate(ca, cert_arn, deadline, &got, err) != 0) {
+        if (err != NULL && err->code == MK_ERR_PENDING) {
+            mk_err_prefix(err, "%s", recorded ? "pending record kept" : "pending record lost");
+            mk_log(MK_LOG_INFO, "pca.pending", "ca_arn=%s certificate_arn=%s recorded=%d",
+                   impl->ca_arn, cert_arn, recorded);
+        } else if (recorded && get_error_is_final(err)) {
+            /* This ARN will never produce a certificate: let the next attempt issue anew. */
+            if (unlink(req->pending_path) == 0) {
+                mk_log(MK_LOG_WARN, "pca.pending.dropped", "path=%s certificate_arn=%s code=%s",
+                       req->pending_path, cert_arn, err->ext_code);
+            }
+        }
+        goto out;
+    }
+    /* A certificate for another key would be useless and, after a resume, means the record
+     * pointed at the wrong issuance. */
+    MK_ENSURE(EVP_PKEY_eq(X509_get0_pubkey(got.leaf), X509_REQ_get0_pubkey(req->csr)) == 1, err,
+              MK_ERR_VERIFY, "aws-pca: certificate %s does not carry the CSR's public key",
+              cert_arn);
+    *out = got;
+    got.leaf = NULL;
+    got.chain = NULL;
+    rc = 0;
+out:
+    pki_issued_clear(&got);
+    free(cert_arn);
+    return rc;
+}
+
+/* ---- check ------------------------------------------------------------------------------- */
+
+static int pca_check(struct pki_ca *ca, long validity_seconds, struct mk_err *err)
+{
+    struct pca_impl *impl = ca->impl;
+    json_t *req = NULL;
+    json_t *resp = NULL;
+    json_t *desc = NULL;
+    json_t *not_after = NULL;
+    const char *status = NULL;
+    const char *mode = NULL;
+    char when[32];
+    char need[32];
+    time_t end;
+    int rc = -1;
+
+    MK_ENSURE(validity_seconds >= 0, err, MK_ERR_INVALID,
+              "aws-pca: validity must not be negative (got %ld s)", validity_seconds);
+    req = json_pack("{s:s}", "CertificateAuthorityArn", impl->ca_arn);
+    MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    MK_GUARD(pca_call(ca, "DescribeCertificateAuthority", req, &resp,
+                      deadline_in(impl->poll_timeout), err));
+    desc = json_object_get(resp, "CertificateAuthority");
+    MK_ENSURE(json_is_object(desc), err, MK_ERR_INVALID,
+              "aws-pca: DescribeCertificateAuthority answer: CertificateAuthority is missing");
+    status = json_req_str(desc, "DescribeCertificateAuthority", "Status", err);
+    MK_GUARD_PTR(status);
+    MK_ENSURE(strcmp(status, "ACTIVE") == 0, err, MK_ERR_STATE,
+              "aws-pca: certificate authority %s is %s, not ACTIVE: it cannot issue",
+              impl->ca_arn, status);
+    mode = json_string_value(json_object_get(desc, "UsageMode"));
+    MK_ENSURE(mode == NULL || strcmp(mode, "SHORT_LIVED_CERTIFICATE") != 0 ||
+                  validity_seconds <= PCA_SHORT_LIVED_MAX,
+              err, MK_ERR_STATE,
+              "aws-pca: certificate authority %s is in SHORT_LIVED_CERTIFICATE mode, which "
+              "issues for at most 7 days (604800 s); requested validity is %ld s",
+              impl->ca_arn, validity_seconds);
+    not_after = json_object_get(desc, "NotAfter");
+    MK_ENSURE(json_is_number(not_after), err, MK_ERR_INVALID,
+              "aws-pca: DescribeCertificateAuthority answer for %s: NotAfter is missing",
+              impl->ca_arn);
+    /* Timestamps in JSON 1.1 are Unix seconds, possibly with a fraction (dropped). */
+    end = (time_t)json_number_value(not_after);
+    format_utc(end, when, sizeof(when));
+    format_utc(time(NULL) + validity_seconds, need, sizeof(need));
+    MK_ENSURE(end >= time(NULL) + validity_seconds, err, MK_ERR_STATE,
+              "aws-pca: certificate authority %s expires at %s, before a certificate of %ld s "
+              "requested now would (%s)",
+              impl->ca_arn, when, validity_seconds, need);
+    rc = 0;
+out:
+    json_decref(resp);
+    json_decref(req);
+    return rc;
+}
+
+/* ---- trust anchors ----------------------------------------------------------------------- */
+
+static STACK_OF(X509) *pca_trust_anchors(struct pki_ca *ca, struct mk_err *err)
+{
+    struct pca_impl *impl = ca->impl;
+    json_t *req = NULL;
+    json_t *resp = NULL;
+    STACK_OF(X509) *certs = NULL;
+    STACK_OF(X509) *rest = NULL;
+    STACK_OF(X509) *anchors = NULL;
+    STACK_OF(X509) *ret = NULL;
+
+    req = json_pack("{s:s}", "CertificateAuthorityArn", impl->ca_arn);
+    MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    MK_GUARD(pca_call(ca, "GetCertificateAuthorityCertificate", req, &resp,
+                      deadline_in(impl->poll_timeout), err));
+    certs = certs_of(resp, "GetCertificateAuthorityCertificate", "Certificate", 1, err);
+    MK_GUARD_PTR(certs);
+    rest = certs_of(resp, "GetCertificateAuthorityCertificate", "CertificateChain", 0, err);
+    MK_GUARD_PTR(rest);
+    while (sk_X509_num(rest) > 0) {
+        MK_ENSURE(sk_X509_push(certs, sk_X509_value(rest, 0)) > 0, err, MK_ERR_NOMEM,
+                  "aws-pca: out of memory");
+        (void)sk_X509_shift(rest);
+    }
+    anchors = sk_X509_new_null();
+    MK_ENSURE(anchors != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        X509 *c = sk_X509_value(certs, i);
+
+        /* X509_self_signed(c, 1) also checks the signature, not only the names. */
+        if (X509_self_signed(c, 1) != 1) {
+            continue;
+        }
+        MK_ENSURE(X509_up_ref(c) == 1 && sk_X509_push(anchors, c) > 0, err, MK_ERR_NOMEM,
+                  "aws-pca: out of memory");
+    }
+    MK_ENSURE(sk_X509_num(anchors) > 0, err, MK_ERR_INVALID,
+              "aws-pca: GetCertificateAuthorityCertificate for %s: no self-signed root in the "
+              "CA's certificate chain (%d certificates)",
+              impl->ca_arn, sk_X509_num(certs));
+    ret = anchors;
+    anchors = NULL;
+out:
+    sk_X509_pop_free(anchors, X509_free);
+    sk_X509_pop_free(rest, X509_free);
+    sk_X509_pop_free(certs, X509_free);
+    json_decref(resp);
+    json_decref(req);
+    return ret;
+}
+
+/* ---- revoke ------------------------------------------------------------------------------ */
+
+MK_TESTABLE int pki_pca_serial_string(X509 *cert, char *out, size_t size, struct mk_err *err)
+{
+    BIGNUM *bn = NULL;
+    unsigned char *bytes = NULL;
+    size_t pos = 0;
+    int n = 0;
+    int rc = -1;
+
+    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    MK_GUARD_OSSL(bn != NULL, err, MK_ERR_CRYPTO, "aws-pca: certificate serial");
+    MK_ENSURE(!BN_is_negative(bn), err, MK_ERR_INVALID,
+              "aws-pca: certificate serial is negative");
+    n = BN_num_bytes(bn);
+    bytes = calloc(1, n > 0 ? (size_t)n : 1);
+    MK_ENSURE(bytes != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    BN_bn2bin(bn, bytes);
+    if (n == 0) {
+        n = 1; /* serial 0 prints as "00" */
+    }
+    MK_ENSURE((size_t)n * 3 <= size, err, MK_ERR_INVALID,
+              "aws-pca: certificate serial too long (%d bytes)", n);
+    for (int i = 0; i < n; i++) {
+        pos += (size_t)snprintf(out + pos, size - pos, i == 0 ? "%02x" : ":%02x", bytes[i]);
+    }
+    rc = 0;
+out:
+    free(bytes);
+    BN_free(bn);
+    return rc;
+}
+
+static int pca_revoke(struct pki_ca *ca, X509 *cert, const char *reason, struct mk_err *err)
+{
+    struct pca_impl *impl = ca->impl;
+    char serial[200];
+    json_t *req = NULL;
+    json_t *resp = NULL;
+    int rc = -1;
+
+    MK_ENSURE(cert != NULL, err, MK_ERR_INVALID, "aws-pca: no certificate to revoke");
+    MK_GUARD(pki_pca_serial_string(cert, serial, sizeof(serial), err));
+    if (reason == NULL || reason[0] == '\0') {
+        reason = "UNSPECIFIED";
+    }
+    req = json_pack("{s:s, s:s, s:s}", "CertificateAuthorityArn", impl->ca_arn,
+                    "CertificateSerial", serial, "RevocationReason", reason);
+    MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    MK_GUARD(pca_call(ca, "RevokeCertificate", req, &resp, deadline_in(impl->poll_timeout), err));
+    mk_log(MK_LOG_INFO, "pca.revoked", "ca_arn=%s serial=%s reason=%s", impl->ca_arn, serial,
+           reason);
+    rc = 0;
+out:
+    json_decref(resp);
+    json_decref(req);
+    return rc;
+}
+
+/* ---- constructor ------------------------------------------------------------------------- */
+
+static const struct pki_ca_ops pca_ops = {
+    .kind = "aws-pca",
+    .check = pca_check,
+    .issue = pca_issue,
+    .trust_anchors = pca_trust_anchors,
+    .revoke = pca_revoke,
+    .destroy = pca_destroy,
+};
+
+static int dup_opt(const char *s, const char *def, char **out, struct mk_err *err)
+{
+    const char *v = s != NULL && s[0] != '\0' ? s : def;
+
+    *out = NULL;
+    if (v == NULL) {
+        return 0;
+    }
+    *out = strdup(v);
+    if (*out == NULL) {
+        mk_err_set(err, MK_ERR_NOMEM, "aws-pca: out of memory");
+        return -1;
+    }
+    return 0;
+}
 
 struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struct mk_err *err)
 {
-    (void)cfg;
-    mk_err_set(err, MK_ERR_STATE, "ca: aws-pca backend is not built yet");
-    return NULL;
+    struct aws_client_options opts;
+    struct pca_impl *impl = NULL;
+    struct pki_ca *ca = NULL;
+    double rate;
+    int burst;
+
+    MK_ENSURE(cfg != NULL && cfg->ca_arn != NULL && cfg->ca_arn[0] != '\0', err, MK_ERR_CONFIG,
+              "aws-pca: ca_arn is required");
+    MK_ENSURE(strncmp(cfg->ca_arn, "arn:", 4) == 0 &&
+                  strstr(cfg->ca_arn, ":certificate-authority/") != NULL,
+              err, MK_ERR_CONFIG,
+              "aws-pca: ca_arn \"%s\" is not a certificate authority ARN "
+              "(arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID)",
+              cfg->ca_arn);
+    MK_ENSURE(cfg->rate_per_second >= 0 && cfg->burst >= 0 && cfg->poll_timeout_seconds >= 0,
+              err, MK_ERR_CONFIG,
+              "aws-pca: rate_per_second, burst and poll_timeout_seconds must not be negative");
+    rate = cfg->rate_per_second > 0 ? cfg->rate_per_second : PCA_DEFAULT_RATE;
+    burst = cfg->burst > 0 ? cfg->burst : PCA_DEFAULT_BURST;
+    impl = calloc(1, sizeof(*impl));
+    MK_ENSURE(impl != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    impl->poll_timeout =
+        cfg->poll_timeout_seconds > 0 ? cfg->poll_timeout_seconds : PCA_DEFAULT_POLL_TIMEOUT;
+    MK_GUARD(dup_opt(cfg->ca_arn, NULL, &impl->ca_arn, err));
+    MK_GUARD(dup_opt(cfg->template_arn, PCA_DEFAULT_TEMPLATE, &impl->template_arn, err));
+    MK_GUARD(dup_opt(cfg->signing_algorithm, NULL, &impl->signing_algorithm, err));
+    memset(&opts, 0, sizeof(opts));
+    opts.region = cfg->region;
+    opts.profile = cfg->profile;
+    opts.endpoint_url = cfg->endpoint_url;
+    opts.ca_bundle = cfg->ca_bundle;
+    /* One call (with its internal retries) never outlives the polling deadline. */
+    opts.deadline_ms = impl->poll_timeout < 120 ? impl->poll_timeout * 1000 : 120000;
+    impl->client = aws_client_new(&opts, err);
+    if (impl->client == NULL) {
+        mk_err_prefix(err, "aws-pca");
+        goto out;
+    }
+    impl->bucket = bucket_get(impl->ca_arn, rate, (double)burst, err);
+    MK_GUARD_PTR(impl->bucket);
+    ca = pki_ca_alloc(&pca_ops, impl, err);
+    MK_GUARD_PTR(ca);
+    impl = NULL;
+out:
+    pca_impl_free(impl);
+    return ca;
 }
+
+#ifdef MK_TESTING
+struct pki_pca_bucket *pki_pca_bucket_of(struct pki_ca *ca)
+{
+    if (ca == NULL || ca->ops != &pca_ops) {
+        return NULL;
+    }
+    return ((struct pca_impl *)ca->impl)->bucket;
+}
+
+void pki_ca_aws_pca_test_set_backoff(long initial_ms, long max_ms)
+{
+    poll_initial_ms = initial_ms > 0 ? initial_ms : 1000;
+    poll_max_ms = max_ms > 0 ? max_ms : 10000;
+}
+#endif

@@ -230,16 +230,16 @@ EVP_PKEY *pki_key_load_file(const char *path, const struct pki_secret *passphras
     size_t n;
 
     fp = fopen(path, "rbe");
-    MK_ENSURE_ERRNO(fp != NULL, err, errno == ENOENT ? MK_ERR_NOTFOUND : MK_ERR_IO,
-                    "%s: open", path);
+    MK_ENSURE_ERRNO(fp != NULL, err, errno == ENOENT ? MK_ERR_NOTFOUND : MK_ERR_IO, "%s: open",
+                    path);
     /* Unencrypted key bytes go to guarded memory only, never a stdio buffer we do not wipe. */
     setvbuf(fp, NULL, _IONBF, 0);
     buf = pki_secret_new(KEY_FILE_MAX + 1, err);
     MK_GUARD_PTR(buf);
-    n = fread((void *)pki_secret_data(buf), 1, KEY_FILE_MAX + 1, fp);
+    n = fread(pki_secret_mut(buf), 1, KEY_FILE_MAX + 1, fp);
     MK_ENSURE_ERRNO(!ferror(fp), err, MK_ERR_IO, "%s: read", path);
-    MK_ENSURE(n <= KEY_FILE_MAX, err, MK_ERR_INVALID, "%s: larger than %d bytes, not a key",
-              path, KEY_FILE_MAX);
+    MK_ENSURE(n <= KEY_FILE_MAX, err, MK_ERR_INVALID, "%s: larger than %d bytes, not a key", path,
+              KEY_FILE_MAX);
     MK_ENSURE(n > 0, err, MK_ERR_INVALID, "%s: empty file", path);
     key = pki_key_from_pem(pki_secret_data(buf), n, passphrase, err);
     if (key == NULL) {

@@ -34,6 +34,8 @@ struct pki_secret *pki_secret_read_file(const char *path, struct mk_err *err) MK
 const unsigned char *pki_secret_data(const struct pki_secret *s);
 const char *pki_secret_str(const struct pki_secret *s);
 size_t pki_secret_len(const struct pki_secret *s);
+/* Writable view of the len bytes (to fill a pki_secret_new() buffer in place); same lifetime. */
+unsigned char *pki_secret_mut(struct pki_secret *s);
 
 void pki_secret_free(struct pki_secret *s);
 

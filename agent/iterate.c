@@ -1,0 +1,554 @@
+/* iterate.c: the per-certificate state machine (see iterate.h). */
+#include "agent/iterate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/hook.h"
+#include "agent/rotate.h"
+#include "agent/schedule.h"
+#include "pki/log.h"
+#include "pki/secret.h"
+#include "pki/store.h"
+
+static const char *const state_names[AGENT_STATE__MAX] = {"start", "wait", "rotate", "backoff"};
+
+/* A message fit for msg="...": double quotes become single quotes (as mk_log_err does). */
+static void quote_msg(const char *in, char *out, size_t size)
+{
+    size_t j = 0;
+
+    for (size_t i = 0; in[i] != '\0' && j + 1 < size; i++) {
+        out[j++] = in[i] == '"' ? '\'' : in[i];
+    }
+    out[j] = '\0';
+}
+
+const char *agent_state_name(enum agent_state s)
+{
+    if ((int)s < 0 || s >= AGENT_STATE__MAX) {
+        return "unknown";
+    }
+    return state_names[s];
+}
+
+struct pki_ca *agent_ctx_ca(struct agent_ctx *ctx, struct mk_err *err)
+{
+    if (ctx->ca != NULL) {
+        return ctx->ca;
+    }
+    switch (ctx->cfg->ca.type) {
+    case CONF_CA_LOCAL:
+        ctx->ca = pki_ca_local_new(&ctx->cfg->ca.local, err);
+        break;
+    case CONF_CA_AWS_PCA:
+        ctx->ca = pki_ca_aws_pca_new(&ctx->cfg->ca.aws_pca, err);
+        break;
+    default:
+        mk_err_set(err, MK_ERR_CONFIG, "ca: unknown CA type %d", (int)ctx->cfg->ca.type);
+        break;
+    }
+    if (ctx->ca == NULL) {
+        mk_err_prefix(err, "ca");
+    }
+    return ctx->ca;
+}
+
+void agent_ctx_drop_ca(struct agent_ctx *ctx)
+{
+    if (ctx->ca == NULL) {
+        return;
+    }
+    if (ctx->metrics != NULL) {
+        agent_metrics_ca_counts(ctx->metrics, ctx->ca);
+        agent_metrics_ca_retire(ctx->metrics);
+    }
+    pki_ca_free(ctx->ca);
+    ctx->ca = NULL;
+}
+
+static const char *ctx_ca_kind(const struct agent_ctx *ctx)
+{
+    if (ctx->ca != NULL) {
+        return pki_ca_kind(ctx->ca);
+    }
+    return ctx->cfg->ca.type == CONF_CA_AWS_PCA ? "aws-pca" : "local";
+}
+
+void agent_cert_init(struct agent_cert *c, const struct conf_certificate *cc)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->name, sizeof(c->name), "%s", cc->name);
+    c->cc = cc;
+    c->state = AGENT_STATE_START;
+    c->last_result = AGENT_RESULT_NONE;
+}
+
+static void drop_current(struct agent_cert *c)
+{
+    EVP_PKEY_free(c->key);
+    X509_free(c->leaf);
+    c->key = NULL;
+    c->leaf = NULL;
+    c->have_cert = 0;
+    memset(&c->info, 0, sizeof(c->info));
+}
+
+void agent_cert_clear(struct agent_cert *c)
+{
+    drop_current(c);
+    for (size_t i = 0; i < c->n_revokes; i++) {
+        X509_free(c->revokes[i].cert);
+    }
+    free(c->revokes);
+    memset(c, 0, sizeof(*c));
+}
+
+void agent_cert_rebind(struct agent_cert *c, const struct conf_certificate *cc)
+{
+    c->cc = cc;
+    c->state = AGENT_STATE_START;
+    c->due = 0;
+}
+
+void agent_cert_force(struct agent_cert *c)
+{
+    c->force = 1;
+    if (c->state != AGENT_STATE_START) {
+        c->state = AGENT_STATE_ROTATE;
+    }
+}
+
+int agent_cert_ready(const struct agent_cert *c, time_t now)
+{
+    return c->have_cert && now >= c->info.not_before && now < c->info.not_after;
+}
+
+static time_t base_renewal(const struct agent_cert *c)
+{
+    return pki_cert_renewal_time(c->info.not_before, c->info.not_after, c->cc->renew_fraction,
+                                 c->cc->renew_before_seconds);
+}
+
+static time_t renewal_time(const struct agent_cert *c)
+{
+    return agent_schedule_jitter(base_renewal(c), c->info.not_before, c->info.not_after,
+                                 c->cc->jitter_fraction, c->jitter_unit);
+}
+
+void agent_cert_status(const struct agent_ctx *ctx, const struct agent_cert *c, time_t now,
+                       struct agent_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    snprintf(st->name, sizeof(st->name), "%s", c->name);
+    snprintf(st->ca, sizeof(st->ca), "%s", ctx_ca_kind(ctx));
+    st->ready = agent_cert_ready(c, now);
+    if (c->have_cert) {
+        snprintf(st->subject, sizeof(st->subject), "%s", c->info.subject);
+        snprintf(st->issuer, sizeof(st->issuer), "%s", c->info.issuer);
+        snprintf(st->serial, sizeof(st->serial), "%s", c->info.serial_hex);
+        st->not_before = c->info.not_before;
+        st->not_after = c->info.not_after;
+    }
+    if (c->state == AGENT_STATE_WAIT || c->state == AGENT_STATE_BACKOFF) {
+        st->next_renewal = c->due;
+    } else {
+        st->next_renewal = now;
+    }
+    st->last_attempt = c->last_attempt;
+    st->last_success = c->last_success;
+    st->last_result = c->last_result;
+    snprintf(st->last_error, sizeof(st->last_error), "%s", c->last_error);
+    st->consecutive_failures = c->failures;
+    st->generation = c->have_cert ? c->generation : 0;
+    if (agent_cert_path(c->cc, st->cert_path, sizeof(st->cert_path)) != 0) {
+        st->cert_path[0] = '\0';
+    }
+    st->updated = now;
+}
+
+/* State file and metrics; a failed state write is logged, never fatal. */
+static void publish(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
+{
+    struct agent_status st;
+    struct mk_err err;
+
+    agent_cert_status(ctx, c, now, &st);
+    if (ctx->metrics != NULL) {
+        agent_metrics_cert_update(ctx->metrics, &st);
+        if (ctx->ca != NULL) {
+            agent_metrics_ca_counts(ctx->metrics, ctx->ca);
+        }
+    }
+    if (agent_state_write(ctx->cfg->state_dir, &st, &err) != 0) {
+        mk_log_err("state.write_failed", &err);
+    }
+}
+
+/* Counters survive restarts through the state file (a corrupt one is reported and replaced). */
+static void restore(struct agent_ctx *ctx, struct agent_cert *c)
+{
+    struct agent_status st;
+    struct mk_err err;
+
+    c->restored = 1;
+    if (agent_state_read(ctx->cfg->state_dir, c->name, &st, &err) != 0) {
+        if (err.code != MK_ERR_NOTFOUND) {
+            mk_log_err("state.corrupt", &err);
+            if (ctx->metrics != NULL) {
+                agent_metrics_corrupt(ctx->metrics, c->name);
+            }
+        }
+        return;
+    }
+    c->last_attempt = st.last_attempt;
+    c->last_success = st.last_success;
+    c->last_result = st.last_result;
+    snprintf(c->last_error, sizeof(c->last_error), "%s", st.last_error);
+    c->failures = st.consecutive_failures;
+}
+
+/* Adopts a generation as the current one; takes ownership of key and leaf. */
+static int adopt(struct agent_cert *c, EVP_PKEY *key, X509 *leaf, unsigned long generation,
+                 struct mk_err *err)
+{
+    struct pki_cert_info info;
+
+    if (pki_cert_info(leaf, &info, err) != 0) {
+        EVP_PKEY_free(key);
+        X509_free(leaf);
+        return -1;
+    }
+    drop_current(c);
+    c->key = key;
+    c->leaf = leaf;
+    c->info = info;
+    c->generation = generation;
+    c->have_cert = 1;
+    c->jitter_unit = pki_random_unit();
+    return 0;
+}
+
+static void plan_wait(struct agent_cert *c, time_t now)
+{
+    c->due = renewal_time(c);
+    c->state = c->due <= now ? AGENT_STATE_ROTATE : AGENT_STATE_WAIT;
+}
+
+static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
+{
+    struct agent_spec spec = {0};
+    struct pki_generation gen = {0};
+    struct pki_ca *ca;
+    struct mk_err err;
+    int pending = 0;
+
+    if (!c->restored) {
+        restore(ctx, c);
+    }
+    drop_current(c);
+    mk_err_clear(&err);
+    if (agent_spec_load(c->cc, &spec, &err) != 0 ||
+        pki_store_check_dir(c->cc->output.directory, &err) != 0 ||
+        pki_store_recover(&spec.spec, &err) != 0) {
+        mk_log_err("store.unusable", &err);
+    } else if (pki_store_read(&spec.spec, &gen, &err) == 0) {
+        EVP_PKEY *k = gen.key;
+        X509 *l = gen.leaf;
+        gen.key = NULL;
+        gen.leaf = NULL;
+        if (adopt(c, k, l, gen.number, &err) != 0) {
+            mk_log_err("store.corrupt", &err);
+        }
+    } else if (err.code == MK_ERR_NOTFOUND) {
+        mk_log(MK_LOG_INFO, "certificate.missing", "name=%s", c->name);
+    } else {
+        /* Unreadable or mismatched files: report them; the rotation writes a fresh generation. */
+        mk_log(MK_LOG_ERROR, "store.corrupt", "name=%s dir=%s", c->name, c->cc->output.directory);
+        mk_log_err("store.corrupt", &err);
+        if (ctx->metrics != NULL) {
+            agent_metrics_corrupt(ctx->metrics, c->name);
+        }
+    }
+    pki_generation_clear(&gen);
+    agent_spec_clear(&spec);
+
+    mk_err_clear(&err);
+    ca = agent_ctx_ca(ctx, &err);
+    if (ca != NULL && agent_rotate_uses_pending(ca) &&
+        agent_rotate_has_pending(ctx->cfg->state_dir, c->name)) {
+        pending = 1;
+    }
+    if (c->force || pending || !agent_cert_ready(c, now)) {
+        c->state = AGENT_STATE_ROTATE;
+        c->due = now;
+    } else if (ctx->once) {
+        /* --once renews what is past its planned time; jitter only spreads a running fleet. */
+        c->due = base_renewal(c);
+        c->state = c->due <= now ? AGENT_STATE_ROTATE : AGENT_STATE_WAIT;
+    } else {
+        plan_wait(c, now);
+    }
+    mk_log(MK_LOG_INFO, "certificate.loaded",
+           "name=%s present=%d generation=%lu not_after=%lld next=%s due=%lld pending=%d",
+           c->name, c->have_cert, c->have_cert ? c->generation : 0UL,
+           (long long)(c->have_cert ? c->info.not_after : 0), agent_state_name(c->state),
+           (long long)c->due, pending);
+}
+
+static void run_hook(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
+{
+    struct agent_hook_spec hs;
+    char cert_path[1024];
+    char msg[sizeof(((struct mk_err *)0)->msg)];
+    struct mk_err err;
+
+    c->hook_due = 0;
+    if (c->cc->hook.argv == NULL || !c->have_cert) {
+        c->hook_failed = 0;
+        return;
+    }
+    if (agent_cert_path(c->cc, cert_path, sizeof(cert_path)) != 0) {
+        cert_path[0] = '\0';
+    }
+    memset(&hs, 0, sizeof(hs));
+    hs.argv = c->cc->hook.argv;
+    hs.timeout_seconds = c->cc->hook.timeout_seconds;
+    hs.name = c->name;
+    hs.cert_path = cert_path;
+    hs.not_after = c->info.not_after;
+    if (agent_hook_run(&hs, &err) == 0) {
+        c->hook_failures = 0;
+        c->hook_failed = 0;
+        mk_log(MK_LOG_INFO, "hook.success", "name=%s", c->name);
+        return;
+    }
+    c->hook_failures++;
+    c->hook_failed = 1;
+    long wait = agent_schedule_backoff(c->hook_failures, ctx->cfg->retry_min_seconds,
+                                       ctx->cfg->retry_max_seconds, pki_random_unit(), 0);
+    c->hook_due = now + wait;
+    quote_msg(err.msg, msg, sizeof(msg));
+    mk_log(MK_LOG_ERROR, "hook.failure", "name=%s code=%s failures=%u retry_in=%ld msg=\"%s\"",
+           c->name, mk_code_str(err.code), c->hook_failures, wait, msg);
+    if (ctx->metrics != NULL) {
+        agent_metrics_hook_failure(ctx->metrics, c->name);
+    }
+}
+
+static int add_revoke(struct agent_cert *c, X509 *cert, time_t at)
+{
+    struct agent_revoke *r = realloc(c->revokes, (c->n_revokes + 1) * sizeof(*r));
+
+    if (r == NULL) {
+        return -1;
+    }
+    c->revokes = r;
+    c->revokes[c->n_revokes].cert = cert;
+    c->revokes[c->n_revokes].at = at;
+    c->revokes[c->n_revokes].failures = 0;
+    c->n_revokes++;
+    return 0;
+}
+
+static void run_revokes(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
+{
+    struct pki_ca *ca;
+    struct mk_err err;
+    char msg[sizeof(err.msg)];
+    size_t i = 0;
+
+    while (i < c->n_revokes) {
+        struct agent_revoke *r = &c->revokes[i];
+        if (r->at > now) {
+            i++;
+            continue;
+        }
+        mk_err_clear(&err);
+        ca = agent_ctx_ca(ctx, &err);
+        if (ca != NULL && pki_ca_revoke(ca, r->cert, "SUPERSEDED", &err) == 0) {
+            mk_log(MK_LOG_INFO, "revoke.success", "name=%s", c->name);
+            X509_free(r->cert);
+            c->revokes[i] = c->revokes[c->n_revokes - 1];
+            c->n_revokes--;
+            continue;
+        }
+        r->failures++;
+        r->at = now + agent_schedule_backoff(r->failures, ctx->cfg->retry_min_seconds,
+                                             ctx->cfg->retry_max_seconds, pki_random_unit(), 0);
+        quote_msg(err.msg, msg, sizeof(msg));
+        mk_log(MK_LOG_ERROR, "revoke.failure", "name=%s code=%s failures=%u retry_at=%lld "
+               "msg=\"%s\"", c->name, mk_code_str(err.code), r->failures, (long long)r->at, msg);
+        i++;
+    }
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void rotation_failed(struct agent_ctx *ctx, struct agent_cert *c, time_t now,
+                            const struct mk_err *err)
+{
+    int urgent = !agent_cert_ready(c, now);
+    char msg[sizeof(err->msg)];
+    long wait;
+
+    c->failures++;
+    c->last_result = AGENT_RESULT_FAILURE;
+    snprintf(c->last_error, sizeof(c->last_error), "%s", err->msg);
+    wait = agent_schedule_backoff((unsigned)(c->failures > 64 ? 64 : c->failures),
+                                  ctx->cfg->retry_min_seconds, ctx->cfg->retry_max_seconds,
+                                  pki_random_unit(), urgent);
+    c->due = now + wait;
+    /* Never sleep past the expiry of the certificate still in place: retry as it expires. */
+    if (c->have_cert && c->info.not_after > now && c->due > c->info.not_after) {
+        c->due = c->info.not_after;
+    }
+    c->state = AGENT_STATE_BACKOFF;
+    quote_msg(err->msg, msg, sizeof(msg));
+    mk_log(MK_LOG_ERROR, "rotation.failure",
+           "name=%s code=%s%s%s failures=%lu ready=%d retry_in=%lld msg=\"%s\"", c->name,
+           mk_code_str(err->code), err->ext_code[0] != '\0' ? " aws_code=" : "", err->ext_code,
+           c->failures, agent_cert_ready(c, now), (long long)(c->due - now), msg);
+}
+
+static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
+{
+    struct agent_rotate_in in;
+    struct agent_rotate_out out = {0};
+    struct pki_ca *ca;
+    struct mk_err err;
+    X509 *replaced = NULL;
+    double t0 = monotonic_seconds();
+    int ok = 0;
+
+    c->force = 0;
+    c->attempted = 1;
+    c->last_attempt = now;
+    mk_err_clear(&err);
+    ca = agent_ctx_ca(ctx, &err);
+    if (ca != NULL) {
+        memset(&in, 0, sizeof(in));
+        in.ca = ca;
+        in.cc = c->cc;
+        in.state_dir = ctx->cfg->state_dir;
+        in.current_key = c->key;
+        in.now = now;
+        ok = agent_rotate(&in, &out, &err) == 0;
+        if (out.issued && ctx->metrics != NULL) {
+            agent_metrics_issued(ctx->metrics, c->name);
+        }
+    }
+    if (ctx->metrics != NULL) {
+        agent_metrics_rotation(ctx->metrics, c->name, ok, monotonic_seconds() - t0);
+    }
+    if (!ok) {
+        agent_rotate_out_clear(&out);
+        rotation_failed(ctx, c, now, &err);
+        return;
+    }
+    if (c->have_cert && c->cc->revoke_replaced && X509_up_ref(c->leaf) == 1) {
+        replaced = c->leaf;
+    }
+    if (adopt(c, out.key, out.leaf, out.generation, &err) != 0) {
+        out.key = NULL;
+        out.leaf = NULL;
+        agent_rotate_out_clear(&out);
+        X509_free(replaced);
+        rotation_failed(ctx, c, now, &err);
+        return;
+    }
+    out.key = NULL;
+    out.leaf = NULL;
+    agent_rotate_out_clear(&out);
+    c->failures = 0;
+    c->last_success = now;
+    c->last_result = AGENT_RESULT_SUCCESS;
+    c->last_error[0] = '\0';
+    plan_wait(c, now);
+    if (c->state == AGENT_STATE_ROTATE) {
+        /* A certificate so short that its renewal time has already passed: do not spin. */
+        c->state = AGENT_STATE_WAIT;
+        c->due = now + 1;
+    }
+    mk_log(MK_LOG_INFO, "rotation.success",
+           "name=%s serial=%s generation=%lu not_after=%lld next_renewal=%lld resumed=%d",
+           c->name, c->info.serial_hex, c->generation, (long long)c->info.not_after,
+           (long long)c->due, out.resumed);
+    if (replaced != NULL && add_revoke(c, replaced, now + c->cc->revoke_grace_seconds) != 0) {
+        X509_free(replaced);
+        mk_log(MK_LOG_ERROR, "revoke.failure", "name=%s msg=\"out of memory\"", c->name);
+    }
+    c->hook_due = now; /* run it now, below */
+}
+
+void agent_iterate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
+{
+    /* START and ROTATE lead straight on; at most one rotation per call. */
+    for (int steps = 0; steps < 3; steps++) {
+        switch (c->state) {
+        case AGENT_STATE_START:
+            step_start(ctx, c, now);
+            continue;
+        case AGENT_STATE_WAIT:
+        case AGENT_STATE_BACKOFF:
+            if (c->force || (c->due != 0 && c->due <= now)) {
+                c->state = AGENT_STATE_ROTATE;
+                continue;
+            }
+            break;
+        case AGENT_STATE_ROTATE:
+            if (ctx->once && !c->force && c->due > now) {
+                break;
+            }
+            step_rotate(ctx, c, now);
+            break;
+        default:
+            c->state = AGENT_STATE_START;
+            continue;
+        }
+        break;
+    }
+    if (c->hook_due != 0 && c->hook_due <= now) {
+        run_hook(ctx, c, now);
+    }
+    run_revokes(ctx, c, now);
+    publish(ctx, c, now);
+}
+
+void agent_cert_load(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
+{
+    if (c->state == AGENT_STATE_START) {
+        step_start(ctx, c, now);
+        publish(ctx, c, now);
+    }
+}
+
+time_t agent_cert_deadline(const struct agent_cert *c)
+{
+    time_t d = 0;
+
+    switch (c->state) {
+    case AGENT_STATE_START:
+    case AGENT_STATE_ROTATE:
+        d = 1; /* now */
+        break;
+    case AGENT_STATE_WAIT:
+    case AGENT_STATE_BACKOFF:
+        d = c->due;
+        break;
+    default:
+        break;
+    }
+    d = agent_schedule_min(d, c->hook_due);
+    for (size_t i = 0; i < c->n_revokes; i++) {
+        d = agent_schedule_min(d, c->revokes[i].at);
+    }
+    return d;
+}

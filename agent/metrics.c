@@ -1,0 +1,640 @@
+/* metrics.c: Prometheus text exposition served by libmicrohttpd (see metrics.h). */
+#include "agent/metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+/* Rotation duration buckets (seconds): a local CA takes milliseconds, aws-pca seconds, a
+ * throttled aws-pca minutes. */
+static const double duration_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+#define N_BUCKETS (sizeof(duration_buckets) / sizeof(duration_buckets[0]))
+
+#define MAX_CODES 64
+
+struct metrics_cert {
+    char name[128];
+    char ca[16];
+    int have_status;
+    int ready;
+    time_t not_before;
+    time_t not_after;
+    time_t next_renewal;
+    time_t last_success;
+    time_t last_attempt;
+    unsigned long consecutive_failures;
+    char serial[80];
+    char issuer[512];
+    char subject[512];
+    unsigned long rotations_success;
+    unsigned long rotations_failure;
+    unsigned long hook_failures;
+    unsigned long issued;
+    unsigned long corrupt;
+    unsigned long buckets[N_BUCKETS]; /* non-cumulative; summed when rendered */
+    double duration_sum;
+    unsigned long duration_count;
+};
+
+struct code_count {
+    char code[64];
+    unsigned long count;
+};
+
+struct agent_metrics {
+    pthread_mutex_t lock;
+    char version[64];
+    char ca_kind[16];
+    struct metrics_cert *certs;
+    size_t n_certs;
+    unsigned long wakeups;
+    struct code_count base[MAX_CODES]; /* from retired CAs */
+    size_t n_base;
+    struct code_count cur[MAX_CODES]; /* the live CA's latest snapshot */
+    size_t n_cur;
+    struct MHD_Daemon *daemon;
+    unsigned port;
+};
+
+struct agent_metrics *agent_metrics_new(const char *version, struct mk_err *err)
+{
+    struct agent_metrics *m = calloc(1, sizeof(*m));
+
+    if (m == NULL) {
+        mk_err_set(err, MK_ERR_NOMEM, "metrics: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    snprintf(m->version, sizeof(m->version), "%s", version);
+    return m;
+}
+
+void agent_metrics_free(struct agent_metrics *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    agent_metrics_stop(m);
+    pthread_mutex_destroy(&m->lock);
+    free(m->certs);
+    free(m);
+}
+
+/* Caller holds the lock. */
+static struct metrics_cert *find_cert(struct agent_metrics *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_certs; i++) {
+        if (strcmp(m->certs[i].name, name) == 0) {
+            return &m->certs[i];
+        }
+    }
+    return NULL;
+}
+
+int agent_metrics_set_names(struct agent_metrics *m, const char *const *names, size_t n,
+                            struct mk_err *err)
+{
+    struct metrics_cert *certs = calloc(n == 0 ? 1 : n, sizeof(*certs));
+
+    if (certs == NULL) {
+        mk_err_set(err, MK_ERR_NOMEM, "metrics: out of memory");
+        return -1;
+    }
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct metrics_cert *old = find_cert(m, names[i]);
+        if (old != NULL) {
+            certs[i] = *old;
+        } else {
+            snprintf(certs[i].name, sizeof(certs[i].name), "%s", names[i]);
+        }
+    }
+    free(m->certs);
+    m->certs = certs;
+    m->n_certs = n;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+void agent_metrics_cert_update(struct agent_metrics *m, const struct agent_status *st)
+{
+    struct metrics_cert *c;
+
+    pthread_mutex_lock(&m->lock);
+    c = find_cert(m, st->name);
+    if (c != NULL) {
+        c->have_status = 1;
+        c->ready = st->ready;
+        snprintf(c->ca, sizeof(c->ca), "%s", st->ca);
+        c->not_before = st->not_before;
+        c->not_after = st->not_after;
+        c->next_renewal = st->next_renewal;
+        c->last_success = st->last_success;
+        c->last_attempt = st->last_attempt;
+        c->consecutive_failures = st->consecutive_failures;
+        snprintf(c->serial, sizeof(c->serial), "%s", st->serial);
+        snprintf(c->issuer, sizeof(c->issuer), "%s", st->issuer);
+        snprintf(c->subject, sizeof(c->subject), "%s", st->subject);
+        snprintf(m->ca_kind, sizeof(m->ca_kind), "%s", st->ca);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void agent_metrics_rotation(struct agent_metrics *m, const char *name, int success, double seconds)
+{
+    struct metrics_cert *c;
+
+    pthread_mutex_lock(&m->lock);
+    c = find_cert(m, name);
+    if (c != NULL) {
+        if (success) {
+            c->rotations_success++;
+        } else {
+            c->rotations_failure++;
+        }
+        if (seconds < 0) {
+            seconds = 0;
+        }
+        for (size_t i = 0; i < N_BUCKETS; i++) {
+            if (seconds <= duration_buckets[i]) {
+                c->buckets[i]++;
+                break;
+            }
+        }
+        c->duration_sum += seconds;
+        c->duration_count++;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void bump(struct agent_metrics *m, const char *name, size_t offset)
+{
+    struct metrics_cert *c;
+
+    pthread_mutex_lock(&m->lock);
+    c = find_cert(m, name);
+    if (c != NULL) {
+        (*(unsigned long *)((char *)c + offset))++;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void agent_metrics_hook_failure(struct agent_metrics *m, const char *name)
+{
+    bump(m, name, offsetof(struct metrics_cert, hook_failures));
+}
+
+void agent_metrics_issued(struct agent_metrics *m, const char *name)
+{
+    bump(m, name, offsetof(struct metrics_cert, issued));
+}
+
+void agent_metrics_corrupt(struct agent_metrics *m, const char *name)
+{
+    bump(m, name, offsetof(struct metrics_cert, corrupt));
+}
+
+void agent_metrics_wakeup(struct agent_metrics *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->wakeups++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+unsigned long agent_metrics_wakeups(struct agent_metrics *m)
+{
+    unsigned long v;
+
+    pthread_mutex_lock(&m->lock);
+    v = m->wakeups;
+    pthread_mutex_unlock(&m->lock);
+    return v;
+}
+
+static void add_code(struct code_count *arr, size_t *n, const char *code, unsigned long count)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(arr[i].code, code) == 0) {
+            arr[i].count += count;
+            return;
+        }
+    }
+    if (*n < MAX_CODES) {
+        snprintf(arr[*n].code, sizeof(arr[*n].code), "%s", code);
+        arr[*n].count = count;
+        (*n)++;
+    }
+}
+
+static void collect_code(const char *code, unsigned long count, void *arg)
+{
+    struct agent_metrics *m = arg;
+
+    add_code(m->cur, &m->n_cur, code, count);
+}
+
+void agent_metrics_ca_counts(struct agent_metrics *m, const struct pki_ca *ca)
+{
+    pthread_mutex_lock(&m->lock);
+    m->n_cur = 0;
+    snprintf(m->ca_kind, sizeof(m->ca_kind), "%s", pki_ca_kind(ca));
+    pki_ca_foreach_request_count(ca, collect_code, m);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void agent_metrics_ca_retire(struct agent_metrics *m)
+{
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->n_cur; i++) {
+        add_code(m->base, &m->n_base, m->cur[i].code, m->cur[i].count);
+    }
+    m->n_cur = 0;
+    pthread_mutex_unlock(&m->lock);
+}
+
+int agent_metrics_escape(const char *value, char *buf, size_t size)
+{
+    size_t j = 0;
+
+    for (size_t i = 0; value[i] != '\0'; i++) {
+        const char *rep = NULL;
+        char one[2] = {value[i], '\0'};
+        switch (value[i]) {
+        case '\\':
+            rep = "\\\\";
+            break;
+        case '"':
+            rep = "\\\"";
+            break;
+        case '\n':
+            rep = "\\n";
+            break;
+        default:
+            rep = one;
+            break;
+        }
+        size_t l = strlen(rep);
+        if (j + l >= size) {
+            return -1;
+        }
+        memcpy(buf + j, rep, l);
+        j += l;
+    }
+    if (j >= size) {
+        return -1;
+    }
+    buf[j] = '\0';
+    return 0;
+}
+
+/* Escapes into a fixed buffer; a value that does not fit (never for our bounded fields) is
+ * exported empty rather than truncated mid-escape. */
+static const char *esc(const char *value, char *buf, size_t size)
+{
+    if (agent_metrics_escape(value, buf, size) != 0) {
+        buf[0] = '\0';
+    }
+    return buf;
+}
+
+static void header(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int cert_ready(const struct metrics_cert *c, time_t now)
+{
+    return c->have_status && c->ready && now >= c->not_before && now < c->not_after;
+}
+
+/* One gauge per certificate, value from a field picked by offset (time_t). */
+static void gauge_times(FILE *f, struct agent_metrics *m, const char *name, const char *help,
+                        size_t offset)
+{
+    char n[512];
+
+    header(f, name, "gauge", help);
+    for (size_t i = 0; i < m->n_certs; i++) {
+        const struct metrics_cert *c = &m->certs[i];
+        if (!c->have_status) {
+            continue;
+        }
+        fprintf(f, "%s{name=\"%s\",ca=\"%s\"} %lld\n", name, esc(c->name, n, sizeof(n)), c->ca,
+                (long long)*(const time_t *)((const char *)c + offset));
+    }
+}
+
+static void counter_ulong(FILE *f, struct agent_metrics *m, const char *name, const char *help,
+                          size_t offset)
+{
+    char n[512];
+
+    header(f, name, "counter", help);
+    for (size_t i = 0; i < m->n_certs; i++) {
+        const struct metrics_cert *c = &m->certs[i];
+        fprintf(f, "%s{name=\"%s\"} %lu\n", name, esc(c->name, n, sizeof(n)),
+                *(const unsigned long *)((const char *)c + offset));
+    }
+}
+
+static void render_certs(FILE *f, struct agent_metrics *m, time_t now)
+{
+    char n[512];
+    char a[1100];
+    char b[1100];
+    char s[200];
+
+    gauge_times(f, m, "mskpki_certificate_not_after_timestamp_seconds",
+                "End of validity of the current certificate (unix seconds).",
+                offsetof(struct metrics_cert, not_after));
+    gauge_times(f, m, "mskpki_certificate_not_before_timestamp_seconds",
+                "Start of validity of the current certificate (unix seconds).",
+                offsetof(struct metrics_cert, not_before));
+    gauge_times(f, m, "mskpki_certificate_next_renewal_timestamp_seconds",
+                "When the agent will next try to renew or retry (unix seconds).",
+                offsetof(struct metrics_cert, next_renewal));
+    header(f, "mskpki_certificate_ready", "gauge",
+           "1 while a valid current certificate and key are in place, else 0.");
+    for (size_t i = 0; i < m->n_certs; i++) {
+        fprintf(f, "mskpki_certificate_ready{name=\"%s\"} %d\n",
+                esc(m->certs[i].name, n, sizeof(n)), cert_ready(&m->certs[i], now));
+    }
+    header(f, "mskpki_certificate_info", "gauge",
+           "Identity of the current certificate; the value is always 1.");
+    for (size_t i = 0; i < m->n_certs; i++) {
+        const struct metrics_cert *c = &m->certs[i];
+        if (!c->have_status || c->serial[0] == '\0') {
+            continue;
+        }
+        fprintf(f, "mskpki_certificate_info{name=\"%s\",ca=\"%s\",serial=\"%s\",issuer=\"%s\","
+                   "subject=\"%s\"} 1\n",
+                esc(c->name, n, sizeof(n)), c->ca, esc(c->serial, s, sizeof(s)),
+                esc(c->issuer, a, sizeof(a)), esc(c->subject, b, sizeof(b)));
+    }
+    gauge_times(f, m, "mskpki_rotation_last_success_timestamp_seconds",
+                "Last successful rotation (unix seconds, 0 when never).",
+                offsetof(struct metrics_cert, last_success));
+    gauge_times(f, m, "mskpki_rotation_last_attempt_timestamp_seconds",
+                "Last rotation attempt (unix seconds, 0 when never).",
+                offsetof(struct metrics_cert, last_attempt));
+    header(f, "mskpki_rotations_total", "counter", "Rotation attempts by result.");
+    for (size_t i = 0; i < m->n_certs; i++) {
+        const struct metrics_cert *c = &m->certs[i];
+        esc(c->name, n, sizeof(n));
+        fprintf(f, "mskpki_rotations_total{name=\"%s\",result=\"success\"} %lu\n", n,
+                c->rotations_success);
+        fprintf(f, "mskpki_rotations_total{name=\"%s\",result=\"failure\"} %lu\n", n,
+                c->rotations_failure);
+    }
+    header(f, "mskpki_rotation_duration_seconds", "histogram",
+           "Duration of rotation attempts (key, CSR, CA, verify, write).");
+    for (size_t i = 0; i < m->n_certs; i++) {
+        const struct metrics_cert *c = &m->certs[i];
+        unsigned long cum = 0;
+        esc(c->name, n, sizeof(n));
+        for (size_t k = 0; k < N_BUCKETS; k++) {
+            cum += c->buckets[k];
+            fprintf(f, "mskpki_rotation_duration_seconds_bucket{name=\"%s\",le=\"%g\"} %lu\n", n,
+                    duration_buckets[k], cum);
+        }
+        fprintf(f, "mskpki_rotation_duration_seconds_bucket{name=\"%s\",le=\"+Inf\"} %lu\n", n,
+                c->duration_count);
+        fprintf(f, "mskpki_rotation_duration_seconds_sum{name=\"%s\"} %.6f\n", n, c->duration_sum);
+        fprintf(f, "mskpki_rotation_duration_seconds_count{name=\"%s\"} %lu\n", n,
+                c->duration_count);
+    }
+    header(f, "mskpki_rotation_consecutive_failures", "gauge",
+           "Failed rotation attempts since the last success.");
+    for (size_t i = 0; i < m->n_certs; i++) {
+        fprintf(f, "mskpki_rotation_consecutive_failures{name=\"%s\"} %lu\n",
+                esc(m->certs[i].name, n, sizeof(n)), m->certs[i].consecutive_failures);
+    }
+    counter_ulong(f, m, "mskpki_hook_failures_total",
+                  "Post-rotation hook runs that failed or timed out.",
+                  offsetof(struct metrics_cert, hook_failures));
+    counter_ulong(f, m, "mskpki_certificates_issued_total",
+                  "Certificates the CA issued to this agent (each one costs money on AWS).",
+                  offsetof(struct metrics_cert, issued));
+    counter_ulong(f, m, "mskpki_store_corrupt_total",
+                  "Corrupt or unreadable output files found (and replaced).",
+                  offsetof(struct metrics_cert, corrupt));
+}
+
+static void render_ca(FILE *f, struct agent_metrics *m)
+{
+    struct code_count all[MAX_CODES];
+    size_t n = 0;
+    char c[200];
+
+    for (size_t i = 0; i < m->n_base; i++) {
+        add_code(all, &n, m->base[i].code, m->base[i].count);
+    }
+    for (size_t i = 0; i < m->n_cur; i++) {
+        add_code(all, &n, m->cur[i].code, m->cur[i].count);
+    }
+    header(f, "mskpki_ca_requests_total", "counter", "Requests to the CA backend by outcome code.");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "mskpki_ca_requests_total{ca=\"%s\",code=\"%s\"} %lu\n", m->ca_kind,
+                esc(all[i].code, c, sizeof(c)), all[i].count);
+    }
+}
+
+char *agent_metrics_render(struct agent_metrics *m, time_t now, size_t *len, struct mk_err *err)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    char v[200];
+    FILE *f = open_memstream(&buf, &size);
+
+    if (f == NULL) {
+        mk_err_errno(err, MK_ERR_NOMEM, "metrics: open_memstream");
+        return NULL;
+    }
+    pthread_mutex_lock(&m->lock);
+    header(f, "mskpki_build_info", "gauge", "Version of the running agent; the value is 1.");
+    fprintf(f, "mskpki_build_info{version=\"%s\"} 1\n", esc(m->version, v, sizeof(v)));
+    header(f, "mskpki_agent_wakeups_total", "counter",
+           "Times the agent's main loop woke up (timer deadlines and signals).");
+    fprintf(f, "mskpki_agent_wakeups_total %lu\n", m->wakeups);
+    render_certs(f, m, now);
+    render_ca(f, m);
+    pthread_mutex_unlock(&m->lock);
+    if (fclose(f) != 0) {
+        free(buf);
+        mk_err_errno(err, MK_ERR_NOMEM, "metrics: render");
+        return NULL;
+    }
+    if (len != NULL) {
+        *len = size;
+    }
+    return buf;
+}
+
+int agent_metrics_healthy(struct agent_metrics *m, time_t now)
+{
+    int ok = 1;
+
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->n_certs; i++) {
+        if (!cert_ready(&m->certs[i], now)) {
+            ok = 0;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return ok;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
+                             char *body, size_t len)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", type);
+    ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result text_reply(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+    char *body = strdup(text);
+
+    if (body == NULL) {
+        return MHD_NO;
+    }
+    return reply(conn, status, "text/plain; charset=utf-8", body, strlen(body));
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **req_cls)
+{
+    struct agent_metrics *m = cls;
+    struct mk_err err;
+    size_t len = 0;
+    char *body;
+
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        return text_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        body = agent_metrics_render(m, time(NULL), &len, &err);
+        if (body == NULL) {
+            return text_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "render failed\n");
+        }
+        return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
+    }
+    if (strcmp(url, "/healthz") == 0) {
+        if (agent_metrics_healthy(m, time(NULL))) {
+            return text_reply(conn, MHD_HTTP_OK, "ok\n");
+        }
+        return text_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
+    }
+    return text_reply(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+/* "host:port" or "[v6]:port" into a numeric socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
+                        int *v6, struct mk_err *err)
+{
+    char host[256];
+    const char *colon;
+    const char *port;
+    struct addrinfo hints;
+    struct addrinfo *ai = NULL;
+    size_t hl;
+    int rc = -1;
+
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        MK_ENSURE(close != NULL && close[1] == ':', err, MK_ERR_CONFIG,
+                  "metrics: listen address '%s': expected [addr]:port", listen);
+        hl = (size_t)(close - listen - 1);
+        MK_ENSURE(hl < sizeof(host), err, MK_ERR_CONFIG, "metrics: listen address too long");
+        memcpy(host, listen + 1, hl);
+        port = close + 2;
+    } else {
+        colon = strrchr(listen, ':');
+        MK_ENSURE(colon != NULL, err, MK_ERR_CONFIG,
+                  "metrics: listen address '%s': expected host:port", listen);
+        hl = (size_t)(colon - listen);
+        MK_ENSURE(hl < sizeof(host), err, MK_ERR_CONFIG, "metrics: listen address too long");
+        memcpy(host, listen, hl);
+        port = colon + 1;
+    }
+    host[hl] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    hints.ai_socktype = SOCK_STREAM;
+    MK_ENSURE(getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &ai) == 0 && ai != NULL,
+              err, MK_ERR_CONFIG, "metrics: listen address '%s': not a numeric host:port", listen);
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *sslen = ai->ai_addrlen;
+    *v6 = ai->ai_family == AF_INET6;
+    rc = 0;
+out:
+    if (ai != NULL) {
+        freeaddrinfo(ai);
+    }
+    return rc;
+}
+
+int agent_metrics_listen(struct agent_metrics *m, const char *listen, struct mk_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    int v6 = 0;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+    struct MHD_Daemon *d;
+    const union MHD_DaemonInfo *info;
+
+    agent_metrics_stop(m);
+    if (listen == NULL || listen[0] == '\0') {
+        return 0;
+    }
+    if (parse_listen(listen, &ss, &sslen, &v6, err) != 0) {
+        return -1;
+    }
+    if (v6) {
+        flags |= MHD_USE_IPv6;
+    }
+    /* Port 0 on the command line of MHD means "use the address's port". */
+    d = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    if (d == NULL) {
+        mk_err_set(err, MK_ERR_IO, "metrics: cannot listen on %s (address in use?)", listen);
+        return -1;
+    }
+    m->daemon = d;
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    m->port = info != NULL ? info->port : 0;
+    return 0;
+}
+
+unsigned agent_metrics_port(struct agent_metrics *m)
+{
+    return m->daemon != NULL ? m->port : 0;
+}
+
+void agent_metrics_stop(struct agent_metrics *m)
+{
+    if (m->daemon != NULL) {
+        MHD_stop_daemon(m->daemon);
+        m->daemon = NULL;
+        m->port = 0;
+    }
+}

@@ -1,2 +1,0 @@
-/* Replaced by the aws/ modules. */
-typedef int aws_placeholder_unused;

@@ -1,0 +1,68 @@
+/*
+ * creds.h: AWS credentials and the SDKs' default provider chain.
+ *
+ * Order (the first source that is configured wins; a configured source that fails is an error,
+ * not a fall-through, as in the SDKs):
+ *   1. environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN;
+ *   2. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (STS AssumeRoleWithWebIdentity);
+ *   3. the profile in the shared files: role_arn + source_profile / credential_source (STS
+ *      AssumeRole), web_identity_token_file + role_arn, static keys, credential_process;
+ *   4. container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (http://169.254.170.2) or _FULL_URI,
+ *      with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or AWS_CONTAINER_AUTHORIZATION_TOKEN;
+ *   5. EC2 IMDSv2 (AWS_EC2_METADATA_SERVICE_ENDPOINT overrides the address,
+ *      AWS_EC2_METADATA_DISABLED=true skips it).
+ * Temporary credentials are refreshed 5 minutes before they expire, under a mutex.  The secret
+ * key and session token live in pki_secret memory.
+ */
+#ifndef AWS_CREDS_H
+#define AWS_CREDS_H
+
+#include <time.h>
+
+#include "pki/err.h"
+#include "pki/secret.h"
+
+struct aws_client;
+
+struct aws_creds {
+    char access_key_id[128];           /* not a secret: it appears in signatures */
+    struct pki_secret *secret_access_key;
+    struct pki_secret *session_token;  /* NULL for long-term keys */
+    time_t expiration;                 /* 0 = does not expire */
+    char source[32];                   /* "env", "web-identity", "profile", "assume-role",
+                                          "process", "container", "imds" */
+};
+
+/* Refresh this long before expiry. */
+#define AWS_CREDS_REFRESH_EARLY_S 300
+
+/* Copies c.  Caller frees with aws_creds_free(). */
+struct aws_creds *aws_creds_dup(const struct aws_creds *c, struct mk_err *err) MK_MUST_CHECK;
+/* Builds credentials from strings (secret and token copied into pki_secret).  token may be NULL.
+ * Caller frees with aws_creds_free(). */
+struct aws_creds *aws_creds_make(const char *akid, const char *secret, const char *token,
+                                 time_t expiration, const char *source,
+                                 struct mk_err *err) MK_MUST_CHECK;
+void aws_creds_free(struct aws_creds *c);
+
+struct aws_creds_provider;
+
+/* A provider for client (used for STS calls) and profile (NULL = AWS_PROFILE, then "default").
+ * Nothing is resolved until the first aws_creds_provider_get().  Caller frees with
+ * aws_creds_provider_free() before the client goes. */
+struct aws_creds_provider *aws_creds_provider_new(struct aws_client *client, const char *profile,
+                                                  struct mk_err *err) MK_MUST_CHECK;
+void aws_creds_provider_free(struct aws_creds_provider *p);
+
+/* Current credentials (resolved or refreshed when needed); thread-safe.  Caller frees with
+ * aws_creds_free().  MK_ERR_CREDS when the chain finds nothing or a source fails. */
+struct aws_creds *aws_creds_provider_get(struct aws_creds_provider *p,
+                                         struct mk_err *err) MK_MUST_CHECK;
+/* Forgets cached credentials (after an ExpiredToken answer). */
+void aws_creds_provider_invalidate(struct aws_creds_provider *p);
+
+/* Parses an ISO 8601 UTC time ("2026-01-02T03:04:05Z", fractions and +hh:mm offsets allowed).
+ * Returns 0 or -1. */
+int aws_parse_iso8601(const char *s, time_t *out) MK_MUST_CHECK;
+
+#endif

@@ -1,0 +1,535 @@
+/* audit_aws.c: collect the audit's inventory from AWS (see audit_aws.h). */
+#include "ctl/audit_aws.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/aws.h"
+#include "ctl/audit_pool.h"
+
+/* A listing that keeps returning tokens after this many pages is cut off as an error rather than
+ * looping for ever on a misbehaving endpoint. */
+#define MAX_PAGES 10000
+
+static const char *const list_ops[AUDIT_SVC__MAX] = {
+    [AUDIT_SVC_MSK] = "ListClustersV2",
+    [AUDIT_SVC_KINESIS] = "ListStreams",
+    [AUDIT_SVC_FIREHOSE] = "ListDeliveryStreams",
+};
+
+struct region_client {
+    char *region;
+    struct aws_client *client;
+};
+
+struct collector {
+    const struct audit_collect_options *opts;
+    struct region_client *clients;
+    size_t n_clients;
+};
+
+static struct aws_client *client_for(const struct collector *c, const char *region)
+{
+    for (size_t i = 0; i < c->n_clients; i++) {
+        if (strcmp(c->clients[i].region, region) == 0) {
+            return c->clients[i].client;
+        }
+    }
+    return NULL;
+}
+
+/* Creates the client for region unless there is one (region NULL = the default chain). */
+static int client_add(struct collector *c, const char *region, struct mk_err *err)
+{
+    struct aws_client_options o = {0};
+    struct aws_client *client = NULL;
+    struct region_client *grown;
+    char *name = NULL;
+    int rc = -1;
+
+    if (region != NULL && client_for(c, region) != NULL) {
+        return 0;
+    }
+    o.region = region;
+    o.profile = c->opts->profile;
+    o.endpoint_url = c->opts->endpoint_url;
+    client = aws_client_new(&o, err);
+    MK_GUARD_PTR(client);
+    if (region == NULL && client_for(c, aws_client_region(client)) != NULL) {
+        rc = 0;
+        goto out;
+    }
+    name = strdup(aws_client_region(client));
+    grown = realloc(c->clients, (c->n_clients + 1) * sizeof(*grown));
+    MK_ENSURE(name != NULL && grown != NULL, err, MK_ERR_NOMEM, "audit: out of memory");
+    c->clients = grown;
+    c->clients[c->n_clients].region = name;
+    c->clients[c->n_clients].client = client;
+    c->n_clients++;
+    client = NULL;
+    name = NULL;
+    rc = 0;
+out:
+    aws_client_free(client);
+    free(name);
+    return rc;
+}
+
+static void clients_free(struct collector *c)
+{
+    for (size_t i = 0; i < c->n_clients; i++) {
+        aws_client_free(c->clients[i].client);
+        free(c->clients[i].region);
+    }
+    free(c->clients);
+}
+
+/* ---- phase 1: listings ---- */
+
+struct list_task {
+    const char *region;
+    enum audit_service svc;
+    struct aws_client *client;
+    json_t *items; /* clusterInfo objects (MSK) or name strings */
+    struct audit_result res;
+};
+
+static int append_all(json_t *items, const json_t *arr)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_array_append(items, v) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int list_msk(struct list_task *t, struct mk_err *err)
+{
+    int rc = -1;
+    char *token = NULL;
+    json_t *resp = NULL;
+
+    for (int page = 0;; page++) {
+        struct aws_query_param q[] = {{"maxResults", "100"}, {NULL, NULL}, {NULL, NULL}};
+        const char *next;
+        MK_ENSURE(page < MAX_PAGES, err, MK_ERR_INVALID, "ListClustersV2: more than %d pages",
+                  MAX_PAGES);
+        if (token != NULL) {
+            q[1].name = "nextToken";
+            q[1].value = token;
+        }
+        MK_GUARD(aws_rest_call(t->client, "kafka", "GET", "/api/v2/clusters", q, NULL, &resp,
+                               err));
+        MK_ENSURE(json_is_array(json_object_get(resp, "clusterInfoList")) ||
+                      json_object_get(resp, "clusterInfoList") == NULL,
+                  err, MK_ERR_INVALID, "ListClustersV2: clusterInfoList is not an array");
+        MK_ENSURE(append_all(t->items, json_object_get(resp, "clusterInfoList")) == 0, err,
+                  MK_ERR_NOMEM, "out of memory");
+        next = json_string_value(json_object_get(resp, "nextToken"));
+        if (next == NULL || next[0] == '\0') {
+            break;
+        }
+        MK_ENSURE(token == NULL || strcmp(token, next) != 0, err, MK_ERR_INVALID,
+                  "ListClustersV2: nextToken repeats");
+        free(token);
+        token = strdup(next);
+        MK_ENSURE(token != NULL, err, MK_ERR_NOMEM, "out of memory");
+        json_decref(resp);
+        resp = NULL;
+    }
+    rc = 0;
+out:
+    json_decref(resp);
+    free(token);
+    return rc;
+}
+
+/*
+ * Kinesis ListStreams and Firehose ListDeliveryStreams page by "exclusive start name" plus a
+ * has-more flag; Kinesis also returns NextToken (preferred when present, and then sent alone with
+ * Limit, as the API requires).
+ */
+static int list_by_name(struct list_task *t, struct mk_err *err)
+{
+    int rc = -1;
+    int kinesis = t->svc == AUDIT_SVC_KINESIS;
+    const char *service = kinesis ? "kinesis" : "firehose";
+    const char *target =
+        kinesis ? "Kinesis_20131202.ListStreams" : "Firehose_20150804.ListDeliveryStreams";
+    const char *names_key = kinesis ? "StreamNames" : "DeliveryStreamNames";
+    const char *more_key = kinesis ? "HasMoreStreams" : "HasMoreDeliveryStreams";
+    const char *start_key = kinesis ? "ExclusiveStartStreamName" : "ExclusiveStartDeliveryStreamName";
+    json_t *req = NULL, *resp = NULL;
+    char *token = NULL, *start = NULL;
+
+    for (int page = 0;; page++) {
+        const json_t *names;
+        const char *next;
+        MK_ENSURE(page < MAX_PAGES, err, MK_ERR_INVALID, "%s: more than %d pages", list_ops[t->svc],
+                  MAX_PAGES);
+        req = json_pack("{s:i}", "Limit", 100);
+        MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "out of memory");
+        if (token != NULL) {
+            MK_ENSURE(json_object_set_new(req, "NextToken", json_string(token)) == 0, err,
+                      MK_ERR_NOMEM, "out of memory");
+        } else if (start != NULL) {
+            MK_ENSURE(json_object_set_new(req, start_key, json_string(start)) == 0, err,
+                      MK_ERR_NOMEM, "out of memory");
+        }
+        MK_GUARD(aws_json_call(t->client, service, target, req, &resp, err));
+        names = json_object_get(resp, names_key);
+        MK_ENSURE(names == NULL || json_is_array(names), err, MK_ERR_INVALID,
+                  "%s: %s is not an array", list_ops[t->svc], names_key);
+        MK_ENSURE(append_all(t->items, names) == 0, err, MK_ERR_NOMEM, "out of memory");
+        next = kinesis ? json_string_value(json_object_get(resp, "NextToken")) : NULL;
+        if (next != NULL && next[0] != '\0') {
+            MK_ENSURE(token == NULL || strcmp(token, next) != 0, err, MK_ERR_INVALID,
+                      "%s: NextToken repeats", list_ops[t->svc]);
+            free(token);
+            token = strdup(next);
+            MK_ENSURE(token != NULL, err, MK_ERR_NOMEM, "out of memory");
+        } else if (json_is_true(json_object_get(resp, more_key)) && json_array_size(names) > 0) {
+            const char *last = json_string_value(json_array_get(names, json_array_size(names) - 1));
+            MK_ENSURE(last != NULL, err, MK_ERR_INVALID, "%s: a name is not a string",
+                      list_ops[t->svc]);
+            free(start);
+            start = strdup(last);
+            MK_ENSURE(start != NULL, err, MK_ERR_NOMEM, "out of memory");
+            free(token);
+            token = NULL;
+        } else {
+            break;
+        }
+        json_decref(req);
+        json_decref(resp);
+        req = resp = NULL;
+    }
+    rc = 0;
+out:
+    json_decref(req);
+    json_decref(resp);
+    free(token);
+    free(start);
+    return rc;
+}
+
+static void list_run(void *ctx, size_t i)
+{
+    struct list_task *t = &((struct list_task *)ctx)[i];
+    int rc;
+    t->items = json_array();
+    if (t->items == NULL) {
+        t->res.failed = 1;
+        mk_err_set(&t->res.err, MK_ERR_NOMEM, "out of memory");
+        return;
+    }
+    rc = t->svc == AUDIT_SVC_MSK ? list_msk(t, &t->res.err) : list_by_name(t, &t->res.err);
+    if (rc != 0) {
+        t->res.failed = 1;
+    }
+}
+
+/* Moves the listed items into the inventory, in task order. */
+static int list_merge(struct list_task *tasks, size_t n, struct audit_inventory *inv,
+                      struct mk_err *err)
+{
+    int rc = -1;
+    for (size_t i = 0; i < n; i++) {
+        struct list_task *t = &tasks[i];
+        struct audit_listing *l =
+            audit_inventory_add_listing(inv, t->region, t->svc, list_ops[t->svc]);
+        size_t k;
+        json_t *v;
+        MK_ENSURE(l != NULL, err, MK_ERR_NOMEM, "out of memory");
+        l->res.failed = t->res.failed;
+        l->res.err = t->res.err;
+        /* Items from the pages before a failure are still audited. */
+        json_array_foreach(t->items, k, v)
+        {
+            struct audit_resource *r;
+            if (t->svc == AUDIT_SVC_MSK) {
+                const char *arn = json_string_value(json_object_get(v, "clusterArn"));
+                r = audit_inventory_add_resource(inv, t->svc, t->region,
+                                                 arn != NULL ? arn : "(cluster without ARN)",
+                                                 "ListClustersV2", json_incref(v));
+            } else {
+                if (!json_is_string(v)) {
+                    continue;
+                }
+                r = audit_inventory_add_resource(
+                    inv, t->svc, t->region, json_string_value(v),
+                    t->svc == AUDIT_SVC_KINESIS ? "DescribeStreamSummary"
+                                                : "DescribeDeliveryStream",
+                    NULL);
+            }
+            MK_ENSURE(r != NULL, err, MK_ERR_NOMEM, "out of memory");
+        }
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+/* ---- phase 2: describe streams ---- */
+
+struct describe_ctx {
+    const struct collector *c;
+    struct audit_resource **items;
+};
+
+static void describe_run(void *ctx, size_t i)
+{
+    struct describe_ctx *d = ctx;
+    struct audit_resource *r = d->items[i];
+    int kinesis = r->svc == AUDIT_SVC_KINESIS;
+    json_t *req = json_pack("{s:s}", kinesis ? "StreamName" : "DeliveryStreamName", r->name);
+    json_t *resp = NULL;
+    const char *wrap = kinesis ? "StreamDescriptionSummary" : "DeliveryStreamDescription";
+
+    if (req == NULL) {
+        r->res.failed = 1;
+        mk_err_set(&r->res.err, MK_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (aws_json_call(client_for(d->c, r->region), kinesis ? "kinesis" : "firehose",
+                      kinesis ? "Kinesis_20131202.DescribeStreamSummary"
+                              : "Firehose_20150804.DescribeDeliveryStream",
+                      req, &resp, &r->res.err) != 0) {
+        r->res.failed = 1;
+    } else if (!json_is_object(json_object_get(resp, wrap))) {
+        r->res.failed = 1;
+        mk_err_set(&r->res.err, MK_ERR_INVALID, "missing data: no %s in the answer", wrap);
+    } else {
+        r->res.data = json_incref(json_object_get(resp, wrap));
+    }
+    json_decref(req);
+    json_decref(resp);
+}
+
+/* ---- phase 3 and 4: keys ---- */
+
+struct key_ctx {
+    const struct collector *c;
+    struct audit_key **keys;
+    const struct audit_eval_options *eval;
+};
+
+static void key_describe_run(void *ctx, size_t i)
+{
+    struct key_ctx *kc = ctx;
+    struct audit_key *k = kc->keys[i];
+    json_t *req = json_pack("{s:s}", "KeyId", k->ref);
+    json_t *resp = NULL;
+    if (req == NULL) {
+        k->describe.failed = 1;
+        mk_err_set(&k->describe.err, MK_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (aws_json_call(client_for(kc->c, k->region), "kms", "TrentService.DescribeKey", req, &resp,
+                      &k->describe.err) != 0) {
+        k->describe.failed = 1;
+    } else if (!json_is_object(json_object_get(resp, "KeyMetadata"))) {
+        k->describe.failed = 1;
+        mk_err_set(&k->describe.err, MK_ERR_INVALID, "missing data: no KeyMetadata in the answer");
+    } else {
+        k->describe.data = json_incref(json_object_get(resp, "KeyMetadata"));
+    }
+    json_decref(req);
+    json_decref(resp);
+}
+
+static void kms_call(struct aws_client *client, const char *target, json_t *req,
+                     struct audit_result *res)
+{
+    if (req == NULL) {
+        res->failed = 1;
+        mk_err_set(&res->err, MK_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (aws_json_call(client, "kms", target, req, &res->data, &res->err) != 0) {
+        res->failed = 1;
+        res->data = NULL;
+    }
+    json_decref(req);
+}
+
+static void key_details_run(void *ctx, size_t i)
+{
+    struct key_ctx *kc = ctx;
+    struct audit_key *k = kc->keys[i];
+    struct aws_client *client = client_for(kc->c, k->region);
+    /* The ARN, not the alias the resource named: GetKeyRotationStatus rejects aliases. */
+    const char *arn = json_string_value(json_object_get(k->describe.data, "Arn"));
+    if (arn == NULL) {
+        arn = k->ref;
+    }
+    k->fetched = 1;
+    if (kc->eval->selected[AUDIT_KMS_ROTATION]) {
+        kms_call(client, "TrentService.GetKeyRotationStatus", json_pack("{s:s}", "KeyId", arn),
+                 &k->rotation);
+    }
+    if (kc->eval->selected[AUDIT_KMS_POLICY]) {
+        kms_call(client, "TrentService.GetKeyPolicy",
+                 json_pack("{s:s, s:s}", "KeyId", arn, "PolicyName", "default"), &k->policy);
+    }
+}
+
+/* The first call that failed for want of credentials makes the whole audit unable to run. */
+static int creds_failure(const struct audit_inventory *inv, struct mk_err *err)
+{
+    const struct mk_err *found = NULL;
+    for (size_t i = 0; i < inv->n_listings && found == NULL; i++) {
+        if (inv->listings[i].res.failed && inv->listings[i].res.err.code == MK_ERR_CREDS) {
+            found = &inv->listings[i].res.err;
+        }
+    }
+    for (size_t i = 0; i < inv->n_resources && found == NULL; i++) {
+        if (inv->resources[i].res.failed && inv->resources[i].res.err.code == MK_ERR_CREDS) {
+            found = &inv->resources[i].res.err;
+        }
+    }
+    for (size_t i = 0; i < inv->n_keys && found == NULL; i++) {
+        const struct audit_key *k = &inv->keys[i];
+        if (k->describe.failed && k->describe.err.code == MK_ERR_CREDS) {
+            found = &k->describe.err;
+        } else if (k->rotation.failed && k->rotation.err.code == MK_ERR_CREDS) {
+            found = &k->rotation.err;
+        } else if (k->policy.failed && k->policy.err.code == MK_ERR_CREDS) {
+            found = &k->policy.err;
+        }
+    }
+    if (found != NULL) {
+        *err = *found;
+        return -1;
+    }
+    return 0;
+}
+
+static int phase_list(struct collector *c, struct audit_inventory *inv, struct mk_err *err)
+{
+    int rc = -1;
+    size_t n = 0;
+    struct list_task *tasks = calloc(c->n_clients * AUDIT_SVC__MAX + 1, sizeof(*tasks));
+    MK_ENSURE(tasks != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (size_t r = 0; r < c->n_clients; r++) {
+        for (int s = 0; s < AUDIT_SVC__MAX; s++) {
+            if (audit_needs_service(c->opts->eval, (enum audit_service)s)) {
+                tasks[n].region = c->clients[r].region;
+                tasks[n].client = c->clients[r].client;
+                tasks[n].svc = (enum audit_service)s;
+                n++;
+            }
+        }
+    }
+    audit_pool_run(n, c->opts->concurrency, list_run, tasks);
+    MK_GUARD(list_merge(tasks, n, inv, err));
+    rc = 0;
+out:
+    for (size_t i = 0; tasks != NULL && i < n; i++) {
+        json_decref(tasks[i].items);
+    }
+    free(tasks);
+    return rc;
+}
+
+static int phase_describe(struct collector *c, struct audit_inventory *inv, struct mk_err *err)
+{
+    int rc = -1;
+    size_t n = 0;
+    struct describe_ctx d = {c, calloc(inv->n_resources + 1, sizeof(struct audit_resource *))};
+    MK_ENSURE(d.items != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < inv->n_resources; i++) {
+        if (inv->resources[i].svc != AUDIT_SVC_MSK) {
+            d.items[n++] = &inv->resources[i];
+        }
+    }
+    audit_pool_run(n, c->opts->concurrency, describe_run, &d);
+    rc = 0;
+out:
+    free(d.items);
+    return rc;
+}
+
+static int phase_keys(struct collector *c, struct audit_inventory *inv, struct mk_err *err)
+{
+    int rc = -1;
+    size_t n = 0;
+    const struct audit_eval_options *ev = c->opts->eval;
+    struct key_ctx kc = {c, NULL, ev};
+
+    for (size_t i = 0; i < inv->n_resources; i++) {
+        char buf[64];
+        const char *key_region = NULL;
+        const char *ref = audit_resource_key_ref(&inv->resources[i], buf, sizeof(buf), &key_region);
+        if (ref == NULL) {
+            continue;
+        }
+        /* A key in another region (by ARN) is resolved there, with a client of its own. */
+        MK_GUARD(client_add(c, key_region, err));
+        MK_ENSURE(audit_inventory_add_key(inv, key_region, ref) != NULL, err, MK_ERR_NOMEM,
+                  "out of memory");
+    }
+    kc.keys = calloc(inv->n_keys + 1, sizeof(struct audit_key *));
+    MK_ENSURE(kc.keys != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < inv->n_keys; i++) {
+        kc.keys[i] = &inv->keys[i];
+    }
+    audit_pool_run(inv->n_keys, c->opts->concurrency, key_describe_run, &kc);
+    MK_GUARD(creds_failure(inv, err));
+
+    if (ev->selected[AUDIT_KMS_ROTATION] || ev->selected[AUDIT_KMS_POLICY]) {
+        /* One GetKeyRotationStatus / GetKeyPolicy per distinct customer-managed key ARN. */
+        for (size_t i = 0; i < inv->n_keys; i++) {
+            const char *arn = json_string_value(json_object_get(inv->keys[i].describe.data, "Arn"));
+            int dup = 0;
+            if (!audit_key_is_customer(&inv->keys[i])) {
+                continue;
+            }
+            for (size_t j = 0; j < i && arn != NULL; j++) {
+                const char *other =
+                    json_string_value(json_object_get(inv->keys[j].describe.data, "Arn"));
+                dup |= other != NULL && strcmp(other, arn) == 0;
+            }
+            if (!dup) {
+                kc.keys[n++] = &inv->keys[i];
+            }
+        }
+        audit_pool_run(n, c->opts->concurrency, key_details_run, &kc);
+    }
+    rc = 0;
+out:
+    free(kc.keys);
+    return rc;
+}
+
+int audit_collect(const struct audit_collect_options *opts, struct audit_inventory *inv,
+                  struct mk_err *err)
+{
+    int rc = -1;
+    struct collector c = {opts, NULL, 0};
+
+    if (opts->n_regions == 0) {
+        MK_GUARD(client_add(&c, NULL, err));
+    }
+    for (size_t i = 0; i < opts->n_regions; i++) {
+        MK_GUARD(client_add(&c, opts->regions[i], err));
+    }
+    MK_GUARD(phase_list(&c, inv, err));
+    MK_GUARD(creds_failure(inv, err));
+    MK_GUARD(phase_describe(&c, inv, err));
+    MK_GUARD(creds_failure(inv, err));
+    if (opts->eval->selected[AUDIT_MSK_CMK] || opts->eval->selected[AUDIT_KINESIS_CMK] ||
+        opts->eval->selected[AUDIT_KMS_ROTATION] || opts->eval->selected[AUDIT_KMS_STATE] ||
+        opts->eval->selected[AUDIT_KMS_POLICY]) {
+        MK_GUARD(phase_keys(&c, inv, err));
+        MK_GUARD(creds_failure(inv, err));
+    }
+    rc = 0;
+out:
+    clients_free(&c);
+    return rc;
+}

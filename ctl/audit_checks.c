@@ -1,0 +1,954 @@
+/* audit_checks.c: the audit checks as pure functions over AWS answers (see audit_checks.h). */
+#include "ctl/audit_checks.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RT_MSK "AWS::MSK::Cluster"
+#define RT_KINESIS "AWS::Kinesis::Stream"
+#define RT_FIREHOSE "AWS::KinesisFirehose::DeliveryStream"
+#define RT_KMS "AWS::KMS::Key"
+
+const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
+    [AUDIT_MSK_CMK] = {"msk.encryption_at_rest_cmk", "MskEncryptionAtRestCmk",
+                       "MSK cluster data volumes are encrypted with a customer-managed KMS key",
+                       CTL_SEV_HIGH, RT_MSK,
+                       "Create the cluster with EncryptionAtRest.DataVolumeKMSKeyId set to a "
+                       "customer-managed KMS key (the key cannot be changed on an existing "
+                       "cluster: migrate with MirrorMaker or MSK Replicator)."},
+    [AUDIT_MSK_VERSION] = {"msk.kafka_version", "MskKafkaVersion",
+                           "MSK cluster runs at least the minimum Apache Kafka version",
+                           CTL_SEV_HIGH, RT_MSK,
+                           "Upgrade the cluster with UpdateClusterKafkaVersion to a supported "
+                           "version at or above the minimum."},
+    [AUDIT_MSK_MTLS] = {"msk.mtls_required", "MskMtlsRequired",
+                        "MSK cluster requires TLS client certificates from AWS Private CA",
+                        CTL_SEV_HIGH, RT_MSK,
+                        "Enable ClientAuthentication.Tls with at least one AWS Private CA ARN and "
+                        "disable ClientAuthentication.Unauthenticated (UpdateSecurity)."},
+    [AUDIT_MSK_TLS] = {"msk.tls_in_transit", "MskTlsInTransit",
+                       "MSK cluster encrypts client-broker and in-cluster traffic with TLS",
+                       CTL_SEV_MEDIUM, RT_MSK,
+                       "Set EncryptionInTransit.ClientBroker to TLS (UpdateSecurity); in-cluster "
+                       "encryption can only be chosen at creation, so recreate the cluster with "
+                       "InCluster true if it is off."},
+    [AUDIT_KINESIS_CMK] = {"kinesis.encryption_cmk", "KinesisEncryptionCmk",
+                           "Kinesis data stream is encrypted with a customer-managed KMS key",
+                           CTL_SEV_HIGH, RT_KINESIS,
+                           "Run StartStreamEncryption with EncryptionType KMS and a "
+                           "customer-managed key (not alias/aws/kinesis)."},
+    [AUDIT_FIREHOSE_CMK] = {"firehose.encryption_cmk", "FirehoseEncryptionCmk",
+                            "Firehose stream encrypts data at rest with a customer-managed KMS key",
+                            CTL_SEV_HIGH, RT_FIREHOSE,
+                            "Run StartDeliveryStreamEncryption with KeyType CUSTOMER_MANAGED_CMK "
+                            "and the key's ARN."},
+    [AUDIT_KMS_ROTATION] = {"kms.key_rotation", "KmsKeyRotation",
+                            "Customer-managed KMS keys in use have automatic rotation enabled",
+                            CTL_SEV_MEDIUM, RT_KMS, "Run EnableKeyRotation on the key."},
+    [AUDIT_KMS_STATE] = {"kms.key_state", "KmsKeyState",
+                         "Customer-managed KMS keys in use are enabled", CTL_SEV_HIGH, RT_KMS,
+                         "Run CancelKeyDeletion and EnableKey, or move the resource to an enabled "
+                         "key before the data becomes unreadable."},
+    [AUDIT_KMS_POLICY] = {"kms.key_policy_public", "KmsKeyPolicyPublic",
+                          "KMS key policies in use grant nothing to every principal",
+                          CTL_SEV_HIGH, RT_KMS,
+                          "Replace Principal \"*\" with the account or role ARNs that need the key, "
+                          "or add a Condition (aws:PrincipalAccount, kms:CallerAccount, "
+                          "kms:ViaService) to the statement (PutKeyPolicy)."},
+};
+
+int audit_check_lookup(const char *id)
+{
+    for (int i = 0; i < AUDIT_CHECK__MAX && id != NULL; i++) {
+        if (strcmp(audit_rules[i].id, id) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* ---- versions ---- */
+
+/* Reads the next component of a version at *p: 1 with *val, 0 at the end of the numeric part. */
+static int version_next(const char **p, unsigned long *val)
+{
+    const char *s = *p;
+    const char *end = s;
+    if (*s == '\0') {
+        return 0;
+    }
+    while (*end != '\0' && *end != '.') {
+        end++;
+    }
+    if (end - s == 1 && (*s == 'x' || *s == 'X')) {
+        *val = ULONG_MAX;
+    } else {
+        unsigned long v = 0;
+        if (end == s) {
+            return 0;
+        }
+        for (const char *c = s; c < end; c++) {
+            if (*c < '0' || *c > '9') {
+                return 0;
+            }
+            v = v > (ULONG_MAX - 9) / 10 ? ULONG_MAX - 1 : v * 10 + (unsigned long)(*c - '0');
+        }
+        *val = v;
+    }
+    *p = *end == '.' ? end + 1 : end;
+    return 1;
+}
+
+int audit_version_valid(const char *v)
+{
+    unsigned long first;
+    const char *p = v;
+    return v != NULL && v[0] >= '0' && v[0] <= '9' && version_next(&p, &first) == 1;
+}
+
+int audit_version_cmp(const char *a, const char *b, int *cmp)
+{
+    const char *pa = a;
+    const char *pb = b;
+    if (!audit_version_valid(a) || !audit_version_valid(b)) {
+        return -1;
+    }
+    for (;;) {
+        unsigned long va = 0, vb = 0;
+        int ha = version_next(&pa, &va);
+        int hb = version_next(&pb, &vb);
+        if (!ha) {
+            pa = "";
+            va = 0;
+        }
+        if (!hb) {
+            pb = "";
+            vb = 0;
+        }
+        if (va != vb) {
+            *cmp = va < vb ? -1 : 1;
+            return 0;
+        }
+        if (!ha && !hb) {
+            *cmp = 0;
+            return 0;
+        }
+    }
+}
+
+/* ---- inventory ---- */
+
+struct audit_inventory *audit_inventory_new(void)
+{
+    return calloc(1, sizeof(struct audit_inventory));
+}
+
+static void result_clear(struct audit_result *r)
+{
+    json_decref(r->data);
+    r->data = NULL;
+}
+
+void audit_inventory_free(struct audit_inventory *inv)
+{
+    if (inv == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < inv->n_listings; i++) {
+        free(inv->listings[i].region);
+        result_clear(&inv->listings[i].res);
+    }
+    for (size_t i = 0; i < inv->n_resources; i++) {
+        free(inv->resources[i].region);
+        free(inv->resources[i].name);
+        result_clear(&inv->resources[i].res);
+    }
+    for (size_t i = 0; i < inv->n_keys; i++) {
+        free(inv->keys[i].region);
+        free(inv->keys[i].ref);
+        result_clear(&inv->keys[i].describe);
+        result_clear(&inv->keys[i].rotation);
+        result_clear(&inv->keys[i].policy);
+    }
+    free(inv->listings);
+    free(inv->resources);
+    free(inv->keys);
+    free(inv);
+}
+
+/* Grows *arr by one zeroed element of size sz; returns it or NULL. */
+static void *grow(void **arr, size_t *n, size_t sz)
+{
+    char *p = realloc(*arr, (*n + 1) * sz);
+    if (p == NULL) {
+        return NULL;
+    }
+    *arr = p;
+    memset(p + *n * sz, 0, sz);
+    return p + (*n)++ * sz;
+}
+
+struct audit_listing *audit_inventory_add_listing(struct audit_inventory *inv, const char *region,
+                                                  enum audit_service svc, const char *operation)
+{
+    char *r = strdup(region);
+    struct audit_listing *l = NULL;
+    if (r != NULL) {
+        l = grow((void **)&inv->listings, &inv->n_listings, sizeof(*l));
+    }
+    if (l == NULL) {
+        free(r);
+        return NULL;
+    }
+    l->region = r;
+    l->svc = svc;
+    l->operation = operation;
+    return l;
+}
+
+struct audit_resource *audit_inventory_add_resource(struct audit_inventory *inv,
+                                                    enum audit_service svc, const char *region,
+                                                    const char *name, const char *operation,
+                                                    json_t *data)
+{
+    char *r = strdup(region);
+    char *n = strdup(name);
+    struct audit_resource *res = NULL;
+    if (r != NULL && n != NULL) {
+        res = grow((void **)&inv->resources, &inv->n_resources, sizeof(*res));
+    }
+    if (res == NULL) {
+        free(r);
+        free(n);
+        json_decref(data);
+        return NULL;
+    }
+    res->svc = svc;
+    res->region = r;
+    res->name = n;
+    res->operation = operation;
+    res->res.data = data;
+    return res;
+}
+
+struct audit_key *audit_inventory_find_key(const struct audit_inventory *inv, const char *region,
+                                           const char *ref)
+{
+    for (size_t i = 0; i < inv->n_keys; i++) {
+        if (strcmp(inv->keys[i].region, region) == 0 && strcmp(inv->keys[i].ref, ref) == 0) {
+            return &inv->keys[i];
+        }
+    }
+    return NULL;
+}
+
+struct audit_key *audit_inventory_add_key(struct audit_inventory *inv, const char *region,
+                                          const char *ref)
+{
+    struct audit_key *k = audit_inventory_find_key(inv, region, ref);
+    char *r, *f;
+    if (k != NULL) {
+        return k;
+    }
+    r = strdup(region);
+    f = strdup(ref);
+    if (r != NULL && f != NULL) {
+        k = grow((void **)&inv->keys, &inv->n_keys, sizeof(*k));
+    }
+    if (k == NULL) {
+        free(r);
+        free(f);
+        return NULL;
+    }
+    k->region = r;
+    k->ref = f;
+    return k;
+}
+
+/* ---- JSON helpers ---- */
+
+static const char *jstr(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+/* Follows a dotted path of object keys; NULL when any step is missing. */
+static json_t *jpath(const json_t *obj, const char *path)
+{
+    char buf[256];
+    char *save = NULL;
+    json_t *cur = (json_t *)obj;
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *tok = strtok_r(buf, ".", &save); tok != NULL && cur != NULL;
+         tok = strtok_r(NULL, ".", &save)) {
+        cur = json_object_get(cur, tok);
+    }
+    return cur;
+}
+
+/* Region field of an ARN (arn:partition:service:region:account:resource) into buf, or NULL. */
+static const char *arn_region(const char *arn, char *buf, size_t len)
+{
+    const char *p = arn;
+    const char *end;
+    if (strncmp(arn, "arn:", 4) != 0) {
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++) {
+        p = strchr(p, ':');
+        if (p == NULL) {
+            return NULL;
+        }
+        p++;
+    }
+    end = strchr(p, ':');
+    if (end == NULL || end == p || (size_t)(end - p) >= len) {
+        return NULL;
+    }
+    memcpy(buf, p, (size_t)(end - p));
+    buf[end - p] = '\0';
+    return buf;
+}
+
+const char *audit_err_text(const struct mk_err *err, char *buf, size_t buf_len)
+{
+    const char *code = err->ext_code[0] != '\0' ? err->ext_code : mk_code_str(err->code);
+    snprintf(buf, buf_len, "%s: %s", code, err->msg);
+    return buf;
+}
+
+/* Whether a Kinesis KeyId names the AWS-managed key alias (by name or alias ARN). */
+static int is_aws_kinesis_alias(const char *key_id)
+{
+    static const char alias[] = "alias/aws/kinesis";
+    size_t l = strlen(key_id);
+    if (strcmp(key_id, alias) == 0) {
+        return 1;
+    }
+    return strncmp(key_id, "arn:", 4) == 0 && l > sizeof(alias) &&
+           strcmp(key_id + l - sizeof(alias), ":alias/aws/kinesis") == 0;
+}
+
+/* The "provisioned" part of an MSK clusterInfo: the v2 wrapper, or the v1 object itself. */
+static const json_t *msk_provisioned(const json_t *info)
+{
+    json_t *p = json_object_get(info, "provisioned");
+    return json_is_object(p) ? p : info;
+}
+
+static int msk_is_serverless(const json_t *info)
+{
+    const char *type = jstr(info, "clusterType");
+    return type != NULL && strcmp(type, "SERVERLESS") == 0;
+}
+
+const char *audit_resource_key_ref(const struct audit_resource *res, char *buf, size_t buf_len,
+                                   const char **key_region)
+{
+    const char *ref = NULL;
+    const json_t *d = res->res.data;
+    if (res->res.failed || d == NULL) {
+        return NULL;
+    }
+    switch (res->svc) {
+    case AUDIT_SVC_MSK:
+        if (!msk_is_serverless(d)) {
+            ref = json_string_value(
+                jpath(msk_provisioned(d), "encryptionInfo.encryptionAtRest.dataVolumeKMSKeyId"));
+        }
+        break;
+    case AUDIT_SVC_KINESIS: {
+        const char *type = jstr(d, "EncryptionType");
+        ref = jstr(d, "KeyId");
+        if (type == NULL || strcmp(type, "KMS") != 0 || (ref != NULL && is_aws_kinesis_alias(ref))) {
+            ref = NULL;
+        }
+        break;
+    }
+    case AUDIT_SVC_FIREHOSE: {
+        /* Only a customer-managed key that encryption is (being) enabled with is "in use". */
+        const json_t *enc = json_object_get(d, "DeliveryStreamEncryptionConfiguration");
+        const char *ktype = jstr(enc, "KeyType");
+        const char *status = jstr(enc, "Status");
+        if (ktype != NULL && strcmp(ktype, "CUSTOMER_MANAGED_CMK") == 0 &&
+            (status == NULL || strncmp(status, "ENABL", 5) == 0)) {
+            ref = jstr(enc, "KeyARN");
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    if (ref == NULL || ref[0] == '\0') {
+        return NULL;
+    }
+    *key_region = arn_region(ref, buf, buf_len);
+    if (*key_region == NULL) {
+        *key_region = res->region;
+    }
+    return ref;
+}
+
+int audit_key_is_customer(const struct audit_key *key)
+{
+    const char *mgr = jstr(key->describe.data, "KeyManager");
+    return !key->describe.failed && mgr != NULL && strcmp(mgr, "CUSTOMER") == 0;
+}
+
+int audit_needs_service(const struct audit_eval_options *opts, enum audit_service svc)
+{
+    static const enum audit_check kms[] = {AUDIT_KMS_ROTATION, AUDIT_KMS_STATE, AUDIT_KMS_POLICY};
+    for (size_t i = 0; i < sizeof(kms) / sizeof(kms[0]); i++) {
+        if (opts->selected[kms[i]]) {
+            return 1;
+        }
+    }
+    switch (svc) {
+    case AUDIT_SVC_MSK:
+        return opts->selected[AUDIT_MSK_CMK] || opts->selected[AUDIT_MSK_VERSION] ||
+               opts->selected[AUDIT_MSK_MTLS] || opts->selected[AUDIT_MSK_TLS];
+    case AUDIT_SVC_KINESIS:
+        return opts->selected[AUDIT_KINESIS_CMK];
+    case AUDIT_SVC_FIREHOSE:
+        return opts->selected[AUDIT_FIREHOSE_CMK];
+    default:
+        return 0;
+    }
+}
+
+/* ---- evaluation ---- */
+
+struct eval {
+    const struct audit_inventory *inv;
+    const struct audit_eval_options *opts;
+    struct ctl_report *report;
+    struct mk_err *err;
+};
+
+#define ADD(ev, check, status, resource, region, ...)                                              \
+    ctl_report_add((ev)->report, audit_rules[check].id, (status), audit_rules[check].severity,     \
+                   (resource), audit_rules[check].resource_type, (region),                        \
+                   audit_rules[check].remediation, (ev)->err, __VA_ARGS__)
+
+/* Verdict on "the resource uses a customer-managed key", given the key reference it names. */
+static int eval_key_is_cmk(struct eval *ev, enum audit_check check, const char *arn,
+                           const char *region, const char *ref, const char *key_region)
+{
+    char ebuf[900];
+    const struct audit_key *k = audit_inventory_find_key(ev->inv, key_region, ref);
+    const char *mgr;
+    if (k == NULL) {
+        return ADD(ev, check, CTL_STATUS_ERROR, arn, region,
+                   "key %s was not resolved (DescribeKey not run)", ref);
+    }
+    if (k->describe.failed) {
+        return ADD(ev, check, CTL_STATUS_ERROR, arn, region, "DescribeKey %s failed: %s", ref,
+                   audit_err_text(&k->describe.err, ebuf, sizeof(ebuf)));
+    }
+    mgr = jstr(k->describe.data, "KeyManager");
+    if (mgr == NULL) {
+        return ADD(ev, check, CTL_STATUS_ERROR, arn, region,
+                   "DescribeKey %s: answer has no KeyMetadata.KeyManager", ref);
+    }
+    if (strcmp(mgr, "CUSTOMER") == 0) {
+        return ADD(ev, check, CTL_STATUS_PASS, arn, region, "encrypted with customer-managed key %s",
+                   jstr(k->describe.data, "Arn") ? jstr(k->describe.data, "Arn") : ref);
+    }
+    return ADD(ev, check, CTL_STATUS_FAIL, arn, region,
+               "encrypted with an AWS-managed key (%s, KeyManager %s), not a customer-managed key",
+               jstr(k->describe.data, "Arn") ? jstr(k->describe.data, "Arn") : ref, mgr);
+}
+
+static int eval_msk_cmk(struct eval *ev, const struct audit_resource *r, const char *arn)
+{
+    char rbuf[64];
+    const char *key_region = NULL;
+    const char *ref = audit_resource_key_ref(r, rbuf, sizeof(rbuf), &key_region);
+    if (ref == NULL) {
+        return ADD(ev, AUDIT_MSK_CMK, CTL_STATUS_FAIL, arn, r->region,
+                   "no encryptionAtRest.dataVolumeKMSKeyId: data volumes use the AWS-managed key");
+    }
+    return eval_key_is_cmk(ev, AUDIT_MSK_CMK, arn, r->region, ref, key_region);
+}
+
+static int eval_msk_version(struct eval *ev, const struct audit_resource *r, const char *arn)
+{
+    const json_t *p = msk_provisioned(r->res.data);
+    const char *v = json_string_value(jpath(p, "currentBrokerSoftwareInfo.kafkaVersion"));
+    const char *min = ev->opts->min_kafka_version;
+    int cmp = 0;
+    if (v == NULL) {
+        return ADD(ev, AUDIT_MSK_VERSION, CTL_STATUS_ERROR, arn, r->region,
+                   "missing data: no currentBrokerSoftwareInfo.kafkaVersion in the answer");
+    }
+    if (audit_version_cmp(v, min, &cmp) != 0) {
+        return ADD(ev, AUDIT_MSK_VERSION, CTL_STATUS_ERROR, arn, r->region,
+                   "cannot parse Kafka version \"%s\"", v);
+    }
+    if (cmp < 0) {
+        return ADD(ev, AUDIT_MSK_VERSION, CTL_STATUS_FAIL, arn, r->region,
+                   "Kafka %s is below the minimum %s", v, min);
+    }
+    return ADD(ev, AUDIT_MSK_VERSION, CTL_STATUS_PASS, arn, r->region,
+               "Kafka %s is at or above the minimum %s", v, min);
+}
+
+/* Joins the strings of an array with ", " into buf; "none" when empty. */
+static const char *join_strings(const json_t *arr, char *buf, size_t len)
+{
+    size_t i;
+    json_t *v;
+    buf[0] = '\0';
+    json_array_foreach(arr, i, v)
+    {
+        size_t used = strlen(buf);
+        if (json_is_string(v) && used < len) {
+            snprintf(buf + used, len - used, "%s%s", used ? ", " : "", json_string_value(v));
+        }
+    }
+    if (buf[0] == '\0') {
+        snprintf(buf, len, "none");
+    }
+    return buf;
+}
+
+static size_t count_strings(const json_t *arr)
+{
+    size_t i, n = 0;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        n += json_is_string(v) && json_string_length(v) > 0;
+    }
+    return n;
+}
+
+static int eval_msk_mtls(struct eval *ev, const struct audit_resource *r, const char *arn)
+{
+    const json_t *p = msk_provisioned(r->res.data);
+    const json_t *auth = json_object_get(p, "clientAuthentication");
+    const json_t *tls = json_object_get(auth, "tls");
+    const json_t *cas = json_object_get(tls, "certificateAuthorityArnList");
+    const json_t *tls_enabled = json_object_get(tls, "enabled");
+    const json_t *unauth = jpath(auth, "unauthenticated.enabled");
+    size_t n_cas = count_strings(cas);
+    char list[2048];
+    char why[256] = "";
+    int tls_on, unauth_on;
+
+    /* Clusters created before the "enabled" flags existed report only the CA list. */
+    tls_on = json_is_object(tls) && (json_is_true(tls_enabled) || (tls_enabled == NULL && n_cas));
+    /* With no client authentication object at all, AWS allows unauthenticated clients. */
+    unauth_on = !json_is_object(auth) || json_object_size(auth) == 0 || json_is_true(unauth);
+    join_strings(cas, list, sizeof(list));
+    if (!tls_on) {
+        snprintf(why, sizeof(why), "TLS client authentication is not enabled");
+    } else if (n_cas == 0) {
+        snprintf(why, sizeof(why), "no AWS Private CA ARN is configured");
+    } else if (unauth_on) {
+        snprintf(why, sizeof(why), "unauthenticated access is enabled");
+    }
+    if (why[0] != '\0') {
+        return ADD(ev, AUDIT_MSK_MTLS, CTL_STATUS_FAIL, arn, r->region, "%s (private CAs: %s)",
+                   why, list);
+    }
+    return ADD(ev, AUDIT_MSK_MTLS, CTL_STATUS_PASS, arn, r->region,
+               "TLS client authentication required; private CAs: %s", list);
+}
+
+static int eval_msk_tls(struct eval *ev, const struct audit_resource *r, const char *arn)
+{
+    const json_t *t = jpath(msk_provisioned(r->res.data), "encryptionInfo.encryptionInTransit");
+    const char *cb = jstr(t, "clientBroker");
+    const json_t *ic = json_object_get(t, "inCluster");
+    if (cb == NULL || !json_is_boolean(ic)) {
+        return ADD(ev, AUDIT_MSK_TLS, CTL_STATUS_ERROR, arn, r->region,
+                   "missing data: no encryptionInfo.encryptionInTransit.%s in the answer",
+                   cb == NULL ? "clientBroker" : "inCluster");
+    }
+    if (strcmp(cb, "TLS") != 0 || !json_is_true(ic)) {
+        return ADD(ev, AUDIT_MSK_TLS, CTL_STATUS_FAIL, arn, r->region,
+                   "clientBroker is %s and inCluster is %s (want TLS and true)", cb,
+                   json_is_true(ic) ? "true" : "false");
+    }
+    return ADD(ev, AUDIT_MSK_TLS, CTL_STATUS_PASS, arn, r->region,
+               "clientBroker is TLS and inCluster is true");
+}
+
+static int eval_msk(struct eval *ev, const struct audit_resource *r)
+{
+    static const struct {
+        enum audit_check check;
+        const char *why;
+    } serverless[] = {
+        {AUDIT_MSK_CMK, "MSK Serverless always encrypts data at rest with a service-managed key; "
+                        "a customer-managed key cannot be chosen"},
+        {AUDIT_MSK_VERSION, "MSK Serverless has no user-visible Kafka version to upgrade"},
+        {AUDIT_MSK_MTLS, "MSK Serverless supports only IAM access control, not mTLS"},
+        {AUDIT_MSK_TLS, "MSK Serverless always uses TLS in transit; it cannot be turned off"},
+    };
+    const char *arn = jstr(r->res.data, "clusterArn") ? jstr(r->res.data, "clusterArn") : r->name;
+
+    if (msk_is_serverless(r->res.data)) {
+        for (size_t i = 0; i < sizeof(serverless) / sizeof(serverless[0]); i++) {
+            if (ev->opts->selected[serverless[i].check]) {
+                MK_GUARD(ADD(ev, serverless[i].check, CTL_STATUS_NOT_APPLICABLE, arn, r->region,
+                             "serverless cluster: %s", serverless[i].why));
+            }
+        }
+        return 0;
+    }
+    if (ev->opts->selected[AUDIT_MSK_CMK]) {
+        MK_GUARD(eval_msk_cmk(ev, r, arn));
+    }
+    if (ev->opts->selected[AUDIT_MSK_VERSION]) {
+        MK_GUARD(eval_msk_version(ev, r, arn));
+    }
+    if (ev->opts->selected[AUDIT_MSK_MTLS]) {
+        MK_GUARD(eval_msk_mtls(ev, r, arn));
+    }
+    if (ev->opts->selected[AUDIT_MSK_TLS]) {
+        MK_GUARD(eval_msk_tls(ev, r, arn));
+    }
+    return 0;
+out:
+    return -1;
+}
+
+static int eval_kinesis(struct eval *ev, const struct audit_resource *r)
+{
+    const json_t *d = r->res.data;
+    const char *arn = jstr(d, "StreamARN") ? jstr(d, "StreamARN") : r->name;
+    const char *type = jstr(d, "EncryptionType");
+    const char *key = jstr(d, "KeyId");
+    char rbuf[64];
+    const char *key_region = NULL;
+    const char *ref;
+
+    if (!ev->opts->selected[AUDIT_KINESIS_CMK]) {
+        return 0;
+    }
+    if (type == NULL) {
+        return ADD(ev, AUDIT_KINESIS_CMK, CTL_STATUS_ERROR, arn, r->region,
+                   "missing data: no EncryptionType in the DescribeStreamSummary answer");
+    }
+    if (strcmp(type, "KMS") != 0) {
+        return ADD(ev, AUDIT_KINESIS_CMK, CTL_STATUS_FAIL, arn, r->region,
+                   "EncryptionType is %s: the stream is not encrypted at rest", type);
+    }
+    if (key == NULL || key[0] == '\0') {
+        return ADD(ev, AUDIT_KINESIS_CMK, CTL_STATUS_ERROR, arn, r->region,
+                   "missing data: EncryptionType is KMS but no KeyId in the answer");
+    }
+    if (is_aws_kinesis_alias(key)) {
+        return ADD(ev, AUDIT_KINESIS_CMK, CTL_STATUS_FAIL, arn, r->region,
+                   "encrypted with the AWS-managed key %s, not a customer-managed key", key);
+    }
+    ref = audit_resource_key_ref(r, rbuf, sizeof(rbuf), &key_region);
+    return eval_key_is_cmk(ev, AUDIT_KINESIS_CMK, arn, r->region, ref, key_region);
+}
+
+/* Firehose can encrypt at rest only for Direct PUT sources: with a Kinesis stream or MSK as the
+ * source, the data stays in (and is encrypted by) the source, so the check does not apply. */
+static int eval_firehose(struct eval *ev, const struct audit_resource *r)
+{
+    const json_t *d = r->res.data;
+    const char *arn = jstr(d, "DeliveryStreamARN") ? jstr(d, "DeliveryStreamARN") : r->name;
+    const char *stype = jstr(d, "DeliveryStreamType");
+    const json_t *enc = json_object_get(d, "DeliveryStreamEncryptionConfiguration");
+    const char *status = jstr(enc, "Status");
+    const char *ktype = jstr(enc, "KeyType");
+
+    if (!ev->opts->selected[AUDIT_FIREHOSE_CMK]) {
+        return 0;
+    }
+    if (stype != NULL && strcmp(stype, "DirectPut") != 0) {
+        return ADD(ev, AUDIT_FIREHOSE_CMK, CTL_STATUS_NOT_APPLICABLE, arn, r->region,
+                   "source is %s: data at rest stays in the source, which its own check covers",
+                   stype);
+    }
+    if (status == NULL || strcmp(status, "ENABLED") != 0) {
+        return ADD(ev, AUDIT_FIREHOSE_CMK, CTL_STATUS_FAIL, arn, r->region,
+                   "server-side encryption is %s", status != NULL ? status : "not configured");
+    }
+    if (ktype == NULL || strcmp(ktype, "CUSTOMER_MANAGED_CMK") != 0) {
+        return ADD(ev, AUDIT_FIREHOSE_CMK, CTL_STATUS_FAIL, arn, r->region,
+                   "server-side encryption uses KeyType %s, not CUSTOMER_MANAGED_CMK",
+                   ktype != NULL ? ktype : "(none)");
+    }
+    return ADD(ev, AUDIT_FIREHOSE_CMK, CTL_STATUS_PASS, arn, r->region,
+               "server-side encryption enabled with customer-managed key %s",
+               jstr(enc, "KeyARN") ? jstr(enc, "KeyARN") : "(no KeyARN in the answer)");
+}
+
+static const char *svc_resource_check_rt(enum audit_service svc)
+{
+    switch (svc) {
+    case AUDIT_SVC_MSK:
+        return RT_MSK;
+    case AUDIT_SVC_KINESIS:
+        return RT_KINESIS;
+    case AUDIT_SVC_FIREHOSE:
+        return RT_FIREHOSE;
+    default:
+        return "";
+    }
+}
+
+static int check_is_for(enum audit_check c, enum audit_service svc)
+{
+    return strcmp(audit_rules[c].resource_type, svc_resource_check_rt(svc)) == 0;
+}
+
+static int is_kms_check(enum audit_check c)
+{
+    return c == AUDIT_KMS_ROTATION || c == AUDIT_KMS_STATE || c == AUDIT_KMS_POLICY;
+}
+
+/* A failed listing or resource hides resources and keys: every check that depends on it is
+ * ERROR, never silently PASS. */
+static int eval_hidden(struct eval *ev, enum audit_service svc, const char *resource,
+                       const char *region, const char *what, const struct mk_err *e)
+{
+    char ebuf[900];
+    audit_err_text(e, ebuf, sizeof(ebuf));
+    for (int c = 0; c < AUDIT_CHECK__MAX; c++) {
+        if (!ev->opts->selected[c]) {
+            continue;
+        }
+        if (check_is_for((enum audit_check)c, svc)) {
+            MK_GUARD(ADD(ev, (enum audit_check)c, CTL_STATUS_ERROR, resource, region,
+                         "%s failed: %s", what, ebuf));
+        } else if (is_kms_check((enum audit_check)c)) {
+            MK_GUARD(ctl_report_add(ev->report, audit_rules[c].id, CTL_STATUS_ERROR,
+                                    audit_rules[c].severity, resource,
+                                    svc_resource_check_rt(svc), region,
+                                    audit_rules[c].remediation, ev->err,
+                                    "keys used here are unknown: %s failed: %s", what, ebuf));
+        }
+    }
+    return 0;
+out:
+    return -1;
+}
+
+/* ---- KMS ---- */
+
+static int principal_is_public(const json_t *p)
+{
+    const json_t *aws;
+    size_t i;
+    json_t *v;
+    if (json_is_string(p)) {
+        return strcmp(json_string_value(p), "*") == 0;
+    }
+    aws = json_object_get(p, "AWS");
+    if (json_is_string(aws)) {
+        return strcmp(json_string_value(aws), "*") == 0;
+    }
+    json_array_foreach(aws, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), "*") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Index (0-based) of the first public statement, or -1.  Sid into *sid when present. */
+static int policy_public_statement(const json_t *policy, const char **sid)
+{
+    const json_t *stmts = json_object_get(policy, "Statement");
+    size_t n = json_is_array(stmts) ? json_array_size(stmts) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *st = json_is_array(stmts) ? json_array_get(stmts, i) : stmts;
+        const char *effect = jstr(st, "Effect");
+        const json_t *cond = json_object_get(st, "Condition");
+        if (effect == NULL || strcmp(effect, "Allow") != 0) {
+            continue;
+        }
+        if (cond != NULL && !(json_is_object(cond) && json_object_size(cond) == 0)) {
+            continue;
+        }
+        /* Allow with NotPrincipal grants everyone but the listed principals: public too. */
+        if (principal_is_public(json_object_get(st, "Principal")) ||
+            json_object_get(st, "NotPrincipal") != NULL) {
+            *sid = jstr(st, "Sid");
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int eval_kms_policy(struct eval *ev, const struct audit_key *k, const char *arn)
+{
+    char ebuf[900];
+    const char *text;
+    json_t *policy = NULL;
+    json_error_t jerr;
+    const char *sid = NULL;
+    int idx, rc;
+
+    if (k->policy.failed) {
+        return ADD(ev, AUDIT_KMS_POLICY, CTL_STATUS_ERROR, arn, k->region,
+                   "GetKeyPolicy failed: %s", audit_err_text(&k->policy.err, ebuf, sizeof(ebuf)));
+    }
+    text = jstr(k->policy.data, "Policy");
+    if (text == NULL) {
+        return ADD(ev, AUDIT_KMS_POLICY, CTL_STATUS_ERROR, arn, k->region,
+                   "missing data: no Policy in the GetKeyPolicy answer");
+    }
+    policy = json_loads(text, 0, &jerr);
+    if (!json_is_object(policy)) {
+        json_decref(policy);
+        return ADD(ev, AUDIT_KMS_POLICY, CTL_STATUS_ERROR, arn, k->region,
+                   "key policy is not a JSON object (line %d: %s)", jerr.line, jerr.text);
+    }
+    idx = policy_public_statement(policy, &sid);
+    if (idx >= 0) {
+        rc = ADD(ev, AUDIT_KMS_POLICY, CTL_STATUS_FAIL, arn, k->region,
+                 "statement %d%s%s%s allows every principal (\"*\") without a Condition", idx + 1,
+                 sid ? " (Sid " : "", sid ? sid : "", sid ? ")" : "");
+    } else {
+        rc = ADD(ev, AUDIT_KMS_POLICY, CTL_STATUS_PASS, arn, k->region,
+                 "no Allow statement grants every principal without a Condition");
+    }
+    json_decref(policy);
+    return rc;
+}
+
+static int eval_kms_rotation(struct eval *ev, const struct audit_key *k, const char *arn)
+{
+    char ebuf[900];
+    const json_t *on = json_object_get(k->rotation.data, "KeyRotationEnabled");
+    if (k->rotation.failed) {
+        return ADD(ev, AUDIT_KMS_ROTATION, CTL_STATUS_ERROR, arn, k->region,
+                   "GetKeyRotationStatus failed: %s",
+                   audit_err_text(&k->rotation.err, ebuf, sizeof(ebuf)));
+    }
+    if (!json_is_boolean(on)) {
+        return ADD(ev, AUDIT_KMS_ROTATION, CTL_STATUS_ERROR, arn, k->region,
+                   "missing data: no KeyRotationEnabled in the GetKeyRotationStatus answer");
+    }
+    if (!json_is_true(on)) {
+        return ADD(ev, AUDIT_KMS_ROTATION, CTL_STATUS_FAIL, arn, k->region,
+                   "automatic key rotation is disabled");
+    }
+    return ADD(ev, AUDIT_KMS_ROTATION, CTL_STATUS_PASS, arn, k->region,
+               "automatic key rotation is enabled");
+}
+
+static int eval_kms_state(struct eval *ev, const struct audit_key *k, const char *arn)
+{
+    const char *state = jstr(k->describe.data, "KeyState");
+    if (state == NULL) {
+        return ADD(ev, AUDIT_KMS_STATE, CTL_STATUS_ERROR, arn, k->region,
+                   "missing data: no KeyMetadata.KeyState in the DescribeKey answer");
+    }
+    /* Disabled and PendingDeletion are the named failures; any other non-Enabled state
+     * (PendingImport, Unavailable, ...) also leaves the data unreadable. */
+    if (strcmp(state, "Enabled") != 0) {
+        return ADD(ev, AUDIT_KMS_STATE, CTL_STATUS_FAIL, arn, k->region,
+                   "key state is %s: resources encrypted with it cannot read their data", state);
+    }
+    return ADD(ev, AUDIT_KMS_STATE, CTL_STATUS_PASS, arn, k->region, "key state is Enabled");
+}
+
+/* Whether an earlier key entry resolved to the same key ARN (one finding set per key). */
+static int key_seen_before(const struct audit_inventory *inv, size_t idx, const char *arn)
+{
+    for (size_t i = 0; i < idx; i++) {
+        const char *other = jstr(inv->keys[i].describe.data, "Arn");
+        if (!inv->keys[i].describe.failed && other != NULL && strcmp(other, arn) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int eval_key(struct eval *ev, size_t idx)
+{
+    const struct audit_key *k = &ev->inv->keys[idx];
+    const char *arn = jstr(k->describe.data, "Arn");
+    char ebuf[900];
+
+    if (k->describe.failed) {
+        audit_err_text(&k->describe.err, ebuf, sizeof(ebuf));
+        for (int c = 0; c < AUDIT_CHECK__MAX; c++) {
+            if (ev->opts->selected[c] && is_kms_check((enum audit_check)c)) {
+                MK_GUARD(ADD(ev, (enum audit_check)c, CTL_STATUS_ERROR, k->ref, k->region,
+                             "DescribeKey failed: %s", ebuf));
+            }
+        }
+        return 0;
+    }
+    if (!audit_key_is_customer(k)) {
+        return 0; /* AWS-managed keys are reported by the resource checks */
+    }
+    if (arn == NULL) {
+        arn = k->ref;
+    }
+    if (key_seen_before(ev->inv, idx, arn)) {
+        return 0;
+    }
+    if (ev->opts->selected[AUDIT_KMS_ROTATION]) {
+        MK_GUARD(eval_kms_rotation(ev, k, arn));
+    }
+    if (ev->opts->selected[AUDIT_KMS_STATE]) {
+        MK_GUARD(eval_kms_state(ev, k, arn));
+    }
+    if (ev->opts->selected[AUDIT_KMS_POLICY]) {
+        MK_GUARD(eval_kms_policy(ev, k, arn));
+    }
+    return 0;
+out:
+    return -1;
+}
+
+static int eval_resource(struct eval *ev, const struct audit_resource *r)
+{
+    if (r->res.failed || r->res.data == NULL) {
+        char what[512];
+        snprintf(what, sizeof(what), "%s %s", r->operation ? r->operation : "describe", r->name);
+        if (!r->res.failed) {
+            struct mk_err e = {.code = MK_ERR_INVALID};
+            snprintf(e.msg, sizeof(e.msg), "missing data: empty answer");
+            return eval_hidden(ev, r->svc, r->name, r->region, what, &e);
+        }
+        return eval_hidden(ev, r->svc, r->name, r->region, what, &r->res.err);
+    }
+    switch (r->svc) {
+    case AUDIT_SVC_MSK:
+        return eval_msk(ev, r);
+    case AUDIT_SVC_KINESIS:
+        return eval_kinesis(ev, r);
+    case AUDIT_SVC_FIREHOSE:
+        return eval_firehose(ev, r);
+    default:
+        return 0;
+    }
+}
+
+int audit_evaluate(const struct audit_inventory *inv, const struct audit_eval_options *opts,
+                   struct ctl_report *report, struct mk_err *err)
+{
+    struct eval ev = {inv, opts, report, err};
+    int rc = -1;
+    for (size_t i = 0; i < inv->n_listings; i++) {
+        const struct audit_listing *l = &inv->listings[i];
+        if (l->res.failed) {
+            MK_GUARD(eval_hidden(&ev, l->svc, "*", l->region, l->operation, &l->res.err));
+        }
+    }
+    for (size_t i = 0; i < inv->n_resources; i++) {
+        MK_GUARD(eval_resource(&ev, &inv->resources[i]));
+    }
+    for (size_t i = 0; i < inv->n_keys; i++) {
+        MK_GUARD(eval_key(&ev, i));
+    }
+    rc = 0;
+out:
+    return rc;
+}

@@ -1,0 +1,142 @@
+/*
+ * audit_checks.h: the checks of `mskpkictl audit` as pure functions over the AWS answers.
+ *
+ * The collector (audit_aws.h) fills a struct audit_inventory with the JSON answers of the AWS
+ * APIs (or the error of each failed call); audit_evaluate() turns an inventory into findings
+ * without any I/O, so every check is unit-testable with recorded answers.  docs/audit.md lists
+ * the checks and what each status means.
+ */
+#ifndef CTL_AUDIT_CHECKS_H
+#define CTL_AUDIT_CHECKS_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "ctl/report.h"
+#include "pki/err.h"
+
+enum audit_check {
+    AUDIT_MSK_CMK,
+    AUDIT_MSK_VERSION,
+    AUDIT_MSK_MTLS,
+    AUDIT_MSK_TLS,
+    AUDIT_KINESIS_CMK,
+    AUDIT_FIREHOSE_CMK,
+    AUDIT_KMS_ROTATION,
+    AUDIT_KMS_STATE,
+    AUDIT_KMS_POLICY,
+    AUDIT_CHECK__MAX
+};
+
+/* One rule per check, indexed by enum audit_check.  rules[i].id is the stable check id. */
+extern const struct ctl_rule audit_rules[AUDIT_CHECK__MAX];
+
+/* Returns the check for a stable id, or -1 for an unknown id. */
+int audit_check_lookup(const char *id);
+
+#define AUDIT_DEFAULT_MIN_KAFKA "2.5.1"
+
+/*
+ * Compares two Kafka versions numerically per dot-separated component ("2.10.0" > "2.9.1").
+ * Parsing stops at the first component that is not all digits, so suffixes like ".tiered" do not
+ * order; a component "x" (MSK's "3.7.x": AWS applies the patch releases) ranks above any number.
+ * Missing components count as 0.  Sets *cmp to <0, 0, >0 and returns 0, or returns -1 when a
+ * version does not start with a number.
+ */
+int audit_version_cmp(const char *a, const char *b, int *cmp) MK_MUST_CHECK;
+
+/* Whether v starts with a numeric component (what audit_version_cmp accepts). */
+int audit_version_valid(const char *v);
+
+enum audit_service { AUDIT_SVC_MSK, AUDIT_SVC_KINESIS, AUDIT_SVC_FIREHOSE, AUDIT_SVC__MAX };
+
+/* The answer of one AWS call, or its error.  data is owned (json_decref). */
+struct audit_result {
+    json_t *data;
+    int failed;
+    struct mk_err err;
+};
+
+/* A listing of one service in one region (ListClustersV2, ListStreams, ListDeliveryStreams). */
+struct audit_listing {
+    char *region;
+    enum audit_service svc;
+    const char *operation; /* "ListClustersV2", for messages */
+    struct audit_result res; /* data unused: the items became resources */
+};
+
+/* One resource: for MSK the clusterInfo object from the listing, for Kinesis the
+ * StreamDescriptionSummary, for Firehose the DeliveryStreamDescription. */
+struct audit_resource {
+    enum audit_service svc;
+    char *region;
+    char *name; /* cluster ARN, stream name, delivery stream name */
+    const char *operation; /* call that produced res, for messages */
+    struct audit_result res;
+};
+
+/* One KMS key reference as a resource names it, resolved in region. */
+struct audit_key {
+    char *region;
+    char *ref;
+    struct audit_result describe; /* KeyMetadata */
+    struct audit_result rotation; /* GetKeyRotationStatus answer; unused unless fetched */
+    struct audit_result policy;   /* GetKeyPolicy answer */
+    int fetched;                  /* rotation and policy were requested for this entry */
+};
+
+struct audit_inventory {
+    struct audit_listing *listings;
+    size_t n_listings;
+    struct audit_resource *resources;
+    size_t n_resources;
+    struct audit_key *keys;
+    size_t n_keys;
+};
+
+/* Caller frees with audit_inventory_free().  NULL when out of memory. */
+struct audit_inventory *audit_inventory_new(void);
+void audit_inventory_free(struct audit_inventory *inv);
+
+/* Each returns the new entry (owned by inv, valid until the next add of the same kind) or NULL
+ * when out of memory.  Strings are copied; data is stolen (may be NULL). */
+struct audit_listing *audit_inventory_add_listing(struct audit_inventory *inv, const char *region,
+                                                  enum audit_service svc, const char *operation);
+struct audit_resource *audit_inventory_add_resource(struct audit_inventory *inv,
+                                                    enum audit_service svc, const char *region,
+                                                    const char *name, const char *operation,
+                                                    json_t *data);
+/* Adds (region, ref) unless present; returns the existing or new entry. */
+struct audit_key *audit_inventory_add_key(struct audit_inventory *inv, const char *region,
+                                          const char *ref);
+struct audit_key *audit_inventory_find_key(const struct audit_inventory *inv, const char *region,
+                                           const char *ref);
+
+/* The KMS key a resource uses and must be resolved with DescribeKey, or NULL (none, AWS-managed
+ * by alias, or the resource failed).  *key_region is where to resolve it: the ARN's region, else
+ * the resource's.  Both borrowed from res / the ARN inside it; key_region is written into buf. */
+const char *audit_resource_key_ref(const struct audit_resource *res, char *buf, size_t buf_len,
+                                   const char **key_region);
+
+/* Whether a DescribeKey answer names a customer-managed key (KeyManager CUSTOMER). */
+int audit_key_is_customer(const struct audit_key *key);
+
+struct audit_eval_options {
+    int selected[AUDIT_CHECK__MAX];
+    const char *min_kafka_version;
+};
+
+/* Which services must be listed for the selected checks. */
+int audit_needs_service(const struct audit_eval_options *opts, enum audit_service svc);
+
+/* Turns the inventory into findings (see docs/audit.md).  Returns 0, or -1 with err set when a
+ * finding could not be added (out of memory). */
+int audit_evaluate(const struct audit_inventory *inv, const struct audit_eval_options *opts,
+                   struct ctl_report *report, struct mk_err *err) MK_MUST_CHECK;
+
+/* "CODE: message" for an ERROR finding: the AWS error code when there is one, else the mskpki
+ * code name.  Written into buf. */
+const char *audit_err_text(const struct mk_err *err, char *buf, size_t buf_len);
+
+#endif

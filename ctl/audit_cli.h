@@ -1,0 +1,39 @@
+/*
+ * audit_cli.h: the command line of `mskpkictl audit` (see docs/audit.md for the options).
+ *
+ * audit_cli_parse() fills a struct audit_cli from argv (argv[0] is "audit"); the struct owns its
+ * strings and is released with audit_cli_free().  A usage error returns -1 with err->code
+ * MK_ERR_USAGE and a one-line message naming the option or value.
+ */
+#ifndef CTL_AUDIT_CLI_H
+#define CTL_AUDIT_CLI_H
+
+#include <stddef.h>
+
+#include "ctl/audit_checks.h"
+#include "ctl/report.h"
+#include "pki/err.h"
+
+#define AUDIT_MAX_REGIONS 64
+#define AUDIT_MAX_CONCURRENCY 64
+#define AUDIT_DEFAULT_CONCURRENCY 8
+
+struct audit_cli {
+    char *regions[AUDIT_MAX_REGIONS];
+    size_t n_regions;
+    char *profile;
+    char *endpoint_url;
+    char *output;
+    char *min_kafka_version;
+    enum ctl_format format;
+    unsigned concurrency;
+    enum ctl_severity fail_on;
+    struct audit_eval_options eval; /* eval.min_kafka_version points into min_kafka_version */
+    int help;
+};
+
+int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err *err) MK_MUST_CHECK;
+void audit_cli_free(struct audit_cli *cli);
+void audit_cli_usage(FILE *out);
+
+#endif

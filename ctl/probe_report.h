@@ -1,0 +1,58 @@
+/*
+ * probe_report.h: the probe's results and their three renderings (table, json, junit), plus the
+ * exit-code rule.  Formats are documented in docs/probe.md.
+ */
+#ifndef CTL_PROBE_REPORT_H
+#define CTL_PROBE_REPORT_H
+
+#include <stdio.h>
+
+#include "ctl/probe_conn.h"
+#include "pki/err.h"
+
+enum probe_format { PROBE_FORMAT_TABLE, PROBE_FORMAT_JSON, PROBE_FORMAT_JUNIT };
+
+struct probe_result {
+    char broker[300];            /* "host:port" as given */
+    enum probe_case kase;
+    int tls_version;             /* TLS1_2_VERSION / TLS1_3_VERSION */
+    enum probe_outcome expected; /* ACCEPTED or REFUSED */
+    enum probe_outcome outcome;
+    int ok;                      /* outcome met the expectation (NOT_APPLICABLE counts as ok) */
+    char detail[512];
+};
+
+#define PROBE_N_VERSIONS 2
+#define PROBE_RESULTS_PER_BROKER (PROBE_CASE__MAX * PROBE_N_VERSIONS)
+
+/* One broker to probe and, once probed, its results in case order per TLS version. */
+struct probe_broker {
+    char host[256];   /* name or IP literal, without brackets */
+    char port[8];
+    char display[300]; /* "host:port" or "[v6]:port" */
+    struct probe_result results[PROBE_RESULTS_PER_BROKER];
+    size_t n_results;
+};
+
+#ifdef MK_TESTING
+/* probe.c: splits "host:port,[v6]:port" into brokers; returns the count or -1 (MK_ERR_USAGE).
+ * Caller frees *out with free(). */
+long probe_parse_brokers(const char *list, struct probe_broker **out, struct mk_err *err);
+#endif
+
+struct probe_summary {
+    size_t brokers, total, passed, failed, errors, not_applicable;
+};
+
+/* Counts results.  brokers is the number of distinct broker names. */
+void probe_summarize(const struct probe_result *r, size_t n, struct probe_summary *s);
+
+/* 0 when every result is ok; 3 when no result reached a verdict (no ACCEPTED or REFUSED at all:
+ * nothing could be probed); otherwise 1. */
+int probe_exit_code(const struct probe_result *r, size_t n);
+
+/* Writes the report.  Returns 0, or -1 with MK_ERR_IO / MK_ERR_NOMEM. */
+int probe_report_write(FILE *out, enum probe_format fmt, const struct probe_result *r, size_t n,
+                       struct mk_err *err) MK_MUST_CHECK;
+
+#endif

@@ -1,0 +1,689 @@
+/* report.c: the audit finding list and its writers (see report.h, docs/audit.md). */
+#include "ctl/report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+struct ctl_report {
+    pthread_mutex_t lock;
+    struct ctl_finding *items;
+    size_t n;
+    size_t cap;
+};
+
+static const char *const status_names[CTL_STATUS__MAX] = {
+    [CTL_STATUS_PASS] = "PASS",
+    [CTL_STATUS_FAIL] = "FAIL",
+    [CTL_STATUS_ERROR] = "ERROR",
+    [CTL_STATUS_NOT_APPLICABLE] = "NOT_APPLICABLE",
+};
+
+static const char *const severity_names[CTL_SEV__MAX] = {
+    [CTL_SEV_LOW] = "low",
+    [CTL_SEV_MEDIUM] = "medium",
+    [CTL_SEV_HIGH] = "high",
+};
+
+static const char *const format_names[CTL_FORMAT__MAX] = {
+    [CTL_FORMAT_TABLE] = "table",
+    [CTL_FORMAT_JSON] = "json",
+    [CTL_FORMAT_SARIF] = "sarif",
+    [CTL_FORMAT_JUNIT] = "junit",
+};
+
+const char *ctl_status_name(enum ctl_status status)
+{
+    if ((int)status < 0 || status >= CTL_STATUS__MAX) {
+        return "UNKNOWN";
+    }
+    return status_names[status];
+}
+
+const char *ctl_severity_name(enum ctl_severity sev)
+{
+    if ((int)sev < 0 || sev >= CTL_SEV__MAX) {
+        return "unknown";
+    }
+    return severity_names[sev];
+}
+
+const char *ctl_format_name(enum ctl_format fmt)
+{
+    if ((int)fmt < 0 || fmt >= CTL_FORMAT__MAX) {
+        return "unknown";
+    }
+    return format_names[fmt];
+}
+
+int ctl_severity_parse(const char *name, enum ctl_severity *out)
+{
+    for (int i = 0; i < CTL_SEV__MAX && name != NULL; i++) {
+        if (strcmp(name, severity_names[i]) == 0) {
+            *out = (enum ctl_severity)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int ctl_format_parse(const char *name, enum ctl_format *out)
+{
+    for (int i = 0; i < CTL_FORMAT__MAX && name != NULL; i++) {
+        if (strcmp(name, format_names[i]) == 0) {
+            *out = (enum ctl_format)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+struct ctl_report *ctl_report_new(void)
+{
+    struct ctl_report *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return NULL;
+    }
+    if (pthread_mutex_init(&r->lock, NULL) != 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void finding_clear(struct ctl_finding *f)
+{
+    free(f->check);
+    free(f->resource);
+    free(f->resource_type);
+    free(f->region);
+    free(f->message);
+    free(f->remediation);
+    memset(f, 0, sizeof(*f));
+}
+
+void ctl_report_free(struct ctl_report *report)
+{
+    if (report == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < report->n; i++) {
+        finding_clear(&report->items[i]);
+    }
+    free(report->items);
+    pthread_mutex_destroy(&report->lock);
+    free(report);
+}
+
+int ctl_report_add(struct ctl_report *report, const char *check, enum ctl_status status,
+                   enum ctl_severity severity, const char *resource, const char *resource_type,
+                   const char *region, const char *remediation, struct mk_err *err,
+                   const char *fmt, ...)
+{
+    int rc = -1;
+    int locked = 0;
+    struct ctl_finding f = {0};
+    va_list ap;
+
+    MK_ENSURE(report != NULL && check != NULL && resource != NULL && resource_type != NULL &&
+                  region != NULL && remediation != NULL && fmt != NULL,
+              err, MK_ERR_INVALID, "ctl_report_add: a finding field is missing");
+    MK_ENSURE(status < CTL_STATUS__MAX && severity < CTL_SEV__MAX, err, MK_ERR_INVALID,
+              "ctl_report_add: %s: bad status or severity", check);
+    f.status = status;
+    f.severity = severity;
+    f.check = strdup(check);
+    f.resource = strdup(resource);
+    f.resource_type = strdup(resource_type);
+    f.region = strdup(region);
+    f.remediation = strdup(remediation);
+    va_start(ap, fmt);
+    if (vasprintf(&f.message, fmt, ap) < 0) {
+        f.message = NULL;
+    }
+    va_end(ap);
+    MK_ENSURE(f.check != NULL && f.resource != NULL && f.resource_type != NULL &&
+                  f.region != NULL && f.remediation != NULL && f.message != NULL,
+              err, MK_ERR_NOMEM, "ctl_report_add: out of memory");
+
+    pthread_mutex_lock(&report->lock);
+    locked = 1;
+    if (report->n == report->cap) {
+        size_t cap = report->cap == 0 ? 32 : report->cap * 2;
+        struct ctl_finding *items = realloc(report->items, cap * sizeof(*items));
+        MK_ENSURE(items != NULL, err, MK_ERR_NOMEM, "ctl_report_add: out of memory");
+        report->items = items;
+        report->cap = cap;
+    }
+    report->items[report->n++] = f;
+    memset(&f, 0, sizeof(f));
+    rc = 0;
+out:
+    if (locked) {
+        pthread_mutex_unlock(&report->lock);
+    }
+    finding_clear(&f);
+    return rc;
+}
+
+static int finding_cmp(const void *pa, const void *pb)
+{
+    const struct ctl_finding *a = pa;
+    const struct ctl_finding *b = pb;
+    int c = strcmp(a->check, b->check);
+    if (c == 0) {
+        c = strcmp(a->region, b->region);
+    }
+    if (c == 0) {
+        c = strcmp(a->resource, b->resource);
+    }
+    if (c == 0) {
+        c = (int)a->status - (int)b->status;
+    }
+    if (c == 0) {
+        c = strcmp(a->message, b->message);
+    }
+    return c;
+}
+
+void ctl_report_sort(struct ctl_report *report)
+{
+    if (report != NULL && report->n > 1) {
+        qsort(report->items, report->n, sizeof(report->items[0]), finding_cmp);
+    }
+}
+
+size_t ctl_report_count(const struct ctl_report *report)
+{
+    return report == NULL ? 0 : report->n;
+}
+
+const struct ctl_finding *ctl_report_get(const struct ctl_report *report, size_t i)
+{
+    if (report == NULL || i >= report->n) {
+        return NULL;
+    }
+    return &report->items[i];
+}
+
+void ctl_report_counts(const struct ctl_report *report, size_t counts[CTL_STATUS__MAX])
+{
+    memset(counts, 0, sizeof(size_t) * CTL_STATUS__MAX);
+    for (size_t i = 0; i < ctl_report_count(report); i++) {
+        counts[report->items[i].status]++;
+    }
+}
+
+int ctl_report_failed(const struct ctl_report *report, enum ctl_severity fail_on)
+{
+    for (size_t i = 0; i < ctl_report_count(report); i++) {
+        const struct ctl_finding *f = &report->items[i];
+        if (f->status == CTL_STATUS_ERROR) {
+            return 1;
+        }
+        if (f->status == CTL_STATUS_FAIL && f->severity >= fail_on) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- table ---- */
+
+static const char *status_colour(enum ctl_status status)
+{
+    switch (status) {
+    case CTL_STATUS_PASS:
+        return "\033[32m";
+    case CTL_STATUS_FAIL:
+        return "\033[1;31m";
+    case CTL_STATUS_ERROR:
+        return "\033[35m";
+    case CTL_STATUS_NOT_APPLICABLE:
+        return "\033[2m";
+    default:
+        return "";
+    }
+}
+
+/* Terminal output is for people: control characters from AWS answers are shown as '?'. */
+static void put_clean(FILE *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        fputc(c < 0x20 || c == 0x7f ? '?' : c, out);
+    }
+}
+
+static void render_table(const struct ctl_report *r, int colour, FILE *out)
+{
+    size_t w_status = strlen("STATUS"), w_sev = strlen("SEVERITY"), w_check = strlen("CHECK");
+    size_t w_region = strlen("REGION");
+    size_t counts[CTL_STATUS__MAX];
+
+    for (size_t i = 0; i < r->n; i++) {
+        const struct ctl_finding *f = &r->items[i];
+        size_t l = strlen(ctl_status_name(f->status));
+        w_status = l > w_status ? l : w_status;
+        l = strlen(f->check);
+        w_check = l > w_check ? l : w_check;
+        l = strlen(f->region);
+        w_region = l > w_region ? l : w_region;
+    }
+    fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", (int)w_status, "STATUS", (int)w_sev, "SEVERITY",
+            (int)w_check, "CHECK", (int)w_region, "REGION", "RESOURCE");
+    for (size_t i = 0; i < r->n; i++) {
+        const struct ctl_finding *f = &r->items[i];
+        fprintf(out, "%s%-*s%s  %-*s  %-*s  %-*s  ", colour ? status_colour(f->status) : "",
+                (int)w_status, ctl_status_name(f->status), colour ? "\033[0m" : "", (int)w_sev,
+                ctl_severity_name(f->severity), (int)w_check, f->check, (int)w_region, f->region);
+        put_clean(out, f->resource);
+        fputs("\n    ", out);
+        put_clean(out, f->message);
+        fputc('\n', out);
+    }
+    ctl_report_counts(r, counts);
+    fprintf(out, "\n%zu findings: %zu PASS, %zu FAIL, %zu ERROR, %zu NOT_APPLICABLE\n", r->n,
+            counts[CTL_STATUS_PASS], counts[CTL_STATUS_FAIL], counts[CTL_STATUS_ERROR],
+            counts[CTL_STATUS_NOT_APPLICABLE]);
+}
+
+/* ---- json ---- */
+
+static json_t *finding_json(const struct ctl_finding *f)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "check", f->check, "status",
+                     ctl_status_name(f->status), "severity", ctl_severity_name(f->severity),
+                     "resource", f->resource, "resource_type", f->resource_type, "region",
+                     f->region, "message", f->message, "remediation", f->remediation);
+}
+
+static json_t *build_json(const struct ctl_report *r)
+{
+    json_t *root = NULL, *list = NULL, *summary = NULL, *fails = NULL;
+    size_t counts[CTL_STATUS__MAX];
+    size_t by_sev[CTL_SEV__MAX] = {0};
+
+    list = json_array();
+    summary = json_object();
+    fails = json_object();
+    if (list == NULL || summary == NULL || fails == NULL) {
+        goto fail;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        if (json_array_append_new(list, finding_json(&r->items[i])) != 0) {
+            goto fail;
+        }
+        if (r->items[i].status == CTL_STATUS_FAIL) {
+            by_sev[r->items[i].severity]++;
+        }
+    }
+    ctl_report_counts(r, counts);
+    for (int s = 0; s < CTL_STATUS__MAX; s++) {
+        if (json_object_set_new(summary, status_names[s], json_integer((json_int_t)counts[s]))) {
+            goto fail;
+        }
+    }
+    for (int s = CTL_SEV__MAX - 1; s >= 0; s--) {
+        if (json_object_set_new(fails, severity_names[s], json_integer((json_int_t)by_sev[s]))) {
+            goto fail;
+        }
+    }
+    if (json_object_set_new(summary, "total", json_integer((json_int_t)r->n)) != 0 ||
+        json_object_set_new(summary, "fail_by_severity", fails) != 0) {
+        fails = NULL;
+        goto fail;
+    }
+    fails = NULL;
+    root = json_pack("{s:s, s:o, s:o}", "tool", "mskpkictl " MSKPKI_VERSION, "findings", list,
+                     "summary", summary);
+    return root;
+fail:
+    json_decref(list);
+    json_decref(summary);
+    json_decref(fails);
+    return NULL;
+}
+
+/* ---- sarif ---- */
+
+static const char *sarif_level(enum ctl_severity sev)
+{
+    switch (sev) {
+    case CTL_SEV_HIGH:
+        return "error";
+    case CTL_SEV_MEDIUM:
+        return "warning";
+    case CTL_SEV_LOW:
+        return "note";
+    default:
+        return "none";
+    }
+}
+
+/* GitHub code scanning reads properties.security-severity (CVSS-like, as a string). */
+static const char *sarif_security_severity(enum ctl_severity sev)
+{
+    switch (sev) {
+    case CTL_SEV_HIGH:
+        return "8.0";
+    case CTL_SEV_MEDIUM:
+        return "5.0";
+    case CTL_SEV_LOW:
+        return "3.0";
+    default:
+        return "0.0";
+    }
+}
+
+static json_t *sarif_rule(const struct ctl_rule *rule)
+{
+    return json_pack("{s:s, s:s, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:[s, s], s:s}}", "id",
+                     rule->id, "name", rule->name, "shortDescription", "text", rule->title,
+                     "fullDescription", "text", rule->title, "help", "text", rule->remediation,
+                     "defaultConfiguration", "level", sarif_level(rule->severity), "properties",
+                     "tags", "security", rule->resource_type, "security-severity",
+                     sarif_security_severity(rule->severity));
+}
+
+/*
+ * FAIL and ERROR findings become results.  An ERROR is kept as kind "fail" (SARIF requires level
+ * "none" for any other kind) with properties.status saying it could not be evaluated, so code
+ * scanning surfaces it instead of silently dropping it.
+ */
+static json_t *sarif_result(const struct ctl_finding *f, int rule_index)
+{
+    json_t *res = json_pack(
+        "{s:s, s:s, s:s, s:{s:s}, s:[{s:[{s:s, s:s}]}], s:{s:s, s:s, s:s, s:s, s:s}}", "ruleId",
+        f->check, "kind", "fail", "level", sarif_level(f->severity), "message", "text",
+        f->message, "locations", "logicalLocations", "fullyQualifiedName", f->resource, "kind",
+        "resource", "properties", "status", ctl_status_name(f->status), "severity",
+        ctl_severity_name(f->severity), "region", f->region, "resourceType", f->resource_type,
+        "remediation", f->remediation);
+    if (res != NULL && rule_index >= 0 &&
+        json_object_set_new(res, "ruleIndex", json_integer(rule_index)) != 0) {
+        json_decref(res);
+        return NULL;
+    }
+    return res;
+}
+
+static json_t *build_sarif(const struct ctl_report *r, const struct ctl_rule *rules,
+                           size_t n_rules)
+{
+    json_t *jrules = json_array(), *results = json_array();
+    if (jrules == NULL || results == NULL) {
+        goto fail;
+    }
+    for (size_t i = 0; i < n_rules; i++) {
+        if (json_array_append_new(jrules, sarif_rule(&rules[i])) != 0) {
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        const struct ctl_finding *f = &r->items[i];
+        int idx = -1;
+        if (f->status != CTL_STATUS_FAIL && f->status != CTL_STATUS_ERROR) {
+            continue;
+        }
+        for (size_t k = 0; k < n_rules; k++) {
+            if (strcmp(rules[k].id, f->check) == 0) {
+                idx = (int)k;
+                break;
+            }
+        }
+        if (json_array_append_new(results, sarif_result(f, idx)) != 0) {
+            goto fail;
+        }
+    }
+    return json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:o}}, s:o, s:s}]}", "$schema",
+                     "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0", "runs",
+                     "tool", "driver", "name", "mskpkictl", "version", MSKPKI_VERSION, "rules",
+                     jrules, "results", results, "columnKind", "unicodeCodePoints");
+fail:
+    json_decref(jrules);
+    json_decref(results);
+    return NULL;
+}
+
+/* ---- junit ---- */
+
+/* XML 1.0 cannot carry most control characters even escaped: they become '?'. */
+static void xml_put(FILE *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        case '\'':
+            fputs("&apos;", out);
+            break;
+        case '\n':
+        case '\t':
+            fputc(c, out);
+            break;
+        default:
+            fputc(c < 0x20 || c == 0x7f ? '?' : c, out);
+            break;
+        }
+    }
+}
+
+struct junit_counts {
+    size_t tests, failures, errors, skipped;
+};
+
+static void junit_count(const struct ctl_report *r, const char *check, struct junit_counts *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < r->n; i++) {
+        const struct ctl_finding *f = &r->items[i];
+        if (check != NULL && strcmp(f->check, check) != 0) {
+            continue;
+        }
+        c->tests++;
+        c->failures += f->status == CTL_STATUS_FAIL;
+        c->errors += f->status == CTL_STATUS_ERROR;
+        c->skipped += f->status == CTL_STATUS_NOT_APPLICABLE;
+    }
+}
+
+static void junit_case(const struct ctl_finding *f, FILE *out)
+{
+    fputs("    <testcase classname=\"", out);
+    xml_put(out, f->check);
+    fputs("\" name=\"", out);
+    xml_put(out, f->resource);
+    fputs(" (", out);
+    xml_put(out, f->region);
+    fputs(")\">\n", out);
+    switch (f->status) {
+    case CTL_STATUS_FAIL:
+    case CTL_STATUS_ERROR:
+        fprintf(out, "      <%s type=\"%s\" message=\"",
+                f->status == CTL_STATUS_FAIL ? "failure" : "error", ctl_severity_name(f->severity));
+        xml_put(out, f->message);
+        fputs("\">", out);
+        xml_put(out, f->message);
+        fputs("\nRemediation: ", out);
+        xml_put(out, f->remediation);
+        fprintf(out, "</%s>\n", f->status == CTL_STATUS_FAIL ? "failure" : "error");
+        break;
+    case CTL_STATUS_NOT_APPLICABLE:
+        fputs("      <skipped message=\"", out);
+        xml_put(out, f->message);
+        fputs("\"/>\n", out);
+        break;
+    case CTL_STATUS_PASS:
+    default:
+        fputs("      <system-out>", out);
+        xml_put(out, f->message);
+        fputs("</system-out>\n", out);
+        break;
+    }
+    fputs("    </testcase>\n", out);
+}
+
+static void render_junit(const struct ctl_report *r, const struct ctl_rule *rules, size_t n_rules,
+                         FILE *out)
+{
+    struct junit_counts all;
+    junit_count(r, NULL, &all);
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", out);
+    fprintf(out,
+            "<testsuites name=\"mskpkictl audit\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+            "skipped=\"%zu\">\n",
+            all.tests, all.failures, all.errors, all.skipped);
+    for (size_t k = 0; k < n_rules; k++) {
+        struct junit_counts c;
+        junit_count(r, rules[k].id, &c);
+        fputs("  <testsuite name=\"", out);
+        xml_put(out, rules[k].id);
+        fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n",
+                c.tests, c.failures, c.errors, c.skipped);
+        for (size_t i = 0; i < r->n; i++) {
+            if (strcmp(r->items[i].check, rules[k].id) == 0) {
+                junit_case(&r->items[i], out);
+            }
+        }
+        fputs("  </testsuite>\n", out);
+    }
+    fputs("</testsuites>\n", out);
+}
+
+static int dump_json(json_t *root, FILE *out, struct mk_err *err)
+{
+    int rc = -1;
+    MK_ENSURE(root != NULL, err, MK_ERR_NOMEM, "audit report: out of memory building JSON");
+    MK_ENSURE(json_dumpf(root, out, JSON_INDENT(2)) == 0, err, MK_ERR_IO,
+              "audit report: cannot write JSON");
+    fputc('\n', out);
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+int ctl_report_render(const struct ctl_report *report, enum ctl_format fmt,
+                      const struct ctl_rule *rules, size_t n_rules, int colour, char **out,
+                      size_t *out_len, struct mk_err *err)
+{
+    int rc = -1;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+
+    MK_ENSURE_ERRNO(mem != NULL, err, MK_ERR_NOMEM, "audit report: open_memstream");
+    switch (fmt) {
+    case CTL_FORMAT_TABLE:
+        render_table(report, colour, mem);
+        break;
+    case CTL_FORMAT_JSON:
+        MK_GUARD(dump_json(build_json(report), mem, err));
+        break;
+    case CTL_FORMAT_SARIF:
+        MK_GUARD(dump_json(build_sarif(report, rules, n_rules), mem, err));
+        break;
+    case CTL_FORMAT_JUNIT:
+        render_junit(report, rules, n_rules, mem);
+        break;
+    default:
+        MK_ENSURE(0, err, MK_ERR_INVALID, "audit report: unknown format %d", (int)fmt);
+    }
+    MK_ENSURE(fflush(mem) == 0 && !ferror(mem), err, MK_ERR_NOMEM,
+              "audit report: out of memory rendering %s", ctl_format_name(fmt));
+    fclose(mem);
+    mem = NULL;
+    *out = buf;
+    *out_len = len;
+    buf = NULL;
+    rc = 0;
+out:
+    if (mem != NULL) {
+        fclose(mem);
+    }
+    free(buf);
+    return rc;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int ctl_write_file_atomic(const char *path, const char *data, size_t len, struct mk_err *err)
+{
+    int rc = -1;
+    int fd = -1;
+    char *tmp = NULL;
+    char *dircopy = NULL;
+    int dfd = -1;
+
+    MK_ENSURE(asprintf(&tmp, "%s.tmp.XXXXXX", path) >= 0, err, MK_ERR_NOMEM, "out of memory");
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        mk_err_errno(err, MK_ERR_IO, "%s: cannot create temporary file", path);
+        free(tmp);
+        tmp = NULL;
+        goto out;
+    }
+    /* Reports are not secret but need not be writable by others: 0644 like any output file. */
+    MK_ENSURE_ERRNO(fchmod(fd, 0644) == 0, err, MK_ERR_IO, "%s: fchmod", tmp);
+    MK_ENSURE_ERRNO(write_all(fd, data, len) == 0, err, MK_ERR_IO, "%s: write", tmp);
+    MK_ENSURE_ERRNO(fsync(fd) == 0, err, MK_ERR_IO, "%s: fsync", tmp);
+    MK_ENSURE_ERRNO(close(fd) == 0, err, MK_ERR_IO, "%s: close", tmp);
+    fd = -1;
+    MK_ENSURE_ERRNO(rename(tmp, path) == 0, err, MK_ERR_IO, "%s: rename to %s", tmp, path);
+    free(tmp);
+    tmp = NULL;
+    /* Make the rename itself durable; failure here leaves a complete file, so it is ignored. */
+    dircopy = strdup(path);
+    if (dircopy != NULL) {
+        dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+    }
+    rc = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (tmp != NULL) {
+        unlink(tmp);
+        free(tmp);
+    }
+    free(dircopy);
+    return rc;
+}

@@ -1,0 +1,246 @@
+"""Shared helpers for the mskpki-agent integration tests (tests/agent/test_*.py).
+
+Each test makes its own temp dir and config, picks a free loopback port for metrics, starts the
+agent as a child process and always stops it (atexit + signal handlers), then removes the dir.
+Nothing listens beyond 127.0.0.1.
+"""
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+AGENT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.environ.get("MSKPKI_BUILD_DIR", "."), "agent", "mskpki-agent")
+
+_children = []
+_dirs = []
+
+
+def _cleanup():
+    for p in _children:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for d in _dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(_s, lambda *a: sys.exit(1))
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout, what, interval=0.2):
+    """Polls pred() until it returns a true value; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            fail("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+CERT_TEMPLATE = """
+  {{ name = "{name}";
+    subject = {{ common_name = "{name}.example.com"; organization = "Example"; }};
+    san = {{ dns = [ "{name}.example.com" ]; }};
+    validity = "{validity}";
+    renew = {{ fraction = {fraction}; jitter = {jitter}; }};
+    output = {{ directory = "{tmp}/out/{name}"; key = "client.key"; cert = "client.crt";
+               chain = "ca.crt"; fullchain = "fullchain.pem"; }};
+    {hook}
+  }}"""
+
+
+class Env:
+    """A temp dir with a config for a local CA and one or more certificates."""
+
+    def __init__(self, names=("client",), validity="1h", fraction="0.6667", jitter="0.1",
+                 retry_min="1s", retry_max="3s", hook=True, hook_extra=""):
+        self.tmp = tempfile.mkdtemp(prefix="mskpki-agent-test.")
+        _dirs.append(self.tmp)
+        os.chmod(self.tmp, 0o700)
+        # The outputs' parent exists, as on a real host (the store creates only the last level).
+        os.mkdir(os.path.join(self.tmp, "out"), 0o755)
+        self.port = free_port()
+        self.conf = os.path.join(self.tmp, "mskpki.conf")
+        self.state_dir = os.path.join(self.tmp, "state")
+        self.ca_dir = os.path.join(self.tmp, "ca")
+        self.fail_file = os.path.join(self.tmp, "ca-fail")
+        self.hook_log = os.path.join(self.tmp, "hook.log")
+        self.names = list(names)
+        self.validity = validity
+        self.fraction = fraction
+        self.jitter = jitter
+        self.retry_min = retry_min
+        self.retry_max = retry_max
+        self.hook = hook
+        self.hook_extra = hook_extra
+        self.write_config()
+
+    def config_text(self, names=None):
+        certs = []
+        for n in names or self.names:
+            hook = ""
+            if self.hook:
+                hook = ('hook = { command = "echo $MSKPKI_CERT_NAME $MSKPKI_CERT_PATH '
+                        '$MSKPKI_NOT_AFTER >> %s%s"; shell = true; timeout = "10s"; };'
+                        % (self.hook_log, self.hook_extra))
+            certs.append(CERT_TEMPLATE.format(name=n, validity=self.validity,
+                                              fraction=self.fraction, jitter=self.jitter,
+                                              tmp=self.tmp, hook=hook))
+        return """
+ca = {{ backend = "local"; local = {{ directory = "{tmp}/ca"; }}; }};
+state_dir = "{tmp}/state";
+metrics = {{ listen = "127.0.0.1:{port}"; }};
+log = {{ level = "debug"; }};
+retry = {{ min = "{rmin}"; max = "{rmax}"; }};
+certificates = ({certs}
+);
+""".format(tmp=self.tmp, port=self.port, rmin=self.retry_min, rmax=self.retry_max,
+           certs=",".join(certs))
+
+    def write_config(self, text=None, names=None):
+        with open(self.conf, "w") as f:
+            f.write(text if text is not None else self.config_text(names))
+
+    def out(self, name, file="client.crt"):
+        return os.path.join(self.tmp, "out", name, file)
+
+    def state(self, name="client"):
+        try:
+            with open(os.path.join(self.state_dir, name + ".json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def env(self, extra=None):
+        e = dict(os.environ)
+        e["MSKPKI_TEST_CA_FAIL"] = self.fail_file
+        e.pop("NOTIFY_SOCKET", None)
+        e.pop("WATCHDOG_USEC", None)
+        if extra:
+            e.update(extra)
+        return e
+
+    def run(self, *args, extra_env=None, timeout=120):
+        """Runs the agent to completion (--once, --check-config...): CompletedProcess."""
+        return subprocess.run([AGENT, "--config", self.conf] + list(args), env=self.env(extra_env),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def start(self, extra_env=None):
+        return Agent(self, extra_env)
+
+    def scrape(self, path="/metrics"):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
+                                        timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except (urllib.error.URLError, ConnectionError, socket.timeout):
+            return None, ""
+
+    def metric(self, name, labels=None):
+        """Value of one sample (None when absent or no server)."""
+        status, text = self.scrape()
+        if status != 200:
+            return None
+        return parse_metric(text, name, labels)
+
+
+def parse_metric(text, name, labels=None):
+    labels = labels or {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            return float(m.group(4))
+    return None
+
+
+class Agent:
+    """A running mskpki-agent; its stderr goes to a log file in the temp dir."""
+
+    def __init__(self, env, extra_env=None):
+        self.env = env
+        self.log_path = os.path.join(env.tmp, "agent-%d.log" % len(_children))
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([AGENT, "--config", env.conf, "--foreground"],
+                                     env=env.env(extra_env), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        _children.append(self.proc)
+        wait_for(lambda: self.alive_or_fail() and env.scrape("/healthz")[0] is not None, 30,
+                 "the metrics server to answer")
+
+    def alive_or_fail(self):
+        if self.proc.poll() is not None:
+            fail("agent exited with %s; log:\n%s" % (self.proc.returncode, self.text()))
+        return True
+
+    def text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def signal(self, sig):
+        self.alive_or_fail()
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        self.alive_or_fail()
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=60)
+        self.log.close()
+        check(rc == 0, "agent exit status %d after SIGTERM; log:\n%s" % (rc, self.text()))
+        check("event=agent.stopped" in self.text(), "no agent.stopped line in the log")
+
+
+def serial_of(path):
+    r = subprocess.run(["openssl", "x509", "-in", path, "-noout", "-serial"], capture_output=True,
+                       text=True, check=True)
+    return r.stdout.strip()
+
+
+def openssl_verify_client(env, name="client"):
+    r = subprocess.run(["openssl", "verify", "-purpose", "sslclient", "-CAfile",
+                        os.path.join(env.ca_dir, "ca.crt"), env.out(name)],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "openssl verify failed: %s %s" % (r.stdout, r.stderr))
+
+
+def done(name):
+    print("PASS: " + name)
+    sys.exit(0)

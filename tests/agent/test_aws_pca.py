@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""aws-pca end to end.
+(a) Against moto (a root Private CA made by tests/pca/make_ca.py): the daemon issues, the
+    certificate verifies for clientAuth against the CA, metrics count AWS requests and issuance.
+(b) Against tests/pca/fake_pca.py, which can keep GetCertificate "in progress": an issuance that
+    does not finish leaves the pending key (0600), CSR and record; the next run resumes it with
+    the same key and without a second IssueCertificate (no second certificate paid for)."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from agentlib import Env, check, done, free_port, wait_for
+
+SRC = os.environ.get("MSKPKI_SOURCE_DIR",
+                     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/nonexistent/mskpki-test", "AWS_SHARED_CREDENTIALS_FILE":
+    "/nonexistent/mskpki-test", "AWS_EC2_METADATA_DISABLED": "true",
+}
+for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ACM_PCA"):
+    os.environ.pop(k, None)
+os.environ.update(AWS_ENV)
+
+servers = []
+
+
+def start_server(argv, port, log):
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    servers.append(p)
+
+    def up():
+        if p.poll() is not None:
+            return None
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return None
+    wait_for(up, 60, "server %s on port %d" % (argv[1], port))
+    return p
+
+
+def stop_servers():
+    for p in servers:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+import atexit  # noqa: E402
+atexit.register(stop_servers)
+
+
+def pca_block(arn, endpoint, extra=""):
+    return ('ca = { backend = "aws-pca"; aws_pca = { ca_arn = "%s"; region = "us-east-1"; '
+            'endpoint_url = "%s"; %s }; };' % (arn, endpoint, extra))
+
+
+# ---- (a) moto ----------------------------------------------------------------------------
+env = Env(validity="1d", hook=True)
+mport = free_port()
+moto = start_server([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(mport)],
+                    mport, open(os.path.join(env.tmp, "moto.log"), "w"))
+url = "http://127.0.0.1:%d" % mport
+r = subprocess.run([sys.executable, os.path.join(SRC, "tests/pca/make_ca.py"), url, "root"],
+                   capture_output=True, text=True)
+check(r.returncode == 0, "make_ca.py: %s" % r.stderr)
+arn = r.stdout.split()[1]
+env.ca_block = pca_block(arn, url)
+env.write_config()
+agent = env.start()
+st = wait_for(lambda: (env.state() or {}).get("generation", 0) >= 1 and env.state(), 90,
+              "issuance from moto")
+check(st["ca"] == "aws-pca" and st["ready"] is True, "state: %r" % st)
+import boto3  # noqa: E402
+pca = boto3.client("acm-pca", endpoint_url=url, region_name="us-east-1")
+ca_pem = pca.get_certificate_authority_certificate(CertificateAuthorityArn=arn)["Certificate"]
+with open(os.path.join(env.tmp, "pca-ca.pem"), "w") as f:
+    f.write(ca_pem + "\n")
+r = subprocess.run(["openssl", "verify", "-purpose", "sslclient", "-CAfile",
+                    os.path.join(env.tmp, "pca-ca.pem"), env.out("client")],
+                   capture_output=True, text=True)
+check(r.returncode == 0, "openssl verify against the Private CA: %s%s" % (r.stdout, r.stderr))
+check(env.metric("mskpki_certificates_issued_total", {"name": "client"}) == 1, "issued != 1")
+check((env.metric("mskpki_ca_requests_total", {"ca": "aws-pca", "code": "ok"}) or 0) >= 2,
+      "aws-pca requests not counted")
+check(not os.path.exists(os.path.join(env.state_dir, "client.pending.key")),
+      "pending key left after success")
+check(len(open(env.hook_log).read().splitlines()) == 1, "hook did not run once")
+agent.stop()
+
+# ---- (b) fake_pca: a pending issuance is resumed with its key -------------------------------
+env2 = Env(validity="1d", hook=False)
+fport = free_port()
+fdir = os.path.join(env2.tmp, "fake")
+os.mkdir(fdir)
+with open(os.path.join(fdir, "config.json"), "w") as f:
+    json.dump({"in_progress": -1}, f)
+start_server([sys.executable, os.path.join(SRC, "tests/pca/fake_pca.py"), str(fport), fdir],
+             fport, open(os.path.join(env2.tmp, "fake.log"), "w"))
+fake_arn = "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/fake"
+env2.ca_block = pca_block(fake_arn, "http://127.0.0.1:%d" % fport, 'poll_timeout = "2s";')
+env2.write_config()
+
+r = env2.run("--once")
+check(r.returncode == 1, "--once while the certificate is in progress exited %d:\n%s"
+      % (r.returncode, r.stderr))
+pkey = os.path.join(env2.state_dir, "client.pending.key")
+for suffix in (".pending.key", ".pending.csr", ".pending.json"):
+    check(os.path.exists(os.path.join(env2.state_dir, "client" + suffix)),
+          "no %s after an unfinished issuance:\n%s" % (suffix, r.stderr))
+check(os.stat(pkey).st_mode & 0o777 == 0o600, "pending key mode %o" % os.stat(pkey).st_mode)
+stats = json.load(open(os.path.join(fdir, "stats.json")))
+check(stats["calls"].get("IssueCertificate") == 1, "IssueCertificate calls: %r" % stats)
+pending_pub = subprocess.run(["openssl", "pkey", "-in", pkey, "-pubout"], capture_output=True,
+                             text=True, check=True).stdout
+check(env2.state()["last_result"] == "failure", "failure not recorded")
+
+# The CA finishes: a new config resets the fake's counters.
+with open(os.path.join(fdir, "config.json"), "w") as f:
+    json.dump({}, f)
+r = env2.run("--once")
+check(r.returncode == 0, "--once resuming exited %d:\n%s" % (r.returncode, r.stderr))
+stats = json.load(open(os.path.join(fdir, "stats.json")))
+check("IssueCertificate" not in stats["calls"], "a second IssueCertificate was sent: %r" % stats)
+check(stats["calls"].get("GetCertificate", 0) >= 1, "GetCertificate not called: %r" % stats)
+out_pub = subprocess.run(["openssl", "pkey", "-in", env2.out("client", "client.key"), "-pubout"],
+                         capture_output=True, text=True, check=True).stdout
+check(out_pub == pending_pub, "the resumed issuance did not use the pending key")
+for suffix in (".pending.key", ".pending.csr", ".pending.json"):
+    check(not os.path.exists(os.path.join(env2.state_dir, "client" + suffix)),
+          "%s left after the resumed issuance" % suffix)
+check("event=rotation.resume" in r.stderr, "no rotation.resume line:\n" + r.stderr)
+check(env2.state()["generation"] == 1 and env2.state()["ready"], "state: %r" % env2.state())
+done("aws_pca")

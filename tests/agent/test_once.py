@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""(4) --once renews what is due: a missing certificate, then an expired one; a valid one is left
+alone; a CA failure exits 1 and keeps the old pair.  --renew forces one name; an unknown name
+exits 2."""
+import os
+import time
+
+from agentlib import Env, check, done, openssl_verify_client, serial_of
+
+env = Env(validity="3s", hook=True)
+
+r = env.run("--once")
+check(r.returncode == 0, "--once on a missing certificate: %d\n%s" % (r.returncode, r.stderr))
+st = env.state()
+check(st["generation"] == 1 and st["last_result"] == "success", "state: %r" % st)
+first = serial_of(env.out("client"))
+
+# Let it expire, then --once renews it.
+time.sleep(max(0, st["not_after"] - time.time()) + 1.5)
+r = env.run("--once")
+check(r.returncode == 0, "--once on an expired certificate: %d\n%s" % (r.returncode, r.stderr))
+st = env.state()
+check(st["generation"] == 2 and st["ready"] is True, "expired cert not renewed: %r" % st)
+check(serial_of(env.out("client")) != first, "serial unchanged after --once")
+check(len(open(env.hook_log).read().splitlines()) == 2, "hook did not run for each issuance")
+
+# A long-lived certificate that is not due is left alone.
+env.validity = "1h"
+env.write_config()
+r = env.run("--renew", "client")
+check(r.returncode == 0, "--renew: %d\n%s" % (r.returncode, r.stderr))
+check(env.state()["generation"] == 3, "--renew did not write a generation")
+r = env.run("--once")
+check(r.returncode == 0 and env.state()["generation"] == 3,
+      "--once renewed a certificate that was not due: %r" % env.state())
+check("result=not-due" in r.stderr, "no not-due result line:\n" + r.stderr)
+
+# CA failure: exit 1, old pair kept.
+open(env.fail_file, "w").close()
+before = open(env.out("client"), "rb").read()
+r = env.run("--renew", "client")
+check(r.returncode == 1, "--renew during a CA outage exited %d" % r.returncode)
+check(open(env.out("client"), "rb").read() == before, "certificate changed on failure")
+check(env.state()["last_result"] == "failure", "failure not recorded in the state file")
+openssl_verify_client(env)
+os.unlink(env.fail_file)
+
+r = env.run("--renew", "nosuch")
+check(r.returncode == 2 and "nosuch" in r.stderr, "--renew unknown: %d %s" % (r.returncode,
+                                                                             r.stderr))
+done("once")

@@ -1,0 +1,12 @@
+# Tests of `mskpkictl audit` (ctl/audit*.c, ctl/report.c); see docs/audit.md.
+mk_unit_test(test_audit_checks SOURCES test_audit_checks.c LIBS mskpki_ctl_audit_core)
+mk_unit_test(test_audit_report SOURCES test_audit_report.c LIBS mskpki_ctl_audit_core)
+mk_unit_test(test_audit_cli SOURCES test_audit_cli.c LIBS mskpki_ctl_audit_core)
+
+# End to end against moto (seeded by tests/audit/seed_moto.py) and the recorded-answer fake
+# (tests/audit/fake_aws.py) for what moto lacks: AWS-managed keys, serverless details,
+# AccessDenied, pagination.  Each server runs on a free 127.0.0.1 port and is stopped.
+mk_integration_test(audit_moto COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/audit/test_audit.py
+    --mskpkictl $<TARGET_FILE:mskpkictl> --suite moto)
+mk_integration_test(audit_fake COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/audit/test_audit.py
+    --mskpkictl $<TARGET_FILE:mskpkictl> --suite fake)

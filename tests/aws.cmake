@@ -1,0 +1,11 @@
+# tests/aws.cmake: the aws/ area's tests (owned by the aws engineer).
+mk_unit_test(test_aws_sigv4 SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_sigv4.c LIBS mskpki_aws)
+mk_unit_test(test_aws_client
+    SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_client.c ${PROJECT_SOURCE_DIR}/tests/aws/server.c
+    LIBS mskpki_aws)
+mk_unit_test(test_aws_profile
+    SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_profile.c ${PROJECT_SOURCE_DIR}/tests/aws/server.c
+    LIBS mskpki_aws)
+mk_unit_test(test_aws_creds
+    SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_creds.c ${PROJECT_SOURCE_DIR}/tests/aws/server.c
+    LIBS mskpki_aws)

@@ -1,0 +1,6 @@
+# The package test installs onto this machine with dpkg, so it runs alone and only in the normal
+# build (the sanitizer build would package instrumented binaries).
+if(NOT MSKPKI_SANITIZE)
+    mk_integration_test(packaging_deb bash ${CMAKE_CURRENT_SOURCE_DIR}/packaging/test_deb.sh)
+    set_tests_properties(packaging_deb PROPERTIES RUN_SERIAL TRUE)
+endif()

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds the .deb from a release build, installs it with dpkg, checks what it installed (user,
+# directories, modes, config, unit, man pages, --check-config on the default config), then purges
+# it and checks that nothing is left.  Needs root, as CI and the README commands run.
+set -euo pipefail
+src=${MSKPKI_SOURCE_DIR:?}
+build=${MSKPKI_BUILD_DIR:?}/pkg-release
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+if dpkg-query -W -f='${Status}' mskpki 2>/dev/null | grep -q "ok installed"; then
+    fail "mskpki is already installed on this machine; refusing to replace it"
+fi
+
+cmake -S "$src" -B "$build" -DMSKPKI_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+(cd "$build" && cpack -G DEB >/dev/null)
+deb=$(ls "$build"/mskpki_*.deb | head -1)
+[ -f "$deb" ] || fail "no .deb built"
+
+purge() { dpkg --purge mskpki >/dev/null 2>&1 || true; }
+trap purge EXIT
+
+# Declared dependencies come from the shared libraries the binaries use.
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in libssl3 libcurl4 libconfig9 libsodium23 libjansson4 libmicrohttpd12; do
+    echo "$depends" | grep -q "$lib" || fail "Depends lacks $lib: $depends"
+done
+dpkg-deb -f "$deb" Conffiles 2>/dev/null | grep -q /etc/mskpki/mskpki.conf || \
+    dpkg-deb -I "$deb" conffiles | grep -q /etc/mskpki/mskpki.conf || fail "config is not a conffile"
+
+dpkg -i "$deb" >/dev/null
+
+[ -x /usr/sbin/mskpki-agent ] || fail "agent not in /usr/sbin"
+[ -x /usr/bin/mskpkictl ] || fail "mskpkictl not in /usr/bin"
+getent passwd mskpki >/dev/null || fail "no mskpki user"
+[ "$(stat -c '%a %U' /var/lib/mskpki)" = "750 mskpki" ] || fail "state dir: $(stat -c '%a %U' /var/lib/mskpki)"
+[ "$(stat -c '%a %G' /etc/mskpki/mskpki.conf)" = "640 mskpki" ] || fail "config mode"
+/usr/sbin/mskpki-agent --check-config --config /etc/mskpki/mskpki.conf || fail "default config rejected"
+/usr/bin/mskpkictl --version >/dev/null || fail "mskpkictl --version"
+
+systemd-analyze verify /usr/lib/systemd/system/mskpki-agent.service || fail "systemd-analyze verify"
+for unit in /usr/lib/systemd/system/mskpki-*.timer; do
+    [ -e "$unit" ] || continue
+    systemd-analyze verify "$unit" || fail "systemd-analyze verify $unit"
+done
+score=$(systemd-analyze security --offline=true /usr/lib/systemd/system/mskpki-agent.service 2>/dev/null |
+    sed -n 's/.*Overall exposure level for mskpki-agent.service: \([0-9.]*\).*/\1/p')
+echo "systemd-analyze security exposure: $score"
+awk -v s="$score" 'BEGIN { exit !(s != "" && s < 2.0) }' || fail "exposure $score is not below 2.0"
+
+for page in mskpki-agent.8 mskpkictl.8 mskpki.conf.5; do
+    f=$(find /usr/share/man -name "$page*" | head -1)
+    [ -n "$f" ] || fail "man page $page not installed"
+    warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$f" 2>&1 >/dev/null)
+    [ -z "$warnings" ] || fail "man --warnings $page: $warnings"
+done
+
+# An edited config survives an upgrade (dpkg keeps conffiles the admin changed).
+echo "# edited by the admin" >>/etc/mskpki/mskpki.conf
+DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold "$deb" >/dev/null
+grep -q "edited by the admin" /etc/mskpki/mskpki.conf || fail "edited config lost on upgrade"
+
+dpkg --purge mskpki >/dev/null
+trap - EXIT
+[ ! -e /usr/sbin/mskpki-agent ] || fail "agent left after purge"
+[ ! -e /var/lib/mskpki ] || fail "state left after purge"
+[ ! -e /etc/mskpki ] || fail "config left after purge"
+echo "packaging: ok"

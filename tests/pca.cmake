@@ -1,0 +1,7 @@
+# aws-pca CA backend: cmocka tests against moto and tests/pca/fake_pca.py (both started by the test
+# on free loopback ports).  tests/support/server.c is the shared start/stop helper for servers.
+mk_unit_test(test_ca_aws_pca
+    SOURCES test_ca_aws_pca.c support/server.c
+    LIBS mskpki)
+target_compile_definitions(test_ca_aws_pca PRIVATE
+    MSKPKI_SOURCE_DIR_FALLBACK="${PROJECT_SOURCE_DIR}")

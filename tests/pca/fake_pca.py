@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""A small fake of the AWS Private CA JSON 1.1 API for what moto cannot show.
+
+Usage: fake_pca.py PORT STATE_DIR
+
+It signs CSRs for real (root -> intermediate -> leaf, EC P-256), and misbehaves on request.
+Behaviour comes from STATE_DIR/config.json, re-read on every request; writing a new config
+resets the counters (issued certificates stay).  After every request STATE_DIR/stats.json is replaced with
+  {"calls": {"IssueCertificate": 1, ...}, "last": {"IssueCertificate": {request body}, ...}}
+config.json fields (all optional):
+  "in_progress": N        GetCertificate answers RequestInProgressException N times, -1 = always
+  "throttle": {"Op": N}   Op answers ThrottlingException N times, -1 = always
+  "errors": {"Op": "Code"}   Op always answers that AWS error code (HTTP 400)
+  "malformed": ["Op"]     Op answers HTTP 200 with a body that is not JSON
+  "garbage_certificate": true   GetCertificate's Certificate is not PEM
+  "describe": {...}       fields merged into DescribeCertificateAuthority's CertificateAuthority;
+                          "NotAfterIn": seconds from now replaces NotAfter
+Requests must carry X-Amz-Target "ACMPrivateCA.<Op>" and a SigV4 Authorization for acm-pca.
+"""
+
+import base64
+import datetime
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_ARN = "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/fake"
+STATE = sys.argv[2] if len(sys.argv) > 2 else "."
+LOCK = threading.Lock()
+NOW = datetime.datetime.now(datetime.timezone.utc)
+
+
+def name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def ca_cert(subject, key, issuer, issuer_key, days):
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(hours=1))
+        .not_valid_after(NOW + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+
+ROOT_KEY = ec.generate_private_key(ec.SECP256R1())
+ROOT = ca_cert(name("fake pca root"), ROOT_KEY, name("fake pca root"), ROOT_KEY, 3650)
+SUB_KEY = ec.generate_private_key(ec.SECP256R1())
+SUB = ca_cert(name("fake pca issuing CA"), SUB_KEY, ROOT.subject, ROOT_KEY, 1825)
+
+
+def pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+class State:
+    def __init__(self):
+        self.config_text = None
+        self.config = {}
+        self.issued = {}  # certificate ARN -> PEM; survives config changes
+        self.reset()
+
+    def reset(self):
+        self.calls = {}
+        self.last = {}
+        self.seen = {}  # per-op count of requests answered under the current config
+
+    def load(self):
+        try:
+            with open(os.path.join(STATE, "config.json")) as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = "{}"
+        if text != self.config_text:
+            self.config_text = text
+            self.config = json.loads(text or "{}")
+            self.reset()
+
+    def save(self):
+        tmp = os.path.join(STATE, "stats.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump({"calls": self.calls, "last": self.last}, f)
+        os.replace(tmp, os.path.join(STATE, "stats.json"))
+
+
+S = State()
+
+
+class AwsError(Exception):
+    def __init__(self, code, message, status=400):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+def times_left(spec, op, seen):
+    """Whether rule spec (N or -1) still applies on the seen-th call of op."""
+    n = spec.get(op) if isinstance(spec, dict) else spec
+    if n is None:
+        return False
+    return n < 0 or seen <= n
+
+
+def issue(body):
+    for field in ("CertificateAuthorityArn", "Csr", "SigningAlgorithm", "Validity"):
+        if field not in body:
+            raise AwsError("ValidationException", f"{field} is required")
+    if body["CertificateAuthorityArn"] != CA_ARN:
+        raise AwsError("ResourceNotFoundException", "no such CA")
+    try:
+        csr_pem = base64.b64decode(body["Csr"], validate=True)
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except Exception as e:  # noqa: BLE001 - any decoding problem is the same API error
+        raise AwsError("MalformedCSRException", f"Csr is not base64 of a PEM CSR: {e}")
+    if not csr.is_signature_valid:
+        raise AwsError("MalformedCSRException", "CSR signature does not verify")
+    validity = body["Validity"]
+    if validity.get("Type") == "ABSOLUTE":
+        end = datetime.datetime.fromtimestamp(validity["Value"], datetime.timezone.utc)
+    elif validity.get("Type") == "DAYS":
+        end = NOW + datetime.timedelta(days=validity["Value"])
+    else:
+        raise AwsError("ValidationException", f"unsupported Validity {validity}")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(SUB.subject)
+        .public_key(csr.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False), True
+        )
+    )
+    try:
+        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        builder = builder.add_extension(san.value, False)
+    except x509.ExtensionNotFound:
+        pass
+    cert = builder.sign(SUB_KEY, hashes.SHA256())
+    arn = f"{CA_ARN}/certificate/{len(S.issued) + 1:032x}"
+    S.issued[arn] = pem(cert)
+    return {"CertificateArn": arn}
+
+
+def get_certificate(body):
+    arn = body.get("CertificateArn")
+    if S.config.get("garbage_certificate"):
+        return {"Certificate": "this is not a certificate", "CertificateChain": pem(SUB)}
+    if arn not in S.issued:
+        raise AwsError("ResourceNotFoundException", f"no certificate {arn}")
+    # Deliberately root first: the client must order the chain issuer first itself.
+    return {"Certificate": S.issued[arn], "CertificateChain": pem(ROOT) + pem(SUB)}
+
+
+def describe(body):
+    ca = {
+        "Arn": CA_ARN,
+        "Status": "ACTIVE",
+        "Type": "SUBORDINATE",
+        "UsageMode": "GENERAL_PURPOSE",
+        "NotBefore": SUB.not_valid_before_utc.timestamp(),
+        "NotAfter": SUB.not_valid_after_utc.timestamp(),
+    }
+    over = dict(S.config.get("describe", {}))
+    if "NotAfterIn" in over:
+        ca["NotAfter"] = time.time() + over.pop("NotAfterIn")
+    ca.update(over)
+    return {"CertificateAuthority": ca}
+
+
+def ca_certificate(body):
+    return {"Certificate": pem(SUB), "CertificateChain": pem(ROOT)}
+
+
+def revoke(body):
+    for field in ("CertificateAuthorityArn", "CertificateSerial", "RevocationReason"):
+        if field not in body:
+            raise AwsError("ValidationException", f"{field} is required")
+    return {}
+
+
+OPS = {
+    "IssueCertificate": issue,
+    "GetCertificate": get_certificate,
+    "DescribeCertificateAuthority": describe,
+    "GetCertificateAuthorityCertificate": ca_certificate,
+    "RevokeCertificate": revoke,
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # quiet: the test output is for the test
+        pass
+
+    def answer(self, status, payload, raw=None):
+        data = raw if raw is not None else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", "fake-request")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        target = self.headers.get("X-Amz-Target", "")
+        op = target.split(".", 1)[1] if target.startswith("ACMPrivateCA.") else None
+        with LOCK:
+            S.load()
+            try:
+                auth = self.headers.get("Authorization", "")
+                if not auth.startswith("AWS4-HMAC-SHA256 ") or "/acm-pca/aws4_request" not in auth:
+                    raise AwsError("InvalidSignatureException", "not SigV4 for acm-pca", 403)
+                if op not in OPS:
+                    raise AwsError("UnknownOperationException", f"unknown target {target!r}")
+                body = json.loads(raw or b"{}")
+                S.calls[op] = S.calls.get(op, 0) + 1
+                S.last[op] = body
+                S.seen[op] = S.seen.get(op, 0) + 1
+                seen = S.seen[op]
+                cfg = S.config
+                if op in cfg.get("errors", {}):
+                    raise AwsError(cfg["errors"][op], f"{op} fails by configuration")
+                if times_left(cfg.get("throttle", {}), op, seen):
+                    raise AwsError("ThrottlingException", "Rate exceeded")
+                if op in cfg.get("malformed", []):
+                    self.answer(200, None, raw=b"{\"CertificateArn\": <<not json")
+                    return
+                if op == "GetCertificate" and times_left(cfg.get("in_progress", 0), op, seen):
+                    raise AwsError("RequestInProgressException", "The request is in progress")
+                self.answer(200, OPS[op](body))
+            except AwsError as e:
+                self.answer(e.status, {"__type": e.code, "message": str(e)})
+            finally:
+                S.save()
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+# lib.sh: shared helpers for the probe integration tests (sourced, bash).
+#
+# make_pki DIR: a CA, a server certificate for localhost/127.0.0.1 and a client certificate, all
+# EC P-256 with the openssl CLI:
+#   DIR/ca.pem ca.key server.pem server.key client.pem client.key
+#   DIR/other-ca.pem (a second CA, for "wrong CA" cases)
+# start_broker DIR ARGS...: starts test_broker in the background, sets BROKER_PID and BROKER_PORT.
+# Every process started here is killed by cleanup (trap EXIT), and the temp dir is removed.
+
+set -euo pipefail
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/mskpki-probe.XXXXXX")
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+openssl_ec_key() {
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null
+}
+
+make_ca() { # make_ca DIR NAME
+    openssl_ec_key "$1/$2.key"
+    openssl req -x509 -new -key "$1/$2.key" -subj "/CN=$2" -days 30 -sha256 \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$1/$2.pem" 2>/dev/null
+}
+
+sign_cert() { # sign_cert DIR NAME CN EXT CA [DAYS]
+    local d=$1 name=$2 cn=$3 ext=$4 ca=$5 days=${6:-10}
+    openssl_ec_key "$d/$name.key"
+    openssl req -new -key "$d/$name.key" -subj "/CN=$cn" -out "$d/$name.csr" 2>/dev/null
+    printf '%s\n' "$ext" > "$d/$name.ext"
+    openssl x509 -req -in "$d/$name.csr" -CA "$d/$ca.pem" -CAkey "$d/$ca.key" \
+        -CAcreateserial -days "$days" -sha256 -extfile "$d/$name.ext" -out "$d/$name.pem" 2>/dev/null
+}
+
+make_pki() {
+    local d=$1
+    make_ca "$d" ca
+    make_ca "$d" other-ca
+    sign_cert "$d" server localhost \
+        "subjectAltName=DNS:localhost,IP:127.0.0.1
+extendedKeyUsage=serverAuth
+basicConstraints=critical,CA:FALSE" ca
+    sign_cert "$d" client probe-client \
+        "extendedKeyUsage=clientAuth
+basicConstraints=critical,CA:FALSE" ca
+}
+
+# start_broker ARGS...: test_broker on a free port; BROKER_PID, BROKER_PORT.
+start_broker() {
+    local out="$TMP/broker.$RANDOM.out"
+    "$TEST_BROKER" --port 0 "$@" > "$out" 2> "$out.err" &
+    BROKER_PID=$!
+    PIDS+=("$BROKER_PID")
+    for _ in $(seq 1 100); do
+        if grep -q '^PORT=' "$out" 2>/dev/null; then
+            BROKER_PORT=$(sed -n 's/^PORT=//p' "$out")
+            return 0
+        fi
+        kill -0 "$BROKER_PID" 2>/dev/null || fail "test_broker exited: $(cat "$out.err")"
+        sleep 0.05
+    done
+    fail "test_broker did not report its port"
+}
+
+# A port nobody listens on: bind, note the port, release it.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT.
+wait_port() {
+    for _ in $(seq 1 100); do
+        if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    fail "nothing listens on port $1"
+}
+
+# run_probe ARGS...: runs mskpkictl probe; sets RC, OUT (stdout file) and ERR (stderr file).
+run_probe() {
+    OUT="$TMP/out.$RANDOM"
+    ERR="$TMP/err.$RANDOM"
+    set +e
+    "$MSKPKICTL" probe "$@" > "$OUT" 2> "$ERR"
+    RC=$?
+    set -e
+}
+
+expect_rc() {
+    [ "$RC" -eq "$1" ] || { cat "$OUT" "$ERR" >&2; fail "expected exit $1, got $RC"; }
+}
+
+# jq-free JSON checks with python: expect_json 'python expression over r (the document)'.
+expect_json() {
+    python3 - "$OUT" "$1" <<'PY' || { cat "$OUT" >&2; fail "json check failed: $1"; }
+import json, sys
+r = json.load(open(sys.argv[1]))
+res = r["results"]
+def one(case, tls):
+    m = [x for x in res if x["case"] == case and x["tls_version"] == tls]
+    assert len(m) == 1, (case, tls, m)
+    return m[0]
+ok = eval(sys.argv[2])
+if not ok:
+    sys.exit(1)
+PY
+}

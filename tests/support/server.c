@@ -1,0 +1,218 @@
+/* server.c: see server.h. */
+#include "tests/support/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int mk_test_free_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int port = -1;
+
+    if (fd < 0) {
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
+        port = ntohs(sa.sin_port);
+    }
+    close(fd);
+    return port;
+}
+
+static int port_open(int port)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int ok;
+
+    if (fd < 0) {
+        return 0;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+int mk_test_wait_port(int port, pid_t pid, long timeout_ms)
+{
+    long end = now_ms() + timeout_ms;
+
+    for (;;) {
+        if (port_open(port)) {
+            return 0;
+        }
+        if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid) {
+            fprintf(stderr, "test server (pid %d) exited before port %d opened\n", (int)pid, port);
+            return -1;
+        }
+        if (now_ms() >= end) {
+            fprintf(stderr, "test server: port %d not open after %ld ms\n", port, timeout_ms);
+            return -1;
+        }
+        nap_ms(50);
+    }
+}
+
+int mk_test_server_start(struct mk_test_server *srv, char *const argv[], int port,
+                         const char *log_path, long timeout_ms)
+{
+    pid_t parent = getpid();
+    pid_t pid;
+
+    srv->pid = 0;
+    srv->port = port;
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return -1;
+    }
+    if (pid == 0) {
+        /* Die with the test: a crashed test must not leave a server listening. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) {
+            _exit(127);
+        }
+        if (log_path != NULL) {
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+            if (fd >= 0) {
+                dup2(fd, STDOUT_FILENO);
+                dup2(fd, STDERR_FILENO);
+            }
+        }
+        execvp(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    srv->pid = pid;
+    if (mk_test_wait_port(port, pid, timeout_ms) != 0) {
+        /* mk_test_wait_port may have reaped an exited child already. */
+        if (kill(pid, 0) == 0) {
+            mk_test_server_stop(srv);
+        }
+        srv->pid = 0;
+        return -1;
+    }
+    return 0;
+}
+
+void mk_test_server_stop(struct mk_test_server *srv)
+{
+    long end;
+
+    if (srv == NULL || srv->pid <= 0) {
+        return;
+    }
+    kill(srv->pid, SIGTERM);
+    end = now_ms() + 5000;
+    for (;;) {
+        pid_t r = waitpid(srv->pid, NULL, WNOHANG);
+
+        if (r == srv->pid || (r < 0 && errno == ECHILD)) {
+            break;
+        }
+        if (now_ms() >= end) {
+            kill(srv->pid, SIGKILL);
+            waitpid(srv->pid, NULL, 0);
+            break;
+        }
+        nap_ms(20);
+    }
+    srv->pid = 0;
+}
+
+char *mk_test_run_capture(char *const argv[])
+{
+    int fds[2];
+    pid_t pid;
+    char *buf = NULL;
+    size_t len = 0;
+    size_t cap = 0;
+    int status = 0;
+
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        return NULL;
+    }
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return NULL;
+    }
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        execvp(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    for (;;) {
+        ssize_t n;
+
+        if (len + 1 >= cap) {
+            char *nb = realloc(buf, cap == 0 ? 4096 : cap * 2);
+
+            if (nb == NULL) {
+                break;
+            }
+            buf = nb;
+            cap = cap == 0 ? 4096 : cap * 2;
+        }
+        n = read(fds[0], buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (buf == NULL || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        free(buf);
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}

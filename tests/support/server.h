@@ -1,0 +1,41 @@
+/*
+ * server.h: helper processes for tests (moto, fake services, brokers) on loopback ports.
+ *
+ * A test picks a free port with mk_test_free_port(), starts the server with
+ * mk_test_server_start() (which waits until 127.0.0.1:port accepts connections) and always stops
+ * it with mk_test_server_stop().  Children get SIGTERM if the test process dies, so a crashed
+ * test leaves no server behind.
+ */
+#ifndef MK_TEST_SERVER_H
+#define MK_TEST_SERVER_H
+
+#include <sys/types.h>
+
+struct mk_test_server {
+    pid_t pid; /* 0 when not running */
+    int port;
+};
+
+/* A TCP port on 127.0.0.1 that was free a moment ago, or -1. */
+int mk_test_free_port(void);
+
+/* Waits until 127.0.0.1:port accepts a connection.  When pid > 0, gives up early if that child
+ * exits.  Returns 0, or -1 on timeout or exit. */
+int mk_test_wait_port(int port, pid_t pid, long timeout_ms);
+
+/*
+ * Starts argv (argv[0] looked up in PATH) with the current environment; its stdout and stderr go
+ * to log_path (appended) or are inherited when log_path is NULL.  Waits up to timeout_ms for the
+ * port.  Returns 0, or -1 (the child, if any, is stopped) with a message on stderr.
+ */
+int mk_test_server_start(struct mk_test_server *srv, char *const argv[], int port,
+                         const char *log_path, long timeout_ms);
+
+/* SIGTERM, up to 5 s grace, then SIGKILL; reaps the child.  Safe on a stopped server. */
+void mk_test_server_stop(struct mk_test_server *srv);
+
+/* Runs argv to completion and returns its stdout (NUL-terminated; stderr is inherited), or NULL
+ * when it could not run or exited non-zero.  Caller frees with free(). */
+char *mk_test_run_capture(char *const argv[]);
+
+#endif

@@ -1,0 +1,284 @@
+/* test_audit_report.c: finding list, ordering, --fail-on logic and the four writers. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "ctl/audit_checks.h"
+#include "ctl/report.h"
+
+static void add(struct ctl_report *r, const char *check, enum ctl_status st, enum ctl_severity sev,
+                const char *resource, const char *region, const char *msg)
+{
+    struct mk_err err = {0};
+    assert_int_equal(ctl_report_add(r, check, st, sev, resource, "AWS::MSK::Cluster", region,
+                                    "fix <it> & \"go\"", &err, "%s", msg),
+                     0);
+}
+
+static struct ctl_report *sample(int reversed)
+{
+    struct ctl_report *r = ctl_report_new();
+    const struct {
+        const char *check;
+        enum ctl_status st;
+        enum ctl_severity sev;
+        const char *res;
+        const char *region;
+        const char *msg;
+    } rows[] = {
+        {"msk.kafka_version", CTL_STATUS_FAIL, CTL_SEV_HIGH, "arn:b", "us-east-1", "old <2.5>"},
+        {"msk.kafka_version", CTL_STATUS_PASS, CTL_SEV_HIGH, "arn:a", "us-east-1", "ok"},
+        {"kms.key_rotation", CTL_STATUS_FAIL, CTL_SEV_MEDIUM, "arn:k", "eu-west-1", "off"},
+        {"msk.tls_in_transit", CTL_STATUS_ERROR, CTL_SEV_MEDIUM, "*", "ap-south-1",
+         "AccessDeniedException: no\x01way"},
+        {"msk.mtls_required", CTL_STATUS_NOT_APPLICABLE, CTL_SEV_HIGH, "arn:s", "us-east-1",
+         "serverless & 'iam'"},
+        {"msk.kafka_version", CTL_STATUS_PASS, CTL_SEV_HIGH, "arn:a", "eu-west-1", "ok"},
+    };
+    size_t n = sizeof(rows) / sizeof(rows[0]);
+    assert_non_null(r);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = reversed ? n - 1 - k : k;
+        add(r, rows[i].check, rows[i].st, rows[i].sev, rows[i].res, rows[i].region, rows[i].msg);
+    }
+    ctl_report_sort(r);
+    return r;
+}
+
+static char *render(const struct ctl_report *r, enum ctl_format fmt, int colour)
+{
+    char *out = NULL;
+    size_t len = 0;
+    struct mk_err err = {0};
+    struct ctl_rule rules[AUDIT_CHECK__MAX];
+    for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
+        rules[i] = audit_rules[i];
+    }
+    assert_int_equal(ctl_report_render(r, fmt, rules, AUDIT_CHECK__MAX, colour, &out, &len, &err),
+                     0);
+    assert_int_equal(strlen(out), len);
+    return out;
+}
+
+static void test_sort_stable(void **state)
+{
+    struct ctl_report *a = sample(0);
+    struct ctl_report *b = sample(1);
+    char *ja, *jb;
+    (void)state;
+    assert_string_equal(ctl_report_get(a, 0)->check, "kms.key_rotation");
+    assert_string_equal(ctl_report_get(a, 1)->region, "eu-west-1");
+    assert_string_equal(ctl_report_get(a, 2)->resource, "arn:a");
+    assert_string_equal(ctl_report_get(a, 3)->resource, "arn:b");
+    ja = render(a, CTL_FORMAT_JSON, 0);
+    jb = render(b, CTL_FORMAT_JSON, 0);
+    assert_string_equal(ja, jb);
+    free(ja);
+    free(jb);
+    ctl_report_free(a);
+    ctl_report_free(b);
+}
+
+static void test_fail_on(void **state)
+{
+    struct ctl_report *r = ctl_report_new();
+    (void)state;
+    assert_false(ctl_report_failed(r, CTL_SEV_LOW));
+    add(r, "kms.key_rotation", CTL_STATUS_FAIL, CTL_SEV_MEDIUM, "k", "r", "m");
+    add(r, "msk.kafka_version", CTL_STATUS_PASS, CTL_SEV_HIGH, "k", "r", "m");
+    add(r, "msk.kafka_version", CTL_STATUS_NOT_APPLICABLE, CTL_SEV_HIGH, "k2", "r", "m");
+    assert_true(ctl_report_failed(r, CTL_SEV_LOW));
+    assert_true(ctl_report_failed(r, CTL_SEV_MEDIUM));
+    assert_false(ctl_report_failed(r, CTL_SEV_HIGH));
+    /* An ERROR fails the run whatever its severity and the threshold. */
+    add(r, "msk.tls_in_transit", CTL_STATUS_ERROR, CTL_SEV_LOW, "k", "r", "m");
+    assert_true(ctl_report_failed(r, CTL_SEV_HIGH));
+    ctl_report_free(r);
+}
+
+static void test_parse_names(void **state)
+{
+    enum ctl_format f;
+    enum ctl_severity s;
+    (void)state;
+    assert_int_equal(ctl_format_parse("sarif", &f), 0);
+    assert_int_equal(f, CTL_FORMAT_SARIF);
+    assert_int_equal(ctl_format_parse("xml", &f), -1);
+    assert_int_equal(ctl_severity_parse("medium", &s), 0);
+    assert_int_equal(s, CTL_SEV_MEDIUM);
+    assert_int_equal(ctl_severity_parse("critical", &s), -1);
+    assert_string_equal(ctl_status_name(CTL_STATUS_NOT_APPLICABLE), "NOT_APPLICABLE");
+}
+
+static void test_add_rejects_null(void **state)
+{
+    struct ctl_report *r = ctl_report_new();
+    struct mk_err err = {0};
+    (void)state;
+    assert_int_equal(ctl_report_add(r, "c", CTL_STATUS_PASS, CTL_SEV_LOW, NULL, "t", "r", "x",
+                                    &err, "m"),
+                     -1);
+    assert_int_equal(err.code, MK_ERR_INVALID);
+    assert_int_equal(ctl_report_count(r), 0);
+    ctl_report_free(r);
+}
+
+static void test_json(void **state)
+{
+    struct ctl_report *r = sample(0);
+    char *text = render(r, CTL_FORMAT_JSON, 0);
+    json_error_t e;
+    json_t *root = json_loads(text, 0, &e);
+    json_t *f0, *summary;
+    (void)state;
+    assert_non_null(root);
+    assert_int_equal(json_array_size(json_object_get(root, "findings")), 6);
+    f0 = json_array_get(json_object_get(root, "findings"), 0);
+    assert_string_equal(json_string_value(json_object_get(f0, "check")), "kms.key_rotation");
+    assert_string_equal(json_string_value(json_object_get(f0, "status")), "FAIL");
+    assert_string_equal(json_string_value(json_object_get(f0, "severity")), "medium");
+    assert_string_equal(json_string_value(json_object_get(f0, "resource_type")),
+                        "AWS::MSK::Cluster");
+    assert_string_equal(json_string_value(json_object_get(f0, "remediation")),
+                        "fix <it> & \"go\"");
+    summary = json_object_get(root, "summary");
+    assert_int_equal(json_integer_value(json_object_get(summary, "PASS")), 2);
+    assert_int_equal(json_integer_value(json_object_get(summary, "FAIL")), 2);
+    assert_int_equal(json_integer_value(json_object_get(summary, "ERROR")), 1);
+    assert_int_equal(json_integer_value(json_object_get(summary, "NOT_APPLICABLE")), 1);
+    assert_int_equal(json_integer_value(json_object_get(summary, "total")), 6);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(summary, "fail_by_severity"), "high")),
+                     1);
+    json_decref(root);
+    free(text);
+    ctl_report_free(r);
+}
+
+static void test_sarif(void **state)
+{
+    struct ctl_report *r = sample(0);
+    char *text = render(r, CTL_FORMAT_SARIF, 0);
+    json_error_t e;
+    json_t *root = json_loads(text, 0, &e);
+    json_t *run, *results;
+    (void)state;
+    assert_non_null(root);
+    assert_string_equal(json_string_value(json_object_get(root, "version")), "2.1.0");
+    run = json_array_get(json_object_get(root, "runs"), 0);
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(json_object_get(run, "tool"), "driver"),
+                                        "rules")),
+        AUDIT_CHECK__MAX);
+    results = json_object_get(run, "results");
+    /* FAIL and ERROR only: two FAIL, one ERROR. */
+    assert_int_equal(json_array_size(results), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(results, 0), "level")),
+                        "warning");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(results, 1), "level")),
+                        "error");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(results, 1), "ruleId")),
+        "msk.kafka_version");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(results, 1), "ruleIndex")),
+                     AUDIT_MSK_VERSION);
+    json_decref(root);
+    free(text);
+    ctl_report_free(r);
+}
+
+static void test_junit_and_table(void **state)
+{
+    struct ctl_report *r = sample(0);
+    char *x = render(r, CTL_FORMAT_JUNIT, 0);
+    char *t = render(r, CTL_FORMAT_TABLE, 0);
+    char *c = render(r, CTL_FORMAT_TABLE, 1);
+    (void)state;
+    assert_non_null(strstr(x, "<testsuites name=\"mskpkictl audit\" tests=\"6\" failures=\"2\" "
+                              "errors=\"1\" skipped=\"1\">"));
+    assert_non_null(strstr(x, "<testsuite name=\"msk.kafka_version\" tests=\"3\" failures=\"1\" "
+                              "errors=\"0\" skipped=\"0\">"));
+    assert_non_null(strstr(x, "<failure type=\"high\" message=\"old &lt;2.5&gt;\">"));
+    assert_non_null(strstr(x, "<skipped message=\"serverless &amp; &apos;iam&apos;\"/>"));
+    assert_non_null(strstr(x, "no?way")); /* control character not emitted */
+    assert_null(strchr(x, '\x01'));
+    /* A check without findings still gets its (empty) suite. */
+    assert_non_null(strstr(x, "<testsuite name=\"firehose.encryption_cmk\" tests=\"0\""));
+    assert_non_null(strstr(t, "6 findings: 2 PASS, 2 FAIL, 1 ERROR, 1 NOT_APPLICABLE"));
+    assert_null(strstr(t, "\033["));
+    assert_non_null(strstr(c, "\033[1;31mFAIL"));
+    free(x);
+    free(t);
+    free(c);
+    ctl_report_free(r);
+}
+
+static int count_entries(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_atomic_write(void **state)
+{
+    char tmpl[] = "/tmp/mskpki-audit-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    char path[256], sub[256], missing[256], buf[64] = {0};
+    struct mk_err err = {0};
+    FILE *f;
+    (void)state;
+    assert_non_null(dir);
+    snprintf(path, sizeof(path), "%s/report.json", dir);
+    assert_int_equal(ctl_write_file_atomic(path, "{\"a\":1}\n", 8, &err), 0);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(fread(buf, 1, sizeof(buf) - 1, f), 8);
+    fclose(f);
+    assert_string_equal(buf, "{\"a\":1}\n");
+    assert_int_equal(count_entries(dir), 1);
+
+    /* rename onto a directory fails: no temporary file is left and the target is untouched. */
+    snprintf(sub, sizeof(sub), "%s/adir", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(ctl_write_file_atomic(sub, "x", 1, &err), -1);
+    assert_int_equal(err.code, MK_ERR_IO);
+    assert_non_null(strstr(err.msg, "adir"));
+    assert_int_equal(count_entries(dir), 2);
+
+    /* A missing directory fails cleanly too. */
+    snprintf(missing, sizeof(missing), "%s/nope/report.json", dir);
+    assert_int_equal(ctl_write_file_atomic(missing, "x", 1, &err), -1);
+    assert_int_equal(count_entries(dir), 2);
+
+    assert_int_equal(rmdir(sub), 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sort_stable),      cmocka_unit_test(test_fail_on),
+        cmocka_unit_test(test_parse_names),      cmocka_unit_test(test_add_rejects_null),
+        cmocka_unit_test(test_json),             cmocka_unit_test(test_sarif),
+        cmocka_unit_test(test_junit_and_table),  cmocka_unit_test(test_atomic_write),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

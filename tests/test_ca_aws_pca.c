@@ -1,0 +1,1283 @@
+/*
+ * test_ca_aws_pca.c: the aws-pca CA backend against moto (a Private CA created and activated by
+ * tests/pca/make_ca.py) and against tests/pca/fake_pca.py for what moto cannot show
+ * (RequestInProgressException, throttling, malformed answers, call counts).  Both servers run on
+ * free loopback ports for the whole binary and are always stopped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "pki/ca.h"
+#include "pki/ca_aws_pca-int.h"
+#include "pki/cert.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+#include "pki/secret.h"
+#include "pki/store.h"
+#include "tests/support/server.h"
+
+#define FAKE_CA_ARN "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/fake"
+#define DAY 86400L
+
+static char tmpdir[] = "/tmp/mskpki-pca-XXXXXX";
+static char state_dir[512];
+static char moto_url[64];
+static char fake_url[64];
+static char root_arn[256];
+static char sub_arn[256];
+static char disabled_arn[256];
+static struct mk_test_server moto = {0, 0};
+static struct mk_test_server fake = {0, 0};
+static int config_epoch;
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void path_in(char *out, size_t size, const char *name)
+{
+    snprintf(out, size, "%s/%s", tmpdir, name);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Replaces the fake's behaviour; a new config also resets its call counters. */
+static void fake_config(const char *json_fields)
+{
+    char path[600];
+    char text[2048];
+
+    snprintf(path, sizeof(path), "%s/config.json", state_dir);
+    snprintf(text, sizeof(text), "{\"epoch\": %d%s%s}", ++config_epoch,
+             json_fields[0] != '\0' ? ", " : "", json_fields);
+    write_text(path, text);
+}
+
+static json_t *fake_stats(void)
+{
+    char path[600];
+    json_error_t jerr;
+    json_t *stats;
+
+    snprintf(path, sizeof(path), "%s/stats.json", state_dir);
+    stats = json_load_file(path, 0, &jerr);
+    if (stats == NULL) {
+        stats = json_pack("{s:{}, s:{}}", "calls", "last");
+    }
+    return stats;
+}
+
+static long fake_calls(const char *op)
+{
+    json_t *stats = fake_stats();
+    long n = (long)json_integer_value(json_object_get(json_object_get(stats, "calls"), op));
+
+    json_decref(stats);
+    return n;
+}
+
+/* The last request body the fake saw for op.  Caller releases with json_decref(). */
+static json_t *fake_last(const char *op)
+{
+    json_t *stats = fake_stats();
+    json_t *body = json_incref(json_object_get(json_object_get(stats, "last"), op));
+
+    json_decref(stats);
+    return body;
+}
+
+struct counts {
+    unsigned long ok;
+    unsigned long in_progress;
+    unsigned long throttled;
+};
+
+static void count_cb(const char *code, unsigned long count, void *arg)
+{
+    struct counts *c = arg;
+
+    if (strcmp(code, "ok") == 0) {
+        c->ok = count;
+    } else if (strcmp(code, "RequestInProgressException") == 0) {
+        c->in_progress = count;
+    } else if (strcmp(code, "ThrottlingException") == 0) {
+        c->throttled = count;
+    }
+}
+
+static struct counts counts_of(struct pki_ca *ca)
+{
+    struct counts c = {0, 0, 0};
+
+    pki_ca_foreach_request_count(ca, count_cb, &c);
+    return c;
+}
+
+static void new_key_csr(EVP_PKEY **key, X509_REQ **csr)
+{
+    static const char *const dns[] = {"client-1.example.org"};
+    struct pki_csr_spec spec;
+    struct mk_err err;
+
+    memset(&spec, 0, sizeof(spec));
+    spec.common_name = "client-1";
+    spec.organization = "mskpki tests";
+    spec.dns_names = dns;
+    spec.n_dns_names = 1;
+    *key = pki_key_generate(PKI_KEY_EC_P256, &err);
+    assert_non_null(*key);
+    *csr = pki_csr_new(*key, &spec, &err);
+    assert_non_null(*csr);
+}
+
+static struct pki_ca *moto_ca(const char *arn, const char *template_arn)
+{
+    struct pki_ca_aws_pca_config cfg;
+    struct mk_err err;
+    struct pki_ca *ca;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.ca_arn = arn;
+    cfg.template_arn = template_arn;
+    cfg.rate_per_second = 50;
+    cfg.burst = 50;
+    cfg.poll_timeout_seconds = 20;
+    /* endpoint_url NULL: the client takes AWS_ENDPOINT_URL, which points at moto. */
+    ca = pki_ca_aws_pca_new(&cfg, &err);
+    if (ca == NULL) {
+        fail_msg("pki_ca_aws_pca_new: %s", err.msg);
+    }
+    return ca;
+}
+
+static struct pki_ca *fake_ca_with(double rate, int burst, long poll_timeout, const char *alg,
+                                   const char *template_arn)
+{
+    struct pki_ca_aws_pca_config cfg;
+    struct mk_err err;
+    struct pki_ca *ca;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.ca_arn = FAKE_CA_ARN;
+    cfg.endpoint_url = fake_url;
+    cfg.region = "us-east-1";
+    cfg.rate_per_second = rate;
+    cfg.burst = burst;
+    cfg.poll_timeout_seconds = poll_timeout;
+    cfg.signing_algorithm = alg;
+    cfg.template_arn = template_arn;
+    ca = pki_ca_aws_pca_new(&cfg, &err);
+    if (ca == NULL) {
+        fail_msg("pki_ca_aws_pca_new: %s", err.msg);
+    }
+    return ca;
+}
+
+static struct pki_ca *fake_ca(void)
+{
+    return fake_ca_with(100, 100, 10, NULL, NULL);
+}
+
+/* Leaf matches the key, has clientAuth, and verifies against the CA's trust anchors. */
+static void assert_issued_good(struct pki_ca *ca, const struct pki_issued *got, EVP_PKEY *key,
+                               int want_client_auth)
+{
+    struct pki_cert_info info;
+    struct mk_err err;
+    STACK_OF(X509) *anchors;
+
+    assert_non_null(got->leaf);
+    assert_non_null(got->chain);
+    assert_true(sk_X509_num(got->chain) >= 1);
+    assert_int_equal(pki_cert_matches_key(got->leaf, key, &err), 0);
+    /* Issuer first. */
+    assert_int_equal(X509_check_issued(sk_X509_value(got->chain, 0), got->leaf), X509_V_OK);
+    assert_int_equal(pki_cert_info(got->leaf, &info, &err), 0);
+    if (want_client_auth) {
+        assert_int_equal(info.has_client_auth, 1);
+    }
+    assert_int_equal(info.is_ca, 0);
+    anchors = pki_ca_trust_anchors(ca, &err);
+    if (anchors == NULL) {
+        fail_msg("trust anchors: %s", err.msg);
+    }
+    if (pki_cert_verify_client(got->leaf, got->chain, anchors, 0, &err) != 0) {
+        fail_msg("verify: %s", err.msg);
+    }
+    sk_X509_pop_free(anchors, X509_free);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = calloc(1, 65536);
+    size_t n;
+
+    assert_non_null(f);
+    assert_non_null(buf);
+    n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* ---- group setup -------------------------------------------------------------------------- */
+
+static int start_python(struct mk_test_server *srv, char *const argv[], int port, const char *log)
+{
+    char log_path[600];
+
+    path_in(log_path, sizeof(log_path), log);
+    return mk_test_server_start(srv, argv, port, log_path, 30000);
+}
+
+static int group_setup(void **state)
+{
+    const char *src = getenv("MSKPKI_SOURCE_DIR");
+    char script[600];
+    char fake_script[600];
+    char moto_port[16];
+    char fake_port[16];
+    char *out = NULL;
+    char *line;
+    char *save = NULL;
+    struct mk_err err;
+    int port;
+
+    (void)state;
+    if (src == NULL) {
+        src = MSKPKI_SOURCE_DIR_FALLBACK;
+    }
+    if (pki_sodium_init(&err) != 0 || mkdtemp(tmpdir) == NULL) {
+        return -1;
+    }
+    snprintf(state_dir, sizeof(state_dir), "%s/fake", tmpdir);
+    if (mkdir(state_dir, 0700) != 0) {
+        return -1;
+    }
+    /* Fake credentials only: nothing here may reach AWS or read the host's AWS files. */
+    setenv("AWS_ACCESS_KEY_ID", "testing", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "testing", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_DEFAULT_REGION", "us-east-1", 1);
+    setenv("AWS_CONFIG_FILE", "/nonexistent/mskpki-test", 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/mskpki-test", 1);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    unsetenv("AWS_SESSION_TOKEN");
+    unsetenv("AWS_PROFILE");
+    unsetenv("AWS_ENDPOINT_URL_ACM_PCA");
+
+    port = mk_test_free_port();
+    snprintf(moto_port, sizeof(moto_port), "%d", port);
+    {
+        char *argv[] = {"python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", moto_port, NULL};
+
+        if (start_python(&moto, argv, port, "moto.log") != 0) {
+            return -1;
+        }
+    }
+    snprintf(moto_url, sizeof(moto_url), "http://127.0.0.1:%d", port);
+    setenv("AWS_ENDPOINT_URL", moto_url, 1);
+
+    port = mk_test_free_port();
+    snprintf(fake_port, sizeof(fake_port), "%d", port);
+    snprintf(fake_script, sizeof(fake_script), "%s/tests/pca/fake_pca.py", src);
+    {
+        char *argv[] = {"python3", fake_script, fake_port, state_dir, NULL};
+
+        if (start_python(&fake, argv, port, "fake.log") != 0) {
+            return -1;
+        }
+    }
+    snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d", port);
+
+    snprintf(script, sizeof(script), "%s/tests/pca/make_ca.py", src);
+    {
+        char *argv[] = {"python3", script, moto_url, "root", "subordinate", "disabled", NULL};
+
+        out = mk_test_run_capture(argv);
+    }
+    if (out == NULL) {
+        fprintf(stderr, "make_ca.py failed\n");
+        return -1;
+    }
+    for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        char *arn = strchr(line, ' ');
+
+        if (arn == NULL) {
+            continue;
+        }
+        *arn++ = '\0';
+        if (strcmp(line, "root") == 0) {
+            snprintf(root_arn, sizeof(root_arn), "%s", arn);
+        } else if (strcmp(line, "subordinate") == 0) {
+            snprintf(sub_arn, sizeof(sub_arn), "%s", arn);
+        } else if (strcmp(line, "disabled") == 0) {
+            snprintf(disabled_arn, sizeof(disabled_arn), "%s", arn);
+        }
+    }
+    free(out);
+    if (root_arn[0] == '\0' || sub_arn[0] == '\0' || disabled_arn[0] == '\0') {
+        fprintf(stderr, "make_ca.py printed no ARNs\n");
+        return -1;
+    }
+    pki_ca_aws_pca_test_set_backoff(20, 100);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    mk_test_server_stop(&moto);
+    mk_test_server_stop(&fake);
+    if (getenv("MSKPKI_KEEP_TMP") == NULL) {
+        nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    return 0;
+}
+
+/* ---- token bucket (no real time) ---------------------------------------------------------- */
+
+struct fake_clock {
+    double t;
+    double slept;
+    int sleeps;
+};
+
+static double fc_now(void *arg)
+{
+    return ((struct fake_clock *)arg)->t;
+}
+
+static void fc_sleep(void *arg, double s)
+{
+    struct fake_clock *c = arg;
+
+    c->t += s;
+    c->slept += s;
+    c->sleeps++;
+}
+
+static void test_bucket_math(void **state)
+{
+    struct fake_clock c = {100.0, 0, 0};
+    struct pki_pca_clock clock = {fc_now, fc_sleep, &c};
+    struct mk_err err;
+    struct pki_pca_bucket *b = pki_pca_bucket_new(2.0, 3.0, &clock, &err);
+
+    (void)state;
+    assert_non_null(b);
+    /* Starts full: burst tokens at once, then the wait for one token at rate 2/s. */
+    assert_true(pki_pca_bucket_take(b, 100.0) == 0);
+    assert_true(pki_pca_bucket_take(b, 100.0) == 0);
+    assert_true(pki_pca_bucket_take(b, 100.0) == 0);
+    assert_float_equal(pki_pca_bucket_take(b, 100.0), 0.5, 1e-9);
+    /* A refused take consumes nothing: a quarter second later the wait is a quarter second. */
+    assert_float_equal(pki_pca_bucket_take(b, 100.25), 0.25, 1e-9);
+    assert_true(pki_pca_bucket_take(b, 100.5) == 0);
+    /* A long idle refills to burst, never beyond. */
+    assert_true(pki_pca_bucket_take(b, 1000.0) == 0);
+    assert_true(pki_pca_bucket_take(b, 1000.0) == 0);
+    assert_true(pki_pca_bucket_take(b, 1000.0) == 0);
+    assert_true(pki_pca_bucket_take(b, 1000.0) > 0);
+    /* A clock that goes backwards refills nothing. */
+    assert_true(pki_pca_bucket_take(b, 999.0) > 0);
+    pki_pca_bucket_free(b);
+
+    assert_null(pki_pca_bucket_new(0, 3, &clock, &err));
+    assert_int_equal(err.code, MK_ERR_CONFIG);
+    assert_null(pki_pca_bucket_new(1, 0.5, &clock, &err));
+    pki_pca_bucket_free(NULL);
+}
+
+static void test_bucket_acquire(void **state)
+{
+    struct fake_clock c = {0.0, 0, 0};
+    struct pki_pca_clock clock = {fc_now, fc_sleep, &c};
+    struct mk_err err;
+    struct pki_pca_bucket *b = pki_pca_bucket_new(0.5, 1.0, &clock, &err);
+
+    (void)state;
+    assert_non_null(b);
+    assert_int_equal(pki_pca_bucket_acquire(b, 10.0, &err), 0);
+    assert_int_equal(c.sleeps, 0);
+    /* The next token comes in 2 s: acquire sleeps that long (on the fake clock) and gets it. */
+    assert_int_equal(pki_pca_bucket_acquire(b, 10.0, &err), 0);
+    assert_int_equal(c.sleeps, 1);
+    assert_float_equal(c.slept, 2.0, 1e-9);
+    /* A deadline before the next token: fails at once, without sleeping. */
+    assert_int_equal(pki_pca_bucket_acquire(b, c.t + 1.0, &err), -1);
+    assert_int_equal(err.code, MK_ERR_TIMEOUT);
+    assert_non_null(strstr(err.msg, "rate limit"));
+    assert_int_equal(c.sleeps, 1);
+    pki_pca_bucket_free(b);
+}
+
+/* Backends for one CA ARN share one bucket, so several of them cannot multiply the rate. */
+static void test_bucket_shared_per_ca(void **state)
+{
+    struct pki_ca *a = fake_ca();
+    struct pki_ca *b = fake_ca();
+    struct pki_ca *other = moto_ca(root_arn, NULL);
+
+    (void)state;
+    assert_non_null(pki_pca_bucket_of(a));
+    assert_ptr_equal(pki_pca_bucket_of(a), pki_pca_bucket_of(b));
+    assert_ptr_not_equal(pki_pca_bucket_of(a), pki_pca_bucket_of(other));
+    pki_ca_free(a);
+    pki_ca_free(b);
+    pki_ca_free(other);
+}
+
+/* The limiter really stands between the caller and the CA: with burst 2 and a rate far below
+ * the deadline, the third call fails fast and never reaches the service. */
+static void test_rate_limit_blocks_calls(void **state)
+{
+    struct pki_ca *ca;
+    struct mk_err err;
+
+    (void)state;
+    /* A distinct bucket: the ARN is only used for lookups here, via the fake's CA. */
+    ca = fake_ca_with(0.01, 2, 2, NULL, NULL);
+    /* Another test may have created the shared bucket with other settings: drain what is there. */
+    fake_config("");
+    while (pki_ca_check(ca, DAY, &err) == 0) {
+    }
+    assert_int_equal(err.code, MK_ERR_TIMEOUT);
+    assert_non_null(strstr(err.msg, "rate limit"));
+    assert_non_null(strstr(err.msg, "DescribeCertificateAuthority"));
+    {
+        long before = fake_calls("DescribeCertificateAuthority");
+
+        assert_int_equal(pki_ca_check(ca, DAY, &err), -1);
+        assert_int_equal(err.code, MK_ERR_TIMEOUT);
+        assert_int_equal(fake_calls("DescribeCertificateAuthority"), before);
+    }
+    pki_ca_free(ca);
+}
+
+/* ---- constructor --------------------------------------------------------------------------- */
+
+static void test_new_rejects_bad_config(void **state)
+{
+    struct pki_ca_aws_pca_config cfg;
+    struct mk_err err;
+
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    assert_null(pki_ca_aws_pca_new(NULL, &err));
+    assert_int_equal(err.code, MK_ERR_CONFIG);
+    assert_null(pki_ca_aws_pca_new(&cfg, &err));
+    assert_int_equal(err.code, MK_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "ca_arn"));
+    cfg.ca_arn = "arn:aws:kms:us-east-1:123456789012:key/abc";
+    assert_null(pki_ca_aws_pca_new(&cfg, &err));
+    assert_int_equal(err.code, MK_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "arn:aws:kms"));
+    cfg.ca_arn = FAKE_CA_ARN;
+    cfg.rate_per_second = -1;
+    assert_null(pki_ca_aws_pca_new(&cfg, &err));
+    assert_int_equal(err.code, MK_ERR_CONFIG);
+}
+
+static void test_kind(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+
+    (void)state;
+    assert_string_equal(pki_ca_kind(ca), "aws-pca");
+    pki_ca_free(ca);
+}
+
+/* ---- moto ---------------------------------------------------------------------------------- */
+
+static void issue_and_verify(const char *arn, const char *template_arn, int want_client_auth)
+{
+    struct pki_ca *ca = moto_ca(arn, template_arn);
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    new_key_csr(&key, &csr);
+    memset(&req, 0, sizeof(req));
+    req.csr = csr;
+    req.validity_seconds = DAY;
+    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+        fail_msg("issue: %s", err.msg);
+    }
+    assert_issued_good(ca, &got, key, want_client_auth);
+    assert_true(counts_of(ca).ok >= 3); /* Issue, Get, GetCertificateAuthorityCertificate */
+    pki_issued_clear(&got);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+static void test_moto_issue_root(void **state)
+{
+    (void)state;
+    /* moto adds clientAuth only for EndEntityCertificate/V1 (it ignores the ClientAuth
+     * variant), so this one checks the EKU... */
+    issue_and_verify(root_arn, "arn:aws:acm-pca:::template/EndEntityCertificate/V1", 1);
+    /* ...and the default template still yields a certificate that verifies. */
+    issue_and_verify(root_arn, NULL, 0);
+}
+
+/* A subordinate CA: the trust anchor is the external root in the CA's chain, not the CA. */
+static void test_moto_issue_subordinate(void **state)
+{
+    struct pki_ca *ca = moto_ca(sub_arn, NULL);
+    STACK_OF(X509) *anchors;
+    struct mk_err err;
+    char cn[256];
+
+    (void)state;
+    issue_and_verify(sub_arn, "arn:aws:acm-pca:::template/EndEntityCertificate/V1", 1);
+    anchors = pki_ca_trust_anchors(ca, &err);
+    assert_non_null(anchors);
+    assert_int_equal(sk_X509_num(anchors), 1);
+    assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(sk_X509_value(anchors, 0)),
+                                          NID_commonName, cn, sizeof(cn)) > 0);
+    assert_string_equal(cn, "mskpki external test root");
+    sk_X509_pop_free(anchors, X509_free);
+    pki_ca_free(ca);
+}
+
+static void test_moto_check(void **state)
+{
+    struct pki_ca *ca = moto_ca(root_arn, NULL);
+    struct pki_ca *off = moto_ca(disabled_arn, NULL);
+    struct mk_err err;
+
+    (void)state;
+    if (pki_ca_check(ca, DAY, &err) != 0) {
+        fail_msg("check: %s", err.msg);
+    }
+    /* moto puts every CA in SHORT_LIVED_CERTIFICATE mode: 8 days is refused, clearly. */
+    assert_int_equal(pki_ca_check(ca, 8 * DAY, &err), -1);
+    assert_int_equal(err.code, MK_ERR_STATE);
+    assert_non_null(strstr(err.msg, "SHORT_LIVED_CERTIFICATE"));
+    assert_non_null(strstr(err.msg, root_arn));
+    assert_int_equal(pki_ca_check(ca, 7 * DAY, &err), 0);
+
+    assert_int_equal(pki_ca_check(off, DAY, &err), -1);
+    assert_int_equal(err.code, MK_ERR_STATE);
+    assert_non_null(strstr(err.msg, disabled_arn));
+    assert_non_null(strstr(err.msg, "DISABLED"));
+    pki_ca_free(off);
+    pki_ca_free(ca);
+}
+
+static void test_moto_unknown_ca(void **state)
+{
+    struct pki_ca *ca =
+        moto_ca("arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/nope", NULL);
+    struct mk_err err;
+
+    (void)state;
+    assert_int_equal(pki_ca_check(ca, DAY, &err), -1);
+    assert_int_equal(err.code, MK_ERR_AWS);
+    assert_string_equal(err.ext_code, "ResourceNotFoundException");
+    assert_non_null(strstr(err.msg, "DescribeCertificateAuthority"));
+    assert_non_null(strstr(err.msg, "ResourceNotFoundException"));
+    assert_null(pki_ca_trust_anchors(ca, &err));
+    assert_non_null(strstr(err.msg, "GetCertificateAuthorityCertificate"));
+    pki_ca_free(ca);
+}
+
+/*
+ * Resume against moto: after a first issuance with a pending record, a second call for the same
+ * CSR returns the very same certificate (moto mints a new random serial on every
+ * IssueCertificate, so an equal serial proves no second issuance).
+ */
+static void test_moto_resume(void **state)
+{
+    struct pki_ca *ca = moto_ca(root_arn, NULL);
+    struct pki_issue_request req;
+    struct pki_issued first = {NULL, NULL};
+    struct pki_issued again = {NULL, NULL};
+    struct mk_err err;
+    struct stat st;
+    char pending[600];
+    char fp[65];
+    char *text;
+    json_t *rec;
+    json_error_t jerr;
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    new_key_csr(&key, &csr);
+    path_in(pending, sizeof(pending), "moto.pending");
+    memset(&req, 0, sizeof(req));
+    req.csr = csr;
+    req.validity_seconds = DAY;
+    req.pending_path = pending;
+    if (pki_ca_issue(ca, &req, &first, &err) != 0) {
+        fail_msg("issue: %s", err.msg);
+    }
+    /* The record is there, 0600, for this CSR and CA. */
+    assert_int_equal(stat(pending, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    text = read_file(pending);
+    rec = json_loads(text, 0, &jerr);
+    assert_non_null(rec);
+    assert_int_equal(pki_csr_fingerprint(csr, fp, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(rec, "csr_sha256")), fp);
+    assert_string_equal(json_string_value(json_object_get(rec, "ca_arn")), root_arn);
+    assert_non_null(strstr(json_string_value(json_object_get(rec, "certificate_arn")),
+                           "/certificate/"));
+    assert_non_null(json_string_value(json_object_get(rec, "issued_at")));
+    json_decref(rec);
+    free(text);
+
+    if (pki_ca_issue(ca, &req, &again, &err) != 0) {
+        fail_msg("resume: %s", err.msg);
+    }
+    assert_int_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(first.leaf),
+                                      X509_get0_serialNumber(again.leaf)),
+                     0);
+    /* Without the record, the same CSR is issued again: a new serial (the control). */
+    pki_issued_clear(&again);
+    assert_int_equal(unlink(pending), 0);
+    assert_int_equal(pki_ca_issue(ca, &req, &again, &err), 0);
+    assert_int_not_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(first.leaf),
+                                          X509_get0_serialNumber(again.leaf)),
+                         0);
+    unlink(pending);
+    pki_issued_clear(&first);
+    pki_issued_clear(&again);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+static void test_moto_revoke(void **state)
+{
+    struct pki_ca *ca = moto_ca(root_arn, NULL);
+    struct pki_ca *gone =
+        moto_ca("arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/nope", NULL);
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    new_key_csr(&key, &csr);
+    memset(&req, 0, sizeof(req));
+    req.csr = csr;
+    req.validity_seconds = DAY;
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), 0);
+    if (pki_ca_revoke(ca, got.leaf, "SUPERSEDED", &err) != 0) {
+        fail_msg("revoke: %s", err.msg);
+    }
+    assert_int_equal(pki_ca_revoke(gone, got.leaf, "SUPERSEDED", &err), -1);
+    assert_int_equal(err.code, MK_ERR_AWS);
+    assert_non_null(strstr(err.msg, "RevokeCertificate"));
+    assert_string_equal(err.ext_code, "ResourceNotFoundException");
+    pki_issued_clear(&got);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(gone);
+    pki_ca_free(ca);
+}
+
+/* ---- fake: request shape, polling, resume, failures ---------------------------------------- */
+
+static void issue_request(struct pki_issue_request *req, X509_REQ *csr, const char *pending)
+{
+    memset(req, 0, sizeof(*req));
+    req->csr = csr;
+    req->validity_seconds = 3600; /* sub-day: short-lived mode */
+    req->pending_path = pending;
+}
+
+static void test_fake_request_shape(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    char fp[65];
+    char *pem;
+    size_t pem_len;
+    unsigned char *decoded;
+    json_t *body;
+    json_t *validity;
+    time_t before = time(NULL);
+    EVP_PKEY *key;
+    X509_REQ *csr;
+    int n;
+
+    (void)state;
+    fake_config("");
+    new_key_csr(&key, &csr);
+    issue_request(&req, csr, NULL);
+    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+        fail_msg("issue: %s", err.msg);
+    }
+    assert_issued_good(ca, &got, key, 1);
+    /* The fake answers the chain root first; the backend orders it issuer first. */
+    assert_int_equal(sk_X509_num(got.chain), 2);
+    assert_int_equal(X509_check_issued(sk_X509_value(got.chain, 1), sk_X509_value(got.chain, 0)),
+                     X509_V_OK);
+
+    body = fake_last("IssueCertificate");
+    assert_non_null(body);
+    assert_string_equal(json_string_value(json_object_get(body, "CertificateAuthorityArn")),
+                        FAKE_CA_ARN);
+    assert_string_equal(json_string_value(json_object_get(body, "SigningAlgorithm")),
+                        "SHA256WITHECDSA");
+    assert_string_equal(json_string_value(json_object_get(body, "TemplateArn")),
+                        "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate/V1");
+    assert_int_equal(pki_csr_fingerprint(csr, fp, &err), 0);
+    fp[32] = '\0';
+    assert_string_equal(json_string_value(json_object_get(body, "IdempotencyToken")), fp);
+    validity = json_object_get(body, "Validity");
+    assert_string_equal(json_string_value(json_object_get(validity, "Type")), "ABSOLUTE");
+    assert_true(json_integer_value(json_object_get(validity, "Value")) >= before + 3600);
+    assert_true(json_integer_value(json_object_get(validity, "Value")) <= time(NULL) + 3600);
+    /* Csr is base64 of the PEM bytes. */
+    pem = pki_csr_to_pem(csr, &pem_len, &err);
+    assert_non_null(pem);
+    {
+        const char *b64 = json_string_value(json_object_get(body, "Csr"));
+
+        decoded = calloc(1, strlen(b64) + 1);
+        n = EVP_DecodeBlock(decoded, (const unsigned char *)b64, (int)strlen(b64));
+        assert_true(n >= (int)pem_len);
+        assert_memory_equal(decoded, pem, pem_len);
+        free(decoded);
+    }
+    free(pem);
+    json_decref(body);
+    assert_int_equal(fake_calls("IssueCertificate"), 1);
+    pki_issued_clear(&got);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+static void test_fake_overrides(void **state)
+{
+    struct pki_ca *ca = fake_ca_with(100, 100, 10, "SHA384WITHECDSA",
+                                     "arn:aws:acm-pca:::template/EndEntityCertificate/V1");
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    json_t *body;
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    fake_config("");
+    new_key_csr(&key, &csr);
+    issue_request(&req, csr, NULL);
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), 0);
+    body = fake_last("IssueCertificate");
+    assert_string_equal(json_string_value(json_object_get(body, "SigningAlgorithm")),
+                        "SHA384WITHECDSA");
+    assert_string_equal(json_string_value(json_object_get(body, "TemplateArn")),
+                        "arn:aws:acm-pca:::template/EndEntityCertificate/V1");
+    json_decref(body);
+    pki_issued_clear(&got);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+static void test_fake_in_progress_then_ready(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    struct counts c;
+    char pending[600];
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    fake_config("\"in_progress\": 3");
+    new_key_csr(&key, &csr);
+    path_in(pending, sizeof(pending), "progress.pending");
+    issue_request(&req, csr, pending);
+    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+        fail_msg("issue: %s", err.msg);
+    }
+    assert_issued_good(ca, &got, key, 1);
+    assert_int_equal(fake_calls("IssueCertificate"), 1);
+    assert_int_equal(fake_calls("GetCertificate"), 4);
+    c = counts_of(ca);
+    assert_int_equal(c.in_progress, 3);
+    /* The backend leaves the record; the caller removes it after writing the generation. */
+    assert_int_equal(access(pending, F_OK), 0);
+    unlink(pending);
+    pki_issued_clear(&got);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+/* A poll deadline: MK_ERR_PENDING, the record stays, and the next call resumes it without a
+ * second IssueCertificate. */
+static void test_fake_poll_timeout_then_resume(void **state)
+{
+    struct pki_ca *ca = fake_ca_with(100, 100, 1, NULL, NULL);
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    char pending[600];
+    char *text;
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    fake_config("\"in_progress\": -1");
+    new_key_csr(&key, &csr);
+    path_in(pending, sizeof(pending), "timeout.pending");
+    issue_request(&req, csr, pending);
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_PENDING);
+    assert_non_null(strstr(err.msg, "RequestInProgressException"));
+    assert_non_null(strstr(err.msg, "pending record kept"));
+    assert_null(got.leaf);
+    assert_int_equal(fake_calls("IssueCertificate"), 1);
+    assert_true(fake_calls("GetCertificate") >= 2);
+    text = read_file(pending);
+    assert_non_null(strstr(text, FAKE_CA_ARN "/certificate/"));
+    free(text);
+
+    fake_config("");
+    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+        fail_msg("resume: %s", err.msg);
+    }
+    assert_int_equal(fake_calls("IssueCertificate"), 0);
+    assert_int_equal(fake_calls("GetCertificate"), 1);
+    assert_int_equal(pki_cert_matches_key(got.leaf, key, &err), 0);
+    unlink(pending);
+    pki_issued_clear(&got);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+/* A record written before a "crash" (by hand here) is resumed: no IssueCertificate at all. */
+static void test_fake_resume_written_record(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct pki_issued again = {NULL, NULL};
+    struct mk_err err;
+    char pending[600];
+    char fp[65];
+    char rec[1024];
+    json_t *body;
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    fake_config("");
+    new_key_csr(&key, &csr);
+    issue_request(&req, csr, NULL);
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), 0);
+    body = fake_last("GetCertificate");
+    assert_int_equal(pki_csr_fingerprint(csr, fp, &err), 0);
+    path_in(pending, sizeof(pending), "written.pending");
+    snprintf(rec, sizeof(rec),
+             "{\"csr_sha256\": \"%s\", \"certificate_arn\": \"%s\", \"ca_arn\": \"%s\", "
+             "\"issued_at\": \"2026-01-01T00:00:00Z\"}",
+             fp, json_string_value(json_object_get(body, "CertificateArn")), FAKE_CA_ARN);
+    json_decref(body);
+    assert_int_equal(pki_store_write_file(pending, rec, strlen(rec), 0600, (uid_t)-1, (gid_t)-1,
+                                          &err),
+                     0);
+
+    fake_config("");
+    issue_request(&req, csr, pending);
+    assert_int_equal(pki_ca_issue(ca, &req, &again, &err), 0);
+    assert_int_equal(fake_calls("IssueCertificate"), 0);
+    assert_int_equal(X509_cmp(got.leaf, again.leaf), 0);
+    unlink(pending);
+    pki_issued_clear(&got);
+    pki_issued_clear(&again);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+/* A record for another CSR (a new key was made) does not block: the new CSR is issued and the
+ * record replaced.  A record that cannot be parsed is refused, naming the file. */
+static void test_fake_record_other_csr_and_corrupt(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    char pending[600];
+    char fp[65];
+    char *text;
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    new_key_csr(&key, &csr);
+    assert_int_equal(pki_csr_fingerprint(csr, fp, &err), 0);
+    path_in(pending, sizeof(pending), "other.pending");
+    write_text(pending, "{\"csr_sha256\": \"00ff\", \"certificate_arn\": \"" FAKE_CA_ARN
+                        "/certificate/dead\", \"ca_arn\": \"" FAKE_CA_ARN "\"}");
+    fake_config("");
+    issue_request(&req, csr, pending);
+    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+        fail_msg("issue: %s", err.msg);
+    }
+    assert_int_equal(fake_calls("IssueCertificate"), 1);
+    text = read_file(pending);
+    assert_non_null(strstr(text, fp));
+    assert_null(strstr(text, "dead"));
+    free(text);
+    pki_issued_clear(&got);
+
+    write_text(pending, "{\"csr_sha256\": ");
+    fake_config("");
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_INVALID);
+    assert_non_null(strstr(err.msg, pending));
+    assert_int_equal(fake_calls("IssueCertificate"), 0);
+
+    write_text(pending, "{\"csr_sha256\": \"x\", \"ca_arn\": \"y\"}");
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "certificate_arn"));
+    assert_int_equal(fake_calls("IssueCertificate"), 0);
+    unlink(pending);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+/* GetCertificate says the ARN does not exist: the record is dropped so the next try can issue. */
+static void test_fake_get_not_found_drops_record(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    char pending[600];
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    fake_config("\"errors\": {\"GetCertificate\": \"ResourceNotFoundException\"}");
+    new_key_csr(&key, &csr);
+    path_in(pending, sizeof(pending), "notfound.pending");
+    issue_request(&req, csr, pending);
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_AWS);
+    assert_string_equal(err.ext_code, "ResourceNotFoundException");
+    assert_non_null(strstr(err.msg, "GetCertificate"));
+    assert_int_equal(access(pending, F_OK), -1);
+
+    /* An access problem is not final: the record stays for the next attempt. */
+    fake_config("\"errors\": {\"GetCertificate\": \"AccessDeniedException\"}");
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_string_equal(err.ext_code, "AccessDeniedException");
+    assert_int_equal(access(pending, F_OK), 0);
+    unlink(pending);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+static void test_fake_throttled(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    char pending[600];
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    fake_config("\"throttle\": {\"IssueCertificate\": -1}");
+    new_key_csr(&key, &csr);
+    path_in(pending, sizeof(pending), "throttled.pending");
+    issue_request(&req, csr, pending);
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_AWS);
+    assert_string_equal(err.ext_code, "ThrottlingException");
+    assert_non_null(strstr(err.msg, "IssueCertificate"));
+    assert_non_null(strstr(err.msg, FAKE_CA_ARN));
+    assert_int_equal(counts_of(ca).throttled, 1);
+    /* Nothing was issued, so nothing is pending. */
+    assert_int_equal(access(pending, F_OK), -1);
+    assert_int_equal(fake_calls("GetCertificate"), 0);
+
+    /* Throttled once, then through: the client's own retries absorb it, one certificate. */
+    fake_config("\"throttle\": {\"IssueCertificate\": 1}");
+    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+        fail_msg("issue after throttling: %s", err.msg);
+    }
+    assert_int_equal(fake_calls("IssueCertificate"), 2);
+    assert_non_null(got.leaf);
+    unlink(pending);
+    pki_issued_clear(&got);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+static void test_fake_malformed(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    new_key_csr(&key, &csr);
+    issue_request(&req, csr, NULL);
+
+    fake_config("\"malformed\": [\"IssueCertificate\"]");
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "IssueCertificate"));
+
+    fake_config("\"malformed\": [\"DescribeCertificateAuthority\"]");
+    assert_int_equal(pki_ca_check(ca, DAY, &err), -1);
+    assert_int_equal(err.code, MK_ERR_INVALID);
+
+    fake_config("\"garbage_certificate\": true");
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "GetCertificate"));
+    assert_null(got.leaf);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+/* A CSR whose signature does not verify never reaches the CA. */
+static void test_fake_bad_csr(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    EVP_PKEY *key;
+    EVP_PKEY *other;
+    X509_REQ *csr;
+
+    (void)state;
+    fake_config("");
+    new_key_csr(&key, &csr);
+    other = pki_key_generate(PKI_KEY_EC_P256, &err);
+    assert_non_null(other);
+    /* Swap in another public key after signing: the self-signature no longer verifies. */
+    assert_int_equal(X509_REQ_set_pubkey(csr, other), 1);
+    issue_request(&req, csr, NULL);
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_VERIFY);
+    assert_int_equal(fake_calls("IssueCertificate"), 0);
+
+    req.csr = NULL;
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_INVALID);
+    EVP_PKEY_free(other);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+static void test_fake_check(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct mk_err err;
+
+    (void)state;
+    fake_config("");
+    /* GENERAL_PURPOSE: 30 days is fine. */
+    if (pki_ca_check(ca, 30 * DAY, &err) != 0) {
+        fail_msg("check: %s", err.msg);
+    }
+    /* The CA expires in 10 days: a 30-day certificate would outlive it. */
+    fake_config("\"describe\": {\"NotAfterIn\": 864000}");
+    assert_int_equal(pki_ca_check(ca, 30 * DAY, &err), -1);
+    assert_int_equal(err.code, MK_ERR_STATE);
+    assert_non_null(strstr(err.msg, FAKE_CA_ARN));
+    assert_non_null(strstr(err.msg, "expires"));
+    assert_int_equal(pki_ca_check(ca, 9 * DAY, &err), 0);
+
+    fake_config("\"describe\": {\"Status\": \"EXPIRED\"}");
+    assert_int_equal(pki_ca_check(ca, DAY, &err), -1);
+    assert_int_equal(err.code, MK_ERR_STATE);
+    assert_non_null(strstr(err.msg, "EXPIRED"));
+
+    fake_config("\"describe\": {\"NotAfter\": \"soon\"}");
+    assert_int_equal(pki_ca_check(ca, DAY, &err), -1);
+    assert_int_equal(err.code, MK_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "NotAfter"));
+
+    assert_int_equal(pki_ca_check(ca, -1, &err), -1);
+    assert_int_equal(err.code, MK_ERR_INVALID);
+    pki_ca_free(ca);
+}
+
+static void test_fake_revoke_serial_format(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    char want[200];
+    json_t *body;
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    fake_config("");
+    new_key_csr(&key, &csr);
+    issue_request(&req, csr, NULL);
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), 0);
+    assert_int_equal(pki_ca_revoke(ca, got.leaf, "KEY_COMPROMISE", &err), 0);
+    body = fake_last("RevokeCertificate");
+    assert_int_equal(pki_pca_serial_string(got.leaf, want, sizeof(want), &err), 0);
+    assert_string_equal(json_string_value(json_object_get(body, "CertificateSerial")), want);
+    assert_string_equal(json_string_value(json_object_get(body, "RevocationReason")),
+                        "KEY_COMPROMISE");
+    json_decref(body);
+
+    fake_config("\"errors\": {\"RevokeCertificate\": \"InvalidStateException\"}");
+    assert_int_equal(pki_ca_revoke(ca, got.leaf, "SUPERSEDED", &err), -1);
+    assert_string_equal(err.ext_code, "InvalidStateException");
+    assert_non_null(strstr(err.msg, "RevokeCertificate"));
+    pki_issued_clear(&got);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+/* The CertificateSerial form: lowercase hex pairs joined by ':', as `openssl x509 -text`. */
+static void test_serial_string(void **state)
+{
+    X509 *cert = X509_new();
+    BIGNUM *bn = NULL;
+    struct mk_err err;
+    char out[200];
+    char tiny[4];
+
+    (void)state;
+    assert_non_null(cert);
+    assert_true(BN_hex2bn(&bn, "0AFF0012") > 0);
+    assert_non_null(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)));
+    assert_int_equal(pki_pca_serial_string(cert, out, sizeof(out), &err), 0);
+    assert_string_equal(out, "0a:ff:00:12");
+    assert_int_equal(pki_pca_serial_string(cert, tiny, sizeof(tiny), &err), -1);
+    assert_true(BN_hex2bn(&bn, "80") > 0);
+    assert_non_null(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)));
+    assert_int_equal(pki_pca_serial_string(cert, out, sizeof(out), &err), 0);
+    assert_string_equal(out, "80");
+    BN_free(bn);
+    X509_free(cert);
+}
+
+/* A failed record write (disk full...) does not waste the issued certificate. */
+static void test_fake_record_write_fails(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    char pending[600];
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    fake_config("");
+    new_key_csr(&key, &csr);
+    path_in(pending, sizeof(pending), "failwrite.pending");
+    issue_request(&req, csr, pending);
+    pki_store_test_fail_write(1);
+    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+        fail_msg("issue: %s", err.msg);
+    }
+    pki_store_test_fail_write(0);
+    assert_int_equal(access(pending, F_OK), -1);
+    assert_int_equal(pki_cert_matches_key(got.leaf, key, &err), 0);
+    pki_issued_clear(&got);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bucket_math),
+        cmocka_unit_test(test_bucket_acquire),
+        cmocka_unit_test(test_serial_string),
+        cmocka_unit_test(test_new_rejects_bad_config),
+        cmocka_unit_test(test_kind),
+        cmocka_unit_test(test_bucket_shared_per_ca),
+        cmocka_unit_test(test_moto_issue_root),
+        cmocka_unit_test(test_moto_issue_subordinate),
+        cmocka_unit_test(test_moto_check),
+        cmocka_unit_test(test_moto_unknown_ca),
+        cmocka_unit_test(test_moto_resume),
+        cmocka_unit_test(test_moto_revoke),
+        cmocka_unit_test(test_fake_request_shape),
+        cmocka_unit_test(test_fake_overrides),
+        cmocka_unit_test(test_fake_in_progress_then_ready),
+        cmocka_unit_test(test_fake_poll_timeout_then_resume),
+        cmocka_unit_test(test_fake_resume_written_record),
+        cmocka_unit_test(test_fake_record_other_csr_and_corrupt),
+        cmocka_unit_test(test_fake_get_not_found_drops_record),
+        cmocka_unit_test(test_fake_throttled),
+        cmocka_unit_test(test_fake_malformed),
+        cmocka_unit_test(test_fake_bad_csr),
+        cmocka_unit_test(test_fake_check),
+        cmocka_unit_test(test_fake_revoke_serial_format),
+        cmocka_unit_test(test_fake_record_write_fails),
+        /* Last: it drains the shared bucket of the fake CA ARN. */
+        cmocka_unit_test(test_rate_limit_blocks_calls),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,583 @@
+/*
+ * test_conf.c: conf_load() on the example configs, on good files in tests/data/conf/ (values and
+ * defaults), and on one bad file per validation rule, asserting the exact "file:line: setting: "
+ * prefix of the one-line error.  Also conf_parse_duration() and conf_find_certificate().
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf/conf.h"
+
+/* An absolute path below the source tree; returns a static buffer (one at a time). */
+static const char *src_path(const char *rel)
+{
+    static char buf[4096];
+    const char *root = getenv("MSKPKI_SOURCE_DIR");
+    assert_non_null(root);
+    int n = snprintf(buf, sizeof(buf), "%s/%s", root, rel);
+    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    return buf;
+}
+
+static struct conf *load_ok(const char *rel)
+{
+    struct mk_err err;
+    struct conf *cfg = conf_load(src_path(rel), &err);
+    if (cfg == NULL) {
+        fail_msg("%s: %s", rel, err.msg);
+    }
+    assert_int_equal(err.code, MK_OK);
+    return cfg;
+}
+
+/* ---- example configs ---------------------------------------------------------------------- */
+
+static void test_example_local_ca(void **state)
+{
+    (void)state;
+    struct conf *cfg = load_ok("conf/local-ca.conf");
+    assert_int_equal(cfg->ca.type, CONF_CA_LOCAL);
+    assert_string_equal(cfg->ca.local.directory, "/var/lib/mskpki-demo/ca");
+    assert_string_equal(cfg->ca.local.common_name, "mskpki demo CA");
+    assert_int_equal(cfg->ca.local.ca_validity_seconds, 3650L * 86400);
+    assert_int_equal(cfg->ca.local.max_validity_seconds, 365L * 86400);
+    assert_string_equal(cfg->state_dir, "/var/lib/mskpki-demo/state");
+    assert_string_equal(cfg->metrics_listen, "127.0.0.1:9464");
+    assert_int_equal(cfg->n_certs, 1);
+    const struct conf_certificate *c = &cfg->certs[0];
+    assert_string_equal(c->name, "demo-client");
+    assert_int_equal(c->validity_seconds, 90);
+    assert_true(c->renew_fraction > 0.666 && c->renew_fraction < 0.667);
+    assert_int_equal(c->renew_before_seconds, 0);
+    assert_int_equal(c->key_type, PKI_KEY_EC_P256);
+    assert_string_equal(c->output.directory, "/var/lib/mskpki-demo/out/demo-client");
+    assert_non_null(c->output.key);
+    assert_non_null(c->output.cert);
+    assert_non_null(c->output.chain);
+    assert_non_null(c->output.fullchain);
+    assert_non_null(c->output.pkcs12);
+    assert_string_equal(c->output.pkcs12_password_file, "/var/lib/mskpki-demo/p12.pass");
+    assert_non_null(c->hook.argv);
+    assert_int_equal(c->hook.shell, 0);
+    assert_string_equal(c->hook.argv[0], "/bin/sh");
+    assert_string_equal(c->hook.argv[1], "-c");
+    assert_non_null(strstr(c->hook.argv[2], "$MSKPKI_CERT_NAME"));
+    assert_null(c->hook.argv[3]);
+    conf_free(cfg);
+}
+
+static void test_example_aws_pca(void **state)
+{
+    (void)state;
+    struct conf *cfg = load_ok("conf/aws-pca.conf");
+    assert_int_equal(cfg->ca.type, CONF_CA_AWS_PCA);
+    assert_non_null(strstr(cfg->ca.aws_pca.ca_arn, ":certificate-authority/"));
+    assert_string_equal(cfg->ca.aws_pca.region, "eu-west-1");
+    assert_string_equal(cfg->ca.aws_pca.profile, "kafka");
+    assert_null(cfg->ca.aws_pca.signing_algorithm);
+    assert_int_equal(cfg->ca.aws_pca.burst, 5);
+    assert_int_equal(cfg->ca.aws_pca.poll_timeout_seconds, 120);
+    assert_int_equal(cfg->log_target, MK_LOG_SYSLOG);
+    assert_int_equal(cfg->n_certs, 1);
+    const struct conf_certificate *c = &cfg->certs[0];
+    assert_int_equal(c->key_type, PKI_KEY_EC_P384);
+    assert_int_equal(c->validity_seconds, 7L * 86400);
+    assert_int_equal(c->renew_before_seconds, 2L * 86400);
+    assert_int_equal(c->revoke_replaced, 1);
+    assert_int_equal(c->output.uid, 0);
+    assert_int_equal(c->output.gid, 0);
+    assert_int_equal(c->output.key_mode, 0640);
+    assert_string_equal(c->hook.argv[0], "/bin/systemctl");
+    conf_free(cfg);
+}
+
+static void test_example_packaged(void **state)
+{
+    (void)state;
+    struct conf *cfg = load_ok("conf/mskpki.conf");
+    assert_int_equal(cfg->ca.type, CONF_CA_LOCAL);
+    assert_string_equal(cfg->ca.local.directory, "/var/lib/mskpki/ca");
+    assert_string_equal(cfg->state_dir, "/var/lib/mskpki");
+    assert_int_equal(cfg->n_certs, 1);
+    assert_string_equal(cfg->certs[0].output.directory, "/etc/mskpki/certs/client");
+    assert_null(cfg->certs[0].hook.argv);
+    conf_free(cfg);
+}
+
+/* ---- good files: values and defaults ------------------------------------------------------ */
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct conf *cfg = load_ok("tests/data/conf/good_minimal.conf");
+    assert_string_equal(cfg->path, src_path("tests/data/conf/good_minimal.conf"));
+    assert_int_equal(cfg->ca.type, CONF_CA_LOCAL);
+    assert_string_equal(cfg->ca.local.directory, "/var/lib/mskpki/ca");
+    assert_string_equal(cfg->ca.local.common_name, "mskpki local CA");
+    assert_int_equal(cfg->ca.local.ca_validity_seconds, 3650L * 86400);
+    assert_int_equal(cfg->ca.local.max_validity_seconds, 0);
+    assert_null(cfg->ca.aws_pca.ca_arn);
+    assert_true(cfg->ca.aws_pca.rate_per_second == 1.0);
+    assert_int_equal(cfg->ca.aws_pca.burst, 5);
+    assert_int_equal(cfg->ca.aws_pca.poll_timeout_seconds, 120);
+    assert_string_equal(cfg->state_dir, "/var/lib/mskpki");
+    assert_string_equal(cfg->metrics_listen, "127.0.0.1:9464");
+    assert_int_equal(cfg->log_level, MK_LOG_INFO);
+    assert_int_equal(cfg->log_target, MK_LOG_STDERR);
+    assert_int_equal(cfg->retry_min_seconds, 30);
+    assert_int_equal(cfg->retry_max_seconds, 3600);
+
+    const struct conf_certificate *c = &cfg->certs[0];
+    assert_string_equal(c->name, "min");
+    assert_string_equal(c->common_name, "min.example.com");
+    assert_null(c->organization);
+    assert_null(c->country);
+    assert_int_equal(c->n_dns_names, 0);
+    assert_int_equal(c->n_uris, 0);
+    assert_int_equal(c->n_emails, 0);
+    assert_int_equal(c->key_type, PKI_KEY_EC_P256);
+    assert_int_equal(c->reuse_key, 0);
+    assert_int_equal(c->validity_seconds, 30L * 86400);
+    assert_true(c->renew_fraction > 0.6666 && c->renew_fraction < 0.6667);
+    assert_int_equal(c->renew_before_seconds, 0);
+    assert_true(c->jitter_fraction > 0.0999 && c->jitter_fraction < 0.1001);
+    assert_int_equal(c->revoke_replaced, 0);
+    assert_int_equal(c->revoke_grace_seconds, 3600);
+    /* The trailing slash is dropped so that directories compare equal. */
+    assert_string_equal(c->output.directory, "/tmp/mskpki-conf-test/min");
+    assert_null(c->output.chain);
+    assert_null(c->output.fullchain);
+    assert_null(c->output.pkcs12);
+    assert_null(c->output.pkcs12_alias);
+    assert_null(c->output.owner);
+    assert_true(c->output.uid == (uid_t)-1);
+    assert_true(c->output.gid == (gid_t)-1);
+    assert_int_equal(c->output.key_mode, 0600);
+    assert_int_equal(c->output.cert_mode, 0644);
+    assert_null(c->output.key_passphrase_file);
+    assert_null(c->hook.argv);
+    assert_int_equal(c->hook.timeout_seconds, 30);
+    conf_free(cfg);
+}
+
+static void test_full(void **state)
+{
+    (void)state;
+    struct conf *cfg = load_ok("tests/data/conf/good_full.conf");
+    assert_int_equal(cfg->ca.type, CONF_CA_AWS_PCA);
+    assert_string_equal(cfg->ca.local.directory, "/srv/ca");
+    assert_string_equal(cfg->ca.local.common_name, "Test CA");
+    assert_int_equal(cfg->ca.local.ca_validity_seconds, 365L * 86400);
+    assert_int_equal(cfg->ca.local.max_validity_seconds, 30L * 86400);
+    const struct pki_ca_aws_pca_config *a = &cfg->ca.aws_pca;
+    assert_string_equal(a->ca_arn,
+                        "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/abc");
+    assert_string_equal(a->region, "eu-west-1");
+    assert_string_equal(
+        a->template_arn,
+        "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate_APIPassthrough/V1");
+    assert_string_equal(a->signing_algorithm, "SHA384WITHECDSA");
+    assert_string_equal(a->endpoint_url, "http://127.0.0.1:5000");
+    assert_string_equal(a->profile, "kafka");
+    assert_string_equal(a->ca_bundle, "/etc/ssl/certs/ca-certificates.crt");
+    assert_true(a->rate_per_second == 2.5);
+    assert_int_equal(a->burst, 7);
+    assert_int_equal(a->poll_timeout_seconds, 120);
+    assert_string_equal(cfg->state_dir, "/srv/state");
+    assert_string_equal(cfg->metrics_listen, "[::1]:9999");
+    assert_int_equal(cfg->log_level, MK_LOG_DEBUG);
+    assert_int_equal(cfg->log_target, MK_LOG_SYSLOG);
+    assert_int_equal(cfg->retry_min_seconds, 10);
+    assert_int_equal(cfg->retry_max_seconds, 7200);
+    assert_int_equal(cfg->n_certs, 2);
+
+    const struct conf_certificate *c = &cfg->certs[0];
+    assert_string_equal(c->name, "client");
+    assert_string_equal(c->common_name, "host1.example.com");
+    assert_string_equal(c->organization, "Example");
+    assert_string_equal(c->organizational_unit, "Kafka");
+    assert_string_equal(c->locality, "London");
+    assert_string_equal(c->state, "England");
+    assert_string_equal(c->country, "GB");
+    assert_int_equal(c->n_dns_names, 2);
+    assert_string_equal(c->dns_names[0], "host1.example.com");
+    assert_string_equal(c->dns_names[1], "host1");
+    assert_int_equal(c->n_uris, 1);
+    assert_string_equal(c->uris[0], "spiffe://example.org/kafka/producer");
+    assert_int_equal(c->n_emails, 0);
+    assert_int_equal(c->key_type, PKI_KEY_RSA_3072);
+    assert_int_equal(c->reuse_key, 1);
+    assert_int_equal(c->validity_seconds, 10L * 86400);
+    assert_true(c->renew_fraction == 0.5);
+    assert_true(c->jitter_fraction == 0.0);
+    assert_int_equal(c->revoke_replaced, 1);
+    assert_int_equal(c->revoke_grace_seconds, 900);
+    const struct conf_output *o = &c->output;
+    assert_string_equal(o->directory, "/srv/out/client");
+    assert_string_equal(o->key, "client.key");
+    assert_string_equal(o->cert, "client.crt");
+    assert_string_equal(o->chain, "ca.crt");
+    assert_string_equal(o->fullchain, "fullchain.pem");
+    assert_string_equal(o->pkcs12, "client.p12");
+    assert_string_equal(o->pkcs12_alias, "alias1");
+    assert_string_equal(o->owner, "root");
+    assert_string_equal(o->group, "root");
+    assert_int_equal(o->uid, 0);
+    assert_int_equal(o->gid, 0);
+    assert_int_equal(o->key_mode, 0640);
+    assert_int_equal(o->cert_mode, 0444);
+    assert_string_equal(o->key_passphrase_file, "/etc/mskpki/client.pass");
+    assert_string_equal(o->pkcs12_password_file, "/etc/mskpki/p12.pass");
+    assert_int_equal(c->hook.shell, 0);
+    assert_string_equal(c->hook.argv[0], "/bin/systemctl");
+    assert_string_equal(c->hook.argv[1], "reload");
+    assert_string_equal(c->hook.argv[2], "my-producer");
+    assert_null(c->hook.argv[3]);
+    assert_int_equal(c->hook.timeout_seconds, 60);
+
+    c = &cfg->certs[1];
+    assert_string_equal(c->name, "second.one_2");
+    assert_int_equal(c->n_emails, 1);
+    assert_string_equal(c->emails[0], "ops@example.com");
+    assert_int_equal(c->renew_before_seconds, 6L * 3600);
+    assert_true(c->jitter_fraction == 0.5);
+    /* The PKCS#12 friendly name defaults to the certificate name. */
+    assert_string_equal(c->output.pkcs12_alias, "second.one_2");
+    assert_int_equal(c->hook.shell, 1);
+    assert_string_equal(c->hook.argv[0], "/bin/sh");
+    assert_string_equal(c->hook.argv[1], "-c");
+    assert_string_equal(c->hook.argv[2], "kill -HUP \"$(cat /run/producer.pid)\"");
+    assert_null(c->hook.argv[3]);
+    assert_int_equal(c->hook.timeout_seconds, 30);
+    conf_free(cfg);
+}
+
+static void test_include_relative_to_file(void **state)
+{
+    (void)state;
+    /* From another working directory: the include must still be found next to the file. */
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir("/"), 0);
+    struct conf *cfg = load_ok("tests/data/conf/good_include.conf");
+    assert_int_equal(chdir(cwd), 0);
+    assert_string_equal(cfg->state_dir, "/srv/inc");
+    assert_non_null(conf_find_certificate(cfg, "inc"));
+    conf_free(cfg);
+}
+
+static void test_metrics_off_and_ca_dir_default(void **state)
+{
+    (void)state;
+    struct conf *cfg = load_ok("tests/data/conf/good_metrics_off.conf");
+    assert_string_equal(cfg->metrics_listen, "");
+    assert_string_equal(cfg->state_dir, "/srv/m");
+    assert_string_equal(cfg->ca.local.directory, "/srv/m/ca");
+    conf_free(cfg);
+}
+
+static void test_find_certificate(void **state)
+{
+    (void)state;
+    struct conf *cfg = load_ok("tests/data/conf/good_full.conf");
+    const struct conf_certificate *c = conf_find_certificate(cfg, "second.one_2");
+    assert_ptr_equal(c, &cfg->certs[1]);
+    assert_ptr_equal(conf_find_certificate(cfg, "client"), &cfg->certs[0]);
+    assert_null(conf_find_certificate(cfg, "Client"));
+    assert_null(conf_find_certificate(cfg, "second"));
+    assert_null(conf_find_certificate(cfg, ""));
+    assert_null(conf_find_certificate(cfg, NULL));
+    assert_null(conf_find_certificate(NULL, "client"));
+    conf_free(cfg);
+    conf_free(NULL);
+}
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+struct bad_case {
+    const char *file;    /* in tests/data/conf/ */
+    int line;            /* 0: the message names no line */
+    const char *setting; /* "" for libconfig's own syntax errors */
+    const char *problem; /* must appear after the prefix */
+};
+
+/* Each file's "# <- error" comment marks the line the message must name. */
+static const struct bad_case bad_cases[] = {
+    {"bad_syntax.conf", 2, "", "syntax error"},
+    {"bad_unknown_root.conf", 2, "colour", "unknown setting (valid: ca, state_dir"},
+    {"bad_unknown_output.conf", 6, "certificates.[0].output.mode",
+     "unknown setting (valid: directory, key, cert"},
+    {"bad_unknown_ca_local.conf", 3, "ca.local.dir",
+     "unknown setting (valid: directory, common_name"},
+    {"bad_unknown_cert.conf", 5, "certificates.[0].lifetime",
+     "unknown setting (valid: name, subject"},
+    {"bad_type_string.conf", 2, "state_dir", "expected a string"},
+    {"bad_type_bool.conf", 5, "certificates.[0].reuse_key", "expected true or false"},
+    {"bad_type_group.conf", 2, "metrics", "expected a group"},
+    {"bad_type_duration.conf", 5, "certificates.[0].validity", "expected a duration string"},
+    {"bad_type_number.conf", 5, "certificates.[0].renew.jitter", "expected a number"},
+    {"bad_type_list.conf", 2, "certificates", "expected a list"},
+    {"bad_type_cert_elem.conf", 2, "certificates.[0]", "expected a group"},
+    {"bad_fraction_one.conf", 5, "certificates.[0].renew.fraction", "is not between 0 and 1"},
+    {"bad_fraction_zero.conf", 5, "certificates.[0].renew.fraction", "is not between 0 and 1"},
+    {"bad_jitter_high.conf", 5, "certificates.[0].renew.jitter", "is not between 0 and 0.5"},
+    {"bad_jitter_negative.conf", 5, "certificates.[0].renew.jitter", "is not between 0 and 0.5"},
+    {"bad_validity_zero.conf", 5, "certificates.[0].validity", "invalid duration '0d'"},
+    {"bad_validity_unit.conf", 5, "certificates.[0].validity", "invalid duration '30y'"},
+    {"bad_before_ge_validity.conf", 6, "certificates.[0].renew.before",
+     "must be shorter than the validity"},
+    {"bad_renew_both.conf", 6, "certificates.[0].renew.before",
+     "either renew.fraction or renew.before"},
+    {"bad_rate_zero.conf", 5, "ca.aws_pca.rate_per_second", "must be greater than 0"},
+    {"bad_burst_zero.conf", 5, "ca.aws_pca.burst", "must be at least 1"},
+    {"bad_dup_name.conf", 7, "certificates.[1].name",
+     "duplicate certificate name 'a' (first at line 3)"},
+    {"bad_bad_name.conf", 3, "certificates.[0].name", "invalid name 'a b'"},
+    {"bad_bad_name_dotdot.conf", 3, "certificates.[0].name", "invalid name '..'"},
+    {"bad_no_certs.conf", 2, "certificates", "at least one certificate is required"},
+    {"bad_missing_certs.conf", 0, "certificates", "required: at least one certificate block"},
+    {"bad_rel_output_dir.conf", 5, "certificates.[0].output.directory",
+     "path 'out/a' must be absolute"},
+    {"bad_rel_state_dir.conf", 2, "state_dir", "must be absolute"},
+    {"bad_rel_ca_dir.conf", 2, "ca.local.directory", "must be absolute"},
+    {"bad_rel_ca_bundle.conf", 5, "ca.aws_pca.ca_bundle", "must be absolute"},
+    {"bad_rel_passphrase.conf", 6, "certificates.[0].output.key_passphrase_file",
+     "must be absolute"},
+    {"bad_rel_p12_password.conf", 6, "certificates.[0].output.pkcs12_password_file",
+     "must be absolute"},
+    {"bad_rel_hook.conf", 5, "certificates.[0].hook.command.[0]",
+     "program 'bin/reload' must be an absolute path"},
+    {"bad_filename_slash.conf", 6, "certificates.[0].output.chain", "must be a plain file name"},
+    {"bad_same_file_names.conf", 6, "certificates.[0].output.cert", "same file name as output.key"},
+    {"bad_key_mode_wide.conf", 6, "certificates.[0].output.key_mode", "0644 is wider than 0640"},
+    {"bad_key_mode_group.conf", 6, "certificates.[0].output.key_mode", "set output.group"},
+    {"bad_key_mode_int.conf", 6, "certificates.[0].output.key_mode",
+     "expected a string of octal digits"},
+    {"bad_key_mode_digits.conf", 6, "certificates.[0].output.key_mode",
+     "expected a string of octal digits"},
+    {"bad_cert_mode_world.conf", 6, "certificates.[0].output.cert_mode", "lets anyone replace"},
+    {"bad_unknown_key_type.conf", 5, "certificates.[0].key_type",
+     "unknown key type 'ec-p999' (expected ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096)"},
+    {"bad_unknown_backend.conf", 2, "ca.backend",
+     "unknown backend 'vault' (expected local or aws-pca)"},
+    {"bad_unknown_level.conf", 2, "log.level", "unknown log level 'verbose'"},
+    {"bad_unknown_target.conf", 2, "log.target", "unknown log target 'file'"},
+    {"bad_missing_ca_arn.conf", 3, "ca.aws_pca.ca_arn", "required for backend aws-pca"},
+    {"bad_missing_aws_group.conf", 2, "ca.aws_pca.ca_arn", "required for backend aws-pca"},
+    {"bad_missing_output_dir.conf", 5, "certificates.[0].output.directory", "required"},
+    {"bad_missing_output.conf", 3, "certificates.[0].output.directory", "required"},
+    {"bad_missing_key.conf", 5, "certificates.[0].output.key", "required"},
+    {"bad_missing_cert.conf", 5, "certificates.[0].output.cert", "required"},
+    {"bad_missing_cn.conf", 4, "certificates.[0].subject.common_name", "required"},
+    {"bad_missing_subject.conf", 3, "certificates.[0].subject.common_name", "required"},
+    {"bad_missing_name.conf", 3, "certificates.[0].name", "required"},
+    {"bad_missing_p12_password.conf", 5, "certificates.[0].output.pkcs12_password_file",
+     "required when output.pkcs12 is set"},
+    {"bad_p12_alias_without_p12.conf", 6, "certificates.[0].output.pkcs12_alias",
+     "only meaningful with output.pkcs12"},
+    {"bad_bad_owner.conf", 6, "certificates.[0].output.owner",
+     "no such user 'mskpki-no-such-user'"},
+    {"bad_bad_group.conf", 6, "certificates.[0].output.group",
+     "no such group 'mskpki-no-such-group'"},
+    {"bad_listen_noport.conf", 2, "metrics.listen", "is not host:port"},
+    {"bad_listen_port0.conf", 2, "metrics.listen", "is not host:port with a port 1..65535"},
+    {"bad_listen_port_big.conf", 2, "metrics.listen", "is not host:port"},
+    {"bad_listen_v6_bare.conf", 2, "metrics.listen", "is not host:port"},
+    {"bad_dup_outdir.conf", 9, "certificates.[1].output.directory",
+     "already used by certificate 'a'"},
+    {"bad_outdir_is_state.conf", 6, "certificates.[0].output.directory",
+     "must not be the state_dir"},
+    {"bad_outdir_is_ca.conf", 6, "certificates.[0].output.directory",
+     "must not be the local CA directory"},
+    {"bad_hook_string_no_shell.conf", 5, "certificates.[0].hook.command", "needs shell = true"},
+    {"bad_hook_shell_list.conf", 5, "certificates.[0].hook.command",
+     "with shell = true, give the command as one string"},
+    {"bad_hook_empty.conf", 5, "certificates.[0].hook.command", "must name a program"},
+    {"bad_hook_no_command.conf", 5, "certificates.[0].hook.command", "required in a hook"},
+    {"bad_retry_order.conf", 3, "retry.max", "must not be shorter than retry.min"},
+    {"bad_country.conf", 4, "certificates.[0].subject.country", "two-letter ISO 3166"},
+    {"bad_cn_too_long.conf", 4, "certificates.[0].subject.common_name",
+     "longer than 64 characters"},
+    {"bad_san_email.conf", 5, "certificates.[0].san.email.[0]", "'nobody' is not an email address"},
+    {"bad_san_uri.conf", 5, "certificates.[0].san.uri.[1]", "is not a URI"},
+    {"bad_san_dns.conf", 5, "certificates.[0].san.dns.[0]", "is not a DNS name"},
+    {"bad_san_type.conf", 5, "certificates.[0].san.dns", "expected a list of strings"},
+    {"bad_ca_arn_format.conf", 3, "ca.aws_pca.ca_arn", "is not a certificate authority ARN"},
+    {"bad_signing_alg.conf", 5, "ca.aws_pca.signing_algorithm",
+     "unknown value 'MD5WITHRSA' (expected SHA256WITHECDSA"},
+    {"bad_endpoint_scheme.conf", 5, "ca.aws_pca.endpoint_url", "is not an http(s):// URL"},
+    {"bad_empty_string.conf", 5, "certificates.[0].output.key", "must not be empty"},
+};
+
+static void test_bad_files(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        const struct bad_case *bc = &bad_cases[i];
+        char rel[256];
+        char prefix[4400];
+        snprintf(rel, sizeof(rel), "tests/data/conf/%s", bc->file);
+        const char *path = src_path(rel);
+        if (bc->line == 0) {
+            snprintf(prefix, sizeof(prefix), "%s: %s: ", path, bc->setting);
+        } else if (bc->setting[0] == '\0') {
+            snprintf(prefix, sizeof(prefix), "%s:%d: ", path, bc->line);
+        } else {
+            snprintf(prefix, sizeof(prefix), "%s:%d: %s: ", path, bc->line, bc->setting);
+        }
+        struct mk_err err;
+        struct conf *cfg = conf_load(path, &err);
+        if (cfg != NULL) {
+            conf_free(cfg);
+            fail_msg("%s: loaded, expected \"%s%s\"", bc->file, prefix, bc->problem);
+        }
+        if (err.code != MK_ERR_CONFIG || strncmp(err.msg, prefix, strlen(prefix)) != 0 ||
+            strstr(err.msg + strlen(prefix), bc->problem) == NULL) {
+            fail_msg("%s:\n  got      [%s] %s\n  expected [config] %s...%s", bc->file,
+                     mk_code_str(err.code), err.msg, prefix, bc->problem);
+        }
+        assert_null(strchr(err.msg, '\n'));
+    }
+}
+
+static void test_include_error_names_included_file(void **state)
+{
+    (void)state;
+    struct mk_err err;
+    assert_null(conf_load(src_path("tests/data/conf/include_error.conf"), &err));
+    assert_int_equal(err.code, MK_ERR_CONFIG);
+    char want[4200];
+    snprintf(want, sizeof(want), "%s:3: log.level: unknown log level 'loud'",
+             src_path("tests/data/conf/include_bad.inc"));
+    if (strncmp(err.msg, want, strlen(want)) != 0) {
+        fail_msg("got %s\nexpected %s", err.msg, want);
+    }
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    struct mk_err err;
+    assert_null(conf_load("/nonexistent/mskpki.conf", &err));
+    assert_int_equal(err.code, MK_ERR_IO);
+    assert_non_null(strstr(err.msg, "/nonexistent/mskpki.conf: cannot open"));
+    assert_non_null(strstr(err.msg, "No such file"));
+    /* A directory opens but cannot be read. */
+    assert_null(conf_load(src_path("tests/data/conf"), &err));
+    assert_int_equal(err.code, MK_ERR_IO);
+    /* err may be NULL. */
+    assert_null(conf_load("/nonexistent/mskpki.conf", NULL));
+    assert_null(conf_load(src_path("tests/data/conf/bad_syntax.conf"), NULL));
+}
+
+static void test_every_bad_file_is_tested(void **state)
+{
+    (void)state;
+    /* A bad_*.conf without a table row would be dead weight: list the directory. */
+    DIR *dir = opendir(src_path("tests/data/conf"));
+    assert_non_null(dir);
+    size_t n_files = 0;
+    const struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        const char *name = de->d_name;
+        if (strncmp(name, "bad_", 4) != 0) {
+            continue;
+        }
+        n_files++;
+        int found = 0;
+        for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+            found |= strcmp(bad_cases[i].file, name) == 0;
+        }
+        if (!found) {
+            fail_msg("%s has no row in bad_cases", name);
+        }
+    }
+    closedir(dir);
+    assert_int_equal(n_files, sizeof(bad_cases) / sizeof(bad_cases[0]));
+}
+
+/* ---- durations ---------------------------------------------------------------------------- */
+
+static void test_parse_duration(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        long seconds;
+    } good[] = {
+        {"1s", 1},
+        {"90s", 90},
+        {"5m", 300},
+        {"2h", 7200},
+        {"30d", 2592000},
+        {"007s", 7},
+        {"36525d", 36525L * 86400},
+        {"3155760000s", 3155760000L},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        long v = -1;
+        if (conf_parse_duration(good[i].text, &v) != 0) {
+            fail_msg("'%s' refused", good[i].text);
+        }
+        assert_int_equal(v, good[i].seconds);
+    }
+    static const char *const bad[] = {
+        "",
+        "s",
+        "0s",
+        "0d",
+        "-5s",
+        "+5s",
+        " 5s",
+        "5s ",
+        "5",
+        "5x",
+        "5S",
+        "5ss",
+        "1.5h",
+        "5 s",
+        "36526d",
+        "3155760001s",
+        "99999999999999999999s",
+        "0x10s",
+        "1e3s",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        long v = 42;
+        if (conf_parse_duration(bad[i], &v) == 0) {
+            fail_msg("'%s' accepted as %ld", bad[i], v);
+        }
+        assert_int_equal(v, 42); /* untouched on failure */
+    }
+    long v = 42;
+    assert_int_equal(conf_parse_duration(NULL, &v), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_local_ca),
+        cmocka_unit_test(test_example_aws_pca),
+        cmocka_unit_test(test_example_packaged),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_include_relative_to_file),
+        cmocka_unit_test(test_metrics_off_and_ca_dir_default),
+        cmocka_unit_test(test_find_certificate),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_include_error_names_included_file),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_every_bad_file_is_tested),
+        cmocka_unit_test(test_parse_duration),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,333 @@
+/* test_probe.c: broker list parsing, the outcome rules, the exit code and the report formats of
+ * `mskpkictl probe` (the network paths are covered by tests/probe/probe_test.sh). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "ctl/probe_certs.h"
+#include "ctl/probe_conn.h"
+#include "ctl/probe_report.h"
+
+static void test_parse_brokers(void **state)
+{
+    (void)state;
+    struct probe_broker *b = NULL;
+    struct mk_err err = {0};
+    long n = probe_parse_brokers(" b-1.x.kafka.eu-west-1.amazonaws.com:9094, [::1]:9094,"
+                                 "10.0.0.1:9094,",
+                                 &b, &err);
+    assert_int_equal(n, 3);
+    assert_string_equal(b[0].host, "b-1.x.kafka.eu-west-1.amazonaws.com");
+    assert_string_equal(b[0].port, "9094");
+    assert_string_equal(b[1].host, "::1");
+    assert_string_equal(b[1].display, "[::1]:9094");
+    assert_string_equal(b[2].display, "10.0.0.1:9094");
+    free(b);
+}
+
+static void test_parse_brokers_bad(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "", ",", "host", "host:", ":9094", "host:0", "host:65536", "host:9x", "::1:9094",
+        "[::1]9094", "[::1", "a:1,b", NULL,
+    };
+    for (size_t i = 0; bad[i] != NULL; i++) {
+        struct probe_broker *b = NULL;
+        struct mk_err err = {0};
+        assert_int_equal(probe_parse_brokers(bad[i], &b, &err), -1);
+        assert_int_equal(err.code, MK_ERR_USAGE);
+        assert_null(b);
+        assert_non_null(strchr(err.msg, '\0'));
+        assert_null(strchr(err.msg, '\n'));
+    }
+}
+
+static struct probe_facts base_facts(void)
+{
+    struct probe_facts f;
+    memset(&f, 0, sizeof(f));
+    f.alert_received = -1;
+    f.alert_sent = -1;
+    f.connected = 1;
+    return f;
+}
+
+static void test_classify_detect(void **state)
+{
+    (void)state;
+    char d[256];
+    struct probe_facts f = base_facts();
+    f.connected = 0;
+    snprintf(f.reason, sizeof(f.reason), "connect: Connection refused");
+    assert_int_equal(probe_classify_detect(&f, d, sizeof(d)), PROBE_VERSION_ERROR);
+    assert_string_equal(d, "connect: Connection refused");
+
+    f = base_facts();
+    f.server_hello = 1;
+    f.alert_received = 40; /* a later refusal of the (absent) certificate: version is spoken */
+    assert_int_equal(probe_classify_detect(&f, d, sizeof(d)), PROBE_VERSION_SUPPORTED);
+
+    f = base_facts();
+    f.alert_received = 70;
+    assert_int_equal(probe_classify_detect(&f, d, sizeof(d)), PROBE_VERSION_REFUSED);
+    assert_non_null(strstr(d, "alert protocol version (70)"));
+
+    /* The server picked another version and we refused it. */
+    f = base_facts();
+    f.server_hello = 1;
+    f.alert_sent = 70;
+    assert_int_equal(probe_classify_detect(&f, d, sizeof(d)), PROBE_VERSION_REFUSED);
+
+    /* HTTP answer: OpenSSL sends protocol_version itself, but no ServerHello came: not TLS. */
+    f = base_facts();
+    f.alert_sent = 70;
+    f.tls_error = 1;
+    snprintf(f.reason, sizeof(f.reason), "wrong version number");
+    assert_int_equal(probe_classify_detect(&f, d, sizeof(d)), PROBE_VERSION_ERROR);
+    assert_non_null(strstr(d, "not a TLS server"));
+
+    f = base_facts();
+    f.timed_out = 1;
+    assert_int_equal(probe_classify_detect(&f, d, sizeof(d)), PROBE_VERSION_ERROR);
+
+    f = base_facts();
+    f.closed = 1;
+    assert_int_equal(probe_classify_detect(&f, d, sizeof(d)), PROBE_VERSION_REFUSED);
+}
+
+static void test_classify_kafka(void **state)
+{
+    (void)state;
+    char d[256];
+    struct probe_facts f = base_facts();
+    f.server_hello = 1;
+    f.handshake_done = 1;
+    f.kafka_done = 1;
+    f.kafka_n_apis = 7;
+    f.kafka_version = 3;
+    assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_ACCEPTED);
+    assert_non_null(strstr(d, "7 APIs"));
+
+    /* TLS 1.3: the alert arrives after our Finished. */
+    f = base_facts();
+    f.server_hello = 1;
+    f.handshake_done = 1;
+    f.alert_received = 116;
+    assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_REFUSED);
+    assert_string_equal(d, "alert certificate required (116) after handshake");
+
+    /* TLS 1.2: during the handshake. */
+    f = base_facts();
+    f.server_hello = 1;
+    f.alert_received = 48;
+    assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_REFUSED);
+    assert_string_equal(d, "alert unknown CA (48) during handshake");
+
+    /* Closed right after the handshake. */
+    f = base_facts();
+    f.server_hello = 1;
+    f.handshake_done = 1;
+    f.closed = 1;
+    assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_REFUSED);
+
+    /* A TLS server that never answers ApiVersions is not Kafka: an error, never ACCEPTED. */
+    f = base_facts();
+    f.server_hello = 1;
+    f.handshake_done = 1;
+    f.timed_out = 1;
+    snprintf(f.step, sizeof(f.step), "read");
+    assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_ERROR);
+
+    /* An answer that is not ApiVersions. */
+    f = base_facts();
+    f.server_hello = 1;
+    f.handshake_done = 1;
+    f.kafka_bad = 1;
+    assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_ERROR);
+    assert_non_null(strstr(d, "not Kafka"));
+
+    /* Unreachable or not TLS: never REFUSED, so a dead broker cannot pass a negative case. */
+    f = base_facts();
+    f.connected = 0;
+    assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_ERROR);
+    f = base_facts();
+    f.closed = 1;
+    assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_ERROR);
+    f = base_facts();
+    f.alert_received = 40; /* before any ServerHello */
+    assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_ERROR);
+    /* Version refused inside a case: not applicable. */
+    f = base_facts();
+    f.alert_received = 70;
+    assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_NOT_APPLICABLE);
+    /* We aborted the handshake ourselves: our problem, an error. */
+    f = base_facts();
+    f.server_hello = 1;
+    f.alert_sent = 80;
+    assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_ERROR);
+}
+
+static void test_classify_verify(void **state)
+{
+    (void)state;
+    char d[256];
+    struct probe_facts f = base_facts();
+    f.server_hello = 1;
+    f.verify_called = 1;
+    snprintf(f.peer_subject, sizeof(f.peer_subject), "/CN=b-1");
+    assert_int_equal(probe_classify_verify(&f, "b-1", d, sizeof(d)), PROBE_ACCEPTED);
+    f.verify_error = X509_V_ERR_HOSTNAME_MISMATCH;
+    assert_int_equal(probe_classify_verify(&f, "b-1", d, sizeof(d)), PROBE_REFUSED);
+    assert_non_null(strstr(d, "hostname mismatch"));
+    f = base_facts();
+    f.connected = 0;
+    assert_int_equal(probe_classify_verify(&f, "b-1", d, sizeof(d)), PROBE_ERROR);
+}
+
+static void fill(struct probe_result *r, const char *broker, enum probe_case c, int v,
+                 enum probe_outcome exp, enum probe_outcome out)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->broker, sizeof(r->broker), "%s", broker);
+    r->kase = c;
+    r->tls_version = v;
+    r->expected = exp;
+    r->outcome = out;
+    r->ok = exp == out || out == PROBE_NOT_APPLICABLE;
+    snprintf(r->detail, sizeof(r->detail), "a <detail> & \"quotes\"");
+}
+
+static void test_exit_code(void **state)
+{
+    (void)state;
+    struct probe_result r[3];
+    fill(&r[0], "a:1", PROBE_NO_CLIENT_CERT, TLS1_2_VERSION, PROBE_REFUSED, PROBE_REFUSED);
+    fill(&r[1], "a:1", PROBE_NO_CLIENT_CERT, TLS1_3_VERSION, PROBE_REFUSED, PROBE_NOT_APPLICABLE);
+    assert_int_equal(probe_exit_code(r, 2), 0);
+    fill(&r[2], "b:1", PROBE_NO_CLIENT_CERT, TLS1_2_VERSION, PROBE_REFUSED, PROBE_ERROR);
+    assert_int_equal(probe_exit_code(r, 3), 1);
+    /* Open broker. */
+    fill(&r[0], "a:1", PROBE_NO_CLIENT_CERT, TLS1_2_VERSION, PROBE_REFUSED, PROBE_ACCEPTED);
+    assert_int_equal(probe_exit_code(r, 2), 1);
+    /* Nothing reached a verdict. */
+    assert_int_equal(probe_exit_code(r + 2, 1), 3);
+    assert_int_equal(probe_exit_code(r, 0), 3);
+}
+
+static char *render(enum probe_format fmt, const struct probe_result *r, size_t n)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct mk_err err = {0};
+    assert_non_null(f);
+    assert_int_equal(probe_report_write(f, fmt, r, n, &err), 0);
+    fclose(f);
+    return buf;
+}
+
+static void test_report_json(void **state)
+{
+    (void)state;
+    struct probe_result r[2];
+    fill(&r[0], "a:1", PROBE_UNTRUSTED_CLIENT_CERT, TLS1_3_VERSION, PROBE_REFUSED, PROBE_ACCEPTED);
+    fill(&r[1], "a:1", PROBE_BROKER_CERTIFICATE, TLS1_2_VERSION, PROBE_ACCEPTED, PROBE_ACCEPTED);
+    char *text = render(PROBE_FORMAT_JSON, r, 2);
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    assert_non_null(doc);
+    json_t *res0 = json_array_get(json_object_get(doc, "results"), 0);
+    assert_string_equal(json_string_value(json_object_get(res0, "case")), "untrusted_client_cert");
+    assert_string_equal(json_string_value(json_object_get(res0, "tls_version")), "TLSv1.3");
+    assert_string_equal(json_string_value(json_object_get(res0, "expected")), "REFUSED");
+    assert_string_equal(json_string_value(json_object_get(res0, "outcome")), "ACCEPTED");
+    assert_true(json_is_false(json_object_get(res0, "ok")));
+    assert_string_equal(json_string_value(json_object_get(res0, "detail")),
+                        "a <detail> & \"quotes\"");
+    json_t *sum = json_object_get(doc, "summary");
+    assert_int_equal(json_integer_value(json_object_get(sum, "failed")), 1);
+    assert_int_equal(json_integer_value(json_object_get(sum, "passed")), 1);
+    assert_int_equal(json_integer_value(json_object_get(sum, "exit_code")), 1);
+    json_decref(doc);
+    free(text);
+}
+
+static void test_report_junit_and_table(void **state)
+{
+    (void)state;
+    struct probe_result r[3];
+    fill(&r[0], "a:1", PROBE_NO_CLIENT_CERT, TLS1_2_VERSION, PROBE_REFUSED, PROBE_ACCEPTED);
+    fill(&r[1], "a:1", PROBE_NO_CLIENT_CERT, TLS1_3_VERSION, PROBE_REFUSED, PROBE_NOT_APPLICABLE);
+    fill(&r[2], "b:<1>", PROBE_NO_CLIENT_CERT, TLS1_2_VERSION, PROBE_REFUSED, PROBE_ERROR);
+    char *x = render(PROBE_FORMAT_JUNIT, r, 3);
+    assert_non_null(strstr(x, "tests=\"3\" failures=\"1\" errors=\"1\" skipped=\"1\""));
+    assert_non_null(strstr(x, "<failure message=\"expected REFUSED, got ACCEPTED: a &lt;detail&gt; "
+                              "&amp; &quot;quotes&quot;\"/>"));
+    assert_non_null(strstr(x, "<skipped "));
+    assert_non_null(strstr(x, "<error "));
+    assert_non_null(strstr(x, "<testsuite name=\"b:&lt;1&gt;\""));
+    assert_null(strstr(x, "<1>"));
+    free(x);
+    char *t = render(PROBE_FORMAT_TABLE, r, 3);
+    assert_non_null(strstr(t, "no_client_cert"));
+    assert_non_null(strstr(t, "FAIL"));
+    assert_non_null(strstr(t, "2 broker(s), 3 checks: 1 passed, 2 failed (1 errors), 1 not"));
+    free(t);
+}
+
+static void test_identities(void **state)
+{
+    (void)state;
+    struct probe_identity ss = {0}, ex = {0};
+    struct mk_err err = {0};
+    assert_int_equal(probe_identity_self_signed(&ss, &err), 0);
+    assert_int_equal(probe_identity_expired(&ex, &err), 0);
+    /* Self-signed and valid now. */
+    assert_int_equal(X509_check_issued(ss.cert, ss.cert), X509_V_OK);
+    assert_true(X509_cmp_current_time(X509_get0_notAfter(ss.cert)) > 0);
+    assert_null(ss.issuer);
+    /* Expired, issued by a CA that is valid now. */
+    assert_true(X509_cmp_current_time(X509_get0_notAfter(ex.cert)) < 0);
+    assert_true(X509_cmp_current_time(X509_get0_notAfter(ex.issuer)) > 0);
+    assert_int_equal(X509_check_issued(ex.issuer, ex.cert), X509_V_OK);
+    assert_int_equal(X509_check_purpose(ex.cert, X509_PURPOSE_SSL_CLIENT, 0), 1);
+    assert_int_equal(X509_check_ca(ex.issuer), 1);
+    assert_int_equal(X509_check_private_key(ex.cert, ex.key), 1);
+    probe_identity_clear(&ss);
+    probe_identity_clear(&ex);
+    probe_identity_clear(NULL);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    char buf[64];
+    assert_string_equal(probe_case_name(PROBE_EXPIRED_CLIENT_CERT), "expired_client_cert");
+    assert_string_equal(probe_case_name(PROBE_CASE__MAX), "unknown");
+    assert_string_equal(probe_outcome_name(PROBE_NOT_APPLICABLE), "NOT_APPLICABLE");
+    assert_string_equal(probe_tls_name(TLS1_3_VERSION), "TLSv1.3");
+    probe_alert_text(116, buf, sizeof(buf));
+    assert_string_equal(buf, "alert certificate required (116)");
+    probe_alert_text(250, buf, sizeof(buf));
+    assert_string_equal(buf, "alert unknown (250)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_brokers),    cmocka_unit_test(test_parse_brokers_bad),
+        cmocka_unit_test(test_classify_detect),  cmocka_unit_test(test_classify_kafka),
+        cmocka_unit_test(test_classify_verify),  cmocka_unit_test(test_exit_code),
+        cmocka_unit_test(test_report_json),      cmocka_unit_test(test_report_junit_and_table),
+        cmocka_unit_test(test_identities),       cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,201 @@
+/* test_secret.c: guarded secrets, passphrase files and randomness (pki/secret.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pki/secret.h"
+
+struct fixture {
+    char dir[64];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct mk_err err;
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/mk-secret-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(pki_sodium_init(&err), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* Writes data to dir/name with mode; returns the path in a static buffer. */
+static const char *write_file(struct fixture *f, const char *name, const char *data, mode_t mode)
+{
+    static char path[256];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+    assert_true(fd >= 0);
+    assert_int_equal(fchmod(fd, mode), 0);
+    assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+    close(fd);
+    return path;
+}
+
+static void test_new_from(void **state)
+{
+    struct mk_err err;
+    struct pki_secret *s;
+
+    (void)state;
+    s = pki_secret_new(8, &err);
+    assert_non_null(s);
+    assert_int_equal(pki_secret_len(s), 8);
+    for (size_t i = 0; i <= 8; i++) {
+        assert_int_equal(pki_secret_data(s)[i], 0);
+    }
+    pki_secret_free(s);
+
+    s = pki_secret_from("hunter2", 7, &err);
+    assert_non_null(s);
+    assert_int_equal(pki_secret_len(s), 7);
+    assert_string_equal(pki_secret_str(s), "hunter2");
+    assert_int_equal(pki_secret_data(s)[7], '\0');
+    pki_secret_mut(s)[0] = 'H';
+    assert_string_equal(pki_secret_str(s), "Hunter2");
+    pki_secret_free(s);
+
+    s = pki_secret_new(0, &err);
+    assert_non_null(s);
+    assert_int_equal(pki_secret_len(s), 0);
+    assert_string_equal(pki_secret_str(s), "");
+    pki_secret_free(s);
+
+    pki_secret_free(NULL);
+    assert_null(pki_secret_str(NULL));
+    assert_int_equal(pki_secret_len(NULL), 0);
+
+    /* Negative: an impossible size fails cleanly. */
+    assert_null(pki_secret_new(SIZE_MAX, &err));
+    assert_int_equal(err.code, MK_ERR_NOMEM);
+}
+
+static void test_read_file(void **state)
+{
+    struct fixture *f = *state;
+    struct mk_err err;
+    struct pki_secret *s;
+
+    s = pki_secret_read_file(write_file(f, "a", "s3cret\nsecond line\n", 0600), &err);
+    assert_non_null(s);
+    assert_string_equal(pki_secret_str(s), "s3cret");
+    assert_int_equal(pki_secret_len(s), 6);
+    pki_secret_free(s);
+
+    s = pki_secret_read_file(write_file(f, "b", "crlf pass\r\n", 0400), &err);
+    assert_non_null(s);
+    assert_string_equal(pki_secret_str(s), "crlf pass");
+    pki_secret_free(s);
+
+    s = pki_secret_read_file(write_file(f, "c", "no newline", 0600), &err);
+    assert_non_null(s);
+    assert_string_equal(pki_secret_str(s), "no newline");
+    pki_secret_free(s);
+}
+
+static void test_read_file_refusals(void **state)
+{
+    struct fixture *f = *state;
+    struct mk_err err;
+    const char *path;
+    char missing[128];
+    char big[5000];
+
+    path = write_file(f, "empty", "", 0600);
+    assert_null(pki_secret_read_file(path, &err));
+    assert_int_equal(err.code, MK_ERR_INVALID);
+    assert_non_null(strstr(err.msg, path));
+
+    path = write_file(f, "emptyline", "\nsecond\n", 0600);
+    assert_null(pki_secret_read_file(path, &err));
+    assert_int_equal(err.code, MK_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "empty"));
+
+    path = write_file(f, "wide", "pass\n", 0644);
+    assert_null(pki_secret_read_file(path, &err));
+    assert_int_equal(err.code, MK_ERR_PERM);
+    assert_non_null(strstr(err.msg, path));
+    assert_null(strstr(err.msg, "pass\n"));
+
+    path = write_file(f, "group", "pass\n", 0640);
+    assert_null(pki_secret_read_file(path, &err));
+    assert_int_equal(err.code, MK_ERR_PERM);
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    path = write_file(f, "big", big, 0600);
+    assert_null(pki_secret_read_file(path, &err));
+    assert_int_equal(err.code, MK_ERR_INVALID);
+
+    snprintf(missing, sizeof(missing), "%s/missing", f->dir);
+    assert_null(pki_secret_read_file(missing, &err));
+    assert_int_equal(err.code, MK_ERR_NOTFOUND);
+    assert_non_null(strstr(err.msg, missing));
+
+    /* A directory is not a secret file. */
+    assert_null(pki_secret_read_file(f->dir, &err));
+    assert_int_not_equal(err.code, MK_OK);
+}
+
+static void test_random(void **state)
+{
+    unsigned char a[32];
+    unsigned char b[32];
+    int seen[7] = {0};
+
+    (void)state;
+    for (int i = 0; i < 2000; i++) {
+        uint32_t r = pki_random_uniform(7);
+        double d = pki_random_unit();
+        assert_true(r < 7);
+        seen[r] = 1;
+        assert_true(d >= 0.0 && d < 1.0);
+    }
+    /* 2000 draws from 7 values: missing one has probability about 7 * (6/7)^2000 ~ 0. */
+    for (int i = 0; i < 7; i++) {
+        assert_true(seen[i]);
+    }
+    assert_int_equal(pki_random_uniform(1), 0);
+    assert_int_equal(pki_random_uniform(0), 0);
+    pki_random_bytes(a, sizeof(a));
+    pki_random_bytes(b, sizeof(b));
+    assert_memory_not_equal(a, b, sizeof(a));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_new_from, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_file_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

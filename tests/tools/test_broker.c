@@ -1,0 +1,301 @@
+/*
+ * test_broker.c: a tiny TLS "Kafka broker" for the probe tests.  It completes TLS handshakes with
+ * the configured client-certificate policy and answers ApiVersions v0..v3 (higher versions get
+ * UNSUPPORTED_VERSION in the v0 layout, as real brokers do).  Any other request closes the
+ * connection.  It serves until killed; one thread per connection.
+ *
+ *   test_broker --port 0 --cert S.pem --key S.key [--ca-file CA.pem] [--require-client-cert |
+ *               --optional-client-cert] [--trust-any] [--tls-min 1.2] [--tls-max 1.3] [--crl F]
+ *
+ * With --port 0 it binds a free loopback port and prints "PORT=<n>" on stdout first.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include "ctl/kafka_wire.h"
+
+static const struct kafka_api_range broker_apis[] = {
+    {0, 0, 9}, {1, 0, 13}, {3, 0, 12}, {8, 0, 8}, {9, 0, 8}, {18, 0, 3}, {19, 0, 7},
+};
+
+static int trust_any_cb(int ok, X509_STORE_CTX *ctx)
+{
+    (void)ok;
+    (void)ctx;
+    return 1;
+}
+
+static int parse_tls_version(const char *s, int *out)
+{
+    if (strcmp(s, "1.2") == 0) {
+        *out = TLS1_2_VERSION;
+    } else if (strcmp(s, "1.3") == 0) {
+        *out = TLS1_3_VERSION;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static int ssl_read_full(SSL *ssl, unsigned char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        size_t r = 0;
+        if (SSL_read_ex(ssl, buf + got, n - got, &r) != 1) {
+            return -1;
+        }
+        got += r;
+    }
+    return 0;
+}
+
+static void answer(SSL *ssl)
+{
+    unsigned char hdr[4];
+    static __thread unsigned char payload[KAFKA_MAX_FRAME];
+    static __thread unsigned char out[KAFKA_MAX_FRAME];
+    for (;;) {
+        if (ssl_read_full(ssl, hdr, 4) != 0) {
+            return;
+        }
+        int32_t size = kafka_frame_size(hdr);
+        if (size < 0 || size > KAFKA_MAX_FRAME) {
+            fprintf(stderr, "test_broker: bad frame size %d\n", (int)size);
+            return;
+        }
+        if (ssl_read_full(ssl, payload, (size_t)size) != 0) {
+            return;
+        }
+        struct kafka_api_versions_request req;
+        struct mk_err err = {0};
+        int16_t api_key = 0;
+        struct kafka_api_versions_response resp = {0};
+        resp.n_api_keys = sizeof(broker_apis) / sizeof(broker_apis[0]);
+        memcpy(resp.api_keys, broker_apis, sizeof(broker_apis));
+        if (kafka_api_versions_request_parse(payload, (size_t)size, &req, &api_key, &err) != 0) {
+            if (err.code != MK_ERR_STATE || api_key != KAFKA_API_VERSIONS) {
+                fprintf(stderr, "test_broker: %s\n", err.msg);
+                return;
+            }
+            resp.error_code = KAFKA_ERR_UNSUPPORTED_VERSION;
+            resp.n_api_keys = 1;
+            resp.api_keys[0] = (struct kafka_api_range){KAFKA_API_VERSIONS, 0, 3};
+        }
+        resp.correlation_id = req.correlation_id;
+        long n = kafka_api_versions_response_encode(out, sizeof(out), req.version, &resp, &err);
+        if (n < 0) {
+            fprintf(stderr, "test_broker: %s\n", err.msg);
+            return;
+        }
+        size_t w = 0;
+        if (SSL_write_ex(ssl, out, (size_t)n, &w) != 1) {
+            return;
+        }
+    }
+}
+
+struct conn {
+    SSL_CTX *ctx;
+    int fd;
+};
+
+static void *serve(void *arg)
+{
+    struct conn *c = arg;
+    struct timeval tv = {.tv_sec = 10};
+    (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    SSL *ssl = SSL_new(c->ctx);
+    if (ssl != NULL && SSL_set_fd(ssl, c->fd) == 1) {
+        if (SSL_accept(ssl) == 1) {
+            answer(ssl);
+            (void)SSL_shutdown(ssl);
+        } else {
+            unsigned long e = ERR_get_error();
+            char buf[256];
+            ERR_error_string_n(e, buf, sizeof(buf));
+            fprintf(stderr, "test_broker: handshake failed: %s\n", buf);
+        }
+    }
+    ERR_clear_error();
+    SSL_free(ssl);
+    close(c->fd);
+    free(c);
+    return NULL;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: test_broker --port N --cert F --key F [--ca-file F] "
+                    "[--require-client-cert|--optional-client-cert] [--trust-any] "
+                    "[--tls-min V] [--tls-max V] [--crl F]\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *cert = NULL, *key = NULL, *ca = NULL, *crl = NULL;
+    long port = -1;
+    int require = 0, optional = 0, trust_any = 0;
+    int tls_min = TLS1_2_VERSION, tls_max = TLS1_3_VERSION;
+    static const struct option opts[] = {
+        {"port", required_argument, NULL, 'p'},
+        {"cert", required_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'k'},
+        {"ca-file", required_argument, NULL, 'a'},
+        {"require-client-cert", no_argument, NULL, 'r'},
+        {"optional-client-cert", no_argument, NULL, 'o'},
+        {"trust-any", no_argument, NULL, 't'},
+        {"tls-min", required_argument, NULL, 'm'},
+        {"tls-max", required_argument, NULL, 'M'},
+        {"crl", required_argument, NULL, 'l'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 'p':
+            errno = 0;
+            port = strtol(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || port < 0 || port > 65535) {
+                usage();
+                return 2;
+            }
+            break;
+        case 'c':
+            cert = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'a':
+            ca = optarg;
+            break;
+        case 'r':
+            require = 1;
+            break;
+        case 'o':
+            optional = 1;
+            break;
+        case 't':
+            trust_any = 1;
+            break;
+        case 'm':
+            if (parse_tls_version(optarg, &tls_min) != 0) {
+                usage();
+                return 2;
+            }
+            break;
+        case 'M':
+            if (parse_tls_version(optarg, &tls_max) != 0) {
+                usage();
+                return 2;
+            }
+            break;
+        case 'l':
+            crl = optarg;
+            break;
+        default:
+            usage();
+            return 2;
+        }
+    }
+    if (port < 0 || cert == NULL || key == NULL || ((require || optional) && ca == NULL && !trust_any)) {
+        usage();
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, tls_min) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, tls_max) != 1 ||
+        SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        ERR_print_errors_fp(stderr);
+        return 1;
+    }
+    if (ca != NULL) {
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
+        if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1 || names == NULL) {
+            ERR_print_errors_fp(stderr);
+            return 1;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names);
+    }
+    if (crl != NULL) {
+        FILE *f = fopen(crl, "r");
+        X509_CRL *c = f != NULL ? PEM_read_X509_CRL(f, NULL, NULL, NULL) : NULL;
+        if (f != NULL) {
+            fclose(f);
+        }
+        X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+        if (c == NULL || X509_STORE_add_crl(store, c) != 1) {
+            fprintf(stderr, "test_broker: cannot load CRL %s\n", crl);
+            return 1;
+        }
+        X509_CRL_free(c);
+        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    }
+    int mode = SSL_VERIFY_NONE;
+    if (require) {
+        mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    } else if (optional) {
+        mode = SSL_VERIFY_PEER;
+    }
+    SSL_CTX_set_verify(ctx, mode, trust_any ? trust_any_cb : NULL);
+
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t slen = sizeof(sa);
+    if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(lfd, 64) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&sa, &slen) != 0) {
+        perror("test_broker: listen");
+        return 1;
+    }
+    printf("PORT=%u\n", (unsigned)ntohs(sa.sin_port));
+    fflush(stdout);
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            perror("test_broker: accept");
+            return 1;
+        }
+        struct conn *c = malloc(sizeof(*c));
+        pthread_t th;
+        if (c == NULL) {
+            close(fd);
+            continue;
+        }
+        c->ctx = ctx;
+        c->fd = fd;
+        if (pthread_create(&th, NULL, serve, c) != 0) {
+            close(fd);
+            free(c);
+            continue;
+        }
+        pthread_detach(th);
+    }
+}
