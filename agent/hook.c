@@ -120,8 +120,7 @@ int agent_hook_run(const struct agent_hook_spec *spec, struct mk_err *err)
     }
     MK_ENSURE_ERRNO(w == 1, err, MK_ERR_IO, "hook: waitpid %s", spec->argv[0]);
     if (WIFSIGNALED(status)) {
-        mk_err_set(err, MK_ERR_IO, "hook: %s killed by signal %d", spec->argv[0],
-                   WTERMSIG(status));
+        mk_err_set(err, MK_ERR_IO, "hook: %s killed by signal %d", spec->argv[0], WTERMSIG(status));
         goto out;
     }
     MK_ENSURE(WIFEXITED(status) && WEXITSTATUS(status) == 0, err, MK_ERR_IO,

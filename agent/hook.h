@@ -15,8 +15,8 @@
 #include "pki/err.h"
 
 struct agent_hook_spec {
-    char *const *argv;     /* NULL-terminated, argv[0] absolute; borrowed */
-    long timeout_seconds;  /* > 0 */
+    char *const *argv;    /* NULL-terminated, argv[0] absolute; borrowed */
+    long timeout_seconds; /* > 0 */
     const char *name;
     const char *cert_path;
     time_t not_after;

@@ -1,9 +1,13 @@
 /* iterate.c: the per-certificate state machine (see iterate.h). */
 #include "agent/iterate.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "agent/hook.h"
 #include "agent/rotate.h"
@@ -186,6 +190,105 @@ static void publish(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     }
 }
 
+/*
+ * Revocations waiting for their grace period survive restarts in <state_dir>/<name>.revoke.json:
+ * {"version":1,"revocations":[{"at":unix,"failures":n,"cert":"PEM"}]}.  Certificates are public,
+ * so the file is 0644.  With nothing pending the file is removed.
+ */
+static void revokes_save(const struct agent_ctx *ctx, const struct agent_cert *c)
+{
+    char path[1024];
+    struct mk_err err;
+    json_t *list = NULL;
+    json_t *o = NULL;
+    char *text = NULL;
+
+    if (agent_state_path(path, sizeof(path), ctx->cfg->state_dir, c->name, ".revoke.json") != 0) {
+        return;
+    }
+    if (c->n_revokes == 0) {
+        if (unlink(path) != 0 && errno != ENOENT) {
+            mk_log(MK_LOG_WARN, "revoke.save_failed", "name=%s path=%s errno=%d", c->name, path,
+                   errno);
+        }
+        return;
+    }
+    list = json_array();
+    for (size_t i = 0; list != NULL && i < c->n_revokes; i++) {
+        char *pem = pki_certs_to_pem(c->revokes[i].cert, NULL, NULL, &err);
+        if (pem == NULL ||
+            json_array_append_new(
+                list, json_pack("{s:I, s:I, s:s}", "at", (json_int_t)c->revokes[i].at, "failures",
+                                (json_int_t)c->revokes[i].failures, "cert", pem)) != 0) {
+            free(pem);
+            json_decref(list);
+            list = NULL;
+            break;
+        }
+        free(pem);
+    }
+    o = list != NULL ? json_pack("{s:i, s:o}", "version", 1, "revocations", list) : NULL;
+    text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    mk_err_clear(&err);
+    if (text == NULL) {
+        mk_log(MK_LOG_WARN, "revoke.save_failed", "name=%s msg=\"cannot build JSON\"", c->name);
+    } else if (pki_store_write_file(path, text, strlen(text), 0644, (uid_t)-1, (gid_t)-1, &err) !=
+               0) {
+        mk_log_err("revoke.save_failed", &err);
+    }
+    free(text);
+    json_decref(o);
+}
+
+static int add_revoke(struct agent_cert *c, X509 *cert, time_t at, unsigned failures);
+
+static void revokes_load(struct agent_ctx *ctx, struct agent_cert *c)
+{
+    char path[1024];
+    json_error_t jerr;
+    struct mk_err err;
+    json_t *o = NULL;
+    json_t *list;
+    json_t *item;
+    size_t i;
+
+    if (agent_state_path(path, sizeof(path), ctx->cfg->state_dir, c->name, ".revoke.json") != 0 ||
+        access(path, F_OK) != 0) {
+        return;
+    }
+    o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    list = json_object_get(o, "revocations");
+    if (o == NULL || !json_is_array(list)) {
+        mk_log(MK_LOG_ERROR, "state.corrupt", "name=%s path=%s line=%d msg=\"%s\"", c->name, path,
+               jerr.line, o == NULL ? jerr.text : "no revocations array");
+        if (ctx->metrics != NULL) {
+            agent_metrics_corrupt(ctx->metrics, c->name);
+        }
+        json_decref(o);
+        return;
+    }
+    json_array_foreach(list, i, item)
+    {
+        const char *pem = json_string_value(json_object_get(item, "cert"));
+        json_t *at = json_object_get(item, "at");
+        json_t *failures = json_object_get(item, "failures");
+        STACK_OF(X509) *certs = NULL;
+        if (pem == NULL || !json_is_integer(at) || !json_is_integer(failures) ||
+            (certs = pki_certs_from_mem(pem, strlen(pem), &err)) == NULL) {
+            mk_log(MK_LOG_ERROR, "state.corrupt", "name=%s path=%s entry=%zu", c->name, path, i);
+            continue;
+        }
+        X509 *cert = sk_X509_shift(certs);
+        sk_X509_pop_free(certs, X509_free);
+        if (add_revoke(c, cert, (time_t)json_integer_value(at),
+                       (unsigned)json_integer_value(failures)) != 0) {
+            X509_free(cert);
+        }
+    }
+    json_decref(o);
+    mk_log(MK_LOG_INFO, "revoke.restored", "name=%s pending=%zu", c->name, c->n_revokes);
+}
+
 /* Counters survive restarts through the state file (a corrupt one is reported and replaced). */
 static void restore(struct agent_ctx *ctx, struct agent_cert *c)
 {
@@ -193,6 +296,7 @@ static void restore(struct agent_ctx *ctx, struct agent_cert *c)
     struct mk_err err;
 
     c->restored = 1;
+    revokes_load(ctx, c);
     if (agent_state_read(ctx->cfg->state_dir, c->name, &st, &err) != 0) {
         if (err.code != MK_ERR_NOTFOUND) {
             mk_log_err("state.corrupt", &err);
@@ -291,8 +395,8 @@ static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         plan_wait(c, now);
     }
     mk_log(MK_LOG_INFO, "certificate.loaded",
-           "name=%s present=%d generation=%lu not_after=%lld next=%s due=%lld pending=%d",
-           c->name, c->have_cert, c->have_cert ? c->generation : 0UL,
+           "name=%s present=%d generation=%lu not_after=%lld next=%s due=%lld pending=%d", c->name,
+           c->have_cert, c->have_cert ? c->generation : 0UL,
            (long long)(c->have_cert ? c->info.not_after : 0), agent_state_name(c->state),
            (long long)c->due, pending);
 }
@@ -337,7 +441,7 @@ static void run_hook(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     }
 }
 
-static int add_revoke(struct agent_cert *c, X509 *cert, time_t at)
+static int add_revoke(struct agent_cert *c, X509 *cert, time_t at, unsigned failures)
 {
     struct agent_revoke *r = realloc(c->revokes, (c->n_revokes + 1) * sizeof(*r));
 
@@ -347,7 +451,7 @@ static int add_revoke(struct agent_cert *c, X509 *cert, time_t at)
     c->revokes = r;
     c->revokes[c->n_revokes].cert = cert;
     c->revokes[c->n_revokes].at = at;
-    c->revokes[c->n_revokes].failures = 0;
+    c->revokes[c->n_revokes].failures = failures;
     c->n_revokes++;
     return 0;
 }
@@ -357,6 +461,7 @@ static void run_revokes(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     struct pki_ca *ca;
     struct mk_err err;
     char msg[sizeof(err.msg)];
+    int changed = 0;
     size_t i = 0;
 
     while (i < c->n_revokes) {
@@ -365,6 +470,7 @@ static void run_revokes(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
             i++;
             continue;
         }
+        changed = 1;
         mk_err_clear(&err);
         ca = agent_ctx_ca(ctx, &err);
         if (ca != NULL && pki_ca_revoke(ca, r->cert, "SUPERSEDED", &err) == 0) {
@@ -378,9 +484,14 @@ static void run_revokes(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         r->at = now + agent_schedule_backoff(r->failures, ctx->cfg->retry_min_seconds,
                                              ctx->cfg->retry_max_seconds, pki_random_unit(), 0);
         quote_msg(err.msg, msg, sizeof(msg));
-        mk_log(MK_LOG_ERROR, "revoke.failure", "name=%s code=%s failures=%u retry_at=%lld "
-               "msg=\"%s\"", c->name, mk_code_str(err.code), r->failures, (long long)r->at, msg);
+        mk_log(MK_LOG_ERROR, "revoke.failure",
+               "name=%s code=%s failures=%u retry_at=%lld "
+               "msg=\"%s\"",
+               c->name, mk_code_str(err.code), r->failures, (long long)r->at, msg);
         i++;
+    }
+    if (changed) {
+        revokes_save(ctx, c);
     }
 }
 
@@ -478,12 +589,15 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         c->due = now + 1;
     }
     mk_log(MK_LOG_INFO, "rotation.success",
-           "name=%s serial=%s generation=%lu not_after=%lld next_renewal=%lld resumed=%d",
-           c->name, c->info.serial_hex, c->generation, (long long)c->info.not_after,
-           (long long)c->due, out.resumed);
-    if (replaced != NULL && add_revoke(c, replaced, now + c->cc->revoke_grace_seconds) != 0) {
-        X509_free(replaced);
-        mk_log(MK_LOG_ERROR, "revoke.failure", "name=%s msg=\"out of memory\"", c->name);
+           "name=%s serial=%s generation=%lu not_after=%lld next_renewal=%lld resumed=%d", c->name,
+           c->info.serial_hex, c->generation, (long long)c->info.not_after, (long long)c->due,
+           out.resumed);
+    if (replaced != NULL) {
+        if (add_revoke(c, replaced, now + c->cc->revoke_grace_seconds, 0) != 0) {
+            X509_free(replaced);
+            mk_log(MK_LOG_ERROR, "revoke.failure", "name=%s msg=\"out of memory\"", c->name);
+        }
+        revokes_save(ctx, c);
     }
     c->hook_due = now; /* run it now, below */
 }

@@ -90,6 +90,13 @@ static int certs_build(struct agent *a, const struct conf *cfg, struct mk_err *e
 
     MK_ENSURE(certs != NULL && names != NULL, err, MK_ERR_NOMEM, "agent: out of memory");
     for (size_t i = 0; i < cfg->n_certs; i++) {
+        names[i] = cfg->certs[i].name;
+    }
+    /* The only step that can fail comes first, so a failure leaves everything as it was. */
+    if (a->metrics != NULL) {
+        MK_GUARD(agent_metrics_set_names(a->metrics, names, cfg->n_certs, err));
+    }
+    for (size_t i = 0; i < cfg->n_certs; i++) {
         const struct conf_certificate *cc = &cfg->certs[i];
         struct agent_cert *old = NULL;
         for (size_t j = 0; j < a->n_certs; j++) {
@@ -105,10 +112,6 @@ static int certs_build(struct agent *a, const struct conf *cfg, struct mk_err *e
         } else {
             agent_cert_init(&certs[i], cc);
         }
-        names[i] = cc->name;
-    }
-    if (a->metrics != NULL) {
-        MK_GUARD(agent_metrics_set_names(a->metrics, names, cfg->n_certs, err));
     }
     for (size_t j = 0; j < a->n_certs; j++) {
         if (a->certs[j].cc != NULL) {
@@ -151,8 +154,8 @@ static void status_line(struct agent *a, time_t now)
             next_name = a->certs[i].name;
         }
     }
-    agent_notify_status("%zu certificate(s), %zu ready; next action %s in %llds", a->n_certs,
-                        ready, next_name, (long long)(next > now ? next - now : 0));
+    agent_notify_status("%zu certificate(s), %zu ready; next action %s in %llds", a->n_certs, ready,
+                        next_name, (long long)(next > now ? next - now : 0));
 }
 
 /* Arms the timer at the earliest deadline (absolute realtime; cancelled if the clock is set). */
@@ -207,6 +210,10 @@ static void reload(struct agent *a)
     listen_changed = strcmp(cfg->metrics_listen, a->cfg->metrics_listen) != 0;
     if (listen_changed && agent_metrics_listen(a->metrics, cfg->metrics_listen, &err) != 0) {
         mk_log_err("metrics.listen_failed", &err);
+        /* Keep serving where scrapers already look rather than go dark. */
+        if (agent_metrics_listen(a->metrics, a->cfg->metrics_listen, &err) != 0) {
+            mk_log_err("metrics.listen_failed", &err);
+        }
     }
     conf_free(a->cfg);
     a->cfg = cfg;
@@ -327,8 +334,7 @@ static int run_loop(struct agent *a)
             }
         }
         if (nfds == 3 && (fds[2].revents & POLLIN)) {
-            if (read(a->wdfd, &ticks, sizeof(ticks)) > 0 &&
-                agent_notify("WATCHDOG=1", &err) != 0) {
+            if (read(a->wdfd, &ticks, sizeof(ticks)) > 0 && agent_notify("WATCHDOG=1", &err) != 0) {
                 mk_log_err("notify.failed", &err);
             }
         }
@@ -435,8 +441,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (renew != NULL && conf_find_certificate(a.cfg, renew) == NULL) {
-        fprintf(stderr, "mskpki-agent: --renew: no certificate named '%s' in %s\n", renew,
-                config);
+        fprintf(stderr, "mskpki-agent: --renew: no certificate named '%s' in %s\n", renew, config);
         conf_free(a.cfg);
         return EXIT_USAGE;
     }

@@ -373,8 +373,9 @@ static void render_certs(FILE *f, struct agent_metrics *m, time_t now)
         if (!c->have_status || c->serial[0] == '\0') {
             continue;
         }
-        fprintf(f, "mskpki_certificate_info{name=\"%s\",ca=\"%s\",serial=\"%s\",issuer=\"%s\","
-                   "subject=\"%s\"} 1\n",
+        fprintf(f,
+                "mskpki_certificate_info{name=\"%s\",ca=\"%s\",serial=\"%s\",issuer=\"%s\","
+                "subject=\"%s\"} 1\n",
                 esc(c->name, n, sizeof(n)), c->ca, esc(c->serial, s, sizeof(s)),
                 esc(c->issuer, a, sizeof(a)), esc(c->subject, b, sizeof(b)));
     }
@@ -547,8 +548,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 }
 
 /* "host:port" or "[v6]:port" into a numeric socket address. */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
-                        int *v6, struct mk_err *err)
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, int *v6,
+                        struct mk_err *err)
 {
     char host[256];
     const char *colon;
@@ -579,8 +580,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     memset(&hints, 0, sizeof(hints));
     hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
     hints.ai_socktype = SOCK_STREAM;
-    MK_ENSURE(getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &ai) == 0 && ai != NULL,
-              err, MK_ERR_CONFIG, "metrics: listen address '%s': not a numeric host:port", listen);
+    MK_ENSURE(getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &ai) == 0 && ai != NULL, err,
+              MK_ERR_CONFIG, "metrics: listen address '%s': not a numeric host:port", listen);
     memcpy(ss, ai->ai_addr, ai->ai_addrlen);
     *sslen = ai->ai_addrlen;
     *v6 = ai->ai_family == AF_INET6;

@@ -25,7 +25,8 @@ void agent_metrics_free(struct agent_metrics *m);
 /* Serves /metrics and /healthz on listen ("127.0.0.1:9464", "[::1]:9464"); "" or NULL serves
  * nothing.  Replaces a running server.  MK_ERR_CONFIG for a bad address, MK_ERR_IO when the
  * port cannot be bound. */
-int agent_metrics_listen(struct agent_metrics *m, const char *listen, struct mk_err *err) MK_MUST_CHECK;
+int agent_metrics_listen(struct agent_metrics *m, const char *listen,
+                         struct mk_err *err) MK_MUST_CHECK;
 /* The bound port, 0 when not serving. */
 unsigned agent_metrics_port(struct agent_metrics *m);
 void agent_metrics_stop(struct agent_metrics *m);
@@ -51,7 +52,7 @@ void agent_metrics_ca_retire(struct agent_metrics *m);
 
 /* The exposition text at time now.  Caller frees with free(). */
 char *agent_metrics_render(struct agent_metrics *m, time_t now, size_t *len,
-                                            struct mk_err *err) MK_MUST_CHECK;
+                           struct mk_err *err) MK_MUST_CHECK;
 /* 1 when every certificate is ready at now (a valid current generation), else 0. */
 int agent_metrics_healthy(struct agent_metrics *m, time_t now);
 

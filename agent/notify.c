@@ -34,8 +34,11 @@ int agent_notify(const char *msg, struct mk_err *err)
     }
     salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    /* MSG_DONTWAIT: a receiver that stopped reading fills its queue (net.unix.max_dgram_qlen);
+     * a lost notification is better than a daemon blocked in sendto(). */
     MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "notify: socket");
-    MK_ENSURE_ERRNO(sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen) >= 0,
+    MK_ENSURE_ERRNO(sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
+                           (struct sockaddr *)&sa, salen) >= 0,
                     err, MK_ERR_IO, "notify: sendto %s", path);
     rc = 0;
 out:

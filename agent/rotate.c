@@ -94,8 +94,8 @@ void agent_rotate_clear_pending(const char *state_dir, const char *name)
     for (size_t i = 0; i < sizeof(pending_suffixes) / sizeof(pending_suffixes[0]); i++) {
         if (agent_state_path(path, sizeof(path), state_dir, name, pending_suffixes[i]) == 0 &&
             unlink(path) != 0 && errno != ENOENT) {
-            mk_log(MK_LOG_WARN, "rotation.pending_cleanup", "name=%s path=%s errno=%d", name,
-                   path, errno);
+            mk_log(MK_LOG_WARN, "rotation.pending_cleanup", "name=%s path=%s errno=%d", name, path,
+                   errno);
         }
     }
 }
@@ -179,8 +179,8 @@ static int save_pending(const struct agent_rotate_in *in, EVP_PKEY *key, X509_RE
                   agent_state_path(cpath, sizeof(cpath), in->state_dir, name, ".pending.csr") == 0,
               err, MK_ERR_INVALID, "pending: path too long for %s", name);
     MK_GUARD_PTR(pem = pki_format_key_pem(key, NULL, err));
-    MK_GUARD(pki_store_write_file(kpath, pki_secret_data(pem), pki_secret_len(pem), 0600,
-                                  (uid_t)-1, (gid_t)-1, err));
+    MK_GUARD(pki_store_write_file(kpath, pki_secret_data(pem), pki_secret_len(pem), 0600, (uid_t)-1,
+                                  (gid_t)-1, err));
     MK_GUARD_PTR(csr_pem = pki_csr_to_pem(csr, &csr_len, err));
     MK_GUARD(pki_store_write_file(cpath, csr_pem, csr_len, 0644, (uid_t)-1, (gid_t)-1, err));
     rc = 0;
@@ -192,7 +192,7 @@ out:
 
 /* The new certificate must be usable before it replaces anything. */
 static int verify_issued(const struct agent_rotate_in *in, EVP_PKEY *key, X509 *leaf,
-                         STACK_OF(X509) *chain, struct mk_err *err)
+                         STACK_OF(X509) * chain, struct mk_err *err)
 {
     STACK_OF(X509) *anchors = NULL;
     struct pki_cert_info info;
@@ -213,16 +213,17 @@ static int verify_issued(const struct agent_rotate_in *in, EVP_PKEY *key, X509 *
     }
     MK_GUARD(pki_cert_info(leaf, &info, err));
     MK_ENSURE(info.not_before <= in->now + NOT_BEFORE_SKEW && info.not_after > in->now, err,
-              MK_ERR_VERIFY, "verify: issued certificate is not valid now (notBefore %lld, "
-              "notAfter %lld)", (long long)info.not_before, (long long)info.not_after);
+              MK_ERR_VERIFY,
+              "verify: issued certificate is not valid now (notBefore %lld, "
+              "notAfter %lld)",
+              (long long)info.not_before, (long long)info.not_after);
     rc = 0;
 out:
     sk_X509_pop_free(anchors, X509_free);
     return rc;
 }
 
-int agent_rotate(const struct agent_rotate_in *in, struct agent_rotate_out *out,
-                 struct mk_err *err)
+int agent_rotate(const struct agent_rotate_in *in, struct agent_rotate_out *out, struct mk_err *err)
 {
     const struct conf_certificate *cc = in->cc;
     const int pending = agent_rotate_uses_pending(in->ca);

@@ -60,7 +60,7 @@ struct agent_rotate_in {
 struct agent_rotate_out {
     EVP_PKEY *key;
     X509 *leaf;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     unsigned long generation; /* of the generation written */
     int issued;               /* the CA issued a certificate in this call (even if a later step
                                * failed): every one costs money on AWS */

@@ -31,19 +31,17 @@ char *agent_state_to_json(const struct agent_status *st, struct mk_err *err)
     json_t *o = NULL;
     char *text = NULL;
 
-    o = json_pack("{s:i, s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:I, s:I,"
-                  " s:s, s:I}",
-                  "version", AGENT_STATE_VERSION, "name", st->name, "ca", st->ca, "ready",
-                  st->ready ? 1 : 0, "subject", st->subject, "issuer", st->issuer, "serial",
-                  st->serial, "not_before", (json_int_t)st->not_before, "not_after",
-                  (json_int_t)st->not_after, "next_renewal", (json_int_t)st->next_renewal,
-                  "last_attempt", (json_int_t)st->last_attempt, "last_success",
-                  (json_int_t)st->last_success, "last_result", agent_result_name(st->last_result),
-                  "last_error",
-                  st->last_error[0] != '\0' ? json_string(st->last_error) : json_null(),
-                  "consecutive_failures", (json_int_t)st->consecutive_failures, "generation",
-                  (json_int_t)st->generation, "cert_path", st->cert_path, "updated",
-                  (json_int_t)st->updated);
+    o = json_pack(
+        "{s:i, s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:I, s:I,"
+        " s:s, s:I}",
+        "version", AGENT_STATE_VERSION, "name", st->name, "ca", st->ca, "ready", st->ready ? 1 : 0,
+        "subject", st->subject, "issuer", st->issuer, "serial", st->serial, "not_before",
+        (json_int_t)st->not_before, "not_after", (json_int_t)st->not_after, "next_renewal",
+        (json_int_t)st->next_renewal, "last_attempt", (json_int_t)st->last_attempt, "last_success",
+        (json_int_t)st->last_success, "last_result", agent_result_name(st->last_result),
+        "last_error", st->last_error[0] != '\0' ? json_string(st->last_error) : json_null(),
+        "consecutive_failures", (json_int_t)st->consecutive_failures, "generation",
+        (json_int_t)st->generation, "cert_path", st->cert_path, "updated", (json_int_t)st->updated);
     MK_ENSURE(o != NULL, err, MK_ERR_NOMEM, "state: cannot build JSON for %s", st->name);
     text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     MK_ENSURE(text != NULL, err, MK_ERR_NOMEM, "state: cannot serialise JSON for %s", st->name);

@@ -19,7 +19,12 @@
 
 #define AGENT_STATE_VERSION 1
 
-enum agent_result { AGENT_RESULT_NONE, AGENT_RESULT_SUCCESS, AGENT_RESULT_FAILURE, AGENT_RESULT__MAX };
+enum agent_result {
+    AGENT_RESULT_NONE,
+    AGENT_RESULT_SUCCESS,
+    AGENT_RESULT_FAILURE,
+    AGENT_RESULT__MAX
+};
 
 /* "none", "success", "failure". */
 const char *agent_result_name(enum agent_result r);
@@ -57,7 +62,8 @@ int agent_state_path(char *buf, size_t size, const char *dir, const char *name,
                      const char *suffix) MK_MUST_CHECK;
 
 /* Writes <dir>/<st->name>.json atomically, 0644. */
-int agent_state_write(const char *dir, const struct agent_status *st, struct mk_err *err) MK_MUST_CHECK;
+int agent_state_write(const char *dir, const struct agent_status *st,
+                      struct mk_err *err) MK_MUST_CHECK;
 
 /* Reads <dir>/<name>.json.  Missing file: -1 with MK_ERR_NOTFOUND. */
 int agent_state_read(const char *dir, const char *name, struct agent_status *out,

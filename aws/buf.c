@@ -79,8 +79,8 @@ int aws_buf_printf(struct aws_buf *b, struct mk_err *err, const char *fmt, ...)
 
 static int is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
 }
 
 int aws_buf_uri_encode(struct aws_buf *b, const char *s, size_t len, int keep_slash,

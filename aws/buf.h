@@ -18,10 +18,11 @@ struct aws_buf {
     size_t cap;
 };
 
-int aws_buf_append(struct aws_buf *b, const void *data, size_t len, struct mk_err *err) MK_MUST_CHECK;
+int aws_buf_append(struct aws_buf *b, const void *data, size_t len,
+                   struct mk_err *err) MK_MUST_CHECK;
 int aws_buf_puts(struct aws_buf *b, const char *s, struct mk_err *err) MK_MUST_CHECK;
-int aws_buf_printf(struct aws_buf *b, struct mk_err *err, const char *fmt, ...) MK_PRINTF(3, 4)
-    MK_MUST_CHECK;
+int aws_buf_printf(struct aws_buf *b, struct mk_err *err, const char *fmt, ...)
+    MK_PRINTF(3, 4) MK_MUST_CHECK;
 /* Appends s percent-encoded as SigV4 wants: unreserved bytes (A-Z a-z 0-9 - _ . ~) kept, '/' kept
  * when keep_slash, everything else %XX with upper-case hex. */
 int aws_buf_uri_encode(struct aws_buf *b, const char *s, size_t len, int keep_slash,

@@ -10,7 +10,7 @@
 
 /* One signed request, retried by aws_client_send(). */
 struct aws_call {
-    const char *service;      /* endpoint prefix and signing name */
+    const char *service; /* endpoint prefix and signing name */
     const char *method;
     const char *path;         /* wire path (encoded), "/" for RPC protocols */
     const char *query;        /* wire query, or NULL */
@@ -18,8 +18,8 @@ struct aws_call {
     const char *target;       /* X-Amz-Target, or NULL */
     const void *body;
     size_t body_len;
-    const char *what;         /* for messages: "kms TrentService.DescribeKey" */
-    int anonymous;            /* unsigned (AssumeRoleWithWebIdentity) */
+    const char *what;              /* for messages: "kms TrentService.DescribeKey" */
+    int anonymous;                 /* unsigned (AssumeRoleWithWebIdentity) */
     const struct aws_creds *creds; /* explicit credentials (AssumeRole), or NULL = chain */
 };
 
@@ -45,8 +45,7 @@ char *aws_client_endpoint(const struct aws_client *c, const char *service,
                           struct mk_err *err) MK_MUST_CHECK;
 
 /* Decodes an AWS error answer into err (MK_ERR_AWS, ext_code, http_status, message). */
-void aws_decode_error(const struct aws_http_response *resp, const char *what,
-                      struct mk_err *err);
+void aws_decode_error(const struct aws_http_response *resp, const char *what, struct mk_err *err);
 
 /* Whether ext_code/status is throttling or transient. */
 int aws_code_is_retryable(const char *ext_code, long status);

@@ -113,8 +113,7 @@ struct aws_client *aws_client_new(const struct aws_client_options *opts, struct 
     }
     MK_GUARD(pki_sodium_init(err));
     MK_GUARD(resolve_region(o, &c->region, err));
-    MK_GUARD(dup_opt(o->endpoint_url != NULL && o->endpoint_url[0] != '\0' ? o->endpoint_url
-                                                                            : NULL,
+    MK_GUARD(dup_opt(o->endpoint_url != NULL && o->endpoint_url[0] != '\0' ? o->endpoint_url : NULL,
                      &c->endpoint_url, err));
     MK_GUARD(dup_opt(o->ca_bundle, &c->ca_bundle, err));
     c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
@@ -191,7 +190,8 @@ char *aws_client_endpoint(const struct aws_client *c, const char *service, struc
         }
         rc = aws_buf_append(&b, url, len, err);
     } else {
-        const char *suffix = strncmp(c->region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
+        const char *suffix =
+            strncmp(c->region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
         rc = aws_buf_printf(&b, err, "https://%s.%s.%s", service, c->region, suffix);
     }
     if (rc != 0) {
@@ -202,8 +202,8 @@ char *aws_client_endpoint(const struct aws_client *c, const char *service, struc
 }
 
 /* Splits an endpoint URL into the Host header value and a base path ("" or "/prefix"). */
-static int endpoint_parts(const char *url, char *host, size_t host_cap, char *base,
-                          size_t base_cap, struct mk_err *err)
+static int endpoint_parts(const char *url, char *host, size_t host_cap, char *base, size_t base_cap,
+                          struct mk_err *err)
 {
     int rc = -1;
     char *scheme = NULL;
@@ -246,13 +246,27 @@ out:
 
 int aws_code_is_retryable(const char *code, long status)
 {
-    static const char *const retry_codes[] = {
-        "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-        "TooManyRequestsException", "ProvisionedThroughputExceededException",
-        "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-        "RequestThrottled", "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException",
-        "RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure",
-        "ServiceUnavailable", "ServiceUnavailableException", "IDPCommunicationError", NULL};
+    static const char *const retry_codes[] = {"Throttling",
+                                              "ThrottlingException",
+                                              "ThrottledException",
+                                              "RequestThrottledException",
+                                              "TooManyRequestsException",
+                                              "ProvisionedThroughputExceededException",
+                                              "TransactionInProgressException",
+                                              "RequestLimitExceeded",
+                                              "BandwidthLimitExceeded",
+                                              "RequestThrottled",
+                                              "SlowDown",
+                                              "PriorRequestNotComplete",
+                                              "EC2ThrottledException",
+                                              "RequestTimeout",
+                                              "RequestTimeoutException",
+                                              "InternalError",
+                                              "InternalFailure",
+                                              "ServiceUnavailable",
+                                              "ServiceUnavailableException",
+                                              "IDPCommunicationError",
+                                              NULL};
     if (status == 429 || status == 500 || status == 502 || status == 503 || status == 504) {
         return 1;
     }
@@ -307,6 +321,15 @@ static void copy_line(char *dst, size_t cap, const char *s, size_t len)
     dst[n] = '\0';
 }
 
+/*
+ * The first line of an AWS message: a signature mismatch goes on, after a blank line, with the
+ * canonical request we sent, and that includes the session token.
+ */
+static size_t first_line_len(const char *s)
+{
+    return strcspn(s, "\r\n");
+}
+
 /* JSON error bodies: {"__type": "ns#Code", "message": "..."} or {"code": ..., "Message": ...}. */
 static void decode_json_error(const struct aws_http_response *resp, char *code, size_t code_cap,
                               char *msg, size_t msg_cap)
@@ -333,7 +356,7 @@ static void decode_json_error(const struct aws_http_response *resp, char *code, 
     for (size_t i = 0; msg[0] == '\0' && msg_keys[i] != NULL; i++) {
         t = json_string_value(json_object_get(j, msg_keys[i]));
         if (t != NULL) {
-            copy_line(msg, msg_cap, t, strlen(t));
+            copy_line(msg, msg_cap, t, first_line_len(t));
         }
     }
     json_decref(j);
@@ -352,7 +375,7 @@ static void decode_xml_error(const struct aws_http_response *resp, char *code, s
     }
     free(t);
     if ((t = aws_xml_get(x, "Error/Message", NULL)) != NULL) {
-        copy_line(msg, msg_cap, t, strlen(t));
+        copy_line(msg, msg_cap, t, first_line_len(t));
     }
     free(t);
     aws_xml_free(x);
@@ -398,8 +421,7 @@ static void attempt_clear(struct attempt *a)
     memset(a, 0, sizeof(*a));
 }
 
-static int attempt_line(struct attempt *a, const char *name, const char *value,
-                        struct mk_err *err)
+static int attempt_line(struct attempt *a, const char *name, const char *value, struct mk_err *err)
 {
     struct aws_buf b = {0};
     if (aws_buf_printf(&b, err, "%s: %s", name, value) != 0) {
@@ -427,16 +449,21 @@ static int attempt_prepare(struct aws_client *c, const struct aws_call *call, co
     for (size_t i = 0; i < n; i++) {
         MK_GUARD(attempt_line(a, hs[i].name, hs[i].value, err));
     }
+    if (call->content_type == NULL && strcmp(call->method, "GET") != 0) {
+        /* Without this curl would send its form Content-Type for a body-less POST/DELETE. */
+        a->lines[a->n] = strdup("Content-Type:");
+        MK_ENSURE(a->lines[a->n] != NULL, err, MK_ERR_NOMEM, "out of memory");
+        a->n++;
+    }
     if (creds == NULL) {
         return 0;
     }
-    struct aws_sigv4_request req = {call->method, path, call->query, hs, n, call->body,
-                                    call->body_len};
+    struct aws_sigv4_request req = {call->method, path,          call->query, hs, n,
+                                    call->body,   call->body_len};
     struct aws_sigv4_params p = {
         .access_key_id = creds->access_key_id,
         .secret_access_key = pki_secret_str(creds->secret_access_key),
-        .session_token =
-            creds->session_token != NULL ? pki_secret_str(creds->session_token) : NULL,
+        .session_token = creds->session_token != NULL ? pki_secret_str(creds->session_token) : NULL,
         .region = c->region,
         .service = call->service,
         .when = time(NULL),
@@ -475,8 +502,8 @@ static int attempt_once(struct aws_client *c, const struct aws_call *call, const
         .headers = (const char *const *)a.lines,
         .body = call->body,
         .body_len = call->body_len,
-        .connect_timeout_ms = c->connect_timeout_ms < timeout_ms ? c->connect_timeout_ms
-                                                                 : timeout_ms,
+        .connect_timeout_ms =
+            c->connect_timeout_ms < timeout_ms ? c->connect_timeout_ms : timeout_ms,
         .timeout_ms = timeout_ms,
         .ca_bundle = c->ca_bundle,
     };
@@ -496,10 +523,9 @@ static void err_copy(struct mk_err *dst, const struct mk_err *src)
 
 static int is_expired_token(const struct mk_err *err)
 {
-    return err->code == MK_ERR_AWS &&
-           (strcmp(err->ext_code, "ExpiredToken") == 0 ||
-            strcmp(err->ext_code, "ExpiredTokenException") == 0 ||
-            strcmp(err->ext_code, "RequestExpired") == 0);
+    return err->code == MK_ERR_AWS && (strcmp(err->ext_code, "ExpiredToken") == 0 ||
+                                       strcmp(err->ext_code, "ExpiredTokenException") == 0 ||
+                                       strcmp(err->ext_code, "RequestExpired") == 0);
 }
 
 int aws_client_send(struct aws_client *c, const struct aws_call *call,
@@ -550,8 +576,10 @@ int aws_client_send(struct aws_client *c, const struct aws_call *call,
             goto out;
         }
         long delay = aws_backoff_ms(attempt, pki_random_unit());
-        mk_log(MK_LOG_WARN, "aws.retry", "service=%s attempt=%d code=%s aws_code=%s status=%d "
-               "delay_ms=%ld", call->service, attempt, mk_code_str(last.code),
+        mk_log(MK_LOG_WARN, "aws.retry",
+               "service=%s attempt=%d code=%s aws_code=%s status=%d "
+               "delay_ms=%ld",
+               call->service, attempt, mk_code_str(last.code),
                last.ext_code[0] ? last.ext_code : "-", last.http_status, delay);
         if (now_ms() + delay >= deadline) {
             err_copy(err, &last);
@@ -569,8 +597,8 @@ out:
 }
 
 /* Parses a JSON answer; an empty body is an empty object. */
-static int parse_json_answer(const struct aws_http_response *resp, const char *what,
-                             json_t **out, struct mk_err *err)
+static int parse_json_answer(const struct aws_http_response *resp, const char *what, json_t **out,
+                             struct mk_err *err)
 {
     const char *b = resp->body.data != NULL ? resp->body.data : "";
     size_t len = resp->body.len;
@@ -648,10 +676,18 @@ static int arn_resource_pieces(const char *type, size_t len)
         const char *type;
         int pieces;
     } table[] = {
-        {"cluster", 3},       {"configuration", 3}, {"replicator", 3},
-        {"vpc-connection", 4}, {"topic", 4},        {"group", 4},
-        {"transactional-id", 4}, {"certificate-authority", 2}, {"key", 2},
-        {"alias", 2},         {"role", 2},          {"certificate", 2},
+        {"cluster", 3},
+        {"configuration", 3},
+        {"replicator", 3},
+        {"vpc-connection", 4},
+        {"topic", 4},
+        {"group", 4},
+        {"transactional-id", 4},
+        {"certificate-authority", 2},
+        {"key", 2},
+        {"alias", 2},
+        {"role", 2},
+        {"certificate", 2},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         if (strlen(table[i].type) == len && strncmp(table[i].type, type, len) == 0) {
@@ -811,8 +847,7 @@ int aws_query_call_as(struct aws_client *client, const char *service, const char
     char what[160];
     struct aws_http_response resp = {0};
     struct aws_buf body = {0};
-    MK_ENSURE(client != NULL && service != NULL && action != NULL && version != NULL &&
-                  xml != NULL,
+    MK_ENSURE(client != NULL && service != NULL && action != NULL && version != NULL && xml != NULL,
               err, MK_ERR_INVALID, "aws_query_call: missing argument");
     snprintf(what, sizeof(what), "%s %s", service, action);
     MK_GUARD(aws_query_body(action, version, params, &body, err));
@@ -843,6 +878,5 @@ int aws_query_call(struct aws_client *client, const char *service, const char *a
                    const char *version, const struct aws_query_param *params, char **xml,
                    size_t *xml_len, struct mk_err *err)
 {
-    return aws_query_call_as(client, service, action, version, params, NULL, 0, xml, xml_len,
-                             err);
+    return aws_query_call_as(client, service, action, version, params, NULL, 0, xml, xml_len, err);
 }

@@ -41,11 +41,14 @@ extern char **environ;
 #define MAX_PROFILE_DEPTH 5
 #define STS_VERSION "2011-06-15"
 
+/* The ECS agent; test builds point it at a local fake. */
+MK_TESTABLE const char *aws_creds_ecs_base = ECS_DEFAULT;
+
 struct aws_creds_provider {
     struct aws_client *client;
-    char *profile;              /* explicit name, or NULL */
+    char *profile; /* explicit name, or NULL */
     pthread_mutex_t lock;
-    struct aws_creds *cached;   /* under lock */
+    struct aws_creds *cached; /* under lock */
 };
 
 /* ---- credentials ---- */
@@ -65,8 +68,7 @@ struct aws_creds *aws_creds_make(const char *akid, const char *secret, const cha
 {
     struct aws_creds *c = NULL;
     MK_ENSURE(akid != NULL && akid[0] != '\0' && secret != NULL && secret[0] != '\0', err,
-              MK_ERR_CREDS, "%s credentials: empty access key id or secret access key",
-              source);
+              MK_ERR_CREDS, "%s credentials: empty access key id or secret access key", source);
     MK_ENSURE(strlen(akid) < sizeof(c->access_key_id), err, MK_ERR_CREDS,
               "%s credentials: access key id too long", source);
     for (const char *p = akid; *p != '\0'; p++) {
@@ -121,14 +123,47 @@ static int expect(const char **s, char c)
     return 0;
 }
 
+/* Skips one of the characters in set at *s; -1 when none is there. */
+static int expect_any(const char **s, const char *set)
+{
+    if (**s == '\0' || strchr(set, **s) == NULL) {
+        return -1;
+    }
+    (*s)++;
+    return 0;
+}
+
+/* "+hh:mm", "-hhmm", "Z" or nothing (UTC) into seconds east of UTC. */
+static int parse_offset(const char **s, long *offset)
+{
+    int oh;
+    int om;
+    *offset = 0;
+    if (expect_any(s, "Zz") == 0 || **s == '\0') {
+        return 0;
+    }
+    long sign = **s == '-' ? -1 : 1;
+    if (expect_any(s, "+-") != 0 || digits(s, 2, &oh) != 0) {
+        return -1;
+    }
+    if (**s == ':') {
+        (*s)++;
+    }
+    if (digits(s, 2, &om) != 0) {
+        return -1;
+    }
+    *offset = sign * (oh * 3600L + om * 60L);
+    return 0;
+}
+
 int aws_parse_iso8601(const char *s, time_t *out)
 {
     struct tm tm = {0};
     int y, mo, d, h, mi, sec;
+    long offset = 0;
     if (s == NULL || digits(&s, 4, &y) || expect(&s, '-') || digits(&s, 2, &mo) ||
-        expect(&s, '-') || digits(&s, 2, &d) || (*s != 'T' && *s != 't' && *s != ' ') ||
-        !(s++) || digits(&s, 2, &h) || expect(&s, ':') || digits(&s, 2, &mi) ||
-        expect(&s, ':') || digits(&s, 2, &sec)) {
+        expect(&s, '-') || digits(&s, 2, &d) || expect_any(&s, "Tt ") || digits(&s, 2, &h) ||
+        expect(&s, ':') || digits(&s, 2, &mi) || expect(&s, ':') || digits(&s, 2, &sec)) {
         return -1;
     }
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
@@ -140,19 +175,7 @@ int aws_parse_iso8601(const char *s, time_t *out)
             s++;
         }
     }
-    long offset = 0;
-    if (*s == 'Z' || *s == 'z') {
-        s++;
-    } else if (*s == '+' || *s == '-') {
-        int sign = *s == '-' ? -1 : 1;
-        int oh, om;
-        s++;
-        if (digits(&s, 2, &oh) || (*s == ':' && !(s++)) || digits(&s, 2, &om)) {
-            return -1;
-        }
-        offset = sign * (oh * 3600L + om * 60L);
-    }
-    if (*s != '\0') {
+    if (parse_offset(&s, &offset) != 0 || *s != '\0') {
         return -1;
     }
     tm.tm_year = y - 1900;
@@ -181,7 +204,8 @@ static void json_wipe(json_t *j)
     const char *key;
     json_t *v;
     if (json_is_object(j)) {
-        json_object_foreach(j, key, v) {
+        json_object_foreach(j, key, v)
+        {
             json_wipe(v);
         }
     } else if (json_is_string(j)) {
@@ -199,13 +223,15 @@ static struct aws_creds *creds_from_json(json_t *j, const char *token_key, const
     const char *exp = json_string_value(json_object_get(j, "Expiration"));
     time_t expiration = 0;
     if (akid == NULL || secret == NULL) {
-        mk_err_set(err, MK_ERR_CREDS, "%s credentials: answer lacks AccessKeyId or "
-                   "SecretAccessKey", source);
+        mk_err_set(err, MK_ERR_CREDS,
+                   "%s credentials: answer lacks AccessKeyId or "
+                   "SecretAccessKey",
+                   source);
         return NULL;
     }
     if (exp != NULL && aws_parse_iso8601(exp, &expiration) != 0) {
-        mk_err_set(err, MK_ERR_CREDS, "%s credentials: Expiration '%.40s' is not ISO 8601",
-                   source, exp);
+        mk_err_set(err, MK_ERR_CREDS, "%s credentials: Expiration '%.40s' is not ISO 8601", source,
+                   exp);
         return NULL;
     }
     return aws_creds_make(akid, secret, token, expiration, source, err);
@@ -304,8 +330,7 @@ static int assume_role(struct aws_creds_provider *p, const struct aws_creds *src
 }
 
 /* Reads a token file (web identity, container authorization): whole file, trimmed. */
-static struct pki_secret *read_token_file(const char *path, const char *what,
-                                          struct mk_err *err)
+static struct pki_secret *read_token_file(const char *path, const char *what, struct mk_err *err)
 {
     struct aws_buf b = {0};
     struct pki_secret *s = NULL;
@@ -317,8 +342,7 @@ static struct pki_secret *read_token_file(const char *path, const char *what,
         return NULL;
     }
     while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-        MK_ENSURE(b.len + n <= 64 * 1024, err, MK_ERR_CREDS, "%s: %s: file too large", what,
-                  path);
+        MK_ENSURE(b.len + n <= 64 * 1024, err, MK_ERR_CREDS, "%s: %s: file too large", what, path);
         MK_GUARD(aws_buf_append(&b, chunk, n, err));
     }
     size_t len = b.len;
@@ -339,9 +363,8 @@ out:
     return s;
 }
 
-static int web_identity(struct aws_creds_provider *p, const char *token_file,
-                        const char *role_arn, const char *session, struct aws_creds **out,
-                        struct mk_err *err)
+static int web_identity(struct aws_creds_provider *p, const char *token_file, const char *role_arn,
+                        const char *session, struct aws_creds **out, struct mk_err *err)
 {
     char name[65];
     char *xml = NULL;
@@ -356,8 +379,8 @@ static int web_identity(struct aws_creds_provider *p, const char *token_file,
                                        {"RoleSessionName", name},
                                        {"WebIdentityToken", pki_secret_str(tok)},
                                        {NULL, NULL}};
-    if (aws_query_call_as(p->client, "sts", "AssumeRoleWithWebIdentity", STS_VERSION, params,
-                          NULL, 1, &xml, &len, err) != 0) {
+    if (aws_query_call_as(p->client, "sts", "AssumeRoleWithWebIdentity", STS_VERSION, params, NULL,
+                          1, &xml, &len, err) != 0) {
         mk_err_prefix(err, "web identity role %.200s", role_arn);
         goto out;
     }
@@ -515,10 +538,16 @@ out:
 /* http:// is allowed only to loopback and the ECS/EKS agent addresses, as in the SDKs. */
 static int container_url_allowed(const char *url)
 {
-    static const char *const ok[] = {"http://127.", "http://localhost:", "http://localhost/",
-                                     "http://[::1]", "http://169.254.170.2:",
-                                     "http://169.254.170.2/", "http://169.254.170.23:",
-                                     "http://169.254.170.23/", "http://[fd00:ec2::23]", NULL};
+    static const char *const ok[] = {"http://127.",
+                                     "http://localhost:",
+                                     "http://localhost/",
+                                     "http://[::1]",
+                                     "http://169.254.170.2:",
+                                     "http://169.254.170.2/",
+                                     "http://169.254.170.23:",
+                                     "http://169.254.170.23/",
+                                     "http://[fd00:ec2::23]",
+                                     NULL};
     if (strncasecmp(url, "https://", 8) == 0) {
         return 1;
     }
@@ -550,8 +579,7 @@ static struct pki_secret *container_token(struct mk_err *err)
     return s;
 }
 
-static int from_container(struct aws_creds_provider *p, struct aws_creds **out,
-                          struct mk_err *err)
+static int from_container(struct aws_creds_provider *p, struct aws_creds **out, struct mk_err *err)
 {
     const char *rel = env_nonempty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
     const char *full = env_nonempty("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -565,7 +593,8 @@ static int from_container(struct aws_creds_provider *p, struct aws_creds **out,
         return 0;
     }
     if (rel != NULL) {
-        MK_GUARD(aws_buf_printf(&url, err, "%s%s%s", ECS_DEFAULT, rel[0] == '/' ? "" : "/", rel));
+        MK_GUARD(
+            aws_buf_printf(&url, err, "%s%s%s", aws_creds_ecs_base, rel[0] == '/' ? "" : "/", rel));
     } else {
         MK_ENSURE(container_url_allowed(full), err, MK_ERR_CREDS,
                   "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or a loopback/ECS http "
@@ -579,13 +608,14 @@ static int from_container(struct aws_creds_provider *p, struct aws_creds **out,
         MK_GUARD(aws_buf_printf(&auth, err, "Authorization: %s", pki_secret_str(tok)));
         headers[0] = auth.data;
     }
-    struct aws_http_request req = {"GET", url.data, headers, NULL, 0, META_CONNECT_MS,
-                                   META_TIMEOUT_MS * 2, NULL, 1};
+    struct aws_http_request req = {
+        "GET", url.data, headers, NULL, 0, META_CONNECT_MS, META_TIMEOUT_MS * 2, NULL, 1};
     for (int attempt = 1;; attempt++) {
-        if (aws_http_perform(aws_client_http(p->client), &req, &resp, err) == 0) {
+        struct mk_err net = {0};
+        if (aws_http_perform(aws_client_http(p->client), &req, &resp, &net) == 0) {
             break;
         }
-        MK_ENSURE(attempt < 3, err, MK_ERR_CREDS, "container credentials: %s", err->msg);
+        MK_ENSURE(attempt < 3, err, MK_ERR_CREDS, "container credentials: %s", net.msg);
     }
     MK_ENSURE(resp.status == 200, err, MK_ERR_CREDS, "container credentials: %s: HTTP %ld",
               url.data, resp.status);
@@ -612,7 +642,7 @@ static int imds_get(struct aws_creds_provider *p, const char *method, const char
                     const char *header, struct aws_http_response *resp, struct mk_err *err)
 {
     const char *headers[] = {header, NULL};
-    struct aws_http_request req = {method, url, headers, NULL, 0, META_CONNECT_MS,
+    struct aws_http_request req = {method,          url,  headers, NULL, 0, META_CONNECT_MS,
                                    META_TIMEOUT_MS, NULL, 1};
     return aws_http_perform(aws_client_http(p->client), &req, resp, err);
 }
@@ -647,8 +677,8 @@ static int from_imds(struct aws_creds_provider *p, struct aws_creds **out, struc
     MK_GUARD(aws_buf_printf(&tokhdr, err, "X-aws-ec2-metadata-token: %s", resp.body.data));
     aws_http_response_clear(&resp);
     url.len = 0;
-    MK_GUARD(aws_buf_printf(&url, err, "%.*s/latest/meta-data/iam/security-credentials/",
-                            (int)blen, base));
+    MK_GUARD(aws_buf_printf(&url, err, "%.*s/latest/meta-data/iam/security-credentials/", (int)blen,
+                            base));
     MK_GUARD(imds_get(p, "GET", url.data, tokhdr.data, &resp, err));
     if (resp.status == 404) {
         mk_err_set(err, MK_ERR_CREDS, "instance metadata: no IAM role attached to the instance");
@@ -723,8 +753,7 @@ static int role_source(struct aws_creds_provider *p, const struct aws_profiles *
     int rc;
     if (src != NULL) {
         if (!aws_profiles_has(ps, src)) {
-            mk_err_set(err, MK_ERR_CREDS, "profile '%s': source_profile '%s' not found", name,
-                       src);
+            mk_err_set(err, MK_ERR_CREDS, "profile '%s': source_profile '%s' not found", name, src);
             return -1;
         }
         /* A profile that names itself uses its own static keys (the SDKs allow this). */
@@ -738,18 +767,19 @@ static int role_source(struct aws_creds_provider *p, const struct aws_profiles *
         } else if (strcmp(csrc, "Ec2InstanceMetadata") == 0) {
             rc = from_imds(p, out, err);
         } else {
-            mk_err_set(err, MK_ERR_CREDS, "profile '%s': unknown credential_source '%.40s'",
-                       name, csrc);
+            mk_err_set(err, MK_ERR_CREDS, "profile '%s': unknown credential_source '%.40s'", name,
+                       csrc);
             return -1;
         }
     } else {
-        mk_err_set(err, MK_ERR_CREDS, "profile '%s': role_arn needs source_profile or "
-                   "credential_source", name);
+        mk_err_set(err, MK_ERR_CREDS,
+                   "profile '%s': role_arn needs source_profile or "
+                   "credential_source",
+                   name);
         return -1;
     }
     if (rc == 0) {
-        mk_err_set(err, MK_ERR_CREDS, "profile '%s': the role's source has no credentials",
-                   name);
+        mk_err_set(err, MK_ERR_CREDS, "profile '%s': the role's source has no credentials", name);
         return -1;
     }
     return rc;
@@ -759,8 +789,10 @@ static int from_profile(struct aws_creds_provider *p, const struct aws_profiles 
                         const char *name, int depth, struct aws_creds **out, struct mk_err *err)
 {
     if (depth > MAX_PROFILE_DEPTH) {
-        mk_err_set(err, MK_ERR_CREDS, "profile '%s': source_profile chain longer than %d (a "
-                   "loop?)", name, MAX_PROFILE_DEPTH);
+        mk_err_set(err, MK_ERR_CREDS,
+                   "profile '%s': source_profile chain longer than %d (a "
+                   "loop?)",
+                   name, MAX_PROFILE_DEPTH);
         return -1;
     }
     const char *role = aws_profiles_get(ps, name, "role_arn");
@@ -794,8 +826,7 @@ static int from_profile(struct aws_creds_provider *p, const struct aws_profiles 
     return 0;
 }
 
-static int from_profiles(struct aws_creds_provider *p, struct aws_creds **out,
-                         struct mk_err *err)
+static int from_profiles(struct aws_creds_provider *p, struct aws_creds **out, struct mk_err *err)
 {
     struct aws_profiles ps = {0};
     const char *name = aws_profile_name(p->profile);
@@ -842,8 +873,10 @@ static int chain_resolve(struct aws_creds_provider *p, struct aws_creds **out, s
     if (rc != 0) {
         return rc;
     }
-    mk_err_set(err, MK_ERR_CREDS, "no AWS credentials found (tried environment, web identity, "
-               "profile '%s', container, instance metadata)", aws_profile_name(p->profile));
+    mk_err_set(err, MK_ERR_CREDS,
+               "no AWS credentials found (tried environment, web identity, "
+               "profile '%s', container, instance metadata)",
+               aws_profile_name(p->profile));
     return -1;
 }
 

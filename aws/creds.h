@@ -25,12 +25,12 @@
 struct aws_client;
 
 struct aws_creds {
-    char access_key_id[128];           /* not a secret: it appears in signatures */
+    char access_key_id[128]; /* not a secret: it appears in signatures */
     struct pki_secret *secret_access_key;
-    struct pki_secret *session_token;  /* NULL for long-term keys */
-    time_t expiration;                 /* 0 = does not expire */
-    char source[32];                   /* "env", "web-identity", "profile", "assume-role",
-                                          "process", "container", "imds" */
+    struct pki_secret *session_token; /* NULL for long-term keys */
+    time_t expiration;                /* 0 = does not expire */
+    char source[32];                  /* "env", "web-identity", "profile", "assume-role",
+                                         "process", "container", "imds" */
 };
 
 /* Refresh this long before expiry. */

@@ -17,22 +17,22 @@
 struct aws_http;
 
 struct aws_http_request {
-    const char *method;          /* "GET", "POST", "PUT", "DELETE" */
-    const char *url;             /* full URL, path and query already encoded */
-    const char *const *headers;  /* "Name: value" strings, NULL-terminated, or NULL */
+    const char *method;         /* "GET", "POST", "PUT", "DELETE" */
+    const char *url;            /* full URL, path and query already encoded */
+    const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
     const void *body;
     size_t body_len;
-    long connect_timeout_ms;     /* > 0 */
-    long timeout_ms;             /* whole attempt, > 0 */
-    const char *ca_bundle;       /* PEM file, or NULL for the system store */
-    int no_proxy;                /* 1 for link-local metadata services */
+    long connect_timeout_ms; /* > 0 */
+    long timeout_ms;         /* whole attempt, > 0 */
+    const char *ca_bundle;   /* PEM file, or NULL for the system store */
+    int no_proxy;            /* 1 for link-local metadata services */
 };
 
 struct aws_http_response {
     long status;
-    struct aws_buf body;         /* wiped when cleared: it can hold credentials */
-    char error_type[128];        /* x-amzn-ErrorType header, or "" */
-    char request_id[128];        /* x-amzn-RequestId / x-amz-request-id, or "" */
+    struct aws_buf body;  /* wiped when cleared: it can hold credentials */
+    char error_type[128]; /* x-amzn-ErrorType header, or "" */
+    char request_id[128]; /* x-amzn-RequestId / x-amz-request-id, or "" */
 };
 
 /* Caller frees with aws_http_free(). */

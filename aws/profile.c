@@ -88,8 +88,8 @@ out:
 }
 
 /* Sets section.key = value; a later line wins over an earlier one. */
-static int add_entry(struct aws_profile_file *f, const char *section, const char *key,
-                     size_t klen, const char *value, size_t vlen, struct mk_err *err)
+static int add_entry(struct aws_profile_file *f, const char *section, const char *key, size_t klen,
+                     const char *value, size_t vlen, struct mk_err *err)
 {
     char *k = dup_range(key, klen);
     char *v = dup_range(value, vlen);
@@ -132,9 +132,8 @@ nomem:
  * "[name]" or, in the config file, "[default]" / "[profile name]".  Other config sections
  * ("[sso-session x]", "[services x]") are kept under a name no profile can have.
  */
-static int parse_section(struct aws_profile_file *f, const char *line, size_t len,
-                         const char *name, int lineno, int is_config, char *out, size_t cap,
-                         struct mk_err *err)
+static int parse_section(struct aws_profile_file *f, const char *line, size_t len, const char *name,
+                         int lineno, int is_config, char *out, size_t cap, struct mk_err *err)
 {
     if (len < 2 || line[len - 1] != ']') {
         mk_err_set(err, MK_ERR_CONFIG, "%s:%d: section header must end with ']'", name, lineno);
@@ -164,9 +163,9 @@ static int parse_section(struct aws_profile_file *f, const char *line, size_t le
     return add_section(f, out, err);
 }
 
-static int parse_line(struct aws_profile_file *f, const char *raw, size_t rawlen,
-                      const char *name, int lineno, int is_config, char *section, size_t cap,
-                      int *have_prop, struct mk_err *err)
+static int parse_line(struct aws_profile_file *f, const char *raw, size_t rawlen, const char *name,
+                      int lineno, int is_config, char *section, size_t cap, int *have_prop,
+                      struct mk_err *err)
 {
     size_t len = rawlen;
     int indented = rawlen > 0 && (raw[0] == ' ' || raw[0] == '\t');
@@ -231,8 +230,7 @@ struct aws_profile_file *aws_profile_file_parse(const char *text, const char *na
     return f;
 }
 
-struct aws_profile_file *aws_profile_file_load(const char *path, int is_config,
-                                               struct mk_err *err)
+struct aws_profile_file *aws_profile_file_load(const char *path, int is_config, struct mk_err *err)
 {
     struct aws_profile_file *f = NULL;
     struct aws_buf b = {0};
@@ -248,8 +246,7 @@ struct aws_profile_file *aws_profile_file_load(const char *path, int is_config,
     size_t n;
     while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
         MK_ENSURE(b.len + n <= PROFILE_MAX_SIZE, err, MK_ERR_CONFIG, "%s: file too large", path);
-        MK_ENSURE(memchr(chunk, '\0', n) == NULL, err, MK_ERR_CONFIG, "%s: NUL byte in file",
-                  path);
+        MK_ENSURE(memchr(chunk, '\0', n) == NULL, err, MK_ERR_CONFIG, "%s: NUL byte in file", path);
         MK_GUARD(aws_buf_append(&b, chunk, n, err));
     }
     MK_ENSURE_ERRNO(!ferror(fp), err, MK_ERR_IO, "%s: read", path);
@@ -274,8 +271,7 @@ int aws_profile_has(const struct aws_profile_file *f, const char *profile)
     return 0;
 }
 
-const char *aws_profile_get(const struct aws_profile_file *f, const char *profile,
-                            const char *key)
+const char *aws_profile_get(const struct aws_profile_file *f, const char *profile, const char *key)
 {
     if (f == NULL || profile == NULL || key == NULL) {
         return NULL;
@@ -300,8 +296,7 @@ static const char *home_dir(void)
 }
 
 /* The file from env var, or ~/.aws/<leaf>; "~/" at the start is expanded as the CLI does. */
-static int file_path(const char *env, const char *leaf, char *out, size_t cap,
-                     struct mk_err *err)
+static int file_path(const char *env, const char *leaf, char *out, size_t cap, struct mk_err *err)
 {
     const char *v = getenv(env);
     int n;

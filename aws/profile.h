@@ -27,8 +27,7 @@ void aws_profile_file_free(struct aws_profile_file *f);
 /* Whether a profile section exists (possibly empty). */
 int aws_profile_has(const struct aws_profile_file *f, const char *profile);
 /* A property's value, or NULL.  Borrowed, valid until the file is freed.  f may be NULL. */
-const char *aws_profile_get(const struct aws_profile_file *f, const char *profile,
-                            const char *key);
+const char *aws_profile_get(const struct aws_profile_file *f, const char *profile, const char *key);
 
 /*
  * Both files as the SDKs resolve them: AWS_CONFIG_FILE (default ~/.aws/config) and

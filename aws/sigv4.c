@@ -164,8 +164,8 @@ static int canonical_query(const char *query, struct aws_buf *out, struct mk_err
     }
     qsort(pairs, n, sizeof(*pairs), query_cmp);
     for (size_t i = 0; i < n; i++) {
-        MK_GUARD(aws_buf_printf(out, err, "%s%s=%s", i > 0 ? "&" : "", pairs[i].name,
-                                pairs[i].value));
+        MK_GUARD(
+            aws_buf_printf(out, err, "%s%s=%s", i > 0 ? "&" : "", pairs[i].name, pairs[i].value));
     }
     rc = 0;
 out:

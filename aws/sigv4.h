@@ -27,8 +27,8 @@ struct aws_sigv4_header {
 
 struct aws_sigv4_request {
     const char *method;
-    const char *path;  /* wire path without the query ("" or NULL = "/") */
-    const char *query; /* wire query string without '?', or NULL */
+    const char *path;                       /* wire path without the query ("" or NULL = "/") */
+    const char *query;                      /* wire query string without '?', or NULL */
     const struct aws_sigv4_header *headers; /* must include host */
     size_t n_headers;
     const void *body; /* may be NULL when body_len is 0 */
@@ -40,12 +40,12 @@ struct aws_sigv4_params {
     const char *secret_access_key; /* borrowed from the credentials' pki_secret */
     const char *session_token;     /* NULL for long-term keys */
     const char *region;
-    const char *service;           /* signing name, e.g. "kafka", "acm-pca", "sts" */
-    time_t when;                   /* signing time (UTC) */
-    int normalize_path;            /* remove dot segments and empty segments (non-S3: 1) */
-    int double_encode;             /* encode the wire path again (non-S3: 1) */
-    int sign_body;                 /* add x-amz-content-sha256 */
-    int omit_session_token;        /* token sent but not signed (old STS behaviour; tests only) */
+    const char *service;    /* signing name, e.g. "kafka", "acm-pca", "sts" */
+    time_t when;            /* signing time (UTC) */
+    int normalize_path;     /* remove dot segments and empty segments (non-S3: 1) */
+    int double_encode;      /* encode the wire path again (non-S3: 1) */
+    int sign_body;          /* add x-amz-content-sha256 */
+    int omit_session_token; /* token sent but not signed (old STS behaviour; tests only) */
 };
 
 /*
@@ -53,13 +53,13 @@ struct aws_sigv4_params {
  * aws_sigv4_result_clear() wipes before freeing.  Never log canonical_request.
  */
 struct aws_sigv4_result {
-    char amz_date[17];       /* YYYYMMDD'T'HHMMSS'Z' */
-    char payload_hash[65];   /* hex SHA-256 of the body */
-    char signature[65];      /* hex */
+    char amz_date[17];     /* YYYYMMDD'T'HHMMSS'Z' */
+    char payload_hash[65]; /* hex SHA-256 of the body */
+    char signature[65];    /* hex */
     char *canonical_request;
     char *string_to_sign;
-    char *signed_headers;    /* "host;x-amz-date" */
-    char *authorization;     /* value of the Authorization header */
+    char *signed_headers; /* "host;x-amz-date" */
+    char *authorization;  /* value of the Authorization header */
 };
 
 /* Signs req.  Fills out (clear it with aws_sigv4_result_clear()) or returns -1 with err. */

@@ -15,7 +15,8 @@
 
 struct aws_xml;
 
-/* Parses text.  MK_ERR_INVALID when it is not well-formed XML.  Caller frees with aws_xml_free(). */
+/* Parses text.  MK_ERR_INVALID when it is not well-formed XML.  Caller frees with aws_xml_free().
+ */
 struct aws_xml *aws_xml_parse(const char *text, size_t len, struct mk_err *err) MK_MUST_CHECK;
 /* Frees the document; the library's copy of its text is wiped first.  NULL ok. */
 void aws_xml_free(struct aws_xml *x);

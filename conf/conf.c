@@ -9,6 +9,7 @@
  */
 #include "conf/conf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <libgen.h>
@@ -515,15 +516,26 @@ static int check_email(struct conf_ctx *c, const config_setting_t *s, const char
     return 0;
 }
 
-/* "host:port" or "[v6]:port", port 1..65535; "" (disabled) is handled by the caller. */
+/*
+ * "ipv4:port" or "[ipv6]:port", port 1..65535; "" (disabled) is handled by the caller.  The host
+ * must be a numeric address because the agent binds it without a DNS lookup.
+ */
 static int check_listen(struct conf_ctx *c, const config_setting_t *s, const char *v)
 {
     const char *colon = strrchr(v, ':');
-    int ok = colon != NULL && colon != v;
-    if (ok && v[0] == '[') {
-        ok = colon - v >= 3 && colon[-1] == ']';
-    } else if (ok) {
-        ok = memchr(v, ':', (size_t)(colon - v)) == NULL; /* IPv6 needs [brackets] */
+    char host[INET6_ADDRSTRLEN + 2] = "";
+    unsigned char addr[sizeof(struct in6_addr)];
+    int ok = colon != NULL && colon != v && (size_t)(colon - v) < sizeof(host);
+    if (ok) {
+        memcpy(host, v, (size_t)(colon - v));
+        host[colon - v] = '\0';
+        size_t hl = strlen(host);
+        if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+            host[hl - 1] = '\0';
+            ok = inet_pton(AF_INET6, host + 1, addr) == 1;
+        } else {
+            ok = inet_pton(AF_INET, host, addr) == 1;
+        }
     }
     if (ok) {
         const char *port = colon + 1;
@@ -534,7 +546,9 @@ static int check_listen(struct conf_ctx *c, const config_setting_t *s, const cha
     }
     if (!ok) {
         return conf_fail(c, s, NULL,
-                         "'%s' is not host:port with a port 1..65535 (\"\" disables metrics)", v);
+                         "'%s' is not ADDRESS:PORT with a numeric IPv4 or [IPv6] address and a "
+                         "port 1..65535 (\"\" disables metrics)",
+                         v);
     }
     return 0;
 }
@@ -627,10 +641,13 @@ static int parse_local(struct conf_ctx *c, const config_setting_t *ca, struct co
     }
     if (l->directory == NULL) {
         /* Default: <state_dir>/ca, so a minimal config needs no CA settings at all. */
-        char *dir = NULL;
-        if (asprintf(&dir, "%s/ca", strcmp(cfg->state_dir, "/") == 0 ? "" : cfg->state_dir) < 0) {
+        const char *base = strcmp(cfg->state_dir, "/") == 0 ? "" : cfg->state_dir;
+        size_t len = strlen(base) + sizeof("/ca");
+        char *dir = malloc(len);
+        if (dir == NULL) {
             return conf_nomem(c);
         }
+        snprintf(dir, len, "%s/ca", base);
         l->directory = dir;
     }
     trim_slashes((char *)l->directory);

@@ -44,8 +44,8 @@ static int write_report(const struct audit_cli *cli, const struct ctl_report *re
     size_t len = 0;
     int rc = -1;
     /* Colour only for a person at a terminal; NO_COLOR (no-color.org) turns it off. */
-    int colour = cli->format == CTL_FORMAT_TABLE && cli->output == NULL &&
-                 isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+    int colour = cli->format == CTL_FORMAT_TABLE && cli->output == NULL && isatty(STDOUT_FILENO) &&
+                 getenv("NO_COLOR") == NULL;
 
     MK_GUARD(ctl_report_render(report, cli->format, rules, n_rules, colour, &text, &len, err));
     if (cli->output != NULL) {

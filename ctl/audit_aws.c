@@ -122,8 +122,7 @@ static int list_msk(struct list_task *t, struct mk_err *err)
             q[1].name = "nextToken";
             q[1].value = token;
         }
-        MK_GUARD(aws_rest_call(t->client, "kafka", "GET", "/api/v2/clusters", q, NULL, &resp,
-                               err));
+        MK_GUARD(aws_rest_call(t->client, "kafka", "GET", "/api/v2/clusters", q, NULL, &resp, err));
         MK_ENSURE(json_is_array(json_object_get(resp, "clusterInfoList")) ||
                       json_object_get(resp, "clusterInfoList") == NULL,
                   err, MK_ERR_INVALID, "ListClustersV2: clusterInfoList is not an array");
@@ -162,7 +161,8 @@ static int list_by_name(struct list_task *t, struct mk_err *err)
         kinesis ? "Kinesis_20131202.ListStreams" : "Firehose_20150804.ListDeliveryStreams";
     const char *names_key = kinesis ? "StreamNames" : "DeliveryStreamNames";
     const char *more_key = kinesis ? "HasMoreStreams" : "HasMoreDeliveryStreams";
-    const char *start_key = kinesis ? "ExclusiveStartStreamName" : "ExclusiveStartDeliveryStreamName";
+    const char *start_key =
+        kinesis ? "ExclusiveStartStreamName" : "ExclusiveStartDeliveryStreamName";
     json_t *req = NULL, *resp = NULL;
     char *token = NULL, *start = NULL;
 
@@ -260,11 +260,11 @@ static int list_merge(struct list_task *tasks, size_t n, struct audit_inventory 
                 if (!json_is_string(v)) {
                     continue;
                 }
-                r = audit_inventory_add_resource(
-                    inv, t->svc, t->region, json_string_value(v),
-                    t->svc == AUDIT_SVC_KINESIS ? "DescribeStreamSummary"
-                                                : "DescribeDeliveryStream",
-                    NULL);
+                r = audit_inventory_add_resource(inv, t->svc, t->region, json_string_value(v),
+                                                 t->svc == AUDIT_SVC_KINESIS
+                                                     ? "DescribeStreamSummary"
+                                                     : "DescribeDeliveryStream",
+                                                 NULL);
             }
             MK_ENSURE(r != NULL, err, MK_ERR_NOMEM, "out of memory");
         }

@@ -51,12 +51,12 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                          "Customer-managed KMS keys in use are enabled", CTL_SEV_HIGH, RT_KMS,
                          "Run CancelKeyDeletion and EnableKey, or move the resource to an enabled "
                          "key before the data becomes unreadable."},
-    [AUDIT_KMS_POLICY] = {"kms.key_policy_public", "KmsKeyPolicyPublic",
-                          "KMS key policies in use grant nothing to every principal",
-                          CTL_SEV_HIGH, RT_KMS,
-                          "Replace Principal \"*\" with the account or role ARNs that need the key, "
-                          "or add a Condition (aws:PrincipalAccount, kms:CallerAccount, "
-                          "kms:ViaService) to the statement (PutKeyPolicy)."},
+    [AUDIT_KMS_POLICY] =
+        {"kms.key_policy_public", "KmsKeyPolicyPublic",
+         "KMS key policies in use grant nothing to every principal", CTL_SEV_HIGH, RT_KMS,
+         "Replace Principal \"*\" with the account or role ARNs that need the key, "
+         "or add a Condition (aws:PrincipalAccount, kms:CallerAccount, "
+         "kms:ViaService) to the statement (PutKeyPolicy)."},
 };
 
 int audit_check_lookup(const char *id)
@@ -307,6 +307,12 @@ static const char *arn_region(const char *arn, char *buf, size_t len)
     if (end == NULL || end == p || (size_t)(end - p) >= len) {
         return NULL;
     }
+    /* The region becomes part of a host name: accept only what region names are made of. */
+    for (const char *c = p; c < end; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-')) {
+            return NULL;
+        }
+    }
     memcpy(buf, p, (size_t)(end - p));
     buf[end - p] = '\0';
     return buf;
@@ -362,7 +368,8 @@ const char *audit_resource_key_ref(const struct audit_resource *res, char *buf, 
     case AUDIT_SVC_KINESIS: {
         const char *type = jstr(d, "EncryptionType");
         ref = jstr(d, "KeyId");
-        if (type == NULL || strcmp(type, "KMS") != 0 || (ref != NULL && is_aws_kinesis_alias(ref))) {
+        if (type == NULL || strcmp(type, "KMS") != 0 ||
+            (ref != NULL && is_aws_kinesis_alias(ref))) {
             ref = NULL;
         }
         break;
@@ -429,7 +436,7 @@ struct eval {
 
 #define ADD(ev, check, status, resource, region, ...)                                              \
     ctl_report_add((ev)->report, audit_rules[check].id, (status), audit_rules[check].severity,     \
-                   (resource), audit_rules[check].resource_type, (region),                        \
+                   (resource), audit_rules[check].resource_type, (region),                         \
                    audit_rules[check].remediation, (ev)->err, __VA_ARGS__)
 
 /* Verdict on "the resource uses a customer-managed key", given the key reference it names. */
@@ -453,7 +460,8 @@ static int eval_key_is_cmk(struct eval *ev, enum audit_check check, const char *
                    "DescribeKey %s: answer has no KeyMetadata.KeyManager", ref);
     }
     if (strcmp(mgr, "CUSTOMER") == 0) {
-        return ADD(ev, check, CTL_STATUS_PASS, arn, region, "encrypted with customer-managed key %s",
+        return ADD(ev, check, CTL_STATUS_PASS, arn, region,
+                   "encrypted with customer-managed key %s",
                    jstr(k->describe.data, "Arn") ? jstr(k->describe.data, "Arn") : ref);
     }
     return ADD(ev, check, CTL_STATUS_FAIL, arn, region,
@@ -551,8 +559,8 @@ static int eval_msk_mtls(struct eval *ev, const struct audit_resource *r, const 
         snprintf(why, sizeof(why), "unauthenticated access is enabled");
     }
     if (why[0] != '\0') {
-        return ADD(ev, AUDIT_MSK_MTLS, CTL_STATUS_FAIL, arn, r->region, "%s (private CAs: %s)",
-                   why, list);
+        return ADD(ev, AUDIT_MSK_MTLS, CTL_STATUS_FAIL, arn, r->region, "%s (private CAs: %s)", why,
+                   list);
     }
     return ADD(ev, AUDIT_MSK_MTLS, CTL_STATUS_PASS, arn, r->region,
                "TLS client authentication required; private CAs: %s", list);
@@ -723,9 +731,8 @@ static int eval_hidden(struct eval *ev, enum audit_service svc, const char *reso
                          "%s failed: %s", what, ebuf));
         } else if (is_kms_check((enum audit_check)c)) {
             MK_GUARD(ctl_report_add(ev->report, audit_rules[c].id, CTL_STATUS_ERROR,
-                                    audit_rules[c].severity, resource,
-                                    svc_resource_check_rt(svc), region,
-                                    audit_rules[c].remediation, ev->err,
+                                    audit_rules[c].severity, resource, svc_resource_check_rt(svc),
+                                    region, audit_rules[c].remediation, ev->err,
                                     "keys used here are unknown: %s failed: %s", what, ebuf));
         }
     }

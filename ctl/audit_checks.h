@@ -62,7 +62,7 @@ struct audit_result {
 struct audit_listing {
     char *region;
     enum audit_service svc;
-    const char *operation; /* "ListClustersV2", for messages */
+    const char *operation;   /* "ListClustersV2", for messages */
     struct audit_result res; /* data unused: the items became resources */
 };
 
@@ -71,7 +71,7 @@ struct audit_listing {
 struct audit_resource {
     enum audit_service svc;
     char *region;
-    char *name; /* cluster ARN, stream name, delivery stream name */
+    char *name;            /* cluster ARN, stream name, delivery stream name */
     const char *operation; /* call that produced res, for messages */
     struct audit_result res;
 };

@@ -7,14 +7,15 @@
 
 void audit_cli_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: mskpkictl audit [--region R]... [--profile P] [--endpoint-url URL]\n"
-            "                       [--checks ID,...] [--format table|json|sarif|junit]\n"
-            "                       [--output FILE] [--concurrency N] [--fail-on high|medium|low]\n"
-            "                       [--min-kafka-version V]\n\n"
-            "Checks MSK, Kinesis, Firehose and KMS posture.  Exit 0: no FAIL at or above\n"
-            "--fail-on (default low) and no ERROR; 1: there are; 2: usage error; 3: could not run.\n\n"
-            "checks:\n");
+    fprintf(
+        out,
+        "usage: mskpkictl audit [--region R]... [--profile P] [--endpoint-url URL]\n"
+        "                       [--checks ID,...] [--format table|json|sarif|junit]\n"
+        "                       [--output FILE] [--concurrency N] [--fail-on high|medium|low]\n"
+        "                       [--min-kafka-version V]\n\n"
+        "Checks MSK, Kinesis, Firehose and KMS posture.  Exit 0: no FAIL at or above\n"
+        "--fail-on (default low) and no ERROR; 1: there are; 2: usage error; 3: could not run.\n\n"
+        "checks:\n");
     for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
         fprintf(out, "  %-28s %-6s %s\n", audit_rules[i].id,
                 ctl_severity_name(audit_rules[i].severity), audit_rules[i].title);
@@ -183,8 +184,8 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
 }
 
 static const char *const with_value[] = {
-    "--region", "--profile",     "--endpoint-url", "--checks",           "--format",
-    "--output", "--concurrency", "--fail-on",      "--min-kafka-version",
+    "--region",      "--profile", "--endpoint-url",      "--checks", "--format", "--output",
+    "--concurrency", "--fail-on", "--min-kafka-version",
 };
 
 static int takes_value(const char *opt)

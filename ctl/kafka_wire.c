@@ -46,8 +46,8 @@ static void out_i16(struct kw_out *o, int16_t v)
 static void out_i32(struct kw_out *o, int32_t v)
 {
     uint32_t u = (uint32_t)v;
-    unsigned char b[4] = {(unsigned char)(u >> 24), (unsigned char)(u >> 16), (unsigned char)(u >> 8),
-                          (unsigned char)u};
+    unsigned char b[4] = {(unsigned char)(u >> 24), (unsigned char)(u >> 16),
+                          (unsigned char)(u >> 8), (unsigned char)u};
     out_bytes(o, b, 4);
 }
 
@@ -281,7 +281,8 @@ long kafka_api_versions_response_encode(void *buf, size_t cap, int version,
         mk_err_set(err, MK_ERR_INVALID, "bad ApiVersions response version %d", version);
         return -1;
     }
-    if (resp->error_code == KAFKA_ERR_UNSUPPORTED_VERSION || version > KAFKA_API_VERSIONS_MAX_VERSION) {
+    if (resp->error_code == KAFKA_ERR_UNSUPPORTED_VERSION ||
+        version > KAFKA_API_VERSIONS_MAX_VERSION) {
         version = 0;
     }
     out_i32(&o, 0);

@@ -49,7 +49,7 @@ struct kafka_api_versions_response {
 struct kafka_api_versions_request {
     int version;
     int32_t correlation_id;
-    char client_id[256];               /* "" when null */
+    char client_id[256]; /* "" when null */
     int client_id_null;
     char client_software_name[256];    /* v3 only */
     char client_software_version[256]; /* v3 only */
@@ -63,7 +63,8 @@ struct kafka_api_versions_request {
  */
 long kafka_api_versions_request_encode(void *buf, size_t cap, int version, int32_t correlation_id,
                                        const char *client_id, const char *software_name,
-                                       const char *software_version, struct mk_err *err) MK_MUST_CHECK;
+                                       const char *software_version,
+                                       struct mk_err *err) MK_MUST_CHECK;
 
 /*
  * Parses one request frame payload (size prefix stripped) as ApiVersions v0..v3.  A request for a
@@ -71,8 +72,8 @@ long kafka_api_versions_request_encode(void *buf, size_t cap, int version, int32
  * MK_ERR_STATE so a server can answer UNSUPPORTED_VERSION; anything malformed is MK_ERR_INVALID.
  */
 int kafka_api_versions_request_parse(const void *payload, size_t len,
-                                     struct kafka_api_versions_request *out,
-                                     int16_t *api_key, struct mk_err *err) MK_MUST_CHECK;
+                                     struct kafka_api_versions_request *out, int16_t *api_key,
+                                     struct mk_err *err) MK_MUST_CHECK;
 
 /*
  * Writes a response frame for `version` (0..3).  With error_code UNSUPPORTED_VERSION the v0 layout

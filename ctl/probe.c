@@ -31,6 +31,7 @@
 #include "ctl/probe_conn.h"
 #include "ctl/probe_report.h"
 #include "pki/err.h"
+#include "pki/log.h"
 
 #define PROBE_MAX_BROKERS 256
 
@@ -59,7 +60,7 @@ struct probe_run {
     SSL_CTX *ctx[PROBE_CASE__MAX]; /* client context per case; NULL = case not applicable */
     struct probe_broker *brokers;
     size_t n_brokers;
-    size_t next;                   /* next broker to take, under lock */
+    size_t next; /* next broker to take, under lock */
     pthread_mutex_t lock;
     int32_t correlation_base;
 };
@@ -161,7 +162,7 @@ out:
     return rc;
 }
 
-/* Brokers of an MSK cluster: GetBootstrapBrokers, field BootstrapBrokerStringTls.  Caller frees
+/* Brokers of an MSK cluster: GetBootstrapBrokers, field bootstrapBrokerStringTls.  Caller frees
  * *list with free(). */
 static int fetch_bootstrap(const struct probe_opts *o, char **list, struct mk_err *err)
 {
@@ -170,18 +171,20 @@ static int fetch_bootstrap(const struct probe_opts *o, char **list, struct mk_er
     json_t *resp = NULL;
     char path[2048];
     struct aws_client_options copts = {
-        .region = o->region, .profile = o->profile, .endpoint_url = o->endpoint_url,
+        .region = o->region,
+        .profile = o->profile,
+        .endpoint_url = o->endpoint_url,
     };
     MK_GUARD_PTR(client = aws_client_new(&copts, err));
     int n = snprintf(path, sizeof(path), "/v1/clusters/%s/bootstrap-brokers", o->cluster_arn);
     MK_ENSURE(n > 0 && (size_t)n < sizeof(path), err, MK_ERR_USAGE, "cluster ARN too long");
     if (aws_rest_call(client, "kafka", "GET", path, NULL, NULL, &resp, err) != 0) {
-        mk_err_prefix(err, "GetBootstrapBrokers %s", o->cluster_arn);
+        mk_err_prefix(err, "GetBootstrapBrokers");
         goto out;
     }
-    const char *tls = json_string_value(json_object_get(resp, "BootstrapBrokerStringTls"));
+    const char *tls = json_string_value(json_object_get(resp, "bootstrapBrokerStringTls"));
     MK_ENSURE(tls != NULL && tls[0] != '\0', err, MK_ERR_NOTFOUND,
-              "GetBootstrapBrokers %s: no BootstrapBrokerStringTls (is TLS enabled between "
+              "GetBootstrapBrokers %s: no bootstrapBrokerStringTls (is TLS enabled between "
               "clients and brokers?)",
               o->cluster_arn);
     *list = strdup(tls);
@@ -367,8 +370,8 @@ static int build_contexts(struct probe_run *run, struct mk_err *err)
     MK_GUARD(ctx_use_identity(run->ctx[PROBE_EXPIRED_CLIENT_CERT], &expired, err));
     if (o->cert != NULL) {
         struct passphrase none = {0};
-        MK_GUARD(ctx_use_files(run->ctx[PROBE_VALID_CLIENT_CERT], o->cert, NULL, o->key, &none,
-                               err));
+        MK_GUARD(
+            ctx_use_files(run->ctx[PROBE_VALID_CLIENT_CERT], o->cert, NULL, o->key, &none, err));
     } else if (o->agent_config != NULL) {
         MK_GUARD(ctx_use_agent_cert(run->ctx[PROBE_VALID_CLIENT_CERT], o, err));
     }
@@ -411,10 +414,15 @@ static void run_case(struct probe_run *run, struct probe_broker *b, enum probe_c
         return;
     }
     struct probe_conn_opts co = {
-        .host = b->host, .port = b->port, .server_name = o->server_name, .tls_version = version,
-        .timeout_ms = (int)(o->timeout_s * 1000), .ctx = run->ctx[c],
+        .host = b->host,
+        .port = b->port,
+        .server_name = o->server_name,
+        .tls_version = version,
+        .timeout_ms = (int)(o->timeout_s * 1000),
+        .ctx = run->ctx[c],
         .mode = c == PROBE_BROKER_CERTIFICATE ? PROBE_MODE_VERIFY : PROBE_MODE_KAFKA,
-        .correlation_id = corr, .api_version = KAFKA_API_VERSIONS_MAX_VERSION,
+        .correlation_id = corr,
+        .api_version = KAFKA_API_VERSIONS_MAX_VERSION,
     };
     struct probe_facts f;
     probe_conn_run(&co, &f);
@@ -435,9 +443,13 @@ static void probe_broker(struct probe_run *run, struct probe_broker *b, int32_t 
     int any = 0;
     for (int v = 0; v < PROBE_N_VERSIONS; v++) {
         struct probe_conn_opts co = {
-            .host = b->host, .port = b->port, .server_name = o->server_name,
-            .tls_version = tls_versions[v], .timeout_ms = (int)(o->timeout_s * 1000),
-            .ctx = run->ctx[PROBE_NO_CLIENT_CERT], .mode = PROBE_MODE_DETECT,
+            .host = b->host,
+            .port = b->port,
+            .server_name = o->server_name,
+            .tls_version = tls_versions[v],
+            .timeout_ms = (int)(o->timeout_s * 1000),
+            .ctx = run->ctx[PROBE_NO_CLIENT_CERT],
+            .mode = PROBE_MODE_DETECT,
         };
         struct probe_facts f;
         probe_conn_run(&co, &f);
@@ -453,8 +465,8 @@ static void probe_broker(struct probe_run *run, struct probe_broker *b, int32_t 
             struct probe_result *r = add_result(b, (enum probe_case)c, tls_versions[v]);
             /* A version the broker refuses is not a failure, but a broker that speaks neither
              * version could not be probed at all: every case is an error then. */
-            r->outcome = any && support[v] == PROBE_VERSION_REFUSED ? PROBE_NOT_APPLICABLE
-                                                                    : PROBE_ERROR;
+            r->outcome =
+                any && support[v] == PROBE_VERSION_REFUSED ? PROBE_NOT_APPLICABLE : PROBE_ERROR;
             r->ok = r->outcome == PROBE_NOT_APPLICABLE;
             snprintf(r->detail, sizeof(r->detail), "%s", detail[v]);
         }
@@ -611,6 +623,8 @@ int ctl_probe_main(int argc, char **argv)
     memset(&run, 0, sizeof(run));
     run.opts = &o;
     pthread_mutex_init(&run.lock, NULL);
+    /* The report is the output: library chatter (credential source, ...) only when it matters. */
+    mk_log_setup(MK_LOG_WARN, MK_LOG_STDERR, "mskpkictl");
     /* A broker that closes while we write must not kill us: the close is a result. */
     signal(SIGPIPE, SIG_IGN);
 

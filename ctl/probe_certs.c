@@ -35,8 +35,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value, struct 
 
 /* A certificate for key with CN cn, valid [now+from, now+to], signed by issuer_key (self-signed
  * when issuer is NULL).  Caller frees with X509_free(). */
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
-                       long from, long to, int is_ca, struct mk_err *err)
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, long from,
+                       long to, int is_ca, struct mk_err *err)
 {
     X509 *cert = X509_new();
     X509 *ret = NULL;
@@ -56,9 +56,9 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
                       X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                                                  (const unsigned char *)cn, -1, -1, 0) == 1,
                   err, MK_ERR_CRYPTO, "subject");
-    MK_GUARD_OSSL(X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer)
-                                                            : name) == 1,
-                  err, MK_ERR_CRYPTO, "issuer");
+    MK_GUARD_OSSL(
+        X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : name) == 1, err,
+        MK_ERR_CRYPTO, "issuer");
     MK_GUARD_OSSL(X509_gmtime_adj(X509_getm_notBefore(cert), from) != NULL &&
                       X509_gmtime_adj(X509_getm_notAfter(cert), to) != NULL,
                   err, MK_ERR_CRYPTO, "validity");
@@ -101,8 +101,8 @@ int probe_identity_self_signed(struct probe_identity *out, struct mk_err *err)
     int rc = -1;
     struct probe_identity id = {0};
     MK_GUARD_PTR(id.key = new_key(err));
-    MK_GUARD_PTR(id.cert = make_cert(id.key, "mskpki-probe-untrusted", NULL, id.key, -3600, DAY, 0,
-                                     err));
+    MK_GUARD_PTR(id.cert =
+                     make_cert(id.key, "mskpki-probe-untrusted", NULL, id.key, -3600, DAY, 0, err));
     *out = id;
     memset(&id, 0, sizeof(id));
     rc = 0;
@@ -117,8 +117,8 @@ int probe_identity_expired(struct probe_identity *out, struct mk_err *err)
     struct probe_identity id = {0};
     EVP_PKEY *ca_key = NULL;
     MK_GUARD_PTR(ca_key = new_key(err));
-    MK_GUARD_PTR(id.issuer = make_cert(ca_key, "mskpki-probe-throwaway-ca", NULL, ca_key,
-                                       -60 * DAY, DAY, 1, err));
+    MK_GUARD_PTR(id.issuer = make_cert(ca_key, "mskpki-probe-throwaway-ca", NULL, ca_key, -60 * DAY,
+                                       DAY, 1, err));
     MK_GUARD_PTR(id.key = new_key(err));
     MK_GUARD_PTR(id.cert = make_cert(id.key, "mskpki-probe-expired", id.issuer, ca_key, -30 * DAY,
                                      -DAY, 0, err));

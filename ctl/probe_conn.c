@@ -25,12 +25,15 @@
 #define PROBE__UNDECIDED ((enum probe_outcome)PROBE_OUTCOME__MAX)
 
 static const char *const case_names[PROBE_CASE__MAX] = {
-    "no_client_cert", "untrusted_client_cert", "expired_client_cert", "valid_client_cert",
-    "broker_certificate",
+    "no_client_cert",    "untrusted_client_cert", "expired_client_cert",
+    "valid_client_cert", "broker_certificate",
 };
 
 static const char *const outcome_names[PROBE_OUTCOME__MAX] = {
-    "ACCEPTED", "REFUSED", "ERROR", "NOT_APPLICABLE",
+    "ACCEPTED",
+    "REFUSED",
+    "ERROR",
+    "NOT_APPLICABLE",
 };
 
 const char *probe_case_name(enum probe_case c)
@@ -62,16 +65,33 @@ void probe_alert_text(int desc, char *buf, size_t cap)
         int desc;
         const char *name;
     } alerts[] = {
-        {0, "close notify"},         {10, "unexpected message"},      {20, "bad record mac"},
-        {22, "record overflow"},     {40, "handshake failure"},       {42, "bad certificate"},
-        {43, "unsupported certificate"}, {44, "certificate revoked"}, {45, "certificate expired"},
-        {46, "certificate unknown"}, {47, "illegal parameter"},       {48, "unknown CA"},
-        {49, "access denied"},       {50, "decode error"},            {51, "decrypt error"},
-        {70, "protocol version"},    {71, "insufficient security"},   {80, "internal error"},
-        {86, "inappropriate fallback"}, {90, "user canceled"},        {109, "missing extension"},
-        {110, "unsupported extension"}, {112, "unrecognized name"},
-        {113, "bad certificate status response"}, {115, "unknown PSK identity"},
-        {116, "certificate required"}, {120, "no application protocol"},
+        {0, "close notify"},
+        {10, "unexpected message"},
+        {20, "bad record mac"},
+        {22, "record overflow"},
+        {40, "handshake failure"},
+        {42, "bad certificate"},
+        {43, "unsupported certificate"},
+        {44, "certificate revoked"},
+        {45, "certificate expired"},
+        {46, "certificate unknown"},
+        {47, "illegal parameter"},
+        {48, "unknown CA"},
+        {49, "access denied"},
+        {50, "decode error"},
+        {51, "decrypt error"},
+        {70, "protocol version"},
+        {71, "insufficient security"},
+        {80, "internal error"},
+        {86, "inappropriate fallback"},
+        {90, "user canceled"},
+        {109, "missing extension"},
+        {110, "unsupported extension"},
+        {112, "unrecognized name"},
+        {113, "bad certificate status response"},
+        {115, "unknown PSK identity"},
+        {116, "certificate required"},
+        {120, "no application protocol"},
     };
     const char *name = "unknown";
     for (size_t i = 0; i < sizeof(alerts) / sizeof(alerts[0]); i++) {
@@ -105,7 +125,8 @@ static void fact_fail(struct probe_facts *f, const char *step, const char *fmt, 
     va_end(ap);
 }
 
-/* Waits until fd is ready for events or the deadline passes.  Returns 1 ready, 0 timeout, -1 err. */
+/* Waits until fd is ready for events or the deadline passes.  Returns 1 ready, 0 timeout, -1 err.
+ */
 static int wait_fd(int fd, short events, long deadline)
 {
     for (;;) {
@@ -136,8 +157,8 @@ static int tcp_connect(const struct probe_conn_opts *o, struct probe_facts *f)
     }
     int fd = -1;
     for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-        int s = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                       ai->ai_protocol);
+        int s =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (s < 0) {
             continue;
         }
@@ -366,8 +387,8 @@ static void kafka_round_trip(SSL *ssl, int fd, const struct probe_conn_opts *o,
     static __thread struct kafka_api_versions_response resp;
     struct mk_err err = {0};
     long n = kafka_api_versions_request_encode(req, sizeof(req), o->api_version, o->correlation_id,
-                                               PROBE_CLIENT_ID, PROBE_SOFTWARE_NAME,
-                                               MSKPKI_VERSION, &err);
+                                               PROBE_CLIENT_ID, PROBE_SOFTWARE_NAME, MSKPKI_VERSION,
+                                               &err);
     if (n < 0) {
         fact_fail(f, "encode", "%s", err.msg);
         return;

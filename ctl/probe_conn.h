@@ -46,15 +46,15 @@ enum probe_mode {
 };
 
 struct probe_conn_opts {
-    const char *host;        /* name or IP literal to connect to */
+    const char *host; /* name or IP literal to connect to */
     const char *port;
     const char *server_name; /* SNI and name to verify; NULL = host */
     int tls_version;         /* TLS1_2_VERSION or TLS1_3_VERSION */
     int timeout_ms;          /* per step: connect, handshake, write, read */
     SSL_CTX *ctx;            /* borrowed; client certificate (if any) already set */
     enum probe_mode mode;
-    int32_t correlation_id;  /* PROBE_MODE_KAFKA */
-    int api_version;         /* ApiVersions version to send, 0..3 */
+    int32_t correlation_id; /* PROBE_MODE_KAFKA */
+    int api_version;        /* ApiVersions version to send, 0..3 */
 };
 
 struct probe_facts {
@@ -73,7 +73,7 @@ struct probe_facts {
     int verify_error;       /* first X509_V_ERR_* seen, 0 = verified */
     int verify_depth;
     int16_t kafka_error_code;
-    int kafka_version;      /* layout of the answer */
+    int kafka_version; /* layout of the answer */
     size_t kafka_n_apis;
     char step[32];          /* the step that failed: "resolve", "connect", "handshake", ... */
     char reason[256];       /* system or OpenSSL reason for the failure, or "" */

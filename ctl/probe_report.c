@@ -54,8 +54,9 @@ static int write_table(FILE *out, const struct probe_result *r, size_t n)
     }
     struct probe_summary s;
     probe_summarize(r, n, &s);
-    fprintf(out, "\n%zu broker(s), %zu checks: %zu passed, %zu failed (%zu errors), %zu not "
-                 "applicable\n",
+    fprintf(out,
+            "\n%zu broker(s), %zu checks: %zu passed, %zu failed (%zu errors), %zu not "
+            "applicable\n",
             s.brokers, s.total, s.passed, s.failed, s.errors, s.not_applicable);
     return 0;
 }
@@ -68,21 +69,19 @@ static int write_json(FILE *out, const struct probe_result *r, size_t n, struct 
     struct probe_summary s;
     MK_ENSURE(root != NULL && results != NULL, err, MK_ERR_NOMEM, "json");
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "broker", r[i].broker, "case",
-                              probe_case_name(r[i].kase), "tls_version",
-                              probe_tls_name(r[i].tls_version), "expected",
-                              probe_outcome_name(r[i].expected), "outcome",
-                              probe_outcome_name(r[i].outcome), "ok", r[i].ok, "detail",
-                              r[i].detail);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "broker", r[i].broker, "case",
+                      probe_case_name(r[i].kase), "tls_version", probe_tls_name(r[i].tls_version),
+                      "expected", probe_outcome_name(r[i].expected), "outcome",
+                      probe_outcome_name(r[i].outcome), "ok", r[i].ok, "detail", r[i].detail);
         MK_ENSURE(o != NULL && json_array_append_new(results, o) == 0, err, MK_ERR_NOMEM,
                   "json result");
     }
     probe_summarize(r, n, &s);
     json_t *sum = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "brokers", (json_int_t)s.brokers,
                             "total", (json_int_t)s.total, "passed", (json_int_t)s.passed, "failed",
-                            (json_int_t)s.failed, "errors", (json_int_t)s.errors,
-                            "not_applicable", (json_int_t)s.not_applicable, "exit_code",
-                            probe_exit_code(r, n));
+                            (json_int_t)s.failed, "errors", (json_int_t)s.errors, "not_applicable",
+                            (json_int_t)s.not_applicable, "exit_code", probe_exit_code(r, n));
     MK_ENSURE(sum != NULL, err, MK_ERR_NOMEM, "json summary");
     json_object_set_new(root, "results", results);
     results = NULL;
@@ -132,8 +131,9 @@ static int write_junit(FILE *out, const struct probe_result *r, size_t n)
     struct probe_summary s;
     probe_summarize(r, n, &s);
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(out, "<testsuites name=\"mskpki-probe\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-                 "skipped=\"%zu\">\n",
+    fprintf(out,
+            "<testsuites name=\"mskpki-probe\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+            "skipped=\"%zu\">\n",
             s.total, s.failed - s.errors, s.errors, s.not_applicable);
     size_t i = 0;
     while (i < n) {

@@ -13,12 +13,12 @@
 enum probe_format { PROBE_FORMAT_TABLE, PROBE_FORMAT_JSON, PROBE_FORMAT_JUNIT };
 
 struct probe_result {
-    char broker[300];            /* "host:port" as given */
+    char broker[300]; /* "host:port" as given */
     enum probe_case kase;
     int tls_version;             /* TLS1_2_VERSION / TLS1_3_VERSION */
     enum probe_outcome expected; /* ACCEPTED or REFUSED */
     enum probe_outcome outcome;
-    int ok;                      /* outcome met the expectation (NOT_APPLICABLE counts as ok) */
+    int ok; /* outcome met the expectation (NOT_APPLICABLE counts as ok) */
     char detail[512];
 };
 
@@ -27,7 +27,7 @@ struct probe_result {
 
 /* One broker to probe and, once probed, its results in case order per TLS version. */
 struct probe_broker {
-    char host[256];   /* name or IP literal, without brackets */
+    char host[256]; /* name or IP literal, without brackets */
     char port[8];
     char display[300]; /* "host:port" or "[v6]:port" */
     struct probe_result results[PROBE_RESULTS_PER_BROKER];

@@ -125,8 +125,8 @@ void ctl_report_free(struct ctl_report *report)
 
 int ctl_report_add(struct ctl_report *report, const char *check, enum ctl_status status,
                    enum ctl_severity severity, const char *resource, const char *resource_type,
-                   const char *region, const char *remediation, struct mk_err *err,
-                   const char *fmt, ...)
+                   const char *region, const char *remediation, struct mk_err *err, const char *fmt,
+                   ...)
 {
     int rc = -1;
     int locked = 0;
@@ -401,13 +401,13 @@ static json_t *sarif_rule(const struct ctl_rule *rule)
  */
 static json_t *sarif_result(const struct ctl_finding *f, int rule_index)
 {
-    json_t *res = json_pack(
-        "{s:s, s:s, s:s, s:{s:s}, s:[{s:[{s:s, s:s}]}], s:{s:s, s:s, s:s, s:s, s:s}}", "ruleId",
-        f->check, "kind", "fail", "level", sarif_level(f->severity), "message", "text",
-        f->message, "locations", "logicalLocations", "fullyQualifiedName", f->resource, "kind",
-        "resource", "properties", "status", ctl_status_name(f->status), "severity",
-        ctl_severity_name(f->severity), "region", f->region, "resourceType", f->resource_type,
-        "remediation", f->remediation);
+    json_t *res =
+        json_pack("{s:s, s:s, s:s, s:{s:s}, s:[{s:[{s:s, s:s}]}], s:{s:s, s:s, s:s, s:s, s:s}}",
+                  "ruleId", f->check, "kind", "fail", "level", sarif_level(f->severity), "message",
+                  "text", f->message, "locations", "logicalLocations", "fullyQualifiedName",
+                  f->resource, "kind", "resource", "properties", "status",
+                  ctl_status_name(f->status), "severity", ctl_severity_name(f->severity), "region",
+                  f->region, "resourceType", f->resource_type, "remediation", f->remediation);
     if (res != NULL && rule_index >= 0 &&
         json_object_set_new(res, "ruleIndex", json_integer(rule_index)) != 0) {
         json_decref(res);
@@ -416,8 +416,7 @@ static json_t *sarif_result(const struct ctl_finding *f, int rule_index)
     return res;
 }
 
-static json_t *build_sarif(const struct ctl_report *r, const struct ctl_rule *rules,
-                           size_t n_rules)
+static json_t *build_sarif(const struct ctl_report *r, const struct ctl_rule *rules, size_t n_rules)
 {
     json_t *jrules = json_array(), *results = json_array();
     if (jrules == NULL || results == NULL) {
@@ -558,8 +557,8 @@ static void render_junit(const struct ctl_report *r, const struct ctl_rule *rule
         junit_count(r, rules[k].id, &c);
         fputs("  <testsuite name=\"", out);
         xml_put(out, rules[k].id);
-        fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n",
-                c.tests, c.failures, c.errors, c.skipped);
+        fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n", c.tests,
+                c.failures, c.errors, c.skipped);
         for (size_t i = 0; i < r->n; i++) {
             if (strcmp(r->items[i].check, rules[k].id) == 0) {
                 junit_case(&r->items[i], out);

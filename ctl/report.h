@@ -25,10 +25,16 @@ enum ctl_status {
 /* Ordered: a higher value is more severe (used by --fail-on). */
 enum ctl_severity { CTL_SEV_LOW, CTL_SEV_MEDIUM, CTL_SEV_HIGH, CTL_SEV__MAX };
 
-enum ctl_format { CTL_FORMAT_TABLE, CTL_FORMAT_JSON, CTL_FORMAT_SARIF, CTL_FORMAT_JUNIT, CTL_FORMAT__MAX };
+enum ctl_format {
+    CTL_FORMAT_TABLE,
+    CTL_FORMAT_JSON,
+    CTL_FORMAT_SARIF,
+    CTL_FORMAT_JUNIT,
+    CTL_FORMAT__MAX
+};
 
 struct ctl_finding {
-    char *check;         /* stable check id, "msk.kafka_version" */
+    char *check; /* stable check id, "msk.kafka_version" */
     enum ctl_status status;
     enum ctl_severity severity;
     char *resource;      /* ARN, or "*" when a whole listing failed */
@@ -41,8 +47,8 @@ struct ctl_finding {
 /* A check as the SARIF writer describes it (one rule per check). */
 struct ctl_rule {
     const char *id;
-    const char *name;        /* PascalCase, SARIF reportingDescriptor.name */
-    const char *title;       /* one sentence */
+    const char *name;  /* PascalCase, SARIF reportingDescriptor.name */
+    const char *title; /* one sentence */
     enum ctl_severity severity;
     const char *resource_type;
     const char *remediation;
@@ -70,8 +76,8 @@ void ctl_report_free(struct ctl_report *report);
  */
 int ctl_report_add(struct ctl_report *report, const char *check, enum ctl_status status,
                    enum ctl_severity severity, const char *resource, const char *resource_type,
-                   const char *region, const char *remediation, struct mk_err *err,
-                   const char *fmt, ...) MK_PRINTF(10, 11) MK_MUST_CHECK;
+                   const char *region, const char *remediation, struct mk_err *err, const char *fmt,
+                   ...) MK_PRINTF(10, 11) MK_MUST_CHECK;
 
 /* Sorts by check id, region, resource, then status and message, so the order never depends on
  * the order of adds (and so not on the concurrency of the audit). */

@@ -30,7 +30,7 @@
 enum status_format { STATUS_FORMAT_TABLE, STATUS_FORMAT_JSON };
 
 static const char *const kind_names[STATUS__MAX] = {
-    "ok", "expiring", "expired", "not_ready", "missing", "malformed",
+    "ok", "expiring", "expired", "not_ready", "missing", "malformed", "unreadable",
 };
 
 static int get_string(json_t *o, const char *path, const char *key, char *dst, size_t cap,
@@ -116,19 +116,18 @@ MK_TESTABLE int ctl_status_parse_state(const char *path, const char *text, size_
     MK_GUARD(get_count(o, path, "next_renewal", &out->next_renewal, err));
     MK_GUARD(get_count(o, path, "last_attempt", &out->last_attempt, err));
     MK_GUARD(get_count(o, path, "last_success", &out->last_success, err));
-    MK_GUARD(get_string(o, path, "last_result", out->last_result, sizeof(out->last_result), 0,
-                        NULL, err));
-    MK_ENSURE(strcmp(out->last_result, "success") == 0 || strcmp(out->last_result, "failure") == 0 ||
-                  strcmp(out->last_result, "none") == 0,
-              err, MK_ERR_INVALID,
-              "%s: field 'last_result': '%s' is not success, failure or none", path,
-              out->last_result);
+    MK_GUARD(get_string(o, path, "last_result", out->last_result, sizeof(out->last_result), 0, NULL,
+                        err));
+    MK_ENSURE(strcmp(out->last_result, "success") == 0 ||
+                  strcmp(out->last_result, "failure") == 0 || strcmp(out->last_result, "none") == 0,
+              err, MK_ERR_INVALID, "%s: field 'last_result': '%s' is not success, failure or none",
+              path, out->last_result);
     MK_GUARD(get_string(o, path, "last_error", out->last_error, sizeof(out->last_error), 1,
                         &out->has_last_error, err));
     MK_GUARD(get_count(o, path, "consecutive_failures", &out->consecutive_failures, err));
     MK_GUARD(get_count(o, path, "generation", &out->generation, err));
-    MK_GUARD(get_string(o, path, "cert_path", out->cert_path, sizeof(out->cert_path), 0, NULL,
-                        err));
+    MK_GUARD(
+        get_string(o, path, "cert_path", out->cert_path, sizeof(out->cert_path), 0, NULL, err));
     MK_GUARD(get_count(o, path, "updated", &out->updated, err));
     MK_ENSURE(expect_name == NULL || strcmp(out->name, expect_name) == 0, err, MK_ERR_INVALID,
               "%s: field 'name': '%s' is not certificate '%s'", path, out->name, expect_name);
@@ -152,7 +151,7 @@ static int load_state(const char *path, const char *name, struct status_state *s
     buf = malloc(STATUS_MAX_FILE + 1);
     MK_ENSURE(buf != NULL, err, MK_ERR_NOMEM, "%s: out of memory", path);
     size_t n = fread(buf, 1, STATUS_MAX_FILE + 1, f);
-    MK_ENSURE(!ferror(f), err, MK_ERR_IO, "%s: read error", path);
+    MK_ENSURE_ERRNO(!ferror(f), err, MK_ERR_IO, "%s: cannot read", path);
     MK_ENSURE(n <= STATUS_MAX_FILE, err, MK_ERR_INVALID, "%s: larger than %d bytes", path,
               STATUS_MAX_FILE);
     MK_GUARD(ctl_status_parse_state(path, buf, n, name, st, err));
@@ -211,44 +210,74 @@ MK_TESTABLE enum status_kind ctl_status_judge(const struct status_state *st, lon
 }
 
 struct status_entry {
-    const char *name;      /* borrowed from the config */
+    const char *name; /* borrowed from the config */
     char path[1100];
     enum status_kind kind;
-    char error[1200];      /* why the state file could not be used */
+    char error[1200]; /* why the state file could not be used */
     struct status_state st;
 };
+
+/* "2026-12-20T03:17:41Z (in 24d 22h)" / "(5d 0h ago)", or "never". */
+static void fmt_when(long long t, long long now, char *buf, size_t cap)
+{
+    char abs[40], span[40];
+    if (t <= 0) {
+        snprintf(buf, cap, "never");
+        return;
+    }
+    fmt_time(t, abs, sizeof(abs));
+    fmt_span(t - now, span, sizeof(span));
+    snprintf(buf, cap, t > now ? "%s (in %s)" : "%s (%s ago)", abs, span);
+}
+
+/* Prints a value from the state file with control characters replaced: it is agent-written text
+ * (an AWS error message, a subject) and must not be able to forge lines of this report. */
+static void print_field(const char *label, const char *value)
+{
+    printf("  %-17s ", label);
+    for (const char *p = value; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        putchar(c < 0x20 || c == 0x7f ? '?' : c);
+    }
+    putchar('\n');
+}
 
 static void print_table(const struct status_entry *e, size_t n, long long now)
 {
     for (size_t i = 0; i < n; i++) {
         const struct status_entry *x = &e[i];
-        char t1[40], t2[40], t3[40], span[40];
+        char buf[128], span[40];
         printf("%s%s: %s\n", i > 0 ? "\n" : "", x->name, kind_names[x->kind]);
-        if (x->kind == STATUS_MISSING || x->kind == STATUS_MALFORMED) {
-            printf("  state file:       %s\n", x->error);
+        if (x->kind >= STATUS_MISSING) {
+            print_field("state file:", x->error);
             continue;
         }
         const struct status_state *s = &x->st;
-        fmt_time(s->not_after, t1, sizeof(t1));
-        fmt_span(s->not_after - now, span, sizeof(span));
-        printf("  subject:          %s\n", s->subject[0] != '\0' ? s->subject : "-");
-        printf("  serial:           %s\n", s->serial[0] != '\0' ? s->serial : "-");
+        print_field("subject:", s->subject[0] != '\0' ? s->subject : "-");
+        print_field("issuer:", s->issuer[0] != '\0' ? s->issuer : "-");
+        print_field("serial:", s->serial[0] != '\0' ? s->serial : "-");
+        print_field("ca:", s->ca);
+        print_field("ready:", s->ready ? "yes" : "no");
         if (s->not_after > 0) {
-            printf("  not after:        %s (%s %s)\n", t1, s->not_after > now ? "in" : "expired",
-                   span);
-            printf("  time left:        %s%s\n", s->not_after > now ? "" : "-", span);
+            fmt_time(s->not_after, buf, sizeof(buf));
+            print_field("not after:", buf);
+            fmt_span(s->not_after - now, span, sizeof(span));
+            snprintf(buf, sizeof(buf), s->not_after > now ? "%s" : "expired %s ago", span);
+            print_field("time left:", buf);
         } else {
-            printf("  not after:        -\n");
-            printf("  time left:        -\n");
+            print_field("not after:", "-");
+            print_field("time left:", "-");
         }
-        fmt_time(s->next_renewal, t2, sizeof(t2));
-        fmt_time(s->last_attempt, t3, sizeof(t3));
-        printf("  next renewal:     %s\n", t2);
-        printf("  last attempt:     %s (%s)\n", t3, s->last_result);
+        fmt_when(s->next_renewal, now, buf, sizeof(buf));
+        print_field("next renewal:", buf);
+        fmt_when(s->last_attempt, now, buf, sizeof(buf));
+        print_field("last attempt:", buf);
+        print_field("last result:", s->last_result);
         if (s->has_last_error) {
-            printf("  last error:       %s\n", s->last_error);
+            print_field("last error:", s->last_error);
         }
-        printf("  failures in row:  %lld\n", s->consecutive_failures);
+        snprintf(buf, sizeof(buf), "%lld", s->consecutive_failures);
+        print_field("failures in row:", buf);
     }
 }
 
@@ -270,11 +299,11 @@ static int print_json(const struct status_entry *e, size_t n, long long now, lon
     for (size_t i = 0; i < n; i++) {
         const struct status_entry *x = &e[i];
         const struct status_state *s = &x->st;
-        int usable = x->kind != STATUS_MISSING && x->kind != STATUS_MALFORMED;
+        int usable = x->kind < STATUS_MISSING;
         bad += x->kind != STATUS_OK;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "name", x->name, "state_file", x->path,
-                              "status", kind_names[x->kind], "error",
-                              usable ? json_null() : json_string(x->error));
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:o}", "name", x->name, "state_file", x->path, "status",
+                      kind_names[x->kind], "error", usable ? json_null() : json_string(x->error));
         if (o == NULL) {
             goto out;
         }
@@ -285,17 +314,15 @@ static int print_json(const struct status_entry *e, size_t n, long long now, lon
             json_object_set_new(o, "issuer", json_string(s->issuer));
             json_object_set_new(o, "serial", json_string(s->serial));
             json_object_set_new(o, "not_after", time_or_null(s->not_after));
-            json_object_set_new(o, "seconds_left", s->not_after > 0
-                                                       ? json_integer(s->not_after - now)
-                                                       : json_null());
+            json_object_set_new(o, "seconds_left",
+                                s->not_after > 0 ? json_integer(s->not_after - now) : json_null());
             json_object_set_new(o, "next_renewal", time_or_null(s->next_renewal));
             json_object_set_new(o, "last_attempt", time_or_null(s->last_attempt));
             json_object_set_new(o, "last_success", time_or_null(s->last_success));
             json_object_set_new(o, "last_result", json_string(s->last_result));
             json_object_set_new(o, "last_error",
                                 s->has_last_error ? json_string(s->last_error) : json_null());
-            json_object_set_new(o, "consecutive_failures",
-                                json_integer(s->consecutive_failures));
+            json_object_set_new(o, "consecutive_failures", json_integer(s->consecutive_failures));
             json_object_set_new(o, "generation", json_integer(s->generation));
         }
         json_array_append_new(arr, o);
@@ -304,8 +331,8 @@ static int print_json(const struct status_entry *e, size_t n, long long now, lon
     arr = NULL;
     json_object_set_new(root, "summary",
                         json_pack("{s:I, s:I, s:I, s:i}", "total", (json_int_t)n, "problems",
-                                  (json_int_t)bad, "warn_days", (json_int_t)warn_days,
-                                  "exit_code", exit_code));
+                                  (json_int_t)bad, "warn_days", (json_int_t)warn_days, "exit_code",
+                                  exit_code));
     if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
         goto out;
     }
@@ -367,8 +394,7 @@ int ctl_status_main(int argc, char **argv)
         case 'w':
             errno = 0;
             warn_days = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || warn_days < 0 ||
-                warn_days > 3650) {
+            if (errno != 0 || end == optarg || *end != '\0' || warn_days < 0 || warn_days > 3650) {
                 return usage_error("--warn-days: expected 0..3650, got '%s'", optarg);
             }
             break;
@@ -402,7 +428,9 @@ int ctl_status_main(int argc, char **argv)
         x->name = cfg->certs[i].name;
         snprintf(x->path, sizeof(x->path), "%s/%s.json", cfg->state_dir, x->name);
         if (load_state(x->path, x->name, &x->st, &err) != 0) {
-            x->kind = err.code == MK_ERR_NOTFOUND ? STATUS_MISSING : STATUS_MALFORMED;
+            x->kind = err.code == MK_ERR_NOTFOUND ? STATUS_MISSING
+                      : err.code == MK_ERR_IO     ? STATUS_UNREADABLE
+                                                  : STATUS_MALFORMED;
             if (x->kind == STATUS_MISSING) {
                 snprintf(x->error, sizeof(x->error), "%s: no state file (has the agent run?)",
                          x->path);

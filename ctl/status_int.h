@@ -17,6 +17,7 @@ enum status_kind {
     STATUS_NOT_READY,
     STATUS_MISSING,
     STATUS_MALFORMED,
+    STATUS_UNREADABLE,
     STATUS__MAX
 };
 
@@ -39,8 +40,8 @@ struct status_state {
 
 #ifdef MK_TESTING
 /* Strict parse of a state file's text; errors name path and field (MK_ERR_INVALID). */
-int ctl_status_parse_state(const char *path, const char *text, size_t len,
-                           const char *expect_name, struct status_state *out, struct mk_err *err);
+int ctl_status_parse_state(const char *path, const char *text, size_t len, const char *expect_name,
+                           struct status_state *out, struct mk_err *err);
 /* ok / expiring (within warn_days) / expired / not_ready for a parsed state at time now. */
 enum status_kind ctl_status_judge(const struct status_state *st, long long now, long warn_days);
 #endif

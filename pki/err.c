@@ -44,6 +44,9 @@ void mk_err_clear(struct mk_err *err)
 }
 
 static void err_vset(struct mk_err *err, enum mk_code code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void err_vset(struct mk_err *err, enum mk_code code, const char *fmt, va_list ap)
 {
     err->code = code;
     err->ext_code[0] = '\0';

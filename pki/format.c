@@ -119,8 +119,8 @@ struct pki_secret *pki_format_pkcs12(EVP_PKEY *key, X509 *leaf, STACK_OF(X509) *
     p12 = PKCS12_create_ex(pass, friendly_name, key, leaf, chain, NID_aes_256_cbc, NID_aes_256_cbc,
                            PKI_P12_ITER, -1, 0, NULL, NULL);
     MK_GUARD_OSSL(p12 != NULL, err, MK_ERR_CRYPTO, "PKCS12_create_ex");
-    MK_GUARD_OSSL(PKCS12_set_mac(p12, pass, (int)pass_len, NULL, PKI_P12_SALT_LEN,
-                                 PKI_P12_MAC_ITER, EVP_sha256()) == 1,
+    MK_GUARD_OSSL(PKCS12_set_mac(p12, pass, (int)pass_len, NULL, PKI_P12_SALT_LEN, PKI_P12_MAC_ITER,
+                                 EVP_sha256()) == 1,
                   err, MK_ERR_CRYPTO, "PKCS12_set_mac");
     out = pkcs12_to_secret(p12, err);
 out:
@@ -154,10 +154,9 @@ int pki_format_pkcs12_parse(const void *der, size_t len, const struct pki_secret
         MK_GUARD_OSSL(PKCS12_verify_mac(p12, pass, (int)pki_secret_len(password)) == 1, err,
                       MK_ERR_VERIFY, "PKCS#12: MAC verification failed (wrong password?)");
     }
-    MK_GUARD_OSSL(PKCS12_parse(p12, pass, &k, &c, &ca) == 1, err, MK_ERR_INVALID,
-                  "PKCS12_parse");
-    MK_ENSURE(k != NULL && c != NULL, err, MK_ERR_INVALID,
-              "PKCS#12: the keystore holds no %s", k == NULL ? "private key" : "certificate");
+    MK_GUARD_OSSL(PKCS12_parse(p12, pass, &k, &c, &ca) == 1, err, MK_ERR_INVALID, "PKCS12_parse");
+    MK_ENSURE(k != NULL && c != NULL, err, MK_ERR_INVALID, "PKCS#12: the keystore holds no %s",
+              k == NULL ? "private key" : "certificate");
     if (ca == NULL) {
         ca = sk_X509_new_null();
         MK_ENSURE(ca != NULL, err, MK_ERR_NOMEM, "PKCS#12: sk_X509_new_null failed");

@@ -65,7 +65,8 @@ static int is_temp_name(const char *name)
     return name[0] == '.' && len > slen && strcmp(name + len - slen, TMP_SUFFIX) == 0;
 }
 
-/* Parses ".gen-<N>" (decimal digits only).  Returns 0 and sets *out, or -1. */
+/* Parses ".gen-<N>" (canonical decimal: digits only, no leading zero, N > 0) so that one
+ * number has exactly one name.  Returns 0 and sets *out, or -1. */
 MK_TESTABLE int store_parse_gen(const char *name, unsigned long *out)
 {
     const char *digits = NULL;
@@ -76,7 +77,7 @@ MK_TESTABLE int store_parse_gen(const char *name, unsigned long *out)
         return -1;
     }
     digits = name + strlen(GEN_PREFIX);
-    if (digits[0] < '0' || digits[0] > '9' || strlen(digits) > 20) {
+    if (digits[0] < '1' || digits[0] > '9' || strlen(digits) > 20) {
         return -1;
     }
     errno = 0;
@@ -140,8 +141,8 @@ static int write_file_at(int dfd, const char *dir, const char *name, const void 
     MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "%s/%s: cannot create temp file", dir, tmp);
     have_tmp = 1;
     if (owner != (uid_t)-1 || group != (gid_t)-1) {
-        MK_ENSURE_ERRNO(fchown(fd, owner, group) == 0, err, MK_ERR_PERM,
-                        "%s/%s: fchown to %ld:%ld", dir, tmp, owner == (uid_t)-1 ? -1L : (long)owner,
+        MK_ENSURE_ERRNO(fchown(fd, owner, group) == 0, err, MK_ERR_PERM, "%s/%s: fchown to %ld:%ld",
+                        dir, tmp, owner == (uid_t)-1 ? -1L : (long)owner,
                         group == (gid_t)-1 ? -1L : (long)group);
     }
     MK_ENSURE_ERRNO(fchmod(fd, mode) == 0, err, MK_ERR_IO, "%s/%s: fchmod %04o", dir, tmp,
@@ -644,8 +645,7 @@ static int spec_check(const struct pki_store_spec *spec, int for_write, struct m
                   spec->directory, names[i]);
         for (size_t j = 0; j < i; j++) {
             MK_ENSURE(strcmp(names[i], names[j]) != 0, err, MK_ERR_CONFIG,
-                      "store %s: output file name \"%s\" is used twice", spec->directory,
-                      names[i]);
+                      "store %s: output file name \"%s\" is used twice", spec->directory, names[i]);
         }
     }
     if (!for_write) {
@@ -735,10 +735,9 @@ static int render_files(const struct pki_store_spec *spec, EVP_PKEY *key, X509 *
     if (spec->pkcs12_name != NULL) {
         /* The keystore holds the private key: it gets the key's mode. */
         files[n] = (struct out_file){.name = spec->pkcs12_name, .mode = key_mode};
-        files[n].secret =
-            pki_format_pkcs12(key, leaf, n_chain > 0 ? chain : NULL,
-                              spec->pkcs12_alias == NULL ? "mskpki" : spec->pkcs12_alias,
-                              spec->pkcs12_password, err);
+        files[n].secret = pki_format_pkcs12(
+            key, leaf, n_chain > 0 ? chain : NULL,
+            spec->pkcs12_alias == NULL ? "mskpki" : spec->pkcs12_alias, spec->pkcs12_password, err);
         MK_GUARD_PTR(files[n++].secret);
     }
     return n;
@@ -851,8 +850,8 @@ out:
         close(gfd);
     }
     if (made_gen && !committed && remove_entry(dfd, gen_name, GEN_REMOVE_DEPTH) != 0) {
-        mk_log(MK_LOG_WARN, "store.cleanup.failed", "dir=%s entry=%s error=\"%s\"", dir,
-               gen_name, strerror(errno));
+        mk_log(MK_LOG_WARN, "store.cleanup.failed", "dir=%s entry=%s error=\"%s\"", dir, gen_name,
+               strerror(errno));
     }
     if (dfd >= 0) {
         close(dfd);
@@ -931,8 +930,8 @@ out:
 }
 
 /* Loads every certificate of a PEM file.  Caller frees with sk_X509_pop_free. */
-static STACK_OF(X509) *read_certs_at(int gfd, const char *gpath, const char *name,
-                                     struct mk_err *err)
+static STACK_OF(X509) *
+    read_certs_at(int gfd, const char *gpath, const char *name, struct mk_err *err)
 {
     STACK_OF(X509) *certs = NULL;
     unsigned char *buf = NULL;

@@ -13,7 +13,7 @@
 #include "pki/ca.h"
 
 struct store_fx {
-    char tmp[64];     /* the temp directory, absolute */
+    char tmp[64]; /* the temp directory, absolute */
     struct pki_ca *ca;
 };
 

@@ -84,8 +84,8 @@ static void test_failure_reported(void **state)
 {
     struct mk_err err;
     char *argv[] = {"/nonexistent/hook", NULL};
-    struct agent_hook_spec spec = {.argv = argv, .timeout_seconds = 5, .name = "x",
-                                   .cert_path = "/x", .not_after = 1};
+    struct agent_hook_spec spec = {
+        .argv = argv, .timeout_seconds = 5, .name = "x", .cert_path = "/x", .not_after = 1};
 
     (void)state;
     assert_int_equal(run_sh("exit 3", 10, &err), -1);
@@ -111,8 +111,8 @@ static void test_timeout_kills_group(void **state)
     (void)state;
     snprintf(path, sizeof(path), "%s/pid", tmpdir);
     /* The hook starts a grandchild and waits: the whole process group must die. */
-    snprintf(script, sizeof(script), "sleep 300 & echo $! > '%s.tmp'; mv '%s.tmp' '%s'; wait",
-             path, path, path);
+    snprintf(script, sizeof(script), "sleep 300 & echo $! > '%s.tmp'; mv '%s.tmp' '%s'; wait", path,
+             path, path);
     assert_int_equal(run_sh(script, 1, &err), -1);
     assert_int_equal(err.code, MK_ERR_TIMEOUT);
     assert_non_null(strstr(err.msg, "timeout"));

@@ -142,11 +142,16 @@ static void test_render_families(void **state)
     assert_non_null(strstr(text, "mskpki_certificates_issued_total{name=\"a\"} 2\n"));
     assert_non_null(strstr(text, "mskpki_hook_failures_total{name=\"b\"} 1\n"));
     /* Buckets are cumulative; +Inf equals the count. */
-    assert_non_null(strstr(text, "mskpki_rotation_duration_seconds_bucket{name=\"a\",le=\"0.05\"} 0\n"));
-    assert_non_null(strstr(text, "mskpki_rotation_duration_seconds_bucket{name=\"a\",le=\"0.1\"} 1\n"));
-    assert_non_null(strstr(text, "mskpki_rotation_duration_seconds_bucket{name=\"a\",le=\"5\"} 2\n"));
-    assert_non_null(strstr(text, "mskpki_rotation_duration_seconds_bucket{name=\"a\",le=\"300\"} 2\n"));
-    assert_non_null(strstr(text, "mskpki_rotation_duration_seconds_bucket{name=\"a\",le=\"+Inf\"} 3\n"));
+    assert_non_null(
+        strstr(text, "mskpki_rotation_duration_seconds_bucket{name=\"a\",le=\"0.05\"} 0\n"));
+    assert_non_null(
+        strstr(text, "mskpki_rotation_duration_seconds_bucket{name=\"a\",le=\"0.1\"} 1\n"));
+    assert_non_null(
+        strstr(text, "mskpki_rotation_duration_seconds_bucket{name=\"a\",le=\"5\"} 2\n"));
+    assert_non_null(
+        strstr(text, "mskpki_rotation_duration_seconds_bucket{name=\"a\",le=\"300\"} 2\n"));
+    assert_non_null(
+        strstr(text, "mskpki_rotation_duration_seconds_bucket{name=\"a\",le=\"+Inf\"} 3\n"));
     assert_non_null(strstr(text, "mskpki_rotation_duration_seconds_count{name=\"a\"} 3\n"));
     assert_non_null(strstr(text, "mskpki_rotation_duration_seconds_sum{name=\"a\"} 1003.070000\n"));
     /* "b" has no status yet: no timestamps, not ready, no info. */

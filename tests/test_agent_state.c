@@ -55,9 +55,10 @@ static void test_round_trip(void **state)
 static void test_exact_schema(void **state)
 {
     static const char *const keys[] = {
-        "version", "name", "ca", "ready", "subject", "issuer", "serial", "not_before",
-        "not_after", "next_renewal", "last_attempt", "last_success", "last_result",
-        "last_error", "consecutive_failures", "generation", "cert_path", "updated"};
+        "version",      "name",         "ca",          "ready",      "subject",
+        "issuer",       "serial",       "not_before",  "not_after",  "next_renewal",
+        "last_attempt", "last_success", "last_result", "last_error", "consecutive_failures",
+        "generation",   "cert_path",    "updated"};
     struct agent_status a;
     struct mk_err err;
     json_error_t jerr;
@@ -185,8 +186,8 @@ static void test_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_exact_schema),
-        cmocka_unit_test(test_rejects),     cmocka_unit_test(test_write_read_file),
+        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_exact_schema),
+        cmocka_unit_test(test_rejects),    cmocka_unit_test(test_write_read_file),
         cmocka_unit_test(test_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -151,8 +151,8 @@ static void add_msk(struct fixture *f, const char *json)
 {
     json_t *j = load(json);
     const char *arn = json_string_value(json_object_get(j, "clusterArn"));
-    assert_non_null(audit_inventory_add_resource(f->inv, AUDIT_SVC_MSK, "us-east-1", arn,
-                                                 "ListClustersV2", j));
+    assert_non_null(
+        audit_inventory_add_resource(f->inv, AUDIT_SVC_MSK, "us-east-1", arn, "ListClustersV2", j));
 }
 
 static const char *good_cluster =
@@ -184,8 +184,9 @@ static void test_msk_all_pass(void **state)
     struct fixture *f = *state;
     add_msk(f, good_cluster);
     add_key(f, "us-east-1", ARN_KEY_CMK, cmk_meta);
-    set_details(f, ARN_KEY_CMK, 1, "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":"
-                                   "\"arn:aws:iam::111122223333:root\"},\"Action\":\"kms:*\"}]}");
+    set_details(f, ARN_KEY_CMK, 1,
+                "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":"
+                "\"arn:aws:iam::111122223333:root\"},\"Action\":\"kms:*\"}]}");
     evaluate(f);
     expect(f, "msk.encryption_at_rest_cmk", ARN_MSK, CTL_STATUS_PASS, ARN_KEY_CMK);
     expect(f, "msk.kafka_version", ARN_MSK, CTL_STATUS_PASS, "3.10.0");
@@ -337,15 +338,19 @@ static void test_kinesis(void **state)
     memset(f->opts.selected, 0, sizeof(f->opts.selected));
     f->opts.selected[AUDIT_KINESIS_CMK] = 1;
     add_stream(f, "plain", "{\"StreamARN\":\"k-plain\",\"EncryptionType\":\"NONE\"}");
-    add_stream(f, "awsalias", "{\"StreamARN\":\"k-alias\",\"EncryptionType\":\"KMS\","
-                              "\"KeyId\":\"alias/aws/kinesis\"}");
-    add_stream(f, "awsaliasarn", "{\"StreamARN\":\"k-aliasarn\",\"EncryptionType\":\"KMS\","
-                                 "\"KeyId\":\"arn:aws:kms:us-east-1:111122223333:alias/aws/"
-                                 "kinesis\"}");
-    add_stream(f, "cmk", "{\"StreamARN\":\"k-cmk\",\"EncryptionType\":\"KMS\",\"KeyId\":"
-                         "\"alias/mine\"}");
-    add_stream(f, "awskey", "{\"StreamARN\":\"k-awskey\",\"EncryptionType\":\"KMS\",\"KeyId\":"
-                            "\"" ARN_KEY_AWS "\"}");
+    add_stream(f, "awsalias",
+               "{\"StreamARN\":\"k-alias\",\"EncryptionType\":\"KMS\","
+               "\"KeyId\":\"alias/aws/kinesis\"}");
+    add_stream(f, "awsaliasarn",
+               "{\"StreamARN\":\"k-aliasarn\",\"EncryptionType\":\"KMS\","
+               "\"KeyId\":\"arn:aws:kms:us-east-1:111122223333:alias/aws/"
+               "kinesis\"}");
+    add_stream(f, "cmk",
+               "{\"StreamARN\":\"k-cmk\",\"EncryptionType\":\"KMS\",\"KeyId\":"
+               "\"alias/mine\"}");
+    add_stream(f, "awskey",
+               "{\"StreamARN\":\"k-awskey\",\"EncryptionType\":\"KMS\",\"KeyId\":"
+               "\"" ARN_KEY_AWS "\"}");
     add_stream(f, "nokey", "{\"StreamARN\":\"k-nokey\",\"EncryptionType\":\"KMS\"}");
     add_stream(f, "denied", NULL);
     r = &f->inv->resources[f->inv->n_resources - 1];
@@ -359,10 +364,25 @@ static void test_kinesis(void **state)
         char buf[64];
         const char *region = NULL;
         assert_null(audit_resource_key_ref(&f->inv->resources[1], buf, sizeof(buf), &region));
-        assert_string_equal(audit_resource_key_ref(&f->inv->resources[3], buf, sizeof(buf),
-                                                   &region),
-                            "alias/mine");
+        assert_string_equal(
+            audit_resource_key_ref(&f->inv->resources[3], buf, sizeof(buf), &region), "alias/mine");
         assert_string_equal(region, "us-east-1");
+    }
+    /* A key ARN names its own region; a malformed one falls back to the stream's region. */
+    {
+        char buf[64];
+        const char *region = NULL;
+        struct audit_resource x = {.svc = AUDIT_SVC_KINESIS, .region = "us-east-1"};
+        x.res.data =
+            load("{\"EncryptionType\":\"KMS\",\"KeyId\":\"arn:aws:kms:eu-west-3:1:key/k\"}");
+        assert_non_null(audit_resource_key_ref(&x, buf, sizeof(buf), &region));
+        assert_string_equal(region, "eu-west-3");
+        json_decref(x.res.data);
+        x.res.data =
+            load("{\"EncryptionType\":\"KMS\",\"KeyId\":\"arn:aws:kms:evil.host/:1:key/k\"}");
+        assert_non_null(audit_resource_key_ref(&x, buf, sizeof(buf), &region));
+        assert_string_equal(region, "us-east-1");
+        json_decref(x.res.data);
     }
     evaluate(f);
     expect(f, "kinesis.encryption_cmk", "k-plain", CTL_STATUS_FAIL, "NONE");
@@ -385,19 +405,24 @@ static void test_firehose(void **state)
     struct fixture *f = *state;
     memset(f->opts.selected, 0, sizeof(f->opts.selected));
     f->opts.selected[AUDIT_FIREHOSE_CMK] = 1;
-    add_firehose(f, "none", "{\"DeliveryStreamARN\":\"f-none\",\"DeliveryStreamType\":"
-                            "\"DirectPut\"}");
-    add_firehose(f, "owned", "{\"DeliveryStreamARN\":\"f-owned\",\"DeliveryStreamType\":"
-                             "\"DirectPut\",\"DeliveryStreamEncryptionConfiguration\":{"
-                             "\"KeyType\":\"AWS_OWNED_CMK\",\"Status\":\"ENABLED\"}}");
-    add_firehose(f, "cmk", "{\"DeliveryStreamARN\":\"f-cmk\",\"DeliveryStreamEncryptionConfigur"
-                           "ation\":{\"KeyARN\":\"" ARN_KEY_CMK "\",\"KeyType\":"
-                           "\"CUSTOMER_MANAGED_CMK\",\"Status\":\"ENABLED\"}}");
-    add_firehose(f, "disabled", "{\"DeliveryStreamARN\":\"f-dis\",\"DeliveryStreamEncryptionCon"
-                                "figuration\":{\"KeyARN\":\"" ARN_KEY_CMK "\",\"KeyType\":"
-                                "\"CUSTOMER_MANAGED_CMK\",\"Status\":\"DISABLED\"}}");
-    add_firehose(f, "fromkinesis", "{\"DeliveryStreamARN\":\"f-src\",\"DeliveryStreamType\":"
-                                   "\"KinesisStreamAsSource\"}");
+    add_firehose(f, "none",
+                 "{\"DeliveryStreamARN\":\"f-none\",\"DeliveryStreamType\":"
+                 "\"DirectPut\"}");
+    add_firehose(f, "owned",
+                 "{\"DeliveryStreamARN\":\"f-owned\",\"DeliveryStreamType\":"
+                 "\"DirectPut\",\"DeliveryStreamEncryptionConfiguration\":{"
+                 "\"KeyType\":\"AWS_OWNED_CMK\",\"Status\":\"ENABLED\"}}");
+    add_firehose(f, "cmk",
+                 "{\"DeliveryStreamARN\":\"f-cmk\",\"DeliveryStreamEncryptionConfigur"
+                 "ation\":{\"KeyARN\":\"" ARN_KEY_CMK "\",\"KeyType\":"
+                 "\"CUSTOMER_MANAGED_CMK\",\"Status\":\"ENABLED\"}}");
+    add_firehose(f, "disabled",
+                 "{\"DeliveryStreamARN\":\"f-dis\",\"DeliveryStreamEncryptionCon"
+                 "figuration\":{\"KeyARN\":\"" ARN_KEY_CMK "\",\"KeyType\":"
+                 "\"CUSTOMER_MANAGED_CMK\",\"Status\":\"DISABLED\"}}");
+    add_firehose(f, "fromkinesis",
+                 "{\"DeliveryStreamARN\":\"f-src\",\"DeliveryStreamType\":"
+                 "\"KinesisStreamAsSource\"}");
     evaluate(f);
     expect(f, "firehose.encryption_cmk", "f-none", CTL_STATUS_FAIL, "not configured");
     expect(f, "firehose.encryption_cmk", "f-owned", CTL_STATUS_FAIL, "AWS_OWNED_CMK");
@@ -416,8 +441,8 @@ static void test_kms_checks(void **state)
     static const char *k5 = "arn:aws:kms:us-east-1:1:key/k5";
     static const char *k6 = "arn:aws:kms:us-east-1:1:key/k6";
     char meta[256];
-    const char *states[] = {"Enabled", "Disabled", "PendingDeletion", "Enabled", "Enabled",
-                            "Enabled"};
+    const char *states[] = {"Enabled", "Disabled", "PendingDeletion",
+                            "Enabled", "Enabled",  "Enabled"};
     const char *keys[] = {k1, k2, k3, k4, k5, k6};
     const char *policies[] = {
         /* k1: conditioned public statement is fine */
@@ -437,14 +462,18 @@ static void test_kms_checks(void **state)
         "not json",
     };
     for (size_t i = 0; i < 6; i++) {
-        snprintf(meta, sizeof(meta), "{\"Arn\":\"%s\",\"KeyManager\":\"CUSTOMER\",\"KeyState\":"
-                 "\"%s\"}", keys[i], states[i]);
+        snprintf(meta, sizeof(meta),
+                 "{\"Arn\":\"%s\",\"KeyManager\":\"CUSTOMER\",\"KeyState\":"
+                 "\"%s\"}",
+                 keys[i], states[i]);
         add_key(f, "us-east-1", keys[i], meta);
         set_details(f, keys[i], i % 2 == 0, policies[i]);
     }
     /* Same key reached by alias: one set of findings per key ARN. */
-    snprintf(meta, sizeof(meta), "{\"Arn\":\"%s\",\"KeyManager\":\"CUSTOMER\",\"KeyState\":"
-             "\"Enabled\"}", k1);
+    snprintf(meta, sizeof(meta),
+             "{\"Arn\":\"%s\",\"KeyManager\":\"CUSTOMER\",\"KeyState\":"
+             "\"Enabled\"}",
+             k1);
     add_key(f, "us-east-1", "alias/k1", meta);
     /* Rotation lookup failed. */
     f->inv->keys[5].rotation.failed = 1;

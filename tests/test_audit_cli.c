@@ -32,13 +32,25 @@ static void test_defaults(void **state)
 
 static void test_all_options(void **state)
 {
-    char *argv[] = {"audit",          "--region",      "us-east-1",
-                    "--region=eu-west-1,us-east-1",    "--profile",
-                    "prod",           "--endpoint-url", "http://127.0.0.1:5000",
-                    "--checks",       "msk.kafka_version,kms.key_state",
-                    "--format=sarif", "--output",      "/tmp/x.sarif",
-                    "--concurrency",  "3",             "--fail-on",
-                    "high",           "--min-kafka-version", "3.5.1"};
+    char *argv[] = {"audit",
+                    "--region",
+                    "us-east-1",
+                    "--region=eu-west-1,us-east-1",
+                    "--profile",
+                    "prod",
+                    "--endpoint-url",
+                    "http://127.0.0.1:5000",
+                    "--checks",
+                    "msk.kafka_version,kms.key_state",
+                    "--format=sarif",
+                    "--output",
+                    "/tmp/x.sarif",
+                    "--concurrency",
+                    "3",
+                    "--fail-on",
+                    "high",
+                    "--min-kafka-version",
+                    "3.5.1"};
     struct audit_cli cli;
     struct mk_err err = {0};
     (void)state;

@@ -125,9 +125,8 @@ static void test_add_rejects_null(void **state)
     struct ctl_report *r = ctl_report_new();
     struct mk_err err = {0};
     (void)state;
-    assert_int_equal(ctl_report_add(r, "c", CTL_STATUS_PASS, CTL_SEV_LOW, NULL, "t", "r", "x",
-                                    &err, "m"),
-                     -1);
+    assert_int_equal(
+        ctl_report_add(r, "c", CTL_STATUS_PASS, CTL_SEV_LOW, NULL, "t", "r", "x", &err, "m"), -1);
     assert_int_equal(err.code, MK_ERR_INVALID);
     assert_int_equal(ctl_report_count(r), 0);
     ctl_report_free(r);
@@ -149,17 +148,16 @@ static void test_json(void **state)
     assert_string_equal(json_string_value(json_object_get(f0, "severity")), "medium");
     assert_string_equal(json_string_value(json_object_get(f0, "resource_type")),
                         "AWS::MSK::Cluster");
-    assert_string_equal(json_string_value(json_object_get(f0, "remediation")),
-                        "fix <it> & \"go\"");
+    assert_string_equal(json_string_value(json_object_get(f0, "remediation")), "fix <it> & \"go\"");
     summary = json_object_get(root, "summary");
     assert_int_equal(json_integer_value(json_object_get(summary, "PASS")), 2);
     assert_int_equal(json_integer_value(json_object_get(summary, "FAIL")), 2);
     assert_int_equal(json_integer_value(json_object_get(summary, "ERROR")), 1);
     assert_int_equal(json_integer_value(json_object_get(summary, "NOT_APPLICABLE")), 1);
     assert_int_equal(json_integer_value(json_object_get(summary, "total")), 6);
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(summary, "fail_by_severity"), "high")),
-                     1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(summary, "fail_by_severity"), "high")),
+        1);
     json_decref(root);
     free(text);
     ctl_report_free(r);
@@ -176,10 +174,9 @@ static void test_sarif(void **state)
     assert_non_null(root);
     assert_string_equal(json_string_value(json_object_get(root, "version")), "2.1.0");
     run = json_array_get(json_object_get(root, "runs"), 0);
-    assert_int_equal(
-        json_array_size(json_object_get(json_object_get(json_object_get(run, "tool"), "driver"),
-                                        "rules")),
-        AUDIT_CHECK__MAX);
+    assert_int_equal(json_array_size(json_object_get(
+                         json_object_get(json_object_get(run, "tool"), "driver"), "rules")),
+                     AUDIT_CHECK__MAX);
     results = json_object_get(run, "results");
     /* FAIL and ERROR only: two FAIL, one ERROR. */
     assert_int_equal(json_array_size(results), 3);
@@ -187,9 +184,8 @@ static void test_sarif(void **state)
                         "warning");
     assert_string_equal(json_string_value(json_object_get(json_array_get(results, 1), "level")),
                         "error");
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(results, 1), "ruleId")),
-        "msk.kafka_version");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(results, 1), "ruleId")),
+                        "msk.kafka_version");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(results, 1), "ruleIndex")),
                      AUDIT_MSK_VERSION);
     json_decref(root);
@@ -275,10 +271,14 @@ static void test_atomic_write(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sort_stable),      cmocka_unit_test(test_fail_on),
-        cmocka_unit_test(test_parse_names),      cmocka_unit_test(test_add_rejects_null),
-        cmocka_unit_test(test_json),             cmocka_unit_test(test_sarif),
-        cmocka_unit_test(test_junit_and_table),  cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_sort_stable),
+        cmocka_unit_test(test_fail_on),
+        cmocka_unit_test(test_parse_names),
+        cmocka_unit_test(test_add_rejects_null),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_sarif),
+        cmocka_unit_test(test_junit_and_table),
+        cmocka_unit_test(test_atomic_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,12 +39,21 @@ static void assert_clean(const struct mk_err *err)
 
 static void base_env(void)
 {
-    static const char *const clear[] = {
-        "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS",
-        "AWS_ENDPOINT_URL_KAFKA", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_ACM_PCA",
-        "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_SESSION_TOKEN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI", NULL};
+    static const char *const clear[] = {"AWS_PROFILE",
+                                        "AWS_DEFAULT_REGION",
+                                        "AWS_ENDPOINT_URL",
+                                        "AWS_ENDPOINT_URL_KMS",
+                                        "AWS_ENDPOINT_URL_KAFKA",
+                                        "AWS_ENDPOINT_URL_STS",
+                                        "AWS_ENDPOINT_URL_ACM_PCA",
+                                        "AWS_CONFIG_FILE",
+                                        "AWS_SHARED_CREDENTIALS_FILE",
+                                        "AWS_SESSION_TOKEN",
+                                        "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                        "AWS_ROLE_ARN",
+                                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                        NULL};
     for (size_t i = 0; clear[i] != NULL; i++) {
         unsetenv(clear[i]);
     }
@@ -154,9 +163,11 @@ static void test_region_resolution(void **state)
     unsetenv("AWS_REGION");
     unsetenv("AWS_DEFAULT_REGION");
     char cfg[512];
-    assert_int_equal(test_write_file(home, "config", "[default]\nregion = ca-central-1\n"
-                                     "[profile other]\nregion = sa-east-1\n", 0600, cfg,
-                                     sizeof(cfg)), 0);
+    assert_int_equal(test_write_file(home, "config",
+                                     "[default]\nregion = ca-central-1\n"
+                                     "[profile other]\nregion = sa-east-1\n",
+                                     0600, cfg, sizeof(cfg)),
+                     0);
     setenv("AWS_CONFIG_FILE", cfg, 1);
     o.region = NULL;
     c = aws_client_new(&o, &err);
@@ -220,15 +231,15 @@ static void test_kms_json_moto(void **state)
     json_t *resp = NULL;
     assert_int_equal(aws_json_call(c, "kms", "TrentService.CreateKey", req, &resp, &err), 0);
     json_decref(req);
-    const char *id = json_string_value(json_object_get(json_object_get(resp, "KeyMetadata"),
-                                                       "KeyId"));
+    const char *id =
+        json_string_value(json_object_get(json_object_get(resp, "KeyMetadata"), "KeyId"));
     assert_non_null(id);
     req = json_pack("{s:s}", "KeyId", id);
     json_t *desc = NULL;
     assert_int_equal(aws_json_call(c, "kms", "TrentService.DescribeKey", req, &desc, &err), 0);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(desc, "KeyMetadata"),
-                                                          "Description")),
-                        "mskpki test key");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(desc, "KeyMetadata"), "Description")),
+        "mskpki test key");
     json_decref(req);
     json_decref(desc);
     json_decref(resp);
@@ -253,17 +264,15 @@ static void test_msk_rest_moto(void **state)
     setenv("AWS_ENDPOINT_URL_KAFKA", moto.url, 1);
     struct aws_client *c = client_at(NULL, 0, 0);
     json_t *resp = NULL;
-    assert_int_equal(aws_rest_call(c, "kafka", "GET", "/v1/clusters", NULL, NULL, &resp, &err),
-                     0);
+    assert_int_equal(aws_rest_call(c, "kafka", "GET", "/v1/clusters", NULL, NULL, &resp, &err), 0);
     assert_true(json_is_array(json_object_get(resp, "clusterInfoList")));
     json_decref(resp);
 
-    json_t *body = json_pack("{s:s, s:s, s:i, s:{s:s, s:[s,s,s]}}", "clusterName", "demo",
-                             "kafkaVersion", "3.5.1", "numberOfBrokerNodes", 3,
-                             "brokerNodeGroupInfo", "instanceType", "kafka.m5.large",
-                             "clientSubnets", "subnet-1", "subnet-2", "subnet-3");
-    assert_int_equal(aws_rest_call(c, "kafka", "POST", "/v1/clusters", NULL, body, &resp, &err),
-                     0);
+    json_t *body =
+        json_pack("{s:s, s:s, s:i, s:{s:s, s:[s,s,s]}}", "clusterName", "demo", "kafkaVersion",
+                  "3.5.1", "numberOfBrokerNodes", 3, "brokerNodeGroupInfo", "instanceType",
+                  "kafka.m5.large", "clientSubnets", "subnet-1", "subnet-2", "subnet-3");
+    assert_int_equal(aws_rest_call(c, "kafka", "POST", "/v1/clusters", NULL, body, &resp, &err), 0);
     json_decref(body);
     const char *arn = json_string_value(json_object_get(resp, "clusterArn"));
     assert_non_null(arn);
@@ -271,14 +280,14 @@ static void test_msk_rest_moto(void **state)
     snprintf(path, sizeof(path), "/v1/clusters/%s", arn);
     json_t *desc = NULL;
     assert_int_equal(aws_rest_call(c, "kafka", "GET", path, NULL, NULL, &desc, &err), 0);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(desc, "clusterInfo"),
-                                                          "clusterName")),
-                        "demo");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(desc, "clusterInfo"), "clusterName")),
+        "demo");
     json_decref(desc);
     json_decref(resp);
 
-    const struct aws_query_param q[] = {{"clusterNameFilter", "demo"}, {"maxResults", "5"},
-                                        {NULL, NULL}};
+    const struct aws_query_param q[] = {
+        {"clusterNameFilter", "demo"}, {"maxResults", "5"}, {NULL, NULL}};
     assert_int_equal(aws_rest_call(c, "kafka", "GET", "/v1/clusters", q, NULL, &resp, &err), 0);
     assert_int_equal(json_array_size(json_object_get(resp, "clusterInfoList")), 1);
     json_decref(resp);
@@ -302,9 +311,8 @@ static void test_sts_query_moto(void **state)
     struct aws_client *c = client_at(NULL, 0, 0);
     char *xml = NULL;
     size_t len = 0;
-    assert_int_equal(aws_query_call(c, "sts", "GetCallerIdentity", "2011-06-15", NULL, &xml, &len,
-                                    &err),
-                     0);
+    assert_int_equal(
+        aws_query_call(c, "sts", "GetCallerIdentity", "2011-06-15", NULL, &xml, &len, &err), 0);
     char *account = aws_xml_text(xml, len, "GetCallerIdentityResult/Account", &err);
     assert_non_null(account);
     assert_string_equal(account, "123456789012");
@@ -515,19 +523,109 @@ static void test_json_request_shape(void **state)
     aws_client_free(c);
 }
 
+static void test_expired_token_and_sig_mismatch(void **state)
+{
+    struct mk_err err = {0};
+    int rc;
+    setenv("AWS_SESSION_TOKEN", TOKEN, 1);
+    struct aws_client *c = client_at(fake.url, 1, 5000);
+    /* Expired credentials: dropped and fetched again once, even with max_attempts 1. */
+    json_t *r = fake_call(c, "Test.Expired", &err, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(json_integer_value(json_object_get(r, "attempts")), 2);
+    json_decref(r);
+    /* The canonical request AWS echoes back (with the token) never reaches the message. */
+    r = fake_call(c, "Test.SigMismatch", &err, &rc);
+    assert_int_equal(rc, -1);
+    assert_string_equal(err.ext_code, "InvalidSignatureException");
+    assert_non_null(strstr(err.msg, "does not match"));
+    assert_null(strstr(err.msg, "Canonical"));
+    aws_client_free(c);
+}
+
+static void test_rest_request_shape(void **state)
+{
+    struct mk_err err = {0};
+    struct aws_client *c = client_at(fake.url, 1, 5000);
+    const struct aws_query_param q[] = {{"b", "x y"}, {"a", "1/2"}, {NULL, NULL}};
+    json_t *r = NULL;
+    assert_int_equal(aws_rest_call(c, "kafka", "DELETE",
+                                   "/v1/echo/arn:aws:kafka:us-east-1:1:cluster/n/"
+                                   "0a1b2c3d-1111-2222-3",
+                                   q, NULL, &r, &err),
+                     0);
+    assert_string_equal(json_string_value(json_object_get(r, "method")), "DELETE");
+    assert_string_equal(json_string_value(json_object_get(r, "path")),
+                        "/v1/echo/arn%3Aaws%3Akafka%3Aus-east-1%3A1%3Acluster%2Fn%2F"
+                        "0a1b2c3d-1111-2222-3?b=x%20y&a=1%2F2");
+    assert_null(json_string_value(json_object_get(r, "content_type")));
+    assert_string_equal(json_string_value(json_object_get(r, "signed")), "host;x-amz-date");
+    json_decref(r);
+    json_t *body = json_pack("{s:s}", "k", "v");
+    assert_int_equal(aws_rest_call(c, "kafka", "POST", "/v1/echo", NULL, body, &r, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(r, "content_type")), "application/json");
+    assert_string_equal(json_string_value(json_object_get(r, "signed")),
+                        "content-type;host;x-amz-date");
+    assert_string_equal(json_string_value(json_object_get(r, "body")), "{\"k\":\"v\"}");
+    json_decref(r);
+    json_decref(body);
+    aws_client_free(c);
+}
+
 static void test_query_xml_error(void **state)
 {
     struct mk_err err = {0};
     struct aws_client *c = client_at(fake.url, 1, 5000);
     char *xml = NULL;
     const struct aws_query_param p[] = {{"RoleArn", "arn:aws:iam::1:role/x"}, {NULL, NULL}};
-    assert_int_equal(aws_query_call(c, "sts", "AssumeRole", "2011-06-15", p, &xml, NULL, &err),
-                     -1);
+    assert_int_equal(aws_query_call(c, "sts", "AssumeRole", "2011-06-15", p, &xml, NULL, &err), -1);
     assert_null(xml);
     assert_int_equal(err.code, MK_ERR_AWS);
     assert_string_equal(err.ext_code, "InvalidParameterValue");
     assert_non_null(strstr(err.msg, "bad value"));
     aws_client_free(c);
+}
+
+static void test_tls_verification(void **state)
+{
+    struct mk_err err = {0};
+    char dir[256];
+    char cmd[1024];
+    char cert[300];
+    char key[300];
+    struct test_server tls;
+    assert_int_equal(test_tmpdir(dir, sizeof(dir)), 0);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s "
+             "-out %s -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+             ">/dev/null 2>&1",
+             key, cert);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_server_start_fake_tls(&tls, cert, key), 0);
+
+    struct aws_client_options o = {0};
+    o.endpoint_url = tls.url;
+    o.max_attempts = 1;
+    o.ca_bundle = cert;
+    struct aws_client *c = aws_client_new(&o, &err);
+    json_t *r = NULL;
+    assert_int_equal(aws_json_call(c, "kms", "Test.Echo", NULL, &r, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(r, "target")), "Test.Echo");
+    json_decref(r);
+    aws_client_free(c);
+
+    /* Without the bundle the self-signed server is refused: verification is never off. */
+    o.ca_bundle = NULL;
+    c = aws_client_new(&o, &err);
+    r = NULL;
+    assert_int_equal(aws_json_call(c, "kms", "Test.Echo", NULL, &r, &err), -1);
+    assert_null(r);
+    assert_int_equal(err.code, MK_ERR_NET);
+    aws_client_free(c);
+    test_server_stop(&tls);
+    test_rmdir(dir);
 }
 
 static void test_no_credentials(void **state)
@@ -559,9 +657,12 @@ static void test_retryable_codes(void **state)
 {
     struct mk_err e = {0};
     e.code = MK_ERR_AWS;
-    static const char *const yes[] = {"ThrottlingException", "Throttling",
-                                      "TooManyRequestsException", "RequestLimitExceeded",
-                                      "ProvisionedThroughputExceededException", NULL};
+    static const char *const yes[] = {"ThrottlingException",
+                                      "Throttling",
+                                      "TooManyRequestsException",
+                                      "RequestLimitExceeded",
+                                      "ProvisionedThroughputExceededException",
+                                      NULL};
     for (size_t i = 0; yes[i] != NULL; i++) {
         snprintf(e.ext_code, sizeof(e.ext_code), "%s", yes[i]);
         e.http_status = 400;
@@ -597,7 +698,10 @@ int main(void)
         cmocka_unit_test_setup(test_timeout, each_setup),
         cmocka_unit_test_setup(test_network_error, each_setup),
         cmocka_unit_test_setup(test_json_request_shape, each_setup),
+        cmocka_unit_test_setup(test_expired_token_and_sig_mismatch, each_setup),
+        cmocka_unit_test_setup(test_rest_request_shape, each_setup),
         cmocka_unit_test_setup(test_query_xml_error, each_setup),
+        cmocka_unit_test_setup(test_tls_verification, each_setup),
         cmocka_unit_test_setup(test_no_credentials, each_setup),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_retryable_codes),

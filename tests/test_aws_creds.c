@@ -21,6 +21,9 @@
 #include "aws/creds.h"
 #include "tests/aws/server.h"
 
+/* From creds.c (MK_TESTABLE): the ECS agent address used with the RELATIVE_URI. */
+extern const char *aws_creds_ecs_base;
+
 #define SECRET "cReDsSeCrEt/Never+In+Logs0123456789abcdef"
 #define FAKE_SECRET "fAkEsErVeRsEcReT/Never+In+Logs+0123456789"
 #define FAKE_TOKEN "fAkEsErVeRtOkEn/Never+In+Logs=="
@@ -39,12 +42,21 @@ static void assert_clean(const struct mk_err *err)
 
 static void base_env(void)
 {
-    static const char *const clear[] = {
-        "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", NULL};
+    static const char *const clear[] = {"AWS_PROFILE",
+                                        "AWS_ACCESS_KEY_ID",
+                                        "AWS_SECRET_ACCESS_KEY",
+                                        "AWS_SESSION_TOKEN",
+                                        "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                        "AWS_ROLE_ARN",
+                                        "AWS_ROLE_SESSION_NAME",
+                                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                        "AWS_ENDPOINT_URL",
+                                        "AWS_DEFAULT_REGION",
+                                        NULL};
     for (size_t i = 0; clear[i] != NULL; i++) {
         unsetenv(clear[i]);
     }
@@ -240,9 +252,11 @@ static void test_credential_process(void **state)
                                      "\"SecretAccessKey\": \"" SECRET "\", "
                                      "\"SessionToken\": \"ptok\", "
                                      "\"Expiration\": \"2099-05-06T07:08:09+00:00\"}'\n",
-                                     0700, script, sizeof(script)), 0);
+                                     0700, script, sizeof(script)),
+                     0);
     char text[1024];
-    snprintf(text, sizeof(text), "[profile proc]\ncredential_process = %s --arg\n"
+    snprintf(text, sizeof(text),
+             "[profile proc]\ncredential_process = %s --arg\n"
              "[profile badver]\ncredential_process = echo '{\"Version\": 2, "
              "\"AccessKeyId\": \"A\", \"SecretAccessKey\": \"B\"}'\n"
              "[profile fails]\ncredential_process = echo '" SECRET "'; exit 3\n"
@@ -335,7 +349,8 @@ static void test_web_identity_moto(void **state)
     struct mk_err err = {0};
     char tok[512];
     assert_int_equal(test_write_file(home, "token", "eyJhbGciOiJSUzI1NiJ9.Never+In.sig\n", 0600,
-                                     tok, sizeof(tok)), 0);
+                                     tok, sizeof(tok)),
+                     0);
     setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tok, 1);
     setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/web", 1);
     /* Web identity beats the shared files. */
@@ -360,8 +375,10 @@ static void test_web_identity_moto(void **state)
     unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
     unsetenv("AWS_ROLE_ARN");
     char text[1024];
-    snprintf(text, sizeof(text), "[profile wi]\nrole_arn = arn:aws:iam::1:role/w\n"
-             "web_identity_token_file = %s\n", tok);
+    snprintf(text, sizeof(text),
+             "[profile wi]\nrole_arn = arn:aws:iam::1:role/w\n"
+             "web_identity_token_file = %s\n",
+             tok);
     write_home("config", text);
     c = resolve("wi", &err);
     assert_non_null(c);
@@ -388,8 +405,8 @@ static void test_container(void **state)
     aws_creds_free(c);
     /* The token file wins over the variable. */
     char tokfile[512];
-    assert_int_equal(test_write_file(home, "ctok", "wrong-token\n", 0600, tokfile,
-                                     sizeof(tokfile)), 0);
+    assert_int_equal(test_write_file(home, "ctok", "wrong-token\n", 0600, tokfile, sizeof(tokfile)),
+                     0);
     setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tokfile, 1);
     assert_null(resolve(NULL, &err));
     assert_non_null(strstr(err.msg, "HTTP 403"));
@@ -414,6 +431,25 @@ static void test_container(void **state)
     c = resolve(NULL, &err);
     assert_string_equal(c->source, "profile");
     aws_creds_free(c);
+}
+
+static void test_container_relative_uri(void **state)
+{
+    struct mk_err err = {0};
+    const char *saved = aws_creds_ecs_base;
+    aws_creds_ecs_base = fake.url;
+    setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/container-creds?relative", 1);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", FAKE_AUTH, 1);
+    /* FULL_URI is ignored when RELATIVE_URI is set. */
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.1/never", 1);
+    struct aws_creds *c = resolve(NULL, &err);
+    aws_creds_ecs_base = saved;
+    if (c == NULL) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(c->source, "container");
+    aws_creds_free(c);
+    assert_int_equal(fake_count("GET /container-creds?relative"), 1);
 }
 
 static void test_imds(void **state)
@@ -477,6 +513,34 @@ static void test_refresh_before_expiry(void **state)
     assert_int_equal(fake_count("GET /container-creds?exp=near"), 2);
 }
 
+static void test_refresh_failure_keeps_valid_creds(void **state)
+{
+    struct mk_err err = {0};
+    char url[256];
+    snprintf(url, sizeof(url), "%s/container-creds?exp=near&keep", fake.url);
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", FAKE_AUTH, 1);
+    struct aws_client_options o = {0};
+    struct aws_client *c = aws_client_new(&o, &err);
+    struct aws_creds_provider *p = aws_creds_provider_new(c, NULL, &err);
+    struct aws_creds *cr = aws_creds_provider_get(p, &err);
+    assert_non_null(cr);
+    aws_creds_free(cr);
+    /* The source breaks; the cached credentials (valid 2 more minutes) are still served. */
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/", 1);
+    cr = aws_creds_provider_get(p, &err);
+    assert_non_null(cr);
+    assert_string_equal(pki_secret_str(cr->secret_access_key), FAKE_SECRET);
+    aws_creds_free(cr);
+    /* Once invalidated nothing valid is left: the error comes through. */
+    aws_creds_provider_invalidate(p);
+    assert_null(aws_creds_provider_get(p, &err));
+    assert_int_equal(err.code, MK_ERR_CREDS);
+    assert_clean(&err);
+    aws_creds_provider_free(p);
+    aws_client_free(c);
+}
+
 static void test_iso8601(void **state)
 {
     time_t t;
@@ -486,7 +550,11 @@ static void test_iso8601(void **state)
     assert_int_equal(t, 1440938160);
     assert_int_equal(aws_parse_iso8601("2015-08-30T14:36:00+02:00", &t), 0);
     assert_int_equal(t, 1440938160);
+    assert_int_equal(aws_parse_iso8601("2015-08-30T10:06:00-0230", &t), 0);
+    assert_int_equal(t, 1440938160);
     assert_int_equal(aws_parse_iso8601("2015-08-30T12:36:00", &t), 0);
+    assert_int_equal(t, 1440938160);
+    assert_int_equal(aws_parse_iso8601("2015-08-30T12:36:00+2", &t), -1);
     assert_int_equal(aws_parse_iso8601("2015-08-30", &t), -1);
     assert_int_equal(aws_parse_iso8601("2015-13-30T12:36:00Z", &t), -1);
     assert_int_equal(aws_parse_iso8601("2015-08-30T12:36:00Zjunk", &t), -1);
@@ -512,8 +580,10 @@ int main(void)
         cmocka_unit_test_setup(test_assume_role_moto, each_setup),
         cmocka_unit_test_setup(test_web_identity_moto, each_setup),
         cmocka_unit_test_setup(test_container, each_setup),
+        cmocka_unit_test_setup(test_container_relative_uri, each_setup),
         cmocka_unit_test_setup(test_imds, each_setup),
         cmocka_unit_test_setup(test_refresh_before_expiry, each_setup),
+        cmocka_unit_test_setup(test_refresh_failure_keeps_valid_creds, each_setup),
         cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_creds_make_rejects),
     };

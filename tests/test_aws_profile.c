@@ -71,8 +71,8 @@ static void test_credentials_file_literal_names(void **state)
 static void expect_error(const char *text, int is_config, const char *want)
 {
     struct mk_err err = {0};
-    struct aws_profile_file *f = aws_profile_file_parse(text, "/home/u/.aws/config", is_config,
-                                                        &err);
+    struct aws_profile_file *f =
+        aws_profile_file_parse(text, "/home/u/.aws/config", is_config, &err);
     assert_null(f);
     assert_int_equal(err.code, MK_ERR_CONFIG);
     if (strcmp(err.msg, want) != 0) {
@@ -115,10 +115,11 @@ static void test_load_files(void **state)
     assert_int_equal(test_write_file(dir, "config",
                                      "[default]\nregion = eu-west-1\naws_access_key_id = CFG\n"
                                      "[profile other]\nregion = us-west-1\n",
-                                     0600, cfg, sizeof(cfg)), 0);
-    assert_int_equal(test_write_file(dir, "credentials",
-                                     "[default]\naws_access_key_id = CRED\n", 0600, cred,
-                                     sizeof(cred)), 0);
+                                     0600, cfg, sizeof(cfg)),
+                     0);
+    assert_int_equal(test_write_file(dir, "credentials", "[default]\naws_access_key_id = CRED\n",
+                                     0600, cred, sizeof(cred)),
+                     0);
     setenv("AWS_CONFIG_FILE", cfg, 1);
     setenv("AWS_SHARED_CREDENTIALS_FILE", cred, 1);
     struct aws_profiles ps;
@@ -130,8 +131,8 @@ static void test_load_files(void **state)
     aws_profiles_clear(&ps);
 
     /* A malformed file fails the load with file:line. */
-    assert_int_equal(test_write_file(dir, "credentials", "[default]\n\nbroken line\n", 0600,
-                                     NULL, 0), 0);
+    assert_int_equal(
+        test_write_file(dir, "credentials", "[default]\n\nbroken line\n", 0600, NULL, 0), 0);
     assert_int_equal(aws_profiles_load(&ps, &err), -1);
     char want[600];
     snprintf(want, sizeof(want), "%s:3: expected 'key = value'", cred);
@@ -143,8 +144,8 @@ static void test_load_files(void **state)
     char awsdir[300];
     snprintf(awsdir, sizeof(awsdir), "%s/.aws", dir);
     assert_int_equal(mkdir(awsdir, 0700), 0);
-    assert_int_equal(test_write_file(awsdir, "config", "[profile p]\nregion = r-1\n", 0600, NULL,
-                                     0), 0);
+    assert_int_equal(
+        test_write_file(awsdir, "config", "[profile p]\nregion = r-1\n", 0600, NULL, 0), 0);
     setenv("HOME", dir, 1);
     assert_int_equal(aws_profiles_load(&ps, &err), 0);
     assert_string_equal(aws_profiles_get(&ps, "p", "region"), "r-1");
@@ -166,10 +167,8 @@ static void test_profile_name(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_config),
-        cmocka_unit_test(test_credentials_file_literal_names),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_load_files),
+        cmocka_unit_test(test_good_config),  cmocka_unit_test(test_credentials_file_literal_names),
+        cmocka_unit_test(test_malformed),    cmocka_unit_test(test_load_files),
         cmocka_unit_test(test_profile_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -148,8 +148,8 @@ static int run_case(const char *dir)
         .sign_body = json_is_true(json_object_get(ctx, "sign_body")),
         .omit_session_token = json_is_true(json_object_get(ctx, "omit_session_token")),
     };
-    struct aws_sigv4_request req = {r.method, r.path, r.query, r.headers, r.n, r.body,
-                                    strlen(r.body)};
+    struct aws_sigv4_request req = {r.method, r.path, r.query,       r.headers,
+                                    r.n,      r.body, strlen(r.body)};
     struct aws_sigv4_result res = {0};
     struct mk_err err = {0};
     assert_int_equal(aws_sigv4_sign(&req, &p, &res, &err), 0);
@@ -208,8 +208,16 @@ static void test_wrong_secret_changes_signature(void **state)
 {
     struct aws_sigv4_header h[] = {{"Host", "example.amazonaws.com"}};
     struct aws_sigv4_request req = {"GET", "/", NULL, h, 1, NULL, 0};
-    struct aws_sigv4_params p = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                                 NULL, "us-east-1", "service", 1440938160, 1, 1, 0, 0};
+    struct aws_sigv4_params p = {"AKIDEXAMPLE",
+                                 "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                                 NULL,
+                                 "us-east-1",
+                                 "service",
+                                 1440938160,
+                                 1,
+                                 1,
+                                 0,
+                                 0};
     struct aws_sigv4_result a = {0};
     struct aws_sigv4_result b = {0};
     assert_int_equal(aws_sigv4_sign(&req, &p, &a, NULL), 0);
@@ -262,7 +270,8 @@ static void test_wire_path_arn(void **state)
          "/revisions/2"},
         {"/v1/clusters/arn:aws:kafka:us-east-1:1:cluster/0a1b2c3d-aaaa-bbbb/nodes",
          "/v1/clusters/arn%3Aaws%3Akafka%3Aus-east-1%3A1%3Acluster%2F0a1b2c3d-aaaa-bbbb/nodes"},
-        {"/v1/x/arn:aws:unknown:r:1:thing/a/b", "/v1/x/arn%3Aaws%3Aunknown%3Ar%3A1%3Athing%2Fa%2Fb"},
+        {"/v1/x/arn:aws:unknown:r:1:thing/a/b",
+         "/v1/x/arn%3Aaws%3Aunknown%3Ar%3A1%3Athing%2Fa%2Fb"},
         {"/v1/a b", "/v1/a%20b"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -278,8 +287,8 @@ static void test_wire_path_arn(void **state)
 struct boto_case {
     const char *method;
     const char *host;
-    const char *raw_path;      /* as the API reference writes it, ARN raw */
-    const char *query;         /* wire query */
+    const char *raw_path; /* as the API reference writes it, ARN raw */
+    const char *query;    /* wire query */
     const char *content_type;
     const char *target;
     const char *body;
@@ -296,8 +305,8 @@ static const struct boto_case boto_cases[] = {
      "/api/v2/clusters/arn:aws:kafka:eu-west-1:123456789012:cluster/x/y-1", NULL, NULL, NULL, "",
      "kafka", NULL},
     {"GET", "kafka.us-east-1.amazonaws.com", "/v1/clusters",
-     "maxResults=10&nextToken=ab%2Fc%2Bd%3D%3D&clusterNameFilter=my%20cluster&a=1", NULL, NULL,
-     "", "kafka", NULL},
+     "maxResults=10&nextToken=ab%2Fc%2Bd%3D%3D&clusterNameFilter=my%20cluster&a=1", NULL, NULL, "",
+     "kafka", NULL},
     {"POST", "acm-pca.us-east-1.amazonaws.com", "/", NULL, "application/x-amz-json-1.1",
      "ACMPrivateCA.IssueCertificate",
      "{\"CertificateAuthorityArn\":\"arn:aws:acm-pca:us-east-1:1:certificate-authority/x\","
@@ -334,10 +343,10 @@ static void test_botocore_comparison(void **state)
         if (c->target != NULL) {
             hs[nh++] = (struct aws_sigv4_header){"X-Amz-Target", c->target};
         }
-        struct aws_sigv4_request req = {c->method, path.data, c->query, hs, nh, c->body,
-                                        strlen(c->body)};
-        struct aws_sigv4_params p = {"AKIDEXAMPLE", BOTO_SECRET, c->token, "us-east-1",
-                                     c->service, when, 1, 1, 0, 0};
+        struct aws_sigv4_request req = {c->method, path.data, c->query,       hs,
+                                        nh,        c->body,   strlen(c->body)};
+        struct aws_sigv4_params p = {"AKIDEXAMPLE", BOTO_SECRET, c->token, "us-east-1", c->service,
+                                     when,          1,           1,        0,           0};
         if (strstr(c->host, "eu-west-1") != NULL) {
             p.region = "eu-west-1";
         }
@@ -356,12 +365,12 @@ static void test_botocore_comparison(void **state)
         if (c->target != NULL) {
             json_object_set_new(headers, "X-Amz-Target", json_string(c->target));
         }
-        json_array_append_new(
-            list, json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s?, s:s}", "method",
-                            c->method, "url", url, "headers", headers, "body", c->body,
-                            "service", c->service, "region", p.region, "access_key",
-                            "AKIDEXAMPLE", "secret_key", BOTO_SECRET, "token", c->token,
-                            "timestamp", "20260102T030405Z"));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s?, s:s}",
+                                        "method", c->method, "url", url, "headers", headers, "body",
+                                        c->body, "service", c->service, "region", p.region,
+                                        "access_key", "AKIDEXAMPLE", "secret_key", BOTO_SECRET,
+                                        "token", c->token, "timestamp", "20260102T030405Z"));
         aws_buf_free(&path);
     }
     assert_int_equal(json_dumpfd(list, fd, 0), 0);

@@ -550,6 +550,26 @@ static char *run(const char *cmd)
     return out;
 }
 
+/* Runs a shell command, discarding its output; returns its exit status. */
+static int run_status(const char *cmd)
+{
+    char full[1024];
+    int st;
+
+    snprintf(full, sizeof(full), "%s >/dev/null 2>&1", cmd);
+    st = system(full);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void write_pem(X509 *cert, const char *path)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_int_equal(PEM_write_X509(fp, cert), 1);
+    fclose(fp);
+}
+
 static void test_revoke_crl(void **state)
 {
     struct fixture *f = *state;
@@ -581,7 +601,23 @@ static void test_revoke_crl(void **state)
     assert_int_equal(pki_cert_info(a.leaf, &ia, &err), 0);
     assert_int_equal(pki_cert_info(b.leaf, &ib, &err), 0);
 
+    write_pem(a.leaf, path_in(f, "a.pem"));
+    write_pem(b.leaf, path_in(f, "b.pem"));
+    /* Interoperability: OpenSSL's own verifier accepts the chain for the client purpose. */
+    snprintf(cmd, sizeof(cmd),
+             "openssl verify -purpose sslclient -crl_check -CRLfile '%s' -CAfile '%s' '%s' 2>&1",
+             path_in(f, "crl.pem"), path_in(f, "ca.crt"), path_in(f, "a.pem"));
+    out = run(cmd);
+    assert_non_null(strstr(out, ": OK"));
+    free(out);
+
     assert_int_equal(pki_ca_revoke(ca, a.leaf, "SUPERSEDED", &err), 0);
+    /* ...and after the revocation it refuses a (revoked) but still accepts b. */
+    assert_int_not_equal(run_status(cmd), 0);
+    snprintf(cmd, sizeof(cmd),
+             "openssl verify -purpose sslclient -crl_check -CRLfile '%s' -CAfile '%s' '%s' 2>&1",
+             path_in(f, "crl.pem"), path_in(f, "ca.crt"), path_in(f, "b.pem"));
+    assert_int_equal(run_status(cmd), 0);
     assert_int_equal(stat(path_in(f, "crl.pem"), &st), 0);
     snprintf(cmd, sizeof(cmd), "openssl crl -in '%s' -noout -text", path_in(f, "crl.pem"));
     out = run(cmd);

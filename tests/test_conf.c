@@ -106,9 +106,9 @@ static void test_example_packaged(void **state)
     struct conf *cfg = load_ok("conf/mskpki.conf");
     assert_int_equal(cfg->ca.type, CONF_CA_LOCAL);
     assert_string_equal(cfg->ca.local.directory, "/var/lib/mskpki/ca");
-    assert_string_equal(cfg->state_dir, "/var/lib/mskpki");
+    assert_string_equal(cfg->state_dir, "/var/lib/mskpki/state");
     assert_int_equal(cfg->n_certs, 1);
-    assert_string_equal(cfg->certs[0].output.directory, "/etc/mskpki/certs/client");
+    assert_string_equal(cfg->certs[0].output.directory, "/var/lib/mskpki/certs/client");
     assert_null(cfg->certs[0].hook.argv);
     conf_free(cfg);
 }
@@ -388,10 +388,11 @@ static const struct bad_case bad_cases[] = {
      "no such user 'mskpki-no-such-user'"},
     {"bad_bad_group.conf", 6, "certificates.[0].output.group",
      "no such group 'mskpki-no-such-group'"},
-    {"bad_listen_noport.conf", 2, "metrics.listen", "is not host:port"},
-    {"bad_listen_port0.conf", 2, "metrics.listen", "is not host:port with a port 1..65535"},
-    {"bad_listen_port_big.conf", 2, "metrics.listen", "is not host:port"},
-    {"bad_listen_v6_bare.conf", 2, "metrics.listen", "is not host:port"},
+    {"bad_listen_noport.conf", 2, "metrics.listen", "is not ADDRESS:PORT"},
+    {"bad_listen_port0.conf", 2, "metrics.listen", "is not ADDRESS:PORT"},
+    {"bad_listen_port_big.conf", 2, "metrics.listen", "is not ADDRESS:PORT"},
+    {"bad_listen_hostname.conf", 2, "metrics.listen", "is not ADDRESS:PORT with a numeric"},
+    {"bad_listen_v6_bare.conf", 2, "metrics.listen", "is not ADDRESS:PORT"},
     {"bad_dup_outdir.conf", 9, "certificates.[1].output.directory",
      "already used by certificate 'a'"},
     {"bad_outdir_is_state.conf", 6, "certificates.[0].output.directory",

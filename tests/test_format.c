@@ -230,8 +230,8 @@ static void test_pkcs12_wrong_password(void **state)
     p12 = pki_format_pkcs12(s->pair.key, s->pair.leaf, s->pair.chain, NULL, pw, &err);
     assert_non_null(p12);
     mk_err_clear(&err);
-    assert_int_equal(pki_format_pkcs12_parse(pki_secret_data(p12), pki_secret_len(p12), wrong,
-                                             &key, NULL, NULL, &err),
+    assert_int_equal(pki_format_pkcs12_parse(pki_secret_data(p12), pki_secret_len(p12), wrong, &key,
+                                             NULL, NULL, &err),
                      -1);
     assert_int_equal(err.code, MK_ERR_VERIFY);
     assert_null(key);
@@ -271,9 +271,8 @@ static void test_pkcs12_refuses_bad_input(void **state)
     longer = calloc(1, pki_secret_len(p12) + 4);
     assert_non_null(longer);
     memcpy(longer, pki_secret_data(p12), pki_secret_len(p12));
-    assert_int_equal(pki_format_pkcs12_parse(longer, pki_secret_len(p12) + 4, pw, NULL, NULL, NULL,
-                                             &err),
-                     -1);
+    assert_int_equal(
+        pki_format_pkcs12_parse(longer, pki_secret_len(p12) + 4, pw, NULL, NULL, NULL, &err), -1);
     assert_int_equal(err.code, MK_ERR_INVALID);
     /* And without a chain, parse gives an empty chain, not NULL. */
     {

@@ -18,8 +18,8 @@ static void test_request_v0_bytes(void **state)
     (void)state;
     unsigned char buf[64];
     struct mk_err err = {0};
-    long n = kafka_api_versions_request_encode(buf, sizeof(buf), 0, 0x01020304, "ab", NULL, NULL,
-                                               &err);
+    long n =
+        kafka_api_versions_request_encode(buf, sizeof(buf), 0, 0x01020304, "ab", NULL, NULL, &err);
     static const unsigned char want[] = {0, 0, 0, 12, 0, 18, 0, 0, 1, 2, 3, 4, 0, 2, 'a', 'b'};
     assert_int_equal(n, sizeof(want));
     assert_memory_equal(buf, want, sizeof(want));
@@ -32,7 +32,7 @@ static void test_request_v3_bytes(void **state)
     unsigned char buf[64];
     struct mk_err err = {0};
     long n = kafka_api_versions_request_encode(buf, sizeof(buf), 3, 7, NULL, "sw", "1.0", &err);
-    static const unsigned char want[] = {0,   0,   0,  19, 0, 18, 0,   3,   0,   0, 0, 7,
+    static const unsigned char want[] = {0,    0,    0, 19, 0,   18,  0, 3,   0,   0,   0, 7,
                                          0xff, 0xff, 0, 3,  's', 'w', 4, '1', '.', '0', 0};
     assert_int_equal(n, sizeof(want));
     assert_memory_equal(buf, want, sizeof(want));
@@ -46,13 +46,13 @@ static void test_request_encode_errors(void **state)
     assert_int_equal(kafka_api_versions_request_encode(buf, sizeof(buf), 4, 1, "x", "a", "b", &err),
                      -1);
     assert_int_equal(err.code, MK_ERR_INVALID);
-    assert_int_equal(kafka_api_versions_request_encode(buf, sizeof(buf), -1, 1, "x", "a", "b", &err),
-                     -1);
+    assert_int_equal(
+        kafka_api_versions_request_encode(buf, sizeof(buf), -1, 1, "x", "a", "b", &err), -1);
     /* v3 requires the software name and version. */
     assert_int_equal(kafka_api_versions_request_encode(buf, sizeof(buf), 3, 1, "x", "", "b", &err),
                      -1);
-    assert_int_equal(kafka_api_versions_request_encode(buf, sizeof(buf), 3, 1, "x", "a", NULL, &err),
-                     -1);
+    assert_int_equal(
+        kafka_api_versions_request_encode(buf, sizeof(buf), 3, 1, "x", "a", NULL, &err), -1);
     /* Too small a buffer is NOMEM, never an overflow. */
     assert_int_equal(kafka_api_versions_request_encode(buf, 10, 1, 1, "client", NULL, NULL, &err),
                      -1);
@@ -67,8 +67,8 @@ static void test_request_roundtrip(void **state)
     struct kafka_api_versions_request req;
     int16_t key = 0;
     for (int v = 0; v <= 3; v++) {
-        long n = kafka_api_versions_request_encode(buf, sizeof(buf), v, 42 + v, v == 1 ? NULL : "id",
-                                                   "mskpki-probe", "0.1.0", &err);
+        long n = kafka_api_versions_request_encode(
+            buf, sizeof(buf), v, 42 + v, v == 1 ? NULL : "id", "mskpki-probe", "0.1.0", &err);
         assert_true(n > 4);
         assert_int_equal(kafka_frame_size(buf), n - 4);
         assert_int_equal(kafka_api_versions_request_parse(buf + 4, (size_t)n - 4, &req, &key, &err),
@@ -83,8 +83,8 @@ static void test_request_roundtrip(void **state)
         }
         /* Every truncation of a valid request is rejected. */
         for (long cut = 0; cut < n - 4; cut++) {
-            assert_int_equal(kafka_api_versions_request_parse(buf + 4, (size_t)cut, &req, &key, &err),
-                             -1);
+            assert_int_equal(
+                kafka_api_versions_request_parse(buf + 4, (size_t)cut, &req, &key, &err), -1);
         }
     }
 }
@@ -116,8 +116,8 @@ static void test_response_v0_good(void **state)
 {
     (void)state;
     struct mk_err err = {0};
-    static const unsigned char p[] = {0, 0, 0, 9, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 9,
-                                      0, 18, 0, 0, 0, 3};
+    static const unsigned char p[] = {0, 0, 0, 9, 0, 0, 0,  0, 0, 2, 0,
+                                      0, 0, 0, 0, 9, 0, 18, 0, 0, 0, 3};
     assert_int_equal(kafka_api_versions_response_parse(p, sizeof(p), 0, 9, &resp, &err), 0);
     assert_int_equal(resp.n_api_keys, 2);
     assert_int_equal(resp.api_keys[1].api_key, 18);
@@ -134,13 +134,13 @@ static void test_response_v3_good(void **state)
     (void)state;
     struct mk_err err = {0};
     static const unsigned char p[] = {
-        0, 0, 0, 1,          /* correlation id (header v0: no tagged fields) */
-        0, 0,                /* error code */
-        3,                   /* compact array: 2 entries */
-        0, 0, 0, 0, 0, 9, 0, /* Produce 0..9, no tags */
-        0, 18, 0, 0, 0, 3, 1, 5, 2, 0xab, 0xcd, /* ApiVersions 0..3, one tag 5 of 2 bytes */
-        0, 0, 0, 100,        /* throttle */
-        2, 0, 1, 0x10, 3, 0, /* two body tags: 0 (1 byte), 3 (0 bytes) */
+        0, 0,  0, 1,             /* correlation id (header v0: no tagged fields) */
+        0, 0,                    /* error code */
+        3,                       /* compact array: 2 entries */
+        0, 0,  0, 0,    0, 9, 0, /* Produce 0..9, no tags */
+        0, 18, 0, 0,    0, 3, 1, 5, 2, 0xab, 0xcd, /* ApiVersions 0..3, one tag 5 of 2 bytes */
+        0, 0,  0, 100,                             /* throttle */
+        2, 0,  1, 0x10, 3, 0,                      /* two body tags: 0 (1 byte), 3 (0 bytes) */
     };
     assert_int_equal(kafka_api_versions_response_parse(p, sizeof(p), 3, 1, &resp, &err), 0);
     assert_int_equal(resp.n_api_keys, 2);
@@ -168,22 +168,20 @@ static void test_response_roundtrip_all_versions(void **state)
         in.correlation_id = 1000 + v;
         long n = kafka_api_versions_response_encode(buf, sizeof(buf), v, &in, &err);
         assert_true(n > 0);
-        assert_int_equal(kafka_api_versions_response_parse(buf + 4, (size_t)n - 4, v, 1000 + v,
-                                                           &resp, &err),
-                         0);
+        assert_int_equal(
+            kafka_api_versions_response_parse(buf + 4, (size_t)n - 4, v, 1000 + v, &resp, &err), 0);
         assert_int_equal(resp.n_api_keys, 60);
         assert_int_equal(resp.api_keys[59].max_version, 59 % 13);
         assert_int_equal(resp.throttle_time_ms, v >= 1 ? 7 : 0);
         /* Wrong correlation id: MK_ERR_VERIFY, whatever the body. */
-        assert_int_equal(kafka_api_versions_response_parse(buf + 4, (size_t)n - 4, v, 999, &resp,
-                                                           &err),
-                         -1);
+        assert_int_equal(
+            kafka_api_versions_response_parse(buf + 4, (size_t)n - 4, v, 999, &resp, &err), -1);
         assert_int_equal(err.code, MK_ERR_VERIFY);
         /* Trailing bytes are an error. */
         buf[n] = 0;
-        assert_int_equal(kafka_api_versions_response_parse(buf + 4, (size_t)n - 3, v, 1000 + v,
-                                                           &resp, &err),
-                         -1);
+        assert_int_equal(
+            kafka_api_versions_response_parse(buf + 4, (size_t)n - 3, v, 1000 + v, &resp, &err),
+            -1);
         assert_int_equal(err.code, MK_ERR_INVALID);
     }
 }
@@ -201,7 +199,8 @@ static void test_response_unsupported_version_fallback(void **state)
     in.api_keys[0] = (struct kafka_api_range){18, 0, 2};
     long n = kafka_api_versions_response_encode(buf, sizeof(buf), 3, &in, &err);
     assert_true(n > 0);
-    assert_int_equal(kafka_api_versions_response_parse(buf + 4, (size_t)n - 4, 3, 5, &resp, &err), 0);
+    assert_int_equal(kafka_api_versions_response_parse(buf + 4, (size_t)n - 4, 3, 5, &resp, &err),
+                     0);
     assert_int_equal(resp.version, 0);
     assert_int_equal(resp.error_code, KAFKA_ERR_UNSUPPORTED_VERSION);
     assert_int_equal(resp.api_keys[0].max_version, 2);
@@ -230,7 +229,8 @@ static void test_response_oversized_arrays(void **state)
     free(p);
     /* v3 null array (compact length 0). */
     static const unsigned char null3[] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
-    assert_int_equal(kafka_api_versions_response_parse(null3, sizeof(null3), 3, 1, &resp, &err), -1);
+    assert_int_equal(kafka_api_versions_response_parse(null3, sizeof(null3), 3, 1, &resp, &err),
+                     -1);
 }
 
 static void test_response_bad_varints_and_tags(void **state)
@@ -238,19 +238,21 @@ static void test_response_bad_varints_and_tags(void **state)
     (void)state;
     struct mk_err err = {0};
     /* Six-byte varint for the array length. */
-    static const unsigned char longvar[] = {0, 0, 0, 1, 0, 0, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00,
-                                            0, 0, 0, 0, 0};
+    static const unsigned char longvar[] = {0,    0,    0,    1, 0, 0, 0x81, 0x80, 0x80,
+                                            0x80, 0x80, 0x00, 0, 0, 0, 0,    0};
     assert_int_equal(kafka_api_versions_response_parse(longvar, sizeof(longvar), 3, 1, &resp, &err),
                      -1);
     /* Body tags out of order (3 then 1). */
     static const unsigned char order[] = {0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 2, 3, 0, 1, 0};
-    assert_int_equal(kafka_api_versions_response_parse(order, sizeof(order), 3, 1, &resp, &err), -1);
+    assert_int_equal(kafka_api_versions_response_parse(order, sizeof(order), 3, 1, &resp, &err),
+                     -1);
     /* A tag whose size runs past the end. */
     static const unsigned char past[] = {0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 9, 1};
     assert_int_equal(kafka_api_versions_response_parse(past, sizeof(past), 3, 1, &resp, &err), -1);
     /* min_version above max_version. */
     static const unsigned char range[] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 5, 0, 2};
-    assert_int_equal(kafka_api_versions_response_parse(range, sizeof(range), 0, 1, &resp, &err), -1);
+    assert_int_equal(kafka_api_versions_response_parse(range, sizeof(range), 0, 1, &resp, &err),
+                     -1);
     /* An HTTP answer is not a response. */
     static const char http[] = "HTTP/1.1 400 Bad Request\r\n";
     assert_int_equal(kafka_api_versions_response_parse(http, sizeof(http) - 1, 3, 1, &resp, &err),

@@ -29,21 +29,21 @@ struct fixture {
     char *stderr_text;
 };
 
-/* A complete, valid state document for name, expiring in `days` days. */
+/* A complete, valid state document for name, expiring ten minutes short of `days` days (so the
+ * printed time left does not depend on when the second ticks). */
 static json_t *state_doc(const char *name, int ready, long long days)
 {
     long long now = (long long)time(NULL);
     return json_pack("{s:i, s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:n, s:I,"
                      " s:I, s:s, s:I}",
                      "version", 1, "name", name, "ca", "local", "ready", ready, "subject",
-                     "CN=client.example.com", "issuer", "CN=mskpki local CA", "serial",
-                     "0A1B2C3D", "not_before", (json_int_t)(now - DAY), "not_after",
-                     (json_int_t)(now + days * DAY), "next_renewal",
+                     "CN=client.example.com", "issuer", "CN=mskpki local CA", "serial", "0A1B2C3D",
+                     "not_before", (json_int_t)(now - DAY), "not_after",
+                     (json_int_t)(now + days * DAY - 600), "next_renewal",
                      (json_int_t)(now + days * DAY / 2), "last_attempt", (json_int_t)(now - 60),
-                     "last_success", (json_int_t)(now - 60), "last_result", "success",
-                     "last_error", "consecutive_failures", (json_int_t)0, "generation",
-                     (json_int_t)4, "cert_path", "/etc/kafka/client.crt", "updated",
-                     (json_int_t)now);
+                     "last_success", (json_int_t)(now - 60), "last_result", "success", "last_error",
+                     "consecutive_failures", (json_int_t)0, "generation", (json_int_t)4,
+                     "cert_path", "/etc/kafka/client.crt", "updated", (json_int_t)now);
 }
 
 static void write_text(const char *path, const char *text)
@@ -72,10 +72,11 @@ static void write_conf(struct fixture *fx, const char *const *names)
     assert_non_null(f);
     fprintf(f, "state_dir = \"%s\";\ncertificates = (\n", fx->state);
     for (size_t i = 0; names[i] != NULL; i++) {
-        fprintf(f,
-                "%s  { name = \"%s\"; subject = { common_name = \"%s.example.com\"; };\n"
-                "    output = { directory = \"%s/out-%s\"; key = \"k.pem\"; cert = \"c.pem\"; }; }\n",
-                i > 0 ? "," : "", names[i], names[i], fx->dir, names[i]);
+        fprintf(
+            f,
+            "%s  { name = \"%s\"; subject = { common_name = \"%s.example.com\"; };\n"
+            "    output = { directory = \"%s/out-%s\"; key = \"k.pem\"; cert = \"c.pem\"; }; }\n",
+            i > 0 ? "," : "", names[i], names[i], fx->dir, names[i]);
     }
     fprintf(f, ");\n");
     fclose(f);
@@ -168,10 +169,11 @@ static void test_ready(void **state)
     assert_non_null(strstr(fx->stdout_text, "client: ok"));
     assert_non_null(strstr(fx->stdout_text, "CN=client.example.com"));
     assert_non_null(strstr(fx->stdout_text, "0A1B2C3D"));
-    assert_non_null(strstr(fx->stdout_text, "(in 29d 23h)"));
+    assert_non_null(strstr(fx->stdout_text, "time left:        29d 23h\n"));
     assert_non_null(strstr(fx->stdout_text, "next renewal:"));
-    assert_non_null(strstr(fx->stdout_text, "(success)"));
-    assert_non_null(strstr(fx->stdout_text, "failures in row:  0"));
+    assert_non_null(strstr(fx->stdout_text, "last result:      success\n"));
+    assert_non_null(strstr(fx->stdout_text, "(1m ago)"));
+    assert_non_null(strstr(fx->stdout_text, "failures in row:  0\n"));
     assert_string_equal(fx->stderr_text, "");
 }
 
@@ -192,43 +194,53 @@ static void test_expiring_and_warn_days(void **state)
 static void test_failing_not_ready_missing_malformed(void **state)
 {
     struct fixture *fx = *state;
-    static const char *const names[] = {"good", "failing", "notready", "missing", "broken", NULL};
+    static const char *const names[] = {"good",   "failing",    "notready", "missing",
+                                        "broken", "unreadable", NULL};
     write_conf(fx, names);
     write_state(fx, "good", state_doc("good", 1, 30));
     json_t *f = state_doc("failing", 1, 20);
     json_object_set_new(f, "last_result", json_string("failure"));
-    json_object_set_new(f, "last_error", json_string("aws: ThrottlingException: Rate exceeded"));
+    json_object_set_new(f, "last_error",
+                        json_string("aws: ThrottlingException: Rate exceeded\nforged: ok"));
     json_object_set_new(f, "consecutive_failures", json_integer(3));
     write_state(fx, "failing", f);
     write_state(fx, "notready", state_doc("notready", 0, 30));
     json_t *b = state_doc("broken", 1, 30);
     json_object_set_new(b, "not_after", json_string("tomorrow"));
     write_state(fx, "broken", b);
+    /* A directory where the file should be: cannot be read (EISDIR). */
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/unreadable.json", fx->state);
+    assert_int_equal(mkdir(dir, 0755), 0);
 
     assert_int_equal(run_status(fx, NULL, NULL, NULL, NULL), CTL_EXIT_FINDINGS);
     const char *o = fx->stdout_text;
     assert_non_null(strstr(o, "good: ok"));
     assert_non_null(strstr(o, "failing: ok"));
-    assert_non_null(strstr(o, "last error:       aws: ThrottlingException: Rate exceeded"));
-    assert_non_null(strstr(o, "failures in row:  3"));
-    assert_non_null(strstr(o, "(failure)"));
+    assert_non_null(
+        strstr(o, "last error:       aws: ThrottlingException: Rate exceeded?forged: ok\n"));
+    assert_non_null(strstr(o, "failures in row:  3\n"));
+    assert_non_null(strstr(o, "last result:      failure\n"));
     assert_non_null(strstr(o, "notready: not_ready"));
     assert_non_null(strstr(o, "missing: missing"));
     assert_non_null(strstr(o, "broken: malformed"));
     /* One line per bad file on stderr, naming the file and the field. */
-    assert_int_equal(count_lines(fx->stderr_text), 2);
+    assert_non_null(strstr(o, "unreadable: unreadable"));
+    assert_int_equal(count_lines(fx->stderr_text), 3);
+    assert_non_null(strstr(fx->stderr_text, "/unreadable.json: cannot read: Is a directory"));
     assert_non_null(strstr(fx->stderr_text, "/missing.json: no state file"));
-    assert_non_null(strstr(fx->stderr_text,
-                           "/broken.json: field 'not_after' must be a non-negative integer"));
+    assert_non_null(
+        strstr(fx->stderr_text, "/broken.json: field 'not_after' must be a non-negative integer"));
 
     assert_int_equal(run_status(fx, "--format", "json", NULL, NULL), CTL_EXIT_FINDINGS);
     json_error_t jerr;
     json_t *doc = json_loads(fx->stdout_text, 0, &jerr);
     assert_non_null(doc);
     json_t *certs = json_object_get(doc, "certificates");
-    assert_int_equal(json_array_size(certs), 5);
-    static const char *const want[] = {"ok", "ok", "not_ready", "missing", "malformed"};
-    for (size_t i = 0; i < 5; i++) {
+    assert_int_equal(json_array_size(certs), 6);
+    static const char *const want[] = {"ok",      "ok",        "not_ready",
+                                       "missing", "malformed", "unreadable"};
+    for (size_t i = 0; i < 6; i++) {
         json_t *c = json_array_get(certs, i);
         assert_string_equal(json_string_value(json_object_get(c, "status")), want[i]);
     }
@@ -236,10 +248,11 @@ static void test_failing_not_ready_missing_malformed(void **state)
     assert_int_equal(json_integer_value(json_object_get(c1, "consecutive_failures")), 3);
     assert_true(json_integer_value(json_object_get(c1, "seconds_left")) > 19 * DAY);
     assert_true(json_is_null(json_object_get(json_array_get(certs, 0), "last_error")));
-    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(certs, 4), "error")),
-                           "not_after"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(certs, 4), "error")), "not_after"));
     json_t *sum = json_object_get(doc, "summary");
-    assert_int_equal(json_integer_value(json_object_get(sum, "problems")), 3);
+    assert_int_equal(json_integer_value(json_object_get(sum, "problems")), 4);
+    assert_null(json_object_get(json_array_get(certs, 5), "ready"));
     assert_int_equal(json_integer_value(json_object_get(sum, "exit_code")), 1);
     json_decref(doc);
 }
@@ -270,9 +283,10 @@ static void test_parse_every_field(void **state)
 {
     (void)state;
     static const char *const fields[] = {
-        "version", "name", "ca", "ready", "subject", "issuer", "serial", "not_before",
-        "not_after", "next_renewal", "last_attempt", "last_success", "last_result",
-        "last_error", "consecutive_failures", "generation", "cert_path", "updated", NULL,
+        "version",      "name",         "ca",          "ready",      "subject",
+        "issuer",       "serial",       "not_before",  "not_after",  "next_renewal",
+        "last_attempt", "last_success", "last_result", "last_error", "consecutive_failures",
+        "generation",   "cert_path",    "updated",     NULL,
     };
     static struct status_state st;
     struct mk_err err = {0};
@@ -285,8 +299,8 @@ static void test_parse_every_field(void **state)
                 json_object_set_new(doc, fields[i], json_array());
             }
             char *text = json_dumps(doc, 0);
-            assert_int_equal(ctl_status_parse_state("/s/c.json", text, strlen(text), "c", &st, &err),
-                             -1);
+            assert_int_equal(
+                ctl_status_parse_state("/s/c.json", text, strlen(text), "c", &st, &err), -1);
             char want[64];
             snprintf(want, sizeof(want), "field '%s'", fields[i]);
             assert_non_null(strstr(err.msg, want));

@@ -34,6 +34,9 @@
 static const char *const names[N_FILES] = {"client.key", "client.crt", "ca.crt", "fullchain.pem",
                                            "client.p12"};
 
+/* Test-visible static of pki/store.c (MK_TESTABLE). */
+int store_parse_gen(const char *name, unsigned long *out);
+
 struct st {
     struct store_fx fx;
     struct fx_pair a, b, c;
@@ -92,6 +95,17 @@ static struct pki_store_spec with_p12(const struct st *s)
     struct pki_store_spec spec = s->spec;
     spec.pkcs12_name = names[4];
     return spec;
+}
+
+/* A group to share keys with: "daemon" as root; otherwise our own group (fchown to a group we
+ * are not in would fail with EPERM for reasons that have nothing to do with the store). */
+static gid_t share_gid(void)
+{
+    struct group *gr = getgrnam("daemon");
+    if (geteuid() != 0 || gr == NULL) {
+        return getegid();
+    }
+    return gr->gr_gid;
 }
 
 /* Formats a path into a rotating static buffer (a few may be alive at once). */
@@ -230,15 +244,13 @@ static void test_group_and_owner(void **state)
 {
     struct st *s = *state;
     struct pki_store_spec spec = with_p12(s);
-    struct group *gr = getgrnam("daemon");
     struct passwd *pw = getpwnam("daemon");
+    gid_t gid = share_gid();
     struct stat st;
 
-    assert_non_null(gr);
-    assert_non_null(pw);
     spec.key_mode = 0640;
-    spec.group = gr->gr_gid;
-    if (geteuid() == 0) {
+    spec.group = gid;
+    if (geteuid() == 0 && pw != NULL) {
         spec.owner = pw->pw_uid;
     }
     write_ok(&spec, &s->a);
@@ -246,12 +258,12 @@ static void test_group_and_owner(void **state)
     assert_file_mode(P("%s/.gen-1/client.p12", s->out), 0640);
     assert_file_mode(P("%s/.gen-1/client.crt", s->out), 0644);
     assert_int_equal(stat(P("%s/client.key", s->out), &st), 0);
-    assert_int_equal(st.st_gid, gr->gr_gid);
-    if (geteuid() == 0) {
-        assert_int_equal(st.st_uid, pw->pw_uid);
+    assert_int_equal(st.st_gid, gid);
+    if (spec.owner != (uid_t)-1) {
+        assert_int_equal(st.st_uid, spec.owner);
     }
     assert_int_equal(stat(P("%s/client.crt", s->out), &st), 0);
-    assert_int_equal(st.st_gid, gr->gr_gid);
+    assert_int_equal(st.st_gid, gid);
     assert_read_is(&spec, &s->a, 1);
 }
 
@@ -511,21 +523,19 @@ static void test_write_file(void **state)
 {
     struct st *s = *state;
     struct mk_err err;
-    struct group *gr = getgrnam("daemon");
+    gid_t gid = share_gid();
     struct stat st;
     char path[256];
     char *got = NULL;
     mode_t old_umask = umask(077);
 
     snprintf(path, sizeof(path), "%s/state.json", s->fx.tmp);
-    assert_non_null(gr);
     /* The mode is exact, whatever the umask. */
-    assert_int_equal(pki_store_write_file(path, "{\"v\":1}", 7, 0644, (uid_t)-1, gr->gr_gid, &err),
-                     0);
+    assert_int_equal(pki_store_write_file(path, "{\"v\":1}", 7, 0644, (uid_t)-1, gid, &err), 0);
     umask(old_umask);
     assert_file_mode(path, 0644);
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_gid, gr->gr_gid);
+    assert_int_equal(st.st_gid, gid);
     /* Replacing keeps the old content on failure, and leaves no temp file. */
     pki_store_test_fail_write(1);
     assert_int_equal(pki_store_write_file(path, "{\"v\":2}", 7, 0600, -1, -1, &err), -1);
@@ -588,8 +598,8 @@ static void test_symlinks_not_followed(void **state)
 
     /* A symlink at the output name is replaced, not written through. */
     assert_int_equal(symlink(outside, P("%s/state2.json", s->out)), 0);
-    assert_int_equal(pki_store_write_file(P("%s/state2.json", s->out), "NEW", 3, 0600, -1, -1, &err),
-                     0);
+    assert_int_equal(
+        pki_store_write_file(P("%s/state2.json", s->out), "NEW", 3, 0600, -1, -1, &err), 0);
     got = fx_read(outside, NULL);
     assert_string_equal(got, "ORIGINAL");
     free(got);
@@ -753,9 +763,9 @@ static void test_read_mismatch_and_errors(void **state)
     /* The key of the previous generation next to the current certificate. */
     old_key = fx_read(P("%s/.gen-1/client.key", s->out), &len);
     assert_non_null(old_key);
-    assert_int_equal(pki_store_write_file(P("%s/.gen-2/client.key", s->out), old_key, len, 0600,
-                                          -1, -1, &err),
-                     0);
+    assert_int_equal(
+        pki_store_write_file(P("%s/.gen-2/client.key", s->out), old_key, len, 0600, -1, -1, &err),
+        0);
     free(old_key);
     mk_err_clear(&err);
     assert_int_equal(pki_store_read(&s->spec, &gen, &err), -1);
@@ -764,9 +774,9 @@ static void test_read_mismatch_and_errors(void **state)
 
     /* A corrupted certificate, then a missing one. */
     write_ok(&s->spec, &s->c);
-    assert_int_equal(pki_store_write_file(P("%s/.gen-3/client.crt", s->out), "garbage\n", 8, 0644,
-                                          -1, -1, &err),
-                     0);
+    assert_int_equal(
+        pki_store_write_file(P("%s/.gen-3/client.crt", s->out), "garbage\n", 8, 0644, -1, -1, &err),
+        0);
     assert_int_equal(pki_store_read(&s->spec, &gen, &err), -1);
     assert_int_equal(err.code, MK_ERR_INVALID);
     assert_int_equal(unlink(P("%s/.gen-3/client.crt", s->out)), 0);
@@ -853,8 +863,9 @@ static void test_pkcs12_clis(void **state)
     assert_int_equal(fx_run(cmd, &out), 0);
     assert_non_null(strstr(out, "friendlyName: kafka-client"));
     free(out);
-    snprintf(cmd, sizeof(cmd), "openssl pkcs12 -in %s/client.p12 -passin file:%s/badpw -info -noout",
-             s->out, s->fx.tmp);
+    snprintf(cmd, sizeof(cmd),
+             "openssl pkcs12 -in %s/client.p12 -passin file:%s/badpw -info -noout", s->out,
+             s->fx.tmp);
     assert_int_not_equal(fx_run(cmd, &out), 0);
     free(out);
 
@@ -877,6 +888,36 @@ static void test_pkcs12_clis(void **state)
     assert_int_equal(EVP_PKEY_eq(key, s->a.key), 1);
     EVP_PKEY_free(key);
     free(der);
+}
+
+static void test_parse_gen(void **state)
+{
+    unsigned long n = 0;
+    static const char *const bad[] = {".gen-",
+                                      ".gen-0",
+                                      ".gen-01",
+                                      ".gen--1",
+                                      ".gen-+1",
+                                      ".gen-1x",
+                                      ".gen- 1",
+                                      "gen-1",
+                                      ".Gen-1",
+                                      ".gen-1/",
+                                      ".gen-99999999999999999999999",
+                                      ""};
+
+    (void)state;
+    assert_int_equal(store_parse_gen(".gen-1", &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_parse_gen(".gen-4294967296", &n), 0);
+    assert_int_equal(n, 4294967296UL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = 77;
+        if (store_parse_gen(bad[i], &n) == 0) {
+            fail_msg("\"%s\" was accepted as a generation name", bad[i]);
+        }
+        assert_int_equal(n, 77);
+    }
 }
 
 static void test_concurrent_writer_refused(void **state)
@@ -914,6 +955,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_encrypted_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pkcs12_clis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writer_refused, setup, teardown),
+        cmocka_unit_test(test_parse_gen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

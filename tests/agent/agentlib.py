@@ -76,8 +76,9 @@ CERT_TEMPLATE = """
     validity = "{validity}";
     renew = {{ fraction = {fraction}; jitter = {jitter}; }};
     output = {{ directory = "{tmp}/out/{name}"; key = "client.key"; cert = "client.crt";
-               chain = "ca.crt"; fullchain = "fullchain.pem"; }};
+               chain = "ca.crt"; fullchain = "fullchain.pem"; {oextra} }};
     {hook}
+    {extra}
   }}"""
 
 
@@ -85,7 +86,8 @@ class Env:
     """A temp dir with a config for a local CA and one or more certificates."""
 
     def __init__(self, names=("client",), validity="1h", fraction="0.6667", jitter="0.1",
-                 retry_min="1s", retry_max="3s", hook=True, hook_extra=""):
+                 retry_min="1s", retry_max="3s", hook=True, hook_extra="", ca_block=None,
+                 cert_extra="", output_extra=""):
         self.tmp = tempfile.mkdtemp(prefix="mskpki-agent-test.")
         _dirs.append(self.tmp)
         os.chmod(self.tmp, 0o700)
@@ -105,6 +107,11 @@ class Env:
         self.retry_max = retry_max
         self.hook = hook
         self.hook_extra = hook_extra
+        self.ca_block = ca_block or ('ca = { backend = "local"; local = { directory = "%s/ca"; }; };'
+                                     % self.tmp)
+        self.extra_env = {}
+        self.cert_extra = cert_extra
+        self.output_extra = output_extra
         self.write_config()
 
     def config_text(self, names=None):
@@ -117,16 +124,18 @@ class Env:
                         % (self.hook_log, self.hook_extra))
             certs.append(CERT_TEMPLATE.format(name=n, validity=self.validity,
                                               fraction=self.fraction, jitter=self.jitter,
-                                              tmp=self.tmp, hook=hook))
+                                              tmp=self.tmp, hook=hook,
+                                              extra=self.cert_extra,
+                                              oextra=self.output_extra))
         return """
-ca = {{ backend = "local"; local = {{ directory = "{tmp}/ca"; }}; }};
+{ca}
 state_dir = "{tmp}/state";
 metrics = {{ listen = "127.0.0.1:{port}"; }};
 log = {{ level = "debug"; }};
 retry = {{ min = "{rmin}"; max = "{rmax}"; }};
 certificates = ({certs}
 );
-""".format(tmp=self.tmp, port=self.port, rmin=self.retry_min, rmax=self.retry_max,
+""".format(ca=self.ca_block, tmp=self.tmp, port=self.port, rmin=self.retry_min, rmax=self.retry_max,
            certs=",".join(certs))
 
     def write_config(self, text=None, names=None):
@@ -148,6 +157,7 @@ certificates = ({certs}
         e["MSKPKI_TEST_CA_FAIL"] = self.fail_file
         e.pop("NOTIFY_SOCKET", None)
         e.pop("WATCHDOG_USEC", None)
+        e.update(self.extra_env)
         if extra:
             e.update(extra)
         return e

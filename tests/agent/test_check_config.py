@@ -2,6 +2,7 @@
 """(6) --check-config: 0 for a good config, 2 with a one-line error for a bad or missing one;
 and the other command-line exits."""
 import os
+import socket
 import subprocess
 
 from agentlib import AGENT, Env, check, done
@@ -34,4 +35,14 @@ r = subprocess.run([AGENT, "--bogus"], capture_output=True, text=True)
 check(r.returncode == 2, "unknown option exit %d" % r.returncode)
 r = subprocess.run([AGENT, "--once", "--check-config"], capture_output=True, text=True)
 check(r.returncode == 2, "conflicting modes exit %d" % r.returncode)
+# The daemon cannot start when its metrics port is taken: exit 1 naming the address.
+env2 = Env()
+blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+blocker.bind(("127.0.0.1", env2.port))
+blocker.listen(1)
+r = env2.run(timeout=60)
+blocker.close()
+check(r.returncode == 1 and "127.0.0.1:%d" % env2.port in r.stderr,
+      "port in use: exit %d %r" % (r.returncode, r.stderr))
 done("check_config")

@@ -3,11 +3,25 @@
 alone; a CA failure exits 1 and keeps the old pair.  --renew forces one name; an unknown name
 exits 2."""
 import os
+import subprocess
 import time
 
 from agentlib import Env, check, done, openssl_verify_client, serial_of
 
 env = Env(validity="3s", hook=True)
+# A PKCS#12 keystore whose password file is re-read at every rotation.
+p12pass = os.path.join(env.tmp, "p12.pass")
+with open(os.open(p12pass, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+    f.write("first-password\n")
+env.output_extra = ('pkcs12 = "client.p12"; pkcs12_password_file = "%s";' % p12pass)
+env.write_config()
+
+
+def p12_opens(password):
+    r = subprocess.run(["openssl", "pkcs12", "-in", env.out("client", "client.p12"), "-noout",
+                        "-passin", "pass:" + password], capture_output=True, text=True)
+    return r.returncode == 0
+
 
 r = env.run("--once")
 check(r.returncode == 0, "--once on a missing certificate: %d\n%s" % (r.returncode, r.stderr))
@@ -24,12 +38,19 @@ check(st["generation"] == 2 and st["ready"] is True, "expired cert not renewed: 
 check(serial_of(env.out("client")) != first, "serial unchanged after --once")
 check(len(open(env.hook_log).read().splitlines()) == 2, "hook did not run for each issuance")
 
-# A long-lived certificate that is not due is left alone.
+check(p12_opens("first-password") and not p12_opens("second-password"), "PKCS#12 password")
+
+# A long-lived certificate that is not due is left alone; a changed PKCS#12 password is used by
+# the next rotation without a restart or reload.
 env.validity = "1h"
 env.write_config()
+with open(p12pass, "w") as f:
+    f.write("second-password\n")
 r = env.run("--renew", "client")
 check(r.returncode == 0, "--renew: %d\n%s" % (r.returncode, r.stderr))
 check(env.state()["generation"] == 3, "--renew did not write a generation")
+check(p12_opens("second-password") and not p12_opens("first-password"),
+      "the new PKCS#12 password file was not re-read")
 r = env.run("--once")
 check(r.returncode == 0 and env.state()["generation"] == 3,
       "--once renewed a certificate that was not due: %r" % env.state())

@@ -3,7 +3,7 @@
 log names the error); SIGHUP with a good config applies it."""
 import signal
 
-from agentlib import Env, check, done, wait_for
+from agentlib import Env, check, done, free_port, wait_for
 
 env = Env(validity="1h")
 agent = env.start()
@@ -29,5 +29,16 @@ wait_for(lambda: env.metric("mskpki_certificate_ready", {"name": "second"}) == 1
          "the second certificate from the reloaded config")
 check(env.metric("mskpki_certificate_ready", {"name": "client"}) == 1, "first cert lost")
 check("event=config.reloaded" in agent.text(), "no config.reloaded line")
+
+# A new metrics.listen moves the server.
+old_port = env.port
+env.port = free_port()
+env.write_config(names=["client", "second"])
+agent.signal(signal.SIGHUP)
+wait_for(lambda: env.metric("mskpki_certificate_ready", {"name": "client"}) == 1, 30,
+         "metrics on the new port")
+env.port, new_port = old_port, env.port
+check(env.scrape()[0] is None, "the old metrics port still answers")
+env.port = new_port
 agent.stop()
 done("sighup")

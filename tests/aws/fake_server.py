@@ -9,6 +9,7 @@ C test knows the secret it must never see in a log line.
 import argparse
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -57,6 +58,20 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0") or 0)
         return self.rfile.read(n) if n else b""
 
+    def rest_echo(self, body, auth):
+        return self.answer(200, json.dumps({
+            "method": self.command,
+            "path": self.path,
+            "content_type": self.headers.get("Content-Type"),
+            "signed": auth.split("SignedHeaders=")[1].split(",")[0] if auth else "",
+            "body": body.decode(),
+        }))
+
+    def do_DELETE(self):
+        body = self.body()
+        bump("DELETE " + self.path)
+        return self.rest_echo(body, self.headers.get("Authorization", ""))
+
     # IMDSv2
     def do_PUT(self):
         self.body()
@@ -89,6 +104,8 @@ class Handler(BaseHTTPRequestHandler):
             if "broken" in self.path:
                 return self.answer(200, "{\"AccessKeyId\": ")
             return self.answer(200, json.dumps(doc))
+        if self.path.startswith("/v1/echo"):
+            return self.rest_echo(b"", self.headers.get("Authorization", ""))
         if self.path == "/counts":
             with LOCK:
                 return self.answer(200, json.dumps(COUNTS))
@@ -119,6 +136,20 @@ class Handler(BaseHTTPRequestHandler):
         if target == "Test.AlwaysThrottle":
             return self.answer(400, json.dumps({"message": "Rate exceeded"}),
                                headers={"x-amzn-ErrorType": "ThrottlingException:http://x/"})
+        if target == "Test.Expired":
+            if n <= 1:
+                return self.answer(400, json.dumps({"__type": "ExpiredTokenException",
+                                                    "message": "The security token expired"}))
+            return self.answer(200, json.dumps({"ok": True, "attempts": n}))
+        if target == "Test.SigMismatch":
+            # Like AWS: the message goes on with the canonical request, token included.
+            canon = "POST\n/\n\nx-amz-security-token:" + \
+                self.headers.get("X-Amz-Security-Token", "") + "\n"
+            return self.answer(400, json.dumps({
+                "__type": "InvalidSignatureException",
+                "message": "The request signature we calculated does not match the signature "
+                           "you provided.\n\nThe Canonical String for this request should have "
+                           "been\n'" + canon + "'"}))
         if target == "Test.AccessDenied":
             return self.answer(400, json.dumps({"__type": "AccessDeniedException",
                                                 "Message": "User is not authorized"}))
@@ -137,6 +168,8 @@ class Handler(BaseHTTPRequestHandler):
                 "signed": auth.split("SignedHeaders=")[1].split(",")[0],
                 "body": body.decode(),
             }))
+        if self.path.startswith("/v1/echo"):
+            return self.rest_echo(body, auth)
         if self.path == "/" and target == "":
             # Query protocol: an XML error answer.
             return self.answer(400, "<ErrorResponse><Error><Type>Sender</Type>"
@@ -149,8 +182,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--lifetime", type=float, default=120)
+    ap.add_argument("--cert", help="serve HTTPS with this PEM certificate (and --key)")
+    ap.add_argument("--key")
     args = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if args.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.cert, args.key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.daemon_threads = True
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

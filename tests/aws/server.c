@@ -104,7 +104,19 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
+static int start_fake(struct test_server *s, const char *cert, const char *key);
+
 int test_server_start_fake(struct test_server *s)
+{
+    return start_fake(s, NULL, NULL);
+}
+
+int test_server_start_fake_tls(struct test_server *s, const char *cert, const char *key)
+{
+    return start_fake(s, cert, key);
+}
+
+static int start_fake(struct test_server *s, const char *cert, const char *key)
 {
     char script[512];
     char port_file[512];
@@ -115,7 +127,17 @@ int test_server_start_fake(struct test_server *s)
     const char *src = getenv("MSKPKI_SOURCE_DIR");
     snprintf(script, sizeof(script), "%s/tests/aws/fake_server.py", src != NULL ? src : ".");
     snprintf(port_file, sizeof(port_file), "%s/port", s->dir);
-    char *argv[] = {"python3", script, "--port-file", port_file, "--lifetime", "300", NULL};
+    char *argv[] = {"python3",
+                    script,
+                    "--port-file",
+                    port_file,
+                    "--lifetime",
+                    "300",
+                    cert != NULL ? "--cert" : NULL,
+                    (char *)cert,
+                    "--key",
+                    (char *)key,
+                    NULL};
     s->pid = spawn(argv);
     for (int i = 0; i < 200 && s->port == 0; i++) {
         FILE *fp = fopen(port_file, "r");
@@ -135,7 +157,7 @@ int test_server_start_fake(struct test_server *s)
         test_server_stop(s);
         return -1;
     }
-    snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+    snprintf(s->url, sizeof(s->url), "%s://127.0.0.1:%d", cert != NULL ? "https" : "http", s->port);
     return 0;
 }
 

@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             kafka_api_versions_response_parse(buf + 4, (size_t)len - 4, resp.version, corr, &again,
                                               &err) != 0 ||
             again.n_api_keys != resp.n_api_keys ||
-            memcmp(again.api_keys, resp.api_keys, resp.n_api_keys * sizeof(resp.api_keys[0])) != 0) {
+            memcmp(again.api_keys, resp.api_keys, resp.n_api_keys * sizeof(resp.api_keys[0])) !=
+                0) {
             abort();
         }
     }

@@ -232,32 +232,35 @@ class Handler(BaseHTTPRequestHandler):
         op = target.split(".", 1)[1] if target.startswith("ACMPrivateCA.") else None
         with LOCK:
             S.load()
-            try:
-                auth = self.headers.get("Authorization", "")
-                if not auth.startswith("AWS4-HMAC-SHA256 ") or "/acm-pca/aws4_request" not in auth:
-                    raise AwsError("InvalidSignatureException", "not SigV4 for acm-pca", 403)
-                if op not in OPS:
-                    raise AwsError("UnknownOperationException", f"unknown target {target!r}")
-                body = json.loads(raw or b"{}")
-                S.calls[op] = S.calls.get(op, 0) + 1
-                S.last[op] = body
-                S.seen[op] = S.seen.get(op, 0) + 1
-                seen = S.seen[op]
-                cfg = S.config
-                if op in cfg.get("errors", {}):
-                    raise AwsError(cfg["errors"][op], f"{op} fails by configuration")
-                if times_left(cfg.get("throttle", {}), op, seen):
-                    raise AwsError("ThrottlingException", "Rate exceeded")
-                if op in cfg.get("malformed", []):
-                    self.answer(200, None, raw=b"{\"CertificateArn\": <<not json")
-                    return
-                if op == "GetCertificate" and times_left(cfg.get("in_progress", 0), op, seen):
-                    raise AwsError("RequestInProgressException", "The request is in progress")
-                self.answer(200, OPS[op](body))
-            except AwsError as e:
-                self.answer(e.status, {"__type": e.code, "message": str(e)})
-            finally:
-                S.save()
+            status, payload, body_bytes = self.handle_op(op, target, raw)
+            # Stats are on disk before the answer leaves, so the test never reads stale counts.
+            S.save()
+        self.answer(status, payload, raw=body_bytes)
+
+    def handle_op(self, op, target, raw):
+        try:
+            auth = self.headers.get("Authorization", "")
+            if not auth.startswith("AWS4-HMAC-SHA256 ") or "/acm-pca/aws4_request" not in auth:
+                raise AwsError("InvalidSignatureException", "not SigV4 for acm-pca", 403)
+            if op not in OPS:
+                raise AwsError("UnknownOperationException", f"unknown target {target!r}")
+            body = json.loads(raw or b"{}")
+            S.calls[op] = S.calls.get(op, 0) + 1
+            S.last[op] = body
+            S.seen[op] = S.seen.get(op, 0) + 1
+            seen = S.seen[op]
+            cfg = S.config
+            if op in cfg.get("errors", {}):
+                raise AwsError(cfg["errors"][op], f"{op} fails by configuration")
+            if times_left(cfg.get("throttle", {}), op, seen):
+                raise AwsError("ThrottlingException", "Rate exceeded")
+            if op in cfg.get("malformed", []):
+                return 200, None, b'{"CertificateArn": <<not json'
+            if op == "GetCertificate" and times_left(cfg.get("in_progress", 0), op, seen):
+                raise AwsError("RequestInProgressException", "The request is in progress")
+            return 200, OPS[op](body), None
+        except AwsError as e:
+            return e.status, {"__type": e.code, "message": str(e)}, None
 
 
 def main():

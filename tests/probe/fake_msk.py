@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """fake_msk.py PORT ARN BROKERS: the one MSK call probe makes, GetBootstrapBrokers
 (GET /v1/clusters/{clusterArn}/bootstrap-brokers), because moto does not implement it.
-Answers BootstrapBrokerStringTls=BROKERS for ARN and NotFoundException for any other cluster.
+Answers bootstrapBrokerStringTls=BROKERS for ARN and NotFoundException for any other cluster.
 Listens on 127.0.0.1 only; logs each request line on stderr."""
 import json
 import sys
@@ -37,7 +37,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, {"__type": "NotFoundException", "message": "cluster %s not found" % arn},
                        [("x-amzn-ErrorType", "NotFoundException")])
             return
-        self._send(200, {"BootstrapBrokerStringTls": BROKERS})
+        self._send(200, {"bootstrapBrokerStringTls": BROKERS})
 
 
 HTTPServer(("127.0.0.1", PORT), Handler).serve_forever()

@@ -100,6 +100,12 @@ run_probe() {
     "$MSKPKICTL" probe "$@" > "$OUT" 2> "$ERR"
     RC=$?
     set -e
+    # Under -DMSKPKI_SANITIZE=ON a sanitizer report must fail the test even when the expected
+    # exit code happens to match.
+    if grep -q -e 'Sanitizer' -e 'runtime error:' "$ERR"; then
+        cat "$ERR" >&2
+        fail "sanitizer report"
+    fi
 }
 
 expect_rc() {

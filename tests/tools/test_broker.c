@@ -216,7 +216,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (port < 0 || cert == NULL || key == NULL || ((require || optional) && ca == NULL && !trust_any)) {
+    if (port < 0 || cert == NULL || key == NULL ||
+        ((require || optional) && ca == NULL && !trust_any)) {
         usage();
         return 2;
     }

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""systemd notification protocol: READY=1 after start-up, STATUS= lines, WATCHDOG=1 pings while
+WATCHDOG_USEC is set (and only then: they are the only extra wake-ups), STOPPING=1 on SIGTERM.
+NOTIFY_SOCKET is a datagram socket of this test, in the abstract namespace and as a path."""
+import os
+import socket
+import threading
+import time
+
+from agentlib import Env, check, done, wait_for
+
+
+class Listener(threading.Thread):
+    """Reads every datagram as systemd would, so the agent's sends never find a full queue."""
+
+    def __init__(self, sock):
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.msgs = []
+        self.lock = threading.Lock()
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                m = self.sock.recv(4096).decode()
+            except OSError:
+                return
+            with self.lock:
+                self.msgs.append(m)
+
+    def get(self):
+        with self.lock:
+            return list(self.msgs)
+
+
+def run(env, address, watchdog):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    name = address if isinstance(address, str) and not address.startswith("\0") else \
+        "@" + address[1:]
+    extra = {"NOTIFY_SOCKET": name}
+    if watchdog:
+        extra["WATCHDOG_USEC"] = "400000"
+        extra["WATCHDOG_PID"] = ""  # unset-equivalent: the agent is the main process
+    env.extra_env = extra
+    listener = Listener(sock)
+    agent = env.start()
+    wait_for(lambda: "READY=1" in listener.get(), 30, "READY=1")
+    wait_for(lambda: env.metric("mskpki_certificate_ready", {"name": "client"}) == 1, 30, "ready")
+    n0 = len(listener.get())
+    time.sleep(1.5)
+    msgs = listener.get()
+    check(any(m.startswith("STATUS=") and "certificate(s)" in m for m in msgs),
+          "no STATUS line: %r" % msgs)
+    pings = sum(1 for m in msgs[n0:] if m == "WATCHDOG=1")
+    if watchdog:
+        check(pings >= 2, "no watchdog pings in 1.5 s at 0.2 s: %r" % msgs)
+        w1 = env.metric("mskpki_agent_wakeups_total")
+        time.sleep(1)
+        check(env.metric("mskpki_agent_wakeups_total") > w1, "watchdog ticks are not wake-ups")
+    else:
+        check(pings == 0, "watchdog pings without WATCHDOG_USEC: %r" % msgs)
+    agent.stop()
+    wait_for(lambda: "STOPPING=1" in listener.get(), 10, "STOPPING=1")
+    sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+env = Env(validity="1d", hook=False)
+run(env, "\0mskpki-agent-test-%d" % os.getpid(), watchdog=True)
+env2 = Env(validity="1d", hook=False)
+run(env2, os.path.join(env2.tmp, "notify.sock"), watchdog=False)
+done("notify")

@@ -1,0 +1,626 @@
+#!/usr/bin/env python3
+"""test_audit.py: end-to-end tests of `mskpkictl audit`.
+
+  test_audit.py --mskpkictl PATH --suite moto   moto server seeded by seed_moto.py
+  test_audit.py --mskpkictl PATH --suite fake   recorded answers served by fake_aws.py
+
+Each server binds a free 127.0.0.1 port and is stopped at the end; temporary files live in a
+mkdtemp directory that is removed.  Every finding is asserted by check id + resource + status in
+the json output, SARIF is validated against the committed SARIF 2.1.0 schema, JUnit is parsed with
+xml.etree, and exit codes are checked for each case.  Ends with "N passed, N failed".
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import xml.etree.ElementTree as ET
+
+import jsonschema
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ALL_CHECKS = [
+    "firehose.encryption_cmk", "kinesis.encryption_cmk", "kms.key_policy_public",
+    "kms.key_rotation", "kms.key_state", "msk.encryption_at_rest_cmk", "msk.kafka_version",
+    "msk.mtls_required", "msk.tls_in_transit",
+]
+SEVERITY = {
+    "firehose.encryption_cmk": "high", "kinesis.encryption_cmk": "high",
+    "kms.key_policy_public": "high", "kms.key_rotation": "medium", "kms.key_state": "high",
+    "msk.encryption_at_rest_cmk": "high", "msk.kafka_version": "high",
+    "msk.mtls_required": "high", "msk.tls_in_transit": "medium",
+}
+
+
+class Ctx:
+    def __init__(self, binary, tmp):
+        self.binary = binary
+        self.tmp = tmp
+        self.endpoint = None
+        self.passed = 0
+        self.failed = 0
+
+    def env(self, creds=True, region=None):
+        """A clean environment: no inherited AWS settings, no profile files, no IMDS."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env["HOME"] = self.tmp
+        env["AWS_CONFIG_FILE"] = os.path.join(self.tmp, "no-config")
+        env["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(self.tmp, "no-credentials")
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+        if creds:
+            env["AWS_ACCESS_KEY_ID"] = "testing"
+            env["AWS_SECRET_ACCESS_KEY"] = "testing"
+        if region:
+            env["AWS_REGION"] = region
+        return env
+
+    def run(self, *args, creds=True, region=None, endpoint=True):
+        cmd = [self.binary, "audit"]
+        if endpoint:
+            cmd += ["--endpoint-url", self.endpoint]
+        cmd += list(args)
+        p = subprocess.run(cmd, env=self.env(creds, region), capture_output=True, text=True,
+                           timeout=120)
+        check_sanitizers(p)
+        return p
+
+    def check(self, name, fn):
+        try:
+            fn()
+            self.passed += 1
+            print(f"ok   {name}", flush=True)
+        except Exception:  # noqa: BLE001 - report every failure and go on
+            self.failed += 1
+            print(f"FAIL {name}", flush=True)
+            traceback.print_exc(file=sys.stdout)
+
+
+def check_sanitizers(p):
+    """Under ASan a leak exits 1, which an audit with findings also does: read stderr too."""
+    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        expect(marker not in p.stderr, f"sanitizer report:\n{p.stderr[-3000:]}")
+
+
+def expect(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def stop(proc):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def findings(out):
+    doc = json.loads(out)
+    return doc, {(f["check"], f["region"], f["resource"]): f for f in doc["findings"]}
+
+
+def assert_findings(got, expected):
+    """expected: {(check, region, resource): (status, substring or None)}; exact set."""
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    expect(not missing, f"missing findings: {missing}")
+    expect(not extra, f"unexpected findings: {[(k, got[k]['status']) for k in extra]}")
+    for key, (status, needle) in expected.items():
+        f = got[key]
+        expect(f["status"] == status, f"{key}: {f['status']} ({f['message']}), want {status}")
+        expect(f["severity"] == SEVERITY[key[0]], f"{key}: severity {f['severity']}")
+        if needle is not None:
+            expect(needle in f["message"], f"{key}: message {f['message']!r} lacks {needle!r}")
+        for field in ("resource_type", "remediation", "message"):
+            expect(isinstance(f[field], str) and f[field], f"{key}: empty {field}")
+
+
+def assert_sorted(doc):
+    keys = [(f["check"], f["region"], f["resource"]) for f in doc["findings"]]
+    expect(keys == sorted(keys), "findings are not sorted by check, region, resource")
+
+
+def assert_schema(doc):
+    """The json output matches the schema documented in docs/audit.md."""
+    with open(os.path.join(HERE, "report-schema.json"), encoding="utf-8") as f:
+        jsonschema.validate(doc, json.load(f))
+
+
+def assert_summary(doc):
+    s = doc["summary"]
+    for status in ("PASS", "FAIL", "ERROR", "NOT_APPLICABLE"):
+        n = sum(1 for f in doc["findings"] if f["status"] == status)
+        expect(s[status] == n, f"summary {status} {s[status]} != {n}")
+    expect(s["total"] == len(doc["findings"]), "summary total")
+
+
+def validate_sarif(ctx, text, doc):
+    with open(os.path.join(HERE, "sarif-schema-2.1.0.json"), encoding="utf-8") as f:
+        schema = json.load(f)
+    sarif = json.loads(text)
+    # The schema's run.language pattern uses an inline flag Python's re rejects, so the schema
+    # itself is not re-checked (we emit no "language"); instances are validated in full.
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(sarif), key=lambda e: list(e.path))
+    expect(not errors, f"SARIF invalid: {[e.message for e in errors[:5]]}")
+    run = sarif["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    expect([r["id"] for r in rules] == ALL_CHECKS, "one SARIF rule per check, in id order")
+    bad = [f for f in doc["findings"] if f["status"] in ("FAIL", "ERROR")]
+    expect(len(run["results"]) == len(bad), "one SARIF result per FAIL/ERROR finding")
+    levels = {"high": "error", "medium": "warning", "low": "note"}
+    for res, f in zip(run["results"], bad):
+        expect(res["ruleId"] == f["check"], "result order follows the findings")
+        expect(res["level"] == levels[f["severity"]], f"level for {f['check']}")
+        expect(rules[res["ruleIndex"]]["id"] == res["ruleId"], "ruleIndex points at the rule")
+        loc = res["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+        expect(loc == f["resource"], "result location is the resource")
+    # A deliberately broken copy must fail validation: the check can fail.
+    broken = json.loads(text)
+    broken["runs"][0]["results"].append({"ruleId": "x", "level": "fatal", "message": {"text": "m"}})
+    expect(list(validator.iter_errors(broken)), "schema validation accepts an invalid level")
+
+
+def validate_junit(text, doc):
+    root = ET.fromstring(text)
+    expect(root.tag == "testsuites", "root is testsuites")
+    by = {s: sum(1 for f in doc["findings"] if f["status"] == s)
+          for s in ("FAIL", "ERROR", "NOT_APPLICABLE")}
+    expect(int(root.get("tests")) == len(doc["findings"]), "testsuites tests")
+    expect(int(root.get("failures")) == by["FAIL"], "testsuites failures")
+    expect(int(root.get("errors")) == by["ERROR"], "testsuites errors")
+    expect(int(root.get("skipped")) == by["NOT_APPLICABLE"], "testsuites skipped")
+    suites = root.findall("testsuite")
+    expect([s.get("name") for s in suites] == ALL_CHECKS, "a testsuite per check")
+    for s in suites:
+        mine = [f for f in doc["findings"] if f["check"] == s.get("name")]
+        cases = s.findall("testcase")
+        expect(len(cases) == len(mine) == int(s.get("tests")), f"{s.get('name')}: testcases")
+        for case, f in zip(cases, mine):
+            expect(case.get("name").startswith(f["resource"]), "testcase names the resource")
+            tag = {"FAIL": "failure", "ERROR": "error", "NOT_APPLICABLE": "skipped"}.get(
+                f["status"])
+            if tag:
+                el = case.find(tag)
+                expect(el is not None, f"{f['check']} {f['resource']}: no <{tag}>")
+                expect(el.get("message") == f["message"], "junit message")
+            else:
+                expect(case.find("failure") is None and case.find("error") is None, "PASS case")
+
+
+def common_output_tests(ctx, args, label):
+    """Formats, ordering, --output and exit codes shared by both suites."""
+    state = {}
+
+    def json_run():
+        p = ctx.run(*args, "--format", "json")
+        expect(p.returncode == 1, f"exit {p.returncode}, want 1 (FAIL/ERROR present): {p.stderr}")
+        state["json"] = p.stdout
+        doc, _ = findings(p.stdout)
+        assert_sorted(doc)
+        assert_summary(doc)
+        assert_schema(doc)
+        state["doc"] = doc
+    ctx.check(f"{label}: json output sorted, summary, documented schema", json_run)
+
+    def concurrency():
+        a = ctx.run(*args, "--format", "json", "--concurrency", "1")
+        b = ctx.run(*args, "--format", "json", "--concurrency", "8")
+        expect(a.returncode == b.returncode == 1, "exit codes")
+        expect(a.stdout == b.stdout, "json differs between --concurrency 1 and 8")
+        expect(a.stdout == state["json"], "json differs from the default run")
+    ctx.check(f"{label}: identical json across --concurrency 1 and 8", concurrency)
+
+    def sarif():
+        p = ctx.run(*args, "--format", "sarif")
+        expect(p.returncode == 1, f"exit {p.returncode}")
+        validate_sarif(ctx, p.stdout, state["doc"])
+    ctx.check(f"{label}: sarif validates against SARIF 2.1.0 schema", sarif)
+
+    def junit():
+        p = ctx.run(*args, "--format", "junit")
+        expect(p.returncode == 1, f"exit {p.returncode}")
+        validate_junit(p.stdout, state["doc"])
+    ctx.check(f"{label}: junit parses and matches the findings", junit)
+
+    def table():
+        p = ctx.run(*args)
+        expect(p.returncode == 1, f"exit {p.returncode}")
+        s = state["doc"]["summary"]
+        line = (f"{s['total']} findings: {s['PASS']} PASS, {s['FAIL']} FAIL, {s['ERROR']} ERROR, "
+                f"{s['NOT_APPLICABLE']} NOT_APPLICABLE")
+        expect(line in p.stdout, f"table lacks summary line {line!r}")
+        expect("\033[" not in p.stdout, "colour written to a pipe")
+    ctx.check(f"{label}: table for people, no colour on a pipe", table)
+
+    def output_file():
+        d = tempfile.mkdtemp(dir=ctx.tmp)
+        path = os.path.join(d, "report.json")
+        p = ctx.run(*args, "--format", "json", "--output", path)
+        expect(p.returncode == 1, f"exit {p.returncode}")
+        expect(p.stdout == "", "--output still wrote to stdout")
+        with open(path, encoding="utf-8") as f:
+            expect(f.read() == state["json"], "--output content differs from stdout json")
+        expect(os.listdir(d) == ["report.json"], f"temporary files left: {os.listdir(d)}")
+        missing = os.path.join(d, "nope", "report.json")
+        p = ctx.run(*args, "--format", "json", "--output", missing)
+        expect(p.returncode == 3, f"unwritable --output: exit {p.returncode}, want 3")
+        expect("nope" in p.stderr, f"error does not name the path: {p.stderr}")
+        expect(not os.path.exists(os.path.dirname(missing)), "partial output created")
+        expect(os.listdir(d) == ["report.json"], f"files left after failure: {os.listdir(d)}")
+    ctx.check(f"{label}: --output writes atomically, nothing on failure", output_file)
+
+
+def usage_tests(ctx):
+    cases = [
+        (["--bogus"], "--bogus"),
+        (["--checks", "msk.kafka_version,msk.bogus"], "msk.bogus"),
+        (["--format", "yaml"], "yaml"),
+        (["--fail-on", "critical"], "critical"),
+        (["--concurrency", "0"], "--concurrency"),
+        (["--min-kafka-version", "latest"], "latest"),
+    ]
+    for args, needle in cases:
+        def one(args=args, needle=needle):
+            p = ctx.run(*args, "--region", "us-east-1")
+            expect(p.returncode == 2, f"{args}: exit {p.returncode}, want 2")
+            lines = p.stderr.strip().splitlines()
+            expect(len(lines) == 1 and needle in lines[0], f"{args}: stderr {p.stderr!r}")
+            expect(p.stdout == "", "usage error printed a report")
+        ctx.check(f"usage error exits 2 naming it: {' '.join(args)}", one)
+
+    def help_ok():
+        p = ctx.run("--help", endpoint=False)
+        expect(p.returncode == 0 and "msk.mtls_required" in p.stdout, "help lists the checks")
+    ctx.check("--help exits 0 and lists the checks", help_ok)
+
+    def no_region():
+        p = ctx.run()
+        expect(p.returncode == 3, f"no region: exit {p.returncode}, want 3 ({p.stderr})")
+        expect("region" in p.stderr.lower(), f"stderr does not say region: {p.stderr!r}")
+    ctx.check("no region: exit 3", no_region)
+
+    def no_creds():
+        p = ctx.run("--region", "us-east-1", creds=False)
+        expect(p.returncode == 3, f"no credentials: exit {p.returncode}, want 3 ({p.stderr})")
+        expect(p.stdout == "", "a report was printed without credentials")
+    ctx.check("no credentials: exit 3", no_creds)
+
+    def region_from_env():
+        p = ctx.run("--format", "json", "--checks", "msk.kafka_version", region="us-east-1")
+        expect(p.returncode in (0, 1), f"AWS_REGION: exit {p.returncode} ({p.stderr})")
+        doc = json.loads(p.stdout)
+        expect(all(f["region"] == "us-east-1" for f in doc["findings"]), "region from env")
+    ctx.check("region from AWS_REGION when no --region", region_from_env)
+
+
+# ---- moto ----
+
+def moto_expected(seed):
+    k, c, s, d = seed["keys"], seed["clusters"], seed["streams"], seed["deliveries"]
+    us = "us-east-1"
+    e = {}
+
+    def add(check, res, status, needle=None, region=us):
+        e[(check, region, res)] = (status, needle)
+
+    add("msk.encryption_at_rest_cmk", c["good"], "PASS", k["good"])
+    add("msk.kafka_version", c["good"], "PASS", "3.5.1")
+    add("msk.mtls_required", c["good"], "PASS", "arn:aws:acm-pca")
+    add("msk.tls_in_transit", c["good"], "PASS")
+    add("msk.encryption_at_rest_cmk", c["bad"], "FAIL", "dataVolumeKMSKeyId")
+    add("msk.kafka_version", c["bad"], "FAIL", "2.2.1 is below the minimum 2.5.1")
+    add("msk.mtls_required", c["bad"], "FAIL", "not enabled")
+    add("msk.tls_in_transit", c["bad"], "FAIL", "TLS_PLAINTEXT")
+    add("msk.encryption_at_rest_cmk", c["tiered"], "PASS", k["disabled"])
+    add("msk.kafka_version", c["tiered"], "PASS", "2.8.2.tiered")
+    add("msk.mtls_required", c["tiered"], "FAIL", "unauthenticated access is enabled")
+    add("msk.tls_in_transit", c["tiered"], "PASS")
+    for check in ("msk.encryption_at_rest_cmk", "msk.kafka_version", "msk.mtls_required",
+                  "msk.tls_in_transit"):
+        add(check, c["serverless"], "NOT_APPLICABLE", "serverless")
+    add("kinesis.encryption_cmk", s["s-plain"], "FAIL", "NONE")
+    add("kinesis.encryption_cmk", s["s-awsalias"], "FAIL", "alias/aws/kinesis")
+    add("kinesis.encryption_cmk", s["s-norot"], "PASS", k["norot"])
+    add("kinesis.encryption_cmk", s["s-public"], "PASS", k["public"])
+    add("kinesis.encryption_cmk", s["s-pending"], "PASS", k["pending"])
+    add("kinesis.encryption_cmk", s["s-eu"], "FAIL", "NONE", region="eu-west-1")
+    add("firehose.encryption_cmk", d["f-none"], "FAIL", "not configured")
+    add("firehose.encryption_cmk", d["f-cmk"], "PASS", k["good"])
+    add("firehose.encryption_cmk", d["f-owned"], "FAIL", "AWS_OWNED_CMK")
+    add("firehose.encryption_cmk", d["f-fromkinesis"], "NOT_APPLICABLE", "KinesisStreamAsSource")
+    add("kinesis.encryption_cmk", s["s-xregion"], "PASS", k["eu"])
+    for check in ("kms.key_rotation", "kms.key_state", "kms.key_policy_public"):
+        add(check, k["eu"], "PASS", region="eu-west-1")
+    kms = {
+        "good": ("PASS", "PASS", "PASS"),
+        "disabled": ("PASS", "FAIL", "PASS"),
+        "norot": ("FAIL", "PASS", "PASS"),
+        "public": ("PASS", "PASS", "FAIL"),
+        "pending": ("PASS", "FAIL", "PASS"),
+    }
+    for name, (rot, state, pol) in kms.items():
+        add("kms.key_rotation", k[name], rot)
+        add("kms.key_state", k[name], state,
+            {"disabled": "Disabled", "pending": "PendingDeletion"}.get(name))
+        add("kms.key_policy_public", k[name], pol, "OpenToEveryone" if name == "public" else None)
+    return e
+
+
+def moto_suite(ctx):
+    port = free_port()
+    log = open(os.path.join(ctx.tmp, "moto.log"), "w")
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                             str(port)], stdout=log, stderr=subprocess.STDOUT,
+                            env=ctx.env())
+    try:
+        wait_port(port, proc)
+        ctx.endpoint = f"http://127.0.0.1:{port}"
+        os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+        sys.path.insert(0, HERE)
+        import seed_moto  # noqa: E402 - needs the path above
+        seed = seed_moto.seed(ctx.endpoint)
+        regions = ["--region", "us-east-1", "--region", "eu-west-1"]
+
+        def all_findings():
+            p = ctx.run(*regions, "--format", "json")
+            expect(p.returncode == 1, f"exit {p.returncode}: {p.stderr}")
+            _, got = findings(p.stdout)
+            assert_findings(got, moto_expected(seed))
+        ctx.check("moto: every finding by check + resource + status", all_findings)
+
+        common_output_tests(ctx, regions, "moto")
+
+        def fail_on():
+            base = regions + ["--format", "json", "--checks", "kms.key_rotation"]
+            p = ctx.run(*base, "--fail-on", "high")
+            expect(p.returncode == 0, f"medium FAIL with --fail-on high: exit {p.returncode}")
+            doc = json.loads(p.stdout)
+            expect(doc["summary"]["FAIL"] == 1, "the medium FAIL is still reported")
+            p = ctx.run(*base, "--fail-on", "medium")
+            expect(p.returncode == 1, f"--fail-on medium: exit {p.returncode}")
+            p = ctx.run(*base)
+            expect(p.returncode == 1, f"default --fail-on low: exit {p.returncode}")
+        ctx.check("moto: --fail-on threshold decides the exit code", fail_on)
+
+        def checks_filter():
+            p = ctx.run(*regions, "--format", "json", "--checks",
+                        "msk.kafka_version,kinesis.encryption_cmk")
+            doc = json.loads(p.stdout)
+            got = {f["check"] for f in doc["findings"]}
+            expect(got == {"msk.kafka_version", "kinesis.encryption_cmk"}, f"checks {got}")
+        ctx.check("moto: --checks limits the findings", checks_filter)
+
+        def min_version():
+            p = ctx.run(*regions, "--format", "json", "--checks", "msk.kafka_version",
+                        "--min-kafka-version", "3.5.1")
+            _, got = findings(p.stdout)
+            c = seed["clusters"]
+            expect(got[("msk.kafka_version", "us-east-1", c["tiered"])]["status"] == "FAIL",
+                   "2.8.2.tiered < 3.5.1")
+            expect(got[("msk.kafka_version", "us-east-1", c["good"])]["status"] == "PASS",
+                   "3.5.1 >= 3.5.1")
+        ctx.check("moto: --min-kafka-version compares numerically", min_version)
+
+        def cross_region_key():
+            p = ctx.run("--region", "us-east-1", "--format", "json", "--checks",
+                        "kms.key_state")
+            _, got = findings(p.stdout)
+            key = seed["keys"]["eu"]
+            expect(got.get(("kms.key_state", "eu-west-1", key), {}).get("status") == "PASS",
+                   "a key ARN in another region is resolved there")
+        ctx.check("moto: key in another region resolved in its own region", cross_region_key)
+
+        def profile():
+            creds = os.path.join(ctx.tmp, "credentials")
+            with open(creds, "w", encoding="utf-8") as f:
+                f.write("[audit]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+            env = ctx.env(creds=False)
+            env["AWS_SHARED_CREDENTIALS_FILE"] = creds
+            base = [ctx.binary, "audit", "--endpoint-url", ctx.endpoint, "--region", "us-east-1",
+                    "--format", "json", "--checks", "msk.kafka_version"]
+            p = subprocess.run(base + ["--profile", "audit"], env=env, capture_output=True,
+                               text=True, timeout=120)
+            check_sanitizers(p)
+            expect(p.returncode == 1 and json.loads(p.stdout)["summary"]["total"] == 4,
+                   f"--profile audit: exit {p.returncode} {p.stderr}")
+            p = subprocess.run(base + ["--profile", "missing"], env=env, capture_output=True,
+                               text=True, timeout=120)
+            check_sanitizers(p)
+            expect(p.returncode == 3, f"--profile missing: exit {p.returncode}, want 3")
+        ctx.check("moto: --profile picks credentials; an unknown profile exits 3", profile)
+
+        def all_pass_exit0():
+            p = ctx.run(*regions, "--format", "json", "--checks", "msk.tls_in_transit",
+                        "--fail-on", "high")
+            expect(p.returncode == 0, f"only a medium FAIL and --fail-on high: {p.returncode}")
+        ctx.check("moto: exit 0 when nothing at or above --fail-on", all_pass_exit0)
+
+        usage_tests(ctx)
+    finally:
+        stop(proc)
+        log.close()
+
+
+# ---- fake ----
+
+def fake_expected(keys):
+    e = {}
+    acct = "111122223333"
+    us, eu = "us-east-1", "eu-west-1"
+    aws_c = (f"arn:aws:kafka:{us}:{acct}:cluster/fk-aws-managed/"
+             "11111111-aaaa-4bbb-8ccc-000000000001-1")
+    den_c = (f"arn:aws:kafka:{us}:{acct}:cluster/fk-denied-key/"
+             "22222222-aaaa-4bbb-8ccc-000000000002-1")
+    sl_c = (f"arn:aws:kafka:{us}:{acct}:cluster/fk-serverless/"
+            "33333333-aaaa-4bbb-8ccc-000000000003-s1")
+
+    def add(check, res, status, needle=None, region=us):
+        e[(check, region, res)] = (status, needle)
+
+    add("msk.encryption_at_rest_cmk", aws_c, "FAIL", "AWS-managed")
+    add("msk.kafka_version", aws_c, "PASS")
+    add("msk.mtls_required", aws_c, "PASS", keys["ca"])
+    add("msk.tls_in_transit", aws_c, "PASS")
+    add("msk.encryption_at_rest_cmk", den_c, "ERROR", "AccessDeniedException")
+    add("msk.kafka_version", den_c, "PASS", "2.8.2.tiered")
+    add("msk.mtls_required", den_c, "FAIL", "unauthenticated access is enabled")
+    add("msk.tls_in_transit", den_c, "FAIL", "TLS_PLAINTEXT")
+    for check in ("msk.encryption_at_rest_cmk", "msk.kafka_version", "msk.mtls_required",
+                  "msk.tls_in_transit"):
+        add(check, sl_c, "NOT_APPLICABLE", "serverless")
+        add(check, "*", "ERROR", "ForbiddenException", region=eu)
+    for check in ("kms.key_rotation", "kms.key_state", "kms.key_policy_public"):
+        add(check, keys["denied"], "ERROR", "AccessDeniedException")
+        add(check, "fs-b", "ERROR", "AccessDeniedException")
+        add(check, "*", "ERROR", "ForbiddenException", region=eu)
+    add("kms.key_rotation", keys["cmk"], "PASS")
+    add("kms.key_state", keys["cmk"], "PASS")
+    add("kms.key_policy_public", keys["cmk"], "FAIL", "AllowEveryone")
+    add("kinesis.encryption_cmk", f"arn:aws:kinesis:{us}:{acct}:stream/fs-a", "FAIL", "AWS-managed")
+    add("kinesis.encryption_cmk", "fs-b", "ERROR", "AccessDeniedException")
+    add("kinesis.encryption_cmk", f"arn:aws:kinesis:{us}:{acct}:stream/fs-c", "FAIL",
+        "alias/aws/kinesis")
+    add("firehose.encryption_cmk", f"arn:aws:firehose:{us}:{acct}:deliverystream/fh-a", "PASS",
+        keys["cmk"])
+    # Throttled past the client's retries: ERROR with the code, never PASS.
+    add("firehose.encryption_cmk", f"arn:aws:firehose:{us}:{acct}:deliverystream/fh-c", "PASS",
+        keys["throttled"])
+    add("kms.key_rotation", keys["throttled"], "ERROR", "ThrottlingException")
+    add("kms.key_state", keys["throttled"], "PASS")
+    add("kms.key_policy_public", keys["throttled"], "PASS")
+    add("firehose.encryption_cmk", f"arn:aws:firehose:{us}:{acct}:deliverystream/fh-b",
+        "NOT_APPLICABLE", "MSKAsSource")
+    return e
+
+
+def read_log(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def fake_suite(ctx):
+    recorded = os.path.join(HERE, "recorded.json")
+    with open(recorded, encoding="utf-8") as f:
+        keys = json.load(f)["keys"]
+    log_path = os.path.join(ctx.tmp, "requests.jsonl")
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_aws.py"), recorded,
+                             log_path], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        expect(line.startswith("PORT "), f"fake did not start: {line!r}")
+        ctx.endpoint = f"http://127.0.0.1:{int(line.split()[1])}"
+        regions = ["--region", "us-east-1", "--region", "eu-west-1"]
+
+        def all_findings():
+            open(log_path, "w").close()
+            p = ctx.run(*regions, "--format", "json")
+            expect(p.returncode == 1, f"exit {p.returncode}: {p.stderr}")
+            _, got = findings(p.stdout)
+            assert_findings(got, fake_expected(keys))
+        ctx.check("fake: every finding by check + resource + status", all_findings)
+
+        def pagination():
+            reqs = read_log(log_path)
+            unrecorded = [r for r in reqs if r["call"] not in
+                          {a["call"] for a in json.load(open(recorded))["answers"]}]
+            expect(not unrecorded, f"calls without a recorded answer: {unrecorded}")
+            msk = [r["params"] for r in reqs
+                   if r["call"] == "kafka GET /api/v2/clusters" and r["region"] == "us-east-1"]
+            expect(len(msk) == 2 and msk[1].get("nextToken") == "page-2-token",
+                   f"ListClustersV2 pages: {msk}")
+            ks = [r["params"] for r in reqs
+                  if r["call"] == "Kinesis_20131202.ListStreams" and r["region"] == "us-east-1"]
+            expect(len(ks) == 3, f"ListStreams pages: {ks}")
+            expect(ks[1].get("ExclusiveStartStreamName") == "fs-a" and "NextToken" not in ks[1],
+                   f"exclusive-start page: {ks[1]}")
+            expect(ks[2].get("NextToken") == "tok-3" and "ExclusiveStartStreamName" not in ks[2],
+                   f"NextToken page: {ks[2]}")
+            fh = [r["params"] for r in reqs
+                  if r["call"] == "Firehose_20150804.ListDeliveryStreams"
+                  and r["region"] == "us-east-1"]
+            expect(len(fh) == 2 and fh[1].get("ExclusiveStartDeliveryStreamName") == "fh-a",
+                   f"ListDeliveryStreams pages: {fh}")
+            # The AWS-managed key gets no rotation/policy calls; the customer key exactly one each.
+            rot = [r["params"]["KeyId"] for r in reqs
+                   if r["call"] == "TrentService.GetKeyRotationStatus"]
+            expect(rot.count(keys["cmk"]) == 1, f"GetKeyRotationStatus calls: {rot}")
+            expect(keys["aws_managed"] not in rot, "rotation asked of an AWS-managed key")
+            expect(rot.count(keys["throttled"]) > 1, f"throttling was not retried: {rot}")
+        ctx.check("fake: pagination tokens followed, no unrecorded calls", pagination)
+
+        common_output_tests(ctx, regions, "fake")
+
+        def selected_only():
+            open(log_path, "w").close()
+            p = ctx.run(*regions, "--format", "json", "--checks", "msk.kafka_version")
+            calls = {r["call"] for r in read_log(log_path)}
+            expect(calls == {"kafka GET /api/v2/clusters"}, f"calls for one MSK check: {calls}")
+            doc = json.loads(p.stdout)
+            expect(p.returncode == 1, "the eu-west-1 ERROR still fails the run")
+            expect({f["status"] for f in doc["findings"]} == {"PASS", "NOT_APPLICABLE", "ERROR"},
+                   "statuses for msk.kafka_version")
+        ctx.check("fake: only the calls the selected checks need", selected_only)
+
+        def error_never_pass():
+            p = ctx.run("--region", "eu-west-1", "--format", "json", "--fail-on", "high")
+            expect(p.returncode == 1, f"ERROR must fail the run whatever --fail-on: {p.returncode}")
+            doc = json.loads(p.stdout)
+            expect(doc["summary"]["PASS"] == 0 and doc["summary"]["ERROR"] == 7,
+                   f"denied listing: {doc['summary']}")
+        ctx.check("fake: a denied listing is ERROR with the code, exit 1", error_never_pass)
+    finally:
+        stop(proc)
+        proc.stdout.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mskpkictl", required=True)
+    ap.add_argument("--suite", choices=["moto", "fake"], required=True)
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="mskpki-audit-")
+    ctx = Ctx(os.path.abspath(a.mskpkictl), tmp)
+    try:
+        if a.suite == "moto":
+            moto_suite(ctx)
+        else:
+            fake_suite(ctx)
+    except Exception:  # noqa: BLE001
+        ctx.failed += 1
+        traceback.print_exc(file=sys.stdout)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{ctx.passed} passed, {ctx.failed} failed")
+    return 0 if ctx.failed == 0 and ctx.passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
