@@ -87,7 +87,7 @@ struct pki_pca_bucket {
     double rate;          /* tokens per second */
     double burst;         /* capacity */
     double tokens;
-    double last;          /* clock time of the last refill */
+    double last; /* clock time of the last refill */
     struct pki_pca_clock clock;
     /* Registry bookkeeping (shared buckets only). */
     char *ca_arn;
@@ -95,9 +95,8 @@ struct pki_pca_bucket {
     struct pki_pca_bucket *next;
 };
 
-MK_TESTABLE struct pki_pca_bucket *pki_pca_bucket_new(double rate, double burst,
-                                                      const struct pki_pca_clock *clock,
-                                                      struct mk_err *err)
+MK_TESTABLE struct pki_pca_bucket *
+pki_pca_bucket_new(double rate, double burst, const struct pki_pca_clock *clock, struct mk_err *err)
 {
     struct pki_pca_bucket *b = NULL;
 
@@ -287,8 +286,8 @@ static double deadline_in(long seconds)
  * One ACM PCA call: waits for a token, calls, and counts the outcome.  On failure the message
  * names the operation, the CA and the AWS error code.  *resp is a new reference on success.
  */
-static int pca_call(struct pki_ca *ca, const char *op, json_t *req, json_t **resp,
-                    double deadline, struct mk_err *err)
+static int pca_call(struct pki_ca *ca, const char *op, json_t *req, json_t **resp, double deadline,
+                    struct mk_err *err)
 {
     struct pca_impl *impl = ca->impl;
     char target[64];
@@ -355,8 +354,8 @@ static void format_utc(time_t t, char *out, size_t size)
 
 /* Every certificate of a PEM string member, or an empty stack when the member is absent or
  * empty (required = 0).  Caller frees with sk_X509_pop_free(s, X509_free). */
-static STACK_OF(X509) *certs_of(json_t *obj, const char *op, const char *field, int required,
-                                struct mk_err *err)
+static STACK_OF(X509) *
+    certs_of(json_t *obj, const char *op, const char *field, int required, struct mk_err *err)
 {
     const char *pem = json_string_value(json_object_get(obj, field));
     STACK_OF(X509) *certs = NULL;
@@ -386,7 +385,7 @@ static STACK_OF(X509) *certs_of(json_t *obj, const char *op, const char *field, 
  * the result owns every certificate and chain's (now empty) stack is freed; on failure chain is
  * untouched.  Caller frees with sk_X509_pop_free(s, X509_free).
  */
-static STACK_OF(X509) *chain_order(X509 *from, STACK_OF(X509) *chain, struct mk_err *err)
+static STACK_OF(X509) * chain_order(X509 *from, STACK_OF(X509) * chain, struct mk_err *err)
 {
     STACK_OF(X509) *left = sk_X509_dup(chain);
     STACK_OF(X509) *sorted = sk_X509_new_null();
@@ -431,8 +430,8 @@ out:
  * CSR or CA, *arn stays NULL and the record will be replaced.  A record that cannot be read or
  * parsed is an error naming the file: silently issuing again could double the bill.
  */
-static int pending_read(const char *path, const char *fingerprint, const char *ca_arn,
-                        char **arn, struct mk_err *err)
+static int pending_read(const char *path, const char *fingerprint, const char *ca_arn, char **arn,
+                        struct mk_err *err)
 {
     char buf[PCA_PENDING_MAX + 1];
     json_t *rec = NULL;
@@ -476,7 +475,10 @@ static int pending_read(const char *path, const char *fingerprint, const char *c
               MK_ERR_INVALID,
               "aws-pca: pending record %s: field %s is missing or not a string; remove it to "
               "issue a new certificate",
-              path, fp == NULL ? "csr_sha256" : rec_ca == NULL ? "ca_arn" : "certificate_arn");
+              path,
+              fp == NULL       ? "csr_sha256"
+              : rec_ca == NULL ? "ca_arn"
+                               : "certificate_arn");
     if (strcmp(fp, fingerprint) != 0 || strcmp(rec_ca, ca_arn) != 0) {
         mk_log(MK_LOG_WARN, "pca.pending.superseded",
                "path=%s certificate_arn=%s reason=\"record is for another %s\"", path, cert_arn,
@@ -504,8 +506,8 @@ static int pending_write(const char *path, const char *fingerprint, const char *
     int rc = -1;
 
     format_utc(time(NULL), issued_at, sizeof(issued_at));
-    rec = json_pack("{s:s, s:s, s:s, s:s}", "csr_sha256", fingerprint, "certificate_arn",
-                    cert_arn, "ca_arn", ca_arn, "issued_at", issued_at);
+    rec = json_pack("{s:s, s:s, s:s, s:s}", "csr_sha256", fingerprint, "certificate_arn", cert_arn,
+                    "ca_arn", ca_arn, "issued_at", issued_at);
     MK_ENSURE(rec != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
     text = json_dumps(rec, JSON_INDENT(2) | JSON_SORT_KEYS);
     MK_ENSURE(text != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
@@ -627,8 +629,10 @@ static int pca_get_certificate(struct pki_ca *ca, const char *cert_arn, double d
             /* The rate limiter or the client ran out of time: the certificate is still
              * pending, and the next call resumes it. */
             err->code = MK_ERR_PENDING;
-            mk_err_prefix(err, "aws-pca: GetCertificate %s: deadline of %ld s reached after %d "
-                          "polls", cert_arn, impl->poll_timeout, polls);
+            mk_err_prefix(err,
+                          "aws-pca: GetCertificate %s: deadline of %ld s reached after %d "
+                          "polls",
+                          cert_arn, impl->poll_timeout, polls);
             goto out;
         }
         if (!is_aws_code(err, "RequestInProgressException")) {
@@ -670,8 +674,8 @@ out:
     return rc;
 }
 
-static int pca_issue(struct pki_ca *ca, const struct pki_issue_request *req,
-                     struct pki_issued *out, struct mk_err *err)
+static int pca_issue(struct pki_ca *ca, const struct pki_issue_request *req, struct pki_issued *out,
+                     struct mk_err *err)
 {
     struct pca_impl *impl = ca->impl;
     double deadline = deadline_in(impl->poll_timeout);
@@ -696,8 +700,8 @@ static int pca_issue(struct pki_ca *ca, const struct pki_issue_request *req,
         mk_log(MK_LOG_INFO, "pca.resume", "ca_arn=%s certificate_arn=%s path=%s", impl->ca_arn,
                cert_arn, req->pending_path);
     } else {
-        MK_GUARD(pca_issue_certificate(ca, req->csr, fp, req->validity_seconds, deadline,
-                                       &cert_arn, err));
+        MK_GUARD(pca_issue_certificate(ca, req->csr, fp, req->validity_seconds, deadline, &cert_arn,
+                                       err));
         if (req->pending_path != NULL) {
             /*
              * Keep going when the record cannot be written: the certificate is paid for and
@@ -767,8 +771,8 @@ static int pca_check(struct pki_ca *ca, long validity_seconds, struct mk_err *er
     status = json_req_str(desc, "DescribeCertificateAuthority", "Status", err);
     MK_GUARD_PTR(status);
     MK_ENSURE(strcmp(status, "ACTIVE") == 0, err, MK_ERR_STATE,
-              "aws-pca: certificate authority %s is %s, not ACTIVE: it cannot issue",
-              impl->ca_arn, status);
+              "aws-pca: certificate authority %s is %s, not ACTIVE: it cannot issue", impl->ca_arn,
+              status);
     mode = json_string_value(json_object_get(desc, "UsageMode"));
     MK_ENSURE(mode == NULL || strcmp(mode, "SHORT_LIVED_CERTIFICATE") != 0 ||
                   validity_seconds <= PCA_SHORT_LIVED_MAX,
@@ -797,7 +801,7 @@ out:
 
 /* ---- trust anchors ----------------------------------------------------------------------- */
 
-static STACK_OF(X509) *pca_trust_anchors(struct pki_ca *ca, struct mk_err *err)
+static STACK_OF(X509) * pca_trust_anchors(struct pki_ca *ca, struct mk_err *err)
 {
     struct pca_impl *impl = ca->impl;
     json_t *req = NULL;
@@ -859,8 +863,7 @@ MK_TESTABLE int pki_pca_serial_string(X509 *cert, char *out, size_t size, struct
 
     bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
     MK_GUARD_OSSL(bn != NULL, err, MK_ERR_CRYPTO, "aws-pca: certificate serial");
-    MK_ENSURE(!BN_is_negative(bn), err, MK_ERR_INVALID,
-              "aws-pca: certificate serial is negative");
+    MK_ENSURE(!BN_is_negative(bn), err, MK_ERR_INVALID, "aws-pca: certificate serial is negative");
     n = BN_num_bytes(bn);
     bytes = calloc(1, n > 0 ? (size_t)n : 1);
     MK_ENSURE(bytes != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
@@ -893,8 +896,8 @@ static int pca_revoke(struct pki_ca *ca, X509 *cert, const char *reason, struct 
     if (reason == NULL || reason[0] == '\0') {
         reason = "UNSPECIFIED";
     }
-    req = json_pack("{s:s, s:s, s:s}", "CertificateAuthorityArn", impl->ca_arn,
-                    "CertificateSerial", serial, "RevocationReason", reason);
+    req = json_pack("{s:s, s:s, s:s}", "CertificateAuthorityArn", impl->ca_arn, "CertificateSerial",
+                    serial, "RevocationReason", reason);
     MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
     MK_GUARD(pca_call(ca, "RevokeCertificate", req, &resp, deadline_in(impl->poll_timeout), err));
     mk_log(MK_LOG_INFO, "pca.revoked", "ca_arn=%s serial=%s reason=%s", impl->ca_arn, serial,
@@ -949,8 +952,8 @@ struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struc
               "aws-pca: ca_arn \"%s\" is not a certificate authority ARN "
               "(arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID)",
               cfg->ca_arn);
-    MK_ENSURE(cfg->rate_per_second >= 0 && cfg->burst >= 0 && cfg->poll_timeout_seconds >= 0,
-              err, MK_ERR_CONFIG,
+    MK_ENSURE(cfg->rate_per_second >= 0 && cfg->burst >= 0 && cfg->poll_timeout_seconds >= 0, err,
+              MK_ERR_CONFIG,
               "aws-pca: rate_per_second, burst and poll_timeout_seconds must not be negative");
     rate = cfg->rate_per_second > 0 ? cfg->rate_per_second : PCA_DEFAULT_RATE;
     burst = cfg->burst > 0 ? cfg->burst : PCA_DEFAULT_BURST;

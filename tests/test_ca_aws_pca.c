@@ -34,6 +34,11 @@
 #include "pki/store.h"
 #include "tests/support/server.h"
 
+/* Set by tests/pca.cmake; MSKPKI_SOURCE_DIR from ctest takes precedence. */
+#ifndef MSKPKI_SOURCE_DIR_FALLBACK
+#define MSKPKI_SOURCE_DIR_FALLBACK "."
+#endif
+
 #define FAKE_CA_ARN "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/fake"
 #define DAY 86400L
 
@@ -217,7 +222,7 @@ static void assert_issued_good(struct pki_ca *ca, const struct pki_issued *got, 
 {
     struct pki_cert_info info;
     struct mk_err err;
-    STACK_OF(X509) *anchors;
+    STACK_OF(X509) * anchors;
 
     assert_non_null(got->leaf);
     assert_non_null(got->chain);
@@ -607,7 +612,7 @@ static void test_moto_issue_root(void **state)
 static void test_moto_issue_subordinate(void **state)
 {
     struct pki_ca *ca = moto_ca(sub_arn, NULL);
-    STACK_OF(X509) *anchors;
+    STACK_OF(X509) * anchors;
     struct mk_err err;
     char cn[256];
 
@@ -705,8 +710,8 @@ static void test_moto_resume(void **state)
     assert_int_equal(pki_csr_fingerprint(csr, fp, &err), 0);
     assert_string_equal(json_string_value(json_object_get(rec, "csr_sha256")), fp);
     assert_string_equal(json_string_value(json_object_get(rec, "ca_arn")), root_arn);
-    assert_non_null(strstr(json_string_value(json_object_get(rec, "certificate_arn")),
-                           "/certificate/"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(rec, "certificate_arn")), "/certificate/"));
     assert_non_null(json_string_value(json_object_get(rec, "issued_at")));
     json_decref(rec);
     free(text);
@@ -714,16 +719,16 @@ static void test_moto_resume(void **state)
     if (pki_ca_issue(ca, &req, &again, &err) != 0) {
         fail_msg("resume: %s", err.msg);
     }
-    assert_int_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(first.leaf),
-                                      X509_get0_serialNumber(again.leaf)),
-                     0);
+    assert_int_equal(
+        ASN1_INTEGER_cmp(X509_get0_serialNumber(first.leaf), X509_get0_serialNumber(again.leaf)),
+        0);
     /* Without the record, the same CSR is issued again: a new serial (the control). */
     pki_issued_clear(&again);
     assert_int_equal(unlink(pending), 0);
     assert_int_equal(pki_ca_issue(ca, &req, &again, &err), 0);
-    assert_int_not_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(first.leaf),
-                                          X509_get0_serialNumber(again.leaf)),
-                         0);
+    assert_int_not_equal(
+        ASN1_INTEGER_cmp(X509_get0_serialNumber(first.leaf), X509_get0_serialNumber(again.leaf)),
+        0);
     unlink(pending);
     pki_issued_clear(&first);
     pki_issued_clear(&again);
@@ -971,9 +976,8 @@ static void test_fake_resume_written_record(void **state)
              "\"issued_at\": \"2026-01-01T00:00:00Z\"}",
              fp, json_string_value(json_object_get(body, "CertificateArn")), FAKE_CA_ARN);
     json_decref(body);
-    assert_int_equal(pki_store_write_file(pending, rec, strlen(rec), 0600, (uid_t)-1, (gid_t)-1,
-                                          &err),
-                     0);
+    assert_int_equal(
+        pki_store_write_file(pending, rec, strlen(rec), 0600, (uid_t)-1, (gid_t)-1, &err), 0);
 
     fake_config("");
     issue_request(&req, csr, pending);
