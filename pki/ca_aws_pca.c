@@ -169,7 +169,7 @@ MK_TESTABLE int pki_pca_bucket_acquire(struct pki_pca_bucket *bucket, double dea
         /* Fail at once rather than sleep towards a deadline we already know we will miss. */
         if (now + wait > deadline) {
             mk_err_set(err, MK_ERR_TIMEOUT,
-                       "aws-pca: rate limit: no request token before the deadline "
+                       "rate limit: no request token before the deadline "
                        "(next in %.2f s, %.2f s left)",
                        wait, deadline > now ? deadline - now : 0.0);
             return -1;
@@ -716,7 +716,18 @@ static int pca_issue(struct pki_ca *ca, const struct pki_issue_request *req, str
     }
     if (pca_get_certificate(ca, cert_arn, deadline, &got, err) != 0) {
         if (err != NULL && err->code == MK_ERR_PENDING) {
-            mk_err_prefix(err, "%s", recorded ? "pending record kept" : "pending record lost");
+            char cause[sizeof(err->msg)];
+
+            snprintf(cause, sizeof(cause), "%s", err->msg);
+            if (recorded) {
+                mk_err_set(err, MK_ERR_PENDING,
+                           "%s; pending record kept at %s, the next attempt resumes it", cause,
+                           req->pending_path);
+            } else {
+                mk_err_set(err, MK_ERR_PENDING,
+                           "%s; pending record lost (%s): the next attempt issues again", cause,
+                           req->pending_path == NULL ? "no pending_path" : record_err.msg);
+            }
             mk_log(MK_LOG_INFO, "pca.pending", "ca_arn=%s certificate_arn=%s recorded=%d",
                    impl->ca_arn, cert_arn, recorded);
         } else if (recorded && get_error_is_final(err)) {

@@ -1294,6 +1294,18 @@ static void test_fake_record_write_fails(void **state)
     assert_int_equal(access(pending, F_OK), -1);
     assert_int_equal(pki_cert_matches_key(got.leaf, key, &err), 0);
     pki_issued_clear(&got);
+    pki_ca_free(ca);
+
+    /* ...but if the certificate then stays pending past the deadline, the caller is told that
+     * the record is lost. */
+    ca = fake_ca_with(100, 100, 1, NULL, NULL);
+    fake_config("\"in_progress\": -1");
+    pki_store_test_fail_write(1);
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    pki_store_test_fail_write(0);
+    assert_int_equal(err.code, MK_ERR_PENDING);
+    assert_non_null(strstr(err.msg, "pending record lost"));
+    assert_int_equal(access(pending, F_OK), -1);
     X509_REQ_free(csr);
     EVP_PKEY_free(key);
     pki_ca_free(ca);
