@@ -3,9 +3,9 @@
  *
  * The token bucket limits the API calls one process makes to one Private CA: every call takes a
  * token first, and a caller without one blocks until a token comes or its deadline passes.  All
- * CA objects of one process that name the same CA ARN share one bucket, so creating several
- * backends cannot multiply the rate.  The clock and the sleep are injectable so that the bucket
- * arithmetic is testable without real time.
+ * CA objects of one process that name the same CA ARN share one bucket, which outlives them, so
+ * creating several backends, or re-creating one, cannot multiply the rate.  The clock and the sleep
+ * are injectable so that the bucket arithmetic is testable without real time.
  */
 #ifndef PKI_CA_AWS_PCA_INT_H
 #define PKI_CA_AWS_PCA_INT_H
@@ -37,7 +37,7 @@ double pki_pca_bucket_take(struct pki_pca_bucket *bucket, double now);
  * sleeping, when no token can come before deadline (same scale as the clock). */
 int pki_pca_bucket_acquire(struct pki_pca_bucket *bucket, double deadline, struct mk_err *err);
 
-/* The bucket an aws-pca CA object uses (shared per CA ARN).  Borrowed. */
+/* The bucket an aws-pca CA object uses (one per CA ARN, for the process's life).  Borrowed. */
 struct pki_pca_bucket *pki_pca_bucket_of(struct pki_ca *ca);
 
 /* Shortens the GetCertificate polling backoff (default 1000 ms doubling to 10000 ms) so tests of

@@ -89,9 +89,8 @@ struct pki_pca_bucket {
     double tokens;
     double last; /* clock time of the last refill */
     struct pki_pca_clock clock;
-    /* Registry bookkeeping (shared buckets only). */
+    /* Registry entries only: the CA the bucket belongs to, and the next entry. */
     char *ca_arn;
-    unsigned refs;
     struct pki_pca_bucket *next;
 };
 
@@ -134,11 +133,9 @@ MK_TESTABLE void pki_pca_bucket_free(struct pki_pca_bucket *bucket)
     free(bucket);
 }
 
-MK_TESTABLE double pki_pca_bucket_take(struct pki_pca_bucket *bucket, double now)
+/* Adds what the time since the last refill earned, up to burst.  Called with the lock held. */
+static void bucket_refill_locked(struct pki_pca_bucket *bucket, double now)
 {
-    double wait = 0;
-
-    pthread_mutex_lock(&bucket->lock);
     /* A clock that went backwards (another thread passed an older "now") refills nothing. */
     if (now > bucket->last) {
         bucket->tokens += (now - bucket->last) * bucket->rate;
@@ -147,6 +144,14 @@ MK_TESTABLE double pki_pca_bucket_take(struct pki_pca_bucket *bucket, double now
         }
         bucket->last = now;
     }
+}
+
+MK_TESTABLE double pki_pca_bucket_take(struct pki_pca_bucket *bucket, double now)
+{
+    double wait = 0;
+
+    pthread_mutex_lock(&bucket->lock);
+    bucket_refill_locked(bucket, now);
     if (bucket->tokens >= 1.0) {
         bucket->tokens -= 1.0;
     } else {
@@ -179,9 +184,11 @@ MK_TESTABLE int pki_pca_bucket_acquire(struct pki_pca_bucket *bucket, double dea
 }
 
 /*
- * Process-wide registry: one bucket per CA ARN.  The first backend for an ARN sets the rate;
- * later ones with other settings share it (and are told so in the log), because two buckets for
- * one CA would double the rate the operator asked for.
+ * Process-wide registry: one bucket per CA ARN, kept for the life of the process (a few bytes per
+ * CA).  Keeping it across backend objects matters: the agent drops and re-creates its CA object
+ * after errors and on reload, and a fresh, full bucket each time would let a failure loop call
+ * the CA at burst rate.  The latest backend's rate and burst apply (a reload may change them);
+ * two live backends with different settings share the bucket, so they cannot double the rate.
  */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pki_pca_bucket *registry;
@@ -198,12 +205,20 @@ static struct pki_pca_bucket *bucket_get(const char *ca_arn, double rate, double
         }
     }
     if (b != NULL) {
+        pthread_mutex_lock(&b->lock);
         if (b->rate != rate || b->burst != burst) {
-            mk_log(MK_LOG_WARN, "pca.rate_limit.shared",
-                   "ca_arn=%s rate=%g burst=%g requested_rate=%g requested_burst=%g", ca_arn,
-                   b->rate, b->burst, rate, burst);
+            mk_log(MK_LOG_INFO, "pca.rate_limit.changed",
+                   "ca_arn=%s rate=%g burst=%g old_rate=%g old_burst=%g", ca_arn, rate, burst,
+                   b->rate, b->burst);
+            /* Time so far is earned at the old rate. */
+            bucket_refill_locked(b, b->clock.now(b->clock.arg));
+            b->rate = rate;
+            b->burst = burst;
+            if (b->tokens > burst) {
+                b->tokens = burst;
+            }
         }
-        b->refs++;
+        pthread_mutex_unlock(&b->lock);
         goto out;
     }
     b = pki_pca_bucket_new(rate, burst, NULL, err);
@@ -217,34 +232,11 @@ static struct pki_pca_bucket *bucket_get(const char *ca_arn, double rate, double
         b = NULL;
         goto out;
     }
-    b->refs = 1;
     b->next = registry;
     registry = b;
 out:
     pthread_mutex_unlock(&registry_lock);
     return b;
-}
-
-static void bucket_put(struct pki_pca_bucket *bucket)
-{
-    struct pki_pca_bucket **pp;
-
-    if (bucket == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&registry_lock);
-    if (--bucket->refs > 0) {
-        bucket = NULL;
-    } else {
-        for (pp = &registry; *pp != NULL; pp = &(*pp)->next) {
-            if (*pp == bucket) {
-                *pp = bucket->next;
-                break;
-            }
-        }
-    }
-    pthread_mutex_unlock(&registry_lock);
-    pki_pca_bucket_free(bucket);
 }
 
 /* ---- backend state ----------------------------------------------------------------------- */
@@ -253,9 +245,11 @@ struct pca_impl {
     struct aws_client *client;
     char *ca_arn;
     char *template_arn;
-    char *signing_algorithm; /* NULL = from the CSR's key */
+    char *signing_algorithm; /* configured; NULL = the CA's own (see ca_signing_algorithm) */
     long poll_timeout;       /* seconds */
     struct pki_pca_bucket *bucket;
+    pthread_mutex_t lock; /* guards ca_alg */
+    char ca_alg[32];      /* the CA's SigningAlgorithm once learnt, else empty */
 };
 
 static void pca_impl_free(struct pca_impl *impl)
@@ -264,7 +258,8 @@ static void pca_impl_free(struct pca_impl *impl)
         return;
     }
     aws_client_free(impl->client);
-    bucket_put(impl->bucket);
+    /* impl->bucket belongs to the registry. */
+    pthread_mutex_destroy(&impl->lock);
     free(impl->ca_arn);
     free(impl->template_arn);
     free(impl->signing_algorithm);
@@ -519,6 +514,124 @@ out:
     return rc;
 }
 
+/* ---- describe ---------------------------------------------------------------------------- */
+
+/* The SigningAlgorithm values of the API (2017-08-22) for RSA and ECDSA CAs. */
+static int known_signing_algorithm(const char *alg)
+{
+    static const char *const known[] = {"SHA256WITHECDSA", "SHA384WITHECDSA", "SHA512WITHECDSA",
+                                        "SHA256WITHRSA",   "SHA384WITHRSA",   "SHA512WITHRSA"};
+
+    for (size_t i = 0; alg != NULL && i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(alg, known[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Remembers the CA's CertificateAuthorityConfiguration.SigningAlgorithm from a description. */
+static void remember_ca_algorithm(struct pca_impl *impl, json_t *desc)
+{
+    const char *alg = json_string_value(json_object_get(
+        json_object_get(desc, "CertificateAuthorityConfiguration"), "SigningAlgorithm"));
+
+    if (!known_signing_algorithm(alg)) {
+        return;
+    }
+    pthread_mutex_lock(&impl->lock);
+    snprintf(impl->ca_alg, sizeof(impl->ca_alg), "%s", alg);
+    pthread_mutex_unlock(&impl->lock);
+}
+
+/* DescribeCertificateAuthority; *desc is borrowed from *resp, which the caller releases with
+ * json_decref(). */
+static int pca_describe(struct pki_ca *ca, double deadline, json_t **resp, json_t **desc,
+                        struct mk_err *err)
+{
+    struct pca_impl *impl = ca->impl;
+    json_t *req = NULL;
+    int rc = -1;
+
+    *resp = NULL;
+    req = json_pack("{s:s}", "CertificateAuthorityArn", impl->ca_arn);
+    MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    MK_GUARD(pca_call(ca, "DescribeCertificateAuthority", req, resp, deadline, err));
+    *desc = json_object_get(*resp, "CertificateAuthority");
+    MK_ENSURE(json_is_object(*desc), err, MK_ERR_INVALID,
+              "aws-pca: DescribeCertificateAuthority answer for %s: CertificateAuthority is "
+              "missing",
+              impl->ca_arn);
+    remember_ca_algorithm(impl, *desc);
+    rc = 0;
+out:
+    if (rc != 0) {
+        json_decref(*resp);
+        *resp = NULL;
+    }
+    json_decref(req);
+    return rc;
+}
+
+/*
+ * The SigningAlgorithm for IssueCertificate, into out.  The API wants the algorithm family of the
+ * CA's own key ("must match the algorithm family of the CA's secret key"), which need not be the
+ * family of the host's key: an RSA CA signs EC client keys with SHA256WITHRSA.  So: the
+ * configured one; else the CA's configured SigningAlgorithm (DescribeCertificateAuthority,
+ * learnt once); else, when the CA cannot be described (no IAM permission), the one that matches
+ * the CSR's key, which is right whenever CA and host use the same key type.
+ */
+static int ca_signing_algorithm(struct pki_ca *ca, X509_REQ *csr, double deadline, char *out,
+                                size_t size, struct mk_err *err)
+{
+    struct pca_impl *impl = ca->impl;
+    struct mk_err derr;
+    json_t *resp = NULL;
+    json_t *desc = NULL;
+    EVP_PKEY *pub = NULL;
+    const char *alg = NULL;
+
+    if (impl->signing_algorithm != NULL) {
+        snprintf(out, size, "%s", impl->signing_algorithm);
+        return 0;
+    }
+    pthread_mutex_lock(&impl->lock);
+    snprintf(out, size, "%s", impl->ca_alg);
+    pthread_mutex_unlock(&impl->lock);
+    if (out[0] != '\0') {
+        return 0;
+    }
+    mk_err_clear(&derr);
+    if (pca_describe(ca, deadline, &resp, &desc, &derr) == 0) {
+        json_decref(resp);
+        pthread_mutex_lock(&impl->lock);
+        snprintf(out, size, "%s", impl->ca_alg);
+        pthread_mutex_unlock(&impl->lock);
+        if (out[0] != '\0') {
+            return 0;
+        }
+    } else if (derr.code != MK_ERR_AWS) {
+        /* Transport trouble would hit IssueCertificate as well: report it now. */
+        if (err != NULL) {
+            *err = derr;
+        }
+        return -1;
+    }
+    pub = X509_REQ_get0_pubkey(csr);
+    alg = pub != NULL ? pki_key_signing_algorithm(pub) : NULL;
+    if (alg == NULL) {
+        mk_err_set(err, MK_ERR_CONFIG,
+                   "aws-pca: cannot tell the signing algorithm of %s; set signing_algorithm",
+                   impl->ca_arn);
+        return -1;
+    }
+    mk_log(MK_LOG_WARN, "pca.signing_algorithm.guessed",
+           "ca_arn=%s signing_algorithm=%s reason=\"%s\"", impl->ca_arn, alg,
+           derr.code != MK_OK ? derr.ext_code : "no SigningAlgorithm in the CA description");
+    snprintf(out, size, "%s", alg);
+    return 0;
+}
+
 /* ---- issue ------------------------------------------------------------------------------- */
 
 static char *base64_of(const void *data, size_t len, struct mk_err *err)
@@ -540,7 +653,7 @@ static int pca_issue_certificate(struct pki_ca *ca, X509_REQ *csr, const char *f
                                  struct mk_err *err)
 {
     struct pca_impl *impl = ca->impl;
-    const char *alg = impl->signing_algorithm;
+    char alg[32];
     char token[PCA_TOKEN_LEN + 1];
     char *pem = NULL;
     char *b64 = NULL;
@@ -550,14 +663,7 @@ static int pca_issue_certificate(struct pki_ca *ca, X509_REQ *csr, const char *f
     size_t pem_len = 0;
     int rc = -1;
 
-    if (alg == NULL) {
-        EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
-
-        alg = pub != NULL ? pki_key_signing_algorithm(pub) : NULL;
-        MK_ENSURE(alg != NULL, err, MK_ERR_INVALID,
-                  "aws-pca: the CSR's key has no AWS Private CA signing algorithm; set "
-                  "signing_algorithm");
-    }
+    MK_GUARD(ca_signing_algorithm(ca, csr, deadline, alg, sizeof(alg), err));
     pem = pki_csr_to_pem(csr, &pem_len, err);
     MK_GUARD_PTR(pem);
     /* Csr is a blob: in JSON 1.1 that is base64 of the bytes, and the bytes are the PEM text. */
@@ -677,6 +783,7 @@ out:
 static int pca_issue(struct pki_ca *ca, const struct pki_issue_request *req, struct pki_issued *out,
                      struct mk_err *err)
 {
+    struct mk_err local_err; /* the logic below reads err, and err may be NULL */
     struct pca_impl *impl = ca->impl;
     double deadline = deadline_in(impl->poll_timeout);
     struct pki_issued got = {NULL, NULL};
@@ -686,6 +793,10 @@ static int pca_issue(struct pki_ca *ca, const struct pki_issue_request *req, str
     int recorded = 0;
     int rc = -1;
 
+    if (err == NULL) {
+        mk_err_clear(&local_err);
+        err = &local_err;
+    }
     mk_err_clear(&record_err);
     MK_ENSURE(req != NULL && req->csr != NULL, err, MK_ERR_INVALID, "aws-pca: no CSR to issue");
     MK_ENSURE(req->validity_seconds > 0, err, MK_ERR_INVALID,
@@ -758,8 +869,8 @@ out:
 
 static int pca_check(struct pki_ca *ca, long validity_seconds, struct mk_err *err)
 {
+    struct mk_err local_err; /* the logic below reads err, and err may be NULL */
     struct pca_impl *impl = ca->impl;
-    json_t *req = NULL;
     json_t *resp = NULL;
     json_t *desc = NULL;
     json_t *not_after = NULL;
@@ -770,15 +881,13 @@ static int pca_check(struct pki_ca *ca, long validity_seconds, struct mk_err *er
     time_t end;
     int rc = -1;
 
+    if (err == NULL) {
+        mk_err_clear(&local_err);
+        err = &local_err;
+    }
     MK_ENSURE(validity_seconds >= 0, err, MK_ERR_INVALID,
               "aws-pca: validity must not be negative (got %ld s)", validity_seconds);
-    req = json_pack("{s:s}", "CertificateAuthorityArn", impl->ca_arn);
-    MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
-    MK_GUARD(pca_call(ca, "DescribeCertificateAuthority", req, &resp,
-                      deadline_in(impl->poll_timeout), err));
-    desc = json_object_get(resp, "CertificateAuthority");
-    MK_ENSURE(json_is_object(desc), err, MK_ERR_INVALID,
-              "aws-pca: DescribeCertificateAuthority answer: CertificateAuthority is missing");
+    MK_GUARD(pca_describe(ca, deadline_in(impl->poll_timeout), &resp, &desc, err));
     status = json_req_str(desc, "DescribeCertificateAuthority", "Status", err);
     MK_GUARD_PTR(status);
     MK_ENSURE(strcmp(status, "ACTIVE") == 0, err, MK_ERR_STATE,
@@ -806,7 +915,6 @@ static int pca_check(struct pki_ca *ca, long validity_seconds, struct mk_err *er
     rc = 0;
 out:
     json_decref(resp);
-    json_decref(req);
     return rc;
 }
 
@@ -814,6 +922,7 @@ out:
 
 static STACK_OF(X509) * pca_trust_anchors(struct pki_ca *ca, struct mk_err *err)
 {
+    struct mk_err local_err; /* the logic below reads err, and err may be NULL */
     struct pca_impl *impl = ca->impl;
     json_t *req = NULL;
     json_t *resp = NULL;
@@ -822,6 +931,10 @@ static STACK_OF(X509) * pca_trust_anchors(struct pki_ca *ca, struct mk_err *err)
     STACK_OF(X509) *anchors = NULL;
     STACK_OF(X509) *ret = NULL;
 
+    if (err == NULL) {
+        mk_err_clear(&local_err);
+        err = &local_err;
+    }
     req = json_pack("{s:s}", "CertificateAuthorityArn", impl->ca_arn);
     MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
     MK_GUARD(pca_call(ca, "GetCertificateAuthorityCertificate", req, &resp,
@@ -864,6 +977,12 @@ out:
 
 /* ---- revoke ------------------------------------------------------------------------------ */
 
+/*
+ * CertificateSerial (a String128) in the form the RevokeCertificate reference asks for (copied
+ * from `openssl x509 -text`) and that its CLI and CloudTrail examples show:
+ * "67:07:44:76:83:a9:b7:f4:05:56:27:ff:d5:5c:eb:cc".
+ */
+
 MK_TESTABLE int pki_pca_serial_string(X509 *cert, char *out, size_t size, struct mk_err *err)
 {
     BIGNUM *bn = NULL;
@@ -896,12 +1015,17 @@ out:
 
 static int pca_revoke(struct pki_ca *ca, X509 *cert, const char *reason, struct mk_err *err)
 {
+    struct mk_err local_err; /* the logic below reads err, and err may be NULL */
     struct pca_impl *impl = ca->impl;
     char serial[200];
     json_t *req = NULL;
     json_t *resp = NULL;
     int rc = -1;
 
+    if (err == NULL) {
+        mk_err_clear(&local_err);
+        err = &local_err;
+    }
     MK_ENSURE(cert != NULL, err, MK_ERR_INVALID, "aws-pca: no certificate to revoke");
     MK_GUARD(pki_pca_serial_string(cert, serial, sizeof(serial), err));
     if (reason == NULL || reason[0] == '\0') {
@@ -963,6 +1087,12 @@ struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struc
               "aws-pca: ca_arn \"%s\" is not a certificate authority ARN "
               "(arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID)",
               cfg->ca_arn);
+    MK_ENSURE(cfg->signing_algorithm == NULL || cfg->signing_algorithm[0] == '\0' ||
+                  known_signing_algorithm(cfg->signing_algorithm),
+              err, MK_ERR_CONFIG,
+              "aws-pca: signing_algorithm \"%s\" is not one of SHA256WITHECDSA, SHA384WITHECDSA, "
+              "SHA512WITHECDSA, SHA256WITHRSA, SHA384WITHRSA, SHA512WITHRSA",
+              cfg->signing_algorithm);
     MK_ENSURE(cfg->rate_per_second >= 0 && cfg->burst >= 0 && cfg->poll_timeout_seconds >= 0, err,
               MK_ERR_CONFIG,
               "aws-pca: rate_per_second, burst and poll_timeout_seconds must not be negative");
@@ -970,6 +1100,11 @@ struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struc
     burst = cfg->burst > 0 ? cfg->burst : PCA_DEFAULT_BURST;
     impl = calloc(1, sizeof(*impl));
     MK_ENSURE(impl != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    if (pthread_mutex_init(&impl->lock, NULL) != 0) {
+        free(impl);
+        impl = NULL;
+        MK_ENSURE(0, err, MK_ERR_NOMEM, "aws-pca: pthread_mutex_init failed");
+    }
     impl->poll_timeout =
         cfg->poll_timeout_seconds > 0 ? cfg->poll_timeout_seconds : PCA_DEFAULT_POLL_TIMEOUT;
     MK_GUARD(dup_opt(cfg->ca_arn, NULL, &impl->ca_arn, err));

@@ -17,7 +17,7 @@ out=$demo/out/demo-client
 state=$demo/state/demo-client.json
 metrics=http://127.0.0.1:9464/metrics
 
-install -d -m 0750 "$demo"
+install -d -m 0750 "$demo" "$demo/out"
 # The PKCS#12 password for Java clients; made once, kept across runs like a real deployment's.
 if [ ! -s "$demo/p12.pass" ]; then
     (umask 077 && head -c 18 /dev/urandom | base64 >"$demo/p12.pass")
@@ -54,8 +54,10 @@ first_gen=$(state_field generation)
 echo
 echo "== issued by the local CA: files in $out (stable paths are symlinks into the current generation)"
 for f in "$out"/*; do
-    stat -L -c '%A %U:%G %s bytes  %n' "$f"
+    case $(basename "$f") in current | previous) continue ;; esac
+    stat -L -c '%A %U:%G %5s bytes  %n' "$f"
 done
+echo "current -> $(readlink "$out/current")"
 echo
 openssl x509 -in "$out/client.crt" -noout -subject -issuer -serial -startdate -enddate -ext extendedKeyUsage
 openssl verify -purpose sslclient -CAfile "$out/ca.crt" "$out/client.crt"

@@ -537,6 +537,22 @@ static void test_rate_limit_blocks_calls(void **state)
     assert_non_null(strstr(err.msg, "DescribeCertificateAuthority"));
     assert_int_equal(fake_calls("DescribeCertificateAuthority"), 2);
     pki_ca_free(ca);
+
+    /* Re-creating the backend (as the agent does after errors) does not refill the bucket. */
+    ca = pki_ca_aws_pca_new(&cfg, &err);
+    assert_non_null(ca);
+    assert_int_equal(pki_ca_check(ca, DAY, &err), -1);
+    assert_int_equal(err.code, MK_ERR_TIMEOUT);
+    assert_int_equal(fake_calls("DescribeCertificateAuthority"), 2);
+    pki_ca_free(ca);
+
+    /* A new configuration (a reload with a faster rate) applies to the same bucket. */
+    cfg.rate_per_second = 1000;
+    ca = pki_ca_aws_pca_new(&cfg, &err);
+    assert_non_null(ca);
+    assert_int_equal(pki_ca_check(ca, DAY, &err), 0);
+    assert_int_equal(fake_calls("DescribeCertificateAuthority"), 3);
+    pki_ca_free(ca);
 }
 
 /* ---- constructor --------------------------------------------------------------------------- */
@@ -722,7 +738,8 @@ static void test_moto_resume(void **state)
     assert_int_equal(
         ASN1_INTEGER_cmp(X509_get0_serialNumber(first.leaf), X509_get0_serialNumber(again.leaf)),
         0);
-    /* Without the record, the same CSR is issued again: a new serial (the control). */
+    /* Without the record the same CSR is issued again (moto ignores IdempotencyToken): a new
+     * serial, so the equal serial above really came from the record. */
     pki_issued_clear(&again);
     assert_int_equal(unlink(pending), 0);
     assert_int_equal(pki_ca_issue(ca, &req, &again, &err), 0);
@@ -1146,6 +1163,78 @@ static void test_fake_malformed(void **state)
     pki_ca_free(ca);
 }
 
+/*
+ * SigningAlgorithm follows the CA's key, not the host's: the fake CA (an EC key) refuses RSA
+ * algorithms as AWS does, so an RSA client key must still be issued with the CA's ECDSA one.
+ */
+static void test_fake_signing_algorithm_from_ca(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    struct pki_csr_spec spec;
+    json_t *body;
+    EVP_PKEY *rsa;
+    X509_REQ *csr;
+
+    (void)state;
+    memset(&spec, 0, sizeof(spec));
+    spec.common_name = "rsa-client";
+    rsa = pki_key_generate(PKI_KEY_RSA_2048, &err);
+    assert_non_null(rsa);
+    csr = pki_csr_new(rsa, &spec, &err);
+    assert_non_null(csr);
+    fake_config("\"describe\": {\"CertificateAuthorityConfiguration\": {\"KeyAlgorithm\": "
+                "\"EC_prime256v1\", \"SigningAlgorithm\": \"SHA512WITHECDSA\"}}");
+    issue_request(&req, csr, NULL);
+    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+        fail_msg("issue: %s", err.msg);
+    }
+    assert_int_equal(pki_cert_matches_key(got.leaf, rsa, &err), 0);
+    body = fake_last("IssueCertificate");
+    assert_string_equal(json_string_value(json_object_get(body, "SigningAlgorithm")),
+                        "SHA512WITHECDSA");
+    json_decref(body);
+    assert_int_equal(fake_calls("DescribeCertificateAuthority"), 1);
+    pki_issued_clear(&got);
+
+    /* Learnt once per backend: the next issuance does not describe the CA again. */
+    fake_config("");
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), 0);
+    assert_int_equal(fake_calls("DescribeCertificateAuthority"), 0);
+    pki_issued_clear(&got);
+    pki_ca_free(ca);
+
+    /* Without DescribeCertificateAuthority permission: the algorithm of the CSR's key, which the
+     * EC CA refuses for an RSA key, clearly (AWS error code and operation named). */
+    ca = fake_ca();
+    fake_config("\"errors\": {\"DescribeCertificateAuthority\": \"AccessDeniedException\"}");
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_AWS);
+    assert_string_equal(err.ext_code, "ValidationException");
+    assert_non_null(strstr(err.msg, "IssueCertificate"));
+    body = fake_last("IssueCertificate");
+    assert_string_equal(json_string_value(json_object_get(body, "SigningAlgorithm")),
+                        "SHA256WITHRSA");
+    json_decref(body);
+    pki_ca_free(ca);
+
+    /* A configured algorithm is checked when the backend is made. */
+    {
+        struct pki_ca_aws_pca_config cfg;
+
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.ca_arn = FAKE_CA_ARN;
+        cfg.signing_algorithm = "MD5WITHRSA";
+        assert_null(pki_ca_aws_pca_new(&cfg, &err));
+        assert_int_equal(err.code, MK_ERR_CONFIG);
+        assert_non_null(strstr(err.msg, "MD5WITHRSA"));
+    }
+    X509_REQ_free(csr);
+    EVP_PKEY_free(rsa);
+}
+
 /* A CSR whose signature does not verify never reaches the CA. */
 static void test_fake_bad_csr(void **state)
 {
@@ -1336,6 +1425,7 @@ int main(void)
         cmocka_unit_test(test_fake_get_not_found_drops_record),
         cmocka_unit_test(test_fake_throttled),
         cmocka_unit_test(test_fake_malformed),
+        cmocka_unit_test(test_fake_signing_algorithm_from_ca),
         cmocka_unit_test(test_fake_bad_csr),
         cmocka_unit_test(test_fake_check),
         cmocka_unit_test(test_fake_revoke_serial_format),

@@ -39,6 +39,16 @@ getent passwd mskpki >/dev/null || fail "no mskpki user"
 /usr/sbin/mskpki-agent --check-config --config /etc/mskpki/mskpki.conf || fail "default config rejected"
 /usr/bin/mskpkictl --version >/dev/null || fail "mskpkictl --version"
 
+# The packaged default works as installed: as the mskpki user, in the directories tmpfiles made,
+# the agent issues a certificate from the local CA, and status reads its state.
+runuser -u mskpki -- /usr/sbin/mskpki-agent --once --config /etc/mskpki/mskpki.conf 2>/dev/null ||
+    fail "the installed agent could not issue with the default config"
+out=/var/lib/mskpki/certs/client
+[ "$(stat -L -c '%a %U' "$out/client.key")" = "600 mskpki" ] || fail "key: $(stat -L -c '%a %U' "$out/client.key")"
+openssl verify -purpose sslclient -CAfile "$out/ca.crt" "$out/client.crt" >/dev/null || fail "issued cert does not verify"
+runuser -u mskpki -- /usr/bin/mskpkictl status --config /etc/mskpki/mskpki.conf >/dev/null ||
+    fail "mskpkictl status on the installed agent"
+
 systemd-analyze verify /usr/lib/systemd/system/mskpki-agent.service || fail "systemd-analyze verify"
 for unit in /usr/lib/systemd/system/mskpki-*.timer; do
     [ -e "$unit" ] || continue

@@ -131,6 +131,12 @@ def issue(body):
         raise AwsError("MalformedCSRException", f"Csr is not base64 of a PEM CSR: {e}")
     if not csr.is_signature_valid:
         raise AwsError("MalformedCSRException", "CSR signature does not verify")
+    # As AWS: the signing algorithm family must be the CA key's (EC here), not the CSR key's.
+    if not body["SigningAlgorithm"].endswith("WITHECDSA"):
+        raise AwsError(
+            "ValidationException",
+            f"SigningAlgorithm {body['SigningAlgorithm']} does not match the CA key (EC)",
+        )
     validity = body["Validity"]
     if validity.get("Type") == "ABSOLUTE":
         end = datetime.datetime.fromtimestamp(validity["Value"], datetime.timezone.utc)
@@ -180,6 +186,11 @@ def describe(body):
         "Status": "ACTIVE",
         "Type": "SUBORDINATE",
         "UsageMode": "GENERAL_PURPOSE",
+        "CertificateAuthorityConfiguration": {
+            "KeyAlgorithm": "EC_prime256v1",
+            "SigningAlgorithm": "SHA256WITHECDSA",
+            "Subject": {"CommonName": "fake pca issuing CA"},
+        },
         "NotBefore": SUB.not_valid_before_utc.timestamp(),
         "NotAfter": SUB.not_valid_after_utc.timestamp(),
     }
