@@ -269,7 +269,9 @@ static int start_python(struct mk_test_server *srv, char *const argv[], int port
     return mk_test_server_start(srv, argv, port, log_path, 30000);
 }
 
-static int group_setup(void **state)
+static int group_teardown(void **state);
+
+static int setup_all(void)
 {
     const char *src = getenv("MSKPKI_SOURCE_DIR");
     char script[600];
@@ -282,7 +284,6 @@ static int group_setup(void **state)
     struct mk_err err;
     int port;
 
-    (void)state;
     if (src == NULL) {
         src = MSKPKI_SOURCE_DIR_FALLBACK;
     }
@@ -360,6 +361,16 @@ static int group_setup(void **state)
         return -1;
     }
     pki_ca_aws_pca_test_set_backoff(20, 100);
+    return 0;
+}
+
+/* cmocka skips the group teardown when the setup fails: clean up here too (servers, tmpdir). */
+static int group_setup(void **state)
+{
+    if (setup_all() != 0) {
+        group_teardown(state);
+        return -1;
+    }
     return 0;
 }
 
