@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +31,7 @@
 #include "pki/key.h"
 #include "pki/secret.h"
 #include "pki/store.h"
+#include "tests/support/files.h"
 #include "tests/support/server.h"
 
 /* Set by tests/pca.cmake; MSKPKI_SOURCE_DIR from ctest takes precedence. */
@@ -54,14 +54,6 @@ static struct mk_test_server fake = {0, 0};
 static int config_epoch;
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void path_in(char *out, size_t size, const char *name)
 {
@@ -247,27 +239,13 @@ static void assert_issued_good(struct pki_ca *ca, const struct pki_issued *got, 
 
 static char *read_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    char *buf = calloc(1, 65536);
-    size_t n;
+    char *buf = mk_test_read_file(path, NULL);
 
-    assert_non_null(f);
     assert_non_null(buf);
-    n = fread(buf, 1, 65535, f);
-    buf[n] = '\0';
-    fclose(f);
     return buf;
 }
 
 /* ---- group setup -------------------------------------------------------------------------- */
-
-static int start_python(struct mk_test_server *srv, char *const argv[], int port, const char *log)
-{
-    char log_path[600];
-
-    path_in(log_path, sizeof(log_path), log);
-    return mk_test_server_start(srv, argv, port, log_path, 30000);
-}
 
 static int group_teardown(void **state);
 
@@ -276,7 +254,7 @@ static int setup_all(void)
     const char *src = getenv("MSKPKI_SOURCE_DIR");
     char script[600];
     char fake_script[600];
-    char moto_port[16];
+    char log_path[600];
     char fake_port[16];
     char *out = NULL;
     char *line;
@@ -306,16 +284,10 @@ static int setup_all(void)
     unsetenv("AWS_PROFILE");
     unsetenv("AWS_ENDPOINT_URL_ACM_PCA");
 
-    port = mk_test_free_port();
-    snprintf(moto_port, sizeof(moto_port), "%d", port);
-    {
-        char *argv[] = {"python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", moto_port, NULL};
-
-        if (start_python(&moto, argv, port, "moto.log") != 0) {
-            return -1;
-        }
+    path_in(log_path, sizeof(log_path), "moto.log");
+    if (mk_test_moto_start(&moto, log_path, moto_url, sizeof(moto_url)) != 0) {
+        return -1;
     }
-    snprintf(moto_url, sizeof(moto_url), "http://127.0.0.1:%d", port);
     setenv("AWS_ENDPOINT_URL", moto_url, 1);
 
     port = mk_test_free_port();
@@ -324,7 +296,8 @@ static int setup_all(void)
     {
         char *argv[] = {"python3", fake_script, fake_port, state_dir, NULL};
 
-        if (start_python(&fake, argv, port, "fake.log") != 0) {
+        path_in(log_path, sizeof(log_path), "fake.log");
+        if (mk_test_server_start(&fake, argv, port, log_path, 30000) != 0) {
             return -1;
         }
     }
@@ -380,7 +353,7 @@ static int group_teardown(void **state)
     mk_test_server_stop(&moto);
     mk_test_server_stop(&fake);
     if (getenv("MSKPKI_KEEP_TMP") == NULL) {
-        nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        mk_test_rmtree(tmpdir);
     }
     return 0;
 }
