@@ -213,6 +213,15 @@ static void json_wipe(json_t *j)
     }
 }
 
+/* Wipes and releases a credentials answer; NULL is a no-op. */
+static void json_wipe_free(json_t *j)
+{
+    if (j != NULL) {
+        json_wipe(j);
+        json_decref(j);
+    }
+}
+
 /* Credentials from a JSON object with the given member names (container, IMDS, process). */
 static struct aws_creds *creds_from_json(json_t *j, const char *token_key, const char *source,
                                          struct mk_err *err)
@@ -244,10 +253,7 @@ static json_t *parse_json_creds(const char *text, size_t len, const char *source
     if (!json_is_object(j)) {
         /* The parser's message could quote the secret: say only where it came from. */
         mk_err_set(err, MK_ERR_CREDS, "%s credentials: answer is not a JSON object", source);
-        if (j != NULL) {
-            json_wipe(j);
-            json_decref(j);
-        }
+        json_wipe_free(j);
         return NULL;
     }
     return j;
@@ -525,10 +531,7 @@ MK_TESTABLE int aws_creds_from_process(const char *command, struct aws_creds **o
     MK_GUARD_PTR(*out);
     rc = 1;
 out:
-    if (j != NULL) {
-        json_wipe(j);
-        json_decref(j);
-    }
+    json_wipe_free(j);
     aws_buf_free(&b);
     return rc;
 }
@@ -625,10 +628,7 @@ static int from_container(struct aws_creds_provider *p, struct aws_creds **out, 
     MK_GUARD_PTR(*out);
     rc = 1;
 out:
-    if (j != NULL) {
-        json_wipe(j);
-        json_decref(j);
-    }
+    json_wipe_free(j);
     aws_http_response_clear(&resp);
     pki_secret_free(tok);
     aws_buf_free(&url);
@@ -707,10 +707,7 @@ static int from_imds(struct aws_creds_provider *p, struct aws_creds **out, struc
     MK_GUARD_PTR(*out);
     rc = 1;
 out:
-    if (j != NULL) {
-        json_wipe(j);
-        json_decref(j);
-    }
+    json_wipe_free(j);
     if (rc < 0 && err != NULL && err->code != MK_ERR_CREDS && err->code != MK_ERR_NOMEM) {
         err->code = MK_ERR_CREDS;
     }

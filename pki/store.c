@@ -338,6 +338,33 @@ static int lock_dir(int dfd, const char *dir, struct mk_err *err)
 }
 
 /*
+ * Reads our symlink dir/name into target (cap bytes).  Absent: *present = 0.  Anything but a
+ * symlink is refused with MK_ERR_PERM and "<dir>/<name>: <not_link>", because we never replace
+ * what we did not create.
+ */
+static int read_own_link(int dfd, const char *dir, const char *name, const char *not_link,
+                         char *target, size_t cap, int *present, struct mk_err *err)
+{
+    int rc = -1;
+    struct stat st;
+    ssize_t n = 0;
+
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        MK_ENSURE_ERRNO(errno == ENOENT, err, MK_ERR_IO, "%s/%s: stat", dir, name);
+        *present = 0;
+        return 0;
+    }
+    MK_ENSURE(S_ISLNK(st.st_mode), err, MK_ERR_PERM, "%s/%s: %s", dir, name, not_link);
+    n = readlinkat(dfd, name, target, cap - 1);
+    MK_ENSURE_ERRNO(n >= 0, err, MK_ERR_IO, "%s/%s: readlink", dir, name);
+    target[n] = '\0';
+    *present = 1;
+    rc = 0;
+out:
+    return rc;
+}
+
+/*
  * Reads the link `name` (current or previous).  Absent: *present = 0.  Anything but a symlink
  * to ".gen-<N>" is refused, because we never replace what we did not create.
  */
@@ -345,21 +372,16 @@ static int read_gen_link(int dfd, const char *dir, const char *name, int *presen
                          unsigned long *num, struct mk_err *err)
 {
     int rc = -1;
-    struct stat st;
+    int have = 0;
     char target[PATH_MAX];
-    ssize_t n = 0;
 
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        MK_ENSURE_ERRNO(errno == ENOENT, err, MK_ERR_IO, "%s/%s: stat", dir, name);
+    MK_GUARD(read_own_link(dfd, dir, name, "not a symlink; refusing to replace it (move it away)",
+                           target, sizeof(target), &have, err));
+    if (!have) {
         *present = 0;
         *num = 0;
         return 0;
     }
-    MK_ENSURE(S_ISLNK(st.st_mode), err, MK_ERR_PERM,
-              "%s/%s: not a symlink; refusing to replace it (move it away)", dir, name);
-    n = readlinkat(dfd, name, target, sizeof(target) - 1);
-    MK_ENSURE_ERRNO(n >= 0, err, MK_ERR_IO, "%s/%s: readlink", dir, name);
-    target[n] = '\0';
     MK_ENSURE(store_parse_gen(target, num) == 0, err, MK_ERR_PERM,
               "%s/%s: points to \"%.200s\", not to a generation (" GEN_PREFIX "N); refusing it",
               dir, name, target);
@@ -399,23 +421,18 @@ static int check_stable_link(int dfd, const char *dir, const char *name, int *pr
                              struct mk_err *err)
 {
     int rc = -1;
-    struct stat st;
+    int have = 0;
     char target[PATH_MAX];
     char want[PATH_MAX];
-    ssize_t n = 0;
+    char not_link[PATH_MAX + 64];
 
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        MK_ENSURE_ERRNO(errno == ENOENT, err, MK_ERR_IO, "%s/%s: stat", dir, name);
+    snprintf(want, sizeof(want), LINK_CURRENT "/%s", name);
+    snprintf(not_link, sizeof(not_link), "exists and is not our symlink to %s; move it away", want);
+    MK_GUARD(read_own_link(dfd, dir, name, not_link, target, sizeof(target), &have, err));
+    if (!have) {
         *present = 0;
         return 0;
     }
-    MK_ENSURE(S_ISLNK(st.st_mode), err, MK_ERR_PERM,
-              "%s/%s: exists and is not our symlink to " LINK_CURRENT "/%s; move it away", dir,
-              name, name);
-    n = readlinkat(dfd, name, target, sizeof(target) - 1);
-    MK_ENSURE_ERRNO(n >= 0, err, MK_ERR_IO, "%s/%s: readlink", dir, name);
-    target[n] = '\0';
-    snprintf(want, sizeof(want), LINK_CURRENT "/%s", name);
     MK_ENSURE(strcmp(target, want) == 0, err, MK_ERR_PERM,
               "%s/%s: symlink points to \"%.200s\", not to %s; refusing to use it", dir, name,
               target, want);

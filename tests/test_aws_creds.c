@@ -20,6 +20,7 @@
 #include "aws/client-int.h"
 #include "aws/creds.h"
 #include "tests/aws/server.h"
+#include "tests/support/capture.h"
 
 /* From creds.c (MK_TESTABLE): the ECS agent address used with the RELATIVE_URI. */
 extern const char *aws_creds_ecs_base;
@@ -33,7 +34,7 @@ static struct test_server moto;
 static struct test_server fake;
 static char home[256];
 static char log_path[300];
-static int saved_stderr = -1;
+static struct mk_test_capture capture = {-1, ""};
 
 static void assert_clean(const struct mk_err *err)
 {
@@ -76,7 +77,7 @@ static void base_env(void)
 
 static int group_setup(void **state)
 {
-    if (test_tmpdir(home, sizeof(home)) != 0) {
+    if (mk_test_tmpdir(home, sizeof(home), "aws-test") != 0) {
         return -1;
     }
     /* The fake hands out these; the test must never see them in a message or log line. */
@@ -88,33 +89,17 @@ static int group_setup(void **state)
         return -1;
     }
     snprintf(log_path, sizeof(log_path), "%s/stderr.log", home);
-    fflush(stderr);
-    saved_stderr = dup(STDERR_FILENO);
-    return freopen(log_path, "w", stderr) != NULL ? 0 : -1;
+    return mk_test_capture_stderr(&capture, log_path);
 }
 
 static int group_teardown(void **state)
 {
-    fflush(stderr);
-    dup2(saved_stderr, STDERR_FILENO);
-    close(saved_stderr);
+    static const char *const secrets[] = {"Never+In", NULL};
+    int rc = mk_test_capture_end(&capture, secrets);
     test_server_stop(&moto);
     test_server_stop(&fake);
-    FILE *fp = fopen(log_path, "r");
-    int bad = 0;
-    int lines = 0;
-    char line[4096];
-    while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
-        lines++;
-        fputs(line, stderr);
-        bad |= strstr(line, "Never+In") != NULL;
-    }
-    if (fp != NULL) {
-        fclose(fp);
-    }
-    test_rmdir(home);
-    fprintf(stderr, "captured %d log lines, secret found: %s\n", lines, bad ? "YES" : "no");
-    return (bad || lines == 0) ? -1 : 0;
+    mk_test_rmtree(home);
+    return rc;
 }
 
 static int each_setup(void **state)

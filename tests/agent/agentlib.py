@@ -18,6 +18,10 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "support"))
+from mskpki_testlib import free_port, stop, wait_port  # noqa: E402,F401 - re-exported for tests
+
 AGENT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.environ.get("MSKPKI_BUILD_DIR", "."), "agent", "mskpki-agent")
 
@@ -47,14 +51,6 @@ def fail(msg):
 def check(cond, msg):
     if not cond:
         fail(msg)
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_for(pred, timeout, what, interval=0.2):

@@ -7,12 +7,11 @@
     the same key and without a second IssueCertificate (no second certificate paid for)."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
-from agentlib import Env, check, done, free_port, wait_for
+from agentlib import Env, check, done, fail, free_port, stop, wait_for, wait_port
 
 SRC = os.environ.get("MSKPKI_SOURCE_DIR",
                      os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -32,28 +31,16 @@ servers = []
 def start_server(argv, port, log):
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     servers.append(p)
-
-    def up():
-        if p.poll() is not None:
-            return None
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return None
-    wait_for(up, 60, "server %s on port %d" % (argv[1], port))
+    try:
+        wait_port(port, p, 60)
+    except RuntimeError as e:
+        fail("server %s on port %d: %s" % (argv[1], port, e))
     return p
 
 
 def stop_servers():
     for p in servers:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(p)
 
 
 import atexit  # noqa: E402

@@ -13,17 +13,18 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import traceback
 import xml.etree.ElementTree as ET
 
 import jsonschema
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "support"))
+from mskpki_testlib import free_port, stop, wait_port  # noqa: E402 - needs the path above
+
 ALL_CHECKS = [
     "firehose.encryption_cmk", "kinesis.encryption_cmk", "kms.key_policy_public",
     "kms.key_rotation", "kms.key_state", "msk.encryption_at_rest_cmk", "msk.kafka_version",
@@ -89,36 +90,6 @@ def check_sanitizers(p):
 def expect(cond, msg):
     if not cond:
         raise AssertionError(msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not start")
-
-
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def findings(out):
