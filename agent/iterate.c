@@ -602,6 +602,11 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     c->hook_due = now; /* run it now, below */
 }
 
+static time_t later_of(time_t a, time_t b)
+{
+    return a > b ? a : b;
+}
+
 void agent_iterate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
 {
     /* START and ROTATE lead straight on; at most one rotation per call. */
@@ -622,6 +627,10 @@ void agent_iterate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
                 break;
             }
             step_rotate(ctx, c, now);
+            /* Issuing can take seconds (AWS polling, a loaded host): the hook, revocations and
+             * the published state go by the time it ended, or a certificate the CA dated a
+             * moment later would look not yet valid. */
+            now = later_of(now, time(NULL));
             break;
         default:
             c->state = AGENT_STATE_START;
