@@ -6,3 +6,7 @@ foreach(fault throttle http500 http503 in_progress malformed truncated cut empty
         python3 ${CMAKE_CURRENT_SOURCE_DIR}/reliability/test_pca_faults.py
         $<TARGET_FILE:mskpki-agent> ${fault})
 endforeach()
+
+# At least 200 SIGKILLs at random points of rotations (MSKPKI_CRASH_KILLS=2000 for the long run).
+mk_integration_test(test_reliability_crash_loop
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/reliability/test_crash_loop.py $<TARGET_FILE:mskpki-agent>)
