@@ -23,3 +23,7 @@ mk_integration_test(test_reliability_disk_faults_shim
     python3 ${CMAKE_CURRENT_SOURCE_DIR}/reliability/test_disk_faults.py $<TARGET_FILE:mskpki-agent>)
 set_property(TEST test_reliability_disk_faults_shim APPEND PROPERTY ENVIRONMENT
     MSKPKI_ENOSPC_SHIM=1 MSKPKI_ENOSPC_SHIM_PATH=$<TARGET_FILE:mskpki_enospc>)
+
+# Clock before notBefore / after notAfter and a jump forward while asleep (libfaketime).
+mk_integration_test(test_reliability_clock_faults
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/reliability/test_clock_faults.py $<TARGET_FILE:mskpki-agent>)
