@@ -1,9 +1,7 @@
 """Helpers shared by the reliability tests (tests/reliability/): the agent test library
 (tests/agent/agentlib.py) plus the fault-injecting PCA fake and output snapshots."""
-import atexit
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -11,36 +9,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("MSKPKI_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(SRC, "tests", "agent"))
 
-from agentlib import check, fail, free_port, wait_for  # noqa: E402
+from agentlib import check, free_port, start_server  # noqa: E402
 
 FAKE_ARN = "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/fake"
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent/mskpki-test", "AWS_SHARED_CREDENTIALS_FILE":
-    "/nonexistent/mskpki-test", "AWS_EC2_METADATA_DISABLED": "true",
-}
-_servers = []
-
-
-def _stop_servers():
-    for p in _servers:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-
-atexit.register(_stop_servers)
-
-
-def aws_environment():
-    for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ACM_PCA"):
-        os.environ.pop(k, None)
-    os.environ.update(AWS_ENV)
 
 
 class FakePca:
@@ -52,20 +23,9 @@ class FakePca:
         self.port = free_port()
         self.set({})
         log = open(os.path.join(tmp, "fake.log"), "w")
-        self.proc = subprocess.Popen(
+        self.proc = start_server(
             [sys.executable, os.path.join(SRC, "tests/pca/fake_pca.py"), str(self.port), self.dir],
-            stdout=log, stderr=subprocess.STDOUT)
-        _servers.append(self.proc)
-
-        def up():
-            if self.proc.poll() is not None:
-                fail("fake_pca.py exited with %s" % self.proc.returncode)
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return True
-            except OSError:
-                return None
-        wait_for(up, 60, "fake_pca.py on port %d" % self.port)
+            self.port, log)
 
     def set(self, config):
         tmp = os.path.join(self.dir, "config.json.tmp")

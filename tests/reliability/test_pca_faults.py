@@ -16,10 +16,10 @@ import signal
 import sys
 import time
 
-from rellib import FakePca, aws_environment, check, check_pair, snapshot, wait_for
-from agentlib import Env, done
+from rellib import FakePca, check, check_pair, snapshot
+from agentlib import Env, aws_test_environment, done, wait_for
 
-aws_environment()
+aws_test_environment()
 
 # fault -> (fake config, ca_requests_total code that must move, the CA keeps the ARN's answer)
 FAULTS = {
