@@ -272,6 +272,11 @@ int agent_rotate(const struct agent_rotate_in *in, struct agent_rotate_out *out,
     req.validity_seconds = cc->validity_seconds;
     req.pending_path = pending ? pending_path : NULL;
     if (pki_ca_issue(in->ca, &req, &issued, err) != 0) {
+        if (err != NULL && err->code == MK_ERR_VERIFY) {
+            /* The CA answered a certificate that cannot be ours (another key): resuming would
+             * fetch the same one forever, so the next attempt starts over with a new key. */
+            agent_rotate_clear_pending(in->state_dir, cc->name);
+        }
         mk_err_prefix(err, "ca");
         goto out;
     }

@@ -852,9 +852,16 @@ static int pca_issue(struct pki_ca *ca, const struct pki_issue_request *req, str
     }
     /* A certificate for another key would be useless and, after a resume, means the record
      * pointed at the wrong issuance. */
-    MK_ENSURE(EVP_PKEY_eq(X509_get0_pubkey(got.leaf), X509_REQ_get0_pubkey(req->csr)) == 1, err,
-              MK_ERR_VERIFY, "aws-pca: certificate %s does not carry the CSR's public key",
-              cert_arn);
+    if (EVP_PKEY_eq(X509_get0_pubkey(got.leaf), X509_REQ_get0_pubkey(req->csr)) != 1) {
+        /* The ARN's answer never changes: drop the record so the next attempt issues anew. */
+        if (recorded && unlink(req->pending_path) == 0) {
+            mk_log(MK_LOG_WARN, "pca.pending.dropped", "path=%s certificate_arn=%s code=%s",
+                   req->pending_path, cert_arn, "key_mismatch");
+        }
+        mk_err_set(err, MK_ERR_VERIFY, "aws-pca: certificate %s does not carry the CSR's public key",
+                   cert_arn);
+        goto out;
+    }
     *out = got;
     got.leaf = NULL;
     got.chain = NULL;

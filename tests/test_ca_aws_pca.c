@@ -1075,6 +1075,33 @@ static void test_fake_get_not_found_drops_record(void **state)
     issue_case_end(&tc);
 }
 
+/* A certificate for another key is what that ARN will always answer: the record goes. */
+static void test_fake_wrong_key_drops_record(void **state)
+{
+    struct pki_ca *ca = fake_ca();
+    struct pki_issue_request req;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    char pending[600];
+    EVP_PKEY *key;
+    X509_REQ *csr;
+
+    (void)state;
+    fake_config("\"bad_issue\": \"wrong_key\"");
+    new_key_csr(&key, &csr);
+    path_in(pending, sizeof(pending), "wrongkey.pending");
+    issue_request(&req, csr, pending);
+    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "public key"));
+    assert_null(got.leaf);
+    assert_int_equal(access(pending, F_OK), -1);
+    fake_config("");
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    pki_ca_free(ca);
+}
+
 static void test_fake_throttled(void **state)
 {
     struct issue_case tc;
@@ -1377,6 +1404,7 @@ int main(void)
         cmocka_unit_test(test_fake_resume_written_record),
         cmocka_unit_test(test_fake_record_other_csr_and_corrupt),
         cmocka_unit_test(test_fake_get_not_found_drops_record),
+        cmocka_unit_test(test_fake_wrong_key_drops_record),
         cmocka_unit_test(test_fake_throttled),
         cmocka_unit_test(test_fake_malformed),
         cmocka_unit_test(test_fake_signing_algorithm_from_ca),

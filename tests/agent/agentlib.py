@@ -247,6 +247,52 @@ def openssl_verify_client(env, name="client"):
     check(r.returncode == 0, "openssl verify failed: %s %s" % (r.stdout, r.stderr))
 
 
+_servers = []
+
+
+def _stop_servers():
+    for p in _servers:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+atexit.register(_stop_servers)
+
+
+def start_server(argv, port, log):
+    """Starts a loopback server (moto, a fake) and waits until port accepts; stopped at exit."""
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    _servers.append(p)
+
+    def up():
+        if p.poll() is not None:
+            fail("server %s exited with %s" % (argv[1], p.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return None
+    wait_for(up, 60, "server %s on port %d" % (argv[1], port))
+    return p
+
+
+def aws_test_environment():
+    """Fake credentials and region in os.environ; nothing from the host's AWS setup."""
+    for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ACM_PCA"):
+        os.environ.pop(k, None)
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/nonexistent/mskpki-test", "AWS_SHARED_CREDENTIALS_FILE":
+        "/nonexistent/mskpki-test", "AWS_EC2_METADATA_DISABLED": "true",
+    })
+
+
 def done(name):
     print("PASS: " + name)
     sys.exit(0)

@@ -9,42 +9,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
-from agentlib import Env, check, done, fail, free_port, stop, wait_for, wait_port
+from agentlib import (Env, aws_test_environment, check, done, free_port, start_server,
+                      wait_for)
 
 SRC = os.environ.get("MSKPKI_SOURCE_DIR",
                      os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent/mskpki-test", "AWS_SHARED_CREDENTIALS_FILE":
-    "/nonexistent/mskpki-test", "AWS_EC2_METADATA_DISABLED": "true",
-}
-for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ACM_PCA"):
-    os.environ.pop(k, None)
-os.environ.update(AWS_ENV)
-
-servers = []
-
-
-def start_server(argv, port, log):
-    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    servers.append(p)
-    try:
-        wait_port(port, p, 60)
-    except RuntimeError as e:
-        fail("server %s on port %d: %s" % (argv[1], port, e))
-    return p
-
-
-def stop_servers():
-    for p in servers:
-        stop(p)
-
-
-import atexit  # noqa: E402
-atexit.register(stop_servers)
+aws_test_environment()
 
 
 def pca_block(arn, endpoint, extra=""):
