@@ -9,6 +9,7 @@
 
 #include "aws/client-int.h"
 #include "aws/http.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,11 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     aws_decode_error(&resp, "fuzz", &err);
-    for (const char *c = err.msg; *c != '\0'; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-            abort();
-        }
-    }
+    fuzz_expect_one_line(&err);
     aws_buf_free(&resp.body);
     return 0;
 }

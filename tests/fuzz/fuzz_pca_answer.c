@@ -4,22 +4,14 @@
  * crosses the network, and a proxy or a fake endpoint controls it.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 #include <openssl/x509.h>
 
+#include "fuzz.h"
 #include "pki/ca_aws_pca-int.h"
-
-static void one_line(const struct mk_err *err)
-{
-    if (err->msg[0] == '\0' || strchr(err->msg, '\n') != NULL) {
-        fprintf(stderr, "bad error: [%s]\n", err->msg);
-        abort();
-    }
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -30,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct pki_issued got = {NULL, NULL};
     if (pki_pca_certificate_answer(resp, &got, &err) != 0) {
-        one_line(&err);
+        fuzz_expect_one_line(&err);
     } else if (got.leaf == NULL || got.chain == NULL) {
         abort();
     }
@@ -38,11 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The validity comes from the config: any non-negative long up to a few years. */
     long validity = (long)(size % 4) * 86400L * 100L;
     if (pki_pca_check_answer(resp, "arn:fuzz", validity, &err) != 0) {
-        one_line(&err);
+        fuzz_expect_one_line(&err);
     }
     STACK_OF(X509) *anchors = pki_pca_anchors_answer(resp, "arn:fuzz", &err);
     if (anchors == NULL) {
-        one_line(&err);
+        fuzz_expect_one_line(&err);
     }
     sk_X509_pop_free(anchors, X509_free);
     json_decref(resp);

@@ -3,13 +3,13 @@
  * private keys (encrypted or not), CSRs and PKCS#12 files.  The first byte picks the loader.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "fuzz.h"
 #include "pki/cert.h"
 #include "pki/csr.h"
 #include "pki/format.h"
@@ -27,14 +27,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void one_line(const struct mk_err *err)
-{
-    if (err->msg[0] == '\0' || strchr(err->msg, '\n') != NULL) {
-        fprintf(stderr, "bad error: [%s]\n", err->msg);
-        abort();
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct mk_err err;
@@ -47,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 0: {
         STACK_OF(X509) *certs = pki_certs_from_mem(p, n, &err);
         if (certs == NULL) {
-            one_line(&err);
+            fuzz_expect_one_line(&err);
         }
         sk_X509_pop_free(certs, X509_free);
         break;
@@ -55,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 1: {
         EVP_PKEY *key = pki_key_from_pem(p, n, (data[0] & 4) ? pass : NULL, &err);
         if (key == NULL) {
-            one_line(&err);
+            fuzz_expect_one_line(&err);
         }
         EVP_PKEY_free(key);
         break;
@@ -63,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2: {
         X509_REQ *csr = pki_csr_from_pem(p, n, &err);
         if (csr == NULL) {
-            one_line(&err);
+            fuzz_expect_one_line(&err);
         }
         X509_REQ_free(csr);
         break;
@@ -73,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         X509 *leaf = NULL;
         STACK_OF(X509) *chain = NULL;
         if (pki_format_pkcs12_parse(p, n, pass, &key, &leaf, &chain, &err) != 0) {
-            one_line(&err);
+            fuzz_expect_one_line(&err);
         }
         EVP_PKEY_free(key);
         X509_free(leaf);
