@@ -621,6 +621,13 @@ static int parse_json_answer(const struct aws_http_response *resp, const char *w
                    je.text);
         return -1;
     }
+    /* Every JSON 1.1 and REST-JSON output shape is a structure: callers look members up and
+     * would read an array or a number as an empty answer. */
+    if (!json_is_object(j)) {
+        mk_err_set(err, MK_ERR_INVALID, "%s: answer is not a JSON object", what);
+        json_decref(j);
+        return -1;
+    }
     *out = j;
     return 0;
 }

@@ -28,6 +28,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
+        fprintf(stderr, "mskpkictl: no command given\n");
         usage(stderr);
         return CTL_EXIT_USAGE;
     }

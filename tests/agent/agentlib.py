@@ -29,12 +29,25 @@ _children = []
 _dirs = []
 
 
+def _keep_artifacts(d):
+    """Copies a finished test's temp dir (logs, state, keys, scrapes) for the secrets scan."""
+    root = os.environ.get("MSKPKI_ARTIFACTS_DIR")
+    if not root:
+        return
+    dest = os.path.join(root, "agent", os.path.basename(sys.argv[0]) + "-" + os.path.basename(d))
+    shutil.copytree(d, dest, symlinks=True, ignore_dangling_symlinks=True, dirs_exist_ok=True)
+
+
 def _cleanup():
     for p in _children:
         if p.poll() is None:
             p.kill()
             p.wait()
     for d in _dirs:
+        try:
+            _keep_artifacts(d)
+        except OSError as e:
+            print("agentlib: cannot keep artifacts of %s: %s" % (d, e), file=sys.stderr)
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -160,8 +173,11 @@ certificates = ({certs}
 
     def run(self, *args, extra_env=None, timeout=120):
         """Runs the agent to completion (--once, --check-config...): CompletedProcess."""
-        return subprocess.run([AGENT, "--config", self.conf] + list(args), env=self.env(extra_env),
-                              capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run([AGENT, "--config", self.conf] + list(args), env=self.env(extra_env),
+                           capture_output=True, text=True, timeout=timeout)
+        with open(os.path.join(self.tmp, "runs.log"), "a", encoding="utf-8") as f:
+            f.write("%s\n%s%s" % (" ".join(r.args), r.stdout, r.stderr))
+        return r
 
     def start(self, extra_env=None):
         return Agent(self, extra_env)
@@ -170,7 +186,11 @@ certificates = ({certs}
         try:
             with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
                                         timeout=5) as r:
-                return r.status, r.read().decode()
+                body = r.read().decode()
+            # Kept for the secrets scan (test_secrets.py): metrics must not leak either.
+            with open(os.path.join(self.tmp, "scrapes.txt"), "a", encoding="utf-8") as f:
+                f.write(body)
+            return r.status, body
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
         except (urllib.error.URLError, ConnectionError, socket.timeout):

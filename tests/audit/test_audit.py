@@ -68,6 +68,8 @@ class Ctx:
         p = subprocess.run(cmd, env=self.env(creds, region), capture_output=True, text=True,
                            timeout=120)
         check_sanitizers(p)
+        with open(os.path.join(self.tmp, "runs.log"), "a", encoding="utf-8") as f:
+            f.write("%s\n%s%s" % (" ".join(cmd), p.stdout, p.stderr))
         return p
 
     def check(self, name, fn):
@@ -588,6 +590,11 @@ def main():
         ctx.failed += 1
         traceback.print_exc(file=sys.stdout)
     finally:
+        # Reports and logs are kept for the secrets scan (tests/badinput/test_secrets.py).
+        if os.environ.get("MSKPKI_ARTIFACTS_DIR"):
+            shutil.copytree(tmp, os.path.join(os.environ["MSKPKI_ARTIFACTS_DIR"], "audit",
+                                              a.suite + "-" + os.path.basename(tmp)),
+                            symlinks=True, dirs_exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{ctx.passed} passed, {ctx.failed} failed")
     return 0 if ctx.failed == 0 and ctx.passed > 0 else 1
