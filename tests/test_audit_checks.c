@@ -79,7 +79,11 @@ static int setup(void **state)
     for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
         f->opts.selected[i] = 1;
     }
+    /* tags.ownership is off unless --required-tags is given; the tags tests turn it on. */
+    f->opts.selected[AUDIT_TAGS_OWNERSHIP] = 0;
     f->opts.min_kafka_version = AUDIT_DEFAULT_MIN_KAFKA;
+    f->opts.ca_min_days = AUDIT_DEFAULT_CA_MIN_DAYS;
+    f->opts.cert_days = AUDIT_DEFAULT_CERT_DAYS;
     *state = f;
     return 0;
 }
@@ -504,8 +508,9 @@ static void test_listing_failure_is_error(void **state)
     l->res.err.code = MK_ERR_AWS;
     snprintf(l->res.err.ext_code, sizeof(l->res.err.ext_code), "AccessDeniedException");
     evaluate(f);
-    /* Four MSK checks plus the three KMS checks that might miss keys: all ERROR, none PASS. */
-    assert_int_equal(ctl_report_count(f->report), 7);
+    /* Four MSK checks plus the three KMS checks that might miss keys and the four pca.* checks
+     * that might miss CAs: all ERROR, none PASS. */
+    assert_int_equal(ctl_report_count(f->report), 11);
     for (size_t i = 0; i < ctl_report_count(f->report); i++) {
         const struct ctl_finding *x = ctl_report_get(f->report, i);
         assert_int_equal(x->status, CTL_STATUS_ERROR);
@@ -516,7 +521,7 @@ static void test_listing_failure_is_error(void **state)
 
 static void test_needs_service(void **state)
 {
-    struct audit_eval_options o = {{0}, "2.5.1"};
+    struct audit_eval_options o = {.min_kafka_version = "2.5.1"};
     (void)state;
     o.selected[AUDIT_MSK_VERSION] = 1;
     assert_true(audit_needs_service(&o, AUDIT_SVC_MSK));

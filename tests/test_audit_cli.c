@@ -25,8 +25,12 @@ static void test_defaults(void **state)
     assert_int_equal(cli.n_regions, 0);
     assert_null(cli.output);
     for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
-        assert_true(cli.eval.selected[i]);
+        /* tags.ownership only with --required-tags */
+        assert_int_equal(cli.eval.selected[i], i != AUDIT_TAGS_OWNERSHIP);
     }
+    assert_int_equal(cli.eval.ca_min_days, 90);
+    assert_int_equal(cli.eval.cert_days, 30);
+    assert_int_equal(cli.n_role_arns, 0);
     audit_cli_free(&cli);
 }
 
