@@ -247,10 +247,11 @@ static int add_list(char **dst, size_t *n, size_t max, const char *opt, const ch
     int rc = -1;
     char *copy = strdup(value);
     char *save = NULL;
+    int any = 0;
     MK_ENSURE(copy != NULL, err, MK_ERR_NOMEM, "out of memory");
-    MK_ENSURE(value[0] != '\0', err, MK_ERR_USAGE, "%s: empty value", opt);
     for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
         int dup = 0;
+        any = 1;
         MK_ENSURE(valid(tok), err, MK_ERR_USAGE, "%s: '%.200s' is not %s", opt, tok, what);
         for (size_t i = 0; i < *n; i++) {
             dup |= strcmp(dst[i], tok) == 0;
@@ -263,6 +264,7 @@ static int add_list(char **dst, size_t *n, size_t max, const char *opt, const ch
         MK_ENSURE(dst[*n] != NULL, err, MK_ERR_NOMEM, "out of memory");
         (*n)++;
     }
+    MK_ENSURE(any, err, MK_ERR_USAGE, "%s: no value given", opt);
     rc = 0;
 out:
     free(copy);
