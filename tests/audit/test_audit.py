@@ -12,6 +12,7 @@ xml.etree, and exit codes are checked for each case.  Ends with "N passed, N fai
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -677,6 +678,34 @@ def read_log(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def iam_policy_covers_calls(ctx):
+    """Every AWS call in ctl/audit_aws.c is allowed by packaging/iam/audit-policy.json."""
+    def run():
+        root = os.path.dirname(os.path.dirname(HERE))
+        with open(os.path.join(root, "ctl", "audit_aws.c"), encoding="utf-8") as f:
+            src = f.read()
+        prefixes = {"TrentService": "kms", "Kinesis_20131202": "kinesis",
+                    "Firehose_20150804": "firehose", "ACMPrivateCA": "acm-pca"}
+        needed = {f"{prefixes[m.group(1)]}:{m.group(2)}"
+                  for m in re.finditer(r'"(TrentService|Kinesis_20131202|Firehose_20150804|'
+                                       r'ACMPrivateCA)\.([A-Za-z]+)"', src)}
+        rest = {"/api/v2/clusters": "kafka:ListClustersV2", "/v1/tags/": "kafka:ListTagsForResource"}
+        needed |= {action for path, action in rest.items() if f'"{path}' in src}
+        if "role_arn" in src:
+            needed.add("sts:AssumeRole")
+        expect(len(needed) >= 14, f"call scan found too little: {sorted(needed)}")
+        with open(os.path.join(root, "packaging", "iam", "audit-policy.json"),
+                  encoding="utf-8") as f:
+            policy = json.load(f)
+        allowed = set()
+        for st in policy["Statement"]:
+            acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            allowed |= set(acts)
+        missing = sorted(needed - allowed)
+        expect(not missing, f"audit-policy.json lacks {missing}")
+    ctx.check("IAM read-only policy covers every call the audit makes", run)
+
+
 def fake_suite(ctx):
     recorded = os.path.join(HERE, "recorded.json")
     with open(recorded, encoding="utf-8") as f:
@@ -684,6 +713,7 @@ def fake_suite(ctx):
     log_path = os.path.join(ctx.tmp, "requests.jsonl")
     proc = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_aws.py"), recorded,
                              log_path], stdout=subprocess.PIPE, text=True)
+    iam_policy_covers_calls(ctx)
     try:
         line = proc.stdout.readline()
         expect(line.startswith("PORT "), f"fake did not start: {line!r}")
