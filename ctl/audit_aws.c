@@ -111,6 +111,19 @@ static int append_all(json_t *items, const json_t *arr)
     return 0;
 }
 
+/* Moves a listing to the next page's cursor; a cursor that repeats would loop for ever. */
+static int cursor_advance(char **cursor, const char *next, const char *what, struct mk_err *err)
+{
+    MK_ENSURE(*cursor == NULL || strcmp(*cursor, next) != 0, err, MK_ERR_INVALID,
+              "%s repeats", what);
+    free(*cursor);
+    *cursor = strdup(next);
+    MK_ENSURE(*cursor != NULL, err, MK_ERR_NOMEM, "out of memory");
+    return 0;
+out:
+    return -1;
+}
+
 static int list_msk(struct list_task *t, struct mk_err *err)
 {
     int rc = -1;
@@ -136,11 +149,7 @@ static int list_msk(struct list_task *t, struct mk_err *err)
         if (next == NULL || next[0] == '\0') {
             break;
         }
-        MK_ENSURE(token == NULL || strcmp(token, next) != 0, err, MK_ERR_INVALID,
-                  "ListClustersV2: nextToken repeats");
-        free(token);
-        token = strdup(next);
-        MK_ENSURE(token != NULL, err, MK_ERR_NOMEM, "out of memory");
+        MK_GUARD(cursor_advance(&token, next, "ListClustersV2: nextToken", err));
         json_decref(resp);
         resp = NULL;
     }
@@ -191,11 +200,10 @@ static int list_by_name(struct list_task *t, struct mk_err *err)
         MK_ENSURE(append_all(t->items, names) == 0, err, MK_ERR_NOMEM, "out of memory");
         next = kinesis ? json_string_value(json_object_get(resp, "NextToken")) : NULL;
         if (next != NULL && next[0] != '\0') {
-            MK_ENSURE(token == NULL || strcmp(token, next) != 0, err, MK_ERR_INVALID,
-                      "%s: NextToken repeats", list_ops[t->svc]);
-            free(token);
-            token = strdup(next);
-            MK_ENSURE(token != NULL, err, MK_ERR_NOMEM, "out of memory");
+            MK_GUARD(cursor_advance(&token, next,
+                                    t->svc == AUDIT_SVC_KINESIS ? "ListStreams: NextToken"
+                                                                : "ListDeliveryStreams: NextToken",
+                                    err));
         } else if (json_is_true(json_object_get(resp, more_key)) && json_array_size(names) > 0) {
             const char *last = json_string_value(json_array_get(names, json_array_size(names) - 1));
             MK_ENSURE(last != NULL, err, MK_ERR_INVALID, "%s: a name is not a string",
@@ -575,11 +583,7 @@ static int tags_json(struct aws_client *client, enum audit_service svc, const ch
         if (next == NULL || next[0] == '\0') {
             break;
         }
-        MK_ENSURE(cursor == NULL || strcmp(cursor, next) != 0, err, MK_ERR_INVALID,
-                  "%s: the page cursor repeats", target);
-        free(cursor);
-        cursor = strdup(next);
-        MK_ENSURE(cursor != NULL, err, MK_ERR_NOMEM, "out of memory");
+        MK_GUARD(cursor_advance(&cursor, next, target, err));
         json_decref(req);
         json_decref(resp);
         req = resp = NULL;

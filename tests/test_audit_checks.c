@@ -590,6 +590,15 @@ static char *ca_json(const char *status, const char *mode, int crl, int ocsp, lo
     return s;
 }
 
+/* add_ca() with the describe answer of ca_json(). */
+static void add_ca_json(struct fixture *f, const char *arn, const char *status, const char *mode,
+                        int crl, int ocsp, long days, const char *pem, const char *chain)
+{
+    char *j = ca_json(status, mode, crl, ocsp, days);
+    add_ca(f, arn, j, pem, chain);
+    free(j);
+}
+
 #define CA(n) "arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/" n
 
 static void test_pca_checks(void **state)
@@ -597,28 +606,15 @@ static void test_pca_checks(void **state)
     struct fixture *f = *state;
     char *good = make_pem("good", 3650), *soon = make_pem("soon", 60);
     char *root_soon = make_pem("Root Soon", 20);
-    char *j;
     f->opts.now = NOW;
 
-    j = ca_json("ACTIVE", "GENERAL_PURPOSE", 1, 0, 3650);
-    add_ca(f, CA("good"), j, good, NULL);
-    free(j);
-    j = ca_json("DISABLED", "GENERAL_PURPOSE", 0, 1, 3650);
-    add_ca(f, CA("disabled"), j, NULL, NULL);
-    free(j);
-    j = ca_json("ACTIVE", "GENERAL_PURPOSE", 0, 0, 60);
-    add_ca(f, CA("soon"), j, soon, NULL);
-    free(j);
+    add_ca_json(f, CA("good"), "ACTIVE", "GENERAL_PURPOSE", 1, 0, 3650, good, NULL);
+    add_ca_json(f, CA("disabled"), "DISABLED", "GENERAL_PURPOSE", 0, 1, 3650, NULL, NULL);
+    add_ca_json(f, CA("soon"), "ACTIVE", "GENERAL_PURPOSE", 0, 0, 60, soon, NULL);
     /* The CA itself is fine for ten years, but the root above it expires in 20 days. */
-    j = ca_json("ACTIVE", "SHORT_LIVED_CERTIFICATE", 0, 0, 3650);
-    add_ca(f, CA("chain"), j, good, root_soon);
-    free(j);
-    j = ca_json("PENDING_CERTIFICATE", "GENERAL_PURPOSE", 1, 1, 0);
-    add_ca(f, CA("pending"), j, NULL, NULL);
-    free(j);
-    j = ca_json("EXPIRED", "GENERAL_PURPOSE", 1, 0, -3);
-    add_ca(f, CA("expired"), j, NULL, NULL);
-    free(j);
+    add_ca_json(f, CA("chain"), "ACTIVE", "SHORT_LIVED_CERTIFICATE", 0, 0, 3650, good, root_soon);
+    add_ca_json(f, CA("pending"), "PENDING_CERTIFICATE", "GENERAL_PURPOSE", 1, 1, 0, NULL, NULL);
+    add_ca_json(f, CA("expired"), "EXPIRED", "GENERAL_PURPOSE", 1, 0, -3, NULL, NULL);
     evaluate(f);
 
     expect(f, "pca.status", CA("good"), CTL_STATUS_PASS, "ACTIVE");
@@ -648,12 +644,10 @@ static void test_pca_checks(void **state)
 static void test_pca_expiry_vs_issued(void **state)
 {
     struct fixture *f = *state;
-    char *j = ca_json("ACTIVE", "GENERAL_PURPOSE", 1, 0, 60);
     f->opts.now = NOW;
     f->opts.ca_min_days = 30;
     f->opts.cert_days = 90;
-    add_ca(f, CA("a"), j, NULL, NULL);
-    free(j);
+    add_ca_json(f, CA("a"), "ACTIVE", "GENERAL_PURPOSE", 1, 0, 60, NULL, NULL);
     evaluate(f);
     expect(f, "pca.certificate_expiry", CA("a"), CTL_STATUS_FAIL, "90-day certificates");
     ctl_report_free(f->report);
