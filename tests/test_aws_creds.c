@@ -19,6 +19,7 @@
 #include "aws/aws.h"
 #include "aws/client-int.h"
 #include "aws/creds.h"
+#include "aws/xml.h"
 #include "tests/aws/server.h"
 #include "tests/support/capture.h"
 
@@ -329,6 +330,73 @@ static void test_assume_role_moto(void **state)
     aws_creds_free(c);
 }
 
+/* The account a client's credentials belong to, from STS GetCallerIdentity (moto maps assumed-role
+ * credentials to the role's account). */
+static char *caller_account(struct aws_client *c, struct mk_err *err)
+{
+    char *xml = NULL;
+    size_t len = 0;
+    char *acct = NULL;
+    if (aws_query_call(c, "sts", "GetCallerIdentity", "2011-06-15", NULL, &xml, &len, err) == 0) {
+        acct = aws_xml_text(xml, len, "GetCallerIdentityResult/Account", err);
+    }
+    free(xml);
+    return acct;
+}
+
+/* aws_client_options.role_arn: every call is signed with the assumed role's credentials. */
+static void test_client_role_arn(void **state)
+{
+    struct mk_err err = {0};
+    struct aws_client_options o = {.max_attempts = 2, .request_timeout_ms = 5000};
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENVSRC", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+
+    struct aws_client *c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    char *acct = caller_account(c, &err);
+    if (acct == NULL) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(acct, "123456789012");
+    free(acct);
+    aws_client_free(c);
+
+    o.role_arn = "arn:aws:iam::210987654321:role/audit";
+    o.role_session_name = "audit-test";
+    c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    assert_int_equal(aws_client_check_credentials(c, &err), 0);
+    acct = caller_account(c, &err);
+    if (acct == NULL) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(acct, "210987654321");
+    free(acct);
+    aws_client_free(c);
+
+    /* No source credentials: MK_ERR_CREDS, before any AssumeRole. */
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    assert_int_equal(aws_client_check_credentials(c, &err), -1);
+    assert_int_equal(err.code, MK_ERR_CREDS);
+    aws_client_free(c);
+
+    /* STS unreachable: the AssumeRole failure keeps its own code and names the role. */
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENVSRC", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+    setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1", 1);
+    c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    assert_int_equal(aws_client_check_credentials(c, &err), -1);
+    assert_int_equal(err.code, MK_ERR_NET);
+    assert_non_null(strstr(err.msg, "assume role arn:aws:iam::210987654321:role/audit"));
+    assert_null(strstr(err.msg, SECRET));
+    aws_client_free(c);
+}
+
 static void test_web_identity_moto(void **state)
 {
     struct mk_err err = {0};
@@ -563,6 +631,7 @@ int main(void)
         cmocka_unit_test_setup(test_profiles, each_setup),
         cmocka_unit_test_setup(test_credential_process, each_setup),
         cmocka_unit_test_setup(test_assume_role_moto, each_setup),
+        cmocka_unit_test_setup(test_client_role_arn, each_setup),
         cmocka_unit_test_setup(test_web_identity_moto, each_setup),
         cmocka_unit_test_setup(test_container, each_setup),
         cmocka_unit_test_setup(test_container_relative_uri, each_setup),
