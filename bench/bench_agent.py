@@ -195,7 +195,7 @@ def footprint(args, n, env):
     wake = w1.get("mskpki_agent_wakeups_total", 0) - w0.get("mskpki_agent_wakeups_total", 0)
     print("figure=footprint certs=%d rss_anon_kib=%d rss_anon_end_kib=%d vm_rss_kib=%d "
           "floor_rss_anon_kib=%d ratio=%.2f idle_s=%g loop_wakeups=%d thread_ctx_switches=%d "
-          "scrapes=1" % (n, rss, rss_end, vm, floor, rss / floor, args.idle, wake, c1 - c0),
+          "scrapes_in_window=0" % (n, rss, rss_end, vm, floor, rss / floor, args.idle, wake, c1 - c0),
           flush=True)
 
 

@@ -8,14 +8,17 @@ Starts bench/fake_aws_bulk.py with --resources MSK clusters, Kinesis streams and
 streams (each with its own KMS key) answering after --delay-ms, runs `mskpkictl audit
 --format json` against it --repeat times, and prints per run the wall time, the number of calls
 it made (counted by the fake), the lower bound calls x delay / concurrency and the ratio to it.
+Then a reference client (bare keep-alive HTTP from as many Python threads) makes as many calls:
+its ratio to the bound is what this fake on this machine allows at best.
 Then, unless --no-boto3, the sequential boto3 peer (bench/boto3_audit.py) once, and the speed-up.
 """
 import argparse
+import http.client
 import json
 import os
 import subprocess
 import sys
-import time
+import threading
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -41,6 +44,35 @@ def env():
               "AWS_SHARED_CREDENTIALS_FILE": os.path.join(tmp, "none"),
               "AWS_EC2_METADATA_DISABLED": "true"})
     return e
+
+
+def reference(port, calls, concurrency):
+    """The same number of calls at the same concurrency from the simplest possible client (one
+    kept-alive connection per thread, a fixed pre-built DescribeKey request, no signing, no
+    parsing): what this fake on this machine can give at best.  Returns seconds."""
+    auth = ("AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/%s/kms/aws4_request, "
+            "SignedHeaders=host, Signature=0" % REGION)
+    body = json.dumps({"KeyId": "arn:aws:kms:%s:111122223333:key/c00000-0000-0000-0000-"
+                       "000000000000" % REGION})
+    left = [calls]
+    lock = threading.Lock()
+
+    def worker():
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                if left[0] == 0:
+                    break
+                left[0] -= 1
+            c.request("POST", "/", body, {"X-Amz-Target": "TrentService.DescribeKey",
+                                          "Authorization": auth,
+                                          "Content-Type": "application/x-amz-json-1.1"})
+            c.getresponse().read()
+        c.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    t, _ = bl.timed(lambda: ([th.start() for th in threads], [th.join() for th in threads]))
+    return t
 
 
 def main():
@@ -83,6 +115,11 @@ def main():
               (3 * args.resources, args.delay_ms, args.concurrency, calls, len(findings),
                errors, t, bound, t / bound), flush=True)
     print("summary=audit wall_s=%s ratio_to_bound=%s" % (bl.summary(walls), bl.summary(ratios)),
+          flush=True)
+    t = reference(port, calls, args.concurrency)
+    med = sorted(walls)[len(walls) // 2]
+    print("figure=audit_reference calls=%d concurrency=%d wall_s=%.3f ratio_to_bound=%.3f "
+          "audit_ratio_to_reference=%.3f" % (calls, args.concurrency, t, t / bound, med / t),
           flush=True)
     if args.no_boto3:
         return

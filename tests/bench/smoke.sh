@@ -40,6 +40,7 @@ python3 "$BENCH/bench_audit.py" --mskpkictl "$MSKPKICTL" --resources 10 --delay-
 # 10 clusters, streams and Firehose streams; the fake counts the calls each side makes.
 expect "$OUT/audit.txt" \
     "^figure=audit resources=30 delay_ms=1 concurrency=8 calls=[1-9][0-9]* findings=[1-9][0-9]* errors=0 wall_s=$num lower_bound_s=$num ratio_to_bound=$num$" \
+    "^figure=audit_reference calls=[1-9][0-9]* concurrency=8 wall_s=$num ratio_to_bound=$num audit_ratio_to_reference=$num$" \
     "^figure=audit_boto3 calls=[1-9][0-9]* wall_s=$num findings=[1-9][0-9]* fail=[1-9][0-9]* calls=[0-9]+ speedup=$num$"
 # Both sides made the same calls and found the same number of findings.
 python3 - "$OUT/audit.txt" <<'PY' || fail "mskpkictl audit and the boto3 peer disagree"
