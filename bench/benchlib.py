@@ -3,33 +3,18 @@
 Every child started here is killed at exit and every temp dir removed, like the test helpers.
 Nothing listens beyond 127.0.0.1.
 """
-import atexit
 import os
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-_children = []
-_dirs = []
-
-
-def _cleanup():
-    for p in _children:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    for d in _dirs:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-atexit.register(_cleanup)
-for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-    signal.signal(_s, lambda *a: sys.exit(1))
+# The child and temp-dir registry, its clean-up at exit and on signals, and free_port() are the
+# agent tests' (tests/agent/agentlib.py); the benchmarks register into the same lists.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "agent"))
+from agentlib import _children, _dirs, free_port  # noqa: E402,F401
 
 
 def die(msg):
@@ -58,14 +43,6 @@ def stop(p):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def proc_status(pid, field):
