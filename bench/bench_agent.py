@@ -178,10 +178,14 @@ def footprint(args, n, env):
             if p.poll() is not None or time.monotonic() > deadline:
                 bl.die("the agent did not start (exit %s)" % p.poll())
             time.sleep(0.1)
-    # The state files say ready once the daemon has loaded every certificate.
+    # The state files say ready once the daemon has loaded every certificate (a thousand take
+    # a few seconds); then a second more to settle.
+    deadline = time.monotonic() + 300
+    while not all_ready(tmp, n):
+        if p.poll() is not None or time.monotonic() > deadline:
+            bl.die("not every certificate is ready")
+        time.sleep(0.5)
     time.sleep(1.0)
-    if not all_ready(tmp, n):
-        bl.die("not every certificate is ready")
     rss = bl.proc_status(p.pid, "RssAnon")
     vm = bl.proc_status(p.pid, "VmRSS")
     floor = floor_rss(args.floor)
@@ -214,7 +218,7 @@ def main():
     args = ap.parse_args()
     print("machine " + bl.machine(), flush=True)
     envs = {}
-    for kt in args.key_types.split(","):
+    for kt in [k for k in args.key_types.split(",") if k]:
         e = rotation(args, kt)
         if kt == "ec-p256":
             envs = e
