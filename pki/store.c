@@ -123,11 +123,14 @@ static int create_exclusive(int dfd, const char *name)
 
 /*
  * Writes name in directory dfd (called dir in messages) atomically: temp file, fchown, fchmod,
- * write, fsync, rename, fsync of the directory.  On failure the temp file is removed and name is
- * untouched.
+ * write, fsync, rename, and with sync_dir an fsync of the directory.  Without it the caller
+ * fsyncs the directory once after its last file (a generation's files are unreachable until
+ * `current` names it, so one directory fsync covers them all).  On failure the temp file is
+ * removed and name is untouched.
  */
 static int write_file_at(int dfd, const char *dir, const char *name, const void *data, size_t len,
-                         mode_t mode, uid_t owner, gid_t group, struct mk_err *err)
+                         mode_t mode, uid_t owner, gid_t group, int sync_dir,
+                         struct mk_err *err)
 {
     int rc = -1;
     int fd = -1;
@@ -162,7 +165,9 @@ static int write_file_at(int dfd, const char *dir, const char *name, const void 
     MK_ENSURE_ERRNO(renameat(dfd, tmp, dfd, name) == 0, err, MK_ERR_IO, "%s: rename %s to %s", dir,
                     tmp, name);
     have_tmp = 0;
-    MK_ENSURE_ERRNO(fsync(dfd) == 0, err, MK_ERR_IO, "%s: fsync of the directory", dir);
+    if (sync_dir) {
+        MK_ENSURE_ERRNO(fsync(dfd) == 0, err, MK_ERR_IO, "%s: fsync of the directory", dir);
+    }
     rc = 0;
 out:
     if (fd >= 0) {
@@ -202,7 +207,7 @@ int pki_store_write_file(const char *path, const void *data, size_t len, mode_t 
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     MK_ENSURE_ERRNO(dfd >= 0, err, errno == ENOENT ? MK_ERR_NOTFOUND : MK_ERR_IO,
                     "%s: cannot open directory", dir);
-    MK_GUARD(write_file_at(dfd, dir, base, data, len, mode, owner, group, err));
+    MK_GUARD(write_file_at(dfd, dir, base, data, len, mode, owner, group, 1, err));
     rc = 0;
 out:
     if (dfd >= 0) {
@@ -769,7 +774,8 @@ static int write_out_file(int gfd, const char *gpath, const struct pki_store_spe
     const void *data = f->secret != NULL ? (const void *)pki_secret_data(f->secret) : f->text;
     size_t len = f->secret != NULL ? pki_secret_len(f->secret) : strlen(f->text);
 
-    return write_file_at(gfd, gpath, f->name, data, len, f->mode, spec->owner, spec->group, err);
+    return write_file_at(gfd, gpath, f->name, data, len, f->mode, spec->owner, spec->group, 0,
+                         err);
 }
 
 int pki_store_write(const struct pki_store_spec *spec, EVP_PKEY *key, X509 *leaf,
@@ -834,7 +840,9 @@ int pki_store_write(const struct pki_store_spec *spec, EVP_PKEY *key, X509 *leaf
     for (int i = 0; i < n_files; i++) {
         MK_GUARD(write_out_file(gfd, gen_path, spec, &files[i], err));
     }
-    /* The generation's entry must be durable before `current` can name it. */
+    /* The files' names in the generation, then the generation's entry, must be durable before
+     * `current` can name it: one fsync each, not one per file. */
+    MK_ENSURE_ERRNO(fsync(gfd) == 0, err, MK_ERR_IO, "%s: fsync", gen_path);
     MK_ENSURE_ERRNO(fsync(dfd) == 0, err, MK_ERR_IO, "%s: fsync", dir);
 
     /* Stable links point through `current`, so they are made once and never change.  Made
