@@ -73,6 +73,7 @@ int ctl_cert_exit_for(const struct mk_err *err)
     switch (err->code) {
     case MK_ERR_USAGE:
     case MK_ERR_CONFIG:
+    case MK_ERR_PERM:
         return CTL_EXIT_USAGE;
     case MK_ERR_NET:
     case MK_ERR_TIMEOUT:
