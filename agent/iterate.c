@@ -42,17 +42,7 @@ struct pki_ca *agent_ctx_ca(struct agent_ctx *ctx, struct mk_err *err)
     if (ctx->ca != NULL) {
         return ctx->ca;
     }
-    switch (ctx->cfg->ca.type) {
-    case CONF_CA_LOCAL:
-        ctx->ca = pki_ca_local_new(&ctx->cfg->ca.local, err);
-        break;
-    case CONF_CA_AWS_PCA:
-        ctx->ca = pki_ca_aws_pca_new(&ctx->cfg->ca.aws_pca, err);
-        break;
-    default:
-        mk_err_set(err, MK_ERR_CONFIG, "ca: unknown CA type %d", (int)ctx->cfg->ca.type);
-        break;
-    }
+    ctx->ca = issue_ca_new(ctx->cfg, err);
     if (ctx->ca == NULL) {
         mk_err_prefix(err, "ca");
     }

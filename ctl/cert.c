@@ -137,25 +137,6 @@ out:
     return ret;
 }
 
-/* The CA a config names.  Caller frees with pki_ca_free(). */
-static struct pki_ca *ca_of_config(const struct conf *cfg, struct mk_err *err)
-{
-    struct pki_ca *ca = NULL;
-
-    switch (cfg->ca.type) {
-    case CONF_CA_LOCAL:
-        ca = pki_ca_local_new(&cfg->ca.local, err);
-        break;
-    case CONF_CA_AWS_PCA:
-        ca = pki_ca_aws_pca_new(&cfg->ca.aws_pca, err);
-        break;
-    default:
-        mk_err_set(err, MK_ERR_CONFIG, "%s: unknown CA type %d", cfg->path, (int)cfg->ca.type);
-        break;
-    }
-    return ca;
-}
-
 /* ---- issue ------------------------------------------------------------------------------- */
 
 /* The key of the generation in place, for reuse_key (NULL when there is none yet). */
@@ -252,7 +233,7 @@ static int cert_issue_main(int argc, char **argv)
         mk_err_set(&err, MK_ERR_USAGE, "%s: no certificate named '%s'", config, name);
         goto fail;
     }
-    if ((ca = ca_of_config(cfg, &err)) == NULL) {
+    if ((ca = issue_ca_new(cfg, &err)) == NULL) {
         mk_err_prefix(&err, "ca");
         goto fail;
     }
@@ -383,7 +364,7 @@ static int cert_revoke_main(int argc, char **argv)
         if ((cfg = conf_load(o.config, &err)) == NULL) {
             goto fail;
         }
-        ca = ca_of_config(cfg, &err);
+        ca = issue_ca_new(cfg, &err);
     } else {
         memset(&pca, 0, sizeof(pca));
         pca.ca_arn = o.ca_arn;

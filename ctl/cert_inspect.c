@@ -213,7 +213,7 @@ static const char *check_word(int checked, int ok)
 
 static void write_one_table(FILE *out, const struct cert_view *v)
 {
-    char nb[32], na[32], left[64];
+    char nb[32], na[32], left[96];
 
     fmt_time(v->not_before, nb, sizeof(nb));
     fmt_time(v->not_after, na, sizeof(na));

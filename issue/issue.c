@@ -26,6 +26,19 @@ static int issue_state_path(char *buf, size_t size, const char *dir, const char 
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
+struct pki_ca *issue_ca_new(const struct conf *cfg, struct mk_err *err)
+{
+    switch (cfg->ca.type) {
+    case CONF_CA_LOCAL:
+        return pki_ca_local_new(&cfg->ca.local, err);
+    case CONF_CA_AWS_PCA:
+        return pki_ca_aws_pca_new(&cfg->ca.aws_pca, err);
+    default:
+        mk_err_set(err, MK_ERR_CONFIG, "unknown CA type %d", (int)cfg->ca.type);
+        return NULL;
+    }
+}
+
 int issue_spec_load(const struct conf_certificate *cc, struct issue_spec *out, struct mk_err *err)
 {
     const struct conf_output *o = &cc->output;

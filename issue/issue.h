@@ -51,6 +51,10 @@ int issue_has_pending(const char *state_dir, const char *name);
 /* Removes the pending files of name (missing ones are fine). */
 void issue_clear_pending(const char *state_dir, const char *name);
 
+/* The CA backend the config's ca block names (local or aws-pca).  Caller frees with
+ * pki_ca_free(). */
+struct pki_ca *issue_ca_new(const struct conf *cfg, struct mk_err *err) MK_MUST_CHECK;
+
 struct issue_in {
     struct pki_ca *ca;
     const struct conf_certificate *cc;
