@@ -184,8 +184,7 @@ static int load_pending(const struct issue_in *in, EVP_PKEY **key, X509_REQ **cs
 }
 
 /* Writes the key (0600) and CSR so that a restart can resume the issuance. */
-static int save_pending(const struct issue_in *in, EVP_PKEY *key, X509_REQ *csr,
-                        struct mk_err *err)
+static int save_pending(const struct issue_in *in, EVP_PKEY *key, X509_REQ *csr, struct mk_err *err)
 {
     const char *name = in->cc->name;
     char kpath[1024];

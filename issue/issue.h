@@ -77,7 +77,6 @@ void issue_out_clear(struct issue_out *out);
 
 /* Runs the transaction.  On success fills *out (owned).  On failure -1 with err naming the step
  * ("ca: ...", "verify: ...", "store: ..."); out->issued is still set when the CA issued. */
-int issue_run(const struct issue_in *in, struct issue_out *out,
-                 struct mk_err *err) MK_MUST_CHECK;
+int issue_run(const struct issue_in *in, struct issue_out *out, struct mk_err *err) MK_MUST_CHECK;
 
 #endif

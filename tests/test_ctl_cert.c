@@ -51,7 +51,8 @@ static void test_serial_only_forms(void **state)
 static void test_serial_only_rejects(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "0x", "zz", "12 34", "0A-1B", "7F0102030405060708090A0B0C0D0E0F1011121314", ":"};
+    const char *bad[] = {
+        "", "0x", "zz", "12 34", "0A-1B", "7F0102030405060708090A0B0C0D0E0F1011121314", ":"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct mk_err err = {0};
         assert_null(ctl_cert_serial_only(bad[i], &err));
