@@ -10,8 +10,8 @@
 #include <jansson.h>
 
 #include "agent/hook.h"
-#include "agent/rotate.h"
 #include "agent/schedule.h"
+#include "issue/issue.h"
 #include "pki/log.h"
 #include "pki/secret.h"
 #include "pki/store.h"
@@ -42,17 +42,7 @@ struct pki_ca *agent_ctx_ca(struct agent_ctx *ctx, struct mk_err *err)
     if (ctx->ca != NULL) {
         return ctx->ca;
     }
-    switch (ctx->cfg->ca.type) {
-    case CONF_CA_LOCAL:
-        ctx->ca = pki_ca_local_new(&ctx->cfg->ca.local, err);
-        break;
-    case CONF_CA_AWS_PCA:
-        ctx->ca = pki_ca_aws_pca_new(&ctx->cfg->ca.aws_pca, err);
-        break;
-    default:
-        mk_err_set(err, MK_ERR_CONFIG, "ca: unknown CA type %d", (int)ctx->cfg->ca.type);
-        break;
-    }
+    ctx->ca = issue_ca_new(ctx->cfg, err);
     if (ctx->ca == NULL) {
         mk_err_prefix(err, "ca");
     }
@@ -166,7 +156,7 @@ void agent_cert_status(const struct agent_ctx *ctx, const struct agent_cert *c, 
     snprintf(st->last_error, sizeof(st->last_error), "%s", c->last_error);
     st->consecutive_failures = c->failures;
     st->generation = c->have_cert ? c->generation : 0;
-    if (agent_cert_path(c->cc, st->cert_path, sizeof(st->cert_path)) != 0) {
+    if (issue_cert_path(c->cc, st->cert_path, sizeof(st->cert_path)) != 0) {
         st->cert_path[0] = '\0';
     }
     st->updated = now;
@@ -342,7 +332,7 @@ static void plan_wait(struct agent_cert *c, time_t now)
 
 static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
 {
-    struct agent_spec spec = {0};
+    struct issue_spec spec = {0};
     struct pki_generation gen = {0};
     struct pki_ca *ca;
     struct mk_err err;
@@ -353,7 +343,7 @@ static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     }
     drop_current(c);
     mk_err_clear(&err);
-    if (agent_spec_load(c->cc, &spec, &err) != 0 ||
+    if (issue_spec_load(c->cc, &spec, &err) != 0 ||
         pki_store_check_dir(c->cc->output.directory, &err) != 0 ||
         pki_store_recover(&spec.spec, &err) != 0) {
         mk_log_err("store.unusable", &err);
@@ -376,12 +366,12 @@ static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         }
     }
     pki_generation_clear(&gen);
-    agent_spec_clear(&spec);
+    issue_spec_clear(&spec);
 
     mk_err_clear(&err);
     ca = agent_ctx_ca(ctx, &err);
-    if (ca != NULL && agent_rotate_uses_pending(ca) &&
-        agent_rotate_has_pending(ctx->cfg->state_dir, c->name)) {
+    if (ca != NULL && issue_uses_pending(ca) &&
+        issue_has_pending(ctx->cfg->state_dir, c->name)) {
         pending = 1;
     }
     if (c->force || pending || !agent_cert_ready(c, now)) {
@@ -413,7 +403,7 @@ static void run_hook(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         c->hook_failed = 0;
         return;
     }
-    if (agent_cert_path(c->cc, cert_path, sizeof(cert_path)) != 0) {
+    if (issue_cert_path(c->cc, cert_path, sizeof(cert_path)) != 0) {
         cert_path[0] = '\0';
     }
     memset(&hs, 0, sizeof(hs));
@@ -531,8 +521,8 @@ static void rotation_failed(struct agent_ctx *ctx, struct agent_cert *c, time_t 
 
 static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
 {
-    struct agent_rotate_in in;
-    struct agent_rotate_out out = {0};
+    struct issue_in in;
+    struct issue_out out = {0};
     struct pki_ca *ca;
     struct mk_err err;
     X509 *replaced = NULL;
@@ -551,7 +541,7 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         in.state_dir = ctx->cfg->state_dir;
         in.current_key = c->key;
         in.now = now;
-        ok = agent_rotate(&in, &out, &err) == 0;
+        ok = issue_run(&in, &out, &err) == 0;
         if (out.issued && ctx->metrics != NULL) {
             agent_metrics_issued(ctx->metrics, c->name);
         }
@@ -560,7 +550,7 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         agent_metrics_rotation(ctx->metrics, c->name, ok, monotonic_seconds() - t0);
     }
     if (!ok) {
-        agent_rotate_out_clear(&out);
+        issue_out_clear(&out);
         rotation_failed(ctx, c, now, &err);
         return;
     }
@@ -570,14 +560,14 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     if (adopt(c, out.key, out.leaf, out.generation, &err) != 0) {
         out.key = NULL;
         out.leaf = NULL;
-        agent_rotate_out_clear(&out);
+        issue_out_clear(&out);
         X509_free(replaced);
         rotation_failed(ctx, c, now, &err);
         return;
     }
     out.key = NULL;
     out.leaf = NULL;
-    agent_rotate_out_clear(&out);
+    issue_out_clear(&out);
     c->failures = 0;
     c->last_success = now;
     c->last_result = AGENT_RESULT_SUCCESS;

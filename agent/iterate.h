@@ -7,7 +7,7 @@
  *   START    recover the store, load the current generation, restore counters from the state
  *            file; then ROTATE (missing, expired, corrupt, pending issuance, forced) or WAIT.
  *   WAIT     a valid certificate; due at its jittered renewal time -> ROTATE.
- *   ROTATE   one rotation transaction (rotate.h); success -> WAIT (+ hook, + revocation of the
+ *   ROTATE   one rotation transaction (issue/issue.h); success -> WAIT (+ hook, + revocation of the
  *            replaced certificate after the grace), failure -> BACKOFF.
  *   BACKOFF  due at the retry time (capped exponential backoff with jitter) -> ROTATE.
  *

@@ -1,5 +1,5 @@
-/* rotate.c: one rotation transaction (see rotate.h). */
-#include "agent/rotate.h"
+/* issue.c: one issuance transaction (see issue.h), shared by mskpki-agent and mskpkictl. */
+#include "issue/issue.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +9,6 @@
 
 #include <openssl/pem.h>
 
-#include "agent/state.h"
 #include "pki/cert.h"
 #include "pki/csr.h"
 #include "pki/format.h"
@@ -19,10 +18,31 @@
 /* Accepted clock difference between the CA and this host for notBefore. */
 #define NOT_BEFORE_SKEW 300
 
-int agent_spec_load(const struct conf_certificate *cc, struct agent_spec *out, struct mk_err *err)
+/* <dir>/<name><suffix> into buf: the same layout as the agent's state files. */
+static int issue_state_path(char *buf, size_t size, const char *dir, const char *name,
+                            const char *suffix)
+{
+    int n = snprintf(buf, size, "%s/%s%s", dir, name, suffix);
+    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+struct pki_ca *issue_ca_new(const struct conf *cfg, struct mk_err *err)
+{
+    switch (cfg->ca.type) {
+    case CONF_CA_LOCAL:
+        return pki_ca_local_new(&cfg->ca.local, err);
+    case CONF_CA_AWS_PCA:
+        return pki_ca_aws_pca_new(&cfg->ca.aws_pca, err);
+    default:
+        mk_err_set(err, MK_ERR_CONFIG, "unknown CA type %d", (int)cfg->ca.type);
+        return NULL;
+    }
+}
+
+int issue_spec_load(const struct conf_certificate *cc, struct issue_spec *out, struct mk_err *err)
 {
     const struct conf_output *o = &cc->output;
-    struct agent_spec s;
+    struct issue_spec s;
     int rc = -1;
 
     memset(&s, 0, sizeof(s));
@@ -49,37 +69,37 @@ int agent_spec_load(const struct conf_certificate *cc, struct agent_spec *out, s
     rc = 0;
 out:
     if (rc != 0) {
-        agent_spec_clear(&s);
+        issue_spec_clear(&s);
     }
     return rc;
 }
 
-void agent_spec_clear(struct agent_spec *s)
+void issue_spec_clear(struct issue_spec *s)
 {
     pki_secret_free(s->passphrase);
     pki_secret_free(s->pkcs12_password);
     memset(s, 0, sizeof(*s));
 }
 
-int agent_cert_path(const struct conf_certificate *cc, char *buf, size_t size)
+int issue_cert_path(const struct conf_certificate *cc, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s/%s", cc->output.directory, cc->output.cert);
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
-int agent_rotate_uses_pending(const struct pki_ca *ca)
+int issue_uses_pending(const struct pki_ca *ca)
 {
     return strcmp(pki_ca_kind(ca), "local") != 0;
 }
 
 static const char *const pending_suffixes[] = {".pending.json", ".pending.key", ".pending.csr"};
 
-int agent_rotate_has_pending(const char *state_dir, const char *name)
+int issue_has_pending(const char *state_dir, const char *name)
 {
     char path[1024];
 
     for (size_t i = 0; i < sizeof(pending_suffixes) / sizeof(pending_suffixes[0]); i++) {
-        if (agent_state_path(path, sizeof(path), state_dir, name, pending_suffixes[i]) == 0 &&
+        if (issue_state_path(path, sizeof(path), state_dir, name, pending_suffixes[i]) == 0 &&
             access(path, F_OK) == 0) {
             return 1;
         }
@@ -87,12 +107,12 @@ int agent_rotate_has_pending(const char *state_dir, const char *name)
     return 0;
 }
 
-void agent_rotate_clear_pending(const char *state_dir, const char *name)
+void issue_clear_pending(const char *state_dir, const char *name)
 {
     char path[1024];
 
     for (size_t i = 0; i < sizeof(pending_suffixes) / sizeof(pending_suffixes[0]); i++) {
-        if (agent_state_path(path, sizeof(path), state_dir, name, pending_suffixes[i]) == 0 &&
+        if (issue_state_path(path, sizeof(path), state_dir, name, pending_suffixes[i]) == 0 &&
             unlink(path) != 0 && errno != ENOENT) {
             mk_log(MK_LOG_WARN, "rotation.pending_cleanup", "name=%s path=%s errno=%d", name, path,
                    errno);
@@ -100,7 +120,7 @@ void agent_rotate_clear_pending(const char *state_dir, const char *name)
     }
 }
 
-void agent_rotate_out_clear(struct agent_rotate_out *out)
+void issue_out_clear(struct issue_out *out)
 {
     EVP_PKEY_free(out->key);
     X509_free(out->leaf);
@@ -127,7 +147,7 @@ static void csr_spec_of(const struct conf_certificate *cc, struct pki_csr_spec *
 
 /* Loads the pending key and CSR of an interrupted issuance.  Returns 1 when both were loaded,
  * 0 when there is nothing (usable) to resume. */
-static int load_pending(const struct agent_rotate_in *in, EVP_PKEY **key, X509_REQ **csr)
+static int load_pending(const struct issue_in *in, EVP_PKEY **key, X509_REQ **csr)
 {
     const char *name = in->cc->name;
     char kpath[1024];
@@ -137,8 +157,8 @@ static int load_pending(const struct agent_rotate_in *in, EVP_PKEY **key, X509_R
     X509_REQ *r = NULL;
     FILE *f = NULL;
 
-    if (agent_state_path(kpath, sizeof(kpath), in->state_dir, name, ".pending.key") != 0 ||
-        agent_state_path(cpath, sizeof(cpath), in->state_dir, name, ".pending.csr") != 0 ||
+    if (issue_state_path(kpath, sizeof(kpath), in->state_dir, name, ".pending.key") != 0 ||
+        issue_state_path(cpath, sizeof(cpath), in->state_dir, name, ".pending.csr") != 0 ||
         access(kpath, F_OK) != 0) {
         return 0;
     }
@@ -164,8 +184,7 @@ static int load_pending(const struct agent_rotate_in *in, EVP_PKEY **key, X509_R
 }
 
 /* Writes the key (0600) and CSR so that a restart can resume the issuance. */
-static int save_pending(const struct agent_rotate_in *in, EVP_PKEY *key, X509_REQ *csr,
-                        struct mk_err *err)
+static int save_pending(const struct issue_in *in, EVP_PKEY *key, X509_REQ *csr, struct mk_err *err)
 {
     const char *name = in->cc->name;
     char kpath[1024];
@@ -175,8 +194,8 @@ static int save_pending(const struct agent_rotate_in *in, EVP_PKEY *key, X509_RE
     size_t csr_len = 0;
     int rc = -1;
 
-    MK_ENSURE(agent_state_path(kpath, sizeof(kpath), in->state_dir, name, ".pending.key") == 0 &&
-                  agent_state_path(cpath, sizeof(cpath), in->state_dir, name, ".pending.csr") == 0,
+    MK_ENSURE(issue_state_path(kpath, sizeof(kpath), in->state_dir, name, ".pending.key") == 0 &&
+                  issue_state_path(cpath, sizeof(cpath), in->state_dir, name, ".pending.csr") == 0,
               err, MK_ERR_INVALID, "pending: path too long for %s", name);
     MK_GUARD_PTR(pem = pki_format_key_pem(key, NULL, err));
     MK_GUARD(pki_store_write_file(kpath, pki_secret_data(pem), pki_secret_len(pem), 0600, (uid_t)-1,
@@ -191,7 +210,7 @@ out:
 }
 
 /* The new certificate must be usable before it replaces anything. */
-static int verify_issued(const struct agent_rotate_in *in, EVP_PKEY *key, X509 *leaf,
+static int verify_issued(const struct issue_in *in, EVP_PKEY *key, X509 *leaf,
                          STACK_OF(X509) * chain, struct mk_err *err)
 {
     STACK_OF(X509) *anchors = NULL;
@@ -223,27 +242,27 @@ out:
     return rc;
 }
 
-int agent_rotate(const struct agent_rotate_in *in, struct agent_rotate_out *out, struct mk_err *err)
+int issue_run(const struct issue_in *in, struct issue_out *out, struct mk_err *err)
 {
     const struct conf_certificate *cc = in->cc;
-    const int pending = agent_rotate_uses_pending(in->ca);
+    const int pending = issue_uses_pending(in->ca);
     char pending_path[1024];
     struct pki_csr_spec cspec;
     struct pki_issue_request req;
     struct pki_issued issued = {0};
-    struct agent_spec spec = {0};
+    struct issue_spec spec = {0};
     struct pki_generation gen = {0};
     EVP_PKEY *key = NULL;
     X509_REQ *csr = NULL;
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
-    MK_ENSURE(agent_state_path(pending_path, sizeof(pending_path), in->state_dir, cc->name,
+    MK_ENSURE(issue_state_path(pending_path, sizeof(pending_path), in->state_dir, cc->name,
                                ".pending.json") == 0,
               err, MK_ERR_INVALID, "rotation: state path too long for %s", cc->name);
     /* Secrets and the output directory first: a missing password file or an unusable directory
      * must fail before the CA is asked (and, on AWS, paid). */
-    MK_GUARD(agent_spec_load(cc, &spec, err));
+    MK_GUARD(issue_spec_load(cc, &spec, err));
     if (pki_store_check_dir(cc->output.directory, err) != 0) {
         mk_err_prefix(err, "store");
         goto out;
@@ -283,7 +302,7 @@ int agent_rotate(const struct agent_rotate_in *in, struct agent_rotate_out *out,
     out->issued = 1;
     if (verify_issued(in, key, issued.leaf, issued.chain, err) != 0) {
         /* Resuming would only fetch the same unusable certificate again. */
-        agent_rotate_clear_pending(in->state_dir, cc->name);
+        issue_clear_pending(in->state_dir, cc->name);
         goto out;
     }
     if (pki_store_write(&spec.spec, key, issued.leaf, issued.chain, err) != 0) {
@@ -291,7 +310,7 @@ int agent_rotate(const struct agent_rotate_in *in, struct agent_rotate_out *out,
         mk_err_prefix(err, "store");
         goto out;
     }
-    agent_rotate_clear_pending(in->state_dir, cc->name);
+    issue_clear_pending(in->state_dir, cc->name);
     if (pki_store_read(&spec.spec, &gen, err) != 0) {
         mk_err_prefix(err, "store: read back");
         goto out;
@@ -309,6 +328,6 @@ out:
     pki_issued_clear(&issued);
     X509_REQ_free(csr);
     EVP_PKEY_free(key);
-    agent_spec_clear(&spec);
+    issue_spec_clear(&spec);
     return rc;
 }

@@ -1,5 +1,7 @@
 /*
- * rotate.h: one rotation transaction for one certificate block.
+ * issue.h: one issuance (rotation) transaction for one certificate block, shared by mskpki-agent
+ * (each rotation) and `mskpkictl cert issue` (bootstrap, hosts without the agent).  It holds no
+ * agent state: the caller passes the CA, the block, the state directory and the current key.
  *
  *   key (fresh, or the current one with reuse_key, or the pending one when resuming)
  *   -> CSR -> CA (pki_ca_issue, resumable through <state_dir>/<name>.pending.json)
@@ -11,8 +13,8 @@
  * issuance with the same key instead of paying for a second certificate.  Any failure leaves
  * the current generation untouched.
  */
-#ifndef AGENT_ROTATE_H
-#define AGENT_ROTATE_H
+#ifndef ISSUE_ISSUE_H
+#define ISSUE_ISSUE_H
 
 #include <time.h>
 
@@ -27,29 +29,33 @@
 
 /* A store spec for a certificate block, with its secrets read from their files (re-read each
  * time, so a changed PKCS#12 password file takes effect at the next rotation). */
-struct agent_spec {
+struct issue_spec {
     struct pki_store_spec spec;
     struct pki_secret *passphrase;
     struct pki_secret *pkcs12_password;
 };
-/* Fills out; strings borrowed from cc.  Release with agent_spec_clear(). */
-int agent_spec_load(const struct conf_certificate *cc, struct agent_spec *out,
+/* Fills out; strings borrowed from cc.  Release with issue_spec_clear(). */
+int issue_spec_load(const struct conf_certificate *cc, struct issue_spec *out,
                     struct mk_err *err) MK_MUST_CHECK;
-void agent_spec_clear(struct agent_spec *s);
+void issue_spec_clear(struct issue_spec *s);
 
 /* The stable path of the certificate file (<directory>/<cert>) into buf. */
-int agent_cert_path(const struct conf_certificate *cc, char *buf, size_t size) MK_MUST_CHECK;
+int issue_cert_path(const struct conf_certificate *cc, char *buf, size_t size) MK_MUST_CHECK;
 
 /* 1 when the CA kind needs pending files (it may complete after a restart), else 0. */
-int agent_rotate_uses_pending(const struct pki_ca *ca);
+int issue_uses_pending(const struct pki_ca *ca);
 
 /* 1 when pending key or record files exist for name in state_dir. */
-int agent_rotate_has_pending(const char *state_dir, const char *name);
+int issue_has_pending(const char *state_dir, const char *name);
 
 /* Removes the pending files of name (missing ones are fine). */
-void agent_rotate_clear_pending(const char *state_dir, const char *name);
+void issue_clear_pending(const char *state_dir, const char *name);
 
-struct agent_rotate_in {
+/* The CA backend the config's ca block names (local or aws-pca).  Caller frees with
+ * pki_ca_free(). */
+struct pki_ca *issue_ca_new(const struct conf *cfg, struct mk_err *err) MK_MUST_CHECK;
+
+struct issue_in {
     struct pki_ca *ca;
     const struct conf_certificate *cc;
     const char *state_dir;
@@ -57,7 +63,7 @@ struct agent_rotate_in {
     time_t now;
 };
 
-struct agent_rotate_out {
+struct issue_out {
     EVP_PKEY *key;
     X509 *leaf;
     STACK_OF(X509) * chain;
@@ -66,12 +72,11 @@ struct agent_rotate_out {
                                * failed): every one costs money on AWS */
     int resumed;              /* a pending issuance was resumed */
 };
-/* Release with agent_rotate_out_clear(); zeroes the struct. */
-void agent_rotate_out_clear(struct agent_rotate_out *out);
+/* Release with issue_out_clear(); zeroes the struct. */
+void issue_out_clear(struct issue_out *out);
 
 /* Runs the transaction.  On success fills *out (owned).  On failure -1 with err naming the step
  * ("ca: ...", "verify: ...", "store: ..."); out->issued is still set when the CA issued. */
-int agent_rotate(const struct agent_rotate_in *in, struct agent_rotate_out *out,
-                 struct mk_err *err) MK_MUST_CHECK;
+int issue_run(const struct issue_in *in, struct issue_out *out, struct mk_err *err) MK_MUST_CHECK;
 
 #endif
