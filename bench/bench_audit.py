@@ -33,6 +33,13 @@ def count(port):
         return json.load(r)["requests"]
 
 
+# The checks the boto3 peer also performs; the Private CA checks (issue 11) are not in the
+# comparison, and the bulk fake does not serve ACM PCA.
+BASE_CHECKS = ("msk.encryption_at_rest_cmk,msk.kafka_version,msk.mtls_required,msk.tls_in_transit,"
+               "kinesis.encryption_cmk,firehose.encryption_cmk,kms.key_rotation,kms.key_state,"
+               "kms.key_policy_public")
+
+
 def env():
     e = dict(os.environ)
     for k in list(e):
@@ -100,7 +107,8 @@ def main():
         c0 = count(port)
         t, r = bl.timed(lambda: subprocess.run(
             [args.mskpkictl, "audit", "--endpoint-url", url, "--region", REGION, "--format",
-             "json", "--concurrency", str(args.concurrency)], env=e, capture_output=True,
+             "json", "--concurrency", str(args.concurrency), "--checks", BASE_CHECKS], env=e,
+            capture_output=True,
             text=True))
         calls = count(port) - c0
         if r.returncode not in (0, 1):

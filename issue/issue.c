@@ -294,7 +294,7 @@ int issue_run(const struct issue_in *in, struct issue_out *out, struct mk_err *e
         if (err != NULL && err->code == MK_ERR_VERIFY) {
             /* The CA answered a certificate that cannot be ours (another key): resuming would
              * fetch the same one forever, so the next attempt starts over with a new key. */
-            agent_rotate_clear_pending(in->state_dir, cc->name);
+            issue_clear_pending(in->state_dir, cc->name);
         }
         mk_err_prefix(err, "ca");
         goto out;
