@@ -21,7 +21,7 @@ VALGRIND = ["valgrind", "--tool=memcheck", "--error-exitcode=99", "--leak-check=
             "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
             "--track-origins=no", "--num-callers=30", "--child-silent-after-fork=yes",
             "--suppressions=" + os.path.join(SRC, "tests", "valgrind", "mskpki.supp")]
-SLOW = {"test_key", "test_cert", "test_csr", "test_format", "test_store", "test_ca_local"}
+SLOW = {"test_key", "test_cert", "test_store", "test_ca_local"}
 
 
 def unit_tests(build):
