@@ -11,5 +11,5 @@ add_library(mskpki_ctl_probe STATIC
     ${CMAKE_CURRENT_SOURCE_DIR}/probe_certs.c
     ${CMAKE_CURRENT_SOURCE_DIR}/probe_report.c
     ${CMAKE_CURRENT_SOURCE_DIR}/status.c)
-target_link_libraries(mskpki_ctl_probe PUBLIC mskpki_kafka_wire mskpki mskpki_aws mskpki_conf
+target_link_libraries(mskpki_ctl_probe PUBLIC mskpki_kafka_wire mskpki_ctl_audit_core mskpki mskpki_aws mskpki_conf
     OpenSSL::SSL PkgConfig::JANSSON PkgConfig::SODIUM Threads::Threads)

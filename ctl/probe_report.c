@@ -1,5 +1,6 @@
 /* probe_report.c: table, json and junit renderings of the probe results (see probe_report.h). */
 #include "ctl/probe_report.h"
+#include "ctl/report.h"
 
 #include <string.h>
 
@@ -96,34 +97,6 @@ out:
     return rc;
 }
 
-/* XML 1.0 text/attribute escaping; control characters other than tab become '?'. */
-static void xml_put(FILE *out, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        switch (c) {
-        case '&':
-            fputs("&amp;", out);
-            break;
-        case '<':
-            fputs("&lt;", out);
-            break;
-        case '>':
-            fputs("&gt;", out);
-            break;
-        case '"':
-            fputs("&quot;", out);
-            break;
-        case '\'':
-            fputs("&apos;", out);
-            break;
-        default:
-            fputc(c < 0x20 && c != '\t' ? '?' : c, out);
-            break;
-        }
-    }
-}
-
 /* One <testsuite> per broker (results of a broker are contiguous), JUnit XML as Jenkins and
  * GitLab read it: failure = wrong verdict, error = could not decide, skipped = not applicable. */
 static int write_junit(FILE *out, const struct probe_result *r, size_t n)
@@ -144,12 +117,12 @@ static int write_junit(FILE *out, const struct probe_result *r, size_t n)
         struct probe_summary bs;
         probe_summarize(r + i, end - i, &bs);
         fputs("  <testsuite name=\"", out);
-        xml_put(out, r[i].broker);
+        ctl_xml_put(out, r[i].broker);
         fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n",
                 bs.total, bs.failed - bs.errors, bs.errors, bs.not_applicable);
         for (size_t k = i; k < end; k++) {
             fprintf(out, "    <testcase classname=\"mskpki.probe\" name=\"");
-            xml_put(out, r[k].broker);
+            ctl_xml_put(out, r[k].broker);
             fprintf(out, " %s %s\"", probe_case_name(r[k].kase), probe_tls_name(r[k].tls_version));
             const char *tag = NULL;
             if (r[k].outcome == PROBE_NOT_APPLICABLE) {
@@ -165,7 +138,7 @@ static int write_junit(FILE *out, const struct probe_result *r, size_t n)
             }
             fprintf(out, ">\n      <%s message=\"expected %s, got %s: ", tag,
                     probe_outcome_name(r[k].expected), probe_outcome_name(r[k].outcome));
-            xml_put(out, r[k].detail);
+            ctl_xml_put(out, r[k].detail);
             fputs("\"/>\n    </testcase>\n", out);
         }
         fputs("  </testsuite>\n", out);

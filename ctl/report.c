@@ -581,7 +581,7 @@ fail:
 /* ---- junit ---- */
 
 /* XML 1.0 cannot carry most control characters even escaped: they become '?'. */
-static void xml_put(FILE *out, const char *s)
+void ctl_xml_put(FILE *out, const char *s)
 {
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
@@ -634,37 +634,37 @@ static void junit_count(const struct ctl_report *r, const char *check, struct ju
 static void junit_case(const struct ctl_finding *f, FILE *out)
 {
     fputs("    <testcase classname=\"", out);
-    xml_put(out, f->check);
+    ctl_xml_put(out, f->check);
     fputs("\" name=\"", out);
-    xml_put(out, f->resource);
+    ctl_xml_put(out, f->resource);
     fputs(" (", out);
     if (f->account != NULL) {
-        xml_put(out, f->account);
+        ctl_xml_put(out, f->account);
         fputc(' ', out);
     }
-    xml_put(out, f->region);
+    ctl_xml_put(out, f->region);
     fputs(")\">\n", out);
     switch (f->status) {
     case CTL_STATUS_FAIL:
     case CTL_STATUS_ERROR:
         fprintf(out, "      <%s type=\"%s\" message=\"",
                 f->status == CTL_STATUS_FAIL ? "failure" : "error", ctl_severity_name(f->severity));
-        xml_put(out, f->message);
+        ctl_xml_put(out, f->message);
         fputs("\">", out);
-        xml_put(out, f->message);
+        ctl_xml_put(out, f->message);
         fputs("\nRemediation: ", out);
-        xml_put(out, f->remediation);
+        ctl_xml_put(out, f->remediation);
         fprintf(out, "</%s>\n", f->status == CTL_STATUS_FAIL ? "failure" : "error");
         break;
     case CTL_STATUS_NOT_APPLICABLE:
         fputs("      <skipped message=\"", out);
-        xml_put(out, f->message);
+        ctl_xml_put(out, f->message);
         fputs("\"/>\n", out);
         break;
     case CTL_STATUS_PASS:
     default:
         fputs("      <system-out>", out);
-        xml_put(out, f->message);
+        ctl_xml_put(out, f->message);
         fputs("</system-out>\n", out);
         break;
     }
@@ -685,7 +685,7 @@ static void render_junit(const struct ctl_report *r, const struct ctl_rule *rule
         struct junit_counts c;
         junit_count(r, rules[k].id, &c);
         fputs("  <testsuite name=\"", out);
-        xml_put(out, rules[k].id);
+        ctl_xml_put(out, rules[k].id);
         fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n", c.tests,
                 c.failures, c.errors, c.skipped);
         for (size_t i = 0; i < r->n; i++) {

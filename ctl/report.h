@@ -133,4 +133,8 @@ int ctl_report_render(const struct ctl_report *report, enum ctl_format fmt,
 int ctl_write_file_atomic(const char *path, const char *data, size_t len,
                           struct mk_err *err) MK_MUST_CHECK;
 
+/* Writes s to out escaped for XML 1.0 text and attribute values (JUnit output of audit and
+ * probe); control characters XML cannot carry become '?'. */
+void ctl_xml_put(FILE *out, const char *s);
+
 #endif
