@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "agent/hook.h"
+#include "agent/keyproc.h"
 #include "agent/rotate.h"
 #include "agent/schedule.h"
 #include "pki/log.h"
@@ -44,7 +45,8 @@ struct pki_ca *agent_ctx_ca(struct agent_ctx *ctx, struct mk_err *err)
     }
     switch (ctx->cfg->ca.type) {
     case CONF_CA_LOCAL:
-        ctx->ca = pki_ca_local_new(&ctx->cfg->ca.local, err);
+        /* The CA key stays in the key process. */
+        ctx->ca = agent_keys_local_ca(&ctx->key_fd, err);
         break;
     case CONF_CA_AWS_PCA:
         ctx->ca = pki_ca_aws_pca_new(&ctx->cfg->ca.aws_pca, err);
@@ -91,9 +93,7 @@ void agent_cert_init(struct agent_cert *c, const struct conf_certificate *cc)
 
 static void drop_current(struct agent_cert *c)
 {
-    EVP_PKEY_free(c->key);
     X509_free(c->leaf);
-    c->key = NULL;
     c->leaf = NULL;
     c->have_cert = 0;
     memset(&c->info, 0, sizeof(c->info));
@@ -313,19 +313,16 @@ static void restore(struct agent_ctx *ctx, struct agent_cert *c)
     c->failures = st.consecutive_failures;
 }
 
-/* Adopts a generation as the current one; takes ownership of key and leaf. */
-static int adopt(struct agent_cert *c, EVP_PKEY *key, X509 *leaf, unsigned long generation,
-                 struct mk_err *err)
+/* Adopts a generation as the current one; takes ownership of leaf. */
+static int adopt(struct agent_cert *c, X509 *leaf, unsigned long generation, struct mk_err *err)
 {
     struct pki_cert_info info;
 
     if (pki_cert_info(leaf, &info, err) != 0) {
-        EVP_PKEY_free(key);
         X509_free(leaf);
         return -1;
     }
     drop_current(c);
-    c->key = key;
     c->leaf = leaf;
     c->info = info;
     c->generation = generation;
@@ -342,8 +339,9 @@ static void plan_wait(struct agent_cert *c, time_t now)
 
 static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
 {
-    struct agent_spec spec = {0};
-    struct pki_generation gen = {0};
+    unsigned long generation = 0;
+    char detail[32];
+    X509 *leaf = NULL;
     struct pki_ca *ca;
     struct mk_err err;
     int pending = 0;
@@ -353,18 +351,14 @@ static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     }
     drop_current(c);
     mk_err_clear(&err);
-    if (agent_spec_load(c->cc, &spec, &err) != 0 ||
-        pki_store_check_dir(c->cc->output.directory, &err) != 0 ||
-        pki_store_recover(&spec.spec, &err) != 0) {
-        mk_log_err("store.unusable", &err);
-    } else if (pki_store_read(&spec.spec, &gen, &err) == 0) {
-        EVP_PKEY *k = gen.key;
-        X509 *l = gen.leaf;
-        gen.key = NULL;
-        gen.leaf = NULL;
-        if (adopt(c, k, l, gen.number, &err) != 0) {
+    /* The key process recovers the store and reads the generation; only the leaf comes back. */
+    if (agent_keys_load(ctx->key_fd, c->name, &generation, &leaf, detail, sizeof(detail), &err) ==
+        0) {
+        if (adopt(c, leaf, generation, &err) != 0) {
             mk_log_err("store.corrupt", &err);
         }
+    } else if (strcmp(detail, "read") != 0) {
+        mk_log_err("store.unusable", &err);
     } else if (err.code == MK_ERR_NOTFOUND) {
         mk_log(MK_LOG_INFO, "certificate.missing", "name=%s", c->name);
     } else {
@@ -375,8 +369,6 @@ static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
             agent_metrics_corrupt(ctx->metrics, c->name);
         }
     }
-    pki_generation_clear(&gen);
-    agent_spec_clear(&spec);
 
     mk_err_clear(&err);
     ca = agent_ctx_ca(ctx, &err);
@@ -422,7 +414,7 @@ static void run_hook(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     hs.name = c->name;
     hs.cert_path = cert_path;
     hs.not_after = c->info.not_after;
-    if (agent_hook_run(&hs, &err) == 0) {
+    if (agent_hook_request(ctx->sup_fd, &hs, &err) == 0) {
         c->hook_failures = 0;
         c->hook_failed = 0;
         mk_log(MK_LOG_INFO, "hook.success", "name=%s", c->name);
@@ -549,7 +541,7 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         in.ca = ca;
         in.cc = c->cc;
         in.state_dir = ctx->cfg->state_dir;
-        in.current_key = c->key;
+        in.key_fd = ctx->key_fd;
         in.now = now;
         ok = agent_rotate(&in, &out, &err) == 0;
         if (out.issued && ctx->metrics != NULL) {
@@ -567,15 +559,13 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     if (c->have_cert && c->cc->revoke_replaced && X509_up_ref(c->leaf) == 1) {
         replaced = c->leaf;
     }
-    if (adopt(c, out.key, out.leaf, out.generation, &err) != 0) {
-        out.key = NULL;
+    if (adopt(c, out.leaf, out.generation, &err) != 0) {
         out.leaf = NULL;
         agent_rotate_out_clear(&out);
         X509_free(replaced);
         rotation_failed(ctx, c, now, &err);
         return;
     }
-    out.key = NULL;
     out.leaf = NULL;
     agent_rotate_out_clear(&out);
     c->failures = 0;

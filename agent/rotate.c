@@ -7,8 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/pem.h>
-
+#include "agent/keyproc.h"
 #include "agent/state.h"
 #include "pki/cert.h"
 #include "pki/csr.h"
@@ -72,7 +71,8 @@ int agent_rotate_uses_pending(const struct pki_ca *ca)
     return strcmp(pki_ca_kind(ca), "local") != 0;
 }
 
-static const char *const pending_suffixes[] = {".pending.json", ".pending.key", ".pending.csr"};
+/* .pending.key is where earlier versions kept the pending key: leftovers are cleaned up. */
+static const char *const pending_suffixes[] = {".pending.json", ".pending.csr", ".pending.key"};
 
 int agent_rotate_has_pending(const char *state_dir, const char *name)
 {
@@ -102,92 +102,9 @@ void agent_rotate_clear_pending(const char *state_dir, const char *name)
 
 void agent_rotate_out_clear(struct agent_rotate_out *out)
 {
-    EVP_PKEY_free(out->key);
     X509_free(out->leaf);
     sk_X509_pop_free(out->chain, X509_free);
     memset(out, 0, sizeof(*out));
-}
-
-static void csr_spec_of(const struct conf_certificate *cc, struct pki_csr_spec *s)
-{
-    memset(s, 0, sizeof(*s));
-    s->common_name = cc->common_name;
-    s->organization = cc->organization;
-    s->organizational_unit = cc->organizational_unit;
-    s->locality = cc->locality;
-    s->state = cc->state;
-    s->country = cc->country;
-    s->dns_names = (const char *const *)cc->dns_names;
-    s->n_dns_names = cc->n_dns_names;
-    s->uris = (const char *const *)cc->uris;
-    s->n_uris = cc->n_uris;
-    s->emails = (const char *const *)cc->emails;
-    s->n_emails = cc->n_emails;
-}
-
-/* Loads the pending key and CSR of an interrupted issuance.  Returns 1 when both were loaded,
- * 0 when there is nothing (usable) to resume. */
-static int load_pending(const struct agent_rotate_in *in, EVP_PKEY **key, X509_REQ **csr)
-{
-    const char *name = in->cc->name;
-    char kpath[1024];
-    char cpath[1024];
-    struct mk_err err;
-    EVP_PKEY *k = NULL;
-    X509_REQ *r = NULL;
-    FILE *f = NULL;
-
-    if (agent_state_path(kpath, sizeof(kpath), in->state_dir, name, ".pending.key") != 0 ||
-        agent_state_path(cpath, sizeof(cpath), in->state_dir, name, ".pending.csr") != 0 ||
-        access(kpath, F_OK) != 0) {
-        return 0;
-    }
-    k = pki_key_load_file(kpath, NULL, &err);
-    if (k == NULL) {
-        mk_log_err("rotation.pending_unusable", &err);
-        return 0;
-    }
-    f = fopen(cpath, "re");
-    if (f != NULL) {
-        r = PEM_read_X509_REQ(f, NULL, NULL, NULL);
-        fclose(f);
-    }
-    if (r == NULL || pki_csr_verify(r, &err) != 0 || X509_REQ_get0_pubkey(r) == NULL ||
-        EVP_PKEY_eq(X509_REQ_get0_pubkey(r), k) != 1) {
-        /* The key alone is still good: a new CSR from it is harmless. */
-        X509_REQ_free(r);
-        r = NULL;
-    }
-    *key = k;
-    *csr = r;
-    return 1;
-}
-
-/* Writes the key (0600) and CSR so that a restart can resume the issuance. */
-static int save_pending(const struct agent_rotate_in *in, EVP_PKEY *key, X509_REQ *csr,
-                        struct mk_err *err)
-{
-    const char *name = in->cc->name;
-    char kpath[1024];
-    char cpath[1024];
-    struct pki_secret *pem = NULL;
-    char *csr_pem = NULL;
-    size_t csr_len = 0;
-    int rc = -1;
-
-    MK_ENSURE(agent_state_path(kpath, sizeof(kpath), in->state_dir, name, ".pending.key") == 0 &&
-                  agent_state_path(cpath, sizeof(cpath), in->state_dir, name, ".pending.csr") == 0,
-              err, MK_ERR_INVALID, "pending: path too long for %s", name);
-    MK_GUARD_PTR(pem = pki_format_key_pem(key, NULL, err));
-    MK_GUARD(pki_store_write_file(kpath, pki_secret_data(pem), pki_secret_len(pem), 0600, (uid_t)-1,
-                                  (gid_t)-1, err));
-    MK_GUARD_PTR(csr_pem = pki_csr_to_pem(csr, &csr_len, err));
-    MK_GUARD(pki_store_write_file(cpath, csr_pem, csr_len, 0644, (uid_t)-1, (gid_t)-1, err));
-    rc = 0;
-out:
-    pki_secret_free(pem);
-    free(csr_pem);
-    return rc;
 }
 
 /* The new certificate must be usable before it replaces anything. */
@@ -228,12 +145,9 @@ int agent_rotate(const struct agent_rotate_in *in, struct agent_rotate_out *out,
     const struct conf_certificate *cc = in->cc;
     const int pending = agent_rotate_uses_pending(in->ca);
     char pending_path[1024];
-    struct pki_csr_spec cspec;
     struct pki_issue_request req;
     struct pki_issued issued = {0};
-    struct agent_spec spec = {0};
-    struct pki_generation gen = {0};
-    EVP_PKEY *key = NULL;
+    unsigned long generation = 0;
     X509_REQ *csr = NULL;
     int rc = -1;
 
@@ -241,32 +155,9 @@ int agent_rotate(const struct agent_rotate_in *in, struct agent_rotate_out *out,
     MK_ENSURE(agent_state_path(pending_path, sizeof(pending_path), in->state_dir, cc->name,
                                ".pending.json") == 0,
               err, MK_ERR_INVALID, "rotation: state path too long for %s", cc->name);
-    /* Secrets and the output directory first: a missing password file or an unusable directory
-     * must fail before the CA is asked (and, on AWS, paid). */
-    MK_GUARD(agent_spec_load(cc, &spec, err));
-    if (pki_store_check_dir(cc->output.directory, err) != 0) {
-        mk_err_prefix(err, "store");
-        goto out;
-    }
-    if (pending && load_pending(in, &key, &csr) == 1) {
-        out->resumed = 1;
-        mk_log(MK_LOG_INFO, "rotation.resume", "name=%s", cc->name);
-    }
-    if (key == NULL && cc->reuse_key && in->current_key != NULL) {
-        MK_ENSURE(EVP_PKEY_up_ref(in->current_key) == 1, err, MK_ERR_CRYPTO, "EVP_PKEY_up_ref");
-        key = in->current_key;
-    }
-    if (key == NULL) {
-        MK_GUARD_PTR(key = pki_key_generate(cc->key_type, err));
-    }
-    if (csr == NULL) {
-        csr_spec_of(cc, &cspec);
-        MK_GUARD_PTR(csr = pki_csr_new(key, &cspec, err));
-        if (pending) {
-            MK_GUARD(save_pending(in, key, csr, err));
-        }
-    }
-
+    /* The key process checks the secrets and the output directory before it makes the CSR: a
+     * failure there comes before the CA is asked (and, on AWS, paid). */
+    MK_GUARD_PTR(csr = agent_keys_csr(in->key_fd, cc->name, pending, &out->resumed, err));
     memset(&req, 0, sizeof(req));
     req.csr = csr;
     req.validity_seconds = cc->validity_seconds;
@@ -276,34 +167,23 @@ int agent_rotate(const struct agent_rotate_in *in, struct agent_rotate_out *out,
         goto out;
     }
     out->issued = 1;
-    if (verify_issued(in, key, issued.leaf, issued.chain, err) != 0) {
+    if (verify_issued(in, X509_REQ_get0_pubkey(csr), issued.leaf, issued.chain, err) != 0) {
         /* Resuming would only fetch the same unusable certificate again. */
         agent_rotate_clear_pending(in->state_dir, cc->name);
+        agent_keys_drop(in->key_fd, cc->name);
         goto out;
     }
-    if (pki_store_write(&spec.spec, key, issued.leaf, issued.chain, err) != 0) {
-        /* The pending record stays: the retry fetches this certificate again, free of charge. */
-        mk_err_prefix(err, "store");
-        goto out;
-    }
+    /* On failure the pending record stays: the retry fetches this certificate again, free. */
+    MK_GUARD(agent_keys_store(in->key_fd, cc->name, issued.leaf, issued.chain, &generation, err));
     agent_rotate_clear_pending(in->state_dir, cc->name);
-    if (pki_store_read(&spec.spec, &gen, err) != 0) {
-        mk_err_prefix(err, "store: read back");
-        goto out;
-    }
-    out->generation = gen.number;
-    out->key = key;
+    out->generation = generation;
     out->leaf = issued.leaf;
     out->chain = issued.chain;
-    key = NULL;
     issued.leaf = NULL;
     issued.chain = NULL;
     rc = 0;
 out:
-    pki_generation_clear(&gen);
     pki_issued_clear(&issued);
     X509_REQ_free(csr);
-    EVP_PKEY_free(key);
-    agent_spec_clear(&spec);
     return rc;
 }

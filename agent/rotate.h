@@ -6,10 +6,12 @@
  *   -> verify (key match, clientAuth chain to the CA's trust anchors, valid now)
  *   -> pki_store_write (a new generation, atomically) -> remove the pending files.
  *
- * With a CA that completes asynchronously (aws-pca) the new key and CSR are first written to
- * <state_dir>/<name>.pending.key (0600) and .pending.csr, so that a restart resumes the
- * issuance with the same key instead of paying for a second certificate.  Any failure leaves
- * the current generation untouched.
+ * The rotation runs in the network process, which never holds a private key: the key process
+ * (keyproc.h) makes the key and CSR and writes the generation.  With a CA that completes
+ * asynchronously (aws-pca) the key process first writes the new key to
+ * <directory>/.pending-<key file> (0600) and the CSR to <state_dir>/<name>.pending.csr, so that
+ * a restart resumes the issuance with the same key instead of paying for a second certificate.
+ * Any failure leaves the current generation untouched.
  */
 #ifndef AGENT_ROTATE_H
 #define AGENT_ROTATE_H
@@ -43,22 +45,22 @@ int agent_cert_path(const struct conf_certificate *cc, char *buf, size_t size) M
 /* 1 when the CA kind needs pending files (it may complete after a restart), else 0. */
 int agent_rotate_uses_pending(const struct pki_ca *ca);
 
-/* 1 when pending key or record files exist for name in state_dir. */
+/* 1 when a pending record or CSR exists for name in state_dir. */
 int agent_rotate_has_pending(const char *state_dir, const char *name);
 
-/* Removes the pending files of name (missing ones are fine). */
+/* Removes the pending files of name in state_dir (missing ones are fine); the pending key is the
+ * key process's (agent_keys_drop). */
 void agent_rotate_clear_pending(const char *state_dir, const char *name);
 
 struct agent_rotate_in {
     struct pki_ca *ca;
     const struct conf_certificate *cc;
     const char *state_dir;
-    EVP_PKEY *current_key; /* borrowed; used as the new key when cc->reuse_key, may be NULL */
+    int key_fd; /* the link to the key process */
     time_t now;
 };
 
 struct agent_rotate_out {
-    EVP_PKEY *key;
     X509 *leaf;
     STACK_OF(X509) * chain;
     unsigned long generation; /* of the generation written */
