@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -636,6 +637,11 @@ int agent_keyproc_main(int fd, struct conf *cfg)
     kp.fd = fd;
     kp.cfg = cfg;
     (void)prctl(PR_SET_NAME, "mskpki-keyproc", 0, 0, 0);
+    if (cfg->log_target == MK_LOG_SYSLOG) {
+        /* Connect to syslog now: the filter denies socket() later.  XXX If syslogd restarts,
+         * the key process's lines are lost until the agent restarts. */
+        openlog("mskpki-agent", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    }
     if (agent_sandbox_keyproc(&err) != 0) {
         mk_log_err("keyproc.sandbox_failed", &err);
         status = 1;

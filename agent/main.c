@@ -259,6 +259,8 @@ static void net_message(struct sup *s)
         line = agent_ipc_str(&m, 0, &err);
         if (line == NULL || !notify_allowed(line)) {
             misbehave(s, "netproc", "a notify line that is not READY, STATUS, WATCHDOG or STOPPING");
+        } else if (strcmp(line, "STOPPING=1") == 0 && !s->stopping) {
+            /* A network process stopped for a restart: the agent itself goes on. */
         } else if (agent_notify(line, &err) != 0) {
             mk_log_err("notify.failed", &err);
         }

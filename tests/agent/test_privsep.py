@@ -37,9 +37,10 @@ def status_field(pid, name):
 
 
 def roles(agent):
-    kids = wait_for(lambda: (lambda c: c if len(c) == 2 else None)(children(agent.proc.pid)), 30,
-                    "two children")
-    check(set(kids) == {"mskpki-keyproc", "mskpki-netproc"}, "children: %r" % kids)
+    # A child names itself right after fork: wait until both have.
+    want = {"mskpki-keyproc", "mskpki-netproc"}
+    kids = wait_for(lambda: (lambda c: c if set(c) == want else None)(children(agent.proc.pid)),
+                    30, "the two children %s" % sorted(want))
     return kids["mskpki-keyproc"], kids["mskpki-netproc"]
 
 
