@@ -13,6 +13,7 @@
 #include "agent/keyproc.h"
 #include "agent/rotate.h"
 #include "agent/schedule.h"
+#include "issue/issue.h"
 #include "pki/log.h"
 #include "pki/secret.h"
 #include "pki/store.h"
@@ -43,18 +44,9 @@ struct pki_ca *agent_ctx_ca(struct agent_ctx *ctx, struct mk_err *err)
     if (ctx->ca != NULL) {
         return ctx->ca;
     }
-    switch (ctx->cfg->ca.type) {
-    case CONF_CA_LOCAL:
-        /* The CA key stays in the key process. */
-        ctx->ca = agent_keys_local_ca(&ctx->key_fd, err);
-        break;
-    case CONF_CA_AWS_PCA:
-        ctx->ca = pki_ca_aws_pca_new(&ctx->cfg->ca.aws_pca, err);
-        break;
-    default:
-        mk_err_set(err, MK_ERR_CONFIG, "ca: unknown CA type %d", (int)ctx->cfg->ca.type);
-        break;
-    }
+    /* The local CA's key stays in the key process; aws-pca holds no key here. */
+    ctx->ca = ctx->cfg->ca.type == CONF_CA_LOCAL ? agent_keys_local_ca(&ctx->key_fd, err)
+                                                 : issue_ca_new(ctx->cfg, err);
     if (ctx->ca == NULL) {
         mk_err_prefix(err, "ca");
     }
@@ -166,7 +158,7 @@ void agent_cert_status(const struct agent_ctx *ctx, const struct agent_cert *c, 
     snprintf(st->last_error, sizeof(st->last_error), "%s", c->last_error);
     st->consecutive_failures = c->failures;
     st->generation = c->have_cert ? c->generation : 0;
-    if (agent_cert_path(c->cc, st->cert_path, sizeof(st->cert_path)) != 0) {
+    if (issue_cert_path(c->cc, st->cert_path, sizeof(st->cert_path)) != 0) {
         st->cert_path[0] = '\0';
     }
     st->updated = now;
@@ -372,8 +364,8 @@ static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
 
     mk_err_clear(&err);
     ca = agent_ctx_ca(ctx, &err);
-    if (ca != NULL && agent_rotate_uses_pending(ca) &&
-        agent_rotate_has_pending(ctx->cfg->state_dir, c->name)) {
+    if (ca != NULL && issue_uses_pending(ca) &&
+        issue_has_pending(ctx->cfg->state_dir, c->name)) {
         pending = 1;
     }
     if (c->force || pending || !agent_cert_ready(c, now)) {
@@ -405,7 +397,7 @@ static void run_hook(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         c->hook_failed = 0;
         return;
     }
-    if (agent_cert_path(c->cc, cert_path, sizeof(cert_path)) != 0) {
+    if (issue_cert_path(c->cc, cert_path, sizeof(cert_path)) != 0) {
         cert_path[0] = '\0';
     }
     memset(&hs, 0, sizeof(hs));

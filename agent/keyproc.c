@@ -251,23 +251,6 @@ out:
     return rc;
 }
 
-static void csr_spec_of(const struct conf_certificate *cc, struct pki_csr_spec *s)
-{
-    memset(s, 0, sizeof(*s));
-    s->common_name = cc->common_name;
-    s->organization = cc->organization;
-    s->organizational_unit = cc->organizational_unit;
-    s->locality = cc->locality;
-    s->state = cc->state;
-    s->country = cc->country;
-    s->dns_names = (const char *const *)cc->dns_names;
-    s->n_dns_names = cc->n_dns_names;
-    s->uris = (const char *const *)cc->uris;
-    s->n_uris = cc->n_uris;
-    s->emails = (const char *const *)cc->emails;
-    s->n_emails = cc->n_emails;
-}
-
 /* The certificate block named by field 0. */
 static const struct conf_certificate *req_cert(struct keyproc *kp, const struct agent_ipc_msg *m,
                                                struct mk_err *err)
@@ -295,7 +278,7 @@ static int op_load(struct keyproc *kp, const struct agent_ipc_msg *m, const char
                    struct mk_err *err)
 {
     const struct conf_certificate *cc;
-    struct agent_spec spec = {0};
+    struct issue_spec spec = {0};
     struct pki_generation gen = {0};
     struct agent_ipc_field f[2];
     char num[32];
@@ -304,7 +287,7 @@ static int op_load(struct keyproc *kp, const struct agent_ipc_msg *m, const char
 
     *detail = "unusable";
     MK_GUARD_PTR(cc = req_cert(kp, m, err));
-    MK_GUARD(agent_spec_load(cc, &spec, err));
+    MK_GUARD(issue_spec_load(cc, &spec, err));
     MK_GUARD(pki_store_check_dir(cc->output.directory, err));
     MK_GUARD(pki_store_recover(&spec.spec, err));
     *detail = "read";
@@ -318,13 +301,13 @@ static int op_load(struct keyproc *kp, const struct agent_ipc_msg *m, const char
 out:
     free(pem);
     pki_generation_clear(&gen);
-    agent_spec_clear(&spec);
+    issue_spec_clear(&spec);
     return rc;
 }
 
 /* The key for the next CSR: pending, current (reuse_key) or fresh.  *csr is set when resumed. */
 static EVP_PKEY *next_key(struct keyproc *kp, const struct conf_certificate *cc,
-                          const struct agent_spec *spec, int pending, int *resumed,
+                          const struct issue_spec *spec, int pending, int *resumed,
                           X509_REQ **csr, struct mk_err *err)
 {
     struct pki_generation gen = {0};
@@ -350,7 +333,7 @@ static EVP_PKEY *next_key(struct keyproc *kp, const struct conf_certificate *cc,
 static int op_csr(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
 {
     const struct conf_certificate *cc;
-    struct agent_spec spec = {0};
+    struct issue_spec spec = {0};
     struct pki_csr_spec cspec;
     struct agent_ipc_field f[2];
     EVP_PKEY *key = NULL;
@@ -365,14 +348,14 @@ static int op_csr(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_e
     MK_GUARD(agent_ipc_long(m, 1, &pending, err));
     /* Secrets and the output directory first: a missing password file or an unusable directory
      * must fail before the CA is asked (and, on AWS, paid). */
-    MK_GUARD(agent_spec_load(cc, &spec, err));
+    MK_GUARD(issue_spec_load(cc, &spec, err));
     if (pki_store_check_dir(cc->output.directory, err) != 0) {
         mk_err_prefix(err, "store");
         goto out;
     }
     MK_GUARD_PTR(key = next_key(kp, cc, &spec, pending != 0, &resumed, &csr, err));
     if (csr == NULL) {
-        csr_spec_of(cc, &cspec);
+        issue_csr_spec(cc, &cspec);
         MK_GUARD_PTR(csr = pki_csr_new(key, &cspec, err));
         if (pending) {
             MK_GUARD(save_pending(kp->cfg, cc, key, csr, err));
@@ -387,14 +370,14 @@ out:
     free(pem);
     X509_REQ_free(csr);
     EVP_PKEY_free(key);
-    agent_spec_clear(&spec);
+    issue_spec_clear(&spec);
     return rc;
 }
 
 static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
 {
     const struct conf_certificate *cc;
-    struct agent_spec spec = {0};
+    struct issue_spec spec = {0};
     struct pki_generation gen = {0};
     struct prepared *p;
     STACK_OF(X509) *chain = NULL;
@@ -413,7 +396,7 @@ static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk
         mk_err_prefix(err, "verify");
         goto out;
     }
-    MK_GUARD(agent_spec_load(cc, &spec, err));
+    MK_GUARD(issue_spec_load(cc, &spec, err));
     if (pki_store_write(&spec.spec, p->key, leaf, chain, err) != 0) {
         mk_err_prefix(err, "store");
         goto out;
@@ -429,7 +412,7 @@ static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk
     rc = reply_ok(kp, f, 1, err);
 out:
     pki_generation_clear(&gen);
-    agent_spec_clear(&spec);
+    issue_spec_clear(&spec);
     X509_free(leaf);
     sk_X509_pop_free(chain, X509_free);
     return rc;

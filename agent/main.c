@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -118,6 +119,10 @@ static int signals_open(struct mk_err *err)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGCHLD);
+#ifdef MK_TESTING
+    /* Test builds: SIGUSR2 stands in for the timerfd's ECANCELED; the network process has it. */
+    sigaddset(&set, SIGUSR2);
+#endif
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
         mk_err_errno(err, MK_ERR_IO, "agent: sigprocmask");
         return -1;
@@ -129,11 +134,21 @@ static int signals_open(struct mk_err *err)
     return fd;
 }
 
+/* A child never outlives the supervisor: a killed agent (SIGKILL, OOM) must not go on writing
+ * outputs behind the back of whoever restarts it. */
+static void die_with_parent(pid_t parent)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent) {
+        _exit(EXIT_FAIL);
+    }
+}
+
 /* Forks the key process and the network process, linked by a socketpair. */
 static int spawn(struct sup *s, struct mk_err *err)
 {
     int kp[2] = {-1, -1};
     int sp[2] = {-1, -1};
+    pid_t parent = getpid();
     int rc = -1;
 
     MK_ENSURE_ERRNO(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kp) == 0 &&
@@ -142,6 +157,7 @@ static int spawn(struct sup *s, struct mk_err *err)
     s->key_pid = fork();
     MK_ENSURE_ERRNO(s->key_pid >= 0, err, MK_ERR_IO, "agent: fork (key process)");
     if (s->key_pid == 0) {
+        die_with_parent(parent);
         close(kp[0]);
         close(sp[0]);
         close(sp[1]);
@@ -156,6 +172,7 @@ static int spawn(struct sup *s, struct mk_err *err)
     }
     if (s->net_pid == 0) {
         struct agent_netproc_args args = {s->cfg, kp[0], sp[1], s->once, s->renew};
+        die_with_parent(parent);
         close(kp[1]);
         close(sp[0]);
         close(s->sigfd);
@@ -223,7 +240,7 @@ static int run_hook(struct sup *s, const struct agent_ipc_msg *m, struct mk_err 
     cc = conf_find_certificate(s->cfg, name);
     MK_ENSURE(cc != NULL && cc->hook.argv != NULL, err, MK_ERR_NOTFOUND,
               "hook: no hook configured for '%s'", name);
-    MK_ENSURE(agent_cert_path(cc, cert_path, sizeof(cert_path)) == 0, err, MK_ERR_INVALID,
+    MK_ENSURE(issue_cert_path(cc, cert_path, sizeof(cert_path)) == 0, err, MK_ERR_INVALID,
               "hook: certificate path too long for '%s'", name);
     memset(&hs, 0, sizeof(hs));
     hs.argv = cc->hook.argv;
@@ -341,6 +358,9 @@ static void handle_signals(struct sup *s)
             }
             break;
         case SIGUSR1:
+#ifdef MK_TESTING
+        case SIGUSR2:
+#endif
             if (s->net_pid > 0 && !s->once) {
                 kill(s->net_pid, signo);
             }

@@ -1,5 +1,5 @@
 /*
- * rotate.h: one rotation transaction for one certificate block.
+ * rotate.h: one rotation transaction for one certificate block, across the agent's processes.
  *
  *   key (fresh, or the current one with reuse_key, or the pending one when resuming)
  *   -> CSR -> CA (pki_ca_issue, resumable through <state_dir>/<name>.pending.json)
@@ -25,33 +25,11 @@
 #include "pki/ca.h"
 #include "pki/err.h"
 #include "pki/secret.h"
+#include "issue/issue.h"
 #include "pki/store.h"
 
-/* A store spec for a certificate block, with its secrets read from their files (re-read each
- * time, so a changed PKCS#12 password file takes effect at the next rotation). */
-struct agent_spec {
-    struct pki_store_spec spec;
-    struct pki_secret *passphrase;
-    struct pki_secret *pkcs12_password;
-};
-/* Fills out; strings borrowed from cc.  Release with agent_spec_clear(). */
-int agent_spec_load(const struct conf_certificate *cc, struct agent_spec *out,
-                    struct mk_err *err) MK_MUST_CHECK;
-void agent_spec_clear(struct agent_spec *s);
-
-/* The stable path of the certificate file (<directory>/<cert>) into buf. */
-int agent_cert_path(const struct conf_certificate *cc, char *buf, size_t size) MK_MUST_CHECK;
-
-/* 1 when the CA kind needs pending files (it may complete after a restart), else 0. */
-int agent_rotate_uses_pending(const struct pki_ca *ca);
-
-/* 1 when a pending record or CSR exists for name in state_dir. */
-int agent_rotate_has_pending(const char *state_dir, const char *name);
-
-/* Removes the pending files of name in state_dir (missing ones are fine); the pending key is the
- * key process's (agent_keys_drop). */
-void agent_rotate_clear_pending(const char *state_dir, const char *name);
-
+/* The store spec, CSR, pending-file and verify helpers are the shared ones (issue/issue.h); the
+ * in-process transaction there (issue_run) is what `mskpkictl cert issue` uses. */
 struct agent_rotate_in {
     struct pki_ca *ca;
     const struct conf_certificate *cc;

@@ -34,11 +34,23 @@ struct aws_client_options {
     long request_timeout_ms;  /* per attempt; 0 = 30000 */
     long deadline_ms;         /* whole call with retries; 0 = 120000 */
     int max_attempts;         /* 0 = 5 */
+    /* Added for multi-account audits: when role_arn is set, every call is signed with the
+     * credentials of STS AssumeRole(role_arn), called with the chain's credentials (the chain
+     * above is the source; the role is assumed again before it expires). */
+    const char *role_arn;          /* NULL = the chain's own credentials */
+    const char *role_session_name; /* NULL = "mskpki-<unix time>" */
+    const char *external_id;       /* NULL = none */
 };
 
 /* Caller frees with aws_client_free().  Fails with MK_ERR_CONFIG when no region can be found. */
 struct aws_client *aws_client_new(const struct aws_client_options *opts, struct mk_err *err) MK_MUST_CHECK;
 void aws_client_free(struct aws_client *client);
+
+/* Resolves the credentials now (the chain, and AssumeRole when role_arn is set) instead of on
+ * the first call, so a caller can tell "cannot get credentials" from a failed service call.
+ * Returns 0, or -1 with err: MK_ERR_CREDS when the chain has nothing, or the AssumeRole error
+ * (MK_ERR_AWS with ext_code "AccessDenied", MK_ERR_NET, ...) prefixed "assume role <arn>". */
+int aws_client_check_credentials(struct aws_client *client, struct mk_err *err) MK_MUST_CHECK;
 
 /* The resolved region.  Borrowed, valid for the client's life. */
 const char *aws_client_region(const struct aws_client *client);

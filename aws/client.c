@@ -124,10 +124,24 @@ struct aws_client *aws_client_new(const struct aws_client_options *opts, struct 
     MK_GUARD_PTR(c->http);
     c->creds = aws_creds_provider_new(c, o->profile, err);
     MK_GUARD_PTR(c->creds);
+    if (o->role_arn != NULL && o->role_arn[0] != '\0') {
+        MK_GUARD(aws_creds_provider_set_role(c->creds, o->role_arn, o->role_session_name,
+                                             o->external_id, err));
+    }
     return c;
 out:
     aws_client_free(c);
     return NULL;
+}
+
+int aws_client_check_credentials(struct aws_client *c, struct mk_err *err)
+{
+    struct aws_creds *creds = aws_creds_provider_get(c->creds, err);
+    if (creds == NULL) {
+        return -1;
+    }
+    aws_creds_free(creds);
+    return 0;
 }
 
 void aws_client_free(struct aws_client *c)
@@ -619,6 +633,13 @@ static int parse_json_answer(const struct aws_http_response *resp, const char *w
     if (j == NULL) {
         mk_err_set(err, MK_ERR_INVALID, "%s: answer is not JSON (line %d: %s)", what, je.line,
                    je.text);
+        return -1;
+    }
+    /* Every JSON 1.1 and REST-JSON output shape is a structure: callers look members up and
+     * would read an array or a number as an empty answer. */
+    if (!json_is_object(j)) {
+        mk_err_set(err, MK_ERR_INVALID, "%s: answer is not a JSON object", what);
+        json_decref(j);
         return -1;
     }
     *out = j;

@@ -47,6 +47,9 @@ MK_TESTABLE const char *aws_creds_ecs_base = ECS_DEFAULT;
 struct aws_creds_provider {
     struct aws_client *client;
     char *profile; /* explicit name, or NULL */
+    char *role_arn;    /* aws_creds_provider_set_role(), or NULL */
+    char *role_session;
+    char *role_external_id;
     pthread_mutex_t lock;
     struct aws_creds *cached; /* under lock */
 };
@@ -213,6 +216,15 @@ static void json_wipe(json_t *j)
     }
 }
 
+/* Wipes and releases a credentials answer; NULL is a no-op. */
+static void json_wipe_free(json_t *j)
+{
+    if (j != NULL) {
+        json_wipe(j);
+        json_decref(j);
+    }
+}
+
 /* Credentials from a JSON object with the given member names (container, IMDS, process). */
 static struct aws_creds *creds_from_json(json_t *j, const char *token_key, const char *source,
                                          struct mk_err *err)
@@ -244,10 +256,7 @@ static json_t *parse_json_creds(const char *text, size_t len, const char *source
     if (!json_is_object(j)) {
         /* The parser's message could quote the secret: say only where it came from. */
         mk_err_set(err, MK_ERR_CREDS, "%s credentials: answer is not a JSON object", source);
-        if (j != NULL) {
-            json_wipe(j);
-            json_decref(j);
-        }
+        json_wipe_free(j);
         return NULL;
     }
     return j;
@@ -525,10 +534,7 @@ MK_TESTABLE int aws_creds_from_process(const char *command, struct aws_creds **o
     MK_GUARD_PTR(*out);
     rc = 1;
 out:
-    if (j != NULL) {
-        json_wipe(j);
-        json_decref(j);
-    }
+    json_wipe_free(j);
     aws_buf_free(&b);
     return rc;
 }
@@ -625,10 +631,7 @@ static int from_container(struct aws_creds_provider *p, struct aws_creds **out, 
     MK_GUARD_PTR(*out);
     rc = 1;
 out:
-    if (j != NULL) {
-        json_wipe(j);
-        json_decref(j);
-    }
+    json_wipe_free(j);
     aws_http_response_clear(&resp);
     pki_secret_free(tok);
     aws_buf_free(&url);
@@ -707,10 +710,7 @@ static int from_imds(struct aws_creds_provider *p, struct aws_creds **out, struc
     MK_GUARD_PTR(*out);
     rc = 1;
 out:
-    if (j != NULL) {
-        json_wipe(j);
-        json_decref(j);
-    }
+    json_wipe_free(j);
     if (rc < 0 && err != NULL && err->code != MK_ERR_CREDS && err->code != MK_ERR_NOMEM) {
         err->code = MK_ERR_CREDS;
     }
@@ -880,6 +880,44 @@ static int chain_resolve(struct aws_creds_provider *p, struct aws_creds **out, s
     return -1;
 }
 
+/* The chain, then AssumeRole when the provider has a role of its own. */
+static int provider_resolve(struct aws_creds_provider *p, struct aws_creds **out,
+                            struct mk_err *err)
+{
+    struct aws_creds *base = NULL;
+    int rc = chain_resolve(p, &base, err);
+    if (rc != 1 || p->role_arn == NULL) {
+        *out = base;
+        return rc;
+    }
+    rc = assume_role(p, base, p->role_arn, p->role_session, p->role_external_id, NULL, out, err);
+    aws_creds_free(base);
+    return rc;
+}
+
+int aws_creds_provider_set_role(struct aws_creds_provider *p, const char *role_arn,
+                                const char *session, const char *external_id, struct mk_err *err)
+{
+    char *r = role_arn != NULL ? strdup(role_arn) : NULL;
+    char *s = session != NULL ? strdup(session) : NULL;
+    char *e = external_id != NULL ? strdup(external_id) : NULL;
+    if ((role_arn != NULL && r == NULL) || (session != NULL && s == NULL) ||
+        (external_id != NULL && e == NULL)) {
+        free(r);
+        free(s);
+        free(e);
+        mk_err_set(err, MK_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    free(p->role_arn);
+    free(p->role_session);
+    free(p->role_external_id);
+    p->role_arn = r;
+    p->role_session = s;
+    p->role_external_id = e;
+    return 0;
+}
+
 struct aws_creds_provider *aws_creds_provider_new(struct aws_client *client, const char *profile,
                                                   struct mk_err *err)
 {
@@ -909,6 +947,9 @@ void aws_creds_provider_free(struct aws_creds_provider *p)
     aws_creds_free(p->cached);
     pthread_mutex_destroy(&p->lock);
     free(p->profile);
+    free(p->role_arn);
+    free(p->role_session);
+    free(p->role_external_id);
     free(p);
 }
 
@@ -925,7 +966,7 @@ struct aws_creds *aws_creds_provider_get(struct aws_creds_provider *p, struct mk
     pthread_mutex_lock(&p->lock);
     time_t now = time(NULL);
     if (!fresh_enough(p->cached, now)) {
-        int rc = chain_resolve(p, &fresh, &e);
+        int rc = provider_resolve(p, &fresh, &e);
         if (rc == 1) {
             aws_creds_free(p->cached);
             p->cached = fresh;

@@ -54,6 +54,14 @@ struct aws_creds_provider *aws_creds_provider_new(struct aws_client *client, con
                                                   struct mk_err *err) MK_MUST_CHECK;
 void aws_creds_provider_free(struct aws_creds_provider *p);
 
+/* Makes p hand out the credentials of STS AssumeRole(role_arn), signed with what the chain
+ * resolves.  session and external_id may be NULL.  Call before the first get.  Returns 0 or -1
+ * (MK_ERR_NOMEM).  A failed AssumeRole keeps its own code (MK_ERR_AWS, MK_ERR_NET, ...); only a
+ * chain without credentials is MK_ERR_CREDS. */
+int aws_creds_provider_set_role(struct aws_creds_provider *p, const char *role_arn,
+                                const char *session, const char *external_id,
+                                struct mk_err *err) MK_MUST_CHECK;
+
 /* Current credentials (resolved or refreshed when needed); thread-safe.  Caller frees with
  * aws_creds_free().  MK_ERR_CREDS when the chain finds nothing or a source fails. */
 struct aws_creds *aws_creds_provider_get(struct aws_creds_provider *p,

@@ -553,68 +553,85 @@ static int check_listen(struct conf_ctx *c, const config_setting_t *s, const cha
     return 0;
 }
 
-/* Resolves a user name (names only: a numeric id would silently mean something else). */
-static int resolve_user(struct conf_ctx *c, const config_setting_t *s, const char *name, uid_t *out)
+/* One lookup for resolve_id: getpwnam_r/getgrnam_r into buf; *id is set when found. */
+typedef int (*id_lookup_fn)(const char *name, char *buf, size_t len, unsigned long *id,
+                            int *found);
+
+static int lookup_user(const char *name, char *buf, size_t len, unsigned long *id, int *found)
 {
-    long size = sysconf(_SC_GETPW_R_SIZE_MAX);
-    size_t len = size > 0 ? (size_t)size : 16384;
     struct passwd pw;
-    struct passwd *found = NULL;
+    struct passwd *res = NULL;
+    int rc = getpwnam_r(name, &pw, buf, len, &res);
+    *found = res != NULL;
+    *id = res != NULL ? (unsigned long)res->pw_uid : 0;
+    return rc;
+}
+
+static int lookup_group(const char *name, char *buf, size_t len, unsigned long *id, int *found)
+{
+    struct group gr;
+    struct group *res = NULL;
+    int rc = getgrnam_r(name, &gr, buf, len, &res);
+    *found = res != NULL;
+    *id = res != NULL ? (unsigned long)res->gr_gid : 0;
+    return rc;
+}
+
+/*
+ * Resolves a user or group name (names only: a numeric id would silently mean something else).
+ * what is "user" or "group" for the message; size_name the sysconf hint for the buffer, which
+ * grows on ERANGE up to 1 MiB.
+ */
+static int resolve_id(struct conf_ctx *c, const config_setting_t *s, const char *what,
+                      const char *name, int size_name, id_lookup_fn lookup, unsigned long *out)
+{
+    long size = sysconf(size_name);
+    size_t len = size > 0 ? (size_t)size : 16384;
+    unsigned long id = 0;
+    int found = 0;
     int rc;
     for (;;) {
         char *buf = malloc(len);
         if (buf == NULL) {
             return conf_nomem(c);
         }
-        rc = getpwnam_r(name, &pw, buf, len, &found);
-        uid_t uid = found != NULL ? found->pw_uid : (uid_t)-1;
+        rc = lookup(name, buf, len, &id, &found);
         free(buf);
         if (rc == ERANGE && len < (1u << 20)) {
             len *= 2;
             continue;
         }
-        if (found == NULL) {
+        if (!found) {
             break;
         }
-        *out = uid;
+        *out = id;
         return 0;
     }
     if (rc != 0 && rc != ENOENT && rc != ESRCH) {
-        return conf_fail(c, s, NULL, "cannot look up user '%s': %s", name, strerror(rc));
+        return conf_fail(c, s, NULL, "cannot look up %s '%s': %s", what, name, strerror(rc));
     }
-    return conf_fail(c, s, NULL, "no such user '%s'", name);
+    return conf_fail(c, s, NULL, "no such %s '%s'", what, name);
+}
+
+static int resolve_user(struct conf_ctx *c, const config_setting_t *s, const char *name, uid_t *out)
+{
+    unsigned long id;
+    if (resolve_id(c, s, "user", name, _SC_GETPW_R_SIZE_MAX, lookup_user, &id) != 0) {
+        return -1;
+    }
+    *out = (uid_t)id;
+    return 0;
 }
 
 static int resolve_group(struct conf_ctx *c, const config_setting_t *s, const char *name,
                          gid_t *out)
 {
-    long size = sysconf(_SC_GETGR_R_SIZE_MAX);
-    size_t len = size > 0 ? (size_t)size : 16384;
-    struct group gr;
-    struct group *found = NULL;
-    int rc;
-    for (;;) {
-        char *buf = malloc(len);
-        if (buf == NULL) {
-            return conf_nomem(c);
-        }
-        rc = getgrnam_r(name, &gr, buf, len, &found);
-        gid_t gid = found != NULL ? found->gr_gid : (gid_t)-1;
-        free(buf);
-        if (rc == ERANGE && len < (1u << 20)) {
-            len *= 2;
-            continue;
-        }
-        if (found == NULL) {
-            break;
-        }
-        *out = gid;
-        return 0;
+    unsigned long id;
+    if (resolve_id(c, s, "group", name, _SC_GETGR_R_SIZE_MAX, lookup_group, &id) != 0) {
+        return -1;
     }
-    if (rc != 0 && rc != ENOENT && rc != ESRCH) {
-        return conf_fail(c, s, NULL, "cannot look up group '%s': %s", name, strerror(rc));
-    }
-    return conf_fail(c, s, NULL, "no such group '%s'", name);
+    *out = (gid_t)id;
+    return 0;
 }
 
 /* Drops trailing slashes so that "/a/b/" and "/a/b" compare equal (keeps "/"). */

@@ -60,11 +60,49 @@ out:
     return rc;
 }
 
+/*
+ * One account: collect and evaluate.  With a role, every finding carries the role's account id
+ * and a role that cannot be assumed becomes ERROR findings (audit_collect); -1 only when the
+ * audit as a whole cannot go on (no credentials at all, out of memory).
+ */
+static int audit_account(const struct audit_cli *cli, const char *role_arn,
+                         struct ctl_report *report, struct mk_err *err)
+{
+    struct audit_inventory *inv = audit_inventory_new();
+    char acct[13];
+    int rc = -1;
+    struct audit_collect_options co = {
+        .regions = (const char *const *)cli->regions,
+        .n_regions = cli->n_regions,
+        .profile = cli->profile,
+        .endpoint_url = cli->endpoint_url,
+        .concurrency = cli->concurrency,
+        .eval = &cli->eval,
+        .role_arn = role_arn,
+        .role_session_name = cli->role_session_name != NULL ? cli->role_session_name
+                                                            : "mskpki-audit",
+        .external_id = cli->external_id,
+        .ca_arns = (const char *const *)cli->ca_arns,
+        .n_ca_arns = cli->n_ca_arns,
+    };
+    MK_ENSURE(inv != NULL, err, MK_ERR_NOMEM, "out of memory");
+    MK_GUARD(ctl_report_set_account(
+        report, role_arn != NULL && audit_role_account(role_arn, acct) == 0 ? acct : NULL, err));
+    if (audit_collect(&co, inv, err) != 0) {
+        mk_err_prefix(err, "cannot run");
+        goto out;
+    }
+    MK_GUARD(audit_evaluate(inv, &cli->eval, report, err));
+    rc = 0;
+out:
+    audit_inventory_free(inv);
+    return rc;
+}
+
 int ctl_audit_main(int argc, char **argv)
 {
     struct audit_cli cli;
     struct mk_err err = {0};
-    struct audit_inventory *inv = NULL;
     struct ctl_report *report = NULL;
     int status = CTL_EXIT_UNAVAILABLE;
 
@@ -77,27 +115,18 @@ int ctl_audit_main(int argc, char **argv)
         audit_cli_free(&cli);
         return CTL_EXIT_OK;
     }
-    struct audit_collect_options co = {
-        .regions = (const char *const *)cli.regions,
-        .n_regions = cli.n_regions,
-        .profile = cli.profile,
-        .endpoint_url = cli.endpoint_url,
-        .concurrency = cli.concurrency,
-        .eval = &cli.eval,
-    };
-    inv = audit_inventory_new();
     report = ctl_report_new();
-    if (inv == NULL || report == NULL) {
+    if (report == NULL) {
         fprintf(stderr, "mskpkictl audit: out of memory\n");
         goto out;
     }
-    if (audit_collect(&co, inv, &err) != 0) {
-        fprintf(stderr, "mskpkictl audit: cannot run: %s\n", err.msg);
-        goto out;
-    }
-    if (audit_evaluate(inv, &cli.eval, report, &err) != 0) {
-        fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
-        goto out;
+    /* Accounts one after the other, each with --concurrency calls in flight. */
+    for (size_t i = 0; i < (cli.n_role_arns > 0 ? cli.n_role_arns : 1); i++) {
+        if (audit_account(&cli, cli.n_role_arns > 0 ? cli.role_arns[i] : NULL, report, &err) !=
+            0) {
+            fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+            goto out;
+        }
     }
     ctl_report_sort(report);
     if (write_report(&cli, report, &err) != 0) {
@@ -107,7 +136,6 @@ int ctl_audit_main(int argc, char **argv)
     status = ctl_report_failed(report, cli.fail_on) ? CTL_EXIT_FINDINGS : CTL_EXIT_OK;
 out:
     ctl_report_free(report);
-    audit_inventory_free(inv);
     audit_cli_free(&cli);
     return status;
 }

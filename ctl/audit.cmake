@@ -3,9 +3,11 @@
 add_library(mskpki_ctl_audit_core STATIC
     ${CMAKE_CURRENT_SOURCE_DIR}/audit_checks.c
     ${CMAKE_CURRENT_SOURCE_DIR}/audit_cli.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/audit_pca.c
     ${CMAKE_CURRENT_SOURCE_DIR}/audit_pool.c
     ${CMAKE_CURRENT_SOURCE_DIR}/report.c)
-target_link_libraries(mskpki_ctl_audit_core PUBLIC mskpki_base PkgConfig::JANSSON Threads::Threads)
+target_link_libraries(mskpki_ctl_audit_core PUBLIC mskpki_base PkgConfig::JANSSON OpenSSL::Crypto
+    Threads::Threads m)
 
 # mskpki_ctl_audit: `mskpkictl audit` (docs/audit.md).
 add_library(mskpki_ctl_audit STATIC

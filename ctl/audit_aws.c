@@ -1,6 +1,7 @@
 /* audit_aws.c: collect the audit's inventory from AWS (see audit_aws.h). */
 #include "ctl/audit_aws.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,9 @@ static int client_add(struct collector *c, const char *region, struct mk_err *er
     o.region = region;
     o.profile = c->opts->profile;
     o.endpoint_url = c->opts->endpoint_url;
+    o.role_arn = c->opts->role_arn;
+    o.role_session_name = c->opts->role_session_name;
+    o.external_id = c->opts->external_id;
     client = aws_client_new(&o, err);
     MK_GUARD_PTR(client);
     if (region == NULL && client_for(c, aws_client_region(client)) != NULL) {
@@ -107,6 +111,19 @@ static int append_all(json_t *items, const json_t *arr)
     return 0;
 }
 
+/* Moves a listing to the next page's cursor; a cursor that repeats would loop for ever. */
+static int cursor_advance(char **cursor, const char *next, const char *what, struct mk_err *err)
+{
+    MK_ENSURE(*cursor == NULL || strcmp(*cursor, next) != 0, err, MK_ERR_INVALID,
+              "%s repeats", what);
+    free(*cursor);
+    *cursor = strdup(next);
+    MK_ENSURE(*cursor != NULL, err, MK_ERR_NOMEM, "out of memory");
+    return 0;
+out:
+    return -1;
+}
+
 static int list_msk(struct list_task *t, struct mk_err *err)
 {
     int rc = -1;
@@ -132,11 +149,7 @@ static int list_msk(struct list_task *t, struct mk_err *err)
         if (next == NULL || next[0] == '\0') {
             break;
         }
-        MK_ENSURE(token == NULL || strcmp(token, next) != 0, err, MK_ERR_INVALID,
-                  "ListClustersV2: nextToken repeats");
-        free(token);
-        token = strdup(next);
-        MK_ENSURE(token != NULL, err, MK_ERR_NOMEM, "out of memory");
+        MK_GUARD(cursor_advance(&token, next, "ListClustersV2: nextToken", err));
         json_decref(resp);
         resp = NULL;
     }
@@ -187,11 +200,10 @@ static int list_by_name(struct list_task *t, struct mk_err *err)
         MK_ENSURE(append_all(t->items, names) == 0, err, MK_ERR_NOMEM, "out of memory");
         next = kinesis ? json_string_value(json_object_get(resp, "NextToken")) : NULL;
         if (next != NULL && next[0] != '\0') {
-            MK_ENSURE(token == NULL || strcmp(token, next) != 0, err, MK_ERR_INVALID,
-                      "%s: NextToken repeats", list_ops[t->svc]);
-            free(token);
-            token = strdup(next);
-            MK_ENSURE(token != NULL, err, MK_ERR_NOMEM, "out of memory");
+            MK_GUARD(cursor_advance(&token, next,
+                                    t->svc == AUDIT_SVC_KINESIS ? "ListStreams: NextToken"
+                                                                : "ListDeliveryStreams: NextToken",
+                                    err));
         } else if (json_is_true(json_object_get(resp, more_key)) && json_array_size(names) > 0) {
             const char *last = json_string_value(json_array_get(names, json_array_size(names) - 1));
             MK_ENSURE(last != NULL, err, MK_ERR_INVALID, "%s: a name is not a string",
@@ -506,11 +518,312 @@ out:
     return rc;
 }
 
+/* ---- tags (tags.ownership) ---- */
+
+/* Adds the {Key, Value} (or {TagKey, TagValue}) items of arr to obj. */
+static int tags_merge(json_t *obj, const json_t *arr, const char *kname, const char *vname,
+                      const char **last, struct mk_err *err)
+{
+    size_t i;
+    json_t *t;
+    MK_ENSURE(arr == NULL || json_is_array(arr), err, MK_ERR_INVALID,
+              "missing data: Tags is not an array");
+    json_array_foreach(arr, i, t)
+    {
+        const char *k = json_string_value(json_object_get(t, kname));
+        const char *v = json_string_value(json_object_get(t, vname));
+        MK_ENSURE(k != NULL, err, MK_ERR_INVALID, "missing data: a tag without %s", kname);
+        MK_ENSURE(json_object_set_new(obj, k, json_string(v != NULL ? v : "")) == 0, err,
+                  MK_ERR_NOMEM, "out of memory");
+        *last = k;
+    }
+    return 0;
+out:
+    return -1;
+}
+
+/*
+ * The JSON 1.1 tag listings page differently: Kinesis and Firehose by ExclusiveStartTagKey +
+ * HasMoreTags, KMS by Marker + Truncated/NextMarker.  name_key/name is the resource parameter.
+ */
+static int tags_json(struct aws_client *client, enum audit_service svc, const char *name,
+                     json_t *obj, struct mk_err *err)
+{
+    int kms = svc == AUDIT_SVC__MAX; /* KMS keys are not a listed service */
+    const char *service = kms ? "kms" : svc == AUDIT_SVC_KINESIS ? "kinesis" : "firehose";
+    const char *target = kms ? "TrentService.ListResourceTags"
+                         : svc == AUDIT_SVC_KINESIS ? "Kinesis_20131202.ListTagsForStream"
+                                                    : "Firehose_20150804.ListTagsForDeliveryStream";
+    const char *name_key = kms ? "KeyId" : svc == AUDIT_SVC_KINESIS ? "StreamName"
+                                                                    : "DeliveryStreamName";
+    json_t *req = NULL, *resp = NULL;
+    char *cursor = NULL;
+    int rc = -1;
+
+    for (int page = 0;; page++) {
+        const char *last = NULL;
+        const char *next = NULL;
+        MK_ENSURE(page < MAX_PAGES, err, MK_ERR_INVALID, "%s: more than %d pages", target,
+                  MAX_PAGES);
+        req = json_pack("{s:s, s:i}", name_key, name, "Limit", 50);
+        MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "out of memory");
+        if (cursor != NULL) {
+            MK_ENSURE(json_object_set_new(req, kms ? "Marker" : "ExclusiveStartTagKey",
+                                          json_string(cursor)) == 0,
+                      err, MK_ERR_NOMEM, "out of memory");
+        }
+        MK_GUARD(aws_json_call(client, service, target, req, &resp, err));
+        MK_GUARD(tags_merge(obj, json_object_get(resp, "Tags"), kms ? "TagKey" : "Key",
+                            kms ? "TagValue" : "Value", &last, err));
+        if (kms && json_is_true(json_object_get(resp, "Truncated"))) {
+            next = json_string_value(json_object_get(resp, "NextMarker"));
+        } else if (!kms && json_is_true(json_object_get(resp, "HasMoreTags"))) {
+            next = last;
+        }
+        if (next == NULL || next[0] == '\0') {
+            break;
+        }
+        MK_GUARD(cursor_advance(&cursor, next, target, err));
+        json_decref(req);
+        json_decref(resp);
+        req = resp = NULL;
+    }
+    rc = 0;
+out:
+    json_decref(req);
+    json_decref(resp);
+    free(cursor);
+    return rc;
+}
+
+/* MSK ListTagsForResource: GET /v1/tags/{resourceArn} -> {"tags": {...}}, not paginated. */
+static int tags_msk(struct aws_client *client, const char *arn, json_t *obj, struct mk_err *err)
+{
+    char *path = NULL;
+    json_t *resp = NULL;
+    const json_t *tags;
+    int rc = -1;
+    MK_ENSURE(asprintf(&path, "/v1/tags/%s", arn) >= 0, err, MK_ERR_NOMEM, "out of memory");
+    MK_GUARD(aws_rest_call(client, "kafka", "GET", path, NULL, NULL, &resp, err));
+    tags = json_object_get(resp, "tags");
+    MK_ENSURE(tags == NULL || json_is_object(tags), err, MK_ERR_INVALID,
+              "missing data: tags is not an object");
+    MK_ENSURE(tags == NULL || json_object_update(obj, (json_t *)tags) == 0, err, MK_ERR_NOMEM,
+              "out of memory");
+    rc = 0;
+out:
+    free(path);
+    json_decref(resp);
+    return rc;
+}
+
+struct tag_task {
+    struct aws_client *client;
+    enum audit_service svc; /* AUDIT_SVC__MAX for a KMS key */
+    const char *name;       /* cluster ARN, stream name, delivery stream name, key ARN */
+    struct audit_result *res;
+};
+
+static void tags_run(void *ctx, size_t i)
+{
+    struct tag_task *t = &((struct tag_task *)ctx)[i];
+    json_t *obj = json_object();
+    int rc;
+    if (obj == NULL) {
+        t->res->failed = 1;
+        mk_err_set(&t->res->err, MK_ERR_NOMEM, "out of memory");
+        return;
+    }
+    rc = t->svc == AUDIT_SVC_MSK ? tags_msk(t->client, t->name, obj, &t->res->err)
+                                 : tags_json(t->client, t->svc, t->name, obj, &t->res->err);
+    if (rc != 0) {
+        t->res->failed = 1;
+        json_decref(obj);
+        return;
+    }
+    t->res->data = obj;
+}
+
+/* Tags of every described resource and of every customer-managed key (once per key ARN). */
+static int phase_tags(struct collector *c, struct audit_inventory *inv, struct mk_err *err)
+{
+    size_t n = 0;
+    int rc = -1;
+    struct tag_task *tasks = calloc(inv->n_resources + inv->n_keys + 1, sizeof(*tasks));
+    MK_ENSURE(tasks != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < inv->n_resources; i++) {
+        struct audit_resource *r = &inv->resources[i];
+        if (r->res.failed || r->res.data == NULL) {
+            continue;
+        }
+        tasks[n++] = (struct tag_task){client_for(c, r->region), r->svc,
+                                       r->name, &r->tags};
+    }
+    for (size_t i = 0; i < inv->n_keys; i++) {
+        struct audit_key *k = &inv->keys[i];
+        const char *arn = json_string_value(json_object_get(k->describe.data, "Arn"));
+        int dup = 0;
+        if (!audit_key_is_customer(k)) {
+            continue;
+        }
+        for (size_t j = 0; j < i && arn != NULL; j++) {
+            const char *other = json_string_value(json_object_get(inv->keys[j].describe.data,
+                                                                  "Arn"));
+            dup |= other != NULL && strcmp(other, arn) == 0;
+        }
+        if (!dup) {
+            tasks[n++] = (struct tag_task){client_for(c, k->region), AUDIT_SVC__MAX,
+                                           arn != NULL ? arn : k->ref, &k->tags};
+        }
+    }
+    audit_pool_run(n, c->opts->concurrency, tags_run, tasks);
+    rc = 0;
+out:
+    free(tasks);
+    return rc;
+}
+
+/* ---- Private CAs (pca.*) ---- */
+
+struct ca_ctx {
+    const struct collector *c;
+    struct audit_ca **cas;
+};
+
+static void ca_call(struct aws_client *client, const char *target, const char *arn,
+                    const char *wrap, struct audit_result *res)
+{
+    json_t *req = json_pack("{s:s}", "CertificateAuthorityArn", arn);
+    json_t *resp = NULL;
+    if (req == NULL) {
+        res->failed = 1;
+        mk_err_set(&res->err, MK_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (aws_json_call(client, "acm-pca", target, req, &resp, &res->err) != 0) {
+        res->failed = 1;
+    } else if (wrap != NULL && !json_is_object(json_object_get(resp, wrap))) {
+        res->failed = 1;
+        mk_err_set(&res->err, MK_ERR_INVALID, "missing data: no %s in the answer", wrap);
+    } else {
+        res->data = json_incref(wrap != NULL ? json_object_get(resp, wrap) : resp);
+    }
+    json_decref(req);
+    json_decref(resp);
+}
+
+static void ca_describe_run(void *ctx, size_t i)
+{
+    struct ca_ctx *cc = ctx;
+    struct audit_ca *ca = cc->cas[i];
+    ca_call(client_for(cc->c, ca->region), "ACMPrivateCA.DescribeCertificateAuthority", ca->arn,
+            "CertificateAuthority", &ca->describe);
+}
+
+static void ca_cert_run(void *ctx, size_t i)
+{
+    struct ca_ctx *cc = ctx;
+    struct audit_ca *ca = cc->cas[i];
+    ca->cert_fetched = 1;
+    ca_call(client_for(cc->c, ca->region), "ACMPrivateCA.GetCertificateAuthorityCertificate",
+            ca->arn, NULL, &ca->cert);
+}
+
+static int ca_add(struct collector *c, struct audit_inventory *inv, const char *arn,
+                  struct mk_err *err)
+{
+    struct audit_ca *ca;
+    if (!audit_ca_arn_valid(arn)) {
+        return 0; /* not a Private CA ARN: msk.mtls_required shows the list as it is */
+    }
+    ca = audit_inventory_add_ca(inv, arn);
+    MK_ENSURE(ca != NULL, err, MK_ERR_NOMEM, "out of memory");
+    /* A CA lives in its ARN's region, which need not be one being audited. */
+    MK_GUARD(client_add(c, ca->region, err));
+    return 0;
+out:
+    return -1;
+}
+
+static int phase_pca(struct collector *c, struct audit_inventory *inv, struct mk_err *err)
+{
+    int rc = -1;
+    size_t n = 0;
+    struct ca_ctx cc = {c, NULL};
+
+    for (size_t i = 0; i < inv->n_resources; i++) {
+        const json_t *arns = audit_msk_ca_arns(&inv->resources[i]);
+        size_t k;
+        json_t *v;
+        json_array_foreach(arns, k, v)
+        {
+            if (json_is_string(v)) {
+                MK_GUARD(ca_add(c, inv, json_string_value(v), err));
+            }
+        }
+    }
+    for (size_t i = 0; i < c->opts->n_ca_arns; i++) {
+        MK_GUARD(ca_add(c, inv, c->opts->ca_arns[i], err));
+    }
+    cc.cas = calloc(inv->n_cas + 1, sizeof(*cc.cas));
+    MK_ENSURE(cc.cas != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < inv->n_cas; i++) {
+        cc.cas[i] = &inv->cas[i];
+    }
+    audit_pool_run(inv->n_cas, c->opts->concurrency, ca_describe_run, &cc);
+    /* Only an ACTIVE CA has a certificate (and a chain) to read the expiry from. */
+    if (c->opts->eval->selected[AUDIT_PCA_EXPIRY]) {
+        for (size_t i = 0; i < inv->n_cas; i++) {
+            const char *st =
+                json_string_value(json_object_get(inv->cas[i].describe.data, "Status"));
+            if (st != NULL && strcmp(st, "ACTIVE") == 0) {
+                cc.cas[n++] = &inv->cas[i];
+            }
+        }
+        audit_pool_run(n, c->opts->concurrency, ca_cert_run, &cc);
+    }
+    rc = 0;
+out:
+    free(cc.cas);
+    return rc;
+}
+
+/* With a role: can it be assumed?  Not: the account is reported, not the audit aborted. */
+static int check_account(struct collector *c, struct audit_inventory *inv, int *usable,
+                         struct mk_err *err)
+{
+    struct mk_err e = {0};
+    *usable = 1;
+    for (size_t i = 0; i < c->n_clients; i++) {
+        MK_ENSURE(audit_inventory_add_region(inv, c->clients[i].region) == 0, err, MK_ERR_NOMEM,
+                  "out of memory");
+    }
+    if (c->opts->role_arn == NULL || c->n_clients == 0) {
+        return 0;
+    }
+    inv->account_role = strdup(c->opts->role_arn);
+    MK_ENSURE(inv->account_role != NULL, err, MK_ERR_NOMEM, "out of memory");
+    if (aws_client_check_credentials(c->clients[0].client, &e) == 0) {
+        return 0;
+    }
+    if (e.code == MK_ERR_CREDS) {
+        *err = e; /* no source credentials at all: no account can be audited */
+        return -1;
+    }
+    *usable = 0;
+    inv->account_failed = 1;
+    inv->account_err = e;
+    return 0;
+out:
+    return -1;
+}
+
 int audit_collect(const struct audit_collect_options *opts, struct audit_inventory *inv,
                   struct mk_err *err)
 {
     int rc = -1;
     struct collector c = {opts, NULL, 0};
+    int usable = 1;
 
     if (opts->n_regions == 0) {
         MK_GUARD(client_add(&c, NULL, err));
@@ -518,15 +831,26 @@ int audit_collect(const struct audit_collect_options *opts, struct audit_invento
     for (size_t i = 0; i < opts->n_regions; i++) {
         MK_GUARD(client_add(&c, opts->regions[i], err));
     }
+    MK_GUARD(check_account(&c, inv, &usable, err));
+    if (!usable) {
+        rc = 0;
+        goto out;
+    }
     MK_GUARD(phase_list(&c, inv, err));
     MK_GUARD(creds_failure(inv, err));
     MK_GUARD(phase_describe(&c, inv, err));
     MK_GUARD(creds_failure(inv, err));
     if (opts->eval->selected[AUDIT_MSK_CMK] || opts->eval->selected[AUDIT_KINESIS_CMK] ||
         opts->eval->selected[AUDIT_KMS_ROTATION] || opts->eval->selected[AUDIT_KMS_STATE] ||
-        opts->eval->selected[AUDIT_KMS_POLICY]) {
+        opts->eval->selected[AUDIT_KMS_POLICY] || opts->eval->selected[AUDIT_TAGS_OWNERSHIP]) {
         MK_GUARD(phase_keys(&c, inv, err));
         MK_GUARD(creds_failure(inv, err));
+    }
+    if (opts->eval->selected[AUDIT_TAGS_OWNERSHIP]) {
+        MK_GUARD(phase_tags(&c, inv, err));
+    }
+    if (audit_needs_pca(opts->eval)) {
+        MK_GUARD(phase_pca(&c, inv, err));
     }
     rc = 0;
 out:

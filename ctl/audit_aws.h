@@ -21,11 +21,20 @@ struct audit_collect_options {
     const char *endpoint_url; /* NULL = the real AWS endpoints */
     unsigned concurrency;     /* >= 1 */
     const struct audit_eval_options *eval;
+    /* Added: audit another account through STS AssumeRole (NULL = the chain's own account). */
+    const char *role_arn;
+    const char *role_session_name;
+    const char *external_id;
+    const char *const *ca_arns; /* extra Private CAs to check (--ca-arn) */
+    size_t n_ca_arns;
 };
 
 /*
  * Collects everything the selected checks need into inv (which must be empty).  Returns 0, or -1
  * with err set: MK_ERR_CONFIG (no region), MK_ERR_CREDS (no credentials) or MK_ERR_NOMEM.
+ * With role_arn, a role that cannot be assumed (AccessDenied, STS unreachable) is not a failure:
+ * inv->account_failed is set and the checks report it as ERROR findings; only source
+ * credentials missing altogether (MK_ERR_CREDS) fail the call.
  */
 int audit_collect(const struct audit_collect_options *opts, struct audit_inventory *inv,
                   struct mk_err *err) MK_MUST_CHECK;

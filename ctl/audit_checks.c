@@ -1,5 +1,6 @@
 /* audit_checks.c: the audit checks as pure functions over AWS answers (see audit_checks.h). */
 #include "ctl/audit_checks.h"
+#include "ctl/audit_checks-int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -10,6 +11,8 @@
 #define RT_KINESIS "AWS::Kinesis::Stream"
 #define RT_FIREHOSE "AWS::KinesisFirehose::DeliveryStream"
 #define RT_KMS "AWS::KMS::Key"
+#define RT_PCA "AWS::ACMPCA::CertificateAuthority"
+#define RT_ROLE "AWS::IAM::Role"
 
 const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
     [AUDIT_MSK_CMK] = {"msk.encryption_at_rest_cmk", "MskEncryptionAtRestCmk",
@@ -57,6 +60,37 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
          "Replace Principal \"*\" with the account or role ARNs that need the key, "
          "or add a Condition (aws:PrincipalAccount, kms:CallerAccount, "
          "kms:ViaService) to the statement (PutKeyPolicy)."},
+    [AUDIT_PCA_STATUS] = {"pca.status", "PcaStatus",
+                          "AWS Private CAs used for MSK client authentication are ACTIVE",
+                          CTL_SEV_HIGH, RT_PCA,
+                          "Restore or re-enable the CA (RestoreCertificateAuthority, "
+                          "UpdateCertificateAuthority --status ACTIVE), install its certificate "
+                          "if it is PENDING_CERTIFICATE, or point the cluster at an active CA "
+                          "(UpdateSecurity)."},
+    [AUDIT_PCA_EXPIRY] = {"pca.certificate_expiry", "PcaCertificateExpiry",
+                          "AWS Private CA certificates outlive the minimum and the certificates "
+                          "they issue",
+                          CTL_SEV_HIGH, RT_PCA,
+                          "Renew the CA certificate (a new certificate for the same key with "
+                          "ImportCertificateAuthorityCertificate, or a new CA added to the "
+                          "cluster's certificateAuthorityArnList before the old one expires)."},
+    [AUDIT_PCA_REVOCATION] = {"pca.revocation_configured", "PcaRevocationConfigured",
+                              "AWS Private CAs publish revocation (CRL or OCSP)",
+                              CTL_SEV_MEDIUM, RT_PCA,
+                              "Enable a CRL (RevocationConfiguration.CrlConfiguration) or OCSP "
+                              "(OcspConfiguration) with UpdateCertificateAuthority, so revoking a "
+                              "client certificate takes effect."},
+    [AUDIT_PCA_USAGE_MODE] = {"pca.usage_mode", "PcaUsageMode",
+                              "AWS Private CA usage mode (reported, never fails)", CTL_SEV_LOW,
+                              RT_PCA,
+                              "Informational: GENERAL_PURPOSE CAs issue long-lived certificates "
+                              "that need revocation; SHORT_LIVED_CERTIFICATE CAs issue "
+                              "certificates of at most 7 days."},
+    [AUDIT_TAGS_OWNERSHIP] = {"tags.ownership", "TagsOwnership",
+                              "Audited resources carry the required ownership tags", CTL_SEV_LOW,
+                              "AWS::*",
+                              "Add the missing tags (kafka TagResource, kinesis AddTagsToStream, "
+                              "firehose TagDeliveryStream, kms TagResource)."},
 };
 
 int audit_check_lookup(const char *id)
@@ -171,10 +205,26 @@ void audit_inventory_free(struct audit_inventory *inv)
         result_clear(&inv->keys[i].describe);
         result_clear(&inv->keys[i].rotation);
         result_clear(&inv->keys[i].policy);
+        result_clear(&inv->keys[i].tags);
+    }
+    for (size_t i = 0; i < inv->n_resources; i++) {
+        result_clear(&inv->resources[i].tags);
+    }
+    for (size_t i = 0; i < inv->n_cas; i++) {
+        free(inv->cas[i].arn);
+        free(inv->cas[i].region);
+        result_clear(&inv->cas[i].describe);
+        result_clear(&inv->cas[i].cert);
+    }
+    for (size_t i = 0; i < inv->n_regions; i++) {
+        free(inv->regions[i]);
     }
     free(inv->listings);
     free(inv->resources);
     free(inv->keys);
+    free(inv->cas);
+    free(inv->regions);
+    free(inv->account_role);
     free(inv);
 }
 
@@ -267,15 +317,73 @@ struct audit_key *audit_inventory_add_key(struct audit_inventory *inv, const cha
     return k;
 }
 
+int audit_ca_arn_valid(const char *s)
+{
+    static const char type[] = ":certificate-authority/";
+    char rbuf[64];
+    const char *t;
+    if (s == NULL || strncmp(s, "arn:", 4) != 0 || strstr(s, ":acm-pca:") == NULL ||
+        audit_arn_region(s, rbuf, sizeof(rbuf)) == NULL) {
+        return 0;
+    }
+    t = strstr(s, type);
+    return t != NULL && t[sizeof(type) - 1] != '\0' && strlen(s) < 256;
+}
+
+struct audit_ca *audit_inventory_add_ca(struct audit_inventory *inv, const char *arn)
+{
+    char rbuf[64];
+    const char *region = audit_arn_region(arn, rbuf, sizeof(rbuf));
+    struct audit_ca *ca = NULL;
+    char *a, *r;
+    if (region == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < inv->n_cas; i++) {
+        if (strcmp(inv->cas[i].arn, arn) == 0) {
+            return &inv->cas[i];
+        }
+    }
+    a = strdup(arn);
+    r = strdup(region);
+    if (a != NULL && r != NULL) {
+        ca = grow((void **)&inv->cas, &inv->n_cas, sizeof(*ca));
+    }
+    if (ca == NULL) {
+        free(a);
+        free(r);
+        return NULL;
+    }
+    ca->arn = a;
+    ca->region = r;
+    return ca;
+}
+
+int audit_inventory_add_region(struct audit_inventory *inv, const char *region)
+{
+    char **slot;
+    char *r = strdup(region);
+    if (r == NULL) {
+        return -1;
+    }
+    slot = grow((void **)&inv->regions, &inv->n_regions, sizeof(*slot));
+    if (slot == NULL) {
+        free(r);
+        return -1;
+    }
+    *slot = r;
+    return 0;
+}
+
 /* ---- JSON helpers ---- */
 
-static const char *jstr(const json_t *obj, const char *key)
+const char *audit_jstr(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
 }
 
 /* Follows a dotted path of object keys; NULL when any step is missing. */
-static json_t *jpath(const json_t *obj, const char *path)
+json_t *audit_jpath(const json_t *obj, const char *path)
 {
     char buf[256];
     char *save = NULL;
@@ -289,7 +397,7 @@ static json_t *jpath(const json_t *obj, const char *path)
 }
 
 /* Region field of an ARN (arn:partition:service:region:account:resource) into buf, or NULL. */
-static const char *arn_region(const char *arn, char *buf, size_t len)
+const char *audit_arn_region(const char *arn, char *buf, size_t len)
 {
     const char *p = arn;
     const char *end;
@@ -346,7 +454,7 @@ static const json_t *msk_provisioned(const json_t *info)
 
 static int msk_is_serverless(const json_t *info)
 {
-    const char *type = jstr(info, "clusterType");
+    const char *type = audit_jstr(info, "clusterType");
     return type != NULL && strcmp(type, "SERVERLESS") == 0;
 }
 
@@ -362,12 +470,12 @@ const char *audit_resource_key_ref(const struct audit_resource *res, char *buf, 
     case AUDIT_SVC_MSK:
         if (!msk_is_serverless(d)) {
             ref = json_string_value(
-                jpath(msk_provisioned(d), "encryptionInfo.encryptionAtRest.dataVolumeKMSKeyId"));
+                audit_jpath(msk_provisioned(d), "encryptionInfo.encryptionAtRest.dataVolumeKMSKeyId"));
         }
         break;
     case AUDIT_SVC_KINESIS: {
-        const char *type = jstr(d, "EncryptionType");
-        ref = jstr(d, "KeyId");
+        const char *type = audit_jstr(d, "EncryptionType");
+        ref = audit_jstr(d, "KeyId");
         if (type == NULL || strcmp(type, "KMS") != 0 ||
             (ref != NULL && is_aws_kinesis_alias(ref))) {
             ref = NULL;
@@ -377,11 +485,11 @@ const char *audit_resource_key_ref(const struct audit_resource *res, char *buf, 
     case AUDIT_SVC_FIREHOSE: {
         /* Only a customer-managed key that encryption is (being) enabled with is "in use". */
         const json_t *enc = json_object_get(d, "DeliveryStreamEncryptionConfiguration");
-        const char *ktype = jstr(enc, "KeyType");
-        const char *status = jstr(enc, "Status");
+        const char *ktype = audit_jstr(enc, "KeyType");
+        const char *status = audit_jstr(enc, "Status");
         if (ktype != NULL && strcmp(ktype, "CUSTOMER_MANAGED_CMK") == 0 &&
             (status == NULL || strncmp(status, "ENABL", 5) == 0)) {
-            ref = jstr(enc, "KeyARN");
+            ref = audit_jstr(enc, "KeyARN");
         }
         break;
     }
@@ -391,16 +499,34 @@ const char *audit_resource_key_ref(const struct audit_resource *res, char *buf, 
     if (ref == NULL || ref[0] == '\0') {
         return NULL;
     }
-    *key_region = arn_region(ref, buf, buf_len);
+    *key_region = audit_arn_region(ref, buf, buf_len);
     if (*key_region == NULL) {
         *key_region = res->region;
     }
     return ref;
 }
 
+const json_t *audit_msk_ca_arns(const struct audit_resource *res)
+{
+    const json_t *cas;
+    if (res->svc != AUDIT_SVC_MSK || res->res.failed || res->res.data == NULL ||
+        msk_is_serverless(res->res.data)) {
+        return NULL;
+    }
+    cas = audit_jpath(msk_provisioned(res->res.data),
+                      "clientAuthentication.tls.certificateAuthorityArnList");
+    return json_is_array(cas) ? cas : NULL;
+}
+
+int audit_needs_pca(const struct audit_eval_options *opts)
+{
+    return opts->selected[AUDIT_PCA_STATUS] || opts->selected[AUDIT_PCA_EXPIRY] ||
+           opts->selected[AUDIT_PCA_REVOCATION] || opts->selected[AUDIT_PCA_USAGE_MODE];
+}
+
 int audit_key_is_customer(const struct audit_key *key)
 {
-    const char *mgr = jstr(key->describe.data, "KeyManager");
+    const char *mgr = audit_jstr(key->describe.data, "KeyManager");
     return !key->describe.failed && mgr != NULL && strcmp(mgr, "CUSTOMER") == 0;
 }
 
@@ -412,9 +538,13 @@ int audit_needs_service(const struct audit_eval_options *opts, enum audit_servic
             return 1;
         }
     }
+    /* Every listed resource is tagged; the MSK clusters name the CAs. */
+    if (opts->selected[AUDIT_TAGS_OWNERSHIP]) {
+        return 1;
+    }
     switch (svc) {
     case AUDIT_SVC_MSK:
-        return opts->selected[AUDIT_MSK_CMK] || opts->selected[AUDIT_MSK_VERSION] ||
+        return audit_needs_pca(opts) || opts->selected[AUDIT_MSK_CMK] || opts->selected[AUDIT_MSK_VERSION] ||
                opts->selected[AUDIT_MSK_MTLS] || opts->selected[AUDIT_MSK_TLS];
     case AUDIT_SVC_KINESIS:
         return opts->selected[AUDIT_KINESIS_CMK];
@@ -426,18 +556,6 @@ int audit_needs_service(const struct audit_eval_options *opts, enum audit_servic
 }
 
 /* ---- evaluation ---- */
-
-struct eval {
-    const struct audit_inventory *inv;
-    const struct audit_eval_options *opts;
-    struct ctl_report *report;
-    struct mk_err *err;
-};
-
-#define ADD(ev, check, status, resource, region, ...)                                              \
-    ctl_report_add((ev)->report, audit_rules[check].id, (status), audit_rules[check].severity,     \
-                   (resource), audit_rules[check].resource_type, (region),                         \
-                   audit_rules[check].remediation, (ev)->err, __VA_ARGS__)
 
 /* Verdict on "the resource uses a customer-managed key", given the key reference it names. */
 static int eval_key_is_cmk(struct eval *ev, enum audit_check check, const char *arn,
@@ -454,7 +572,7 @@ static int eval_key_is_cmk(struct eval *ev, enum audit_check check, const char *
         return ADD(ev, check, CTL_STATUS_ERROR, arn, region, "DescribeKey %s failed: %s", ref,
                    audit_err_text(&k->describe.err, ebuf, sizeof(ebuf)));
     }
-    mgr = jstr(k->describe.data, "KeyManager");
+    mgr = audit_jstr(k->describe.data, "KeyManager");
     if (mgr == NULL) {
         return ADD(ev, check, CTL_STATUS_ERROR, arn, region,
                    "DescribeKey %s: answer has no KeyMetadata.KeyManager", ref);
@@ -462,11 +580,11 @@ static int eval_key_is_cmk(struct eval *ev, enum audit_check check, const char *
     if (strcmp(mgr, "CUSTOMER") == 0) {
         return ADD(ev, check, CTL_STATUS_PASS, arn, region,
                    "encrypted with customer-managed key %s",
-                   jstr(k->describe.data, "Arn") ? jstr(k->describe.data, "Arn") : ref);
+                   audit_jstr(k->describe.data, "Arn") ? audit_jstr(k->describe.data, "Arn") : ref);
     }
     return ADD(ev, check, CTL_STATUS_FAIL, arn, region,
                "encrypted with an AWS-managed key (%s, KeyManager %s), not a customer-managed key",
-               jstr(k->describe.data, "Arn") ? jstr(k->describe.data, "Arn") : ref, mgr);
+               audit_jstr(k->describe.data, "Arn") ? audit_jstr(k->describe.data, "Arn") : ref, mgr);
 }
 
 static int eval_msk_cmk(struct eval *ev, const struct audit_resource *r, const char *arn)
@@ -484,7 +602,7 @@ static int eval_msk_cmk(struct eval *ev, const struct audit_resource *r, const c
 static int eval_msk_version(struct eval *ev, const struct audit_resource *r, const char *arn)
 {
     const json_t *p = msk_provisioned(r->res.data);
-    const char *v = json_string_value(jpath(p, "currentBrokerSoftwareInfo.kafkaVersion"));
+    const char *v = json_string_value(audit_jpath(p, "currentBrokerSoftwareInfo.kafkaVersion"));
     const char *min = ev->opts->min_kafka_version;
     int cmp = 0;
     if (v == NULL) {
@@ -540,7 +658,7 @@ static int eval_msk_mtls(struct eval *ev, const struct audit_resource *r, const 
     const json_t *tls = json_object_get(auth, "tls");
     const json_t *cas = json_object_get(tls, "certificateAuthorityArnList");
     const json_t *tls_enabled = json_object_get(tls, "enabled");
-    const json_t *unauth = jpath(auth, "unauthenticated.enabled");
+    const json_t *unauth = audit_jpath(auth, "unauthenticated.enabled");
     size_t n_cas = count_strings(cas);
     char list[2048];
     char why[256] = "";
@@ -568,8 +686,8 @@ static int eval_msk_mtls(struct eval *ev, const struct audit_resource *r, const 
 
 static int eval_msk_tls(struct eval *ev, const struct audit_resource *r, const char *arn)
 {
-    const json_t *t = jpath(msk_provisioned(r->res.data), "encryptionInfo.encryptionInTransit");
-    const char *cb = jstr(t, "clientBroker");
+    const json_t *t = audit_jpath(msk_provisioned(r->res.data), "encryptionInfo.encryptionInTransit");
+    const char *cb = audit_jstr(t, "clientBroker");
     const json_t *ic = json_object_get(t, "inCluster");
     if (cb == NULL || !json_is_boolean(ic)) {
         return ADD(ev, AUDIT_MSK_TLS, CTL_STATUS_ERROR, arn, r->region,
@@ -597,7 +715,7 @@ static int eval_msk(struct eval *ev, const struct audit_resource *r)
         {AUDIT_MSK_MTLS, "MSK Serverless supports only IAM access control, not mTLS"},
         {AUDIT_MSK_TLS, "MSK Serverless always uses TLS in transit; it cannot be turned off"},
     };
-    const char *arn = jstr(r->res.data, "clusterArn") ? jstr(r->res.data, "clusterArn") : r->name;
+    const char *arn = audit_jstr(r->res.data, "clusterArn") ? audit_jstr(r->res.data, "clusterArn") : r->name;
 
     if (msk_is_serverless(r->res.data)) {
         for (size_t i = 0; i < sizeof(serverless) / sizeof(serverless[0]); i++) {
@@ -628,9 +746,9 @@ out:
 static int eval_kinesis(struct eval *ev, const struct audit_resource *r)
 {
     const json_t *d = r->res.data;
-    const char *arn = jstr(d, "StreamARN") ? jstr(d, "StreamARN") : r->name;
-    const char *type = jstr(d, "EncryptionType");
-    const char *key = jstr(d, "KeyId");
+    const char *arn = audit_jstr(d, "StreamARN") ? audit_jstr(d, "StreamARN") : r->name;
+    const char *type = audit_jstr(d, "EncryptionType");
+    const char *key = audit_jstr(d, "KeyId");
     char rbuf[64];
     const char *key_region = NULL;
     const char *ref;
@@ -663,11 +781,11 @@ static int eval_kinesis(struct eval *ev, const struct audit_resource *r)
 static int eval_firehose(struct eval *ev, const struct audit_resource *r)
 {
     const json_t *d = r->res.data;
-    const char *arn = jstr(d, "DeliveryStreamARN") ? jstr(d, "DeliveryStreamARN") : r->name;
-    const char *stype = jstr(d, "DeliveryStreamType");
+    const char *arn = audit_jstr(d, "DeliveryStreamARN") ? audit_jstr(d, "DeliveryStreamARN") : r->name;
+    const char *stype = audit_jstr(d, "DeliveryStreamType");
     const json_t *enc = json_object_get(d, "DeliveryStreamEncryptionConfiguration");
-    const char *status = jstr(enc, "Status");
-    const char *ktype = jstr(enc, "KeyType");
+    const char *status = audit_jstr(enc, "Status");
+    const char *ktype = audit_jstr(enc, "KeyType");
 
     if (!ev->opts->selected[AUDIT_FIREHOSE_CMK]) {
         return 0;
@@ -688,7 +806,7 @@ static int eval_firehose(struct eval *ev, const struct audit_resource *r)
     }
     return ADD(ev, AUDIT_FIREHOSE_CMK, CTL_STATUS_PASS, arn, r->region,
                "server-side encryption enabled with customer-managed key %s",
-               jstr(enc, "KeyARN") ? jstr(enc, "KeyARN") : "(no KeyARN in the answer)");
+               audit_jstr(enc, "KeyARN") ? audit_jstr(enc, "KeyARN") : "(no KeyARN in the answer)");
 }
 
 static const char *svc_resource_check_rt(enum audit_service svc)
@@ -715,6 +833,12 @@ static int is_kms_check(enum audit_check c)
     return c == AUDIT_KMS_ROTATION || c == AUDIT_KMS_STATE || c == AUDIT_KMS_POLICY;
 }
 
+static int is_pca_check(enum audit_check c)
+{
+    return c == AUDIT_PCA_STATUS || c == AUDIT_PCA_EXPIRY || c == AUDIT_PCA_REVOCATION ||
+           c == AUDIT_PCA_USAGE_MODE;
+}
+
 /* A failed listing or resource hides resources and keys: every check that depends on it is
  * ERROR, never silently PASS. */
 static int eval_hidden(struct eval *ev, enum audit_service svc, const char *resource,
@@ -729,16 +853,78 @@ static int eval_hidden(struct eval *ev, enum audit_service svc, const char *reso
         if (check_is_for((enum audit_check)c, svc)) {
             MK_GUARD(ADD(ev, (enum audit_check)c, CTL_STATUS_ERROR, resource, region,
                          "%s failed: %s", what, ebuf));
-        } else if (is_kms_check((enum audit_check)c)) {
+        } else if (c == AUDIT_TAGS_OWNERSHIP) {
             MK_GUARD(ctl_report_add(ev->report, audit_rules[c].id, CTL_STATUS_ERROR,
                                     audit_rules[c].severity, resource, svc_resource_check_rt(svc),
                                     region, audit_rules[c].remediation, ev->err,
-                                    "keys used here are unknown: %s failed: %s", what, ebuf));
+                                    "%s failed: %s", what, ebuf));
+        } else if (is_kms_check((enum audit_check)c) ||
+                   (svc == AUDIT_SVC_MSK && is_pca_check((enum audit_check)c))) {
+            MK_GUARD(ctl_report_add(ev->report, audit_rules[c].id, CTL_STATUS_ERROR,
+                                    audit_rules[c].severity, resource, svc_resource_check_rt(svc),
+                                    region, audit_rules[c].remediation, ev->err,
+                                    "%s used here are unknown: %s failed: %s",
+                                    is_kms_check((enum audit_check)c) ? "keys" : "private CAs",
+                                    what, ebuf));
         }
     }
     return 0;
 out:
     return -1;
+}
+
+/* ---- tags.ownership ---- */
+
+/* FAIL names every required key that is missing or has an empty value (an empty Owner names
+ * nobody).  Tag keys are case-sensitive in AWS, so "owner" does not satisfy "Owner". */
+static int eval_tags(struct eval *ev, const struct audit_result *tags, const char *what,
+                     const char *resource, const char *resource_type, const char *region)
+{
+    char ebuf[900];
+    char missing[1024] = "";
+    const struct audit_eval_options *o = ev->opts;
+    const struct ctl_rule *rule = &audit_rules[AUDIT_TAGS_OWNERSHIP];
+
+    if (tags->failed || !json_is_object(tags->data)) {
+        if (tags->failed) {
+            audit_err_text(&tags->err, ebuf, sizeof(ebuf));
+        } else {
+            snprintf(ebuf, sizeof(ebuf), "missing data: no tags were fetched");
+        }
+        return ctl_report_add(ev->report, rule->id, CTL_STATUS_ERROR, rule->severity, resource,
+                              resource_type, region, rule->remediation, ev->err,
+                              "%s failed: %s", what, ebuf);
+    }
+    for (size_t i = 0; i < o->n_required_tags; i++) {
+        const char *v = audit_jstr(tags->data, o->required_tags[i]);
+        size_t used = strlen(missing);
+        if ((v == NULL || v[0] == '\0') && used < sizeof(missing)) {
+            snprintf(missing + used, sizeof(missing) - used, "%s%s%s", used ? ", " : "",
+                     o->required_tags[i], v != NULL ? " (empty)" : "");
+        }
+    }
+    if (missing[0] != '\0') {
+        return ctl_report_add(ev->report, rule->id, CTL_STATUS_FAIL, rule->severity, resource,
+                              resource_type, region, rule->remediation, ev->err,
+                              "missing required tags: %s", missing);
+    }
+    return ctl_report_add(ev->report, rule->id, CTL_STATUS_PASS, rule->severity, resource,
+                          resource_type, region, rule->remediation, ev->err,
+                          "has every required tag (%zu)", o->n_required_tags);
+}
+
+static const char *tags_operation(enum audit_service svc)
+{
+    switch (svc) {
+    case AUDIT_SVC_MSK:
+        return "ListTagsForResource";
+    case AUDIT_SVC_KINESIS:
+        return "ListTagsForStream";
+    case AUDIT_SVC_FIREHOSE:
+        return "ListTagsForDeliveryStream";
+    default:
+        return "tags";
+    }
 }
 
 /* ---- KMS ---- */
@@ -771,7 +957,7 @@ static int policy_public_statement(const json_t *policy, const char **sid)
     size_t n = json_is_array(stmts) ? json_array_size(stmts) : 1;
     for (size_t i = 0; i < n; i++) {
         const json_t *st = json_is_array(stmts) ? json_array_get(stmts, i) : stmts;
-        const char *effect = jstr(st, "Effect");
+        const char *effect = audit_jstr(st, "Effect");
         const json_t *cond = json_object_get(st, "Condition");
         if (effect == NULL || strcmp(effect, "Allow") != 0) {
             continue;
@@ -782,7 +968,7 @@ static int policy_public_statement(const json_t *policy, const char **sid)
         /* Allow with NotPrincipal grants everyone but the listed principals: public too. */
         if (principal_is_public(json_object_get(st, "Principal")) ||
             json_object_get(st, "NotPrincipal") != NULL) {
-            *sid = jstr(st, "Sid");
+            *sid = audit_jstr(st, "Sid");
             return (int)i;
         }
     }
@@ -802,7 +988,7 @@ static int eval_kms_policy(struct eval *ev, const struct audit_key *k, const cha
         return ADD(ev, AUDIT_KMS_POLICY, CTL_STATUS_ERROR, arn, k->region,
                    "GetKeyPolicy failed: %s", audit_err_text(&k->policy.err, ebuf, sizeof(ebuf)));
     }
-    text = jstr(k->policy.data, "Policy");
+    text = audit_jstr(k->policy.data, "Policy");
     if (text == NULL) {
         return ADD(ev, AUDIT_KMS_POLICY, CTL_STATUS_ERROR, arn, k->region,
                    "missing data: no Policy in the GetKeyPolicy answer");
@@ -849,7 +1035,7 @@ static int eval_kms_rotation(struct eval *ev, const struct audit_key *k, const c
 
 static int eval_kms_state(struct eval *ev, const struct audit_key *k, const char *arn)
 {
-    const char *state = jstr(k->describe.data, "KeyState");
+    const char *state = audit_jstr(k->describe.data, "KeyState");
     if (state == NULL) {
         return ADD(ev, AUDIT_KMS_STATE, CTL_STATUS_ERROR, arn, k->region,
                    "missing data: no KeyMetadata.KeyState in the DescribeKey answer");
@@ -867,7 +1053,7 @@ static int eval_kms_state(struct eval *ev, const struct audit_key *k, const char
 static int key_seen_before(const struct audit_inventory *inv, size_t idx, const char *arn)
 {
     for (size_t i = 0; i < idx; i++) {
-        const char *other = jstr(inv->keys[i].describe.data, "Arn");
+        const char *other = audit_jstr(inv->keys[i].describe.data, "Arn");
         if (!inv->keys[i].describe.failed && other != NULL && strcmp(other, arn) == 0) {
             return 1;
         }
@@ -878,13 +1064,14 @@ static int key_seen_before(const struct audit_inventory *inv, size_t idx, const 
 static int eval_key(struct eval *ev, size_t idx)
 {
     const struct audit_key *k = &ev->inv->keys[idx];
-    const char *arn = jstr(k->describe.data, "Arn");
+    const char *arn = audit_jstr(k->describe.data, "Arn");
     char ebuf[900];
 
     if (k->describe.failed) {
         audit_err_text(&k->describe.err, ebuf, sizeof(ebuf));
         for (int c = 0; c < AUDIT_CHECK__MAX; c++) {
-            if (ev->opts->selected[c] && is_kms_check((enum audit_check)c)) {
+            if (ev->opts->selected[c] &&
+                (is_kms_check((enum audit_check)c) || c == AUDIT_TAGS_OWNERSHIP)) {
                 MK_GUARD(ADD(ev, (enum audit_check)c, CTL_STATUS_ERROR, k->ref, k->region,
                              "DescribeKey failed: %s", ebuf));
             }
@@ -909,6 +1096,9 @@ static int eval_key(struct eval *ev, size_t idx)
     if (ev->opts->selected[AUDIT_KMS_POLICY]) {
         MK_GUARD(eval_kms_policy(ev, k, arn));
     }
+    if (ev->opts->selected[AUDIT_TAGS_OWNERSHIP]) {
+        MK_GUARD(eval_tags(ev, &k->tags, "ListResourceTags", arn, RT_KMS, k->region));
+    }
     return 0;
 out:
     return -1;
@@ -926,6 +1116,13 @@ static int eval_resource(struct eval *ev, const struct audit_resource *r)
         }
         return eval_hidden(ev, r->svc, r->name, r->region, what, &r->res.err);
     }
+    if (ev->opts->selected[AUDIT_TAGS_OWNERSHIP]) {
+        const char *arn = audit_jstr(r->res.data, r->svc == AUDIT_SVC_MSK       ? "clusterArn"
+                                                  : r->svc == AUDIT_SVC_KINESIS ? "StreamARN"
+                                                                                : "DeliveryStreamARN");
+        MK_GUARD(eval_tags(ev, &r->tags, tags_operation(r->svc), arn != NULL ? arn : r->name,
+                           svc_resource_check_rt(r->svc), r->region));
+    }
     switch (r->svc) {
     case AUDIT_SVC_MSK:
         return eval_msk(ev, r);
@@ -936,6 +1133,30 @@ static int eval_resource(struct eval *ev, const struct audit_resource *r)
     default:
         return 0;
     }
+out:
+    return -1;
+}
+
+/* An account whose role could not be assumed: every selected check is ERROR in every region,
+ * with the reason, so the account is never silently missing from the report. */
+static int eval_account_failed(struct eval *ev)
+{
+    char ebuf[900];
+    audit_err_text(&ev->inv->account_err, ebuf, sizeof(ebuf));
+    for (size_t r = 0; r < ev->inv->n_regions; r++) {
+        for (int c = 0; c < AUDIT_CHECK__MAX; c++) {
+            if (ev->opts->selected[c]) {
+                MK_GUARD(ctl_report_add(ev->report, audit_rules[c].id, CTL_STATUS_ERROR,
+                                        audit_rules[c].severity,
+                                        ev->inv->account_role ? ev->inv->account_role : "*",
+                                        RT_ROLE, ev->inv->regions[r], audit_rules[c].remediation,
+                                        ev->err, "account not audited: %s", ebuf));
+            }
+        }
+    }
+    return 0;
+out:
+    return -1;
 }
 
 int audit_evaluate(const struct audit_inventory *inv, const struct audit_eval_options *opts,
@@ -943,6 +1164,9 @@ int audit_evaluate(const struct audit_inventory *inv, const struct audit_eval_op
 {
     struct eval ev = {inv, opts, report, err};
     int rc = -1;
+    if (inv->account_failed) {
+        return eval_account_failed(&ev);
+    }
     for (size_t i = 0; i < inv->n_listings; i++) {
         const struct audit_listing *l = &inv->listings[i];
         if (l->res.failed) {
@@ -955,6 +1179,7 @@ int audit_evaluate(const struct audit_inventory *inv, const struct audit_eval_op
     for (size_t i = 0; i < inv->n_keys; i++) {
         MK_GUARD(eval_key(&ev, i));
     }
+    MK_GUARD(audit_eval_pca(&ev));
     rc = 0;
 out:
     return rc;

@@ -10,6 +10,7 @@
 #define CTL_AUDIT_CHECKS_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -26,6 +27,11 @@ enum audit_check {
     AUDIT_KMS_ROTATION,
     AUDIT_KMS_STATE,
     AUDIT_KMS_POLICY,
+    AUDIT_PCA_STATUS,
+    AUDIT_PCA_EXPIRY,
+    AUDIT_PCA_REVOCATION,
+    AUDIT_PCA_USAGE_MODE,
+    AUDIT_TAGS_OWNERSHIP, /* off unless required tags are given */
     AUDIT_CHECK__MAX
 };
 
@@ -36,6 +42,9 @@ extern const struct ctl_rule audit_rules[AUDIT_CHECK__MAX];
 int audit_check_lookup(const char *id);
 
 #define AUDIT_DEFAULT_MIN_KAFKA "2.5.1"
+#define AUDIT_DEFAULT_CA_MIN_DAYS 90
+#define AUDIT_DEFAULT_CERT_DAYS 30 /* the agent's default certificate lifetime (conf.h) */
+#define AUDIT_MAX_REQUIRED_TAGS 32
 
 /*
  * Compares two Kafka versions numerically per dot-separated component ("2.10.0" > "2.9.1").
@@ -74,6 +83,7 @@ struct audit_resource {
     char *name;            /* cluster ARN, stream name, delivery stream name */
     const char *operation; /* call that produced res, for messages */
     struct audit_result res;
+    struct audit_result tags; /* {"key": "value"}; used only by tags.ownership */
 };
 
 /* One KMS key reference as a resource names it, resolved in region. */
@@ -83,7 +93,18 @@ struct audit_key {
     struct audit_result describe; /* KeyMetadata */
     struct audit_result rotation; /* GetKeyRotationStatus answer; unused unless fetched */
     struct audit_result policy;   /* GetKeyPolicy answer */
+    struct audit_result tags;     /* {"key": "value"} from ListResourceTags; unused unless fetched */
     int fetched;                  /* rotation and policy were requested for this entry */
+};
+
+/* One AWS Private CA, named by an MSK cluster or --ca-arn. */
+struct audit_ca {
+    char *arn;
+    char *region;                 /* from the ARN */
+    struct audit_result describe; /* the CertificateAuthority object of the answer */
+    struct audit_result cert;     /* GetCertificateAuthorityCertificate answer; unused unless
+                                     cert_fetched (only ACTIVE CAs have a certificate) */
+    int cert_fetched;
 };
 
 struct audit_inventory {
@@ -93,6 +114,15 @@ struct audit_inventory {
     size_t n_resources;
     struct audit_key *keys;
     size_t n_keys;
+    struct audit_ca *cas;
+    size_t n_cas;
+    /* Multi-account audits: the role of this account could not be assumed.  Every selected
+     * check is then one ERROR per region (regions[]), and nothing else was collected. */
+    int account_failed;
+    struct mk_err account_err;
+    char *account_role; /* the role ARN (owned), the resource of those ERRORs */
+    char **regions;
+    size_t n_regions;
 };
 
 /* Caller frees with audit_inventory_free().  NULL when out of memory. */
@@ -113,6 +143,17 @@ struct audit_key *audit_inventory_add_key(struct audit_inventory *inv, const cha
 struct audit_key *audit_inventory_find_key(const struct audit_inventory *inv, const char *region,
                                            const char *ref);
 
+/* Adds a CA ARN unless present (region from the ARN; NULL when the ARN has none or out of
+ * memory: check audit_ca_arn_valid() first). */
+struct audit_ca *audit_inventory_add_ca(struct audit_inventory *inv, const char *arn);
+/* Whether s looks like arn:PARTITION:acm-pca:REGION:ACCOUNT:certificate-authority/ID. */
+int audit_ca_arn_valid(const char *s);
+/* Records a region the inventory covers (for account-level ERRORs). */
+int audit_inventory_add_region(struct audit_inventory *inv, const char *region) MK_MUST_CHECK;
+
+/* The Private CA ARNs an MSK clusterInfo names (TLS client authentication), or NULL. */
+const json_t *audit_msk_ca_arns(const struct audit_resource *res);
+
 /* The KMS key a resource uses and must be resolved with DescribeKey, or NULL (none, AWS-managed
  * by alias, or the resource failed).  *key_region is where to resolve it: the ARN's region, else
  * the resource's.  Both borrowed from res / the ARN inside it; key_region is written into buf. */
@@ -125,7 +166,15 @@ int audit_key_is_customer(const struct audit_key *key);
 struct audit_eval_options {
     int selected[AUDIT_CHECK__MAX];
     const char *min_kafka_version;
+    long ca_min_days;   /* pca.certificate_expiry: FAIL when fewer days are left */
+    long cert_days;     /* lifetime of the certificates the CA issues (same check) */
+    time_t now;         /* the time the expiry is judged at; 0 = time(NULL) */
+    const char *const *required_tags; /* tags.ownership keys */
+    size_t n_required_tags;
 };
+
+/* Whether any pca.* check is selected (the CAs must then be described). */
+int audit_needs_pca(const struct audit_eval_options *opts);
 
 /* Which services must be listed for the selected checks. */
 int audit_needs_service(const struct audit_eval_options *opts, enum audit_service svc);

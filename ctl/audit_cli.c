@@ -12,8 +12,11 @@ void audit_cli_usage(FILE *out)
         "usage: mskpkictl audit [--region R]... [--profile P] [--endpoint-url URL]\n"
         "                       [--checks ID,...] [--format table|json|sarif|junit]\n"
         "                       [--output FILE] [--concurrency N] [--fail-on high|medium|low]\n"
-        "                       [--min-kafka-version V]\n\n"
-        "Checks MSK, Kinesis, Firehose and KMS posture.  Exit 0: no FAIL at or above\n"
+        "                       [--min-kafka-version V] [--ca-arn ARN]... [--ca-min-days N]\n"
+        "                       [--cert-validity-days N] [--required-tags KEY,...]\n"
+        "                       [--role-arn ARN|FILE]... [--role-session-name S] [--external-id X]\n"
+        "                       (--format also takes prometheus)\n\n"
+        "Checks MSK, Kinesis, Firehose, KMS and Private CA posture.  Exit 0: no FAIL at or above\n"
         "--fail-on (default low) and no ERROR; 1: there are; 2: usage error; 3: could not run.\n\n"
         "checks:\n");
     for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
@@ -34,6 +37,18 @@ void audit_cli_free(struct audit_cli *cli)
     free(cli->endpoint_url);
     free(cli->output);
     free(cli->min_kafka_version);
+    for (size_t i = 0; i < cli->n_role_arns; i++) {
+        free(cli->role_arns[i]);
+    }
+    free(cli->role_arns);
+    free(cli->role_session_name);
+    free(cli->external_id);
+    for (size_t i = 0; i < cli->n_ca_arns; i++) {
+        free(cli->ca_arns[i]);
+    }
+    for (size_t i = 0; i < cli->n_required_tags; i++) {
+        free(cli->required_tags[i]);
+    }
     memset(cli, 0, sizeof(*cli));
 }
 
@@ -130,6 +145,162 @@ static int set_concurrency(struct audit_cli *cli, const char *value, struct mk_e
     return 0;
 }
 
+int audit_role_account(const char *arn, char out[13])
+{
+    const char *p = arn != NULL && strncmp(arn, "arn:", 4) == 0 ? strchr(arn + 4, ':') : NULL;
+    if (p == NULL || strncmp(p, ":iam::", 6) != 0) {
+        return -1;
+    }
+    p += 6;
+    for (int i = 0; i < 12; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return -1;
+        }
+    }
+    if (strncmp(p + 12, ":role/", 6) != 0 || p[18] == '\0' || strlen(arn) > 2048) {
+        return -1;
+    }
+    memcpy(out, p, 12);
+    out[12] = '\0';
+    return 0;
+}
+
+static int add_role(struct audit_cli *cli, const char *arn, const char *where, struct mk_err *err)
+{
+    char acct[13];
+    char **grown;
+    if (audit_role_account(arn, acct) != 0) {
+        mk_err_set(err, MK_ERR_USAGE, "%s: '%.200s' is not an IAM role ARN "
+                   "(arn:aws:iam::ACCOUNT:role/NAME)", where, arn);
+        return -1;
+    }
+    for (size_t i = 0; i < cli->n_role_arns; i++) {
+        if (strcmp(cli->role_arns[i], arn) == 0) {
+            return 0;
+        }
+    }
+    if (cli->n_role_arns >= AUDIT_MAX_ACCOUNTS) {
+        mk_err_set(err, MK_ERR_USAGE, "%s: more than %d roles", where, AUDIT_MAX_ACCOUNTS);
+        return -1;
+    }
+    grown = realloc(cli->role_arns, (cli->n_role_arns + 1) * sizeof(*grown));
+    if (grown == NULL || (grown[cli->n_role_arns] = strdup(arn)) == NULL) {
+        if (grown != NULL) {
+            cli->role_arns = grown;
+        }
+        mk_err_set(err, MK_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    cli->role_arns = grown;
+    cli->n_role_arns++;
+    return 0;
+}
+
+/* --role-arn takes an ARN, or a file with one ARN per line (blank lines and # comments). */
+static int add_roles(struct audit_cli *cli, const char *value, struct mk_err *err)
+{
+    FILE *fp;
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, rc = -1;
+    char where[600];
+
+    if (strncmp(value, "arn:", 4) == 0) {
+        return add_role(cli, value, "--role-arn", err);
+    }
+    fp = fopen(value, "re");
+    if (fp == NULL) {
+        mk_err_errno(err, MK_ERR_USAGE, "--role-arn: '%s' is neither a role ARN nor a readable "
+                     "file", value);
+        return -1;
+    }
+    while (getline(&line, &cap, fp) > 0) {
+        char *s = line, *e;
+        lineno++;
+        while (*s == ' ' || *s == '\t') {
+            s++;
+        }
+        e = s + strlen(s);
+        while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) {
+            *--e = '\0';
+        }
+        if (*s == '\0' || *s == '#') {
+            continue;
+        }
+        snprintf(where, sizeof(where), "%.500s:%d", value, lineno);
+        MK_GUARD(add_role(cli, s, where, err));
+    }
+    MK_ENSURE(!ferror(fp), err, MK_ERR_USAGE, "--role-arn: cannot read '%s'", value);
+    MK_ENSURE(lineno > 0 && cli->n_role_arns > 0, err, MK_ERR_USAGE,
+              "--role-arn: '%s' holds no role ARN", value);
+    rc = 0;
+out:
+    free(line);
+    fclose(fp);
+    return rc;
+}
+
+/* Splits a comma list into dst (copies, duplicates dropped); check says what an item must be. */
+static int add_list(char **dst, size_t *n, size_t max, const char *opt, const char *value,
+                    int (*valid)(const char *), const char *what, struct mk_err *err)
+{
+    int rc = -1;
+    char *copy = strdup(value);
+    char *save = NULL;
+    int any = 0;
+    MK_ENSURE(copy != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        int dup = 0;
+        any = 1;
+        MK_ENSURE(valid(tok), err, MK_ERR_USAGE, "%s: '%.200s' is not %s", opt, tok, what);
+        for (size_t i = 0; i < *n; i++) {
+            dup |= strcmp(dst[i], tok) == 0;
+        }
+        if (dup) {
+            continue;
+        }
+        MK_ENSURE(*n < max, err, MK_ERR_USAGE, "%s: more than %zu values", opt, max);
+        dst[*n] = strdup(tok);
+        MK_ENSURE(dst[*n] != NULL, err, MK_ERR_NOMEM, "out of memory");
+        (*n)++;
+    }
+    MK_ENSURE(any, err, MK_ERR_USAGE, "%s: no value given", opt);
+    rc = 0;
+out:
+    free(copy);
+    return rc;
+}
+
+/* AWS tag keys: 1 to 128 characters, no control characters. */
+static int tag_key_valid(const char *k)
+{
+    size_t l = strlen(k);
+    if (l == 0 || l > 128 || strncmp(k, "aws:", 4) == 0) {
+        return 0;
+    }
+    for (const char *p = k; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int set_days(long *dst, const char *opt, const char *value, long min, struct mk_err *err)
+{
+    char *end = NULL;
+    long n;
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || n < min || n > 36500) {
+        mk_err_set(err, MK_ERR_USAGE, "%s: '%s' is not a number of days from %ld to 36500", opt,
+                   value, min);
+        return -1;
+    }
+    *dst = n;
+    return 0;
+}
+
 /* Applies one option with its value. */
 static int apply(struct audit_cli *cli, const char *opt, const char *value, struct mk_err *err)
 {
@@ -147,12 +318,37 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
         return set_string(&cli->endpoint_url, opt, value, err);
     }
     if (strcmp(opt, "--checks") == 0) {
+        cli->checks_given = 1;
         return set_checks(cli, value, err);
+    }
+    if (strcmp(opt, "--ca-arn") == 0) {
+        return add_list(cli->ca_arns, &cli->n_ca_arns, AUDIT_MAX_CA_ARNS, opt, value,
+                        audit_ca_arn_valid, "a Private CA ARN", err);
+    }
+    if (strcmp(opt, "--required-tags") == 0) {
+        return add_list(cli->required_tags, &cli->n_required_tags, AUDIT_MAX_REQUIRED_TAGS, opt,
+                        value, tag_key_valid, "a tag key (1-128 characters, not aws:)", err);
+    }
+    if (strcmp(opt, "--ca-min-days") == 0) {
+        return set_days(&cli->eval.ca_min_days, opt, value, 0, err);
+    }
+    if (strcmp(opt, "--cert-validity-days") == 0) {
+        return set_days(&cli->eval.cert_days, opt, value, 1, err);
+    }
+    if (strcmp(opt, "--role-arn") == 0) {
+        return add_roles(cli, value, err);
+    }
+    if (strcmp(opt, "--role-session-name") == 0) {
+        return set_string(&cli->role_session_name, opt, value, err);
+    }
+    if (strcmp(opt, "--external-id") == 0) {
+        return set_string(&cli->external_id, opt, value, err);
     }
     if (strcmp(opt, "--format") == 0) {
         if (ctl_format_parse(value, &cli->format) != 0) {
             mk_err_set(err, MK_ERR_USAGE,
-                       "--format: unknown format '%s' (table, json, sarif, junit)", value);
+                       "--format: unknown format '%s' (table, json, sarif, junit, prometheus)",
+                       value);
             return -1;
         }
         return 0;
@@ -185,7 +381,9 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
 
 static const char *const with_value[] = {
     "--region",      "--profile", "--endpoint-url",      "--checks", "--format", "--output",
-    "--concurrency", "--fail-on", "--min-kafka-version",
+    "--concurrency", "--fail-on", "--min-kafka-version", "--ca-arn", "--ca-min-days",
+    "--cert-validity-days", "--required-tags", "--role-arn", "--role-session-name",
+    "--external-id",
 };
 
 static int takes_value(const char *opt)
@@ -207,6 +405,8 @@ int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err 
     cli->format = CTL_FORMAT_TABLE;
     cli->concurrency = AUDIT_DEFAULT_CONCURRENCY;
     cli->fail_on = CTL_SEV_LOW;
+    cli->eval.ca_min_days = AUDIT_DEFAULT_CA_MIN_DAYS;
+    cli->eval.cert_days = AUDIT_DEFAULT_CERT_DAYS;
     for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
         cli->eval.selected[i] = 1;
     }
@@ -236,6 +436,14 @@ int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err 
         MK_ENSURE(cli->min_kafka_version != NULL, err, MK_ERR_NOMEM, "out of memory");
     }
     cli->eval.min_kafka_version = cli->min_kafka_version;
+    /* tags.ownership has nothing to check without keys: off unless they are given. */
+    if (cli->n_required_tags == 0) {
+        MK_ENSURE(!(cli->checks_given && cli->eval.selected[AUDIT_TAGS_OWNERSHIP]), err,
+                  MK_ERR_USAGE, "--checks: tags.ownership needs --required-tags KEY,...");
+        cli->eval.selected[AUDIT_TAGS_OWNERSHIP] = 0;
+    }
+    cli->eval.required_tags = (const char *const *)cli->required_tags;
+    cli->eval.n_required_tags = cli->n_required_tags;
     rc = 0;
 out:
     free(name);

@@ -17,6 +17,8 @@
 #define AUDIT_MAX_REGIONS 64
 #define AUDIT_MAX_CONCURRENCY 64
 #define AUDIT_DEFAULT_CONCURRENCY 8
+#define AUDIT_MAX_ACCOUNTS 1000
+#define AUDIT_MAX_CA_ARNS 64
 
 struct audit_cli {
     char *regions[AUDIT_MAX_REGIONS];
@@ -30,7 +32,21 @@ struct audit_cli {
     enum ctl_severity fail_on;
     struct audit_eval_options eval; /* eval.min_kafka_version points into min_kafka_version */
     int help;
+    /* --role-arn (ARNs, or files of ARNs): one audit per account, in the order given */
+    char **role_arns;
+    size_t n_role_arns;
+    char *role_session_name;
+    char *external_id;
+    char *ca_arns[AUDIT_MAX_CA_ARNS]; /* --ca-arn */
+    size_t n_ca_arns;
+    char *required_tags[AUDIT_MAX_REQUIRED_TAGS]; /* --required-tags; eval.required_tags */
+    size_t n_required_tags;
+    int checks_given; /* --checks was used */
 };
+
+/* The 12-digit account of an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME) into out,
+ * or -1 when arn is not one. */
+int audit_role_account(const char *arn, char out[13]) MK_MUST_CHECK;
 
 int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err *err) MK_MUST_CHECK;
 void audit_cli_free(struct audit_cli *cli);

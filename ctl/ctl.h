@@ -11,5 +11,6 @@ enum ctl_exit { CTL_EXIT_OK = 0, CTL_EXIT_FINDINGS = 1, CTL_EXIT_USAGE = 2, CTL_
 int ctl_audit_main(int argc, char **argv);
 int ctl_probe_main(int argc, char **argv);
 int ctl_status_main(int argc, char **argv);
+int ctl_cert_main(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ struct ctl_command {
 };
 
 static const struct ctl_command commands[] = {
+    {"cert", ctl_cert_main, "inspect, issue and revoke certificates by hand"},
     {"audit", ctl_audit_main, "check MSK, Kinesis, Firehose and KMS posture"},
     {"probe", ctl_probe_main, "negative mTLS handshake tests against Kafka brokers"},
     {"status", ctl_status_main, "show the certificates an mskpki-agent manages"},
@@ -28,6 +29,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
+        fprintf(stderr, "mskpkictl: no command given\n");
         usage(stderr);
         return CTL_EXIT_USAGE;
     }

@@ -32,6 +32,7 @@
 #include "ctl/probe_report.h"
 #include "pki/err.h"
 #include "pki/log.h"
+#include "pki/store.h"
 
 #define PROBE_MAX_BROKERS 256
 
@@ -46,6 +47,9 @@ struct probe_opts {
     const char *ca_file;
     const char *cert;
     const char *key;
+    const char *revoked_cert;
+    const char *revoked_key;
+    const char *output;
     const char *agent_config;
     const char *name;
     const char *server_name;
@@ -72,7 +76,9 @@ static void usage_line(FILE *out)
             "[--region R] [--endpoint-url URL] [--profile P]) --ca-file FILE\n"
             "                       [--cert FILE --key FILE | --agent-config FILE --name CERT] "
             "[--server-name NAME]\n"
-            "                       [--timeout S] [--concurrency N] [--format table|json|junit]\n");
+            "                       [--revoked-cert FILE --revoked-key FILE] [--timeout S] "
+            "[--concurrency N]\n"
+            "                       [--format table|json|junit|prometheus] [--output FILE]\n");
 }
 
 static int usage_error(const char *fmt, ...) MK_PRINTF(1, 2);
@@ -362,6 +368,9 @@ static int build_contexts(struct probe_run *run, struct mk_err *err)
         if (c == PROBE_VALID_CLIENT_CERT && o->cert == NULL && o->agent_config == NULL) {
             continue;
         }
+        if (c == PROBE_REVOKED_CLIENT_CERT && o->revoked_cert == NULL) {
+            continue;
+        }
         MK_GUARD_PTR(run->ctx[c] = new_client_ctx(o->ca_file, err));
     }
     MK_GUARD(probe_identity_self_signed(&untrusted, err));
@@ -374,6 +383,11 @@ static int build_contexts(struct probe_run *run, struct mk_err *err)
             ctx_use_files(run->ctx[PROBE_VALID_CLIENT_CERT], o->cert, NULL, o->key, &none, err));
     } else if (o->agent_config != NULL) {
         MK_GUARD(ctx_use_agent_cert(run->ctx[PROBE_VALID_CLIENT_CERT], o, err));
+    }
+    if (o->revoked_cert != NULL) {
+        struct passphrase none = {0};
+        MK_GUARD(ctx_use_files(run->ctx[PROBE_REVOKED_CLIENT_CERT], o->revoked_cert, NULL,
+                               o->revoked_key, &none, err));
     }
     /* broker_certificate presents the valid certificate when there is one, so that a broker
      * requiring client certificates still completes the handshake under TLS 1.3. */
@@ -458,6 +472,10 @@ static void probe_broker(struct probe_run *run, struct probe_broker *b, int32_t 
     }
     for (int v = 0; v < PROBE_N_VERSIONS; v++) {
         for (int c = 0; c < PROBE_CASE__MAX; c++) {
+            /* revoked_client_cert is opt-in: without --revoked-cert the report stays as it was. */
+            if (c == PROBE_REVOKED_CLIENT_CERT && run->ctx[c] == NULL) {
+                continue;
+            }
             if (any && support[v] == PROBE_VERSION_SUPPORTED) {
                 run_case(run, b, (enum probe_case)c, tls_versions[v], corr_base + v * 16 + c);
                 continue;
@@ -488,6 +506,37 @@ static void *worker(void *arg)
     }
 }
 
+/* The report on stdout, or atomically into --output (a textfile collector must never read a
+ * half-written file): rendered in memory, then pki_store_write_file(). */
+static int write_report(const struct probe_opts *o, const struct probe_result *all, size_t n,
+                        struct mk_err *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = NULL;
+    int rc = -1;
+
+    if (o->output == NULL) {
+        return probe_report_write(stdout, o->format, all, n, err);
+    }
+    mem = open_memstream(&buf, &len);
+    MK_ENSURE_ERRNO(mem != NULL, err, MK_ERR_NOMEM, "open_memstream");
+    MK_GUARD(probe_report_write(mem, o->format, all, n, err));
+    MK_ENSURE_ERRNO(fclose(mem) == 0, err, MK_ERR_NOMEM, "report buffer");
+    mem = NULL;
+    if (pki_store_write_file(o->output, buf, len, 0644, (uid_t)-1, (gid_t)-1, err) != 0) {
+        mk_err_prefix(err, "--output");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (mem != NULL) {
+        fclose(mem);
+    }
+    free(buf);
+    return rc;
+}
+
 static int parse_args(int argc, char **argv, struct probe_opts *o)
 {
     static const struct option longopts[] = {
@@ -499,6 +548,9 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
         {"ca-file", required_argument, NULL, 'C'},
         {"cert", required_argument, NULL, 'c'},
         {"key", required_argument, NULL, 'k'},
+        {"revoked-cert", required_argument, NULL, 'R'},
+        {"revoked-key", required_argument, NULL, 'K'},
+        {"output", required_argument, NULL, 'o'},
         {"agent-config", required_argument, NULL, 'g'},
         {"name", required_argument, NULL, 'n'},
         {"server-name", required_argument, NULL, 's'},
@@ -540,6 +592,15 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
         case 'k':
             o->key = optarg;
             break;
+        case 'R':
+            o->revoked_cert = optarg;
+            break;
+        case 'K':
+            o->revoked_key = optarg;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
         case 'g':
             o->agent_config = optarg;
             break;
@@ -566,8 +627,11 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
                 o->format = PROBE_FORMAT_JSON;
             } else if (strcmp(optarg, "junit") == 0) {
                 o->format = PROBE_FORMAT_JUNIT;
+            } else if (strcmp(optarg, "prometheus") == 0) {
+                o->format = PROBE_FORMAT_PROMETHEUS;
             } else {
-                return usage_error("--format: expected table, json or junit, got '%s'", optarg);
+                return usage_error("--format: expected table, json, junit or prometheus, got '%s'",
+                                   optarg);
             }
             break;
         case 'h':
@@ -597,6 +661,9 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
     }
     if ((o->cert == NULL) != (o->key == NULL)) {
         return usage_error("--cert and --key go together");
+    }
+    if ((o->revoked_cert == NULL) != (o->revoked_key == NULL)) {
+        return usage_error("--revoked-cert and --revoked-key go together");
     }
     if ((o->agent_config == NULL) != (o->name == NULL)) {
         return usage_error("--agent-config and --name go together");
@@ -676,7 +743,7 @@ int ctl_probe_main(int argc, char **argv)
                run.brokers[i].n_results * sizeof(struct probe_result));
         total += run.brokers[i].n_results;
     }
-    if (probe_report_write(stdout, o.format, all, total, &err) != 0) {
+    if (write_report(&o, all, total, &err) != 0) {
         fprintf(stderr, "mskpkictl probe: %s\n", err.msg);
         rc = CTL_EXIT_UNAVAILABLE;
         goto out;

@@ -26,7 +26,7 @@
 
 static const char *const case_names[PROBE_CASE__MAX] = {
     "no_client_cert",    "untrusted_client_cert", "expired_client_cert",
-    "valid_client_cert", "broker_certificate",
+    "valid_client_cert", "broker_certificate", "revoked_client_cert",
 };
 
 static const char *const outcome_names[PROBE_OUTCOME__MAX] = {

@@ -18,6 +18,7 @@ enum probe_case {
     PROBE_EXPIRED_CLIENT_CERT,
     PROBE_VALID_CLIENT_CERT,
     PROBE_BROKER_CERTIFICATE,
+    PROBE_REVOKED_CLIENT_CERT, /* --revoked-cert: a certificate the CA revoked */
     PROBE_CASE__MAX
 };
 

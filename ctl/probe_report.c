@@ -175,6 +175,46 @@ static int write_junit(FILE *out, const struct probe_result *r, size_t n)
     return 0;
 }
 
+/* A label value with \, " and newline escaped (Prometheus text format). */
+static void prom_label(FILE *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\\' || *s == '"') {
+            fputc('\\', out);
+            fputc(*s, out);
+        } else if (*s == '\n') {
+            fputs("\\n", out);
+        } else {
+            fputc(*s, out);
+        }
+    }
+}
+
+int probe_report_write_prometheus(FILE *out, const struct probe_result *r, size_t n, time_t now,
+                                  struct mk_err *err)
+{
+    fputs("# HELP mskpki_probe_case_ok 1 when the broker treated the probe case as expected "
+          "(refused a client it should refuse, accepted the valid one), else 0.\n"
+          "# TYPE mskpki_probe_case_ok gauge\n",
+          out);
+    for (size_t i = 0; i < n; i++) {
+        fputs("mskpki_probe_case_ok{broker=\"", out);
+        prom_label(out, r[i].broker);
+        fprintf(out, "\",case=\"%s\",tls=\"%s\"} %d\n", probe_case_name(r[i].kase),
+                probe_tls_name(r[i].tls_version), r[i].ok ? 1 : 0);
+    }
+    fprintf(out,
+            "# HELP mskpki_probe_last_run_timestamp_seconds When mskpkictl probe last ran.\n"
+            "# TYPE mskpki_probe_last_run_timestamp_seconds gauge\n"
+            "mskpki_probe_last_run_timestamp_seconds %lld\n",
+            (long long)now);
+    if (ferror(out)) {
+        mk_err_set(err, MK_ERR_IO, "writing the prometheus report");
+        return -1;
+    }
+    return 0;
+}
+
 int probe_report_write(FILE *out, enum probe_format fmt, const struct probe_result *r, size_t n,
                        struct mk_err *err)
 {
@@ -188,6 +228,9 @@ int probe_report_write(FILE *out, enum probe_format fmt, const struct probe_resu
         break;
     case PROBE_FORMAT_JUNIT:
         rc = write_junit(out, r, n);
+        break;
+    case PROBE_FORMAT_PROMETHEUS:
+        rc = probe_report_write_prometheus(out, r, n, time(NULL), err);
         break;
     default:
         mk_err_set(err, MK_ERR_USAGE, "unknown format");

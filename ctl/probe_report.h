@@ -6,11 +6,17 @@
 #define CTL_PROBE_REPORT_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "ctl/probe_conn.h"
 #include "pki/err.h"
 
-enum probe_format { PROBE_FORMAT_TABLE, PROBE_FORMAT_JSON, PROBE_FORMAT_JUNIT };
+enum probe_format {
+    PROBE_FORMAT_TABLE,
+    PROBE_FORMAT_JSON,
+    PROBE_FORMAT_JUNIT,
+    PROBE_FORMAT_PROMETHEUS, /* node_exporter textfile collector */
+};
 
 struct probe_result {
     char broker[300]; /* "host:port" as given */
@@ -50,6 +56,12 @@ void probe_summarize(const struct probe_result *r, size_t n, struct probe_summar
 /* 0 when every result is ok; 3 when no result reached a verdict (no ACCEPTED or REFUSED at all:
  * nothing could be probed); otherwise 1. */
 int probe_exit_code(const struct probe_result *r, size_t n);
+
+/* The Prometheus text exposition of the results (docs/probe.md): mskpki_probe_case_ok per
+ * broker, case and TLS version, and mskpki_probe_last_run_timestamp_seconds = now.  Returns 0,
+ * or -1 with MK_ERR_IO. */
+int probe_report_write_prometheus(FILE *out, const struct probe_result *r, size_t n, time_t now,
+                                  struct mk_err *err) MK_MUST_CHECK;
 
 /* Writes the report.  Returns 0, or -1 with MK_ERR_IO / MK_ERR_NOMEM. */
 int probe_report_write(FILE *out, enum probe_format fmt, const struct probe_result *r, size_t n,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@ struct ctl_report {
     struct ctl_finding *items;
     size_t n;
     size_t cap;
+    char *account; /* stamped on new findings */
+    time_t when;
 };
 
 static const char *const status_names[CTL_STATUS__MAX] = {
@@ -38,6 +41,7 @@ static const char *const format_names[CTL_FORMAT__MAX] = {
     [CTL_FORMAT_JSON] = "json",
     [CTL_FORMAT_SARIF] = "sarif",
     [CTL_FORMAT_JUNIT] = "junit",
+    [CTL_FORMAT_PROMETHEUS] = "prometheus",
 };
 
 const char *ctl_status_name(enum ctl_status status)
@@ -96,6 +100,7 @@ struct ctl_report *ctl_report_new(void)
         free(r);
         return NULL;
     }
+    r->when = time(NULL);
     return r;
 }
 
@@ -107,6 +112,7 @@ static void finding_clear(struct ctl_finding *f)
     free(f->region);
     free(f->message);
     free(f->remediation);
+    free(f->account);
     memset(f, 0, sizeof(*f));
 }
 
@@ -119,6 +125,7 @@ void ctl_report_free(struct ctl_report *report)
         finding_clear(&report->items[i]);
     }
     free(report->items);
+    free(report->account);
     pthread_mutex_destroy(&report->lock);
     free(report);
 }
@@ -156,6 +163,10 @@ int ctl_report_add(struct ctl_report *report, const char *check, enum ctl_status
 
     pthread_mutex_lock(&report->lock);
     locked = 1;
+    if (report->account != NULL) {
+        f.account = strdup(report->account);
+        MK_ENSURE(f.account != NULL, err, MK_ERR_NOMEM, "ctl_report_add: out of memory");
+    }
     if (report->n == report->cap) {
         size_t cap = report->cap == 0 ? 32 : report->cap * 2;
         struct ctl_finding *items = realloc(report->items, cap * sizeof(*items));
@@ -180,6 +191,9 @@ static int finding_cmp(const void *pa, const void *pb)
     const struct ctl_finding *b = pb;
     int c = strcmp(a->check, b->check);
     if (c == 0) {
+        c = strcmp(a->account != NULL ? a->account : "", b->account != NULL ? b->account : "");
+    }
+    if (c == 0) {
         c = strcmp(a->region, b->region);
     }
     if (c == 0) {
@@ -198,6 +212,46 @@ void ctl_report_sort(struct ctl_report *report)
 {
     if (report != NULL && report->n > 1) {
         qsort(report->items, report->n, sizeof(report->items[0]), finding_cmp);
+    }
+}
+
+int ctl_report_set_account(struct ctl_report *report, const char *account, struct mk_err *err)
+{
+    char *copy = account != NULL ? strdup(account) : NULL;
+    if (account != NULL && copy == NULL) {
+        mk_err_set(err, MK_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    pthread_mutex_lock(&report->lock);
+    free(report->account);
+    report->account = copy;
+    pthread_mutex_unlock(&report->lock);
+    return 0;
+}
+
+void ctl_report_set_time(struct ctl_report *report, time_t when)
+{
+    report->when = when;
+}
+
+time_t ctl_report_time(const struct ctl_report *report)
+{
+    return report->when;
+}
+
+void ctl_report_kpi(const struct ctl_report *report, const char *check, struct ctl_kpi *kpi)
+{
+    memset(kpi, 0, sizeof(*kpi));
+    for (size_t i = 0; i < ctl_report_count(report); i++) {
+        const struct ctl_finding *f = &report->items[i];
+        if (strcmp(f->check, check) == 0) {
+            kpi->counts[f->status]++;
+            kpi->resources++;
+        }
+    }
+    kpi->evaluated = kpi->resources - kpi->counts[CTL_STATUS_NOT_APPLICABLE];
+    if (kpi->evaluated > 0) {
+        kpi->ratio = (double)kpi->counts[CTL_STATUS_PASS] / (double)kpi->evaluated;
     }
 }
 
@@ -263,8 +317,36 @@ static void put_clean(FILE *out, const char *s)
     }
 }
 
-static void render_table(const struct ctl_report *r, int colour, FILE *out)
+/* "region", or "account/region" in a multi-account audit. */
+static const char *where(const struct ctl_finding *f, char *buf, size_t len)
 {
+    if (f->account == NULL) {
+        return f->region;
+    }
+    snprintf(buf, len, "%s/%s", f->account, f->region);
+    return buf;
+}
+
+/* Per-check KPIs under the table: resources and the compliant share. */
+static void table_kpis(const struct ctl_report *r, const struct ctl_rule *rules, size_t n_rules,
+                       FILE *out)
+{
+    fprintf(out, "\n%-28s %9s %10s\n", "CHECK", "RESOURCES", "COMPLIANT");
+    for (size_t k = 0; k < n_rules; k++) {
+        struct ctl_kpi kpi;
+        ctl_report_kpi(r, rules[k].id, &kpi);
+        if (kpi.evaluated > 0) {
+            fprintf(out, "%-28s %9zu %9.1f%%\n", rules[k].id, kpi.resources, kpi.ratio * 100.0);
+        } else {
+            fprintf(out, "%-28s %9zu %10s\n", rules[k].id, kpi.resources, "-");
+        }
+    }
+}
+
+static void render_table(const struct ctl_report *r, const struct ctl_rule *rules,
+                         size_t n_rules, int colour, FILE *out)
+{
+    char wbuf[128];
     size_t w_status = strlen("STATUS"), w_sev = strlen("SEVERITY"), w_check = strlen("CHECK");
     size_t w_region = strlen("REGION");
     size_t counts[CTL_STATUS__MAX];
@@ -275,7 +357,7 @@ static void render_table(const struct ctl_report *r, int colour, FILE *out)
         w_status = l > w_status ? l : w_status;
         l = strlen(f->check);
         w_check = l > w_check ? l : w_check;
-        l = strlen(f->region);
+        l = strlen(where(f, wbuf, sizeof(wbuf)));
         w_region = l > w_region ? l : w_region;
     }
     fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", (int)w_status, "STATUS", (int)w_sev, "SEVERITY",
@@ -284,7 +366,8 @@ static void render_table(const struct ctl_report *r, int colour, FILE *out)
         const struct ctl_finding *f = &r->items[i];
         fprintf(out, "%s%-*s%s  %-*s  %-*s  %-*s  ", colour ? status_colour(f->status) : "",
                 (int)w_status, ctl_status_name(f->status), colour ? "\033[0m" : "", (int)w_sev,
-                ctl_severity_name(f->severity), (int)w_check, f->check, (int)w_region, f->region);
+                ctl_severity_name(f->severity), (int)w_check, f->check, (int)w_region,
+                where(f, wbuf, sizeof(wbuf)));
         put_clean(out, f->resource);
         fputs("\n    ", out);
         put_clean(out, f->message);
@@ -294,19 +377,52 @@ static void render_table(const struct ctl_report *r, int colour, FILE *out)
     fprintf(out, "\n%zu findings: %zu PASS, %zu FAIL, %zu ERROR, %zu NOT_APPLICABLE\n", r->n,
             counts[CTL_STATUS_PASS], counts[CTL_STATUS_FAIL], counts[CTL_STATUS_ERROR],
             counts[CTL_STATUS_NOT_APPLICABLE]);
+    table_kpis(r, rules, n_rules, out);
 }
 
 /* ---- json ---- */
 
 static json_t *finding_json(const struct ctl_finding *f)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "check", f->check, "status",
-                     ctl_status_name(f->status), "severity", ctl_severity_name(f->severity),
-                     "resource", f->resource, "resource_type", f->resource_type, "region",
-                     f->region, "message", f->message, "remediation", f->remediation);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "check", f->check, "status",
+                          ctl_status_name(f->status), "severity", ctl_severity_name(f->severity),
+                          "resource", f->resource, "resource_type", f->resource_type, "region",
+                          f->region, "message", f->message, "remediation", f->remediation);
+    /* Only multi-account audits have the field, so single-account reports are unchanged. */
+    if (j != NULL && f->account != NULL &&
+        json_object_set_new(j, "account", json_string(f->account)) != 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }
 
-static json_t *build_json(const struct ctl_report *r)
+/* summary.by_check: the KPI of every check that ran, also those without findings. */
+static json_t *kpi_json(const struct ctl_report *r, const struct ctl_rule *rules, size_t n_rules)
+{
+    json_t *by = json_object();
+    for (size_t k = 0; by != NULL && k < n_rules; k++) {
+        struct ctl_kpi kpi;
+        json_t *one;
+        ctl_report_kpi(r, rules[k].id, &kpi);
+        /* Percent with two decimals, null when nothing was in scope (0 of 0 is no KPI). */
+        one = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "resources", (json_int_t)kpi.resources,
+                        "PASS", (json_int_t)kpi.counts[CTL_STATUS_PASS], "FAIL",
+                        (json_int_t)kpi.counts[CTL_STATUS_FAIL], "ERROR",
+                        (json_int_t)kpi.counts[CTL_STATUS_ERROR], "NOT_APPLICABLE",
+                        (json_int_t)kpi.counts[CTL_STATUS_NOT_APPLICABLE], "compliance_percent",
+                        kpi.evaluated > 0 ? json_real(round(kpi.ratio * 10000.0) / 100.0)
+                                          : json_null());
+        if (json_object_set_new(by, rules[k].id, one) != 0) {
+            json_decref(by);
+            return NULL;
+        }
+    }
+    return by;
+}
+
+static json_t *build_json(const struct ctl_report *r, const struct ctl_rule *rules,
+                          size_t n_rules)
 {
     json_t *root = NULL, *list = NULL, *summary = NULL, *fails = NULL;
     size_t counts[CTL_STATUS__MAX];
@@ -343,6 +459,9 @@ static json_t *build_json(const struct ctl_report *r)
         goto fail;
     }
     fails = NULL;
+    if (json_object_set_new(summary, "by_check", kpi_json(r, rules, n_rules)) != 0) {
+        goto fail;
+    }
     root = json_pack("{s:s, s:o, s:o}", "tool", "mskpkictl " MSKPKI_VERSION, "findings", list,
                      "summary", summary);
     return root;
@@ -410,6 +529,12 @@ static json_t *sarif_result(const struct ctl_finding *f, int rule_index)
                   f->region, "resourceType", f->resource_type, "remediation", f->remediation);
     if (res != NULL && rule_index >= 0 &&
         json_object_set_new(res, "ruleIndex", json_integer(rule_index)) != 0) {
+        json_decref(res);
+        return NULL;
+    }
+    if (res != NULL && f->account != NULL &&
+        json_object_set_new(json_object_get(res, "properties"), "account",
+                            json_string(f->account)) != 0) {
         json_decref(res);
         return NULL;
     }
@@ -513,6 +638,10 @@ static void junit_case(const struct ctl_finding *f, FILE *out)
     fputs("\" name=\"", out);
     xml_put(out, f->resource);
     fputs(" (", out);
+    if (f->account != NULL) {
+        xml_put(out, f->account);
+        fputc(' ', out);
+    }
     xml_put(out, f->region);
     fputs(")\">\n", out);
     switch (f->status) {
@@ -569,11 +698,65 @@ static void render_junit(const struct ctl_report *r, const struct ctl_rule *rule
     fputs("</testsuites>\n", out);
 }
 
+/* ---- prometheus (node_exporter textfile collector) ---- */
+
+/* Label values escape backslash, double quote and newline (exposition format). */
+static void prom_label(FILE *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\\' || *s == '"') {
+            fputc('\\', out);
+            fputc(*s, out);
+        } else if (*s == '\n') {
+            fputs("\\n", out);
+        } else {
+            fputc(*s, out);
+        }
+    }
+}
+
+static void render_prometheus(const struct ctl_report *r, const struct ctl_rule *rules,
+                              size_t n_rules, FILE *out)
+{
+    fputs("# HELP mskpki_audit_resources Resources evaluated by the last mskpkictl audit, by check "
+          "and status.\n# TYPE mskpki_audit_resources gauge\n",
+          out);
+    for (size_t k = 0; k < n_rules; k++) {
+        struct ctl_kpi kpi;
+        ctl_report_kpi(r, rules[k].id, &kpi);
+        for (int s = 0; s < CTL_STATUS__MAX; s++) {
+            fputs("mskpki_audit_resources{check=\"", out);
+            prom_label(out, rules[k].id);
+            fprintf(out, "\",status=\"%s\"} %zu\n", status_names[s], kpi.counts[s]);
+        }
+    }
+    fputs("# HELP mskpki_audit_compliance_ratio Share of the evaluated resources (PASS, FAIL, "
+          "ERROR; not NOT_APPLICABLE) that PASS, per check; NaN when none was evaluated.\n"
+          "# TYPE mskpki_audit_compliance_ratio gauge\n",
+          out);
+    for (size_t k = 0; k < n_rules; k++) {
+        struct ctl_kpi kpi;
+        ctl_report_kpi(r, rules[k].id, &kpi);
+        fputs("mskpki_audit_compliance_ratio{check=\"", out);
+        prom_label(out, rules[k].id);
+        if (kpi.evaluated > 0) {
+            fprintf(out, "\"} %.6g\n", kpi.ratio);
+        } else {
+            fputs("\"} NaN\n", out);
+        }
+    }
+    fprintf(out,
+            "# HELP mskpki_audit_last_run_timestamp_seconds Unix time of the last mskpkictl audit "
+            "run.\n# TYPE mskpki_audit_last_run_timestamp_seconds gauge\n"
+            "mskpki_audit_last_run_timestamp_seconds %lld\n",
+            (long long)r->when);
+}
+
 static int dump_json(json_t *root, FILE *out, struct mk_err *err)
 {
     int rc = -1;
     MK_ENSURE(root != NULL, err, MK_ERR_NOMEM, "audit report: out of memory building JSON");
-    MK_ENSURE(json_dumpf(root, out, JSON_INDENT(2)) == 0, err, MK_ERR_IO,
+    MK_ENSURE(json_dumpf(root, out, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) == 0, err, MK_ERR_IO,
               "audit report: cannot write JSON");
     fputc('\n', out);
     rc = 0;
@@ -594,16 +777,19 @@ int ctl_report_render(const struct ctl_report *report, enum ctl_format fmt,
     MK_ENSURE_ERRNO(mem != NULL, err, MK_ERR_NOMEM, "audit report: open_memstream");
     switch (fmt) {
     case CTL_FORMAT_TABLE:
-        render_table(report, colour, mem);
+        render_table(report, rules, n_rules, colour, mem);
         break;
     case CTL_FORMAT_JSON:
-        MK_GUARD(dump_json(build_json(report), mem, err));
+        MK_GUARD(dump_json(build_json(report, rules, n_rules), mem, err));
         break;
     case CTL_FORMAT_SARIF:
         MK_GUARD(dump_json(build_sarif(report, rules, n_rules), mem, err));
         break;
     case CTL_FORMAT_JUNIT:
         render_junit(report, rules, n_rules, mem);
+        break;
+    case CTL_FORMAT_PROMETHEUS:
+        render_prometheus(report, rules, n_rules, mem);
         break;
     default:
         MK_ENSURE(0, err, MK_ERR_INVALID, "audit report: unknown format %d", (int)fmt);

@@ -11,6 +11,7 @@
 #define CTL_REPORT_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "pki/err.h"
 
@@ -30,6 +31,7 @@ enum ctl_format {
     CTL_FORMAT_JSON,
     CTL_FORMAT_SARIF,
     CTL_FORMAT_JUNIT,
+    CTL_FORMAT_PROMETHEUS, /* node_exporter textfile collector (report_prom.c) */
     CTL_FORMAT__MAX
 };
 
@@ -42,6 +44,15 @@ struct ctl_finding {
     char *region;
     char *message;
     char *remediation;
+    char *account; /* AWS account id in a multi-account audit, else NULL */
+};
+
+/* One check's KPI: findings by status, the resources evaluated, and the compliant share. */
+struct ctl_kpi {
+    size_t counts[CTL_STATUS__MAX];
+    size_t resources; /* findings of the check: one per resource (and account, region) */
+    size_t evaluated; /* PASS + FAIL + ERROR: NOT_APPLICABLE is out of scope */
+    double ratio;     /* PASS / evaluated (an ERROR is never compliant); valid if evaluated > 0 */
 };
 
 /* A check as the SARIF writer describes it (one rule per check). */
@@ -79,8 +90,21 @@ int ctl_report_add(struct ctl_report *report, const char *check, enum ctl_status
                    const char *region, const char *remediation, struct mk_err *err, const char *fmt,
                    ...) MK_PRINTF(10, 11) MK_MUST_CHECK;
 
-/* Sorts by check id, region, resource, then status and message, so the order never depends on
- * the order of adds (and so not on the concurrency of the audit). */
+/* Findings added after this call carry account (copied; NULL = none).  Returns 0 or -1
+ * (MK_ERR_NOMEM). */
+int ctl_report_set_account(struct ctl_report *report, const char *account,
+                           struct mk_err *err) MK_MUST_CHECK;
+
+/* The time the prometheus writer reports as mskpki_audit_last_run_timestamp_seconds (the other
+ * formats carry no time).  Default: the time the report was created. */
+void ctl_report_set_time(struct ctl_report *report, time_t when);
+time_t ctl_report_time(const struct ctl_report *report);
+
+/* The KPI of one check id. */
+void ctl_report_kpi(const struct ctl_report *report, const char *check, struct ctl_kpi *kpi);
+
+/* Sorts by check id, account, region, resource, then status and message, so the order never
+ * depends on the order of adds (and so not on the concurrency of the audit). */
 void ctl_report_sort(struct ctl_report *report);
 
 size_t ctl_report_count(const struct ctl_report *report);
@@ -94,7 +118,7 @@ void ctl_report_counts(const struct ctl_report *report, size_t counts[CTL_STATUS
 int ctl_report_failed(const struct ctl_report *report, enum ctl_severity fail_on);
 
 /*
- * Renders the report in fmt.  rules describes every check that ran (SARIF rules, JUnit suites
+ * Renders the report in fmt (prometheus: see docs/audit.md; the only format with a time).  rules describes every check that ran (SARIF rules, JUnit suites
  * for checks without findings).  colour adds ANSI colours to the table (ignored by the others).
  * *out is NUL-terminated; caller frees with free().
  */

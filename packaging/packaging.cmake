@@ -11,6 +11,8 @@ foreach(extra mskpki-probe.service mskpki-probe.timer mskpki-audit.service mskpk
         install(FILES ${MK_PKG}/${extra} DESTINATION lib/systemd/system)
     endif()
 endforeach()
+# Settings of the probe and audit timers (which stay disabled until the admin enables them).
+install(FILES ${MK_PKG}/default/mskpki-probe ${MK_PKG}/default/mskpki-audit DESTINATION /etc/default)
 install(FILES ${MK_PKG}/sysusers.conf DESTINATION lib/sysusers.d RENAME mskpki.conf)
 install(FILES ${MK_PKG}/tmpfiles.conf DESTINATION lib/tmpfiles.d RENAME mskpki.conf)
 install(FILES ${MK_PKG}/man/mskpki-agent.8 ${MK_PKG}/man/mskpkictl.8 DESTINATION share/man/man8)

@@ -10,6 +10,8 @@
 #ifndef PKI_CA_AWS_PCA_INT_H
 #define PKI_CA_AWS_PCA_INT_H
 
+#include <jansson.h>
+
 #include "pki/ca.h"
 #include "pki/err.h"
 
@@ -47,6 +49,18 @@ void pki_ca_aws_pca_test_set_backoff(long initial_ms, long max_ms);
 /* The serial as CertificateSerial wants it: lowercase hex byte pairs joined by ':' (the form
  * `openssl x509 -text` prints, which the RevokeCertificate reference tells users to copy). */
 int pki_pca_serial_string(X509 *cert, char *out, size_t size, struct mk_err *err);
+
+/* The answer parsers, separated from the calls so that the unit tests and the fuzzers reach
+ * them.  GetCertificate: out gets the leaf and the chain ordered issuer first (clear with
+ * pki_issued_clear()). */
+int pki_pca_certificate_answer(json_t *resp, struct pki_issued *out, struct mk_err *err);
+/* DescribeCertificateAuthority's CertificateAuthority object: whether it can issue a certificate
+ * of validity_seconds now (ACTIVE, usage mode, NotAfter).  ca_arn names it in errors. */
+int pki_pca_check_answer(json_t *desc, const char *ca_arn, long validity_seconds,
+                         struct mk_err *err);
+/* GetCertificateAuthorityCertificate: the self-signed roots among Certificate and
+ * CertificateChain.  Caller frees with sk_X509_pop_free(s, X509_free). */
+STACK_OF(X509) *pki_pca_anchors_answer(json_t *resp, const char *ca_arn, struct mk_err *err);
 #endif
 
 #endif

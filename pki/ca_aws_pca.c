@@ -697,6 +697,35 @@ out:
 
 /* GetCertificate answers that mean the ARN will never yield a certificate: keeping a record for
  * it would wedge every later attempt for this CSR. */
+/* The certificate of a GetCertificate answer: exactly one leaf, and its chain issuer first.  On
+ * success out owns both (clear with pki_issued_clear()). */
+MK_TESTABLE int pki_pca_certificate_answer(json_t *resp, struct pki_issued *out,
+                                           struct mk_err *err)
+{
+    STACK_OF(X509) *leaf = NULL;
+    STACK_OF(X509) *chain = NULL;
+    STACK_OF(X509) *sorted = NULL;
+    int rc = -1;
+
+    leaf = certs_of(resp, "GetCertificate", "Certificate", 1, err);
+    MK_GUARD_PTR(leaf);
+    chain = certs_of(resp, "GetCertificate", "CertificateChain", 0, err);
+    MK_GUARD_PTR(chain);
+    MK_ENSURE(sk_X509_num(leaf) == 1, err, MK_ERR_INVALID,
+              "aws-pca: GetCertificate answer: Certificate holds %d certificates, expected 1",
+              sk_X509_num(leaf));
+    sorted = chain_order(sk_X509_value(leaf, 0), chain, err);
+    MK_GUARD_PTR(sorted);
+    chain = NULL;
+    out->leaf = sk_X509_shift(leaf);
+    out->chain = sorted;
+    rc = 0;
+out:
+    sk_X509_pop_free(leaf, X509_free);
+    sk_X509_pop_free(chain, X509_free);
+    return rc;
+}
+
 static int get_error_is_final(const struct mk_err *err)
 {
     return is_aws_code(err, "ResourceNotFoundException") ||
@@ -714,9 +743,6 @@ static int pca_get_certificate(struct pki_ca *ca, const char *cert_arn, double d
     long backoff_ms = poll_initial_ms;
     json_t *req = NULL;
     json_t *resp = NULL;
-    STACK_OF(X509) *leaf = NULL;
-    STACK_OF(X509) *chain = NULL;
-    STACK_OF(X509) *sorted = NULL;
     int polls = 0;
     int rc = -1;
 
@@ -759,22 +785,8 @@ static int pca_get_certificate(struct pki_ca *ca, const char *cert_arn, double d
         real_sleep(NULL, nap);
         backoff_ms = backoff_ms * 2 > poll_max_ms ? poll_max_ms : backoff_ms * 2;
     }
-    leaf = certs_of(resp, "GetCertificate", "Certificate", 1, err);
-    MK_GUARD_PTR(leaf);
-    chain = certs_of(resp, "GetCertificate", "CertificateChain", 0, err);
-    MK_GUARD_PTR(chain);
-    MK_ENSURE(sk_X509_num(leaf) == 1, err, MK_ERR_INVALID,
-              "aws-pca: GetCertificate answer: Certificate holds %d certificates, expected 1",
-              sk_X509_num(leaf));
-    sorted = chain_order(sk_X509_value(leaf, 0), chain, err);
-    MK_GUARD_PTR(sorted);
-    chain = NULL;
-    out->leaf = sk_X509_shift(leaf);
-    out->chain = sorted;
-    rc = 0;
+    rc = pki_pca_certificate_answer(resp, out, err);
 out:
-    sk_X509_pop_free(leaf, X509_free);
-    sk_X509_pop_free(chain, X509_free);
     json_decref(resp);
     json_decref(req);
     return rc;
@@ -852,9 +864,16 @@ static int pca_issue(struct pki_ca *ca, const struct pki_issue_request *req, str
     }
     /* A certificate for another key would be useless and, after a resume, means the record
      * pointed at the wrong issuance. */
-    MK_ENSURE(EVP_PKEY_eq(X509_get0_pubkey(got.leaf), X509_REQ_get0_pubkey(req->csr)) == 1, err,
-              MK_ERR_VERIFY, "aws-pca: certificate %s does not carry the CSR's public key",
-              cert_arn);
+    if (EVP_PKEY_eq(X509_get0_pubkey(got.leaf), X509_REQ_get0_pubkey(req->csr)) != 1) {
+        /* The ARN's answer never changes: drop the record so the next attempt issues anew. */
+        if (recorded && unlink(req->pending_path) == 0) {
+            mk_log(MK_LOG_WARN, "pca.pending.dropped", "path=%s certificate_arn=%s code=%s",
+                   req->pending_path, cert_arn, "key_mismatch");
+        }
+        mk_err_set(err, MK_ERR_VERIFY, "aws-pca: certificate %s does not carry the CSR's public key",
+                   cert_arn);
+        goto out;
+    }
     *out = got;
     got.leaf = NULL;
     got.chain = NULL;
@@ -867,18 +886,63 @@ out:
 
 /* ---- check ------------------------------------------------------------------------------- */
 
+/* Year 10000: a NotAfter beyond is no date AWS can answer, and would overflow time_t casts. */
+#define PCA_NOT_AFTER_MAX 253402300800.0
+
+/* Whether a DescribeCertificateAuthority answer's CertificateAuthority (desc) can issue a
+ * certificate of validity_seconds now: ACTIVE, a usage mode that allows it, a NotAfter late
+ * enough. */
+MK_TESTABLE int pki_pca_check_answer(json_t *desc, const char *ca_arn, long validity_seconds,
+                                     struct mk_err *err)
+{
+    json_t *not_after = NULL;
+    const char *status = NULL;
+    const char *mode = NULL;
+    char when[32];
+    char need[32];
+    double end_value;
+    time_t end;
+    int rc = -1;
+
+    status = json_req_str(desc, "DescribeCertificateAuthority", "Status", err);
+    MK_GUARD_PTR(status);
+    MK_ENSURE(strcmp(status, "ACTIVE") == 0, err, MK_ERR_STATE,
+              "aws-pca: certificate authority %s is %s, not ACTIVE: it cannot issue", ca_arn,
+              status);
+    mode = json_string_value(json_object_get(desc, "UsageMode"));
+    MK_ENSURE(mode == NULL || strcmp(mode, "SHORT_LIVED_CERTIFICATE") != 0 ||
+                  validity_seconds <= PCA_SHORT_LIVED_MAX,
+              err, MK_ERR_STATE,
+              "aws-pca: certificate authority %s is in SHORT_LIVED_CERTIFICATE mode, which "
+              "issues for at most 7 days (604800 s); requested validity is %ld s",
+              ca_arn, validity_seconds);
+    not_after = json_object_get(desc, "NotAfter");
+    MK_ENSURE(json_is_number(not_after), err, MK_ERR_INVALID,
+              "aws-pca: DescribeCertificateAuthority answer for %s: NotAfter is missing", ca_arn);
+    /* Timestamps in JSON 1.1 are Unix seconds, possibly with a fraction (dropped).  The range
+     * check comes first: converting an out-of-range double to time_t is undefined. */
+    end_value = json_number_value(not_after);
+    MK_ENSURE(end_value >= 0.0 && end_value < PCA_NOT_AFTER_MAX, err, MK_ERR_INVALID,
+              "aws-pca: DescribeCertificateAuthority answer for %s: NotAfter %g is out of range",
+              ca_arn, end_value);
+    end = (time_t)end_value;
+    format_utc(end, when, sizeof(when));
+    format_utc(time(NULL) + validity_seconds, need, sizeof(need));
+    MK_ENSURE(end >= time(NULL) + validity_seconds, err, MK_ERR_STATE,
+              "aws-pca: certificate authority %s expires at %s, before a certificate of %ld s "
+              "requested now would (%s)",
+              ca_arn, when, validity_seconds, need);
+    rc = 0;
+out:
+    return rc;
+}
+
 static int pca_check(struct pki_ca *ca, long validity_seconds, struct mk_err *err)
 {
     struct mk_err local_err; /* the logic below reads err, and err may be NULL */
     struct pca_impl *impl = ca->impl;
     json_t *resp = NULL;
     json_t *desc = NULL;
-    json_t *not_after = NULL;
-    const char *status = NULL;
-    const char *mode = NULL;
-    char when[32];
-    char need[32];
-    time_t end;
     int rc = -1;
 
     if (err == NULL) {
@@ -888,31 +952,7 @@ static int pca_check(struct pki_ca *ca, long validity_seconds, struct mk_err *er
     MK_ENSURE(validity_seconds >= 0, err, MK_ERR_INVALID,
               "aws-pca: validity must not be negative (got %ld s)", validity_seconds);
     MK_GUARD(pca_describe(ca, deadline_in(impl->poll_timeout), &resp, &desc, err));
-    status = json_req_str(desc, "DescribeCertificateAuthority", "Status", err);
-    MK_GUARD_PTR(status);
-    MK_ENSURE(strcmp(status, "ACTIVE") == 0, err, MK_ERR_STATE,
-              "aws-pca: certificate authority %s is %s, not ACTIVE: it cannot issue", impl->ca_arn,
-              status);
-    mode = json_string_value(json_object_get(desc, "UsageMode"));
-    MK_ENSURE(mode == NULL || strcmp(mode, "SHORT_LIVED_CERTIFICATE") != 0 ||
-                  validity_seconds <= PCA_SHORT_LIVED_MAX,
-              err, MK_ERR_STATE,
-              "aws-pca: certificate authority %s is in SHORT_LIVED_CERTIFICATE mode, which "
-              "issues for at most 7 days (604800 s); requested validity is %ld s",
-              impl->ca_arn, validity_seconds);
-    not_after = json_object_get(desc, "NotAfter");
-    MK_ENSURE(json_is_number(not_after), err, MK_ERR_INVALID,
-              "aws-pca: DescribeCertificateAuthority answer for %s: NotAfter is missing",
-              impl->ca_arn);
-    /* Timestamps in JSON 1.1 are Unix seconds, possibly with a fraction (dropped). */
-    end = (time_t)json_number_value(not_after);
-    format_utc(end, when, sizeof(when));
-    format_utc(time(NULL) + validity_seconds, need, sizeof(need));
-    MK_ENSURE(end >= time(NULL) + validity_seconds, err, MK_ERR_STATE,
-              "aws-pca: certificate authority %s expires at %s, before a certificate of %ld s "
-              "requested now would (%s)",
-              impl->ca_arn, when, validity_seconds, need);
-    rc = 0;
+    rc = pki_pca_check_answer(desc, impl->ca_arn, validity_seconds, err);
 out:
     json_decref(resp);
     return rc;
@@ -920,25 +960,16 @@ out:
 
 /* ---- trust anchors ----------------------------------------------------------------------- */
 
-static STACK_OF(X509) * pca_trust_anchors(struct pki_ca *ca, struct mk_err *err)
+/* The self-signed roots of a GetCertificateAuthorityCertificate answer (at least one).  Caller
+ * frees with sk_X509_pop_free(s, X509_free). */
+MK_TESTABLE STACK_OF(X509) * pki_pca_anchors_answer(json_t *resp, const char *ca_arn,
+                                                   struct mk_err *err)
 {
-    struct mk_err local_err; /* the logic below reads err, and err may be NULL */
-    struct pca_impl *impl = ca->impl;
-    json_t *req = NULL;
-    json_t *resp = NULL;
     STACK_OF(X509) *certs = NULL;
     STACK_OF(X509) *rest = NULL;
     STACK_OF(X509) *anchors = NULL;
     STACK_OF(X509) *ret = NULL;
 
-    if (err == NULL) {
-        mk_err_clear(&local_err);
-        err = &local_err;
-    }
-    req = json_pack("{s:s}", "CertificateAuthorityArn", impl->ca_arn);
-    MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
-    MK_GUARD(pca_call(ca, "GetCertificateAuthorityCertificate", req, &resp,
-                      deadline_in(impl->poll_timeout), err));
     certs = certs_of(resp, "GetCertificateAuthorityCertificate", "Certificate", 1, err);
     MK_GUARD_PTR(certs);
     rest = certs_of(resp, "GetCertificateAuthorityCertificate", "CertificateChain", 0, err);
@@ -963,13 +994,34 @@ static STACK_OF(X509) * pca_trust_anchors(struct pki_ca *ca, struct mk_err *err)
     MK_ENSURE(sk_X509_num(anchors) > 0, err, MK_ERR_INVALID,
               "aws-pca: GetCertificateAuthorityCertificate for %s: no self-signed root in the "
               "CA's certificate chain (%d certificates)",
-              impl->ca_arn, sk_X509_num(certs));
+              ca_arn, sk_X509_num(certs));
     ret = anchors;
     anchors = NULL;
 out:
     sk_X509_pop_free(anchors, X509_free);
     sk_X509_pop_free(rest, X509_free);
     sk_X509_pop_free(certs, X509_free);
+    return ret;
+}
+
+static STACK_OF(X509) * pca_trust_anchors(struct pki_ca *ca, struct mk_err *err)
+{
+    struct mk_err local_err; /* the logic below reads err, and err may be NULL */
+    struct pca_impl *impl = ca->impl;
+    json_t *req = NULL;
+    json_t *resp = NULL;
+    STACK_OF(X509) *ret = NULL;
+
+    if (err == NULL) {
+        mk_err_clear(&local_err);
+        err = &local_err;
+    }
+    req = json_pack("{s:s}", "CertificateAuthorityArn", impl->ca_arn);
+    MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
+    MK_GUARD(pca_call(ca, "GetCertificateAuthorityCertificate", req, &resp,
+                      deadline_in(impl->poll_timeout), err));
+    ret = pki_pca_anchors_answer(resp, impl->ca_arn, err);
+out:
     json_decref(resp);
     json_decref(req);
     return ret;

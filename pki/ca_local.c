@@ -756,11 +756,9 @@ static char *ca_crl_pem(const struct ca_local *impl, json_t *root, size_t *len, 
     X509_EXTENSION *aki = NULL;
     X509V3_CTX ctx;
     BIO *bio = NULL;
-    char *data = NULL;
     char *ret = NULL;
     json_t *list = json_object_get(root, "revoked");
     time_t now = time(NULL);
-    long n;
 
     crl = X509_CRL_new();
     MK_GUARD_OSSL(crl != NULL, err, MK_ERR_NOMEM, "ca: X509_CRL_new");
@@ -795,12 +793,7 @@ static char *ca_crl_pem(const struct ca_local *impl, json_t *root, size_t *len, 
     MK_GUARD_OSSL(bio != NULL, err, MK_ERR_NOMEM, "ca: BIO_new");
     MK_GUARD_OSSL(PEM_write_bio_X509_CRL(bio, crl) == 1, err, MK_ERR_CRYPTO,
                   "ca: PEM_write_bio_X509_CRL");
-    n = BIO_get_mem_data(bio, &data);
-    ret = malloc((size_t)n + 1);
-    MK_ENSURE(ret != NULL, err, MK_ERR_NOMEM, "ca: out of memory");
-    memcpy(ret, data, (size_t)n);
-    ret[n] = '\0';
-    *len = (size_t)n;
+    ret = pki_bio_strdup(bio, len, "ca", err);
 out:
     BIO_free(bio);
     X509_EXTENSION_free(aki);

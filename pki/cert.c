@@ -467,9 +467,7 @@ time_t pki_cert_renewal_time(time_t not_before, time_t not_after, double fractio
 char *pki_certs_to_pem(X509 *first, STACK_OF(X509) * rest, size_t *len, struct mk_err *err)
 {
     BIO *bio = NULL;
-    char *data = NULL;
     char *ret = NULL;
-    long n;
 
     bio = BIO_new(BIO_s_mem());
     MK_GUARD_OSSL(bio != NULL, err, MK_ERR_NOMEM, "cert: BIO_new");
@@ -481,9 +479,22 @@ char *pki_certs_to_pem(X509 *first, STACK_OF(X509) * rest, size_t *len, struct m
         MK_GUARD_OSSL(PEM_write_bio_X509(bio, sk_X509_value(rest, i)) == 1, err, MK_ERR_CRYPTO,
                       "cert: PEM_write_bio_X509 (chain certificate %d)", i + 1);
     }
-    n = BIO_get_mem_data(bio, &data);
-    ret = malloc((size_t)n + 1);
-    MK_ENSURE(ret != NULL, err, MK_ERR_NOMEM, "cert: out of memory");
+    ret = pki_bio_strdup(bio, len, "cert", err);
+out:
+    BIO_free(bio);
+    return ret;
+}
+
+char *pki_bio_strdup(BIO *bio, size_t *len, const char *who, struct mk_err *err)
+{
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    char *ret = malloc((size_t)n + 1);
+
+    if (ret == NULL) {
+        mk_err_set(err, MK_ERR_NOMEM, "%s: out of memory", who);
+        return NULL;
+    }
     if (n > 0) {
         memcpy(ret, data, (size_t)n);
     }
@@ -491,7 +502,5 @@ char *pki_certs_to_pem(X509 *first, STACK_OF(X509) * rest, size_t *len, struct m
     if (len != NULL) {
         *len = (size_t)n;
     }
-out:
-    BIO_free(bio);
     return ret;
 }

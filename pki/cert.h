@@ -62,4 +62,9 @@ time_t pki_cert_renewal_time(time_t not_before, time_t not_after, double fractio
 /* PEM text of the certificates in order, NUL-terminated.  Caller frees with free(). */
 char *pki_certs_to_pem(X509 *first, STACK_OF(X509) *rest, size_t *len, struct mk_err *err) MK_MUST_CHECK;
 
+/* The contents of a memory BIO (PEM written into it) as a NUL-terminated string; *len (when not
+ * NULL) gets its length.  who prefixes the out-of-memory message ("csr", "ca").  For PEM of
+ * public objects only: the copy is ordinary heap memory.  Caller frees with free(). */
+char *pki_bio_strdup(BIO *bio, size_t *len, const char *who, struct mk_err *err) MK_MUST_CHECK;
+
 #endif

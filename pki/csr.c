@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "pki/cert.h"
 #include "pki/key.h"
 
 /* Adds one RDN entry when value is set. */
@@ -185,23 +186,14 @@ out:
 char *pki_csr_to_pem(X509_REQ *csr, size_t *len, struct mk_err *err)
 {
     BIO *bio = NULL;
-    char *data = NULL;
     char *ret = NULL;
-    long n;
 
     MK_ENSURE(csr != NULL, err, MK_ERR_INVALID, "csr: no CSR");
     bio = BIO_new(BIO_s_mem());
     MK_GUARD_OSSL(bio != NULL, err, MK_ERR_NOMEM, "csr: BIO_new");
     MK_GUARD_OSSL(PEM_write_bio_X509_REQ(bio, csr) == 1, err, MK_ERR_CRYPTO,
                   "csr: PEM_write_bio_X509_REQ");
-    n = BIO_get_mem_data(bio, &data);
-    ret = malloc((size_t)n + 1);
-    MK_ENSURE(ret != NULL, err, MK_ERR_NOMEM, "csr: out of memory");
-    memcpy(ret, data, (size_t)n);
-    ret[n] = '\0';
-    if (len != NULL) {
-        *len = (size_t)n;
-    }
+    ret = pki_bio_strdup(bio, len, "csr", err);
 out:
     BIO_free(bio);
     return ret;

@@ -43,6 +43,20 @@ void mk_err_clear(struct mk_err *err)
     memset(err, 0, sizeof(*err));
 }
 
+/*
+ * Messages embed values from files and answers (a config string, an AWS status); a newline or
+ * an escape sequence among them would split the one-line error or drive the terminal.  Control
+ * characters become spaces, as aws/client.c does for AWS messages.
+ */
+static void err_one_line(struct mk_err *err)
+{
+    for (char *c = err->msg; *c != '\0'; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            *c = ' ';
+        }
+    }
+}
+
 static void err_vset(struct mk_err *err, enum mk_code code, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
@@ -52,6 +66,7 @@ static void err_vset(struct mk_err *err, enum mk_code code, const char *fmt, va_
     err->ext_code[0] = '\0';
     err->http_status = 0;
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    err_one_line(err);
 }
 
 /* Appends text to the message, truncating rather than overflowing. */
@@ -129,4 +144,5 @@ void mk_err_prefix(struct mk_err *err, const char *fmt, ...)
         err_append(err, ": ");
         err_append(err, old);
     }
+    err_one_line(err);
 }

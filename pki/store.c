@@ -123,11 +123,14 @@ static int create_exclusive(int dfd, const char *name)
 
 /*
  * Writes name in directory dfd (called dir in messages) atomically: temp file, fchown, fchmod,
- * write, fsync, rename, fsync of the directory.  On failure the temp file is removed and name is
- * untouched.
+ * write, fsync, rename, and with sync_dir an fsync of the directory.  Without it the caller
+ * fsyncs the directory once after its last file (a generation's files are unreachable until
+ * `current` names it, so one directory fsync covers them all).  On failure the temp file is
+ * removed and name is untouched.
  */
 static int write_file_at(int dfd, const char *dir, const char *name, const void *data, size_t len,
-                         mode_t mode, uid_t owner, gid_t group, struct mk_err *err)
+                         mode_t mode, uid_t owner, gid_t group, int sync_dir,
+                         struct mk_err *err)
 {
     int rc = -1;
     int fd = -1;
@@ -162,7 +165,9 @@ static int write_file_at(int dfd, const char *dir, const char *name, const void 
     MK_ENSURE_ERRNO(renameat(dfd, tmp, dfd, name) == 0, err, MK_ERR_IO, "%s: rename %s to %s", dir,
                     tmp, name);
     have_tmp = 0;
-    MK_ENSURE_ERRNO(fsync(dfd) == 0, err, MK_ERR_IO, "%s: fsync of the directory", dir);
+    if (sync_dir) {
+        MK_ENSURE_ERRNO(fsync(dfd) == 0, err, MK_ERR_IO, "%s: fsync of the directory", dir);
+    }
     rc = 0;
 out:
     if (fd >= 0) {
@@ -202,7 +207,7 @@ int pki_store_write_file(const char *path, const void *data, size_t len, mode_t 
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     MK_ENSURE_ERRNO(dfd >= 0, err, errno == ENOENT ? MK_ERR_NOTFOUND : MK_ERR_IO,
                     "%s: cannot open directory", dir);
-    MK_GUARD(write_file_at(dfd, dir, base, data, len, mode, owner, group, err));
+    MK_GUARD(write_file_at(dfd, dir, base, data, len, mode, owner, group, 1, err));
     rc = 0;
 out:
     if (dfd >= 0) {
@@ -338,6 +343,33 @@ static int lock_dir(int dfd, const char *dir, struct mk_err *err)
 }
 
 /*
+ * Reads our symlink dir/name into target (cap bytes).  Absent: *present = 0.  Anything but a
+ * symlink is refused with MK_ERR_PERM and "<dir>/<name>: <not_link>", because we never replace
+ * what we did not create.
+ */
+static int read_own_link(int dfd, const char *dir, const char *name, const char *not_link,
+                         char *target, size_t cap, int *present, struct mk_err *err)
+{
+    int rc = -1;
+    struct stat st;
+    ssize_t n = 0;
+
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        MK_ENSURE_ERRNO(errno == ENOENT, err, MK_ERR_IO, "%s/%s: stat", dir, name);
+        *present = 0;
+        return 0;
+    }
+    MK_ENSURE(S_ISLNK(st.st_mode), err, MK_ERR_PERM, "%s/%s: %s", dir, name, not_link);
+    n = readlinkat(dfd, name, target, cap - 1);
+    MK_ENSURE_ERRNO(n >= 0, err, MK_ERR_IO, "%s/%s: readlink", dir, name);
+    target[n] = '\0';
+    *present = 1;
+    rc = 0;
+out:
+    return rc;
+}
+
+/*
  * Reads the link `name` (current or previous).  Absent: *present = 0.  Anything but a symlink
  * to ".gen-<N>" is refused, because we never replace what we did not create.
  */
@@ -345,21 +377,16 @@ static int read_gen_link(int dfd, const char *dir, const char *name, int *presen
                          unsigned long *num, struct mk_err *err)
 {
     int rc = -1;
-    struct stat st;
+    int have = 0;
     char target[PATH_MAX];
-    ssize_t n = 0;
 
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        MK_ENSURE_ERRNO(errno == ENOENT, err, MK_ERR_IO, "%s/%s: stat", dir, name);
+    MK_GUARD(read_own_link(dfd, dir, name, "not a symlink; refusing to replace it (move it away)",
+                           target, sizeof(target), &have, err));
+    if (!have) {
         *present = 0;
         *num = 0;
         return 0;
     }
-    MK_ENSURE(S_ISLNK(st.st_mode), err, MK_ERR_PERM,
-              "%s/%s: not a symlink; refusing to replace it (move it away)", dir, name);
-    n = readlinkat(dfd, name, target, sizeof(target) - 1);
-    MK_ENSURE_ERRNO(n >= 0, err, MK_ERR_IO, "%s/%s: readlink", dir, name);
-    target[n] = '\0';
     MK_ENSURE(store_parse_gen(target, num) == 0, err, MK_ERR_PERM,
               "%s/%s: points to \"%.200s\", not to a generation (" GEN_PREFIX "N); refusing it",
               dir, name, target);
@@ -399,23 +426,18 @@ static int check_stable_link(int dfd, const char *dir, const char *name, int *pr
                              struct mk_err *err)
 {
     int rc = -1;
-    struct stat st;
+    int have = 0;
     char target[PATH_MAX];
     char want[PATH_MAX];
-    ssize_t n = 0;
+    char not_link[PATH_MAX + 64];
 
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        MK_ENSURE_ERRNO(errno == ENOENT, err, MK_ERR_IO, "%s/%s: stat", dir, name);
+    snprintf(want, sizeof(want), LINK_CURRENT "/%s", name);
+    snprintf(not_link, sizeof(not_link), "exists and is not our symlink to %s; move it away", want);
+    MK_GUARD(read_own_link(dfd, dir, name, not_link, target, sizeof(target), &have, err));
+    if (!have) {
         *present = 0;
         return 0;
     }
-    MK_ENSURE(S_ISLNK(st.st_mode), err, MK_ERR_PERM,
-              "%s/%s: exists and is not our symlink to " LINK_CURRENT "/%s; move it away", dir,
-              name, name);
-    n = readlinkat(dfd, name, target, sizeof(target) - 1);
-    MK_ENSURE_ERRNO(n >= 0, err, MK_ERR_IO, "%s/%s: readlink", dir, name);
-    target[n] = '\0';
-    snprintf(want, sizeof(want), LINK_CURRENT "/%s", name);
     MK_ENSURE(strcmp(target, want) == 0, err, MK_ERR_PERM,
               "%s/%s: symlink points to \"%.200s\", not to %s; refusing to use it", dir, name,
               target, want);
@@ -752,7 +774,8 @@ static int write_out_file(int gfd, const char *gpath, const struct pki_store_spe
     const void *data = f->secret != NULL ? (const void *)pki_secret_data(f->secret) : f->text;
     size_t len = f->secret != NULL ? pki_secret_len(f->secret) : strlen(f->text);
 
-    return write_file_at(gfd, gpath, f->name, data, len, f->mode, spec->owner, spec->group, err);
+    return write_file_at(gfd, gpath, f->name, data, len, f->mode, spec->owner, spec->group, 0,
+                         err);
 }
 
 int pki_store_write(const struct pki_store_spec *spec, EVP_PKEY *key, X509 *leaf,
@@ -817,7 +840,9 @@ int pki_store_write(const struct pki_store_spec *spec, EVP_PKEY *key, X509 *leaf
     for (int i = 0; i < n_files; i++) {
         MK_GUARD(write_out_file(gfd, gen_path, spec, &files[i], err));
     }
-    /* The generation's entry must be durable before `current` can name it. */
+    /* The files' names in the generation, then the generation's entry, must be durable before
+     * `current` can name it: one fsync each, not one per file. */
+    MK_ENSURE_ERRNO(fsync(gfd) == 0, err, MK_ERR_IO, "%s: fsync", gen_path);
     MK_ENSURE_ERRNO(fsync(dfd) == 0, err, MK_ERR_IO, "%s: fsync", dir);
 
     /* Stable links point through `current`, so they are made once and never change.  Made

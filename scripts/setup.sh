@@ -6,7 +6,7 @@ packages=(
     build-essential cmake pkg-config clang libclang-rt-14-dev
     libssl-dev openssl libcurl4-openssl-dev libconfig-dev libsodium-dev libjansson-dev
     libmicrohttpd-dev libcmocka-dev libxml2-dev libxml2-utils libsystemd-dev libseccomp-dev
-    python3 python3-pip curl kcat dpkg-dev man-db groff-base prometheus default-jre-headless valgrind strace procps
+    python3 python3-pip curl kcat dpkg-dev man-db groff-base prometheus default-jre-headless valgrind strace procps faketime
 )
 
 missing=()

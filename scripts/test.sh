@@ -14,6 +14,9 @@ cmake -S . -B build-test -DMSKPKI_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/d
 cmake --build build-test -j"$jobs"
 ctest --test-dir build-test -j"$jobs"
 
+echo "== valgrind memcheck (unit tests of the normal build)"
+python3 scripts/memcheck.py build-test "$jobs"
+
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 cmake -S . -B build-asan -DMSKPKI_TESTS=ON -DMSKPKI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j"$jobs"

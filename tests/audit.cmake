@@ -11,3 +11,9 @@ mk_integration_test(audit_moto COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/audit
     --mskpkictl $<TARGET_FILE:mskpkictl> --suite moto)
 mk_integration_test(audit_fake COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/audit/test_audit.py
     --mskpkictl $<TARGET_FILE:mskpkictl> --suite fake)
+
+# The example alert rules of docs/audit.md load in Prometheus and fire on the audit's metrics.
+mk_integration_test(audit_alert_rules COMMAND promtool check rules
+    ${PROJECT_SOURCE_DIR}/docs/audit-alerts.rules.yml)
+mk_integration_test(audit_alert_rules_fire COMMAND promtool test rules
+    ${CMAKE_CURRENT_SOURCE_DIR}/audit/audit-alerts.test.yml)

@@ -2,10 +2,10 @@
 mk_unit_test(test_aws_sigv4 SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_sigv4.c LIBS mskpki_aws)
 mk_unit_test(test_aws_client
     SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_client.c ${PROJECT_SOURCE_DIR}/tests/aws/server.c
-    LIBS mskpki_aws)
+    LIBS mskpki_aws mskpki_testsupport)
 mk_unit_test(test_aws_profile
     SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_profile.c ${PROJECT_SOURCE_DIR}/tests/aws/server.c
-    LIBS mskpki_aws)
+    LIBS mskpki_aws mskpki_testsupport)
 mk_unit_test(test_aws_creds
     SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_creds.c ${PROJECT_SOURCE_DIR}/tests/aws/server.c
-    LIBS mskpki_aws)
+    LIBS mskpki_aws mskpki_testsupport)

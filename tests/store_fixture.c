@@ -21,6 +21,7 @@
 #include "pki/csr.h"
 #include "pki/key.h"
 #include "pki/secret.h"
+#include "tests/support/files.h"
 
 void fx_setup(struct store_fx *fx)
 {
@@ -29,8 +30,7 @@ void fx_setup(struct store_fx *fx)
     struct pki_ca_local_config cfg = {.common_name = "mskpki store test CA"};
 
     memset(fx, 0, sizeof(*fx));
-    snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/mskpki-store-XXXXXX");
-    assert_non_null(mkdtemp(fx->tmp));
+    assert_int_equal(mk_test_tmpdir(fx->tmp, sizeof(fx->tmp), "store"), 0);
     assert_int_equal(pki_sodium_init(&err), 0);
     snprintf(cadir, sizeof(cadir), "%s/ca", fx->tmp);
     assert_int_equal(mkdir(cadir, 0700), 0);
@@ -41,20 +41,13 @@ void fx_setup(struct store_fx *fx)
     }
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 void fx_teardown(struct store_fx *fx)
 {
     pki_ca_free(fx->ca);
     fx->ca = NULL;
     if (fx->tmp[0] != '\0') {
         /* Test directories may have been made unsafe on purpose: make them removable. */
-        (void)nftw(fx->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        (void)mk_test_rmtree(fx->tmp);
     }
 }
 
@@ -92,43 +85,7 @@ void fx_pair_clear(struct fx_pair *p)
 
 void fx_write(const char *path, const char *data, size_t len)
 {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fchmod(fileno(f), 0600), 0);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-char *fx_read(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0;
-    size_t n = 0;
-    size_t got = 0;
-
-    if (f == NULL) {
-        return NULL;
-    }
-    do {
-        if (n + 4096 + 1 > cap) {
-            cap = (n + 4096 + 1) * 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        got = fread(buf + n, 1, 4096, f);
-        n += got;
-    } while (got > 0);
-    fclose(f);
-    if (buf == NULL) {
-        buf = malloc(1);
-        assert_non_null(buf);
-    }
-    buf[n] = '\0';
-    if (len != NULL) {
-        *len = n;
-    }
-    return buf;
+    assert_int_equal(mk_test_write_file(path, data, len, 0600), 0);
 }
 
 int fx_run(const char *cmd, char **out)
@@ -144,7 +101,7 @@ int fx_run(const char *cmd, char **out)
     status = system(full);
     free(full);
     if (out != NULL) {
-        *out = fx_read(tmpl, NULL);
+        *out = mk_test_read_file(tmpl, NULL);
         assert_non_null(*out);
     }
     unlink(tmpl);

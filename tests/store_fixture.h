@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "pki/ca.h"
+#include "tests/support/files.h"
 
 struct store_fx {
     char tmp[64]; /* the temp directory, absolute */
@@ -34,8 +35,6 @@ void fx_pair_clear(struct fx_pair *p);
 
 /* Writes a file with mode 0600 (fails the test on error). */
 void fx_write(const char *path, const char *data, size_t len);
-/* Reads a whole file, NUL-terminated.  Caller frees with free().  NULL when unreadable. */
-char *fx_read(const char *path, size_t *len);
 /* Runs sh -c cmd with stdout and stderr into out (caller frees with free()); returns the exit
  * status (or -1 when it did not exit normally). */
 int fx_run(const char *cmd, char **out);

@@ -5,8 +5,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "ctl/audit_checks.h"
 
@@ -79,7 +83,11 @@ static int setup(void **state)
     for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
         f->opts.selected[i] = 1;
     }
+    /* tags.ownership is off unless --required-tags is given; the tags tests turn it on. */
+    f->opts.selected[AUDIT_TAGS_OWNERSHIP] = 0;
     f->opts.min_kafka_version = AUDIT_DEFAULT_MIN_KAFKA;
+    f->opts.ca_min_days = AUDIT_DEFAULT_CA_MIN_DAYS;
+    f->opts.cert_days = AUDIT_DEFAULT_CERT_DAYS;
     *state = f;
     return 0;
 }
@@ -504,8 +512,9 @@ static void test_listing_failure_is_error(void **state)
     l->res.err.code = MK_ERR_AWS;
     snprintf(l->res.err.ext_code, sizeof(l->res.err.ext_code), "AccessDeniedException");
     evaluate(f);
-    /* Four MSK checks plus the three KMS checks that might miss keys: all ERROR, none PASS. */
-    assert_int_equal(ctl_report_count(f->report), 7);
+    /* Four MSK checks plus the three KMS checks that might miss keys and the four pca.* checks
+     * that might miss CAs: all ERROR, none PASS. */
+    assert_int_equal(ctl_report_count(f->report), 11);
     for (size_t i = 0; i < ctl_report_count(f->report); i++) {
         const struct ctl_finding *x = ctl_report_get(f->report, i);
         assert_int_equal(x->status, CTL_STATUS_ERROR);
@@ -514,14 +523,283 @@ static void test_listing_failure_is_error(void **state)
     }
 }
 
+/* ---- pca.* ---- */
+
+#define NOW ((time_t)1767225600) /* 2026-01-01T00:00:00Z: the checks judge expiry at opts.now */
+#define DAY 86400L
+
+/* A self-signed PEM certificate valid until NOW + days. Caller frees with free(). */
+static char *make_pem(const char *cn, long days)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data = NULL, *out;
+    long len;
+    assert_non_null(key);
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    ASN1_TIME_set(X509_getm_notBefore(x), NOW - 365 * DAY);
+    ASN1_TIME_set(X509_getm_notAfter(x), NOW + days * DAY);
+    X509_set_pubkey(x, key);
+    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+    assert_int_equal(PEM_write_bio_X509(b, x), 1);
+    len = BIO_get_mem_data(b, &data);
+    out = strndup(data, (size_t)len);
+    BIO_free(b);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return out;
+}
+
+/* A CA with a describe answer (JSON text, %lld = NotAfter) and optionally its certificate. */
+static struct audit_ca *add_ca(struct fixture *f, const char *arn, const char *describe,
+                               const char *cert_pem, const char *chain_pem)
+{
+    struct audit_ca *ca = audit_inventory_add_ca(f->inv, arn);
+    assert_non_null(ca);
+    if (describe != NULL) {
+        ca->describe.data = load(describe);
+    }
+    if (cert_pem != NULL) {
+        ca->cert_fetched = 1;
+        ca->cert.data = json_pack("{s:s}", "Certificate", cert_pem);
+        if (chain_pem != NULL) {
+            json_object_set_new(ca->cert.data, "CertificateChain", json_string(chain_pem));
+        }
+    }
+    return ca;
+}
+
+static char *ca_json(const char *status, const char *mode, int crl, int ocsp, long days)
+{
+    char *s = NULL;
+    char na[64] = "";
+    if (days != 0) {
+        snprintf(na, sizeof(na), ",\"NotAfter\":%lld.5", (long long)(NOW + days * DAY));
+    }
+    assert_true(asprintf(&s,
+                         "{\"Status\":\"%s\",\"Type\":\"SUBORDINATE\",\"UsageMode\":\"%s\","
+                         "\"RevocationConfiguration\":{\"CrlConfiguration\":{\"Enabled\":%s},"
+                         "\"OcspConfiguration\":{\"Enabled\":%s}}%s}",
+                         status, mode, crl ? "true" : "false", ocsp ? "true" : "false", na) > 0);
+    return s;
+}
+
+/* add_ca() with the describe answer of ca_json(). */
+static void add_ca_json(struct fixture *f, const char *arn, const char *status, const char *mode,
+                        int crl, int ocsp, long days, const char *pem, const char *chain)
+{
+    char *j = ca_json(status, mode, crl, ocsp, days);
+    add_ca(f, arn, j, pem, chain);
+    free(j);
+}
+
+#define CA(n) "arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/" n
+
+static void test_pca_checks(void **state)
+{
+    struct fixture *f = *state;
+    char *good = make_pem("good", 3650), *soon = make_pem("soon", 60);
+    char *root_soon = make_pem("Root Soon", 20);
+    f->opts.now = NOW;
+
+    add_ca_json(f, CA("good"), "ACTIVE", "GENERAL_PURPOSE", 1, 0, 3650, good, NULL);
+    add_ca_json(f, CA("disabled"), "DISABLED", "GENERAL_PURPOSE", 0, 1, 3650, NULL, NULL);
+    add_ca_json(f, CA("soon"), "ACTIVE", "GENERAL_PURPOSE", 0, 0, 60, soon, NULL);
+    /* The CA itself is fine for ten years, but the root above it expires in 20 days. */
+    add_ca_json(f, CA("chain"), "ACTIVE", "SHORT_LIVED_CERTIFICATE", 0, 0, 3650, good, root_soon);
+    add_ca_json(f, CA("pending"), "PENDING_CERTIFICATE", "GENERAL_PURPOSE", 1, 1, 0, NULL, NULL);
+    add_ca_json(f, CA("expired"), "EXPIRED", "GENERAL_PURPOSE", 1, 0, -3, NULL, NULL);
+    evaluate(f);
+
+    expect(f, "pca.status", CA("good"), CTL_STATUS_PASS, "ACTIVE");
+    expect(f, "pca.certificate_expiry", CA("good"), CTL_STATUS_PASS, "3650 days");
+    expect(f, "pca.revocation_configured", CA("good"), CTL_STATUS_PASS, "CRL enabled");
+    expect(f, "pca.usage_mode", CA("good"), CTL_STATUS_PASS, "GENERAL_PURPOSE");
+    expect(f, "pca.status", CA("disabled"), CTL_STATUS_FAIL, "DISABLED");
+    expect(f, "pca.revocation_configured", CA("disabled"), CTL_STATUS_PASS, "OCSP enabled");
+    /* Not fetched (not ACTIVE): judged by NotAfter alone. */
+    expect(f, "pca.certificate_expiry", CA("disabled"), CTL_STATUS_PASS, NULL);
+    expect(f, "pca.certificate_expiry", CA("soon"), CTL_STATUS_FAIL, "minimum of 90 days");
+    expect(f, "pca.revocation_configured", CA("soon"), CTL_STATUS_FAIL, "neither CRL nor OCSP");
+    expect(f, "pca.certificate_expiry", CA("chain"), CTL_STATUS_FAIL, "Root Soon");
+    expect(f, "pca.revocation_configured", CA("chain"), CTL_STATUS_NOT_APPLICABLE, "short-lived");
+    expect(f, "pca.usage_mode", CA("chain"), CTL_STATUS_PASS, "SHORT_LIVED_CERTIFICATE");
+    expect(f, "pca.certificate_expiry", CA("pending"), CTL_STATUS_NOT_APPLICABLE,
+           "PENDING_CERTIFICATE");
+    expect(f, "pca.status", CA("pending"), CTL_STATUS_FAIL, "PENDING_CERTIFICATE");
+    expect(f, "pca.certificate_expiry", CA("expired"), CTL_STATUS_FAIL, "expired on");
+    assert_int_equal(ctl_report_count(f->report), 6 * 4);
+    free(good);
+    free(soon);
+    free(root_soon);
+}
+
+/* The CA outlives --ca-min-days but not the certificates it would issue. */
+static void test_pca_expiry_vs_issued(void **state)
+{
+    struct fixture *f = *state;
+    f->opts.now = NOW;
+    f->opts.ca_min_days = 30;
+    f->opts.cert_days = 90;
+    add_ca_json(f, CA("a"), "ACTIVE", "GENERAL_PURPOSE", 1, 0, 60, NULL, NULL);
+    evaluate(f);
+    expect(f, "pca.certificate_expiry", CA("a"), CTL_STATUS_FAIL, "90-day certificates");
+    ctl_report_free(f->report);
+    f->report = ctl_report_new();
+    f->opts.cert_days = 30;
+    evaluate(f);
+    expect(f, "pca.certificate_expiry", CA("a"), CTL_STATUS_PASS, "60 days");
+}
+
+static void test_pca_errors(void **state)
+{
+    struct fixture *f = *state;
+    char *j = ca_json("ACTIVE", "GENERAL_PURPOSE", 1, 0, 3650);
+    struct audit_ca *ca;
+    f->opts.now = NOW;
+    ca = add_ca(f, CA("gone"), NULL, NULL, NULL);
+    ca->describe.failed = 1;
+    ca->describe.err.code = MK_ERR_AWS;
+    snprintf(ca->describe.err.ext_code, sizeof(ca->describe.err.ext_code),
+             "ResourceNotFoundException");
+    ca = add_ca(f, CA("denied"), NULL, NULL, NULL);
+    ca->describe.failed = 1;
+    ca->describe.err.code = MK_ERR_AWS;
+    snprintf(ca->describe.err.ext_code, sizeof(ca->describe.err.ext_code),
+             "AccessDeniedException");
+    ca = add_ca(f, CA("badpem"), j, "-----BEGIN CERTIFICATE-----\nnot base64!\n"
+                                    "-----END CERTIFICATE-----\n", NULL);
+    ca = add_ca(f, CA("certdenied"), j, NULL, NULL);
+    ca->cert_fetched = 1;
+    ca->cert.failed = 1;
+    ca->cert.err.code = MK_ERR_AWS;
+    snprintf(ca->cert.err.ext_code, sizeof(ca->cert.err.ext_code), "AccessDeniedException");
+    add_ca(f, CA("nostatus"), "{\"UsageMode\":\"GENERAL_PURPOSE\"}", NULL, NULL);
+    free(j);
+    evaluate(f);
+    expect(f, "pca.status", CA("gone"), CTL_STATUS_FAIL, "does not exist");
+    expect(f, "pca.certificate_expiry", CA("gone"), CTL_STATUS_NOT_APPLICABLE, NULL);
+    expect(f, "pca.status", CA("denied"), CTL_STATUS_ERROR, "AccessDeniedException");
+    expect(f, "pca.usage_mode", CA("denied"), CTL_STATUS_ERROR, "AccessDeniedException");
+    expect(f, "pca.certificate_expiry", CA("badpem"), CTL_STATUS_ERROR, "not PEM");
+    expect(f, "pca.status", CA("badpem"), CTL_STATUS_PASS, NULL);
+    expect(f, "pca.certificate_expiry", CA("certdenied"), CTL_STATUS_ERROR,
+           "GetCertificateAuthorityCertificate failed: AccessDeniedException");
+    expect(f, "pca.status", CA("nostatus"), CTL_STATUS_ERROR, "missing data");
+    assert_true(ctl_report_failed(f->report, CTL_SEV_HIGH));
+}
+
+static void test_ca_arns(void **state)
+{
+    struct fixture *f = *state;
+    assert_true(audit_ca_arn_valid(CA("x")));
+    assert_false(audit_ca_arn_valid("arn:aws:acm-pca:us-east-1:1:certificate-authority/"));
+    assert_false(audit_ca_arn_valid("arn:aws:kms:us-east-1:1:key/x"));
+    assert_false(audit_ca_arn_valid("arn:aws:acm-pca:US EAST:1:certificate-authority/x"));
+    assert_false(audit_ca_arn_valid(NULL));
+    /* Added once; the region comes from the ARN. */
+    struct audit_ca *a = audit_inventory_add_ca(f->inv, CA("x"));
+    assert_ptr_equal(audit_inventory_add_ca(f->inv, CA("x")), a);
+    assert_string_equal(a->region, "us-east-1");
+    assert_int_equal(f->inv->n_cas, 1);
+    /* The cluster's list is what the collector describes. */
+    add_msk(f, good_cluster);
+    const json_t *arns = audit_msk_ca_arns(&f->inv->resources[0]);
+    assert_non_null(arns);
+    assert_string_equal(json_string_value(json_array_get(arns, 0)), ARN_CA);
+}
+
+/* ---- tags.ownership ---- */
+
+static void test_tags(void **state)
+{
+    struct fixture *f = *state;
+    const char *req[] = {"Owner", "CostCenter"};
+    struct audit_resource *r;
+    struct audit_key *k;
+    memset(f->opts.selected, 0, sizeof(f->opts.selected));
+    f->opts.selected[AUDIT_TAGS_OWNERSHIP] = 1;
+    f->opts.required_tags = req;
+    f->opts.n_required_tags = 2;
+
+    add_msk(f, good_cluster);
+    f->inv->resources[0].tags.data = load("{\"Owner\":\"team-a\",\"CostCenter\":\"42\"}");
+    r = audit_inventory_add_resource(f->inv, AUDIT_SVC_KINESIS, "us-east-1", "s1",
+                                     "DescribeStreamSummary",
+                                     load("{\"StreamARN\":\"arn:aws:kinesis:us-east-1:1:stream/s1\","
+                                          "\"EncryptionType\":\"NONE\"}"));
+    r->tags.data = load("{\"owner\":\"lower-case\",\"CostCenter\":\"\"}");
+    r = audit_inventory_add_resource(f->inv, AUDIT_SVC_FIREHOSE, "us-east-1", "f1",
+                                     "DescribeDeliveryStream",
+                                     load("{\"DeliveryStreamARN\":\"arn:f1\"}"));
+    r->tags.failed = 1;
+    r->tags.err.code = MK_ERR_AWS;
+    snprintf(r->tags.err.ext_code, sizeof(r->tags.err.ext_code), "AccessDeniedException");
+    add_key(f, "us-east-1", ARN_KEY_CMK, cmk_meta);
+    k = audit_inventory_find_key(f->inv, "us-east-1", ARN_KEY_CMK);
+    k->tags.data = load("{\"Owner\":\"x\"}");
+    add_key(f, "us-east-1", ARN_KEY_AWS, aws_meta); /* AWS-managed: cannot be tagged by you */
+    evaluate(f);
+    expect(f, "tags.ownership", ARN_MSK, CTL_STATUS_PASS, NULL);
+    expect(f, "tags.ownership", "arn:aws:kinesis:us-east-1:1:stream/s1", CTL_STATUS_FAIL,
+           "Owner, CostCenter (empty)");
+    expect(f, "tags.ownership", "arn:f1", CTL_STATUS_ERROR,
+           "ListTagsForDeliveryStream failed: AccessDeniedException");
+    expect(f, "tags.ownership", ARN_KEY_CMK, CTL_STATUS_FAIL, "CostCenter");
+    assert_string_equal(find(f, "tags.ownership", ARN_KEY_CMK)->resource_type, "AWS::KMS::Key");
+    assert_string_equal(find(f, "tags.ownership", "arn:f1")->resource_type,
+                        "AWS::KinesisFirehose::DeliveryStream");
+    assert_int_equal(ctl_report_count(f->report), 4);
+}
+
+/* A role that could not be assumed: every selected check ERROR in every region, never PASS. */
+static void test_account_failed(void **state)
+{
+    struct fixture *f = *state;
+    f->inv->account_failed = 1;
+    f->inv->account_err.code = MK_ERR_AWS;
+    snprintf(f->inv->account_err.ext_code, sizeof(f->inv->account_err.ext_code), "AccessDenied");
+    snprintf(f->inv->account_err.msg, sizeof(f->inv->account_err.msg), "assume role x: denied");
+    f->inv->account_role = strdup("arn:aws:iam::222233334444:role/audit");
+    assert_int_equal(audit_inventory_add_region(f->inv, "us-east-1"), 0);
+    assert_int_equal(audit_inventory_add_region(f->inv, "eu-west-1"), 0);
+    add_msk(f, good_cluster); /* ignored: nothing of a failed account is evaluated */
+    evaluate(f);
+    assert_int_equal(ctl_report_count(f->report), 2 * (AUDIT_CHECK__MAX - 1));
+    for (size_t i = 0; i < ctl_report_count(f->report); i++) {
+        const struct ctl_finding *x = ctl_report_get(f->report, i);
+        assert_int_equal(x->status, CTL_STATUS_ERROR);
+        assert_string_equal(x->resource, "arn:aws:iam::222233334444:role/audit");
+        assert_string_equal(x->resource_type, "AWS::IAM::Role");
+        assert_non_null(strstr(x->message, "AccessDenied: assume role x: denied"));
+    }
+}
+
 static void test_needs_service(void **state)
 {
-    struct audit_eval_options o = {{0}, "2.5.1"};
+    struct audit_eval_options o = {.min_kafka_version = "2.5.1"};
     (void)state;
     o.selected[AUDIT_MSK_VERSION] = 1;
     assert_true(audit_needs_service(&o, AUDIT_SVC_MSK));
     assert_false(audit_needs_service(&o, AUDIT_SVC_KINESIS));
     o.selected[AUDIT_KMS_STATE] = 1;
+    assert_true(audit_needs_service(&o, AUDIT_SVC_FIREHOSE));
+    /* CAs are found through the MSK clusters; tags need every listing. */
+    memset(o.selected, 0, sizeof(o.selected));
+    o.selected[AUDIT_PCA_EXPIRY] = 1;
+    assert_true(audit_needs_pca(&o));
+    assert_true(audit_needs_service(&o, AUDIT_SVC_MSK));
+    assert_false(audit_needs_service(&o, AUDIT_SVC_KINESIS));
+    memset(o.selected, 0, sizeof(o.selected));
+    o.selected[AUDIT_TAGS_OWNERSHIP] = 1;
+    assert_false(audit_needs_pca(&o));
+    assert_true(audit_needs_service(&o, AUDIT_SVC_KINESIS));
     assert_true(audit_needs_service(&o, AUDIT_SVC_FIREHOSE));
 }
 
@@ -544,6 +822,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_firehose, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listing_failure_is_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pca_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pca_expiry_vs_issued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pca_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ca_arns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_failed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

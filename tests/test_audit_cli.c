@@ -3,7 +3,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -25,8 +28,12 @@ static void test_defaults(void **state)
     assert_int_equal(cli.n_regions, 0);
     assert_null(cli.output);
     for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
-        assert_true(cli.eval.selected[i]);
+        /* tags.ownership only with --required-tags */
+        assert_int_equal(cli.eval.selected[i], i != AUDIT_TAGS_OWNERSHIP);
     }
+    assert_int_equal(cli.eval.ca_min_days, 90);
+    assert_int_equal(cli.eval.cert_days, 30);
+    assert_int_equal(cli.n_role_arns, 0);
     audit_cli_free(&cli);
 }
 
@@ -114,6 +121,93 @@ static void test_usage_errors(void **state)
     expect_usage(ARGC(a13), a13, "--output");
 }
 
+#define CA1 "arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/ca1"
+#define ROLE1 "arn:aws:iam::111122223333:role/audit"
+#define ROLE2 "arn:aws:iam::222233334444:role/audit"
+
+/* Writes text to a new temporary file; path into out (caller unlinks). */
+static void temp_file(char *out, size_t len, const char *text)
+{
+    FILE *f;
+    int fd;
+    snprintf(out, len, "/tmp/mskpki-roles-XXXXXX");
+    fd = mkstemp(out);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_governance_options(void **state)
+{
+    char roles[64];
+    struct audit_cli cli;
+    struct mk_err err = {0};
+    char acct[13];
+    (void)state;
+    temp_file(roles, sizeof(roles), "# accounts\n\n  " ROLE2 "  \n" ROLE1 "\n");
+    char *argv[] = {"audit", "--ca-arn", CA1 "," CA1, "--ca-min-days", "30",
+                    "--cert-validity-days=365", "--required-tags", "Owner,CostCenter,Owner",
+                    "--role-arn", ROLE1, "--role-arn", roles, "--role-session-name", "s",
+                    "--external-id", "x-1", "--format", "prometheus"};
+    assert_int_equal(audit_cli_parse(ARGC(argv), argv, &cli, &err), 0);
+    assert_int_equal(cli.n_ca_arns, 1);
+    assert_string_equal(cli.ca_arns[0], CA1);
+    assert_int_equal(cli.eval.ca_min_days, 30);
+    assert_int_equal(cli.eval.cert_days, 365);
+    assert_int_equal(cli.eval.n_required_tags, 2);
+    assert_string_equal(cli.eval.required_tags[1], "CostCenter");
+    assert_true(cli.eval.selected[AUDIT_TAGS_OWNERSHIP]);
+    /* Order kept, duplicates dropped, the file's comments and blank lines skipped. */
+    assert_int_equal(cli.n_role_arns, 2);
+    assert_string_equal(cli.role_arns[0], ROLE1);
+    assert_string_equal(cli.role_arns[1], ROLE2);
+    assert_string_equal(cli.role_session_name, "s");
+    assert_string_equal(cli.external_id, "x-1");
+    assert_int_equal(cli.format, CTL_FORMAT_PROMETHEUS);
+    audit_cli_free(&cli);
+    unlink(roles);
+
+    assert_int_equal(audit_role_account(ROLE2, acct), 0);
+    assert_string_equal(acct, "222233334444");
+    assert_int_equal(audit_role_account("arn:aws:iam::12345:role/x", acct), -1);
+    assert_int_equal(audit_role_account("arn:aws:iam::111122223333:user/x", acct), -1);
+    assert_int_equal(audit_role_account("arn:aws:iam::111122223333:role/", acct), -1);
+}
+
+static void test_governance_usage_errors(void **state)
+{
+    char bad[64], empty[64];
+    (void)state;
+    temp_file(bad, sizeof(bad), ROLE1 "\nnot-an-arn\n");
+    temp_file(empty, sizeof(empty), "# nothing\n");
+    char *a1[] = {"audit", "--checks", "tags.ownership"};
+    char *a2[] = {"audit", "--ca-arn", "arn:aws:kms:us-east-1:1:key/x"};
+    char *a3[] = {"audit", "--ca-min-days", "-1"};
+    char *a4[] = {"audit", "--cert-validity-days", "0"};
+    char *a5[] = {"audit", "--required-tags", "aws:createdBy"};
+    char *a6[] = {"audit", "--role-arn", "arn:aws:iam::1:role/x"};
+    char *a7[] = {"audit", "--role-arn", "/nonexistent/roles.txt"};
+    char *a8[] = {"audit", "--role-arn", bad};
+    char *a9[] = {"audit", "--role-arn", empty};
+    char *a10[] = {"audit", "--required-tags", ","};
+    expect_usage(ARGC(a1), a1, "needs --required-tags");
+    expect_usage(ARGC(a2), a2, "not a Private CA ARN");
+    expect_usage(ARGC(a3), a3, "--ca-min-days");
+    expect_usage(ARGC(a4), a4, "--cert-validity-days");
+    expect_usage(ARGC(a5), a5, "aws:createdBy");
+    expect_usage(ARGC(a6), a6, "not an IAM role ARN");
+    expect_usage(ARGC(a7), a7, "/nonexistent/roles.txt");
+    char want[128];
+    snprintf(want, sizeof(want), "%s:2: 'not-an-arn'", bad);
+    expect_usage(ARGC(a8), a8, want);
+    expect_usage(ARGC(a9), a9, "holds no role ARN");
+    expect_usage(ARGC(a10), a10, "--required-tags");
+    unlink(bad);
+    unlink(empty);
+}
+
 static void test_help(void **state)
 {
     char *argv[] = {"audit", "--help"};
@@ -131,6 +225,8 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_all_options),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_governance_options),
+        cmocka_unit_test(test_governance_usage_errors),
         cmocka_unit_test(test_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -268,6 +269,109 @@ static void test_atomic_write(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* Runs promtool check metrics on text; returns its exit status. */
+static int promtool_check(const char *text)
+{
+    char tmpl[] = "/tmp/mskpki-prom-XXXXXX";
+    char cmd[256];
+    int fd = mkstemp(tmpl), st;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "promtool check metrics < %s >/dev/null 2>&1", tmpl);
+    st = system(cmd);
+    unlink(tmpl);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static void test_prometheus(void **state)
+{
+    struct ctl_report *r = sample(0);
+    char *text, *broken;
+    (void)state;
+    ctl_report_set_time(r, 1767225600);
+    text = render(r, CTL_FORMAT_PROMETHEUS, 0);
+    assert_non_null(strstr(text, "# TYPE mskpki_audit_resources gauge\n"));
+    assert_non_null(strstr(text, "mskpki_audit_resources{check=\"msk.kafka_version\","
+                                 "status=\"PASS\"} 2\n"));
+    assert_non_null(strstr(text, "mskpki_audit_resources{check=\"msk.kafka_version\","
+                                 "status=\"FAIL\"} 1\n"));
+    assert_non_null(strstr(text, "mskpki_audit_resources{check=\"pca.status\","
+                                 "status=\"ERROR\"} 0\n"));
+    /* 2 of 3 evaluated PASS; an ERROR is never compliant; NOT_APPLICABLE is out of scope. */
+    assert_non_null(strstr(text, "mskpki_audit_compliance_ratio{check=\"msk.kafka_version\"} "
+                                 "0.666667\n"));
+    assert_non_null(strstr(text, "mskpki_audit_compliance_ratio{check=\"msk.tls_in_transit\"} 0\n"));
+    assert_non_null(strstr(text, "mskpki_audit_compliance_ratio{check=\"msk.mtls_required\"} NaN\n"));
+    assert_non_null(strstr(text, "mskpki_audit_last_run_timestamp_seconds 1767225600\n"));
+    assert_int_equal(promtool_check(text), 0);
+    /* The check can fail: a truncated sample line is rejected. */
+    broken = strdup(text);
+    strstr(broken, "0.666667\n")[-2] = '\n';
+    assert_int_not_equal(promtool_check(broken), 0);
+    free(broken);
+    free(text);
+    ctl_report_free(r);
+}
+
+static void test_kpi_and_account(void **state)
+{
+    struct ctl_report *r = ctl_report_new();
+    struct mk_err err = {0};
+    struct ctl_kpi kpi;
+    char *text;
+    json_t *root, *by, *f0;
+    (void)state;
+    add(r, "msk.kafka_version", CTL_STATUS_PASS, CTL_SEV_HIGH, "arn:z", "us-east-1", "ok");
+    assert_int_equal(ctl_report_set_account(r, "222233334444", &err), 0);
+    add(r, "msk.kafka_version", CTL_STATUS_FAIL, CTL_SEV_HIGH, "arn:a", "us-east-1", "old");
+    assert_int_equal(ctl_report_set_account(r, "111122223333", &err), 0);
+    add(r, "msk.kafka_version", CTL_STATUS_ERROR, CTL_SEV_HIGH, "*", "us-east-1", "denied");
+    add(r, "msk.kafka_version", CTL_STATUS_NOT_APPLICABLE, CTL_SEV_HIGH, "arn:s", "us-east-1",
+        "serverless");
+    ctl_report_sort(r);
+    ctl_report_kpi(r, "msk.kafka_version", &kpi);
+    assert_int_equal(kpi.resources, 4);
+    assert_int_equal(kpi.evaluated, 3);
+    assert_int_equal(kpi.counts[CTL_STATUS_PASS], 1);
+    /* Sorted by check, then account (none first), then region and resource. */
+    assert_null(ctl_report_get(r, 0)->account);
+    assert_string_equal(ctl_report_get(r, 1)->account, "111122223333");
+    assert_string_equal(ctl_report_get(r, 3)->account, "222233334444");
+
+    text = render(r, CTL_FORMAT_JSON, 0);
+    root = json_loads(text, 0, NULL);
+    assert_non_null(root);
+    f0 = json_array_get(json_object_get(root, "findings"), 0);
+    assert_null(json_object_get(f0, "account"));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(root, "findings"), 3), "account")),
+                        "222233334444");
+    by = json_object_get(json_object_get(root, "summary"), "by_check");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(by, "msk.kafka_version"),
+                                                        "resources")),
+                     4);
+    assert_true(json_real_value(json_object_get(json_object_get(by, "msk.kafka_version"),
+                                                "compliance_percent")) == 33.33);
+    assert_true(json_is_null(json_object_get(json_object_get(by, "kms.key_state"),
+                                             "compliance_percent")));
+    assert_non_null(strstr(text, "\"compliance_percent\": 33.33"));
+    json_decref(root);
+    free(text);
+    text = render(r, CTL_FORMAT_TABLE, 0);
+    assert_non_null(strstr(text, "222233334444/us-east-1"));
+    assert_non_null(strstr(text, "33.3%"));
+    free(text);
+    text = render(r, CTL_FORMAT_JUNIT, 0);
+    assert_non_null(strstr(text, "arn:a (222233334444 us-east-1)"));
+    free(text);
+    text = render(r, CTL_FORMAT_SARIF, 0);
+    assert_non_null(strstr(text, "\"account\": \"111122223333\""));
+    free(text);
+    ctl_report_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +383,8 @@ int main(void)
         cmocka_unit_test(test_sarif),
         cmocka_unit_test(test_junit_and_table),
         cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_prometheus),
+        cmocka_unit_test(test_kpi_and_account),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

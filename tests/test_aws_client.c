@@ -19,6 +19,7 @@
 #include "aws/client-int.h"
 #include "aws/xml.h"
 #include "tests/aws/server.h"
+#include "tests/support/capture.h"
 
 #define SECRET "tEsTsEcReTkEy/Never+In+Logs0123456789abcd"
 #define TOKEN "tEsTsEsSiOnToKeN+Never/In/Logs=="
@@ -27,7 +28,7 @@ static struct test_server moto;
 static struct test_server fake;
 static char home[256];
 static char log_path[300];
-static int saved_stderr = -1;
+static struct mk_test_capture capture = {-1, ""};
 
 /* Every message we produce is checked for the secret. */
 static void assert_clean(const struct mk_err *err)
@@ -67,7 +68,7 @@ static void base_env(void)
 
 static int group_setup(void **state)
 {
-    if (test_tmpdir(home, sizeof(home)) != 0) {
+    if (mk_test_tmpdir(home, sizeof(home), "aws-test") != 0) {
         return -1;
     }
     base_env();
@@ -76,38 +77,18 @@ static int group_setup(void **state)
     }
     /* Our log lines go to stderr: capture them to check for secrets at the end. */
     snprintf(log_path, sizeof(log_path), "%s/stderr.log", home);
-    fflush(stderr);
-    saved_stderr = dup(STDERR_FILENO);
-    FILE *fp = freopen(log_path, "w", stderr);
-    return fp != NULL ? 0 : -1;
+    return mk_test_capture_stderr(&capture, log_path);
 }
 
 static int group_teardown(void **state)
 {
-    fflush(stderr);
-    dup2(saved_stderr, STDERR_FILENO);
-    close(saved_stderr);
+    static const char *const secrets[] = {SECRET, TOKEN, "Never+In", NULL};
+    int rc = mk_test_capture_end(&capture, secrets);
     test_server_stop(&moto);
     test_server_stop(&fake);
-    FILE *fp = fopen(log_path, "r");
-    int bad = 0;
-    int lines = 0;
-    char line[4096];
-    while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
-        lines++;
-        fputs(line, stderr);
-        if (strstr(line, SECRET) != NULL || strstr(line, TOKEN) != NULL ||
-            strstr(line, "Never+In") != NULL) {
-            bad = 1;
-        }
-    }
-    if (fp != NULL) {
-        fclose(fp);
-    }
-    test_rmdir(home);
-    fprintf(stderr, "captured %d log lines, secret found: %s\n", lines, bad ? "YES" : "no");
-    /* The retry tests log aws.retry lines, so an empty capture means the check saw nothing. */
-    return (bad || lines == 0) ? -1 : 0;
+    mk_test_rmtree(home);
+    /* The retry tests log aws.retry lines, so the capture is never empty. */
+    return rc;
 }
 
 static int each_setup(void **state)
@@ -594,7 +575,7 @@ static void test_tls_verification(void **state)
     char cert[300];
     char key[300];
     struct test_server tls;
-    assert_int_equal(test_tmpdir(dir, sizeof(dir)), 0);
+    assert_int_equal(mk_test_tmpdir(dir, sizeof(dir), "aws-test"), 0);
     snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
     snprintf(key, sizeof(key), "%s/key.pem", dir);
     snprintf(cmd, sizeof(cmd),
@@ -625,7 +606,7 @@ static void test_tls_verification(void **state)
     assert_int_equal(err.code, MK_ERR_NET);
     aws_client_free(c);
     test_server_stop(&tls);
-    test_rmdir(dir);
+    mk_test_rmtree(dir);
 }
 
 static void test_no_credentials(void **state)

@@ -19,7 +19,9 @@
 #include "aws/aws.h"
 #include "aws/client-int.h"
 #include "aws/creds.h"
+#include "aws/xml.h"
 #include "tests/aws/server.h"
+#include "tests/support/capture.h"
 
 /* From creds.c (MK_TESTABLE): the ECS agent address used with the RELATIVE_URI. */
 extern const char *aws_creds_ecs_base;
@@ -33,7 +35,7 @@ static struct test_server moto;
 static struct test_server fake;
 static char home[256];
 static char log_path[300];
-static int saved_stderr = -1;
+static struct mk_test_capture capture = {-1, ""};
 
 static void assert_clean(const struct mk_err *err)
 {
@@ -76,7 +78,7 @@ static void base_env(void)
 
 static int group_setup(void **state)
 {
-    if (test_tmpdir(home, sizeof(home)) != 0) {
+    if (mk_test_tmpdir(home, sizeof(home), "aws-test") != 0) {
         return -1;
     }
     /* The fake hands out these; the test must never see them in a message or log line. */
@@ -88,33 +90,17 @@ static int group_setup(void **state)
         return -1;
     }
     snprintf(log_path, sizeof(log_path), "%s/stderr.log", home);
-    fflush(stderr);
-    saved_stderr = dup(STDERR_FILENO);
-    return freopen(log_path, "w", stderr) != NULL ? 0 : -1;
+    return mk_test_capture_stderr(&capture, log_path);
 }
 
 static int group_teardown(void **state)
 {
-    fflush(stderr);
-    dup2(saved_stderr, STDERR_FILENO);
-    close(saved_stderr);
+    static const char *const secrets[] = {"Never+In", NULL};
+    int rc = mk_test_capture_end(&capture, secrets);
     test_server_stop(&moto);
     test_server_stop(&fake);
-    FILE *fp = fopen(log_path, "r");
-    int bad = 0;
-    int lines = 0;
-    char line[4096];
-    while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
-        lines++;
-        fputs(line, stderr);
-        bad |= strstr(line, "Never+In") != NULL;
-    }
-    if (fp != NULL) {
-        fclose(fp);
-    }
-    test_rmdir(home);
-    fprintf(stderr, "captured %d log lines, secret found: %s\n", lines, bad ? "YES" : "no");
-    return (bad || lines == 0) ? -1 : 0;
+    mk_test_rmtree(home);
+    return rc;
 }
 
 static int each_setup(void **state)
@@ -342,6 +328,73 @@ static void test_assume_role_moto(void **state)
     assert_non_null(c);
     assert_string_equal(c->source, "env");
     aws_creds_free(c);
+}
+
+/* The account a client's credentials belong to, from STS GetCallerIdentity (moto maps assumed-role
+ * credentials to the role's account). */
+static char *caller_account(struct aws_client *c, struct mk_err *err)
+{
+    char *xml = NULL;
+    size_t len = 0;
+    char *acct = NULL;
+    if (aws_query_call(c, "sts", "GetCallerIdentity", "2011-06-15", NULL, &xml, &len, err) == 0) {
+        acct = aws_xml_text(xml, len, "GetCallerIdentityResult/Account", err);
+    }
+    free(xml);
+    return acct;
+}
+
+/* aws_client_options.role_arn: every call is signed with the assumed role's credentials. */
+static void test_client_role_arn(void **state)
+{
+    struct mk_err err = {0};
+    struct aws_client_options o = {.max_attempts = 2, .request_timeout_ms = 5000};
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENVSRC", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+
+    struct aws_client *c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    char *acct = caller_account(c, &err);
+    if (acct == NULL) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(acct, "123456789012");
+    free(acct);
+    aws_client_free(c);
+
+    o.role_arn = "arn:aws:iam::210987654321:role/audit";
+    o.role_session_name = "audit-test";
+    c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    assert_int_equal(aws_client_check_credentials(c, &err), 0);
+    acct = caller_account(c, &err);
+    if (acct == NULL) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(acct, "210987654321");
+    free(acct);
+    aws_client_free(c);
+
+    /* No source credentials: MK_ERR_CREDS, before any AssumeRole. */
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    assert_int_equal(aws_client_check_credentials(c, &err), -1);
+    assert_int_equal(err.code, MK_ERR_CREDS);
+    aws_client_free(c);
+
+    /* STS unreachable: the AssumeRole failure keeps its own code and names the role. */
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENVSRC", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+    setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1", 1);
+    c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    assert_int_equal(aws_client_check_credentials(c, &err), -1);
+    assert_int_equal(err.code, MK_ERR_NET);
+    assert_non_null(strstr(err.msg, "assume role arn:aws:iam::210987654321:role/audit"));
+    assert_null(strstr(err.msg, SECRET));
+    aws_client_free(c);
 }
 
 static void test_web_identity_moto(void **state)
@@ -578,6 +631,7 @@ int main(void)
         cmocka_unit_test_setup(test_profiles, each_setup),
         cmocka_unit_test_setup(test_credential_process, each_setup),
         cmocka_unit_test_setup(test_assume_role_moto, each_setup),
+        cmocka_unit_test_setup(test_client_role_arn, each_setup),
         cmocka_unit_test_setup(test_web_identity_moto, each_setup),
         cmocka_unit_test_setup(test_container, each_setup),
         cmocka_unit_test_setup(test_container_relative_uri, each_setup),

@@ -99,7 +99,7 @@ static void test_load_files(void **state)
     char dir[256];
     char cfg[512];
     char cred[512];
-    assert_int_equal(test_tmpdir(dir, sizeof(dir)), 0);
+    assert_int_equal(mk_test_tmpdir(dir, sizeof(dir), "aws-test"), 0);
     /* A missing file is empty, not an error. */
     snprintf(cfg, sizeof(cfg), "%s/none", dir);
     struct aws_profile_file *f = aws_profile_file_load(cfg, 1, &err);
@@ -150,7 +150,7 @@ static void test_load_files(void **state)
     assert_int_equal(aws_profiles_load(&ps, &err), 0);
     assert_string_equal(aws_profiles_get(&ps, "p", "region"), "r-1");
     aws_profiles_clear(&ps);
-    test_rmdir(dir);
+    mk_test_rmtree(dir);
 }
 
 static void test_profile_name(void **state)

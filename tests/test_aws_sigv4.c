@@ -1,6 +1,8 @@
 /*
  * test_aws_sigv4.c: the SigV4 signer against every case of the public test suite
- * (shared/sigv4-test-suite) and against botocore's signer for the request shapes we send.
+ * (tests/data/sigv4-test-suite: a copy of ../shared/sigv4-test-suite, Apache-2.0, kept in the
+ * tree so the tests pass from any checkout) and against botocore's signer for the request
+ * shapes we send.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -56,7 +58,7 @@ static const char *suite_dir(void)
 {
     static char dir[1024];
     const char *src = getenv("MSKPKI_SOURCE_DIR");
-    snprintf(dir, sizeof(dir), "%s/../shared/sigv4-test-suite", src != NULL ? src : ".");
+    snprintf(dir, sizeof(dir), "%s/tests/data/sigv4-test-suite", src != NULL ? src : ".");
     return dir;
 }
 

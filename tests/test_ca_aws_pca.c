@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +31,7 @@
 #include "pki/key.h"
 #include "pki/secret.h"
 #include "pki/store.h"
+#include "tests/support/files.h"
 #include "tests/support/server.h"
 
 /* Set by tests/pca.cmake; MSKPKI_SOURCE_DIR from ctest takes precedence. */
@@ -54,14 +54,6 @@ static struct mk_test_server fake = {0, 0};
 static int config_epoch;
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void path_in(char *out, size_t size, const char *name)
 {
@@ -247,27 +239,13 @@ static void assert_issued_good(struct pki_ca *ca, const struct pki_issued *got, 
 
 static char *read_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    char *buf = calloc(1, 65536);
-    size_t n;
+    char *buf = mk_test_read_file(path, NULL);
 
-    assert_non_null(f);
     assert_non_null(buf);
-    n = fread(buf, 1, 65535, f);
-    buf[n] = '\0';
-    fclose(f);
     return buf;
 }
 
 /* ---- group setup -------------------------------------------------------------------------- */
-
-static int start_python(struct mk_test_server *srv, char *const argv[], int port, const char *log)
-{
-    char log_path[600];
-
-    path_in(log_path, sizeof(log_path), log);
-    return mk_test_server_start(srv, argv, port, log_path, 30000);
-}
 
 static int group_teardown(void **state);
 
@@ -276,7 +254,7 @@ static int setup_all(void)
     const char *src = getenv("MSKPKI_SOURCE_DIR");
     char script[600];
     char fake_script[600];
-    char moto_port[16];
+    char log_path[600];
     char fake_port[16];
     char *out = NULL;
     char *line;
@@ -306,16 +284,10 @@ static int setup_all(void)
     unsetenv("AWS_PROFILE");
     unsetenv("AWS_ENDPOINT_URL_ACM_PCA");
 
-    port = mk_test_free_port();
-    snprintf(moto_port, sizeof(moto_port), "%d", port);
-    {
-        char *argv[] = {"python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", moto_port, NULL};
-
-        if (start_python(&moto, argv, port, "moto.log") != 0) {
-            return -1;
-        }
+    path_in(log_path, sizeof(log_path), "moto.log");
+    if (mk_test_moto_start(&moto, log_path, moto_url, sizeof(moto_url)) != 0) {
+        return -1;
     }
-    snprintf(moto_url, sizeof(moto_url), "http://127.0.0.1:%d", port);
     setenv("AWS_ENDPOINT_URL", moto_url, 1);
 
     port = mk_test_free_port();
@@ -324,7 +296,8 @@ static int setup_all(void)
     {
         char *argv[] = {"python3", fake_script, fake_port, state_dir, NULL};
 
-        if (start_python(&fake, argv, port, "fake.log") != 0) {
+        path_in(log_path, sizeof(log_path), "fake.log");
+        if (mk_test_server_start(&fake, argv, port, log_path, 30000) != 0) {
             return -1;
         }
     }
@@ -380,7 +353,7 @@ static int group_teardown(void **state)
     mk_test_server_stop(&moto);
     mk_test_server_stop(&fake);
     if (getenv("MSKPKI_KEEP_TMP") == NULL) {
-        nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        mk_test_rmtree(tmpdir);
     }
     return 0;
 }
@@ -806,10 +779,41 @@ static void issue_request(struct pki_issue_request *req, X509_REQ *csr, const ch
     req->pending_path = pending;
 }
 
+/* One issuance under test: the CA, a fresh key and CSR, and a short-lived request for them whose
+ * pending record is pending_name in the temp dir (none when NULL).  Release with
+ * issue_case_end(), which also removes the record. */
+struct issue_case {
+    struct pki_ca *ca;
+    EVP_PKEY *key;
+    X509_REQ *csr;
+    struct pki_issue_request req;
+    char pending[600];
+};
+
+static void issue_case_begin(struct issue_case *tc, struct pki_ca *ca, const char *pending_name)
+{
+    memset(tc, 0, sizeof(*tc));
+    tc->ca = ca;
+    new_key_csr(&tc->key, &tc->csr);
+    if (pending_name != NULL) {
+        path_in(tc->pending, sizeof(tc->pending), pending_name);
+    }
+    issue_request(&tc->req, tc->csr, pending_name != NULL ? tc->pending : NULL);
+}
+
+static void issue_case_end(struct issue_case *tc)
+{
+    if (tc->pending[0] != '\0') {
+        unlink(tc->pending);
+    }
+    X509_REQ_free(tc->csr);
+    EVP_PKEY_free(tc->key);
+    pki_ca_free(tc->ca);
+}
+
 static void test_fake_request_shape(void **state)
 {
-    struct pki_ca *ca = fake_ca();
-    struct pki_issue_request req;
+    struct issue_case tc;
     struct pki_issued got = {NULL, NULL};
     struct mk_err err;
     char fp[65];
@@ -819,18 +823,15 @@ static void test_fake_request_shape(void **state)
     json_t *body;
     json_t *validity;
     time_t before = time(NULL);
-    EVP_PKEY *key;
-    X509_REQ *csr;
     int n;
 
     (void)state;
     fake_config("");
-    new_key_csr(&key, &csr);
-    issue_request(&req, csr, NULL);
-    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+    issue_case_begin(&tc, fake_ca(), NULL);
+    if (pki_ca_issue(tc.ca, &tc.req, &got, &err) != 0) {
         fail_msg("issue: %s", err.msg);
     }
-    assert_issued_good(ca, &got, key, 1);
+    assert_issued_good(tc.ca, &got, tc.key, 1);
     /* The fake answers the chain root first; the backend orders it issuer first. */
     assert_int_equal(sk_X509_num(got.chain), 2);
     assert_int_equal(X509_check_issued(sk_X509_value(got.chain, 1), sk_X509_value(got.chain, 0)),
@@ -844,7 +845,7 @@ static void test_fake_request_shape(void **state)
                         "SHA256WITHECDSA");
     assert_string_equal(json_string_value(json_object_get(body, "TemplateArn")),
                         "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate/V1");
-    assert_int_equal(pki_csr_fingerprint(csr, fp, &err), 0);
+    assert_int_equal(pki_csr_fingerprint(tc.csr, fp, &err), 0);
     fp[32] = '\0';
     assert_string_equal(json_string_value(json_object_get(body, "IdempotencyToken")), fp);
     validity = json_object_get(body, "Validity");
@@ -852,7 +853,7 @@ static void test_fake_request_shape(void **state)
     assert_true(json_integer_value(json_object_get(validity, "Value")) >= before + 3600);
     assert_true(json_integer_value(json_object_get(validity, "Value")) <= time(NULL) + 3600);
     /* Csr is base64 of the PEM bytes. */
-    pem = pki_csr_to_pem(csr, &pem_len, &err);
+    pem = pki_csr_to_pem(tc.csr, &pem_len, &err);
     assert_non_null(pem);
     {
         const char *b64 = json_string_value(json_object_get(body, "Csr"));
@@ -867,9 +868,7 @@ static void test_fake_request_shape(void **state)
     json_decref(body);
     assert_int_equal(fake_calls("IssueCertificate"), 1);
     pki_issued_clear(&got);
-    X509_REQ_free(csr);
-    EVP_PKEY_free(key);
-    pki_ca_free(ca);
+    issue_case_end(&tc);
 }
 
 static void test_fake_overrides(void **state)
@@ -902,78 +901,60 @@ static void test_fake_overrides(void **state)
 
 static void test_fake_in_progress_then_ready(void **state)
 {
-    struct pki_ca *ca = fake_ca();
-    struct pki_issue_request req;
+    struct issue_case tc;
     struct pki_issued got = {NULL, NULL};
     struct mk_err err;
     struct counts c;
-    char pending[600];
-    EVP_PKEY *key;
-    X509_REQ *csr;
 
     (void)state;
     fake_config("\"in_progress\": 3");
-    new_key_csr(&key, &csr);
-    path_in(pending, sizeof(pending), "progress.pending");
-    issue_request(&req, csr, pending);
-    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+    issue_case_begin(&tc, fake_ca(), "progress.pending");
+    if (pki_ca_issue(tc.ca, &tc.req, &got, &err) != 0) {
         fail_msg("issue: %s", err.msg);
     }
-    assert_issued_good(ca, &got, key, 1);
+    assert_issued_good(tc.ca, &got, tc.key, 1);
     assert_int_equal(fake_calls("IssueCertificate"), 1);
     assert_int_equal(fake_calls("GetCertificate"), 4);
-    c = counts_of(ca);
+    c = counts_of(tc.ca);
     assert_int_equal(c.in_progress, 3);
     /* The backend leaves the record; the caller removes it after writing the generation. */
-    assert_int_equal(access(pending, F_OK), 0);
-    unlink(pending);
+    assert_int_equal(access(tc.pending, F_OK), 0);
     pki_issued_clear(&got);
-    X509_REQ_free(csr);
-    EVP_PKEY_free(key);
-    pki_ca_free(ca);
+    issue_case_end(&tc);
 }
 
 /* A poll deadline: MK_ERR_PENDING, the record stays, and the next call resumes it without a
  * second IssueCertificate. */
 static void test_fake_poll_timeout_then_resume(void **state)
 {
-    struct pki_ca *ca = fake_ca_with(100, 100, 1, NULL, NULL);
-    struct pki_issue_request req;
+    struct issue_case tc;
     struct pki_issued got = {NULL, NULL};
     struct mk_err err;
-    char pending[600];
     char *text;
-    EVP_PKEY *key;
-    X509_REQ *csr;
 
     (void)state;
     fake_config("\"in_progress\": -1");
-    new_key_csr(&key, &csr);
-    path_in(pending, sizeof(pending), "timeout.pending");
-    issue_request(&req, csr, pending);
-    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    issue_case_begin(&tc, fake_ca_with(100, 100, 1, NULL, NULL), "timeout.pending");
+    assert_int_equal(pki_ca_issue(tc.ca, &tc.req, &got, &err), -1);
     assert_int_equal(err.code, MK_ERR_PENDING);
     assert_non_null(strstr(err.msg, "RequestInProgressException"));
     assert_non_null(strstr(err.msg, "pending record kept"));
     assert_null(got.leaf);
     assert_int_equal(fake_calls("IssueCertificate"), 1);
     assert_true(fake_calls("GetCertificate") >= 2);
-    text = read_file(pending);
+    text = read_file(tc.pending);
     assert_non_null(strstr(text, FAKE_CA_ARN "/certificate/"));
     free(text);
 
     fake_config("");
-    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+    if (pki_ca_issue(tc.ca, &tc.req, &got, &err) != 0) {
         fail_msg("resume: %s", err.msg);
     }
     assert_int_equal(fake_calls("IssueCertificate"), 0);
     assert_int_equal(fake_calls("GetCertificate"), 1);
-    assert_int_equal(pki_cert_matches_key(got.leaf, key, &err), 0);
-    unlink(pending);
+    assert_int_equal(pki_cert_matches_key(got.leaf, tc.key, &err), 0);
     pki_issued_clear(&got);
-    X509_REQ_free(csr);
-    EVP_PKEY_free(key);
-    pki_ca_free(ca);
+    issue_case_end(&tc);
 }
 
 /* A record written before a "crash" (by hand here) is resumed: no IssueCertificate at all. */
@@ -1073,6 +1054,30 @@ static void test_fake_record_other_csr_and_corrupt(void **state)
 /* GetCertificate says the ARN does not exist: the record is dropped so the next try can issue. */
 static void test_fake_get_not_found_drops_record(void **state)
 {
+    struct issue_case tc;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+
+    (void)state;
+    fake_config("\"errors\": {\"GetCertificate\": \"ResourceNotFoundException\"}");
+    issue_case_begin(&tc, fake_ca(), "notfound.pending");
+    assert_int_equal(pki_ca_issue(tc.ca, &tc.req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_AWS);
+    assert_string_equal(err.ext_code, "ResourceNotFoundException");
+    assert_non_null(strstr(err.msg, "GetCertificate"));
+    assert_int_equal(access(tc.pending, F_OK), -1);
+
+    /* An access problem is not final: the record stays for the next attempt. */
+    fake_config("\"errors\": {\"GetCertificate\": \"AccessDeniedException\"}");
+    assert_int_equal(pki_ca_issue(tc.ca, &tc.req, &got, &err), -1);
+    assert_string_equal(err.ext_code, "AccessDeniedException");
+    assert_int_equal(access(tc.pending, F_OK), 0);
+    issue_case_end(&tc);
+}
+
+/* A certificate for another key is what that ARN will always answer: the record goes. */
+static void test_fake_wrong_key_drops_record(void **state)
+{
     struct pki_ca *ca = fake_ca();
     struct pki_issue_request req;
     struct pki_issued got = {NULL, NULL};
@@ -1082,22 +1087,16 @@ static void test_fake_get_not_found_drops_record(void **state)
     X509_REQ *csr;
 
     (void)state;
-    fake_config("\"errors\": {\"GetCertificate\": \"ResourceNotFoundException\"}");
+    fake_config("\"bad_issue\": \"wrong_key\"");
     new_key_csr(&key, &csr);
-    path_in(pending, sizeof(pending), "notfound.pending");
+    path_in(pending, sizeof(pending), "wrongkey.pending");
     issue_request(&req, csr, pending);
     assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
-    assert_int_equal(err.code, MK_ERR_AWS);
-    assert_string_equal(err.ext_code, "ResourceNotFoundException");
-    assert_non_null(strstr(err.msg, "GetCertificate"));
+    assert_int_equal(err.code, MK_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "public key"));
+    assert_null(got.leaf);
     assert_int_equal(access(pending, F_OK), -1);
-
-    /* An access problem is not final: the record stays for the next attempt. */
-    fake_config("\"errors\": {\"GetCertificate\": \"AccessDeniedException\"}");
-    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
-    assert_string_equal(err.ext_code, "AccessDeniedException");
-    assert_int_equal(access(pending, F_OK), 0);
-    unlink(pending);
+    fake_config("");
     X509_REQ_free(csr);
     EVP_PKEY_free(key);
     pki_ca_free(ca);
@@ -1105,73 +1104,58 @@ static void test_fake_get_not_found_drops_record(void **state)
 
 static void test_fake_throttled(void **state)
 {
-    struct pki_ca *ca = fake_ca();
-    struct pki_issue_request req;
+    struct issue_case tc;
     struct pki_issued got = {NULL, NULL};
     struct mk_err err;
-    char pending[600];
-    EVP_PKEY *key;
-    X509_REQ *csr;
 
     (void)state;
     fake_config("\"throttle\": {\"IssueCertificate\": -1}");
-    new_key_csr(&key, &csr);
-    path_in(pending, sizeof(pending), "throttled.pending");
-    issue_request(&req, csr, pending);
-    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    issue_case_begin(&tc, fake_ca(), "throttled.pending");
+    assert_int_equal(pki_ca_issue(tc.ca, &tc.req, &got, &err), -1);
     assert_int_equal(err.code, MK_ERR_AWS);
     assert_string_equal(err.ext_code, "ThrottlingException");
     assert_non_null(strstr(err.msg, "IssueCertificate"));
     assert_non_null(strstr(err.msg, FAKE_CA_ARN));
-    assert_int_equal(counts_of(ca).throttled, 1);
+    assert_int_equal(counts_of(tc.ca).throttled, 1);
     /* Nothing was issued, so nothing is pending. */
-    assert_int_equal(access(pending, F_OK), -1);
+    assert_int_equal(access(tc.pending, F_OK), -1);
     assert_int_equal(fake_calls("GetCertificate"), 0);
 
     /* Throttled once, then through: the client's own retries absorb it, one certificate. */
     fake_config("\"throttle\": {\"IssueCertificate\": 1}");
-    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+    if (pki_ca_issue(tc.ca, &tc.req, &got, &err) != 0) {
         fail_msg("issue after throttling: %s", err.msg);
     }
     assert_int_equal(fake_calls("IssueCertificate"), 2);
     assert_non_null(got.leaf);
-    unlink(pending);
     pki_issued_clear(&got);
-    X509_REQ_free(csr);
-    EVP_PKEY_free(key);
-    pki_ca_free(ca);
+    issue_case_end(&tc);
 }
 
 static void test_fake_malformed(void **state)
 {
-    struct pki_ca *ca = fake_ca();
-    struct pki_issue_request req;
+    struct issue_case tc;
     struct pki_issued got = {NULL, NULL};
     struct mk_err err;
-    EVP_PKEY *key;
-    X509_REQ *csr;
 
     (void)state;
-    new_key_csr(&key, &csr);
-    issue_request(&req, csr, NULL);
+    issue_case_begin(&tc, fake_ca(), NULL);
 
     fake_config("\"malformed\": [\"IssueCertificate\"]");
-    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(pki_ca_issue(tc.ca, &tc.req, &got, &err), -1);
     assert_int_equal(err.code, MK_ERR_INVALID);
     assert_non_null(strstr(err.msg, "IssueCertificate"));
 
     fake_config("\"malformed\": [\"DescribeCertificateAuthority\"]");
-    assert_int_equal(pki_ca_check(ca, DAY, &err), -1);
+    assert_int_equal(pki_ca_check(tc.ca, DAY, &err), -1);
     assert_int_equal(err.code, MK_ERR_INVALID);
 
     fake_config("\"garbage_certificate\": true");
-    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(pki_ca_issue(tc.ca, &tc.req, &got, &err), -1);
     assert_int_equal(err.code, MK_ERR_INVALID);
     assert_non_null(strstr(err.msg, "GetCertificate"));
     assert_null(got.leaf);
-    X509_REQ_free(csr);
-    EVP_PKEY_free(key);
-    pki_ca_free(ca);
+    issue_case_end(&tc);
 }
 
 /*
@@ -1314,21 +1298,17 @@ static void test_fake_check(void **state)
 
 static void test_fake_revoke_serial_format(void **state)
 {
-    struct pki_ca *ca = fake_ca();
-    struct pki_issue_request req;
+    struct issue_case tc;
     struct pki_issued got = {NULL, NULL};
     struct mk_err err;
     char want[200];
     json_t *body;
-    EVP_PKEY *key;
-    X509_REQ *csr;
 
     (void)state;
     fake_config("");
-    new_key_csr(&key, &csr);
-    issue_request(&req, csr, NULL);
-    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), 0);
-    assert_int_equal(pki_ca_revoke(ca, got.leaf, "KEY_COMPROMISE", &err), 0);
+    issue_case_begin(&tc, fake_ca(), NULL);
+    assert_int_equal(pki_ca_issue(tc.ca, &tc.req, &got, &err), 0);
+    assert_int_equal(pki_ca_revoke(tc.ca, got.leaf, "KEY_COMPROMISE", &err), 0);
     body = fake_last("RevokeCertificate");
     assert_int_equal(pki_pca_serial_string(got.leaf, want, sizeof(want), &err), 0);
     assert_string_equal(json_string_value(json_object_get(body, "CertificateSerial")), want);
@@ -1337,13 +1317,11 @@ static void test_fake_revoke_serial_format(void **state)
     json_decref(body);
 
     fake_config("\"errors\": {\"RevokeCertificate\": \"InvalidStateException\"}");
-    assert_int_equal(pki_ca_revoke(ca, got.leaf, "SUPERSEDED", &err), -1);
+    assert_int_equal(pki_ca_revoke(tc.ca, got.leaf, "SUPERSEDED", &err), -1);
     assert_string_equal(err.ext_code, "InvalidStateException");
     assert_non_null(strstr(err.msg, "RevokeCertificate"));
     pki_issued_clear(&got);
-    X509_REQ_free(csr);
-    EVP_PKEY_free(key);
-    pki_ca_free(ca);
+    issue_case_end(&tc);
 }
 
 /* The CertificateSerial form: lowercase hex pairs joined by ':', as `openssl x509 -text`. */
@@ -1373,42 +1351,34 @@ static void test_serial_string(void **state)
 /* A failed record write (disk full...) does not waste the issued certificate. */
 static void test_fake_record_write_fails(void **state)
 {
-    struct pki_ca *ca = fake_ca();
-    struct pki_issue_request req;
+    struct issue_case tc;
     struct pki_issued got = {NULL, NULL};
     struct mk_err err;
-    char pending[600];
-    EVP_PKEY *key;
-    X509_REQ *csr;
 
     (void)state;
     fake_config("");
-    new_key_csr(&key, &csr);
-    path_in(pending, sizeof(pending), "failwrite.pending");
-    issue_request(&req, csr, pending);
+    issue_case_begin(&tc, fake_ca(), "failwrite.pending");
     pki_store_test_fail_write(1);
-    if (pki_ca_issue(ca, &req, &got, &err) != 0) {
+    if (pki_ca_issue(tc.ca, &tc.req, &got, &err) != 0) {
         fail_msg("issue: %s", err.msg);
     }
     pki_store_test_fail_write(0);
-    assert_int_equal(access(pending, F_OK), -1);
-    assert_int_equal(pki_cert_matches_key(got.leaf, key, &err), 0);
+    assert_int_equal(access(tc.pending, F_OK), -1);
+    assert_int_equal(pki_cert_matches_key(got.leaf, tc.key, &err), 0);
     pki_issued_clear(&got);
-    pki_ca_free(ca);
+    pki_ca_free(tc.ca);
 
     /* ...but if the certificate then stays pending past the deadline, the caller is told that
      * the record is lost. */
-    ca = fake_ca_with(100, 100, 1, NULL, NULL);
+    tc.ca = fake_ca_with(100, 100, 1, NULL, NULL);
     fake_config("\"in_progress\": -1");
     pki_store_test_fail_write(1);
-    assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+    assert_int_equal(pki_ca_issue(tc.ca, &tc.req, &got, &err), -1);
     pki_store_test_fail_write(0);
     assert_int_equal(err.code, MK_ERR_PENDING);
     assert_non_null(strstr(err.msg, "pending record lost"));
-    assert_int_equal(access(pending, F_OK), -1);
-    X509_REQ_free(csr);
-    EVP_PKEY_free(key);
-    pki_ca_free(ca);
+    assert_int_equal(access(tc.pending, F_OK), -1);
+    issue_case_end(&tc);
 }
 
 int main(void)
@@ -1434,6 +1404,7 @@ int main(void)
         cmocka_unit_test(test_fake_resume_written_record),
         cmocka_unit_test(test_fake_record_other_csr_and_corrupt),
         cmocka_unit_test(test_fake_get_not_found_drops_record),
+        cmocka_unit_test(test_fake_wrong_key_drops_record),
         cmocka_unit_test(test_fake_throttled),
         cmocka_unit_test(test_fake_malformed),
         cmocka_unit_test(test_fake_signing_algorithm_from_ca),

@@ -26,6 +26,8 @@
 #include "pki/key.h"
 #include "pki/log.h"
 #include "pki/store.h"
+#include "tests/support/files.h"
+#include "tests/support/server.h"
 
 #define DAY (24L * 3600)
 
@@ -40,8 +42,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
 
     assert_non_null(f);
-    snprintf(f->base, sizeof(f->base), "/tmp/mk-ca-XXXXXX");
-    assert_non_null(mkdtemp(f->base));
+    assert_int_equal(mk_test_tmpdir(f->base, sizeof(f->base), "ca"), 0);
     snprintf(f->dir, sizeof(f->dir), "%s/ca", f->base);
     f->cfg.directory = f->dir;
     f->cfg.common_name = "Test Local CA";
@@ -53,10 +54,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[128];
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->base);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(mk_test_rmtree(f->base), 0);
     free(f);
     unsetenv("MSKPKI_TEST_CA_FAIL");
     return 0;
@@ -538,15 +537,11 @@ static void test_key_cert_mismatch(void **state)
 /* Runs a shell command and returns its stdout.  Caller frees with free(). */
 static char *run(const char *cmd)
 {
-    FILE *p = popen(cmd, "r");
-    char *out = calloc(1, 65536);
-    size_t n;
+    char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+    char *out = mk_test_run_capture(argv);
 
-    assert_non_null(p);
+    /* NULL also when the command exits non-zero. */
     assert_non_null(out);
-    n = fread(out, 1, 65535, p);
-    out[n] = '\0';
-    assert_int_equal(pclose(p), 0);
     return out;
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pki/secret.h"
+#include "tests/support/files.h"
 
 struct fixture {
     char dir[64];
@@ -25,8 +26,7 @@ static int setup(void **state)
     struct mk_err err;
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mk-secret-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(mk_test_tmpdir(f->dir, sizeof(f->dir), "secret"), 0);
     assert_int_equal(pki_sodium_init(&err), 0);
     *state = f;
     return 0;
@@ -35,10 +35,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[128];
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(mk_test_rmtree(f->dir), 0);
     free(f);
     return 0;
 }

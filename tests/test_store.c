@@ -228,8 +228,8 @@ static void test_layout_and_modes(void **state)
         assert_string_equal(target, P("current/%s", names[i]));
     }
     /* The full chain is the leaf followed by the chain. */
-    cert = fx_read(P("%s/client.crt", s->out), NULL);
-    full = fx_read(P("%s/fullchain.pem", s->out), NULL);
+    cert = mk_test_read_file(P("%s/client.crt", s->out), NULL);
+    full = mk_test_read_file(P("%s/fullchain.pem", s->out), NULL);
     assert_non_null(cert);
     assert_non_null(full);
     assert_memory_equal(full, cert, strlen(cert));
@@ -421,8 +421,8 @@ static void test_stable_links_across_generations(void **state)
         assert_true(n > 0);
         before[i][n] = '\0';
     }
-    key_a = fx_read(P("%s/client.key", s->out), NULL);
-    crt_a = fx_read(P("%s/client.crt", s->out), NULL);
+    key_a = mk_test_read_file(P("%s/client.key", s->out), NULL);
+    crt_a = mk_test_read_file(P("%s/client.crt", s->out), NULL);
 
     write_ok(&s->spec, &s->b);
     for (int i = 0; i < N_PEM; i++) {
@@ -432,8 +432,8 @@ static void test_stable_links_across_generations(void **state)
         assert_string_equal(after, before[i]);
     }
     /* Same paths, new contents. */
-    key_b = fx_read(P("%s/client.key", s->out), NULL);
-    crt_b = fx_read(P("%s/client.crt", s->out), NULL);
+    key_b = mk_test_read_file(P("%s/client.key", s->out), NULL);
+    crt_b = mk_test_read_file(P("%s/client.crt", s->out), NULL);
     assert_non_null(key_a);
     assert_non_null(key_b);
     assert_string_not_equal(key_a, key_b);
@@ -441,7 +441,7 @@ static void test_stable_links_across_generations(void **state)
     assert_int_equal(link_gen(s->out, "current"), 2);
     assert_int_equal(link_gen(s->out, "previous"), 1);
     /* previous still holds the old pair. */
-    prev_crt = fx_read(P("%s/previous/client.crt", s->out), NULL);
+    prev_crt = mk_test_read_file(P("%s/previous/client.crt", s->out), NULL);
     assert_non_null(prev_crt);
     assert_string_equal(prev_crt, crt_a);
     assert_read_is(&s->spec, &s->b, 2);
@@ -472,7 +472,7 @@ static void test_interrupted_write(void **state)
 
     write_ok(&spec, &s->a);
     write_ok(&spec, &s->b);
-    key_before = fx_read(P("%s/client.key", s->out), NULL);
+    key_before = mk_test_read_file(P("%s/client.key", s->out), NULL);
     assert_non_null(key_before);
     for (int n = 1; n <= N_FILES; n++) {
         pki_store_test_fail_write(n);
@@ -484,7 +484,7 @@ static void test_interrupted_write(void **state)
         assert_int_equal(link_gen(s->out, "current"), 2);
         assert_int_equal(link_gen(s->out, "previous"), 1);
         assert_read_is(&spec, &s->b, 2);
-        key_now = fx_read(P("%s/client.key", s->out), NULL);
+        key_now = mk_test_read_file(P("%s/client.key", s->out), NULL);
         assert_string_equal(key_now, key_before);
         free(key_now);
         /* No temp file, no partial generation. */
@@ -540,12 +540,12 @@ static void test_write_file(void **state)
     pki_store_test_fail_write(1);
     assert_int_equal(pki_store_write_file(path, "{\"v\":2}", 7, 0600, -1, -1, &err), -1);
     assert_int_equal(err.code, MK_ERR_IO);
-    got = fx_read(path, NULL);
+    got = mk_test_read_file(path, NULL);
     assert_string_equal(got, "{\"v\":1}");
     free(got);
     assert_no_leftovers(s->fx.tmp);
     assert_int_equal(pki_store_write_file(path, "{\"v\":2}", 7, 0600, -1, -1, &err), 0);
-    got = fx_read(path, NULL);
+    got = mk_test_read_file(path, NULL);
     assert_string_equal(got, "{\"v\":2}");
     free(got);
     assert_file_mode(path, 0600);
@@ -588,11 +588,11 @@ static void test_symlinks_not_followed(void **state)
     assert_int_equal(symlink(outside, P("%s/.state.json.mskpki-tmp", s->out)), 0);
     assert_int_equal(pki_store_write_file(P("%s/state.json", s->out), "NEW", 3, 0600, -1, -1, &err),
                      0);
-    got = fx_read(outside, NULL);
+    got = mk_test_read_file(outside, NULL);
     assert_string_equal(got, "ORIGINAL");
     free(got);
     assert_file_mode(P("%s/state.json", s->out), 0600);
-    got = fx_read(P("%s/state.json", s->out), NULL);
+    got = mk_test_read_file(P("%s/state.json", s->out), NULL);
     assert_string_equal(got, "NEW");
     free(got);
 
@@ -600,7 +600,7 @@ static void test_symlinks_not_followed(void **state)
     assert_int_equal(symlink(outside, P("%s/state2.json", s->out)), 0);
     assert_int_equal(
         pki_store_write_file(P("%s/state2.json", s->out), "NEW", 3, 0600, -1, -1, &err), 0);
-    got = fx_read(outside, NULL);
+    got = mk_test_read_file(outside, NULL);
     assert_string_equal(got, "ORIGINAL");
     free(got);
     assert_file_mode(P("%s/state2.json", s->out), 0600);
@@ -610,7 +610,7 @@ static void test_symlinks_not_followed(void **state)
     assert_int_equal(symlink(outdir, P("%s/.previous.mskpki-tmp", s->out)), 0);
     write_ok(&s->spec, &s->a);
     write_ok(&s->spec, &s->b);
-    got = fx_read(outside, NULL);
+    got = mk_test_read_file(outside, NULL);
     assert_string_equal(got, "ORIGINAL");
     free(got);
     assert_int_equal(link_gen(s->out, "current"), 2);
@@ -622,7 +622,7 @@ static void test_symlinks_not_followed(void **state)
     assert_int_equal(mkdir(spec.directory, 0700), 0);
     assert_int_equal(symlink(outside, P("%s/client.key", spec.directory)), 0);
     expect_write_fails(&spec, &s->a, NULL, MK_ERR_PERM);
-    got = fx_read(outside, NULL);
+    got = mk_test_read_file(outside, NULL);
     assert_string_equal(got, "ORIGINAL");
     free(got);
     assert_int_equal(gen_count(spec.directory), 0);
@@ -694,10 +694,10 @@ static void test_recover(void **state)
     assert_false(exists(P("%s/.gen-9", s->out)));
     assert_no_leftovers(s->out);
     /* The symlinks were removed, not followed. */
-    got = fx_read(P("%s/keep", victim), NULL);
+    got = mk_test_read_file(P("%s/keep", victim), NULL);
     assert_string_equal(got, "KEEP");
     free(got);
-    got = fx_read(outside, NULL);
+    got = mk_test_read_file(outside, NULL);
     assert_string_equal(got, "ORIGINAL");
     free(got);
     /* The live generations are intact. */
@@ -761,7 +761,7 @@ static void test_read_mismatch_and_errors(void **state)
     write_ok(&s->spec, &s->a);
     write_ok(&s->spec, &s->b);
     /* The key of the previous generation next to the current certificate. */
-    old_key = fx_read(P("%s/.gen-1/client.key", s->out), &len);
+    old_key = mk_test_read_file(P("%s/.gen-1/client.key", s->out), &len);
     assert_non_null(old_key);
     assert_int_equal(
         pki_store_write_file(P("%s/.gen-2/client.key", s->out), old_key, len, 0600, -1, -1, &err),
@@ -810,7 +810,7 @@ static void test_encrypted_key(void **state)
     assert_non_null(wrong);
     spec.key_passphrase = pass;
     write_ok(&spec, &s->a);
-    pem = fx_read(P("%s/client.key", s->out), NULL);
+    pem = mk_test_read_file(P("%s/client.key", s->out), NULL);
     assert_non_null(strstr(pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----"));
     free(pem);
     assert_read_is(&spec, &s->a, 1);
@@ -883,7 +883,7 @@ static void test_pkcs12_clis(void **state)
     free(out);
 
     /* Our parser reads the file back; a wrong password fails. */
-    der = fx_read(P("%s/client.p12", s->out), &len);
+    der = mk_test_read_file(P("%s/client.p12", s->out), &len);
     assert_int_equal(pki_format_pkcs12_parse(der, len, s->p12pw, &key, NULL, NULL, &err), 0);
     assert_int_equal(EVP_PKEY_eq(key, s->a.key), 1);
     EVP_PKEY_free(key);

@@ -18,11 +18,24 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "support"))
+from mskpki_testlib import free_port, stop, wait_port  # noqa: E402,F401 - re-exported for tests
+
 AGENT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.environ.get("MSKPKI_BUILD_DIR", "."), "agent", "mskpki-agent")
 
 _children = []
 _dirs = []
+
+
+def _keep_artifacts(d):
+    """Copies a finished test's temp dir (logs, state, keys, scrapes) for the secrets scan."""
+    root = os.environ.get("MSKPKI_ARTIFACTS_DIR")
+    if not root:
+        return
+    dest = os.path.join(root, "agent", os.path.basename(sys.argv[0]) + "-" + os.path.basename(d))
+    shutil.copytree(d, dest, symlinks=True, ignore_dangling_symlinks=True, dirs_exist_ok=True)
 
 
 def _cleanup():
@@ -31,6 +44,10 @@ def _cleanup():
             p.kill()
             p.wait()
     for d in _dirs:
+        try:
+            _keep_artifacts(d)
+        except OSError as e:
+            print("agentlib: cannot keep artifacts of %s: %s" % (d, e), file=sys.stderr)
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -47,14 +64,6 @@ def fail(msg):
 def check(cond, msg):
     if not cond:
         fail(msg)
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_for(pred, timeout, what, interval=0.2):
@@ -164,8 +173,11 @@ certificates = ({certs}
 
     def run(self, *args, extra_env=None, timeout=120):
         """Runs the agent to completion (--once, --check-config...): CompletedProcess."""
-        return subprocess.run([AGENT, "--config", self.conf] + list(args), env=self.env(extra_env),
-                              capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run([AGENT, "--config", self.conf] + list(args), env=self.env(extra_env),
+                           capture_output=True, text=True, timeout=timeout)
+        with open(os.path.join(self.tmp, "runs.log"), "a", encoding="utf-8") as f:
+            f.write("%s\n%s%s" % (" ".join(r.args), r.stdout, r.stderr))
+        return r
 
     def start(self, extra_env=None):
         return Agent(self, extra_env)
@@ -174,7 +186,11 @@ certificates = ({certs}
         try:
             with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
                                         timeout=5) as r:
-                return r.status, r.read().decode()
+                body = r.read().decode()
+            # Kept for the secrets scan (test_secrets.py): metrics must not leak either.
+            with open(os.path.join(self.tmp, "scrapes.txt"), "a", encoding="utf-8") as f:
+                f.write(body)
+            return r.status, body
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
         except (urllib.error.URLError, ConnectionError, socket.timeout):
@@ -249,6 +265,52 @@ def openssl_verify_client(env, name="client"):
                         os.path.join(env.ca_dir, "ca.crt"), env.out(name)],
                        capture_output=True, text=True)
     check(r.returncode == 0, "openssl verify failed: %s %s" % (r.stdout, r.stderr))
+
+
+_servers = []
+
+
+def _stop_servers():
+    for p in _servers:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+atexit.register(_stop_servers)
+
+
+def start_server(argv, port, log):
+    """Starts a loopback server (moto, a fake) and waits until port accepts; stopped at exit."""
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    _servers.append(p)
+
+    def up():
+        if p.poll() is not None:
+            fail("server %s exited with %s" % (argv[1], p.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return None
+    wait_for(up, 60, "server %s on port %d" % (argv[1], port))
+    return p
+
+
+def aws_test_environment():
+    """Fake credentials and region in os.environ; nothing from the host's AWS setup."""
+    for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ACM_PCA"):
+        os.environ.pop(k, None)
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/nonexistent/mskpki-test", "AWS_SHARED_CREDENTIALS_FILE":
+        "/nonexistent/mskpki-test", "AWS_EC2_METADATA_DISABLED": "true",
+    })
 
 
 def done(name):

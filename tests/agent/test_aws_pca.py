@@ -7,57 +7,15 @@
     the same key and without a second IssueCertificate (no second certificate paid for)."""
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 
-from agentlib import Env, check, done, free_port, wait_for
+from agentlib import (Env, aws_test_environment, check, done, free_port, start_server,
+                      wait_for)
 
 SRC = os.environ.get("MSKPKI_SOURCE_DIR",
                      os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent/mskpki-test", "AWS_SHARED_CREDENTIALS_FILE":
-    "/nonexistent/mskpki-test", "AWS_EC2_METADATA_DISABLED": "true",
-}
-for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ACM_PCA"):
-    os.environ.pop(k, None)
-os.environ.update(AWS_ENV)
-
-servers = []
-
-
-def start_server(argv, port, log):
-    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    servers.append(p)
-
-    def up():
-        if p.poll() is not None:
-            return None
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return None
-    wait_for(up, 60, "server %s on port %d" % (argv[1], port))
-    return p
-
-
-def stop_servers():
-    for p in servers:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-
-import atexit  # noqa: E402
-atexit.register(stop_servers)
+aws_test_environment()
 
 
 def pca_block(arn, endpoint, extra=""):

@@ -5,7 +5,9 @@ moto has no AWS-managed KMS keys (every key is KeyManager CUSTOMER), no MSK pagi
 AccessDenied answers and no per-region failures.  This server answers from a file of recorded
 answers (tests/audit/recorded.json) shaped like the AWS API reference (field names checked against
 botocore's service models): JSON 1.1 calls are matched on X-Amz-Target and body fields, REST-JSON
-(MSK) calls on method, path and query parameters; the region comes from the SigV4 credential scope.
+(MSK) calls on method, path and query parameters, Query (STS) calls on the form body's
+parameters (an answer with "raw" is sent as is, for XML); the region comes from the SigV4
+credential scope.
 
 Usage: fake_aws.py RECORDED.json REQUEST_LOG  -- binds 127.0.0.1 on a free port, prints
 "PORT <n>" on stdout, logs one JSON line per request to REQUEST_LOG, and runs until killed.
@@ -74,6 +76,7 @@ def make_handler(fake):
             region, service = self._region_service()
             target = self.headers.get("X-Amz-Target")
             url = urlsplit(self.path)
+            ctype = self.headers.get("Content-Type", "")
             if target:
                 call = target
                 try:
@@ -81,6 +84,11 @@ def make_handler(fake):
                 except ValueError:
                     params = {"_unparsable": raw.decode(errors="replace")}
                 json_type = "application/x-amz-json-1.1"
+            elif ctype.startswith("application/x-www-form-urlencoded"):
+                # Query protocol (STS): Action and parameters in the form body.
+                call = f"{service} {method} {url.path}"
+                params = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                json_type = "text/xml"
             else:
                 call = f"{service} {method} {url.path}"
                 params = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -95,6 +103,14 @@ def make_handler(fake):
                 self._reply(400, {"__type": "UnrecordedRequest",
                                   "message": f"no recorded answer for {region} {call} {params}"},
                             json_type=json_type)
+                return
+            if "raw" in answer:
+                data = answer["raw"].encode()
+                self.send_response(answer.get("status", 200))
+                self.send_header("Content-Type", answer.get("content_type", "text/xml"))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
                 return
             self._reply(answer.get("status", 200), answer.get("body", {}),
                         answer.get("headers"), json_type=json_type)

@@ -10,13 +10,18 @@ start_stream_encryption, Firehose start_delivery_stream_encryption, KMS keys wit
 disabled, pending deletion and a public key policy.  Everything moto lacks (AWS-managed keys,
 AccessDenied, pagination) is covered by fake_aws.py instead.
 """
+import datetime
 import json
 import sys
 
 import boto3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 CA_ARN = ("arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/"
           "11111111-2222-4333-8444-555555555555")
+OTHER_ROLE = "arn:aws:iam::210987654321:role/mskpki-audit"
 PUBLIC_POLICY = json.dumps({
     "Version": "2012-10-17",
     "Statement": [{"Sid": "OpenToEveryone", "Effect": "Allow", "Principal": "*",
@@ -31,6 +36,31 @@ def _clients(endpoint, region):
     kw = {"endpoint_url": endpoint, "region_name": region}
     return (boto3.client("kms", **kw), boto3.client("kafka", **kw),
             boto3.client("kinesis", **kw), boto3.client("firehose", **kw))
+
+
+def _ca(pca, cn, days, status=None):
+    """A Private CA made ACTIVE by importing a certificate for its CSR valid for `days` (moto
+    checks only that it parses, so our own key signs it); then optionally another status."""
+    arn = pca.create_certificate_authority(
+        CertificateAuthorityConfiguration={
+            "KeyAlgorithm": "RSA_2048", "SigningAlgorithm": "SHA256WITHRSA",
+            "Subject": {"CommonName": cn}},
+        CertificateAuthorityType="ROOT")["CertificateAuthorityArn"]
+    csr = x509.load_pem_x509_csr(
+        pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"].encode())
+    signer = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(csr.subject)
+            .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(signer, hashes.SHA256()))
+    pca.import_certificate_authority_certificate(
+        CertificateAuthorityArn=arn, Certificate=cert.public_bytes(serialization.Encoding.PEM))
+    if status:
+        pca.update_certificate_authority(CertificateAuthorityArn=arn, Status=status)
+    return arn
 
 
 def _key(kms, rotation=True):
@@ -54,14 +84,20 @@ def seed(endpoint):
     kms.put_key_policy(KeyId=keys["public"]["KeyId"], PolicyName="default", Policy=PUBLIC_POLICY)
     kms.create_alias(AliasName="alias/audit-public", TargetKeyId=keys["public"]["KeyId"])
 
+    pca = boto3.client("acm-pca", endpoint_url=endpoint, region_name="us-east-1")
+    cas = {"active": _ca(pca, "audit active", 3650), "expiring": _ca(pca, "audit expiring", 30),
+           "disabled": _ca(pca, "audit disabled", 3650, "DISABLED"), "missing": CA_ARN}
+
     clusters = {}
     clusters["good"] = kafka.create_cluster(
         ClusterName="audit-good", KafkaVersion="3.5.1", NumberOfBrokerNodes=3,
         BrokerNodeGroupInfo=BROKERS,
         EncryptionInfo={"EncryptionAtRest": {"DataVolumeKMSKeyId": keys["good"]["Arn"]},
                         "EncryptionInTransit": {"ClientBroker": "TLS", "InCluster": True}},
-        ClientAuthentication={"Tls": {"CertificateAuthorityArnList": [CA_ARN], "Enabled": True},
-                              "Unauthenticated": {"Enabled": False}})["ClusterArn"]
+        ClientAuthentication={"Tls": {"CertificateAuthorityArnList": [cas["active"]],
+                                      "Enabled": True},
+                              "Unauthenticated": {"Enabled": False}},
+        Tags={"Owner": "team-a", "CostCenter": "42"})["ClusterArn"]
     clusters["bad"] = kafka.create_cluster(
         ClusterName="audit-bad", KafkaVersion="2.2.1", NumberOfBrokerNodes=3,
         BrokerNodeGroupInfo=BROKERS,
@@ -72,8 +108,10 @@ def seed(endpoint):
         BrokerNodeGroupInfo=BROKERS,
         EncryptionInfo={"EncryptionAtRest": {"DataVolumeKMSKeyId": keys["disabled"]["Arn"]},
                         "EncryptionInTransit": {"ClientBroker": "TLS", "InCluster": True}},
-        ClientAuthentication={"Tls": {"CertificateAuthorityArnList": [CA_ARN], "Enabled": True},
-                              "Unauthenticated": {"Enabled": True}})["ClusterArn"]
+        ClientAuthentication={"Tls": {"CertificateAuthorityArnList": [CA_ARN, cas["expiring"]],
+                                      "Enabled": True},
+                              "Unauthenticated": {"Enabled": True}},
+        Tags={"Owner": "team-b"})["ClusterArn"]
     clusters["serverless"] = kafka.create_cluster_v2(
         ClusterName="audit-serverless",
         Serverless={"VpcConfigs": [{"SubnetIds": ["subnet-0a1"]}],
@@ -119,11 +157,34 @@ def seed(endpoint):
                                     KeyId=keys["eu"]["Arn"])
     streams["s-xregion"] = "arn:aws:kinesis:us-east-1:123456789012:stream/s-xregion"
 
+    # Ownership tags (tags.ownership): some resources carry Owner and CostCenter, some only one.
+    kinesis.add_tags_to_stream(StreamName="s-norot", Tags={"Owner": "team-a", "CostCenter": "7"})
+    kinesis.add_tags_to_stream(StreamName="s-plain", Tags={"owner": "lower-case-key"})
+    firehose.tag_delivery_stream(DeliveryStreamName="f-cmk",
+                                 Tags=[{"Key": "Owner", "Value": "team-a"},
+                                       {"Key": "CostCenter", "Value": "7"}])
+    kms.tag_resource(KeyId=keys["good"]["KeyId"],
+                     Tags=[{"TagKey": "Owner", "TagValue": "team-a"},
+                           {"TagKey": "CostCenter", "TagValue": "7"}])
+
+    # A second account, reached by assuming a role in it (moto maps the role's credentials to
+    # the role's account): one cluster there.
+    other = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1").assume_role(
+        RoleArn=OTHER_ROLE, RoleSessionName="seed")["Credentials"]
+    kafka_other = boto3.client(
+        "kafka", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id=other["AccessKeyId"], aws_secret_access_key=other["SecretAccessKey"],
+        aws_session_token=other["SessionToken"])
+    clusters["other"] = kafka_other.create_cluster(
+        ClusterName="audit-other", KafkaVersion="3.6.0", NumberOfBrokerNodes=3,
+        BrokerNodeGroupInfo=BROKERS)["ClusterArn"]
+
     return {
         "keys": {k: v["Arn"] for k, v in keys.items()},
         "clusters": clusters,
         "streams": streams,
         "deliveries": deliveries,
+        "cas": cas,
     }
 
 

@@ -12,8 +12,8 @@ xml.etree, and exit codes are checked for each case.  Ends with "N passed, N fai
 import argparse
 import json
 import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,17 +24,25 @@ import xml.etree.ElementTree as ET
 import jsonschema
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "support"))
+from mskpki_testlib import free_port, stop, wait_port  # noqa: E402 - needs the path above
+
 ALL_CHECKS = [
     "firehose.encryption_cmk", "kinesis.encryption_cmk", "kms.key_policy_public",
     "kms.key_rotation", "kms.key_state", "msk.encryption_at_rest_cmk", "msk.kafka_version",
-    "msk.mtls_required", "msk.tls_in_transit",
+    "msk.mtls_required", "msk.tls_in_transit", "pca.certificate_expiry",
+    "pca.revocation_configured", "pca.status", "pca.usage_mode",
 ]
 SEVERITY = {
     "firehose.encryption_cmk": "high", "kinesis.encryption_cmk": "high",
     "kms.key_policy_public": "high", "kms.key_rotation": "medium", "kms.key_state": "high",
     "msk.encryption_at_rest_cmk": "high", "msk.kafka_version": "high",
     "msk.mtls_required": "high", "msk.tls_in_transit": "medium",
+    "pca.status": "high", "pca.certificate_expiry": "high", "pca.revocation_configured": "medium",
+    "pca.usage_mode": "low", "tags.ownership": "low",
 }
+PCA_CHECKS = ("pca.status", "pca.certificate_expiry", "pca.revocation_configured",
+              "pca.usage_mode")
 
 
 class Ctx:
@@ -67,6 +75,8 @@ class Ctx:
         p = subprocess.run(cmd, env=self.env(creds, region), capture_output=True, text=True,
                            timeout=120)
         check_sanitizers(p)
+        with open(os.path.join(self.tmp, "runs.log"), "a", encoding="utf-8") as f:
+            f.write("%s\n%s%s" % (" ".join(cmd), p.stdout, p.stderr))
         return p
 
     def check(self, name, fn):
@@ -91,36 +101,6 @@ def expect(cond, msg):
         raise AssertionError(msg)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not start")
-
-
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def findings(out):
     doc = json.loads(out)
     return doc, {(f["check"], f["region"], f["resource"]): f for f in doc["findings"]}
@@ -143,8 +123,9 @@ def assert_findings(got, expected):
 
 
 def assert_sorted(doc):
-    keys = [(f["check"], f["region"], f["resource"]) for f in doc["findings"]]
-    expect(keys == sorted(keys), "findings are not sorted by check, region, resource")
+    keys = [(f["check"], f.get("account", ""), f["region"], f["resource"])
+            for f in doc["findings"]]
+    expect(keys == sorted(keys), "findings are not sorted by check, account, region, resource")
 
 
 def assert_schema(doc):
@@ -159,6 +140,15 @@ def assert_summary(doc):
         n = sum(1 for f in doc["findings"] if f["status"] == status)
         expect(s[status] == n, f"summary {status} {s[status]} != {n}")
     expect(s["total"] == len(doc["findings"]), "summary total")
+    # KPIs: per check, the resources and the compliant share (PASS of PASS+FAIL+ERROR).
+    for check, kpi in s["by_check"].items():
+        mine = [f for f in doc["findings"] if f["check"] == check]
+        expect(kpi["resources"] == len(mine), f"{check}: resources {kpi['resources']}")
+        evaluated = [f for f in mine if f["status"] != "NOT_APPLICABLE"]
+        passed = sum(1 for f in evaluated if f["status"] == "PASS")
+        want = round(100.0 * passed / len(evaluated), 2) if evaluated else None
+        expect(kpi["compliance_percent"] == want,
+               f"{check}: compliance {kpi['compliance_percent']}, want {want}")
 
 
 def validate_sarif(ctx, text, doc):
@@ -371,6 +361,20 @@ def moto_expected(seed):
         add("kms.key_state", k[name], state,
             {"disabled": "Disabled", "pending": "PendingDeletion"}.get(name))
         add("kms.key_policy_public", k[name], pol, "OpenToEveryone" if name == "public" else None)
+    # Private CAs: moto creates every CA in SHORT_LIVED_CERTIFICATE mode (no revocation needed).
+    ca = seed["cas"]
+    for name in ("active", "expiring", "disabled"):
+        add("pca.revocation_configured", ca[name], "NOT_APPLICABLE", "short-lived")
+        add("pca.usage_mode", ca[name], "PASS", "SHORT_LIVED_CERTIFICATE")
+    add("pca.status", ca["active"], "PASS", "ACTIVE")
+    add("pca.certificate_expiry", ca["active"], "PASS", "days")
+    add("pca.status", ca["expiring"], "PASS", "ACTIVE")
+    add("pca.certificate_expiry", ca["expiring"], "FAIL", "within the minimum of 90 days")
+    add("pca.status", ca["disabled"], "FAIL", "DISABLED")  # from --ca-arn
+    add("pca.certificate_expiry", ca["disabled"], "PASS", "days")
+    add("pca.status", ca["missing"], "FAIL", "does not exist")
+    for check in ("pca.certificate_expiry", "pca.revocation_configured", "pca.usage_mode"):
+        add(check, ca["missing"], "NOT_APPLICABLE", "does not exist")
     return e
 
 
@@ -387,7 +391,8 @@ def moto_suite(ctx):
         sys.path.insert(0, HERE)
         import seed_moto  # noqa: E402 - needs the path above
         seed = seed_moto.seed(ctx.endpoint)
-        regions = ["--region", "us-east-1", "--region", "eu-west-1"]
+        regions = ["--region", "us-east-1", "--region", "eu-west-1",
+                   "--ca-arn", seed["cas"]["disabled"]]
 
         def all_findings():
             p = ctx.run(*regions, "--format", "json")
@@ -463,10 +468,120 @@ def moto_suite(ctx):
             expect(p.returncode == 0, f"only a medium FAIL and --fail-on high: {p.returncode}")
         ctx.check("moto: exit 0 when nothing at or above --fail-on", all_pass_exit0)
 
+        governance_moto_tests(ctx, seed)
         usage_tests(ctx)
     finally:
         stop(proc)
         log.close()
+
+
+def governance_moto_tests(ctx, seed):
+    us = "us-east-1"
+    regions = ["--region", us, "--region", "eu-west-1"]
+
+    def tags():
+        p = ctx.run(*regions, "--format", "json", "--checks", "tags.ownership",
+                    "--required-tags", "Owner,CostCenter")
+        expect(p.returncode == 1, f"exit {p.returncode}: {p.stderr}")
+        doc, got = findings(p.stdout)
+        assert_schema(doc)
+        c, s, d, k = seed["clusters"], seed["streams"], seed["deliveries"], seed["keys"]
+        want_pass = {("tags.ownership", us, c["good"]), ("tags.ownership", us, s["s-norot"]),
+                     ("tags.ownership", us, d["f-cmk"]), ("tags.ownership", us, k["good"])}
+        for key in want_pass:
+            expect(got[key]["status"] == "PASS", f"{key}: {got[key]}")
+        expect("CostCenter" in got[("tags.ownership", us, c["tiered"])]["message"] and
+               "Owner" not in got[("tags.ownership", us, c["tiered"])]["message"],
+               "tiered lacks only CostCenter")
+        expect("Owner, CostCenter" in got[("tags.ownership", us, s["s-plain"])]["message"],
+               "tag keys are case-sensitive")
+        # 4 clusters, 7 streams, 4 delivery streams, 6 customer-managed keys in use.
+        expect(len(got) == 21, f"{len(got)} tags findings")
+        expect(sum(1 for f in got.values() if f["status"] == "FAIL") == 17, "FAIL count")
+        expect(all(f["severity"] == "low" for f in got.values()), "severity low")
+        types = {f["resource_type"] for f in got.values()}
+        expect(types == {"AWS::MSK::Cluster", "AWS::Kinesis::Stream",
+                         "AWS::KinesisFirehose::DeliveryStream", "AWS::KMS::Key"}, f"{types}")
+        by = doc["summary"]["by_check"]
+        expect(list(by) == ["tags.ownership"], f"by_check {by}")
+        expect(by["tags.ownership"]["compliance_percent"] == round(100 * 4 / 21, 2), f"{by}")
+        p = ctx.run(*regions, "--format", "json")
+        expect(all(f["check"] != "tags.ownership" for f in json.loads(p.stdout)["findings"]),
+               "tags.ownership ran without --required-tags")
+    ctx.check("moto: tags.ownership with --required-tags, off without", tags)
+
+    def ca_min_days():
+        ca = seed["cas"]
+        # The default --cert-validity-days 30 fails a CA with 30 days left (a little less by
+        # now): the certificates it issues would outlive it.
+        p = ctx.run("--region", us, "--format", "json", "--checks", "pca.certificate_expiry",
+                    "--ca-min-days", "7")
+        _, got = findings(p.stdout)
+        f = got[("pca.certificate_expiry", us, ca["expiring"])]
+        expect(f["status"] == "FAIL" and "30-day certificates" in f["message"], f"{f}")
+        p = ctx.run("--region", us, "--format", "json", "--checks", "pca.certificate_expiry",
+                    "--ca-min-days", "7", "--cert-validity-days", "7")
+        _, got = findings(p.stdout)
+        expect(got[("pca.certificate_expiry", us, ca["expiring"])]["status"] == "PASS",
+               "30 days left passes --ca-min-days 7 --cert-validity-days 7")
+        p = ctx.run("--region", us, "--format", "json", "--checks", "pca.certificate_expiry",
+                    "--ca-min-days", "7", "--cert-validity-days", "60")
+        _, got = findings(p.stdout)
+        f = got[("pca.certificate_expiry", us, ca["expiring"])]
+        expect(f["status"] == "FAIL" and "60-day certificates" in f["message"], f"{f}")
+    ctx.check("moto: --ca-min-days and --cert-validity-days decide pca.certificate_expiry",
+              ca_min_days)
+
+    def prometheus():
+        d = tempfile.mkdtemp(dir=ctx.tmp)
+        path = os.path.join(d, "mskpki_audit.prom")
+        before = int(time.time())
+        p = ctx.run(*regions, "--format", "prometheus", "--output", path)
+        expect(p.returncode == 1, f"exit {p.returncode}: {p.stderr}")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                              text=True, timeout=60)
+        expect(lint.returncode == 0, f"promtool: {lint.stdout} {lint.stderr}")
+        doc = json.loads(ctx.run(*regions, "--format", "json").stdout)
+        samples = {}
+        for line in text.splitlines():
+            if not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                samples[name] = value
+        for check in ALL_CHECKS:
+            kpi = doc["summary"]["by_check"][check]
+            for status in ("PASS", "FAIL", "ERROR", "NOT_APPLICABLE"):
+                key = f'mskpki_audit_resources{{check="{check}",status="{status}"}}'
+                expect(int(samples[key]) == kpi[status], f"{key} = {samples.get(key)}")
+            ratio = samples[f'mskpki_audit_compliance_ratio{{check="{check}"}}']
+            want = kpi["compliance_percent"]
+            expect((ratio == "NaN") if want is None else abs(float(ratio) * 100 - want) < 0.01,
+                   f"{check}: ratio {ratio} vs {want}")
+        ts = int(samples["mskpki_audit_last_run_timestamp_seconds"])
+        expect(before <= ts <= int(time.time()) + 1, f"timestamp {ts}")
+    ctx.check("moto: --format prometheus passes promtool and matches the json KPIs", prometheus)
+
+    def accounts():
+        own = "arn:aws:iam::123456789012:role/mskpki-audit"
+        p = ctx.run("--region", us, "--format", "json", "--checks", "msk.kafka_version",
+                    "--role-arn", own, "--role-arn", seed_other_role())
+        expect(p.returncode == 1, f"exit {p.returncode}: {p.stderr}")
+        doc = json.loads(p.stdout)
+        assert_schema(doc)
+        assert_sorted(doc)
+        got = {(f["account"], f["resource"]): f["status"] for f in doc["findings"]}
+        c = seed["clusters"]
+        expect(got.get(("210987654321", c["other"])) == "PASS", f"other account: {got}")
+        expect(sum(1 for a, _ in got if a == "123456789012") == 4, f"own account: {got}")
+        expect(len(got) == 5, f"findings: {got}")
+    ctx.check("moto: --role-arn audits each account, the account id on every finding", accounts)
+
+
+def seed_other_role():
+    sys.path.insert(0, HERE)
+    import seed_moto  # noqa: E402
+    return seed_moto.OTHER_ROLE
 
 
 # ---- fake ----
@@ -518,12 +633,51 @@ def fake_expected(keys):
     add("kms.key_policy_public", keys["throttled"], "PASS")
     add("firehose.encryption_cmk", f"arn:aws:firehose:{us}:{acct}:deliverystream/fh-b",
         "NOT_APPLICABLE", "MSKAsSource")
+    # The recorded CA: ACTIVE, its own certificate good until 2045 but the root in its chain
+    # expired in 2021; GENERAL_PURPOSE without CRL or OCSP.
+    add("pca.status", keys["ca"], "PASS", "ACTIVE")
+    add("pca.certificate_expiry", keys["ca"], "FAIL", "Recorded Root CA")
+    add("pca.revocation_configured", keys["ca"], "FAIL", "neither CRL nor OCSP")
+    add("pca.usage_mode", keys["ca"], "PASS", "GENERAL_PURPOSE")
+    add("pca.status", keys["ca_gone"], "FAIL", "ResourceNotFoundException")
+    for check in PCA_CHECKS:
+        add(check, "*", "ERROR", "ForbiddenException", region=eu)
+        if check != "pca.status":
+            add(check, keys["ca_gone"], "NOT_APPLICABLE", "does not exist")
     return e
 
 
 def read_log(path):
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def iam_policy_covers_calls(ctx):
+    """Every AWS call in ctl/audit_aws.c is allowed by packaging/iam/audit-policy.json."""
+    def run():
+        root = os.path.dirname(os.path.dirname(HERE))
+        with open(os.path.join(root, "ctl", "audit_aws.c"), encoding="utf-8") as f:
+            src = f.read()
+        prefixes = {"TrentService": "kms", "Kinesis_20131202": "kinesis",
+                    "Firehose_20150804": "firehose", "ACMPrivateCA": "acm-pca"}
+        needed = {f"{prefixes[m.group(1)]}:{m.group(2)}"
+                  for m in re.finditer(r'"(TrentService|Kinesis_20131202|Firehose_20150804|'
+                                       r'ACMPrivateCA)\.([A-Za-z]+)"', src)}
+        rest = {"/api/v2/clusters": "kafka:ListClustersV2", "/v1/tags/": "kafka:ListTagsForResource"}
+        needed |= {action for path, action in rest.items() if f'"{path}' in src}
+        if "role_arn" in src:
+            needed.add("sts:AssumeRole")
+        expect(len(needed) >= 14, f"call scan found too little: {sorted(needed)}")
+        with open(os.path.join(root, "packaging", "iam", "audit-policy.json"),
+                  encoding="utf-8") as f:
+            policy = json.load(f)
+        allowed = set()
+        for st in policy["Statement"]:
+            acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            allowed |= set(acts)
+        missing = sorted(needed - allowed)
+        expect(not missing, f"audit-policy.json lacks {missing}")
+    ctx.check("IAM read-only policy covers every call the audit makes", run)
 
 
 def fake_suite(ctx):
@@ -533,11 +687,12 @@ def fake_suite(ctx):
     log_path = os.path.join(ctx.tmp, "requests.jsonl")
     proc = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_aws.py"), recorded,
                              log_path], stdout=subprocess.PIPE, text=True)
+    iam_policy_covers_calls(ctx)
     try:
         line = proc.stdout.readline()
         expect(line.startswith("PORT "), f"fake did not start: {line!r}")
         ctx.endpoint = f"http://127.0.0.1:{int(line.split()[1])}"
-        regions = ["--region", "us-east-1", "--region", "eu-west-1"]
+        regions = ["--region", "us-east-1", "--region", "eu-west-1", "--ca-arn", keys["ca_gone"]]
 
         def all_findings():
             open(log_path, "w").close()
@@ -593,9 +748,40 @@ def fake_suite(ctx):
             p = ctx.run("--region", "eu-west-1", "--format", "json", "--fail-on", "high")
             expect(p.returncode == 1, f"ERROR must fail the run whatever --fail-on: {p.returncode}")
             doc = json.loads(p.stdout)
-            expect(doc["summary"]["PASS"] == 0 and doc["summary"]["ERROR"] == 7,
+            expect(doc["summary"]["PASS"] == 0 and doc["summary"]["ERROR"] == 11,
                    f"denied listing: {doc['summary']}")
         ctx.check("fake: a denied listing is ERROR with the code, exit 1", error_never_pass)
+
+        def accounts():
+            open(log_path, "w").close()
+            p = ctx.run("--region", "us-east-1", "--format", "json", "--checks",
+                        "msk.kafka_version", "--role-arn", keys["role_ok"], "--role-arn",
+                        keys["role_denied"])
+            expect(p.returncode == 1, f"exit {p.returncode}, want 1: {p.stderr}")
+            doc = json.loads(p.stdout)
+            assert_schema(doc)
+            assert_sorted(doc)
+            assert_summary(doc)
+            by_acct = {}
+            for f in doc["findings"]:
+                by_acct.setdefault(f["account"], []).append(f)
+            expect(sorted(by_acct) == ["111122223333", "999988887777"], f"accounts {by_acct}")
+            ok = by_acct["111122223333"]
+            expect(sorted(f["status"] for f in ok) == ["NOT_APPLICABLE", "PASS", "PASS"],
+                   f"reachable account: {ok}")
+            bad = by_acct["999988887777"]
+            expect(len(bad) == 1 and bad[0]["status"] == "ERROR", f"unreachable account: {bad}")
+            expect(bad[0]["resource"] == keys["role_denied"], "the ERROR names the role")
+            expect(bad[0]["resource_type"] == "AWS::IAM::Role", "resource type of the role")
+            expect("AccessDenied" in bad[0]["message"], bad[0]["message"])
+            expect("recorded-secret" not in p.stdout + p.stderr, "a secret was printed")
+            calls = [r for r in read_log(log_path) if r["call"] == "sts POST /"]
+            expect(sorted(r["params"]["RoleArn"] for r in calls) ==
+                   sorted([keys["role_ok"], keys["role_denied"]]), f"AssumeRole calls: {calls}")
+            expect(all(r["params"].get("RoleSessionName") == "mskpki-audit" for r in calls),
+                   "session name")
+        ctx.check("fake: an unreachable account is an ERROR finding, the others are audited",
+                  accounts)
     finally:
         stop(proc)
         proc.stdout.close()
@@ -617,6 +803,11 @@ def main():
         ctx.failed += 1
         traceback.print_exc(file=sys.stdout)
     finally:
+        # Reports and logs are kept for the secrets scan (tests/badinput/test_secrets.py).
+        if os.environ.get("MSKPKI_ARTIFACTS_DIR"):
+            shutil.copytree(tmp, os.path.join(os.environ["MSKPKI_ARTIFACTS_DIR"], "audit",
+                                              a.suite + "-" + os.path.basename(tmp)),
+                            symlinks=True, dirs_exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{ctx.passed} passed, {ctx.failed} failed")
     return 0 if ctx.failed == 0 and ctx.passed > 0 else 1

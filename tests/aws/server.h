@@ -1,15 +1,17 @@
 /*
  * server.h: starts and stops the local servers the aws/ tests talk to (moto, fake_server.py),
- * always on 127.0.0.1 and a free port.  Test-only.
+ * always on 127.0.0.1 and a free port.  Test-only; built on tests/support/server.h.
  */
 #ifndef TESTS_AWS_SERVER_H
 #define TESTS_AWS_SERVER_H
 
-#include <sys/types.h>
+#include <stddef.h>
+
+#include "tests/support/files.h"
+#include "tests/support/server.h"
 
 struct test_server {
-    pid_t pid;
-    int port;
+    struct mk_test_server srv;
     char dir[256]; /* temp dir for the port file; removed by test_server_stop() */
     char url[64];  /* http://127.0.0.1:PORT */
 };
@@ -23,10 +25,6 @@ int test_server_start_moto(struct test_server *s);
 /* Stops the server (SIGTERM, then SIGKILL) and removes its directory.  Safe twice. */
 void test_server_stop(struct test_server *s);
 
-/* Creates a temp dir (mkdtemp) into out; returns 0 or -1. */
-int test_tmpdir(char *out, size_t cap);
-/* rm -r of a temp dir made by test_tmpdir. */
-void test_rmdir(const char *dir);
 /* Writes text to dir/name with mode; returns 0 or -1.  path (may be NULL) gets the full path. */
 int test_write_file(const char *dir, const char *name, const char *text, int mode, char *path,
                     size_t cap);

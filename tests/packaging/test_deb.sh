@@ -54,6 +54,18 @@ for unit in /usr/lib/systemd/system/mskpki-*.timer; do
     [ -e "$unit" ] || continue
     systemd-analyze verify "$unit" || fail "systemd-analyze verify $unit"
 done
+# The probe and audit timers ship with their services and settings, and stay disabled.
+for name in probe audit; do
+    for kind in service timer; do
+        unit=/usr/lib/systemd/system/mskpki-$name.$kind
+        [ -f "$unit" ] || fail "$unit not installed"
+        systemd-analyze verify "$unit" || fail "systemd-analyze verify $unit"
+    done
+    [ ! -e "/etc/systemd/system/timers.target.wants/mskpki-$name.timer" ] ||
+        fail "mskpki-$name.timer is enabled by the package"
+    [ -f "/etc/default/mskpki-$name" ] || fail "/etc/default/mskpki-$name not installed"
+done
+[ -d /var/lib/mskpki/textfile ] || fail "no /var/lib/mskpki/textfile"
 score=$(systemd-analyze security --offline=true /usr/lib/systemd/system/mskpki-agent.service 2>/dev/null |
     sed -n 's/.*Overall exposure level for mskpki-agent.service: \([0-9.]*\).*/\1/p')
 echo "systemd-analyze security exposure: $score"
@@ -76,4 +88,5 @@ trap - EXIT
 [ ! -e /usr/sbin/mskpki-agent ] || fail "agent left after purge"
 [ ! -e /var/lib/mskpki ] || fail "state left after purge"
 [ ! -e /etc/mskpki ] || fail "config left after purge"
+[ ! -e /etc/default/mskpki-probe ] || fail "/etc/default/mskpki-probe left after purge"
 echo "packaging: ok"

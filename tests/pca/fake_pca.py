@@ -15,6 +15,17 @@ config.json fields (all optional):
   "garbage_certificate": true   GetCertificate's Certificate is not PEM
   "describe": {...}       fields merged into DescribeCertificateAuthority's CertificateAuthority;
                           "NotAfterIn": seconds from now replaces NotAfter
+Faults for tests/reliability/ (each keyed by operation; N = times, -1 = always):
+  "status": {"Op": [HTTP, "Code", N]}  answer HTTP status with {"__type": Code} (429, 500, 503...)
+  "body": {"Op": "Kind"}   HTTP 200 with a bad body: "malformed" (not JSON), "truncated" (JSON cut
+                          off, right Content-Length), "empty" (no body), "cut" (Content-Length
+                          promises more than is sent, then the connection closes)
+  "delay": {"Op": S}      sleep S seconds before answering (outside the lock)
+  "bad_issue": "Kind"     IssueCertificate stores a bad certificate under the new ARN, which keeps
+                          answering it after the fault is lifted (as AWS would): "wrong_key" (for
+                          another key), "expired", "other_ca" (issued by another CA, with its
+                          chain), "bad_chain" (a forged intermediate that does not verify the leaf)
+stats.json also holds "times": {"Op": [unix seconds of each request]}.
 Requests must carry X-Amz-Target "ACMPrivateCA.<Op>" and a SigV4 Authorization for acm-pca.
 """
 
@@ -64,6 +75,14 @@ ROOT_KEY = ec.generate_private_key(ec.SECP256R1())
 ROOT = ca_cert(name("fake pca root"), ROOT_KEY, name("fake pca root"), ROOT_KEY, 3650)
 SUB_KEY = ec.generate_private_key(ec.SECP256R1())
 SUB = ca_cert(name("fake pca issuing CA"), SUB_KEY, ROOT.subject, ROOT_KEY, 1825)
+# Another CA (for "other_ca") and a forged intermediate with SUB's name but another key.
+OTHER_ROOT_KEY = ec.generate_private_key(ec.SECP256R1())
+OTHER_ROOT = ca_cert(name("other root"), OTHER_ROOT_KEY, name("other root"), OTHER_ROOT_KEY, 3650)
+OTHER_SUB_KEY = ec.generate_private_key(ec.SECP256R1())
+OTHER_SUB = ca_cert(name("other issuing CA"), OTHER_SUB_KEY, OTHER_ROOT.subject, OTHER_ROOT_KEY,
+                    1825)
+FORGED_SUB = ca_cert(SUB.subject, ec.generate_private_key(ec.SECP256R1()), ROOT.subject, ROOT_KEY,
+                     1825)
 
 
 def pem(cert):
@@ -75,12 +94,14 @@ class State:
         self.config_text = None
         self.config = {}
         self.issued = {}  # certificate ARN -> PEM; survives config changes
+        self.chains = {}  # certificate ARN -> chain PEM when not the genuine one
         self.reset()
 
     def reset(self):
         self.calls = {}
         self.last = {}
         self.seen = {}  # per-op count of requests answered under the current config
+        self.times = {}
 
     def load(self):
         try:
@@ -96,7 +117,7 @@ class State:
     def save(self):
         tmp = os.path.join(STATE, "stats.json.tmp")
         with open(tmp, "w") as f:
-            json.dump({"calls": self.calls, "last": self.last}, f)
+            json.dump({"calls": self.calls, "last": self.last, "times": self.times}, f)
         os.replace(tmp, os.path.join(STATE, "stats.json"))
 
 
@@ -145,13 +166,26 @@ def issue(body):
     else:
         raise AwsError("ValidationException", f"unsupported Validity {validity}")
     now = datetime.datetime.now(datetime.timezone.utc)
+    bad = S.config.get("bad_issue")
+    start = now - datetime.timedelta(minutes=1)
+    issuer, issuer_key, public_key, chain = SUB, SUB_KEY, csr.public_key(), None
+    if bad == "wrong_key":
+        public_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    elif bad == "expired":
+        start, end = now - datetime.timedelta(days=2), now - datetime.timedelta(days=1)
+    elif bad == "other_ca":
+        issuer, issuer_key, chain = OTHER_SUB, OTHER_SUB_KEY, pem(OTHER_SUB) + pem(OTHER_ROOT)
+    elif bad == "bad_chain":
+        chain = pem(FORGED_SUB) + pem(ROOT)
+    elif bad is not None:
+        raise AwsError("ValidationException", f"fake: unknown bad_issue {bad!r}")
     builder = (
         x509.CertificateBuilder()
         .subject_name(csr.subject)
-        .issuer_name(SUB.subject)
-        .public_key(csr.public_key())
+        .issuer_name(issuer.subject)
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
@@ -164,9 +198,11 @@ def issue(body):
         builder = builder.add_extension(san.value, False)
     except x509.ExtensionNotFound:
         pass
-    cert = builder.sign(SUB_KEY, hashes.SHA256())
+    cert = builder.sign(issuer_key, hashes.SHA256())
     arn = f"{CA_ARN}/certificate/{len(S.issued) + 1:032x}"
     S.issued[arn] = pem(cert)
+    if chain is not None:
+        S.chains[arn] = chain
     return {"CertificateArn": arn}
 
 
@@ -177,7 +213,8 @@ def get_certificate(body):
     if arn not in S.issued:
         raise AwsError("ResourceNotFoundException", f"no certificate {arn}")
     # Deliberately root first: the client must order the chain issuer first itself.
-    return {"Certificate": S.issued[arn], "CertificateChain": pem(ROOT) + pem(SUB)}
+    return {"Certificate": S.issued[arn],
+            "CertificateChain": S.chains.get(arn, pem(ROOT) + pem(SUB))}
 
 
 def describe(body):
@@ -212,6 +249,15 @@ def revoke(body):
     return {}
 
 
+# "cut" is recognised by identity in answer(): it sends less than its Content-Length.
+CUT = b'{"CertificateArn": "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/fake"}'
+BODIES = {
+    "malformed": b"<html>this is not JSON</html>",
+    "truncated": b'{"CertificateArn": "arn:aws:acm-pca:us-east-1:1234',
+    "empty": b"",
+    "cut": CUT,
+}
+
 OPS = {
     "IssueCertificate": issue,
     "GetCertificate": get_certificate,
@@ -229,9 +275,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, status, payload, raw=None):
         data = raw if raw is not None else json.dumps(payload).encode()
+        length = len(data)
+        if raw is CUT:
+            data, length = raw[:-1], len(raw) + 100
+            self.close_connection = True
         self.send_response(status)
         self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", str(length))
         self.send_header("x-amzn-RequestId", "fake-request")
         self.end_headers()
         self.wfile.write(data)
@@ -241,6 +291,11 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         target = self.headers.get("X-Amz-Target", "")
         op = target.split(".", 1)[1] if target.startswith("ACMPrivateCA.") else None
+        with LOCK:
+            S.load()
+            delay = S.config.get("delay", {}).get(op, 0)
+        if delay:
+            time.sleep(delay)  # outside the lock: other requests go on
         with LOCK:
             S.load()
             status, payload, body_bytes = self.handle_op(op, target, raw)
@@ -259,8 +314,15 @@ class Handler(BaseHTTPRequestHandler):
             S.calls[op] = S.calls.get(op, 0) + 1
             S.last[op] = body
             S.seen[op] = S.seen.get(op, 0) + 1
+            S.times.setdefault(op, []).append(time.time())
             seen = S.seen[op]
             cfg = S.config
+            if op in cfg.get("status", {}):
+                http, code, n = cfg["status"][op]
+                if n < 0 or seen <= n:
+                    raise AwsError(code, f"{op} fails with HTTP {http} by configuration", http)
+            if op in cfg.get("body", {}):
+                return 200, None, BODIES[cfg["body"][op]]
             if op in cfg.get("errors", {}):
                 raise AwsError(cfg["errors"][op], f"{op} fails by configuration")
             if times_left(cfg.get("throttle", {}), op, seen):

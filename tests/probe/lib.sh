@@ -17,6 +17,10 @@ cleanup() {
         kill "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
+    # Outputs, logs and keys are kept for the secrets scan (tests/badinput/test_secrets.py).
+    if [ -n "${MSKPKI_ARTIFACTS_DIR:-}" ]; then
+        mkdir -p "$MSKPKI_ARTIFACTS_DIR/probe" && cp -a "$TMP" "$MSKPKI_ARTIFACTS_DIR/probe/" || true
+    fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -90,14 +90,12 @@ int mk_test_wait_port(int port, pid_t pid, long timeout_ms)
     }
 }
 
-int mk_test_server_start(struct mk_test_server *srv, char *const argv[], int port,
-                         const char *log_path, long timeout_ms)
+int mk_test_server_spawn(struct mk_test_server *srv, char *const argv[], const char *log_path)
 {
     pid_t parent = getpid();
     pid_t pid;
 
     srv->pid = 0;
-    srv->port = port;
     fflush(NULL);
     pid = fork();
     if (pid < 0) {
@@ -105,10 +103,17 @@ int mk_test_server_start(struct mk_test_server *srv, char *const argv[], int por
         return -1;
     }
     if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
         /* Die with the test: a crashed test must not leave a server listening. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) {
             _exit(127);
+        }
+        /* Own process group, so that stopping the server also stops any worker it forked. */
+        setpgid(0, 0);
+        if (in >= 0) {
+            dup2(in, STDIN_FILENO);
         }
         if (log_path != NULL) {
             int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -122,16 +127,54 @@ int mk_test_server_start(struct mk_test_server *srv, char *const argv[], int por
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    /* Also here, so that a stop right after the spawn cannot miss the group. */
+    setpgid(pid, pid);
     srv->pid = pid;
-    if (mk_test_wait_port(port, pid, timeout_ms) != 0) {
+    return 0;
+}
+
+int mk_test_server_start(struct mk_test_server *srv, char *const argv[], int port,
+                         const char *log_path, long timeout_ms)
+{
+    srv->port = port;
+    if (mk_test_server_spawn(srv, argv, log_path) != 0) {
+        return -1;
+    }
+    if (mk_test_wait_port(port, srv->pid, timeout_ms) != 0) {
         /* mk_test_wait_port may have reaped an exited child already. */
-        if (kill(pid, 0) == 0) {
+        if (kill(srv->pid, 0) == 0) {
             mk_test_server_stop(srv);
         }
         srv->pid = 0;
         return -1;
     }
     return 0;
+}
+
+int mk_test_moto_start(struct mk_test_server *srv, const char *log_path, char *url, size_t cap)
+{
+    for (int tries = 0; tries < 3; tries++) {
+        int port = mk_test_free_port();
+        char portstr[16];
+        char *argv[] = {"python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", portstr, NULL};
+
+        snprintf(portstr, sizeof(portstr), "%d", port);
+        /* A failure here is usually the port taken meanwhile: try another. */
+        if (port > 0 && mk_test_server_start(srv, argv, port, log_path, 30000) == 0) {
+            snprintf(url, cap, "http://127.0.0.1:%d", port);
+            return 0;
+        }
+    }
+    fprintf(stderr, "moto.server did not start\n");
+    return -1;
+}
+
+/* Signals the server's process group (or the server alone when it has none yet). */
+static void signal_server(pid_t pid, int sig)
+{
+    if (kill(-pid, sig) != 0) {
+        kill(pid, sig);
+    }
 }
 
 void mk_test_server_stop(struct mk_test_server *srv)
@@ -141,7 +184,7 @@ void mk_test_server_stop(struct mk_test_server *srv)
     if (srv == NULL || srv->pid <= 0) {
         return;
     }
-    kill(srv->pid, SIGTERM);
+    signal_server(srv->pid, SIGTERM);
     end = now_ms() + 5000;
     for (;;) {
         pid_t r = waitpid(srv->pid, NULL, WNOHANG);
@@ -150,7 +193,7 @@ void mk_test_server_stop(struct mk_test_server *srv)
             break;
         }
         if (now_ms() >= end) {
-            kill(srv->pid, SIGKILL);
+            signal_server(srv->pid, SIGKILL);
             waitpid(srv->pid, NULL, 0);
             break;
         }

@@ -4,11 +4,13 @@
  * A test picks a free port with mk_test_free_port(), starts the server with
  * mk_test_server_start() (which waits until 127.0.0.1:port accepts connections) and always stops
  * it with mk_test_server_stop().  Children get SIGTERM if the test process dies, so a crashed
- * test leaves no server behind.
+ * test leaves no server behind.  This is the one start/stop helper: tests/aws/server.c builds
+ * its fake_server.py and moto helpers on it.
  */
 #ifndef MK_TEST_SERVER_H
 #define MK_TEST_SERVER_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 struct mk_test_server {
@@ -31,7 +33,16 @@ int mk_test_wait_port(int port, pid_t pid, long timeout_ms);
 int mk_test_server_start(struct mk_test_server *srv, char *const argv[], int port,
                          const char *log_path, long timeout_ms);
 
-/* SIGTERM, up to 5 s grace, then SIGKILL; reaps the child.  Safe on a stopped server. */
+/* Starts argv as mk_test_server_start() does (in its own process group, stdin from /dev/null)
+ * without waiting for a port: for servers that report the port they bound.  Returns 0 or -1. */
+int mk_test_server_spawn(struct mk_test_server *srv, char *const argv[], const char *log_path);
+
+/* python3 -m moto.server on a free port (another one, up to 3 tries, when the port was taken
+ * meanwhile); url (cap bytes) gets http://127.0.0.1:PORT.  Returns 0 or -1. */
+int mk_test_moto_start(struct mk_test_server *srv, const char *log_path, char *url, size_t cap);
+
+/* SIGTERM to the server's process group, up to 5 s grace, then SIGKILL; reaps the child.  Safe
+ * on a stopped server. */
 void mk_test_server_stop(struct mk_test_server *srv);
 
 /* Runs argv to completion and returns its stdout (NUL-terminated; stderr is inherited), or NULL

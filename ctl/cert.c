@@ -1,0 +1,425 @@
+/*
+ * cert.c: `mskpkictl cert`: inspect (cert_inspect.c), issue and revoke (docs/cert.md).
+ *
+ * issue runs the agent's own transaction (issue/issue.h) once for one certificate block of a
+ * config, for bootstrap and for hosts that do not run the agent.  revoke goes through the CA
+ * backend: RevokeCertificate on AWS Private CA, or the local CA's revoked.json + crl.pem.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bn.h>
+
+#include "conf/conf.h"
+#include "ctl/cert.h"
+#include "ctl/ctl.h"
+#include "issue/issue.h"
+#include "pki/ca.h"
+#include "pki/cert.h"
+#include "pki/log.h"
+#include "pki/secret.h"
+#include "pki/store.h"
+
+/* RFC 5280 4.1.2.2: serial numbers are at most 20 octets. */
+#define SERIAL_MAX_OCTETS 20
+
+/* AWS Private CA RevokeCertificate RevocationReason values, as the API names them. */
+static const char *const revocation_reasons[] = {
+    "UNSPECIFIED",         "KEY_COMPROMISE",         "CERTIFICATE_AUTHORITY_COMPROMISE",
+    "AFFILIATION_CHANGED", "SUPERSEDED",             "CESSATION_OF_OPERATION",
+    "PRIVILEGE_WITHDRAWN", "A_A_COMPROMISE",
+};
+
+struct revoke_opts {
+    const char *config;
+    const char *cert;
+    const char *serial;
+    const char *ca_arn;
+    const char *region;
+    const char *endpoint_url;
+    const char *profile;
+    const char *reason;
+};
+
+static void cert_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mskpkictl cert inspect [--key FILE] [--password-file FILE] [--ca-file FILE]\n"
+            "                              [--format table|json] FILE...\n"
+            "       mskpkictl cert issue --config FILE --name CERT\n"
+            "       mskpkictl cert revoke (--cert FILE | --serial HEX) --reason REASON\n"
+            "                             (--config FILE | --ca-arn ARN [--region R] "
+            "[--endpoint-url URL] [--profile P])\n");
+}
+
+int ctl_cert_usage_error(const char *sub, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "mskpkictl cert %s: %s (see mskpkictl cert %s --help)\n", sub, msg, sub);
+    return CTL_EXIT_USAGE;
+}
+
+int ctl_cert_exit_for(const struct mk_err *err)
+{
+    switch (err->code) {
+    case MK_ERR_USAGE:
+    case MK_ERR_CONFIG:
+    case MK_ERR_PERM:
+        return CTL_EXIT_USAGE;
+    case MK_ERR_NET:
+    case MK_ERR_TIMEOUT:
+    case MK_ERR_CREDS:
+    case MK_ERR_PENDING:
+    case MK_ERR_IO:
+    case MK_ERR_NOMEM:
+        return CTL_EXIT_UNAVAILABLE;
+    default:
+        return CTL_EXIT_FINDINGS;
+    }
+}
+
+int ctl_cert_reason_valid(const char *name)
+{
+    for (size_t i = 0; i < sizeof(revocation_reasons) / sizeof(revocation_reasons[0]); i++) {
+        if (strcmp(name, revocation_reasons[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+X509 *ctl_cert_serial_only(const char *hex, struct mk_err *err)
+{
+    char digits[2 * SERIAL_MAX_OCTETS + 1];
+    size_t n = 0;
+    BIGNUM *bn = NULL;
+    ASN1_INTEGER *serial = NULL;
+    X509 *x = NULL;
+    X509 *ret = NULL;
+
+    /* Accept what people copy: "0A1B", "0a:1b" (openssl x509 -text), with or without 0x. */
+    if (strncmp(hex, "0x", 2) == 0 || strncmp(hex, "0X", 2) == 0) {
+        hex += 2;
+    }
+    for (const char *p = hex; *p != '\0'; p++) {
+        if (*p == ':') {
+            continue;
+        }
+        MK_ENSURE((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F'),
+                  err, MK_ERR_USAGE, "--serial: '%s' is not hexadecimal", hex);
+        MK_ENSURE(n < sizeof(digits) - 1, err, MK_ERR_USAGE,
+                  "--serial: longer than %d octets (RFC 5280)", SERIAL_MAX_OCTETS);
+        digits[n++] = *p;
+    }
+    digits[n] = '\0';
+    MK_ENSURE(n > 0, err, MK_ERR_USAGE, "--serial: empty");
+    MK_GUARD_OSSL(BN_hex2bn(&bn, digits) == (int)n, err, MK_ERR_USAGE, "--serial: BN_hex2bn");
+    MK_GUARD_OSSL((serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL, err, MK_ERR_CRYPTO,
+                  "--serial: BN_to_ASN1_INTEGER");
+    MK_GUARD_OSSL((x = X509_new()) != NULL, err, MK_ERR_NOMEM, "X509_new");
+    MK_GUARD_OSSL(X509_set_serialNumber(x, serial) == 1, err, MK_ERR_CRYPTO,
+                  "X509_set_serialNumber");
+    ret = x;
+    x = NULL;
+out:
+    X509_free(x);
+    ASN1_INTEGER_free(serial);
+    BN_free(bn);
+    return ret;
+}
+
+/* ---- issue ------------------------------------------------------------------------------- */
+
+/* The key of the generation in place, for reuse_key (NULL when there is none yet). */
+static EVP_PKEY *current_key(const struct conf_certificate *cc)
+{
+    struct issue_spec spec = {0};
+    struct pki_generation gen = {0};
+    struct mk_err err;
+    EVP_PKEY *key = NULL;
+
+    if (cc->reuse_key && issue_spec_load(cc, &spec, &err) == 0 &&
+        pki_store_read(&spec.spec, &gen, &err) == 0) {
+        key = gen.key;
+        gen.key = NULL;
+    }
+    pki_generation_clear(&gen);
+    issue_spec_clear(&spec);
+    return key;
+}
+
+static void print_issued(const struct conf_certificate *cc, const struct issue_out *res)
+{
+    struct pki_cert_info info;
+    struct mk_err err;
+    char path[1024];
+    char na[32];
+    struct tm tm;
+
+    if (pki_cert_info(res->leaf, &info, &err) != 0 ||
+        issue_cert_path(cc, path, sizeof(path)) != 0) {
+        printf("issued %s generation %lu\n", cc->name, res->generation);
+        return;
+    }
+    if (gmtime_r(&info.not_after, &tm) == NULL ||
+        strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        snprintf(na, sizeof(na), "%lld", (long long)info.not_after);
+    }
+    printf("issued %s: serial %s, generation %lu, not after %s%s\n  subject %s\n  written to %s\n",
+           cc->name, info.serial_hex, res->generation, na, res->resumed ? " (resumed)" : "",
+           info.subject, path);
+}
+
+static int cert_issue_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"name", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL;
+    const char *name = NULL;
+    struct conf *cfg = NULL;
+    struct pki_ca *ca = NULL;
+    struct issue_in in;
+    struct issue_out res = {0};
+    struct mk_err err = {0};
+    int rc = CTL_EXIT_USAGE;
+    int ch;
+
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'h':
+            printf("usage: mskpkictl cert issue --config FILE --name CERT\n");
+            return CTL_EXIT_OK;
+        case ':':
+            return ctl_cert_usage_error("issue", "%s needs a value", argv[optind - 1]);
+        default:
+            return ctl_cert_usage_error("issue", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        return ctl_cert_usage_error("issue", "unexpected argument '%s'", argv[optind]);
+    }
+    if (config == NULL || name == NULL) {
+        return ctl_cert_usage_error("issue", "--config and --name are required");
+    }
+    if (pki_sodium_init(&err) != 0 || (cfg = conf_load(config, &err)) == NULL) {
+        goto fail;
+    }
+    mk_log_setup(cfg->log_level < MK_LOG_WARN ? MK_LOG_WARN : cfg->log_level, MK_LOG_STDERR,
+                 "mskpkictl");
+    memset(&in, 0, sizeof(in));
+    in.cc = conf_find_certificate(cfg, name);
+    if (in.cc == NULL) {
+        mk_err_set(&err, MK_ERR_USAGE, "%s: no certificate named '%s'", config, name);
+        goto fail;
+    }
+    if ((ca = issue_ca_new(cfg, &err)) == NULL) {
+        mk_err_prefix(&err, "ca");
+        goto fail;
+    }
+    in.ca = ca;
+    in.state_dir = cfg->state_dir;
+    in.current_key = current_key(in.cc);
+    in.now = time(NULL);
+    if (issue_run(&in, &res, &err) != 0) {
+        EVP_PKEY_free(in.current_key);
+        goto fail;
+    }
+    EVP_PKEY_free(in.current_key);
+    print_issued(in.cc, &res);
+    rc = CTL_EXIT_OK;
+    goto out;
+fail:
+    fprintf(stderr, "mskpkictl cert issue: %s%s\n", err.msg,
+            err.code == MK_ERR_PENDING ? " (run the command again to resume it)" : "");
+    rc = ctl_cert_exit_for(&err);
+out:
+    issue_out_clear(&res);
+    pki_ca_free(ca);
+    conf_free(cfg);
+    return rc;
+}
+
+/* ---- revoke ------------------------------------------------------------------------------ */
+
+static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"cert", required_argument, NULL, 'C'},
+        {"serial", required_argument, NULL, 's'},
+        {"ca-arn", required_argument, NULL, 'a'},
+        {"region", required_argument, NULL, 'r'},
+        {"endpoint-url", required_argument, NULL, 'e'},
+        {"profile", required_argument, NULL, 'P'},
+        {"reason", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char **slot[] = {['c'] = &o->config,      ['C'] = &o->cert,   ['s'] = &o->serial,
+                           ['a'] = &o->ca_arn,      ['r'] = &o->region, ['e'] = &o->endpoint_url,
+                           ['P'] = &o->profile,     ['R'] = &o->reason};
+    int ch;
+
+    memset(o, 0, sizeof(*o));
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        if (ch > 0 && (size_t)ch < sizeof(slot) / sizeof(slot[0]) && slot[ch] != NULL) {
+            *slot[ch] = optarg;
+            continue;
+        }
+        switch (ch) {
+        case 'h':
+            cert_usage(stdout);
+            return -1;
+        case ':':
+            return ctl_cert_usage_error("revoke", "%s needs a value", argv[optind - 1]);
+        default:
+            return ctl_cert_usage_error("revoke", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        return ctl_cert_usage_error("revoke", "unexpected argument '%s'", argv[optind]);
+    }
+    if ((o->cert == NULL) == (o->serial == NULL)) {
+        return ctl_cert_usage_error("revoke", "give exactly one of --cert and --serial");
+    }
+    if ((o->config == NULL) == (o->ca_arn == NULL)) {
+        return ctl_cert_usage_error("revoke", "give exactly one of --config and --ca-arn");
+    }
+    if (o->serial != NULL && o->ca_arn == NULL) {
+        return ctl_cert_usage_error("revoke", "--serial needs --ca-arn (the local CA revokes by "
+                                              "--cert, to check it issued the certificate)");
+    }
+    if (o->ca_arn == NULL &&
+        (o->region != NULL || o->endpoint_url != NULL || o->profile != NULL)) {
+        return ctl_cert_usage_error("revoke", "--region, --endpoint-url and --profile go with "
+                                              "--ca-arn");
+    }
+    if (o->ca_arn != NULL && strncmp(o->ca_arn, "arn:", 4) != 0) {
+        return ctl_cert_usage_error("revoke", "--ca-arn: '%s' is not an ARN", o->ca_arn);
+    }
+    if (o->reason == NULL) {
+        return ctl_cert_usage_error("revoke", "--reason is required");
+    }
+    if (!ctl_cert_reason_valid(o->reason)) {
+        return ctl_cert_usage_error(
+            "revoke",
+            "--reason: '%s' is not an AWS RevocationReason (UNSPECIFIED, KEY_COMPROMISE, "
+            "CERTIFICATE_AUTHORITY_COMPROMISE, AFFILIATION_CHANGED, SUPERSEDED, "
+            "CESSATION_OF_OPERATION, PRIVILEGE_WITHDRAWN, A_A_COMPROMISE)",
+            o->reason);
+    }
+    return 0;
+}
+
+static int cert_revoke_main(int argc, char **argv)
+{
+    struct revoke_opts o;
+    struct pki_ca_aws_pca_config pca;
+    struct conf *cfg = NULL;
+    struct pki_ca *ca = NULL;
+    X509 *cert = NULL;
+    struct mk_err err = {0};
+    char serial[80];
+    int rc = parse_revoke_args(argc, argv, &o);
+
+    if (rc != 0) {
+        return rc < 0 ? CTL_EXIT_OK : rc;
+    }
+    mk_log_setup(MK_LOG_WARN, MK_LOG_STDERR, "mskpkictl");
+    if (pki_sodium_init(&err) != 0) {
+        goto fail;
+    }
+    if (o.cert != NULL) {
+        cert = pki_cert_load_file(o.cert, &err);
+    } else {
+        cert = ctl_cert_serial_only(o.serial, &err);
+    }
+    if (cert == NULL) {
+        goto fail;
+    }
+    if (o.config != NULL) {
+        if ((cfg = conf_load(o.config, &err)) == NULL) {
+            goto fail;
+        }
+        ca = issue_ca_new(cfg, &err);
+    } else {
+        memset(&pca, 0, sizeof(pca));
+        pca.ca_arn = o.ca_arn;
+        pca.region = o.region;
+        pca.endpoint_url = o.endpoint_url;
+        pca.profile = o.profile;
+        ca = pki_ca_aws_pca_new(&pca, &err);
+    }
+    if (ca == NULL) {
+        mk_err_prefix(&err, "ca");
+        goto fail;
+    }
+    if (pki_ca_revoke(ca, cert, o.reason, &err) != 0) {
+        goto fail;
+    }
+    {
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+        char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+        snprintf(serial, sizeof(serial), "%s", hex != NULL ? hex : "?");
+        OPENSSL_free(hex);
+        BN_free(bn);
+    }
+    printf("revoked serial %s (%s) through the %s CA\n", serial, o.reason, pki_ca_kind(ca));
+    rc = CTL_EXIT_OK;
+    goto out;
+fail:
+    fprintf(stderr, "mskpkictl cert revoke: %s\n", err.msg);
+    rc = ctl_cert_exit_for(&err);
+out:
+    X509_free(cert);
+    pki_ca_free(ca);
+    conf_free(cfg);
+    return rc;
+}
+
+int ctl_cert_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cert_usage(stderr);
+        return CTL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        cert_usage(stdout);
+        return CTL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "inspect") == 0) {
+        return ctl_cert_inspect_main(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "issue") == 0) {
+        return cert_issue_main(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "revoke") == 0) {
+        return cert_revoke_main(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "mskpkictl cert: unknown subcommand '%s' (inspect, issue or revoke)\n",
+            argv[1]);
+    return CTL_EXIT_USAGE;
+}

@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""mskpkictl cert inspect|issue|revoke and probe --revoked-cert / --format prometheus.
+
+Usage: cert_test.py MSKPKICTL TEST_BROKER SCENARIO
+  inspect      PEM, DER and PKCS#12 inputs; --key match and mismatch; --ca-file verify and a
+               wrong CA; an expired certificate; table and json; exit codes 0, 1, 2, 3.
+  issue_local  cert issue with the local CA: outputs written, the generation grows, key reuse,
+               errors (unknown name, unsafe password file) leave nothing behind.
+  revoke_crl   cert revoke with the local CA publishes crl.pem; a test broker loading that CRL
+               refuses the revoked client (revoked_client_cert REFUSED, ok), accepts a fresh one;
+               a broker without the CRL accepts it and the probe fails; prometheus output.
+  aws          cert issue and cert revoke (--cert and --serial) against moto's AWS Private CA.
+  usage        cert argument errors: exit 2 with one line naming the problem.
+Every server runs on 127.0.0.1 on a free port and is stopped; the temp dir is removed.
+"""
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "agent"))
+from agentlib import Env, _children, check, done, fail, free_port, parse_metric, wait_for  # noqa
+
+CTL, BROKER, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
+SRC = os.environ["MSKPKI_SOURCE_DIR"]
+
+
+def ctl(*args, env=None, rc=None):
+    r = subprocess.run([CTL] + list(args), capture_output=True, text=True, timeout=300,
+                       env=env)
+    if "Sanitizer" in r.stderr or "runtime error:" in r.stderr:
+        fail("sanitizer report:\n" + r.stderr)
+    if rc is not None and r.returncode != rc:
+        fail("mskpkictl %s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s"
+             % (" ".join(args), r.returncode, rc, r.stdout, r.stderr))
+    return r
+
+
+def openssl(*args):
+    subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+
+
+def issued_env(**kw):
+    """A local-CA config with one certificate 'client' (PEM outputs and a PKCS#12)."""
+    env = Env(hook=False, output_extra='pkcs12 = "client.p12"; pkcs12_password_file = "%s";'
+              % "{tmp}/p12.pass", **kw)
+    env.output_extra = env.output_extra.replace("{tmp}", env.tmp)
+    with open(os.path.join(env.tmp, "p12.pass"), "w") as f:
+        f.write("s3cret")
+    os.chmod(os.path.join(env.tmp, "p12.pass"), 0o600)
+    env.write_config()
+    os.makedirs(env.state_dir, 0o750, exist_ok=True)
+    return env
+
+
+def issue(env, name="client"):
+    r = ctl("cert", "issue", "--config", env.conf, "--name", name, rc=0)
+    check(re.search(r"issued %s: serial [0-9A-F]+, generation \d+" % name, r.stdout),
+          "issue output: " + r.stdout)
+    return r
+
+
+def expired_cert(tmp):
+    """An EC key and a clientAuth certificate that expired yesterday (self-signed)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired.example.com")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=3))
+            .not_valid_after(now - datetime.timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+            .sign(key, hashes.SHA256()))
+    path = os.path.join(tmp, "expired.pem")
+    with open(path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def inspect_json(*args, rc):
+    r = ctl("cert", "inspect", "--format", "json", *args, rc=rc)
+    return json.loads(r.stdout)
+
+
+def scenario_inspect():
+    env = issued_env()
+    issue(env)
+    out = os.path.dirname(env.out("client"))
+    ca = os.path.join(env.ca_dir, "ca.crt")
+    key = os.path.join(out, "client.key")
+    # PEM (the fullchain: leaf first, its issuer as the untrusted chain).
+    v = inspect_json("--key", key, "--ca-file", ca, os.path.join(out, "fullchain.pem"), rc=0)[0]
+    check(v["subject"] == "CN=client.example.com,O=Example", "subject: %s" % v["subject"])
+    check(v["sans"] == ["DNS:client.example.com"], "sans: %s" % v["sans"])
+    check(v["issuer"] == "CN=mskpki local CA", "issuer: %s" % v["issuer"])
+    check(v["extended_key_usage"] == ["clientAuth"], "eku: %s" % v["extended_key_usage"])
+    check(v["key"] == "EC P-256" and v["key_match"] is True and v["chain_verified"] is True,
+          "checks: %s" % v)
+    check(0 < v["seconds_left"] <= 3600 and v["ok"] and not v["expired"], "validity: %s" % v)
+    fp = subprocess.run(["openssl", "x509", "-in", env.out("client"), "-noout", "-fingerprint",
+                         "-sha256"], capture_output=True, text=True, check=True).stdout
+    check(fp.strip().split("=", 1)[1] == v["sha256_fingerprint"], "fingerprint %s" % fp)
+    serial = subprocess.run(["openssl", "x509", "-in", env.out("client"), "-noout", "-serial"],
+                            capture_output=True, text=True, check=True).stdout
+    check(serial.strip().split("=", 1)[1] == v["serial"], "serial %s vs %s" % (serial, v))
+    # DER, and the table format.
+    der = os.path.join(env.tmp, "client.der")
+    openssl("x509", "-in", env.out("client"), "-outform", "DER", "-out", der)
+    r = ctl("cert", "inspect", "--key", key, der, rc=0)
+    for want in ("subject:            CN=client.example.com", "key matches:        yes",
+                 "chain verifies:     not checked", "result:             ok",
+                 "extended key usage: clientAuth", "time left:"):
+        check(want in r.stdout, "table lacks %r:\n%s" % (want, r.stdout))
+    # PKCS#12: its own key is checked; a wrong password and a missing one are errors.
+    p12 = os.path.join(out, "client.p12")
+    v = inspect_json("--password-file", os.path.join(env.tmp, "p12.pass"), "--ca-file", ca, p12,
+                     rc=0)[0]
+    check(v["key_match"] is True and v["chain_verified"] is True, "p12: %s" % v)
+    bad = os.path.join(env.tmp, "bad.pass")
+    with open(bad, "w") as f:
+        f.write("wrong")
+    os.chmod(bad, 0o600)
+    r = ctl("cert", "inspect", "--password-file", bad, p12, rc=3)
+    check("MAC verification failed" in r.stderr, "wrong p12 password: " + r.stderr)
+    r = ctl("cert", "inspect", p12, rc=2)
+    check("needs --password-file" in r.stderr, "p12 without password: " + r.stderr)
+    # A key that does not match, a CA that did not sign it: exit 1, each named.
+    other = os.path.join(env.tmp, "other.key")
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", other)
+    v = inspect_json("--key", other, env.out("client"), rc=1)[0]
+    check(v["key_match"] is False and not v["ok"] and "does not match" in v["problem"], str(v))
+    other_ca = os.path.join(env.tmp, "other-ca.pem")
+    openssl("req", "-x509", "-new", "-key", other, "-subj", "/CN=other", "-days", "2",
+            "-out", other_ca)
+    v = inspect_json("--ca-file", other_ca, env.out("client"), rc=1)[0]
+    check(v["chain_verified"] is False and "chain:" in v["problem"], str(v))
+    # Expired: exit 1 even without other checks; two files report both.
+    exp = expired_cert(env.tmp)
+    vs = inspect_json(env.out("client"), exp, rc=1)
+    check(len(vs) == 2 and vs[0]["ok"] and vs[1]["expired"] and vs[1]["seconds_left"] < 0
+          and not vs[1]["ok"], str(vs))
+    r = ctl("cert", "inspect", exp, rc=1)
+    check("expired 1d" in r.stdout and "result:             FAIL" in r.stdout, r.stdout)
+    # Not a certificate, missing file: exit 3 naming the file.
+    junk = os.path.join(env.tmp, "junk.pem")
+    with open(junk, "w") as f:
+        f.write("hello\n")
+    r = ctl("cert", "inspect", junk, rc=3)
+    check(junk in r.stderr and "not a PEM, DER or PKCS#12" in r.stderr, r.stderr)
+    r = ctl("cert", "inspect", os.path.join(env.tmp, "nope.pem"), rc=3)
+    check("nope.pem" in r.stderr, r.stderr)
+    done("cert inspect")
+
+
+def scenario_issue_local():
+    env = issued_env(cert_extra="reuse_key = true;")
+    issue(env)
+    check(os.stat(env.out("client", "client.key")).st_mode & 0o777 == 0o600, "key mode")
+    r = subprocess.run(["openssl", "verify", "-purpose", "sslclient", "-CAfile",
+                        os.path.join(env.ca_dir, "ca.crt"), env.out("client")],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "openssl verify: " + r.stdout + r.stderr)
+    first = open(env.out("client")).read()
+    first_key = open(env.out("client", "client.key")).read()
+    r = issue(env)
+    check("generation 2" in r.stdout, "second issue: " + r.stdout)
+    check(open(env.out("client")).read() != first, "the certificate was not replaced")
+    check(open(env.out("client", "client.key")).read() == first_key, "reuse_key ignored")
+    # Errors: unknown name (2), unsafe PKCS#12 password file (2, before the CA is asked).
+    r = ctl("cert", "issue", "--config", env.conf, "--name", "nope", rc=2)
+    check("no certificate named 'nope'" in r.stderr, r.stderr)
+    os.chmod(os.path.join(env.tmp, "p12.pass"), 0o644)
+    r = ctl("cert", "issue", "--config", env.conf, "--name", "client", rc=2)
+    check("p12.pass" in r.stderr and "chmod 600" in r.stderr, r.stderr)
+    check(open(env.out("client")).read() != first and "generation" not in r.stdout,
+          "a failed issue changed the output")
+    r = ctl("cert", "issue", "--config", os.path.join(env.tmp, "missing.conf"), "--name", "x")
+    check(r.returncode in (2, 3) and "missing.conf" in r.stderr, r.stderr)
+    done("cert issue (local CA)")
+
+
+def server_pki(tmp):
+    """A separate CA for the broker's server certificate (the local CA issues clientAuth only)."""
+    d = os.path.join(tmp, "srv")
+    os.mkdir(d)
+    k, ca, sk, csr, crt, ext = (os.path.join(d, n) for n in
+                                ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem",
+                                 "ext"))
+    for key in (k, sk):
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
+    openssl("req", "-x509", "-new", "-key", k, "-subj", "/CN=srv-ca", "-days", "2", "-addext",
+            "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+            "-out", ca)
+    openssl("req", "-new", "-key", sk, "-subj", "/CN=localhost", "-out", csr)
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", k, "-CAcreateserial", "-days", "2",
+            "-extfile", ext, "-out", crt)
+    return ca, crt, sk
+
+
+def start_broker(tmp, *args):
+    log = open(os.path.join(tmp, "broker.%d.out" % len(_children)), "w+")
+    p = subprocess.Popen([BROKER, "--port", "0"] + list(args), stdout=log,
+                         stderr=subprocess.STDOUT, text=True)
+    _children.append(p)
+
+    def port():
+        if p.poll() is not None:
+            fail("test_broker exited: " + open(log.name).read())
+        m = re.search(r"^PORT=(\d+)", open(log.name).read(), re.M)
+        return m and int(m.group(1))
+    return p, wait_for(port, 30, "test_broker's port")
+
+
+def stop(p):
+    p.terminate()
+    p.wait(timeout=30)
+
+
+def one(results, case, tls):
+    for x in results:
+        if x["case"] == case and x["tls_version"] == tls:
+            return x
+    fail("no %s %s in %s" % (case, tls, results))
+
+
+def scenario_revoke_crl():
+    env = issued_env(names=("client", "revoked"))
+    issue(env, "client")
+    issue(env, "revoked")
+    ca = os.path.join(env.ca_dir, "ca.crt")
+    crl = os.path.join(env.ca_dir, "crl.pem")
+    revoked = env.out("revoked")
+    r = ctl("cert", "revoke", "--config", env.conf, "--cert", revoked, "--reason",
+            "KEY_COMPROMISE", rc=0)
+    serial = subprocess.run(["openssl", "x509", "-in", revoked, "-noout", "-serial"],
+                            capture_output=True, text=True, check=True).stdout.split("=")[1].strip()
+    check(serial in r.stdout and "local CA" in r.stdout, r.stdout)
+    text = subprocess.run(["openssl", "crl", "-in", crl, "-noout", "-text"], capture_output=True,
+                          text=True, check=True).stdout
+    check(serial in text and "Key Compromise" in text, "crl.pem lacks the revocation:\n" + text)
+    check(ctl("cert", "inspect", "--ca-file", ca, env.out("client")).returncode == 0,
+          "the other certificate is unaffected")
+    # The local CA revokes only what it issued, and only by certificate.
+    r = ctl("cert", "revoke", "--config", env.conf, "--cert", expired_cert(env.tmp), "--reason",
+            "SUPERSEDED", rc=1)
+    check("not issued by" in r.stderr, r.stderr)
+    r = ctl("cert", "revoke", "--config", env.conf, "--serial", serial, "--reason", "SUPERSEDED",
+            rc=2)
+    check("--serial needs --ca-arn" in r.stderr, r.stderr)
+
+    srv_ca, srv_crt, srv_key = server_pki(env.tmp)
+    probe = ["probe", "--ca-file", srv_ca, "--server-name", "localhost",
+             "--agent-config", env.conf, "--name", "client",
+             "--revoked-cert", revoked, "--revoked-key", env.out("revoked", "client.key"),
+             "--timeout", "10"]
+    # A broker that loads the local CA's CRL refuses the revoked client, accepts the valid one.
+    b, port = start_broker(env.tmp, "--cert", srv_crt, "--key", srv_key, "--ca-file", ca,
+                           "--require-client-cert", "--crl", crl)
+    r = ctl(*probe, "--bootstrap", "127.0.0.1:%d" % port, "--format", "json", rc=0)
+    res = json.loads(r.stdout)["results"]
+    for tls in ("TLSv1.2", "TLSv1.3"):
+        x = one(res, "revoked_client_cert", tls)
+        check(x["outcome"] == "REFUSED" and x["ok"], "revoked case: %s" % x)
+        check(one(res, "valid_client_cert", tls)["outcome"] == "ACCEPTED", "valid: %s" % res)
+    check("certificate revoked (44)" in one(res, "revoked_client_cert", "TLSv1.3")["detail"],
+          str(res))
+    # Prometheus textfile output, written atomically to --output.
+    prom = os.path.join(env.tmp, "textfile", "mskpki_probe.prom")
+    os.mkdir(os.path.dirname(prom))
+    ctl(*probe, "--bootstrap", "127.0.0.1:%d" % port, "--format", "prometheus", "--output", prom,
+        rc=0)
+    text = open(prom).read()
+    broker = "127.0.0.1:%d" % port
+    check(parse_metric(text, "mskpki_probe_case_ok", {"broker": broker,
+                                                      "case": "revoked_client_cert",
+                                                      "tls": "TLSv1.2"}) == 1, text)
+    ts = parse_metric(text, "mskpki_probe_last_run_timestamp_seconds")
+    check(ts is not None and abs(ts - datetime.datetime.now().timestamp()) < 3600, text)
+    pc = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                        text=True)
+    check(pc.returncode == 0, "promtool check metrics: " + pc.stdout + pc.stderr)
+    stop(b)
+    # A broker without the CRL accepts the revoked client: the probe fails, the metric says 0.
+    b, port = start_broker(env.tmp, "--cert", srv_crt, "--key", srv_key, "--ca-file", ca,
+                           "--require-client-cert")
+    ctl(*probe, "--bootstrap", "127.0.0.1:%d" % port, "--format", "prometheus", "--output", prom,
+        rc=1)
+    text = open(prom).read()
+    check(parse_metric(text, "mskpki_probe_case_ok", {"case": "revoked_client_cert",
+                                                      "tls": "TLSv1.3"}) == 0, text)
+    check(parse_metric(text, "mskpki_probe_case_ok", {"case": "no_client_cert"}) == 1, text)
+    stop(b)
+    # Without --revoked-cert the case is not reported at all; one flag alone is a usage error.
+    r = ctl("probe", "--ca-file", srv_ca, "--bootstrap", "127.0.0.1:1", "--revoked-cert", revoked,
+            rc=2)
+    check("--revoked-cert and --revoked-key go together" in r.stderr, r.stderr)
+    r = ctl("probe", "--ca-file", srv_ca, "--bootstrap", "127.0.0.1:1", "--format", "prom", rc=2)
+    check("prometheus" in r.stderr, r.stderr)
+    done("cert revoke (local CA) refused by a broker with the CRL")
+
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/nonexistent/mskpki-test", "AWS_SHARED_CREDENTIALS_FILE":
+    "/nonexistent/mskpki-test", "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def scenario_aws():
+    for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ACM_PCA"):
+        os.environ.pop(k, None)
+    os.environ.update(AWS_ENV)
+    env = issued_env()
+    mport = free_port()
+    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                             str(mport)], stdout=open(os.path.join(env.tmp, "moto.log"), "w"),
+                            stderr=subprocess.STDOUT)
+    _children.append(moto)
+    url = "http://127.0.0.1:%d" % mport
+
+    def up():
+        if moto.poll() is not None:
+            fail("moto exited")
+        try:
+            import socket
+            socket.create_connection(("127.0.0.1", mport), timeout=1).close()
+            return True
+        except OSError:
+            return None
+    wait_for(up, 60, "moto")
+    r = subprocess.run([sys.executable, os.path.join(SRC, "tests/pca/make_ca.py"), url, "root"],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "make_ca.py: " + r.stderr)
+    arn = r.stdout.split()[1]
+    env.ca_block = ('ca = { backend = "aws-pca"; aws_pca = { ca_arn = "%s"; region = "us-east-1";'
+                    ' endpoint_url = "%s"; }; };' % (arn, url))
+    env.write_config()
+    issue(env)
+    check(os.path.exists(env.out("client", "ca.crt")), "no chain written")
+    v = inspect_json("--ca-file", env.out("client", "ca.crt"), "--key",
+                     env.out("client", "client.key"), env.out("client"), rc=0)[0]
+    check(v["chain_verified"] and v["key_match"], str(v))
+    check(not os.path.exists(os.path.join(env.state_dir, "client.pending.json")),
+          "pending record left behind")
+    # Revoke by certificate through the config, then by serial through --ca-arn.
+    r = ctl("cert", "revoke", "--config", env.conf, "--cert", env.out("client"), "--reason",
+            "SUPERSEDED", rc=0)
+    check("aws-pca" in r.stdout, r.stdout)
+    issue(env)
+    serial = v["serial"]
+    ctl("cert", "revoke", "--ca-arn", arn, "--endpoint-url", url, "--region", "us-east-1",
+        "--serial", ":".join(re.findall("..", serial)), "--reason", "KEY_COMPROMISE", rc=0)
+    # An unknown CA: the AWS error, exit 1; no credentials at all: exit 3.
+    bad_arn = arn[:-4] + "0000"
+    r = ctl("cert", "revoke", "--ca-arn", bad_arn, "--endpoint-url", url, "--serial", "0A",
+            "--reason", "SUPERSEDED", rc=1)
+    check("ResourceNotFoundException" in r.stderr, r.stderr)
+    noenv = dict(os.environ)
+    noenv.pop("AWS_ACCESS_KEY_ID")
+    noenv.pop("AWS_SECRET_ACCESS_KEY")
+    r = ctl("cert", "revoke", "--ca-arn", arn, "--endpoint-url", url, "--serial", "0A",
+            "--reason", "SUPERSEDED", env=noenv, rc=3)
+    done("cert issue and revoke against moto")
+
+
+def scenario_usage():
+    cases = [
+        (["cert"], "usage: mskpkictl cert inspect"),
+        (["cert", "frobnicate"], "unknown subcommand 'frobnicate'"),
+        (["cert", "inspect"], "at least one certificate FILE"),
+        (["cert", "inspect", "--format", "xml", "x"], "expected table or json"),
+        (["cert", "inspect", "--key-passphrase-file", "p", "x"], "goes with --key"),
+        (["cert", "issue", "--config", "x"], "--config and --name are required"),
+        (["cert", "issue", "--config", "x", "--name", "y", "z"], "unexpected argument 'z'"),
+        (["cert", "revoke", "--config", "c", "--reason", "SUPERSEDED"],
+         "exactly one of --cert and --serial"),
+        (["cert", "revoke", "--cert", "c", "--reason", "SUPERSEDED"],
+         "exactly one of --config and --ca-arn"),
+        (["cert", "revoke", "--cert", "c", "--config", "c"], "--reason is required"),
+        (["cert", "revoke", "--cert", "c", "--config", "c", "--reason", "superseded"],
+         "not an AWS RevocationReason"),
+        (["cert", "revoke", "--cert", "c", "--config", "c", "--reason", "SUPERSEDED",
+          "--region", "r"], "go with --ca-arn"),
+        (["cert", "revoke", "--serial", "0A", "--ca-arn", "nope", "--reason", "SUPERSEDED"],
+         "is not an ARN"),
+        (["cert", "revoke", "--serial", "zz", "--ca-arn", "arn:aws:acm-pca:us-east-1:1:ca/x",
+          "--reason", "SUPERSEDED", "--endpoint-url", "http://127.0.0.1:1"], "not hexadecimal"),
+        (["cert", "revoke", "--serial", "01" * 21, "--ca-arn", "arn:aws:acm-pca:us-east-1:1:ca/x",
+          "--reason", "SUPERSEDED", "--endpoint-url", "http://127.0.0.1:1"], "20 octets"),
+    ]
+    for args, want in cases:
+        r = ctl(*args, rc=2)
+        check(want in r.stderr, "%s: stderr %r lacks %r" % (args, r.stderr, want))
+        check(r.stderr.count("\n") <= 5, "%s: not a short error: %r" % (args, r.stderr))
+    for sub in ("inspect", "issue", "revoke"):
+        r = ctl("cert", sub, "--help", rc=0)
+        check("usage: mskpkictl cert" in r.stdout, r.stdout)
+    done("cert usage errors")
+
+
+{"inspect": scenario_inspect, "issue_local": scenario_issue_local,
+ "revoke_crl": scenario_revoke_crl, "aws": scenario_aws,
+ "usage": scenario_usage}[SCENARIO]()
