@@ -187,68 +187,15 @@ static int prep_set(struct keyproc *kp, const char *name, EVP_PKEY *key, struct 
     return 0;
 }
 
-/* Loads the pending key and CSR of an interrupted issuance.  Returns 1 when a key was loaded
- * (*csr may stay NULL: a new CSR from the same key is harmless), else 0. */
-static int load_pending(const struct conf *cfg, const struct conf_certificate *cc, EVP_PKEY **key,
-                        X509_REQ **csr)
+/* The key process's pending files: <directory>/.pending-<key file> (out of the network process's
+ * reach) and <state_dir>/<name>.pending.csr. */
+static int pending_paths(const struct conf *cfg, const struct conf_certificate *cc, char *kpath,
+                         char *cpath, size_t size)
 {
-    char kpath[1024];
-    char cpath[1024];
-    struct mk_err err;
-    EVP_PKEY *k = NULL;
-    X509_REQ *r = NULL;
-    FILE *f = NULL;
-
-    if (pending_key_path(cc, kpath, sizeof(kpath)) != 0 ||
-        agent_state_path(cpath, sizeof(cpath), cfg->state_dir, cc->name, ".pending.csr") != 0 ||
-        access(kpath, F_OK) != 0) {
-        return 0;
-    }
-    k = pki_key_load_file(kpath, NULL, &err);
-    if (k == NULL) {
-        mk_log_err("rotation.pending_unusable", &err);
-        return 0;
-    }
-    f = fopen(cpath, "re");
-    if (f != NULL) {
-        r = PEM_read_X509_REQ(f, NULL, NULL, NULL);
-        fclose(f);
-    }
-    if (r == NULL || pki_csr_verify(r, &err) != 0 || X509_REQ_get0_pubkey(r) == NULL ||
-        EVP_PKEY_eq(X509_REQ_get0_pubkey(r), k) != 1) {
-        X509_REQ_free(r);
-        r = NULL;
-    }
-    *key = k;
-    *csr = r;
-    return 1;
-}
-
-/* Writes the key (0600) and CSR so that a restart can resume the issuance. */
-static int save_pending(const struct conf *cfg, const struct conf_certificate *cc, EVP_PKEY *key,
-                        X509_REQ *csr, struct mk_err *err)
-{
-    char kpath[1024];
-    char cpath[1024];
-    struct pki_secret *pem = NULL;
-    char *csr_pem = NULL;
-    size_t csr_len = 0;
-    int rc = -1;
-
-    MK_ENSURE(pending_key_path(cc, kpath, sizeof(kpath)) == 0 &&
-                  agent_state_path(cpath, sizeof(cpath), cfg->state_dir, cc->name,
-                                   ".pending.csr") == 0,
-              err, MK_ERR_INVALID, "pending: path too long for %s", cc->name);
-    MK_GUARD_PTR(pem = pki_format_key_pem(key, NULL, err));
-    MK_GUARD(pki_store_write_file(kpath, pki_secret_data(pem), pki_secret_len(pem), 0600, (uid_t)-1,
-                                  (gid_t)-1, err));
-    MK_GUARD_PTR(csr_pem = pki_csr_to_pem(csr, &csr_len, err));
-    MK_GUARD(pki_store_write_file(cpath, csr_pem, csr_len, 0644, (uid_t)-1, (gid_t)-1, err));
-    rc = 0;
-out:
-    pki_secret_free(pem);
-    free(csr_pem);
-    return rc;
+    return pending_key_path(cc, kpath, size) == 0 &&
+                   agent_state_path(cpath, size, cfg->state_dir, cc->name, ".pending.csr") == 0
+               ? 0
+               : -1;
 }
 
 /* The certificate block named by field 0. */
@@ -313,8 +260,11 @@ static EVP_PKEY *next_key(struct keyproc *kp, const struct conf_certificate *cc,
     struct pki_generation gen = {0};
     struct mk_err ignored;
     EVP_PKEY *key = NULL;
+    char kpath[1024];
+    char cpath[1024];
 
-    if (pending && load_pending(kp->cfg, cc, &key, csr) == 1) {
+    if (pending && pending_paths(kp->cfg, cc, kpath, cpath, sizeof(kpath)) == 0 &&
+        issue_pending_read(kpath, cpath, &key, csr) == 1) {
         *resumed = 1;
         mk_log(MK_LOG_INFO, "rotation.resume", "name=%s", cc->name);
         return key;
@@ -338,6 +288,8 @@ static int op_csr(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_e
     struct agent_ipc_field f[2];
     EVP_PKEY *key = NULL;
     X509_REQ *csr = NULL;
+    char kpath[1024];
+    char cpath[1024];
     char *pem = NULL;
     size_t len = 0;
     long pending = 0;
@@ -358,7 +310,9 @@ static int op_csr(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_e
         issue_csr_spec(cc, &cspec);
         MK_GUARD_PTR(csr = pki_csr_new(key, &cspec, err));
         if (pending) {
-            MK_GUARD(save_pending(kp->cfg, cc, key, csr, err));
+            MK_ENSURE(pending_paths(kp->cfg, cc, kpath, cpath, sizeof(kpath)) == 0, err,
+                      MK_ERR_INVALID, "pending: path too long for %s", cc->name);
+            MK_GUARD(issue_pending_write(kpath, cpath, key, csr, err));
         }
     }
     MK_GUARD_PTR(pem = pki_csr_to_pem(csr, &len, err));

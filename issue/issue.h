@@ -59,6 +59,15 @@ struct pki_ca *issue_ca_new(const struct conf *cfg, struct mk_err *err) MK_MUST_
 /* The CSR subject and SANs of a certificate block into s (strings borrowed from cc). */
 void issue_csr_spec(const struct conf_certificate *cc, struct pki_csr_spec *s);
 
+/* Reads a pending key (key_path) and its CSR (csr_path) of an interrupted issuance.  Returns 1
+ * when the key was loaded (*csr stays NULL when the CSR is missing or not the key's: a new CSR
+ * from the same key is harmless), else 0.  Caller frees both. */
+int issue_pending_read(const char *key_path, const char *csr_path, EVP_PKEY **key, X509_REQ **csr);
+
+/* Writes a pending key (0600) and its CSR so that a restart can resume the issuance. */
+int issue_pending_write(const char *key_path, const char *csr_path, EVP_PKEY *key, X509_REQ *csr,
+                        struct mk_err *err) MK_MUST_CHECK;
+
 struct issue_in {
     struct pki_ca *ca;
     const struct conf_certificate *cc;
