@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/ipc.h"
 #include "agent/signals.h"
 
 #define HOOK_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -128,5 +129,20 @@ int agent_hook_run(const struct agent_hook_spec *spec, struct mk_err *err)
               WEXITSTATUS(status) == 127 ? " (could not execute)" : "");
     rc = 0;
 out:
+    return rc;
+}
+
+int agent_hook_request(int fd, const struct agent_hook_spec *spec, struct mk_err *err)
+{
+    char not_after[32];
+    struct agent_ipc_field f[2];
+    struct agent_ipc_msg m = {0};
+    int rc;
+
+    snprintf(not_after, sizeof(not_after), "%lld", (long long)spec->not_after);
+    f[0] = agent_ipc_s(spec->name);
+    f[1] = agent_ipc_s(not_after);
+    rc = agent_ipc_call(fd, AGENT_IPC_SUP_HOOK, f, 2, &m, NULL, 0, err);
+    agent_ipc_msg_clear(&m);
     return rc;
 }

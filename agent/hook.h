@@ -27,4 +27,10 @@ struct agent_hook_spec {
  * (killed after the timeout). */
 int agent_hook_run(const struct agent_hook_spec *spec, struct mk_err *err) MK_MUST_CHECK;
 
+/* From the network process: asks the supervisor over fd (AGENT_IPC_SUP_HOOK, ipc.h) to run the
+ * hook of spec->name with spec->not_after.  The supervisor takes the command, timeout and
+ * certificate path from its own configuration, so a compromised network process cannot choose
+ * what runs unsandboxed.  Returns as agent_hook_run. */
+int agent_hook_request(int fd, const struct agent_hook_spec *spec, struct mk_err *err) MK_MUST_CHECK;
+
 #endif

@@ -10,6 +10,8 @@
 #include <jansson.h>
 
 #include "agent/hook.h"
+#include "agent/keyproc.h"
+#include "agent/rotate.h"
 #include "agent/schedule.h"
 #include "issue/issue.h"
 #include "pki/log.h"
@@ -42,7 +44,9 @@ struct pki_ca *agent_ctx_ca(struct agent_ctx *ctx, struct mk_err *err)
     if (ctx->ca != NULL) {
         return ctx->ca;
     }
-    ctx->ca = issue_ca_new(ctx->cfg, err);
+    /* The local CA's key stays in the key process; aws-pca holds no key here. */
+    ctx->ca = ctx->cfg->ca.type == CONF_CA_LOCAL ? agent_keys_local_ca(&ctx->key_fd, err)
+                                                 : issue_ca_new(ctx->cfg, err);
     if (ctx->ca == NULL) {
         mk_err_prefix(err, "ca");
     }
@@ -81,9 +85,7 @@ void agent_cert_init(struct agent_cert *c, const struct conf_certificate *cc)
 
 static void drop_current(struct agent_cert *c)
 {
-    EVP_PKEY_free(c->key);
     X509_free(c->leaf);
-    c->key = NULL;
     c->leaf = NULL;
     c->have_cert = 0;
     memset(&c->info, 0, sizeof(c->info));
@@ -303,19 +305,16 @@ static void restore(struct agent_ctx *ctx, struct agent_cert *c)
     c->failures = st.consecutive_failures;
 }
 
-/* Adopts a generation as the current one; takes ownership of key and leaf. */
-static int adopt(struct agent_cert *c, EVP_PKEY *key, X509 *leaf, unsigned long generation,
-                 struct mk_err *err)
+/* Adopts a generation as the current one; takes ownership of leaf. */
+static int adopt(struct agent_cert *c, X509 *leaf, unsigned long generation, struct mk_err *err)
 {
     struct pki_cert_info info;
 
     if (pki_cert_info(leaf, &info, err) != 0) {
-        EVP_PKEY_free(key);
         X509_free(leaf);
         return -1;
     }
     drop_current(c);
-    c->key = key;
     c->leaf = leaf;
     c->info = info;
     c->generation = generation;
@@ -332,8 +331,9 @@ static void plan_wait(struct agent_cert *c, time_t now)
 
 static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
 {
-    struct issue_spec spec = {0};
-    struct pki_generation gen = {0};
+    unsigned long generation = 0;
+    char detail[32];
+    X509 *leaf = NULL;
     struct pki_ca *ca;
     struct mk_err err;
     int pending = 0;
@@ -343,18 +343,14 @@ static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     }
     drop_current(c);
     mk_err_clear(&err);
-    if (issue_spec_load(c->cc, &spec, &err) != 0 ||
-        pki_store_check_dir(c->cc->output.directory, &err) != 0 ||
-        pki_store_recover(&spec.spec, &err) != 0) {
-        mk_log_err("store.unusable", &err);
-    } else if (pki_store_read(&spec.spec, &gen, &err) == 0) {
-        EVP_PKEY *k = gen.key;
-        X509 *l = gen.leaf;
-        gen.key = NULL;
-        gen.leaf = NULL;
-        if (adopt(c, k, l, gen.number, &err) != 0) {
+    /* The key process recovers the store and reads the generation; only the leaf comes back. */
+    if (agent_keys_load(ctx->key_fd, c->name, &generation, &leaf, detail, sizeof(detail), &err) ==
+        0) {
+        if (adopt(c, leaf, generation, &err) != 0) {
             mk_log_err("store.corrupt", &err);
         }
+    } else if (strcmp(detail, "read") != 0) {
+        mk_log_err("store.unusable", &err);
     } else if (err.code == MK_ERR_NOTFOUND) {
         mk_log(MK_LOG_INFO, "certificate.missing", "name=%s", c->name);
     } else {
@@ -365,8 +361,6 @@ static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
             agent_metrics_corrupt(ctx->metrics, c->name);
         }
     }
-    pki_generation_clear(&gen);
-    issue_spec_clear(&spec);
 
     mk_err_clear(&err);
     ca = agent_ctx_ca(ctx, &err);
@@ -412,7 +406,7 @@ static void run_hook(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     hs.name = c->name;
     hs.cert_path = cert_path;
     hs.not_after = c->info.not_after;
-    if (agent_hook_run(&hs, &err) == 0) {
+    if (agent_hook_request(ctx->sup_fd, &hs, &err) == 0) {
         c->hook_failures = 0;
         c->hook_failed = 0;
         mk_log(MK_LOG_INFO, "hook.success", "name=%s", c->name);
@@ -521,8 +515,8 @@ static void rotation_failed(struct agent_ctx *ctx, struct agent_cert *c, time_t 
 
 static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
 {
-    struct issue_in in;
-    struct issue_out out = {0};
+    struct agent_rotate_in in;
+    struct agent_rotate_out out = {0};
     struct pki_ca *ca;
     struct mk_err err;
     X509 *replaced = NULL;
@@ -539,9 +533,9 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         in.ca = ca;
         in.cc = c->cc;
         in.state_dir = ctx->cfg->state_dir;
-        in.current_key = c->key;
+        in.key_fd = ctx->key_fd;
         in.now = now;
-        ok = issue_run(&in, &out, &err) == 0;
+        ok = agent_rotate(&in, &out, &err) == 0;
         if (out.issued && ctx->metrics != NULL) {
             agent_metrics_issued(ctx->metrics, c->name);
         }
@@ -550,24 +544,22 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         agent_metrics_rotation(ctx->metrics, c->name, ok, monotonic_seconds() - t0);
     }
     if (!ok) {
-        issue_out_clear(&out);
+        agent_rotate_out_clear(&out);
         rotation_failed(ctx, c, now, &err);
         return;
     }
     if (c->have_cert && c->cc->revoke_replaced && X509_up_ref(c->leaf) == 1) {
         replaced = c->leaf;
     }
-    if (adopt(c, out.key, out.leaf, out.generation, &err) != 0) {
-        out.key = NULL;
+    if (adopt(c, out.leaf, out.generation, &err) != 0) {
         out.leaf = NULL;
-        issue_out_clear(&out);
+        agent_rotate_out_clear(&out);
         X509_free(replaced);
         rotation_failed(ctx, c, now, &err);
         return;
     }
-    out.key = NULL;
     out.leaf = NULL;
-    issue_out_clear(&out);
+    agent_rotate_out_clear(&out);
     c->failures = 0;
     c->last_success = now;
     c->last_result = AGENT_RESULT_SUCCESS;
@@ -592,11 +584,6 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     c->hook_due = now; /* run it now, below */
 }
 
-static time_t later_of(time_t a, time_t b)
-{
-    return a > b ? a : b;
-}
-
 void agent_iterate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
 {
     /* START and ROTATE lead straight on; at most one rotation per call. */
@@ -617,16 +604,17 @@ void agent_iterate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
                 break;
             }
             step_rotate(ctx, c, now);
-            /* Issuing can take seconds (AWS polling, a loaded host): the hook, revocations and
-             * the published state go by the time it ended, or a certificate the CA dated a
-             * moment later would look not yet valid. */
-            now = later_of(now, time(NULL));
             break;
         default:
             c->state = AGENT_STATE_START;
             continue;
         }
         break;
+    }
+    /* A rotation takes time (the key process, the CA, fsyncs): what follows is stamped with the
+     * time it ended, so that a certificate the CA dated during the rotation counts as ready. */
+    if (c->attempted && time(NULL) > now) {
+        now = time(NULL);
     }
     if (c->hook_due != 0 && c->hook_due <= now) {
         run_hook(ctx, c, now);

@@ -7,7 +7,7 @@
  *   START    recover the store, load the current generation, restore counters from the state
  *            file; then ROTATE (missing, expired, corrupt, pending issuance, forced) or WAIT.
  *   WAIT     a valid certificate; due at its jittered renewal time -> ROTATE.
- *   ROTATE   one rotation transaction (issue/issue.h); success -> WAIT (+ hook, + revocation of the
+ *   ROTATE   one rotation transaction (rotate.h); success -> WAIT (+ hook, + revocation of the
  *            replaced certificate after the grace), failure -> BACKOFF.
  *   BACKOFF  due at the retry time (capped exponential backoff with jitter) -> ROTATE.
  *
@@ -20,7 +20,6 @@
 #include <stddef.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "agent/metrics.h"
@@ -47,6 +46,8 @@ struct agent_ctx {
     struct pki_ca *ca;
     struct agent_metrics *metrics;
     int once; /* --once: START rotates only what is due without jitter, never plans a wait */
+    int key_fd; /* the link to the key process (keyproc.h): keys, outputs, the local CA */
+    int sup_fd; /* the link to the supervisor, which runs hooks */
 };
 
 /* The CA, creating it from cfg when needed.  Borrowed from ctx. */
@@ -68,9 +69,8 @@ struct agent_cert {
     int force;    /* rotate at the next step whatever the dates */
     int restored; /* counters were read from the state file once */
 
-    /* The current generation, when there is one. */
+    /* The current generation, when there is one (its key stays in the key process). */
     int have_cert;
-    EVP_PKEY *key;
     X509 *leaf;
     struct pki_cert_info info;
     unsigned long generation;

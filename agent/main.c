@@ -1,11 +1,19 @@
 /*
- * main.c: mskpki-agent, the supervisor: command line, start-up, and the main loop.
+ * main.c: mskpki-agent, the supervisor (acme-client's split, see docs/design.md).
  *
- * The loop sleeps in poll() on a signalfd and a timerfd (CLOCK_REALTIME, absolute, cancelled on
- * clock changes) armed at the earliest deadline of all certificates, so an idle agent never
- * wakes up.  Each wake-up is counted (mskpki_agent_wakeups_total).  Rotations run in this
- * thread, one at a time; signals that arrive meanwhile wait in the signalfd, so SIGTERM stops
- * the agent after the rotation in flight.  The metrics server runs in libmicrohttpd's thread.
+ * It parses the command line, checks the configuration, then forks the two roles wired by a
+ * socketpair: the key process (keyproc.c: keys, outputs, the local CA key; seccomp, no network)
+ * and the network process (netproc.c: the state machine, the CA, metrics; Landlock, no keys).
+ * It stays small and unsandboxed for what needs the whole system: it forwards signals to the
+ * network process, relays its sd_notify lines (systemd listens to the main PID only), runs the
+ * post-rotation hooks from its own copy of the configuration, and watches the children:
+ *
+ *   - a child that dies (a crash, a kill) is restarted with its peer, at most MAX_RESTARTS
+ *     times in a row when each pair lives less than STABLE_SECONDS;
+ *   - a child that misbehaves (a malformed message: AGENT_EXIT_PROTOCOL, an unexpected op, or
+ *     death by seccomp's SIGSYS) stops everything: exit 1;
+ *   - a network process that exits on its own (SIGTERM, --once, a start-up failure) ends the
+ *     agent with its exit status once the key process has seen EOF and exited.
  *
  * The agent always runs in the foreground (systemd Type=notify, or a terminal); --foreground is
  * accepted for clarity and changes nothing.
@@ -13,38 +21,48 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
-#include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/iterate.h"
-#include "agent/metrics.h"
+#include "agent/hook.h"
+#include "agent/ipc.h"
+#include "agent/keyproc.h"
+#include "agent/netproc.h"
 #include "agent/notify.h"
-#include "agent/schedule.h"
-#include "agent/signals.h"
+#include "agent/rotate.h"
 #include "conf/conf.h"
 #include "pki/log.h"
 #include "pki/secret.h"
 
 #define DEFAULT_CONFIG "/etc/mskpki/mskpki.conf"
+#define MAX_RESTARTS 5
+#define STABLE_SECONDS 60
 
 enum agent_exit { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
-struct agent {
-    struct conf *cfg;
-    struct agent_ctx ctx;
-    struct agent_metrics *metrics;
-    struct agent_cert *certs;
-    size_t n_certs;
+struct sup {
+    struct conf *cfg; /* the supervisor's own copy: hooks come from it */
+    int once;         /* --once or --renew: no restarts */
+    const char *renew;
     int sigfd;
-    int tfd;
-    int wdfd;
-    int stop;
+    int net_fd; /* link to the network process; -1 once it closed */
+    pid_t key_pid;
+    pid_t net_pid;
+    int net_status; /* wait status of the network process */
+    int stopping;   /* SIGTERM/SIGINT seen */
+    int restart;    /* the key process died: restart the pair once the network process is gone */
+    int misbehaved;
+    unsigned restarts;
+    time_t started;
 };
 
 static void usage(FILE *f)
@@ -65,8 +83,8 @@ static void usage(FILE *f)
             "signals: HUP reloads the configuration, TERM/INT stop, USR1 renews everything now\n");
 }
 
-/* The state directory holds state files (0644) and pending keys (0600): created 0755 when
- * missing, as mskpkictl status reads it unprivileged. */
+/* The state directory holds state files (0644) and pending CSRs: created 0755 when missing, as
+ * mskpkictl status reads it unprivileged.  Done here, before the network process is sandboxed. */
 static int ensure_state_dir(const char *dir, struct mk_err *err)
 {
     struct stat st;
@@ -82,318 +100,347 @@ static int ensure_state_dir(const char *dir, struct mk_err *err)
     return 0;
 }
 
-static int certs_build(struct agent *a, const struct conf *cfg, struct mk_err *err)
-{
-    struct agent_cert *certs = calloc(cfg->n_certs, sizeof(*certs));
-    const char **names = calloc(cfg->n_certs, sizeof(*names));
-    int rc = -1;
-
-    MK_ENSURE(certs != NULL && names != NULL, err, MK_ERR_NOMEM, "agent: out of memory");
-    for (size_t i = 0; i < cfg->n_certs; i++) {
-        names[i] = cfg->certs[i].name;
-    }
-    /* The only step that can fail comes first, so a failure leaves everything as it was. */
-    if (a->metrics != NULL) {
-        MK_GUARD(agent_metrics_set_names(a->metrics, names, cfg->n_certs, err));
-    }
-    for (size_t i = 0; i < cfg->n_certs; i++) {
-        const struct conf_certificate *cc = &cfg->certs[i];
-        struct agent_cert *old = NULL;
-        for (size_t j = 0; j < a->n_certs; j++) {
-            if (a->certs[j].cc != NULL && strcmp(a->certs[j].name, cc->name) == 0) {
-                old = &a->certs[j];
-            }
-        }
-        if (old != NULL) {
-            /* Keep counters, pending hook and revocations; reload from the (new) outputs. */
-            certs[i] = *old;
-            memset(old, 0, sizeof(*old));
-            agent_cert_rebind(&certs[i], cc);
-        } else {
-            agent_cert_init(&certs[i], cc);
-        }
-    }
-    for (size_t j = 0; j < a->n_certs; j++) {
-        if (a->certs[j].cc != NULL) {
-            mk_log(MK_LOG_INFO, "certificate.removed", "name=%s", a->certs[j].name);
-        }
-        agent_cert_clear(&a->certs[j]);
-    }
-    free(a->certs);
-    a->certs = certs;
-    a->n_certs = cfg->n_certs;
-    certs = NULL;
-    rc = 0;
-out:
-    free(certs);
-    free(names);
-    return rc;
-}
-
-static void certs_free(struct agent *a)
-{
-    for (size_t i = 0; i < a->n_certs; i++) {
-        agent_cert_clear(&a->certs[i]);
-    }
-    free(a->certs);
-    a->certs = NULL;
-    a->n_certs = 0;
-}
-
-static void status_line(struct agent *a, time_t now)
-{
-    size_t ready = 0;
-    time_t next = 0;
-    const char *next_name = "-";
-
-    for (size_t i = 0; i < a->n_certs; i++) {
-        time_t d = agent_cert_deadline(&a->certs[i]);
-        ready += (size_t)agent_cert_ready(&a->certs[i], now);
-        if (d != 0 && (next == 0 || d < next)) {
-            next = d;
-            next_name = a->certs[i].name;
-        }
-    }
-    agent_notify_status("%zu certificate(s), %zu ready; next action %s in %llds", a->n_certs, ready,
-                        next_name, (long long)(next > now ? next - now : 0));
-}
-
-/* Arms the timer at the earliest deadline (absolute realtime; cancelled if the clock is set). */
-static int arm_timer(struct agent *a, struct mk_err *err)
-{
-    struct itimerspec its;
-    time_t next = 0;
-
-    for (size_t i = 0; i < a->n_certs; i++) {
-        next = agent_schedule_min(next, agent_cert_deadline(&a->certs[i]));
-    }
-    memset(&its, 0, sizeof(its));
-    its.it_value.tv_sec = next; /* 0 disarms: nothing to do until a signal */
-    if (timerfd_settime(a->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) != 0) {
-        mk_err_errno(err, MK_ERR_IO, "agent: timerfd_settime");
-        return -1;
-    }
-    return 0;
-}
-
 static void apply_log(const struct conf *cfg)
 {
     mk_log_setup(cfg->log_level, cfg->log_target, "mskpki-agent");
 }
 
-static void reload(struct agent *a)
+/* HUP TERM INT USR1 and CHLD through a signalfd; the children inherit the blocked mask and
+ * open their own (netproc) or ignore them (keyproc ends on EOF). */
+static int signals_open(struct mk_err *err)
 {
-    struct conf *cfg;
-    struct mk_err err;
-    int listen_changed;
+    sigset_t set;
+    int fd;
 
-    cfg = conf_load(a->cfg->path, &err);
-    if (cfg == NULL) {
-        mk_log(MK_LOG_ERROR, "config.reload_failed", "path=%s keeping=old", a->cfg->path);
-        mk_log_err("config.reload_failed", &err);
-        agent_notify_status("configuration reload failed; running on the old one");
-        return;
+    signal(SIGPIPE, SIG_IGN); /* a dead peer is EPIPE, not death */
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGCHLD);
+#ifdef MK_TESTING
+    /* Test builds: SIGUSR2 stands in for the timerfd's ECANCELED; the network process has it. */
+    sigaddset(&set, SIGUSR2);
+#endif
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
+        mk_err_errno(err, MK_ERR_IO, "agent: sigprocmask");
+        return -1;
     }
-    if (ensure_state_dir(cfg->state_dir, &err) != 0) {
-        mk_log_err("config.reload_failed", &err);
-        conf_free(cfg);
-        return;
+    fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) {
+        mk_err_errno(err, MK_ERR_IO, "agent: signalfd");
     }
-    agent_ctx_drop_ca(&a->ctx);
-    a->ctx.cfg = cfg;
-    if (certs_build(a, cfg, &err) != 0) {
-        a->ctx.cfg = a->cfg;
-        mk_log_err("config.reload_failed", &err);
-        conf_free(cfg);
-        return;
+    return fd;
+}
+
+/* A child never outlives the supervisor: a killed agent (SIGKILL, OOM) must not go on writing
+ * outputs behind the back of whoever restarts it. */
+static void die_with_parent(pid_t parent)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent) {
+        _exit(EXIT_FAIL);
     }
-    listen_changed = strcmp(cfg->metrics_listen, a->cfg->metrics_listen) != 0;
-    if (listen_changed && agent_metrics_listen(a->metrics, cfg->metrics_listen, &err) != 0) {
-        mk_log_err("metrics.listen_failed", &err);
-        /* Keep serving where scrapers already look rather than go dark. */
-        if (agent_metrics_listen(a->metrics, a->cfg->metrics_listen, &err) != 0) {
-            mk_log_err("metrics.listen_failed", &err);
+}
+
+/* Forks the key process and the network process, linked by a socketpair. */
+static int spawn(struct sup *s, struct mk_err *err)
+{
+    int kp[2] = {-1, -1};
+    int sp[2] = {-1, -1};
+    pid_t parent = getpid();
+    int rc = -1;
+
+    MK_ENSURE_ERRNO(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kp) == 0 &&
+                        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0,
+                    err, MK_ERR_IO, "agent: socketpair");
+    s->key_pid = fork();
+    MK_ENSURE_ERRNO(s->key_pid >= 0, err, MK_ERR_IO, "agent: fork (key process)");
+    if (s->key_pid == 0) {
+        die_with_parent(parent);
+        close(kp[0]);
+        close(sp[0]);
+        close(sp[1]);
+        close(s->sigfd);
+        exit(agent_keyproc_main(kp[1], s->cfg));
+    }
+    s->net_pid = fork();
+    if (s->net_pid < 0) {
+        mk_err_errno(err, MK_ERR_IO, "agent: fork (network process)");
+        kill(s->key_pid, SIGKILL);
+        goto out;
+    }
+    if (s->net_pid == 0) {
+        struct agent_netproc_args args = {s->cfg, kp[0], sp[1], s->once, s->renew};
+        die_with_parent(parent);
+        close(kp[1]);
+        close(sp[0]);
+        close(s->sigfd);
+        exit(agent_netproc_main(&args));
+    }
+    s->net_fd = sp[0];
+    sp[0] = -1;
+    s->started = time(NULL);
+    s->restart = 0;
+    mk_log(MK_LOG_INFO, "supervisor.started", "keyproc=%ld netproc=%ld", (long)s->key_pid,
+           (long)s->net_pid);
+    rc = 0;
+out:
+    for (int i = 0; i < 2; i++) {
+        if (kp[i] >= 0) {
+            close(kp[i]);
+        }
+        if (sp[i] >= 0) {
+            close(sp[i]);
         }
     }
-    conf_free(a->cfg);
-    a->cfg = cfg;
-    apply_log(cfg);
-    mk_log(MK_LOG_INFO, "config.reloaded", "path=%s certificates=%zu", cfg->path, cfg->n_certs);
+    return rc;
 }
 
-/*
- * The realtime clock was set (the timerfd read failed with ECANCELED, TFD_TIMER_CANCEL_ON_SET).
- * Every deadline is absolute, so re-planning is the loop's next pass: it takes the new time,
- * runs what is now due (a certificate the jump expired is rotated at once) and re-arms the
- * timer, which the kernel disarmed.  Nothing may sleep on a deadline computed before the jump.
- */
-static void clock_changed(struct agent *a)
+static void misbehave(struct sup *s, const char *who, const char *why)
 {
-    mk_log(MK_LOG_INFO, "clock.changed", "now=%lld certificates=%zu", (long long)time(NULL),
-           a->n_certs);
+    mk_log(MK_LOG_ERROR, "supervisor.misbehaviour", "process=%s msg=\"%s\"", who, why);
+    s->misbehaved = 1;
+    if (s->key_pid > 0) {
+        kill(s->key_pid, SIGKILL);
+    }
+    if (s->net_pid > 0) {
+        kill(s->net_pid, SIGKILL);
+    }
 }
 
-static void handle_signals(struct agent *a)
+/* Only these lines may reach systemd: never MAINPID= or the like from the network process. */
+static int notify_allowed(const char *line)
+{
+    static const char *const ok[] = {"READY=1", "STATUS=", "WATCHDOG=1", "STOPPING=1"};
+
+    if (strchr(line, '\n') != NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (strncmp(line, ok[i], strlen(ok[i])) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Runs the hook of the named block, as this process's configuration says. */
+static int run_hook(struct sup *s, const struct agent_ipc_msg *m, struct mk_err *err)
+{
+    const struct conf_certificate *cc;
+    struct agent_hook_spec hs;
+    char cert_path[1024];
+    char *name = NULL;
+    long not_after = 0;
+    int rc = -1;
+
+    MK_GUARD_PTR(name = agent_ipc_str(m, 0, err));
+    MK_GUARD(agent_ipc_long(m, 1, &not_after, err));
+    cc = conf_find_certificate(s->cfg, name);
+    MK_ENSURE(cc != NULL && cc->hook.argv != NULL, err, MK_ERR_NOTFOUND,
+              "hook: no hook configured for '%s'", name);
+    MK_ENSURE(issue_cert_path(cc, cert_path, sizeof(cert_path)) == 0, err, MK_ERR_INVALID,
+              "hook: certificate path too long for '%s'", name);
+    memset(&hs, 0, sizeof(hs));
+    hs.argv = cc->hook.argv;
+    hs.timeout_seconds = cc->hook.timeout_seconds;
+    hs.name = cc->name;
+    hs.cert_path = cert_path;
+    hs.not_after = (time_t)not_after;
+    rc = agent_hook_run(&hs, err);
+out:
+    free(name);
+    return rc;
+}
+
+/* One message from the network process. */
+static void net_message(struct sup *s)
+{
+    struct agent_ipc_msg m = {0};
+    struct mk_err err;
+    struct mk_err serr;
+    char *line = NULL;
+    int r = agent_ipc_recv(s->net_fd, &m, &err);
+
+    if (r <= 0) {
+        if (r < 0 && err.code == MK_ERR_INVALID) {
+            misbehave(s, "netproc", err.msg);
+        }
+        close(s->net_fd); /* EOF: it is on its way out; the exit status tells why */
+        s->net_fd = -1;
+        return;
+    }
+    switch (m.op) {
+    case AGENT_IPC_SUP_NOTIFY:
+        line = agent_ipc_str(&m, 0, &err);
+        if (line == NULL || !notify_allowed(line)) {
+            misbehave(s, "netproc", "a notify line that is not READY, STATUS, WATCHDOG or STOPPING");
+        } else if (strcmp(line, "STOPPING=1") == 0 && !s->stopping) {
+            /* A network process stopped for a restart: the agent itself goes on. */
+        } else if (agent_notify(line, &err) != 0) {
+            mk_log_err("notify.failed", &err);
+        }
+        break;
+    case AGENT_IPC_SUP_HOOK:
+        mk_err_clear(&err);
+        r = run_hook(s, &m, &err) == 0 ? agent_ipc_send(s->net_fd, AGENT_IPC_OK, NULL, 0, &serr)
+                                       : agent_ipc_send_err(s->net_fd, &err, NULL, &serr);
+        if (r != 0) {
+            mk_log_err("supervisor.reply_failed", &serr);
+        }
+        break;
+    default:
+        misbehave(s, "netproc", "an op that is not the supervisor's");
+        break;
+    }
+    free(line);
+    agent_ipc_msg_clear(&m);
+}
+
+static void reload(struct sup *s)
 {
     struct mk_err err;
-    int signo;
-    int r;
+    struct conf *cfg = conf_load(s->cfg->path, &err);
 
-    while ((r = agent_signals_read(a->sigfd, &signo, &err)) == 1) {
+    /* The network process reports a bad file; the supervisor just keeps its hooks. */
+    if (cfg == NULL || ensure_state_dir(cfg->state_dir, &err) != 0) {
+        conf_free(cfg);
+        return;
+    }
+    conf_free(s->cfg);
+    s->cfg = cfg;
+    apply_log(cfg);
+}
+
+static void reap(struct sup *s)
+{
+    int st;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (pid == s->net_pid) {
+            s->net_pid = 0;
+            s->net_status = st;
+            continue;
+        }
+        if (pid != s->key_pid) {
+            continue;
+        }
+        s->key_pid = 0;
+        if ((WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) ||
+            (WIFEXITED(st) && WEXITSTATUS(st) == AGENT_EXIT_PROTOCOL)) {
+            misbehave(s, "keyproc", WIFSIGNALED(st) ? "killed by seccomp" : "protocol error");
+        } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && s->net_pid > 0) {
+            mk_log(MK_LOG_ERROR, "supervisor.child_died", "process=keyproc status=%d", st);
+            /* The network process may sleep for hours before it next needs a key. */
+            s->restart = 1;
+            kill(s->net_pid, SIGTERM);
+        }
+    }
+}
+
+static void handle_signals(struct sup *s)
+{
+    struct signalfd_siginfo si;
+
+    while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        int signo = (int)si.ssi_signo;
         switch (signo) {
+        case SIGCHLD:
+            reap(s);
+            break;
         case SIGHUP:
-            mk_log(MK_LOG_INFO, "signal.reload", "signal=HUP");
-            reload(a);
+            reload(s);
+            /* The network process reloads too. */
+            if (s->net_pid > 0 && !s->once) {
+                kill(s->net_pid, signo);
+            }
+            break;
+        case SIGUSR1:
+#ifdef MK_TESTING
+        case SIGUSR2:
+#endif
+            if (s->net_pid > 0 && !s->once) {
+                kill(s->net_pid, signo);
+            }
             break;
         case SIGTERM:
         case SIGINT:
-            mk_log(MK_LOG_INFO, "signal.stop", "signal=%s", signo == SIGTERM ? "TERM" : "INT");
-            a->stop = 1;
-            break;
-        case SIGUSR1:
-            mk_log(MK_LOG_INFO, "signal.renew_all", "signal=USR1");
-            for (size_t i = 0; i < a->n_certs; i++) {
-                agent_cert_force(&a->certs[i]);
+            s->stopping = 1;
+            if (s->net_pid > 0) {
+                /* --once has no signal handling to finish a step with. */
+                kill(s->net_pid, s->once ? SIGKILL : signo);
             }
             break;
-#ifdef MK_TESTING
-        case SIGUSR2:
-            /* Tests cannot set the host's clock, so they cannot make the kernel cancel the
-             * timer; they move a libfaketime clock and send this instead (tests/reliability). */
-            clock_changed(a);
-            break;
-#endif
         default:
             break;
         }
     }
-    if (r < 0) {
-        mk_log_err("signal.read_failed", &err);
-    }
 }
 
-static int watchdog_open(struct agent *a, struct mk_err *err)
+/* Both children are gone: restart them (0) or end with an exit status (> 0 or EXIT_OK). */
+static int decide(struct sup *s, int *exit_status)
 {
-    unsigned long long usec = agent_notify_watchdog_usec();
-    struct itimerspec its;
+    int st = s->net_status;
+    int died = WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) == AGENT_EXIT_PEER_LOST);
 
-    a->wdfd = -1;
-    if (usec == 0) {
-        return 0;
+    if (s->misbehaved || (WIFEXITED(st) && WEXITSTATUS(st) == AGENT_EXIT_PROTOCOL)) {
+        *exit_status = EXIT_FAIL;
+        return 1;
     }
-    /* Pinging at half the interval leaves systemd a full half interval of slack. */
-    usec /= 2;
-    if (usec == 0) {
-        usec = 1;
+    if (WIFEXITED(st) && !died && !s->restart) {
+        *exit_status = WEXITSTATUS(st);
+        return 1;
     }
-    a->wdfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    MK_ENSURE_ERRNO(a->wdfd >= 0, err, MK_ERR_IO, "agent: timerfd_create (watchdog)");
-    memset(&its, 0, sizeof(its));
-    its.it_interval.tv_sec = (time_t)(usec / 1000000ULL);
-    its.it_interval.tv_nsec = (long)(usec % 1000000ULL) * 1000L;
-    its.it_value = its.it_interval;
-    MK_ENSURE_ERRNO(timerfd_settime(a->wdfd, 0, &its, NULL) == 0, err, MK_ERR_IO,
-                    "agent: timerfd_settime (watchdog)");
+    if (s->stopping || s->once) {
+        *exit_status = s->stopping && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? EXIT_OK : EXIT_FAIL;
+        return 1;
+    }
+    s->restarts = time(NULL) - s->started >= STABLE_SECONDS ? 1 : s->restarts + 1;
+    if (s->restarts > MAX_RESTARTS) {
+        mk_log(MK_LOG_ERROR, "supervisor.giving_up", "restarts=%u", s->restarts - 1);
+        *exit_status = EXIT_FAIL;
+        return 1;
+    }
+    mk_log(MK_LOG_WARN, "supervisor.restart", "status=%d restarts=%u", st, s->restarts);
     return 0;
-out:
-    return -1;
 }
 
-static int run_loop(struct agent *a)
+static int supervise(struct sup *s)
 {
     struct mk_err err;
-    time_t now;
-    uint64_t ticks;
+    int status = EXIT_FAIL;
 
-    now = time(NULL);
-    for (size_t i = 0; i < a->n_certs; i++) {
-        agent_cert_load(&a->ctx, &a->certs[i], now);
-    }
-    if (agent_notify("READY=1", &err) != 0) {
-        mk_log_err("notify.failed", &err);
-    }
-    mk_log(MK_LOG_INFO, "agent.ready", "certificates=%zu metrics_port=%u", a->n_certs,
-           agent_metrics_port(a->metrics));
-    while (!a->stop) {
-        struct pollfd fds[3];
-        nfds_t nfds = 2;
-
-        now = time(NULL);
-        for (size_t i = 0; i < a->n_certs && !a->stop; i++) {
-            time_t d = agent_cert_deadline(&a->certs[i]);
-            if (d != 0 && d <= now) {
-                agent_iterate(&a->ctx, &a->certs[i], now);
-                now = time(NULL);
-            }
-        }
-        status_line(a, now);
-        if (arm_timer(a, &err) != 0) {
-            mk_log_err("agent.timer_failed", &err);
+    for (;;) {
+        if (spawn(s, &err) != 0) {
+            mk_log_err("agent.start_failed", &err);
             return EXIT_FAIL;
         }
-        fds[0] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
-        fds[1] = (struct pollfd){.fd = a->tfd, .events = POLLIN};
-        if (a->wdfd >= 0) {
-            fds[2] = (struct pollfd){.fd = a->wdfd, .events = POLLIN};
-            nfds = 3;
-        }
-        if (poll(fds, nfds, -1) < 0) {
-            if (errno == EINTR) {
+        while (s->key_pid > 0 || s->net_pid > 0) {
+            struct pollfd fds[2] = {{.fd = s->sigfd, .events = POLLIN},
+                                    {.fd = s->net_fd, .events = POLLIN}};
+            if (poll(fds, s->net_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+                mk_err_errno(&err, MK_ERR_IO, "agent: poll");
+                mk_log_err("agent.poll_failed", &err);
+                misbehave(s, "supervisor", "poll failed");
                 continue;
             }
-            mk_err_errno(&err, MK_ERR_IO, "agent: poll");
-            mk_log_err("agent.poll_failed", &err);
-            return EXIT_FAIL;
-        }
-        agent_metrics_wakeup(a->metrics);
-        if (fds[1].revents & POLLIN) {
-            if (read(a->tfd, &ticks, sizeof(ticks)) < 0 && errno == ECANCELED) {
-                clock_changed(a);
+            if (s->net_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP))) {
+                net_message(s);
+            }
+            if (fds[0].revents & POLLIN) {
+                handle_signals(s);
             }
         }
-        if (nfds == 3 && (fds[2].revents & POLLIN)) {
-            if (read(a->wdfd, &ticks, sizeof(ticks)) > 0 && agent_notify("WATCHDOG=1", &err) != 0) {
-                mk_log_err("notify.failed", &err);
-            }
+        if (s->net_fd >= 0) {
+            close(s->net_fd);
+            s->net_fd = -1;
         }
-        if (fds[0].revents & POLLIN) {
-            handle_signals(a);
+        if (decide(s, &status)) {
+            return status;
         }
     }
-    if (agent_notify("STOPPING=1", &err) != 0) {
-        mk_log_err("notify.failed", &err);
-    }
-    mk_log(MK_LOG_INFO, "agent.stopped", NULL);
-    return EXIT_OK;
-}
-
-/* --once and --renew: one pass, no server, no signals. */
-static int run_once(struct agent *a, const char *renew)
-{
-    time_t now = time(NULL);
-    int failed = 0;
-
-    a->ctx.once = 1;
-    for (size_t i = 0; i < a->n_certs; i++) {
-        struct agent_cert *c = &a->certs[i];
-        if (renew != NULL) {
-            if (strcmp(c->name, renew) != 0) {
-                continue;
-            }
-            agent_cert_force(c);
-        }
-        agent_iterate(&a->ctx, c, now);
-        if (c->attempted && (c->last_result != AGENT_RESULT_SUCCESS || c->hook_failed)) {
-            failed = 1;
-        }
-        if (!agent_cert_ready(c, time(NULL))) {
-            failed = 1;
-        }
-        mk_log(MK_LOG_INFO, "once.result", "name=%s attempted=%d result=%s ready=%d", c->name,
-               c->attempted, c->attempted ? agent_result_name(c->last_result) : "not-due",
-               agent_cert_ready(c, time(NULL)));
-    }
-    return failed ? EXIT_FAIL : EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -407,13 +454,13 @@ int main(int argc, char **argv)
     const char *renew = NULL;
     int once = 0;
     int check = 0;
-    struct agent a;
+    struct sup s;
     struct mk_err err;
     int opt;
     int rc = EXIT_FAIL;
 
-    memset(&a, 0, sizeof(a));
-    a.sigfd = a.tfd = a.wdfd = -1;
+    memset(&s, 0, sizeof(s));
+    s.sigfd = s.net_fd = -1;
     while ((opt = getopt_long(argc, argv, "c:fokr:Vh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -448,74 +495,38 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    a.cfg = conf_load(config, &err);
-    if (a.cfg == NULL) {
+    s.cfg = conf_load(config, &err);
+    if (s.cfg == NULL) {
         fprintf(stderr, "mskpki-agent: %s\n", err.msg);
         return EXIT_USAGE;
     }
     if (check) {
-        printf("%s: ok (%zu certificate(s))\n", config, a.cfg->n_certs);
-        conf_free(a.cfg);
+        printf("%s: ok (%zu certificate(s))\n", config, s.cfg->n_certs);
+        conf_free(s.cfg);
         return EXIT_OK;
     }
-    if (renew != NULL && conf_find_certificate(a.cfg, renew) == NULL) {
+    if (renew != NULL && conf_find_certificate(s.cfg, renew) == NULL) {
         fprintf(stderr, "mskpki-agent: --renew: no certificate named '%s' in %s\n", renew, config);
-        conf_free(a.cfg);
+        conf_free(s.cfg);
         return EXIT_USAGE;
     }
-    apply_log(a.cfg);
-    if (pki_sodium_init(&err) != 0 || ensure_state_dir(a.cfg->state_dir, &err) != 0) {
+    apply_log(s.cfg);
+    if (pki_sodium_init(&err) != 0 || ensure_state_dir(s.cfg->state_dir, &err) != 0) {
         mk_log_err("agent.start_failed", &err);
         goto out;
     }
-    a.metrics = agent_metrics_new(MSKPKI_VERSION, &err);
-    if (a.metrics == NULL) {
+    s.once = once || renew != NULL;
+    s.renew = renew;
+    s.sigfd = signals_open(&err);
+    if (s.sigfd < 0) {
         mk_log_err("agent.start_failed", &err);
         goto out;
     }
-    a.ctx.cfg = a.cfg;
-    a.ctx.metrics = a.metrics;
-    if (certs_build(&a, a.cfg, &err) != 0) {
-        mk_log_err("agent.start_failed", &err);
-        goto out;
-    }
-    if (once || renew != NULL) {
-        rc = run_once(&a, renew);
-        goto out;
-    }
-    /* Signals are blocked before microhttpd starts its thread, which inherits the mask. */
-    a.sigfd = agent_signals_open(&err);
-    if (a.sigfd < 0) {
-        mk_log_err("agent.start_failed", &err);
-        goto out;
-    }
-    a.tfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (a.tfd < 0) {
-        mk_err_errno(&err, MK_ERR_IO, "agent: timerfd_create");
-        mk_log_err("agent.start_failed", &err);
-        goto out;
-    }
-    if (watchdog_open(&a, &err) != 0 ||
-        agent_metrics_listen(a.metrics, a.cfg->metrics_listen, &err) != 0) {
-        mk_log_err("agent.start_failed", &err);
-        goto out;
-    }
-    mk_log(MK_LOG_INFO, "agent.start", "version=%s config=%s certificates=%zu", MSKPKI_VERSION,
-           a.cfg->path, a.cfg->n_certs);
-    rc = run_loop(&a);
+    rc = supervise(&s);
 out:
-    certs_free(&a);
-    agent_ctx_drop_ca(&a.ctx);
-    agent_metrics_free(a.metrics);
-    if (a.sigfd >= 0) {
-        close(a.sigfd);
+    if (s.sigfd >= 0) {
+        close(s.sigfd);
     }
-    if (a.tfd >= 0) {
-        close(a.tfd);
-    }
-    if (a.wdfd >= 0) {
-        close(a.wdfd);
-    }
-    conf_free(a.cfg);
+    conf_free(s.cfg);
     return rc;
 }

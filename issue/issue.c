@@ -128,7 +128,7 @@ void issue_out_clear(struct issue_out *out)
     memset(out, 0, sizeof(*out));
 }
 
-static void csr_spec_of(const struct conf_certificate *cc, struct pki_csr_spec *s)
+void issue_csr_spec(const struct conf_certificate *cc, struct pki_csr_spec *s)
 {
     memset(s, 0, sizeof(*s));
     s->common_name = cc->common_name;
@@ -145,29 +145,22 @@ static void csr_spec_of(const struct conf_certificate *cc, struct pki_csr_spec *
     s->n_emails = cc->n_emails;
 }
 
-/* Loads the pending key and CSR of an interrupted issuance.  Returns 1 when both were loaded,
- * 0 when there is nothing (usable) to resume. */
-static int load_pending(const struct issue_in *in, EVP_PKEY **key, X509_REQ **csr)
+int issue_pending_read(const char *key_path, const char *csr_path, EVP_PKEY **key, X509_REQ **csr)
 {
-    const char *name = in->cc->name;
-    char kpath[1024];
-    char cpath[1024];
     struct mk_err err;
     EVP_PKEY *k = NULL;
     X509_REQ *r = NULL;
     FILE *f = NULL;
 
-    if (issue_state_path(kpath, sizeof(kpath), in->state_dir, name, ".pending.key") != 0 ||
-        issue_state_path(cpath, sizeof(cpath), in->state_dir, name, ".pending.csr") != 0 ||
-        access(kpath, F_OK) != 0) {
+    if (access(key_path, F_OK) != 0) {
         return 0;
     }
-    k = pki_key_load_file(kpath, NULL, &err);
+    k = pki_key_load_file(key_path, NULL, &err);
     if (k == NULL) {
         mk_log_err("rotation.pending_unusable", &err);
         return 0;
     }
-    f = fopen(cpath, "re");
+    f = fopen(csr_path, "re");
     if (f != NULL) {
         r = PEM_read_X509_REQ(f, NULL, NULL, NULL);
         fclose(f);
@@ -183,25 +176,19 @@ static int load_pending(const struct issue_in *in, EVP_PKEY **key, X509_REQ **cs
     return 1;
 }
 
-/* Writes the key (0600) and CSR so that a restart can resume the issuance. */
-static int save_pending(const struct issue_in *in, EVP_PKEY *key, X509_REQ *csr, struct mk_err *err)
+int issue_pending_write(const char *key_path, const char *csr_path, EVP_PKEY *key, X509_REQ *csr,
+                        struct mk_err *err)
 {
-    const char *name = in->cc->name;
-    char kpath[1024];
-    char cpath[1024];
     struct pki_secret *pem = NULL;
     char *csr_pem = NULL;
     size_t csr_len = 0;
     int rc = -1;
 
-    MK_ENSURE(issue_state_path(kpath, sizeof(kpath), in->state_dir, name, ".pending.key") == 0 &&
-                  issue_state_path(cpath, sizeof(cpath), in->state_dir, name, ".pending.csr") == 0,
-              err, MK_ERR_INVALID, "pending: path too long for %s", name);
     MK_GUARD_PTR(pem = pki_format_key_pem(key, NULL, err));
-    MK_GUARD(pki_store_write_file(kpath, pki_secret_data(pem), pki_secret_len(pem), 0600, (uid_t)-1,
-                                  (gid_t)-1, err));
+    MK_GUARD(pki_store_write_file(key_path, pki_secret_data(pem), pki_secret_len(pem), 0600,
+                                  (uid_t)-1, (gid_t)-1, err));
     MK_GUARD_PTR(csr_pem = pki_csr_to_pem(csr, &csr_len, err));
-    MK_GUARD(pki_store_write_file(cpath, csr_pem, csr_len, 0644, (uid_t)-1, (gid_t)-1, err));
+    MK_GUARD(pki_store_write_file(csr_path, csr_pem, csr_len, 0644, (uid_t)-1, (gid_t)-1, err));
     rc = 0;
 out:
     pki_secret_free(pem);
@@ -209,9 +196,19 @@ out:
     return rc;
 }
 
-/* The new certificate must be usable before it replaces anything. */
-static int verify_issued(const struct issue_in *in, EVP_PKEY *key, X509 *leaf,
-                         STACK_OF(X509) * chain, struct mk_err *err)
+/* <state_dir>/<name>.pending.key and .pending.csr into kpath and cpath. */
+static int pending_paths(const struct issue_in *in, char *kpath, char *cpath, size_t size)
+{
+    const char *name = in->cc->name;
+
+    return issue_state_path(kpath, size, in->state_dir, name, ".pending.key") == 0 &&
+                   issue_state_path(cpath, size, in->state_dir, name, ".pending.csr") == 0
+               ? 0
+               : -1;
+}
+
+int issue_verify(struct pki_ca *ca, time_t now, EVP_PKEY *key, X509 *leaf, STACK_OF(X509) * chain,
+                 struct mk_err *err)
 {
     STACK_OF(X509) *anchors = NULL;
     struct pki_cert_info info;
@@ -221,7 +218,7 @@ static int verify_issued(const struct issue_in *in, EVP_PKEY *key, X509 *leaf,
         mk_err_prefix(err, "verify");
         goto out;
     }
-    anchors = pki_ca_trust_anchors(in->ca, err);
+    anchors = pki_ca_trust_anchors(ca, err);
     if (anchors == NULL) {
         mk_err_prefix(err, "verify: trust anchors");
         goto out;
@@ -231,7 +228,7 @@ static int verify_issued(const struct issue_in *in, EVP_PKEY *key, X509 *leaf,
         goto out;
     }
     MK_GUARD(pki_cert_info(leaf, &info, err));
-    MK_ENSURE(info.not_before <= in->now + NOT_BEFORE_SKEW && info.not_after > in->now, err,
+    MK_ENSURE(info.not_before <= now + NOT_BEFORE_SKEW && info.not_after > now, err,
               MK_ERR_VERIFY,
               "verify: issued certificate is not valid now (notBefore %lld, "
               "notAfter %lld)",
@@ -247,6 +244,8 @@ int issue_run(const struct issue_in *in, struct issue_out *out, struct mk_err *e
     const struct conf_certificate *cc = in->cc;
     const int pending = issue_uses_pending(in->ca);
     char pending_path[1024];
+    char kpath[1024];
+    char cpath[1024];
     struct pki_csr_spec cspec;
     struct pki_issue_request req;
     struct pki_issued issued = {0};
@@ -267,7 +266,9 @@ int issue_run(const struct issue_in *in, struct issue_out *out, struct mk_err *e
         mk_err_prefix(err, "store");
         goto out;
     }
-    if (pending && load_pending(in, &key, &csr) == 1) {
+    MK_ENSURE(pending_paths(in, kpath, cpath, sizeof(kpath)) == 0, err, MK_ERR_INVALID,
+              "pending: path too long for %s", cc->name);
+    if (pending && issue_pending_read(kpath, cpath, &key, &csr) == 1) {
         out->resumed = 1;
         mk_log(MK_LOG_INFO, "rotation.resume", "name=%s", cc->name);
     }
@@ -279,10 +280,10 @@ int issue_run(const struct issue_in *in, struct issue_out *out, struct mk_err *e
         MK_GUARD_PTR(key = pki_key_generate(cc->key_type, err));
     }
     if (csr == NULL) {
-        csr_spec_of(cc, &cspec);
+        issue_csr_spec(cc, &cspec);
         MK_GUARD_PTR(csr = pki_csr_new(key, &cspec, err));
         if (pending) {
-            MK_GUARD(save_pending(in, key, csr, err));
+            MK_GUARD(issue_pending_write(kpath, cpath, key, csr, err));
         }
     }
 
@@ -300,7 +301,7 @@ int issue_run(const struct issue_in *in, struct issue_out *out, struct mk_err *e
         goto out;
     }
     out->issued = 1;
-    if (verify_issued(in, key, issued.leaf, issued.chain, err) != 0) {
+    if (issue_verify(in->ca, in->now, key, issued.leaf, issued.chain, err) != 0) {
         /* Resuming would only fetch the same unusable certificate again. */
         issue_clear_pending(in->state_dir, cc->name);
         goto out;

@@ -23,6 +23,7 @@
 
 #include "conf/conf.h"
 #include "pki/ca.h"
+#include "pki/csr.h"
 #include "pki/err.h"
 #include "pki/secret.h"
 #include "pki/store.h"
@@ -55,6 +56,18 @@ void issue_clear_pending(const char *state_dir, const char *name);
  * pki_ca_free(). */
 struct pki_ca *issue_ca_new(const struct conf *cfg, struct mk_err *err) MK_MUST_CHECK;
 
+/* The CSR subject and SANs of a certificate block into s (strings borrowed from cc). */
+void issue_csr_spec(const struct conf_certificate *cc, struct pki_csr_spec *s);
+
+/* Reads a pending key (key_path) and its CSR (csr_path) of an interrupted issuance.  Returns 1
+ * when the key was loaded (*csr stays NULL when the CSR is missing or not the key's: a new CSR
+ * from the same key is harmless), else 0.  Caller frees both. */
+int issue_pending_read(const char *key_path, const char *csr_path, EVP_PKEY **key, X509_REQ **csr);
+
+/* Writes a pending key (0600) and its CSR so that a restart can resume the issuance. */
+int issue_pending_write(const char *key_path, const char *csr_path, EVP_PKEY *key, X509_REQ *csr,
+                        struct mk_err *err) MK_MUST_CHECK;
+
 struct issue_in {
     struct pki_ca *ca;
     const struct conf_certificate *cc;
@@ -74,6 +87,11 @@ struct issue_out {
 };
 /* Release with issue_out_clear(); zeroes the struct. */
 void issue_out_clear(struct issue_out *out);
+
+/* Checks that an issued certificate is usable before it replaces anything: it matches key,
+ * chains (clientAuth) to the trust anchors of ca, and is valid at now.  -1 with err ("verify: ..."). */
+int issue_verify(struct pki_ca *ca, time_t now, EVP_PKEY *key, X509 *leaf,
+                 STACK_OF(X509) * chain, struct mk_err *err) MK_MUST_CHECK;
 
 /* Runs the transaction.  On success fills *out (owned).  On failure -1 with err naming the step
  * ("ca: ...", "verify: ...", "store: ..."); out->issued is still set when the CA issued. */

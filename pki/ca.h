@@ -62,6 +62,21 @@ void pki_issued_clear(struct pki_issued *issued);
 struct pki_ca *pki_ca_local_new(const struct pki_ca_local_config *cfg, struct mk_err *err) MK_MUST_CHECK;
 struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struct mk_err *err) MK_MUST_CHECK;
 
+/*
+ * A CA whose work is done in another process: the agent's key process holds the local CA key,
+ * and its network process reaches it through these calls.  kind is the metrics label ("local").
+ * Each call is forwarded to ops with arg, and counted like a backend's requests.  arg is borrowed
+ * for the life of the CA.  Caller frees with pki_ca_free().
+ */
+struct pki_ca_proxy_ops {
+    int (*issue)(void *arg, const struct pki_issue_request *req, struct pki_issued *out,
+                 struct mk_err *err);
+    STACK_OF(X509) *(*trust_anchors)(void *arg, struct mk_err *err);
+    int (*revoke)(void *arg, X509 *cert, const char *reason, struct mk_err *err);
+};
+struct pki_ca *pki_ca_proxy_new(const char *kind, const struct pki_ca_proxy_ops *ops, void *arg,
+                                struct mk_err *err) MK_MUST_CHECK;
+
 /* "local" or "aws-pca": the metrics label. */
 const char *pki_ca_kind(const struct pki_ca *ca);
 

@@ -51,7 +51,7 @@ check(r.returncode == 0, "openssl verify against the Private CA: %s%s" % (r.stdo
 check(env.metric("mskpki_certificates_issued_total", {"name": "client"}) == 1, "issued != 1")
 check((env.metric("mskpki_ca_requests_total", {"ca": "aws-pca", "code": "ok"}) or 0) >= 2,
       "aws-pca requests not counted")
-check(not os.path.exists(os.path.join(env.state_dir, "client.pending.key")),
+check(not os.path.exists(env.out("client", ".pending-client.key")),
       "pending key left after success")
 check(len(open(env.hook_log).read().splitlines()) == 1, "hook did not run once")
 agent.stop()
@@ -72,8 +72,10 @@ env2.write_config()
 r = env2.run("--once")
 check(r.returncode == 1, "--once while the certificate is in progress exited %d:\n%s"
       % (r.returncode, r.stderr))
-pkey = os.path.join(env2.state_dir, "client.pending.key")
-for suffix in (".pending.key", ".pending.csr", ".pending.json"):
+# The pending key lives beside the outputs, out of the network process's reach.
+pkey = env2.out("client", ".pending-client.key")
+check(os.path.exists(pkey), "no pending key after an unfinished issuance:\n%s" % r.stderr)
+for suffix in (".pending.csr", ".pending.json"):
     check(os.path.exists(os.path.join(env2.state_dir, "client" + suffix)),
           "no %s after an unfinished issuance:\n%s" % (suffix, r.stderr))
 check(os.stat(pkey).st_mode & 0o777 == 0o600, "pending key mode %o" % os.stat(pkey).st_mode)
@@ -94,7 +96,8 @@ check(stats["calls"].get("GetCertificate", 0) >= 1, "GetCertificate not called: 
 out_pub = subprocess.run(["openssl", "pkey", "-in", env2.out("client", "client.key"), "-pubout"],
                          capture_output=True, text=True, check=True).stdout
 check(out_pub == pending_pub, "the resumed issuance did not use the pending key")
-for suffix in (".pending.key", ".pending.csr", ".pending.json"):
+check(not os.path.exists(pkey), "pending key left after the resumed issuance")
+for suffix in (".pending.csr", ".pending.json"):
     check(not os.path.exists(os.path.join(env2.state_dir, "client" + suffix)),
           "%s left after the resumed issuance" % suffix)
 check("event=rotation.resume" in r.stderr, "no rotation.resume line:\n" + r.stderr)

@@ -1,0 +1,548 @@
+/*
+ * netproc.c: the network process (see netproc.h): the main loop of mskpki-agent.
+ *
+ * The loop sleeps in poll() on a signalfd and a timerfd (CLOCK_REALTIME, absolute, cancelled on
+ * clock changes) armed at the earliest deadline of all certificates, so an idle agent never
+ * wakes up.  Each wake-up is counted (mskpki_agent_wakeups_total).  Rotations run in this
+ * thread, one at a time; signals that arrive meanwhile wait in the signalfd, so SIGTERM stops
+ * the agent after the rotation in flight.  The metrics server runs in libmicrohttpd's thread.
+ * The supervisor forwards its signals here.
+ */
+#include "agent/netproc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/ipc.h"
+#include "agent/iterate.h"
+#include "agent/keyproc.h"
+#include "agent/metrics.h"
+#include "agent/notify.h"
+#include "agent/sandbox.h"
+#include "agent/schedule.h"
+#include "agent/signals.h"
+#include "pki/log.h"
+
+enum agent_exit { EXIT_OK = 0, EXIT_FAIL = 1 };
+
+struct agent {
+    struct conf *cfg;
+    int sup_fd;
+    struct agent_ctx ctx;
+    struct agent_metrics *metrics;
+    struct agent_cert *certs;
+    size_t n_certs;
+    int sigfd;
+    int tfd;
+    int wdfd;
+    int stop;
+};
+
+/* One sd_notify line through the supervisor (only the main PID may notify systemd). */
+static void sup_notify(struct agent *a, const char *fmt, ...) MK_PRINTF(2, 3);
+static void sup_notify(struct agent *a, const char *fmt, ...)
+{
+    char line[512];
+    struct agent_ipc_field f[1];
+    struct mk_err err;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    f[0] = agent_ipc_s(line);
+    if (agent_ipc_send(a->sup_fd, AGENT_IPC_SUP_NOTIFY, f, 1, &err) != 0) {
+        mk_log_err("notify.failed", &err);
+    }
+}
+
+/* Keeps the key material out of reach: every output directory and secret file, and the local
+ * CA's directory.  Each call adds a Landlock layer (a reload can only narrow). */
+static void deny_keys(const struct conf *cfg)
+{
+    const char **paths = calloc(3 * cfg->n_certs + 1, sizeof(*paths));
+    struct mk_err err;
+    size_t n = 0;
+    int r;
+
+    if (paths == NULL) {
+        mk_log(MK_LOG_ERROR, "sandbox.failed", "msg=\"out of memory\"");
+        exit(1);
+    }
+    for (size_t i = 0; i < cfg->n_certs; i++) {
+        const struct conf_output *o = &cfg->certs[i].output;
+        paths[n++] = o->directory;
+        if (o->key_passphrase_file != NULL) {
+            paths[n++] = o->key_passphrase_file;
+        }
+        if (o->pkcs12_password_file != NULL) {
+            paths[n++] = o->pkcs12_password_file;
+        }
+    }
+    if (cfg->ca.type == CONF_CA_LOCAL && cfg->ca.local.directory != NULL) {
+        paths[n++] = cfg->ca.local.directory;
+    }
+    r = agent_sandbox_deny_paths(paths, n, &err);
+    free(paths);
+    if (r < 0) {
+        /* Running without the sandbox it was asked for would be a silent downgrade. */
+        mk_log_err("sandbox.failed", &err);
+        exit(1);
+    }
+    if (r == 0) {
+        mk_log(MK_LOG_WARN, "sandbox.landlock_unavailable",
+               "msg=\"the kernel has no Landlock: the network process can reach the key files\"");
+    } else {
+        mk_log(MK_LOG_DEBUG, "sandbox.landlock", "denied=%zu", n);
+    }
+}
+
+#ifdef MK_TESTING
+/* Test builds: MSKPKI_TEST_PROBE="open:PATH,keyconnect:PORT" tries what the sandbox forbids
+ * after the first loop pass and logs the errno of each attempt (event=test.probe). */
+static void test_probes(struct agent *a)
+{
+    const char *env = getenv("MSKPKI_TEST_PROBE");
+    char *copy;
+    char *save = NULL;
+
+    if (env == NULL || (copy = strdup(env)) == NULL) {
+        return;
+    }
+    for (char *item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+        struct mk_err err;
+        int e = 0;
+        if (strncmp(item, "open:", 5) == 0) {
+            int fd = open(item + 5, O_RDONLY | O_CLOEXEC);
+            e = fd >= 0 ? 0 : errno;
+            if (fd >= 0) {
+                close(fd);
+            }
+        } else if (strncmp(item, "keyconnect:", 11) == 0) {
+            if (agent_keys_test_probe(a->ctx.key_fd, "connect", item + 11, &e, &err) != 0) {
+                mk_log_err("test.probe", &err);
+                continue;
+            }
+        } else {
+            continue;
+        }
+        mk_log(MK_LOG_INFO, "test.probe", "what=%s errno=%d", item, e);
+    }
+    free(copy);
+}
+#endif
+
+static int certs_build(struct agent *a, const struct conf *cfg, struct mk_err *err)
+{
+    struct agent_cert *certs = calloc(cfg->n_certs, sizeof(*certs));
+    const char **names = calloc(cfg->n_certs, sizeof(*names));
+    int rc = -1;
+
+    MK_ENSURE(certs != NULL && names != NULL, err, MK_ERR_NOMEM, "agent: out of memory");
+    for (size_t i = 0; i < cfg->n_certs; i++) {
+        names[i] = cfg->certs[i].name;
+    }
+    /* The only step that can fail comes first, so a failure leaves everything as it was. */
+    if (a->metrics != NULL) {
+        MK_GUARD(agent_metrics_set_names(a->metrics, names, cfg->n_certs, err));
+    }
+    for (size_t i = 0; i < cfg->n_certs; i++) {
+        const struct conf_certificate *cc = &cfg->certs[i];
+        struct agent_cert *old = NULL;
+        for (size_t j = 0; j < a->n_certs; j++) {
+            if (a->certs[j].cc != NULL && strcmp(a->certs[j].name, cc->name) == 0) {
+                old = &a->certs[j];
+            }
+        }
+        if (old != NULL) {
+            /* Keep counters, pending hook and revocations; reload from the (new) outputs. */
+            certs[i] = *old;
+            memset(old, 0, sizeof(*old));
+            agent_cert_rebind(&certs[i], cc);
+        } else {
+            agent_cert_init(&certs[i], cc);
+        }
+    }
+    for (size_t j = 0; j < a->n_certs; j++) {
+        if (a->certs[j].cc != NULL) {
+            mk_log(MK_LOG_INFO, "certificate.removed", "name=%s", a->certs[j].name);
+        }
+        agent_cert_clear(&a->certs[j]);
+    }
+    free(a->certs);
+    a->certs = certs;
+    a->n_certs = cfg->n_certs;
+    certs = NULL;
+    rc = 0;
+out:
+    free(certs);
+    free(names);
+    return rc;
+}
+
+static void certs_free(struct agent *a)
+{
+    for (size_t i = 0; i < a->n_certs; i++) {
+        agent_cert_clear(&a->certs[i]);
+    }
+    free(a->certs);
+    a->certs = NULL;
+    a->n_certs = 0;
+}
+
+static void status_line(struct agent *a, time_t now)
+{
+    size_t ready = 0;
+    time_t next = 0;
+    const char *next_name = "-";
+
+    for (size_t i = 0; i < a->n_certs; i++) {
+        time_t d = agent_cert_deadline(&a->certs[i]);
+        ready += (size_t)agent_cert_ready(&a->certs[i], now);
+        if (d != 0 && (next == 0 || d < next)) {
+            next = d;
+            next_name = a->certs[i].name;
+        }
+    }
+    sup_notify(a, "STATUS=%zu certificate(s), %zu ready; next action %s in %llds", a->n_certs,
+               ready, next_name, (long long)(next > now ? next - now : 0));
+}
+
+/* Arms the timer at the earliest deadline (absolute realtime; cancelled if the clock is set). */
+static int arm_timer(struct agent *a, struct mk_err *err)
+{
+    struct itimerspec its;
+    time_t next = 0;
+
+    for (size_t i = 0; i < a->n_certs; i++) {
+        next = agent_schedule_min(next, agent_cert_deadline(&a->certs[i]));
+    }
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_sec = next; /* 0 disarms: nothing to do until a signal */
+    if (timerfd_settime(a->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) != 0) {
+        mk_err_errno(err, MK_ERR_IO, "agent: timerfd_settime");
+        return -1;
+    }
+    return 0;
+}
+
+static void apply_log(const struct conf *cfg)
+{
+    mk_log_setup(cfg->log_level, cfg->log_target, "mskpki-agent");
+}
+
+static void reload(struct agent *a)
+{
+    struct conf *cfg;
+    struct mk_err err;
+    int listen_changed;
+
+    cfg = conf_load(a->cfg->path, &err);
+    if (cfg == NULL) {
+        mk_log(MK_LOG_ERROR, "config.reload_failed", "path=%s keeping=old", a->cfg->path);
+        mk_log_err("config.reload_failed", &err);
+        sup_notify(a, "STATUS=configuration reload failed; running on the old one");
+        return;
+    }
+    /* The key process reads the same file: both run on the new configuration or neither. */
+    if (agent_keys_reload(a->ctx.key_fd, &err) != 0) {
+        mk_log(MK_LOG_ERROR, "config.reload_failed", "path=%s keeping=old", a->cfg->path);
+        mk_log_err("config.reload_failed", &err);
+        conf_free(cfg);
+        return;
+    }
+    deny_keys(cfg);
+    agent_ctx_drop_ca(&a->ctx);
+    a->ctx.cfg = cfg;
+    if (certs_build(a, cfg, &err) != 0) {
+        a->ctx.cfg = a->cfg;
+        mk_log_err("config.reload_failed", &err);
+        conf_free(cfg);
+        return;
+    }
+    listen_changed = strcmp(cfg->metrics_listen, a->cfg->metrics_listen) != 0;
+    if (listen_changed && agent_metrics_listen(a->metrics, cfg->metrics_listen, &err) != 0) {
+        mk_log_err("metrics.listen_failed", &err);
+        /* Keep serving where scrapers already look rather than go dark. */
+        if (agent_metrics_listen(a->metrics, a->cfg->metrics_listen, &err) != 0) {
+            mk_log_err("metrics.listen_failed", &err);
+        }
+    }
+    conf_free(a->cfg);
+    a->cfg = cfg;
+    apply_log(cfg);
+    mk_log(MK_LOG_INFO, "config.reloaded", "path=%s certificates=%zu", cfg->path, cfg->n_certs);
+}
+
+/*
+ * The realtime clock was set (the timerfd read failed with ECANCELED, TFD_TIMER_CANCEL_ON_SET).
+ * Every deadline is absolute, so re-planning is the loop's next pass: it takes the new time,
+ * runs what is now due (a certificate the jump expired is rotated at once) and re-arms the
+ * timer, which the kernel disarmed.  Nothing may sleep on a deadline computed before the jump.
+ */
+static void clock_changed(struct agent *a)
+{
+    mk_log(MK_LOG_INFO, "clock.changed", "now=%lld certificates=%zu", (long long)time(NULL),
+           a->n_certs);
+}
+
+static void handle_signals(struct agent *a)
+{
+    struct mk_err err;
+    int signo;
+    int r;
+
+    while ((r = agent_signals_read(a->sigfd, &signo, &err)) == 1) {
+        switch (signo) {
+        case SIGHUP:
+            mk_log(MK_LOG_INFO, "signal.reload", "signal=HUP");
+            reload(a);
+            break;
+        case SIGTERM:
+        case SIGINT:
+            mk_log(MK_LOG_INFO, "signal.stop", "signal=%s", signo == SIGTERM ? "TERM" : "INT");
+            a->stop = 1;
+            break;
+        case SIGUSR1:
+            mk_log(MK_LOG_INFO, "signal.renew_all", "signal=USR1");
+            for (size_t i = 0; i < a->n_certs; i++) {
+                agent_cert_force(&a->certs[i]);
+            }
+            break;
+#ifdef MK_TESTING
+        case SIGUSR2:
+            /* Tests cannot set the host's clock, so they cannot make the kernel cancel the
+             * timer; they move a libfaketime clock and send this instead (tests/reliability);
+             * the supervisor forwards it. */
+            clock_changed(a);
+            break;
+#endif
+        default:
+            break;
+        }
+    }
+    if (r < 0) {
+        mk_log_err("signal.read_failed", &err);
+    }
+}
+
+static int watchdog_open(struct agent *a, struct mk_err *err)
+{
+    unsigned long long usec = agent_notify_watchdog_usec();
+    struct itimerspec its;
+
+    a->wdfd = -1;
+    if (usec == 0) {
+        return 0;
+    }
+    /* Pinging at half the interval leaves systemd a full half interval of slack. */
+    usec /= 2;
+    if (usec == 0) {
+        usec = 1;
+    }
+    a->wdfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    MK_ENSURE_ERRNO(a->wdfd >= 0, err, MK_ERR_IO, "agent: timerfd_create (watchdog)");
+    memset(&its, 0, sizeof(its));
+    its.it_interval.tv_sec = (time_t)(usec / 1000000ULL);
+    its.it_interval.tv_nsec = (long)(usec % 1000000ULL) * 1000L;
+    its.it_value = its.it_interval;
+    MK_ENSURE_ERRNO(timerfd_settime(a->wdfd, 0, &its, NULL) == 0, err, MK_ERR_IO,
+                    "agent: timerfd_settime (watchdog)");
+    return 0;
+out:
+    return -1;
+}
+
+static int run_loop(struct agent *a)
+{
+#ifdef MK_TESTING
+    int probed = 0;
+#endif
+    struct mk_err err;
+    time_t now;
+    uint64_t ticks;
+
+    now = time(NULL);
+    for (size_t i = 0; i < a->n_certs; i++) {
+        agent_cert_load(&a->ctx, &a->certs[i], now);
+    }
+    sup_notify(a, "READY=1");
+    mk_log(MK_LOG_INFO, "agent.ready", "certificates=%zu metrics_port=%u", a->n_certs,
+           agent_metrics_port(a->metrics));
+    while (!a->stop) {
+        struct pollfd fds[3];
+        nfds_t nfds = 2;
+
+        now = time(NULL);
+        for (size_t i = 0; i < a->n_certs && !a->stop; i++) {
+            time_t d = agent_cert_deadline(&a->certs[i]);
+            if (d != 0 && d <= now) {
+                agent_iterate(&a->ctx, &a->certs[i], now);
+                now = time(NULL);
+            }
+        }
+        status_line(a, now);
+#ifdef MK_TESTING
+        if (!probed) {
+            test_probes(a);
+            probed = 1;
+        }
+#endif
+        if (arm_timer(a, &err) != 0) {
+            mk_log_err("agent.timer_failed", &err);
+            return EXIT_FAIL;
+        }
+        fds[0] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
+        fds[1] = (struct pollfd){.fd = a->tfd, .events = POLLIN};
+        if (a->wdfd >= 0) {
+            fds[2] = (struct pollfd){.fd = a->wdfd, .events = POLLIN};
+            nfds = 3;
+        }
+        if (poll(fds, nfds, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            mk_err_errno(&err, MK_ERR_IO, "agent: poll");
+            mk_log_err("agent.poll_failed", &err);
+            return EXIT_FAIL;
+        }
+        agent_metrics_wakeup(a->metrics);
+        if (fds[1].revents & POLLIN) {
+            if (read(a->tfd, &ticks, sizeof(ticks)) < 0 && errno == ECANCELED) {
+                clock_changed(a);
+            }
+        }
+        if (nfds == 3 && (fds[2].revents & POLLIN)) {
+            if (read(a->wdfd, &ticks, sizeof(ticks)) > 0) {
+                sup_notify(a, "WATCHDOG=1");
+            }
+        }
+        if (fds[0].revents & POLLIN) {
+            handle_signals(a);
+        }
+    }
+    sup_notify(a, "STOPPING=1");
+    mk_log(MK_LOG_INFO, "agent.stopped", NULL);
+    return EXIT_OK;
+}
+
+/* --once and --renew: one pass, no server, no signals. */
+static int run_once(struct agent *a, const char *renew)
+{
+    time_t now = time(NULL);
+    int failed = 0;
+
+    a->ctx.once = 1;
+    for (size_t i = 0; i < a->n_certs; i++) {
+        struct agent_cert *c = &a->certs[i];
+        if (renew != NULL) {
+            if (strcmp(c->name, renew) != 0) {
+                continue;
+            }
+            agent_cert_force(c);
+        }
+        agent_iterate(&a->ctx, c, now);
+        if (c->attempted && (c->last_result != AGENT_RESULT_SUCCESS || c->hook_failed)) {
+            failed = 1;
+        }
+        if (!agent_cert_ready(c, time(NULL))) {
+            failed = 1;
+        }
+        mk_log(MK_LOG_INFO, "once.result", "name=%s attempted=%d result=%s ready=%d", c->name,
+               c->attempted, c->attempted ? agent_result_name(c->last_result) : "not-due",
+               agent_cert_ready(c, time(NULL)));
+    }
+    return failed ? EXIT_FAIL : EXIT_OK;
+}
+
+/* systemd names the supervisor in WATCHDOG_PID; the pings go through it, so they are ours. */
+static void adopt_watchdog_pid(void)
+{
+    const char *pid = getenv("WATCHDOG_PID");
+    char buf[32];
+
+    if (pid != NULL && pid[0] != '\0' && strtol(pid, NULL, 10) == (long)getppid()) {
+        snprintf(buf, sizeof(buf), "%ld", (long)getpid());
+        (void)setenv("WATCHDOG_PID", buf, 1);
+    }
+}
+
+int agent_netproc_main(const struct agent_netproc_args *args)
+{
+    struct agent a;
+    struct mk_err err;
+    int rc = EXIT_FAIL;
+
+    memset(&a, 0, sizeof(a));
+    a.sigfd = a.tfd = a.wdfd = -1;
+    a.cfg = args->cfg;
+    a.sup_fd = args->sup_fd;
+    a.ctx.key_fd = args->key_fd;
+    a.ctx.sup_fd = args->sup_fd;
+    (void)prctl(PR_SET_NAME, "mskpki-netproc", 0, 0, 0);
+    adopt_watchdog_pid();
+    /* Before any thread starts: Landlock binds the calling thread and what it creates. */
+    deny_keys(a.cfg);
+    a.metrics = agent_metrics_new(MSKPKI_VERSION, &err);
+    if (a.metrics == NULL) {
+        mk_log_err("agent.start_failed", &err);
+        goto out;
+    }
+    a.ctx.cfg = a.cfg;
+    a.ctx.metrics = a.metrics;
+    if (certs_build(&a, a.cfg, &err) != 0) {
+        mk_log_err("agent.start_failed", &err);
+        goto out;
+    }
+    if (args->once || args->renew != NULL) {
+        rc = run_once(&a, args->renew);
+        goto out;
+    }
+    /* Signals are blocked before microhttpd starts its thread, which inherits the mask. */
+    a.sigfd = agent_signals_open(&err);
+    if (a.sigfd < 0) {
+        mk_log_err("agent.start_failed", &err);
+        goto out;
+    }
+    a.tfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (a.tfd < 0) {
+        mk_err_errno(&err, MK_ERR_IO, "agent: timerfd_create");
+        mk_log_err("agent.start_failed", &err);
+        goto out;
+    }
+    if (watchdog_open(&a, &err) != 0 ||
+        agent_metrics_listen(a.metrics, a.cfg->metrics_listen, &err) != 0) {
+        mk_log_err("agent.start_failed", &err);
+        goto out;
+    }
+    mk_log(MK_LOG_INFO, "agent.start", "version=%s config=%s certificates=%zu", MSKPKI_VERSION,
+           a.cfg->path, a.cfg->n_certs);
+    rc = run_loop(&a);
+out:
+    certs_free(&a);
+    agent_ctx_drop_ca(&a.ctx);
+    agent_metrics_free(a.metrics);
+    if (a.sigfd >= 0) {
+        close(a.sigfd);
+    }
+    if (a.tfd >= 0) {
+        close(a.tfd);
+    }
+    if (a.wdfd >= 0) {
+        close(a.wdfd);
+    }
+    conf_free(a.cfg);
+    close(args->key_fd);
+    close(args->sup_fd);
+    return rc;
+}
