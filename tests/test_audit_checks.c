@@ -548,8 +548,12 @@ static char *make_pem(const char *cn, long days)
     X509_set_pubkey(x, key);
     assert_true(X509_sign(x, key, EVP_sha256()) > 0);
     assert_int_equal(PEM_write_bio_X509(b, x), 1);
+    /* The BIO's buffer is not NUL-terminated, so copy exactly len bytes (strndup may scan). */
     len = BIO_get_mem_data(b, &data);
-    out = strndup(data, (size_t)len);
+    out = malloc((size_t)len + 1);
+    assert_non_null(out);
+    memcpy(out, data, (size_t)len);
+    out[len] = '\0';
     BIO_free(b);
     X509_free(x);
     EVP_PKEY_free(key);
