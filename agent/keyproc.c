@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -477,33 +478,78 @@ out:
 }
 
 #ifdef MK_TESTING
-/* Test builds: proves the sandbox by trying what it forbids. */
-static int op_test_probe(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
+/* Test builds: proves the sandbox by trying what it forbids and answering the errno (0 when it
+ * worked).  what "connect": a TCP connection to 127.0.0.1:<arg>; "getfd": a copy of descriptor
+ * FD of process PID through pidfd_getfd, arg "PID:FD" (the network process's own link). */
+static int probe_connect(long port)
 {
     struct sockaddr_in sin;
+    int e;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (s < 0) {
+        return errno;
+    }
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    e = connect(s, (struct sockaddr *)&sin, sizeof(sin)) == 0 ? 0 : errno;
+    close(s);
+    return e;
+}
+
+static int probe_getfd(const char *arg)
+{
+    char *end = NULL;
+    long pid = strtol(arg, &end, 10);
+    long fd;
+    int pfd;
+    int got;
+    int e;
+
+    if (end == NULL || *end != ':') {
+        return EINVAL;
+    }
+    fd = strtol(end + 1, NULL, 10);
+    pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    if (pfd < 0) {
+        return errno;
+    }
+    got = (int)syscall(SYS_pidfd_getfd, pfd, (int)fd, 0);
+    e = got >= 0 ? 0 : errno;
+    if (got >= 0) {
+        close(got);
+    }
+    close(pfd);
+    return e;
+}
+
+static int op_test_probe(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
+{
     struct agent_ipc_field f[1];
     char num[16];
+    char *what = NULL;
+    char *arg = NULL;
     long port = 0;
     int e = 0;
-    int s;
+    int rc = -1;
 
-    if (agent_ipc_long(m, 1, &port, err) != 0) {
-        return -1;
-    }
-    s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) {
-        e = errno;
+    MK_GUARD_PTR(what = agent_ipc_str(m, 0, err));
+    MK_GUARD_PTR(arg = agent_ipc_str(m, 1, err));
+    if (strcmp(what, "getfd") == 0) {
+        e = probe_getfd(arg);
     } else {
-        memset(&sin, 0, sizeof(sin));
-        sin.sin_family = AF_INET;
-        sin.sin_port = htons((uint16_t)port);
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        e = connect(s, (struct sockaddr *)&sin, sizeof(sin)) == 0 ? 0 : errno;
-        close(s);
+        MK_GUARD(agent_ipc_long(m, 1, &port, err));
+        e = probe_connect(port);
     }
     snprintf(num, sizeof(num), "%d", e);
     f[0] = agent_ipc_s(num);
-    return reply_ok(kp, f, 1, err);
+    rc = reply_ok(kp, f, 1, err);
+out:
+    free(what);
+    free(arg);
+    return rc;
 }
 #endif
 

@@ -28,7 +28,12 @@ struct aws_client_options {
     const char *region;       /* NULL = AWS_REGION, AWS_DEFAULT_REGION, then the profile's region */
     const char *profile;      /* NULL = AWS_PROFILE, then "default" */
     const char *endpoint_url; /* NULL = AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, then
-                                 https://<service>.<region>.amazonaws.com; applies to every service */
+                                 https://<service>.<region>.amazonaws.com; applies to every service
+                                 unless endpoint_service is set */
+    /* When set ("acm-pca"), endpoint_url applies to that service only and every other service
+     * (STS for the credential chain) resolves as if endpoint_url were NULL: a backend's VPC or
+     * FIPS endpoint must not receive the AssumeRole(WithWebIdentity) calls of its credentials. */
+    const char *endpoint_service;
     const char *ca_bundle;    /* PEM file to verify HTTPS against; NULL = system store */
     long connect_timeout_ms;  /* 0 = 5000 */
     long request_timeout_ms;  /* per attempt; 0 = 30000 */

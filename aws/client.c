@@ -28,7 +28,8 @@
 
 struct aws_client {
     char *region;
-    char *endpoint_url; /* from the options, or NULL */
+    char *endpoint_url;     /* from the options, or NULL */
+    char *endpoint_service; /* the one service endpoint_url is for, or NULL = all */
     char *ca_bundle;
     long connect_timeout_ms;
     long request_timeout_ms;
@@ -115,6 +116,9 @@ struct aws_client *aws_client_new(const struct aws_client_options *opts, struct 
     MK_GUARD(resolve_region(o, &c->region, err));
     MK_GUARD(dup_opt(o->endpoint_url != NULL && o->endpoint_url[0] != '\0' ? o->endpoint_url : NULL,
                      &c->endpoint_url, err));
+    MK_GUARD(dup_opt(
+        o->endpoint_service != NULL && o->endpoint_service[0] != '\0' ? o->endpoint_service : NULL,
+        &c->endpoint_service, err));
     MK_GUARD(dup_opt(o->ca_bundle, &c->ca_bundle, err));
     c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
     c->request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : 30000;
@@ -153,6 +157,7 @@ void aws_client_free(struct aws_client *c)
     aws_http_free(c->http);
     free(c->region);
     free(c->endpoint_url);
+    free(c->endpoint_service);
     free(c->ca_bundle);
     free(c);
 }
@@ -188,8 +193,11 @@ static const char *service_endpoint_env(const char *service)
 
 char *aws_client_endpoint(const struct aws_client *c, const char *service, struct mk_err *err)
 {
-    const char *url = c->endpoint_url;
+    const char *url = NULL;
     struct aws_buf b = {0};
+    if (c->endpoint_service == NULL || strcmp(c->endpoint_service, service) == 0) {
+        url = c->endpoint_url;
+    }
     if (url == NULL) {
         url = service_endpoint_env(service);
     }

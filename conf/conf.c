@@ -77,8 +77,8 @@ static const char *const keys_metrics[] = {"listen", NULL};
 static const char *const keys_log[] = {"level", "target", NULL};
 static const char *const keys_retry[] = {"min", "max", NULL};
 static const char *const keys_cert[] = {"name",         "subject",  "san",   "key_type",
-                                        "reuse_key",    "validity", "renew", "revoke_replaced",
-                                        "revoke_grace", "output",   "hook",  NULL};
+                                        "reuse_key",    "validity", "renew", "renew_before",
+                                        "revoke_replaced", "revoke_grace", "output", "hook", NULL};
 static const char *const keys_subject[] = {
     "common_name", "organization", "organizational_unit", "locality", "state", "country", NULL};
 static const char *const keys_san[] = {"dns", "uri", "email", NULL};
@@ -905,6 +905,21 @@ static int parse_renew(struct conf_ctx *c, const config_setting_t *cs,
     if (member(g, "fraction") != NULL && member(g, "before") != NULL) {
         return conf_fail(c, member(g, "before"), NULL,
                          "give either renew.fraction or renew.before, not both");
+    }
+    /* renew_before is the name the agent's contract uses; renew.before is the same setting. */
+    const config_setting_t *flat = member(cs, "renew_before");
+    if (flat != NULL) {
+        if (member(g, "fraction") != NULL || member(g, "before") != NULL) {
+            return conf_fail(c, flat, NULL,
+                             "give one of renew_before, renew.before or renew.fraction");
+        }
+        if (read_duration(c, cs, "renew_before", &cert->renew_before_seconds) != 0) {
+            return -1;
+        }
+        if (cert->renew_before_seconds >= cert->validity_seconds) {
+            return conf_fail(c, flat, NULL, "must be shorter than the validity (%ld seconds)",
+                             cert->validity_seconds);
+        }
     }
     if (!(cert->renew_fraction > 0 && cert->renew_fraction < 1)) {
         return conf_fail(c, member(g, "fraction"), NULL, "%g is not between 0 and 1 (exclusive)",

@@ -1016,6 +1016,16 @@ static int eval_kms_rotation(struct eval *ev, const struct audit_key *k, const c
 {
     char ebuf[900];
     const json_t *on = json_object_get(k->rotation.data, "KeyRotationEnabled");
+    const char *origin = audit_jstr(k->describe.data, "Origin");
+    /* KMS rotates only key material it generated; for imported material or a custom key store
+     * GetKeyRotationStatus answers UnsupportedOperationException, and an ERROR on every run
+     * would hide real ones.  Such keys are rotated by hand (a new key and an alias switch). */
+    if (origin != NULL && strcmp(origin, "AWS_KMS") != 0) {
+        return ADD(ev, AUDIT_KMS_ROTATION, CTL_STATUS_NOT_APPLICABLE, arn, k->region,
+                   "key material has origin %s: AWS KMS cannot rotate it automatically; rotate "
+                   "it manually",
+                   origin);
+    }
     if (k->rotation.failed) {
         return ADD(ev, AUDIT_KMS_ROTATION, CTL_STATUS_ERROR, arn, k->region,
                    "GetKeyRotationStatus failed: %s",

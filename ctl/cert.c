@@ -24,6 +24,9 @@
 #include "pki/secret.h"
 #include "pki/store.h"
 
+/* The agent's config, as for the agent and `mskpkictl status`. */
+#define CERT_DEFAULT_CONFIG "/etc/mskpki/mskpki.conf"
+
 /* RFC 5280 4.1.2.2: serial numbers are at most 20 octets. */
 #define SERIAL_MAX_OCTETS 20
 
@@ -47,13 +50,14 @@ struct revoke_opts {
 
 static void cert_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: mskpkictl cert inspect [--key FILE] [--password-file FILE] [--ca-file FILE]\n"
-            "                              [--format table|json] FILE...\n"
-            "       mskpkictl cert issue --config FILE --name CERT\n"
-            "       mskpkictl cert revoke (--cert FILE | --serial HEX) --reason REASON\n"
-            "                             (--config FILE | --ca-arn ARN [--region R] "
-            "[--endpoint-url URL] [--profile P])\n");
+    fprintf(
+        out,
+        "usage: mskpkictl cert inspect [--key FILE] [--password-file FILE] [--ca-file FILE]\n"
+        "                              [--format table|json] FILE...\n"
+        "       mskpkictl cert issue --config FILE --name CERT\n"
+        "       mskpkictl cert revoke (--cert FILE | --serial HEX --ca-arn ARN) --reason REASON\n"
+        "                             [--config FILE | --ca-arn ARN [--region R] "
+        "[--endpoint-url URL] [--profile P]]\n");
 }
 
 int ctl_cert_usage_error(const char *sub, const char *fmt, ...)
@@ -305,12 +309,17 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
     if ((o->cert == NULL) == (o->serial == NULL)) {
         return ctl_cert_usage_error("revoke", "give exactly one of --cert and --serial");
     }
-    if ((o->config == NULL) == (o->ca_arn == NULL)) {
-        return ctl_cert_usage_error("revoke", "give exactly one of --config and --ca-arn");
+    if (o->config != NULL && o->ca_arn != NULL) {
+        return ctl_cert_usage_error("revoke", "give --config or --ca-arn, not both");
     }
     if (o->serial != NULL && o->ca_arn == NULL) {
         return ctl_cert_usage_error("revoke", "--serial needs --ca-arn (the local CA revokes by "
                                               "--cert, to check it issued the certificate)");
+    }
+    /* `revoke --cert FILE --reason R` (the documented short form) goes through the CA of the
+     * agent's config, where the agent and `mskpkictl status` look for it too. */
+    if (o->config == NULL && o->ca_arn == NULL) {
+        o->config = CERT_DEFAULT_CONFIG;
     }
     if (o->ca_arn == NULL &&
         (o->region != NULL || o->endpoint_url != NULL || o->profile != NULL)) {

@@ -2,8 +2,9 @@
  * ca_aws_pca.c: the aws-pca CA backend: AWS Private CA through the ACM PCA JSON 1.1 API
  * (service "acm-pca", targets "ACMPrivateCA.<Op>", API version 2017-08-22) on aws/aws.h.
  *
- * Issuance is IssueCertificate, then GetCertificate until the certificate is there.  Because an
- * issued certificate costs money and cannot be taken back, the certificate ARN is written to the
+ * Issuance is DescribeCertificateAuthority (refuse a CA that cannot issue this certificate before
+ * paying for one), IssueCertificate, then GetCertificate until the certificate is there.  Because
+ * an issued certificate costs money and cannot be taken back, the certificate ARN is written to the
  * caller's pending file before the first GetCertificate: a crash, a restart or a poll deadline
  * leaves that record behind and the next call for the same CSR resumes polling instead of
  * issuing again.  The IdempotencyToken (derived from the CSR) covers the other window, a retry
@@ -33,6 +34,11 @@
 #include "pki/key.h"
 #include "pki/log.h"
 #include "pki/store.h"
+
+/* Defined with the other answer parsers below; declared here because pca_precheck() uses it and
+ * ca_aws_pca-int.h declares it only for test builds. */
+MK_TESTABLE int pki_pca_check_answer(json_t *desc, const char *ca_arn, long validity_seconds,
+                                     struct mk_err *err);
 
 #define PCA_DEFAULT_TEMPLATE "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate/V1"
 #define PCA_DEFAULT_RATE 1.0
@@ -577,17 +583,15 @@ out:
  * The SigningAlgorithm for IssueCertificate, into out.  The API wants the algorithm family of the
  * CA's own key ("must match the algorithm family of the CA's secret key"), which need not be the
  * family of the host's key: an RSA CA signs EC client keys with SHA256WITHRSA.  So: the
- * configured one; else the CA's configured SigningAlgorithm (DescribeCertificateAuthority,
- * learnt once); else, when the CA cannot be described (no IAM permission), the one that matches
- * the CSR's key, which is right whenever CA and host use the same key type.
+ * configured one; else the CA's configured SigningAlgorithm (from the DescribeCertificateAuthority
+ * that pca_precheck() just made, or one learnt before); else, when the CA could not be described
+ * (describe_err: no IAM permission), the one that matches the CSR's key, which is right whenever
+ * CA and host use the same key type.
  */
-static int ca_signing_algorithm(struct pki_ca *ca, X509_REQ *csr, double deadline, char *out,
-                                size_t size, struct mk_err *err)
+static int ca_signing_algorithm(struct pki_ca *ca, X509_REQ *csr, const struct mk_err *describe_err,
+                                char *out, size_t size, struct mk_err *err)
 {
     struct pca_impl *impl = ca->impl;
-    struct mk_err derr;
-    json_t *resp = NULL;
-    json_t *desc = NULL;
     EVP_PKEY *pub = NULL;
     const char *alg = NULL;
 
@@ -601,22 +605,6 @@ static int ca_signing_algorithm(struct pki_ca *ca, X509_REQ *csr, double deadlin
     if (out[0] != '\0') {
         return 0;
     }
-    mk_err_clear(&derr);
-    if (pca_describe(ca, deadline, &resp, &desc, &derr) == 0) {
-        json_decref(resp);
-        pthread_mutex_lock(&impl->lock);
-        snprintf(out, size, "%s", impl->ca_alg);
-        pthread_mutex_unlock(&impl->lock);
-        if (out[0] != '\0') {
-            return 0;
-        }
-    } else if (derr.code != MK_ERR_AWS) {
-        /* Transport trouble would hit IssueCertificate as well: report it now. */
-        if (err != NULL) {
-            *err = derr;
-        }
-        return -1;
-    }
     pub = X509_REQ_get0_pubkey(csr);
     alg = pub != NULL ? pki_key_signing_algorithm(pub) : NULL;
     if (alg == NULL) {
@@ -627,9 +615,52 @@ static int ca_signing_algorithm(struct pki_ca *ca, X509_REQ *csr, double deadlin
     }
     mk_log(MK_LOG_WARN, "pca.signing_algorithm.guessed",
            "ca_arn=%s signing_algorithm=%s reason=\"%s\"", impl->ca_arn, alg,
-           derr.code != MK_OK ? derr.ext_code : "no SigningAlgorithm in the CA description");
+           describe_err->code != MK_OK ? describe_err->ext_code
+                                       : "no SigningAlgorithm in the CA description");
     snprintf(out, size, "%s", alg);
     return 0;
+}
+
+/* Describe answers that mean "not allowed to look", not "the CA cannot issue". */
+static int describe_denied(const struct mk_err *err)
+{
+    return is_aws_code(err, "AccessDeniedException") || is_aws_code(err, "UnauthorizedOperation") ||
+           is_aws_code(err, "AccessDenied");
+}
+
+/*
+ * Before paying for a certificate: DescribeCertificateAuthority and pki_pca_check_answer(), so a
+ * CA that is not ACTIVE, is in short-lived mode for a longer validity, or expires before the
+ * certificate would is refused clearly (MK_ERR_STATE, naming the CA) and IssueCertificate is
+ * never sent.  The description also teaches the CA's SigningAlgorithm.  A host whose role may
+ * not describe the CA (AccessDeniedException) still issues, as before the check existed: the
+ * outcome goes to *describe_err for ca_signing_algorithm() and is logged.  Any other failure
+ * (network, throttling after the client's retries, an unknown CA) is returned.
+ */
+static int pca_precheck(struct pki_ca *ca, long validity_seconds, double deadline,
+                        struct mk_err *describe_err, struct mk_err *err)
+{
+    struct pca_impl *impl = ca->impl;
+    json_t *resp = NULL;
+    json_t *desc = NULL;
+    int rc;
+
+    mk_err_clear(describe_err);
+    if (pca_describe(ca, deadline, &resp, &desc, describe_err) == 0) {
+        rc = pki_pca_check_answer(desc, impl->ca_arn, validity_seconds, err);
+        json_decref(resp);
+        return rc;
+    }
+    if (describe_denied(describe_err)) {
+        mk_log(MK_LOG_WARN, "pca.describe.denied",
+               "ca_arn=%s code=%s reason=\"issuing without checking the CA's status and expiry\"",
+               impl->ca_arn, describe_err->ext_code);
+        return 0;
+    }
+    if (err != NULL) {
+        *err = *describe_err;
+    }
+    return -1;
 }
 
 /* ---- issue ------------------------------------------------------------------------------- */
@@ -649,8 +680,8 @@ static char *base64_of(const void *data, size_t len, struct mk_err *err)
 
 /* IssueCertificate; *arn gets the certificate ARN (caller frees with free()). */
 static int pca_issue_certificate(struct pki_ca *ca, X509_REQ *csr, const char *fingerprint,
-                                 long validity_seconds, double deadline, char **arn,
-                                 struct mk_err *err)
+                                 long validity_seconds, double deadline,
+                                 const struct mk_err *describe_err, char **arn, struct mk_err *err)
 {
     struct pca_impl *impl = ca->impl;
     char alg[32];
@@ -663,7 +694,7 @@ static int pca_issue_certificate(struct pki_ca *ca, X509_REQ *csr, const char *f
     size_t pem_len = 0;
     int rc = -1;
 
-    MK_GUARD(ca_signing_algorithm(ca, csr, deadline, alg, sizeof(alg), err));
+    MK_GUARD(ca_signing_algorithm(ca, csr, describe_err, alg, sizeof(alg), err));
     pem = pki_csr_to_pem(csr, &pem_len, err);
     MK_GUARD_PTR(pem);
     /* Csr is a blob: in JSON 1.1 that is base64 of the bytes, and the bytes are the PEM text. */
@@ -823,8 +854,11 @@ static int pca_issue(struct pki_ca *ca, const struct pki_issue_request *req, str
         mk_log(MK_LOG_INFO, "pca.resume", "ca_arn=%s certificate_arn=%s path=%s", impl->ca_arn,
                cert_arn, req->pending_path);
     } else {
-        MK_GUARD(pca_issue_certificate(ca, req->csr, fp, req->validity_seconds, deadline, &cert_arn,
-                                       err));
+        struct mk_err describe_err;
+
+        MK_GUARD(pca_precheck(ca, req->validity_seconds, deadline, &describe_err, err));
+        MK_GUARD(pca_issue_certificate(ca, req->csr, fp, req->validity_seconds, deadline,
+                                       &describe_err, &cert_arn, err));
         if (req->pending_path != NULL) {
             /*
              * Keep going when the record cannot be written: the certificate is paid for and
@@ -1166,6 +1200,9 @@ struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struc
     opts.region = cfg->region;
     opts.profile = cfg->profile;
     opts.endpoint_url = cfg->endpoint_url;
+    /* The configured endpoint is ACM PCA's (a VPC endpoint, FIPS, the emulator): STS calls of the
+     * credential chain (web identity on EKS, role profiles) keep their own endpoints. */
+    opts.endpoint_service = "acm-pca";
     opts.ca_bundle = cfg->ca_bundle;
     /* One call (with its internal retries) never outlives the polling deadline. */
     opts.deadline_ms = impl->poll_timeout < 120 ? impl->poll_timeout * 1000 : 120000;

@@ -331,6 +331,44 @@ int pki_store_check_dir(const char *directory, struct mk_err *err)
     return 0;
 }
 
+/*
+ * Lets the configured group reach its files.  A key 0640 to output.group is useless when its
+ * readers cannot enter the directory, and a directory this process made is 0750 with our own
+ * primary group, so members of output.group would be locked out.  A directory we own is given the
+ * group (read and search only: check_dir_fd still refuses group write); as root that includes
+ * every directory, since the agent then owns them all.  One owned by root while we are not root
+ * was made by the admin, whose choice we keep, only warning when the group cannot search it.
+ */
+static int dir_share_group(int dfd, const char *dir, gid_t group, struct mk_err *err)
+{
+    struct stat st;
+    int rc = -1;
+
+    if (group == (gid_t)-1) {
+        return 0;
+    }
+    MK_ENSURE_ERRNO(fstat(dfd, &st) == 0, err, MK_ERR_IO, "%s: fstat", dir);
+    if (st.st_gid == group) {
+        return 0;
+    }
+    if (st.st_uid == geteuid()) {
+        MK_ENSURE_ERRNO(fchown(dfd, (uid_t)-1, group) == 0, err, MK_ERR_PERM,
+                        "%s: fchown to group %ld so output.group can enter it", dir, (long)group);
+        /* The group gets read and search, never write; the other bits stay as they were. */
+        MK_ENSURE_ERRNO(fchmod(dfd, (st.st_mode & 0705) | 0050) == 0, err, MK_ERR_IO, "%s: fchmod",
+                        dir);
+        mk_log(MK_LOG_INFO, "store.dir.group", "dir=%s gid=%ld", dir, (long)group);
+    } else if ((st.st_mode & S_IXOTH) == 0) {
+        mk_log(MK_LOG_WARN, "store.dir.group",
+               "dir=%s gid=%ld want_gid=%ld "
+               "error=\"output.group cannot enter this directory\"",
+               dir, (long)st.st_gid, (long)group);
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
 /* One writer at a time per directory; a second one fails instead of interleaving. */
 static int lock_dir(int dfd, const char *dir, struct mk_err *err)
 {
@@ -812,6 +850,7 @@ int pki_store_write(const struct pki_store_spec *spec, EVP_PKEY *key, X509 *leaf
     dfd = store_open_dir(dir, 1, err);
     MK_GUARD(dfd < 0);
     MK_GUARD(lock_dir(dfd, dir, err));
+    MK_GUARD(dir_share_group(dfd, dir, spec->group, err));
     MK_GUARD(read_gen_link(dfd, dir, LINK_CURRENT, &have_cur, &cur, err));
     MK_GUARD(read_gen_link(dfd, dir, LINK_PREVIOUS, &have_prev, &prev, err));
     n_files = (int)spec_names(spec, names);

@@ -4,14 +4,18 @@ mk_unit_test(test_agent_state SOURCES test_agent_state.c LIBS mskpki_agent_core)
 mk_unit_test(test_agent_metrics SOURCES test_agent_metrics.c LIBS mskpki_agent_core)
 mk_unit_test(test_agent_hook SOURCES test_agent_hook.c LIBS mskpki_agent_core)
 
-foreach(t rotate failure sighup once idle check_config aws_pca recover notify)
+foreach(t rotate failure sighup once idle check_config aws_pca recover notify stop)
     mk_integration_test(test_agent_${t}
         python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_${t}.py $<TARGET_FILE:mskpki-agent>)
 endforeach()
 
-# The alert rules shipped in docs/ must load in Prometheus.
+# Prometheus itself (Debian's prometheus package): promtool checks the alert rules shipped in
+# docs/, and a real server scrapes a running agent and evaluates those rules against it.  Not
+# found is a failing test, not a silently missing one.
 find_program(PROMTOOL promtool)
-if(PROMTOOL)
-    mk_integration_test(test_agent_alert_rules ${PROMTOOL} check rules
-        ${PROJECT_SOURCE_DIR}/docs/alerts.rules.yml)
-endif()
+find_program(PROMETHEUS prometheus)
+mk_integration_test(test_agent_alert_rules ${PROMTOOL} check rules
+    ${PROJECT_SOURCE_DIR}/docs/alerts.rules.yml)
+mk_integration_test(test_agent_prometheus
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_prometheus.py $<TARGET_FILE:mskpki-agent>
+    ${PROMETHEUS})

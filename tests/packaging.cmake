@@ -4,3 +4,5 @@ if(NOT MSKPKI_SANITIZE)
     mk_integration_test(packaging_deb bash ${CMAKE_CURRENT_SOURCE_DIR}/packaging/test_deb.sh)
     set_tests_properties(packaging_deb PROPERTIES RUN_SERIAL TRUE)
 endif()
+# The shipped IAM policies against the AWS operations the code calls (no AWS, no root).
+mk_integration_test(packaging_iam python3 ${CMAKE_CURRENT_SOURCE_DIR}/packaging/test_iam.py)

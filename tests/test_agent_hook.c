@@ -100,6 +100,29 @@ static void test_failure_reported(void **state)
     assert_int_equal(err.code, MK_ERR_CONFIG);
 }
 
+/* A hook given as a list runs without a shell: its arguments reach the program as written, with
+ * no expansion, quoting or command separators (only shell = true adds /bin/sh -c). */
+static void test_no_shell(void **state)
+{
+    char literal[160];
+    char expanded[160];
+    struct mk_err err;
+    char *argv[] = {"/usr/bin/touch", literal, NULL};
+    struct agent_hook_spec spec = {.argv = argv,
+                                   .timeout_seconds = 10,
+                                   .name = "client-a",
+                                   .cert_path = "/etc/kafka/tls/client.crt",
+                                   .not_after = 1700000000};
+
+    (void)state;
+    snprintf(literal, sizeof(literal), "%s/$MSKPKI_CERT_NAME;touch x", tmpdir);
+    snprintf(expanded, sizeof(expanded), "%s/client-a", tmpdir);
+    assert_int_equal(agent_hook_run(&spec, &err), 0);
+    assert_int_equal(access(literal, F_OK), 0);
+    assert_int_equal(access(expanded, F_OK), -1);
+    assert_int_equal(access("x", F_OK), -1);
+}
+
 static void test_timeout_kills_group(void **state)
 {
     char script[640];
@@ -145,6 +168,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_failure_reported),
+        cmocka_unit_test(test_no_shell),
         cmocka_unit_test(test_timeout_kills_group),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

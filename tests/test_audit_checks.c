@@ -289,6 +289,28 @@ static void test_msk_mtls_variants(void **state)
     assert_int_equal(ctl_report_count(f->report), 4);
 }
 
+/* msk.tls_in_transit needs both halves: client-broker TLS only, and TLS between brokers. */
+static void test_msk_tls_in_transit_variants(void **state)
+{
+    struct fixture *f = *state;
+    add_msk(f, "{\"clusterArn\":\"t1\",\"clusterType\":\"PROVISIONED\",\"provisioned\":{"
+               "\"encryptionInfo\":{\"encryptionInTransit\":{\"clientBroker\":\"TLS\","
+               "\"inCluster\":false}}}}");
+    add_msk(f, "{\"clusterArn\":\"t2\",\"clusterType\":\"PROVISIONED\",\"provisioned\":{"
+               "\"encryptionInfo\":{\"encryptionInTransit\":{\"clientBroker\":\"PLAINTEXT\","
+               "\"inCluster\":true}}}}");
+    add_msk(f, "{\"clusterArn\":\"t3\",\"clusterType\":\"PROVISIONED\",\"provisioned\":{"
+               "\"encryptionInfo\":{\"encryptionInTransit\":{\"clientBroker\":\"TLS\","
+               "\"inCluster\":true}}}}");
+    memset(f->opts.selected, 0, sizeof(f->opts.selected));
+    f->opts.selected[AUDIT_MSK_TLS] = 1;
+    evaluate(f);
+    expect(f, "msk.tls_in_transit", "t1", CTL_STATUS_FAIL, "inCluster is false");
+    expect(f, "msk.tls_in_transit", "t2", CTL_STATUS_FAIL, "clientBroker is PLAINTEXT");
+    expect(f, "msk.tls_in_transit", "t3", CTL_STATUS_PASS, NULL);
+    assert_int_equal(ctl_report_count(f->report), 3);
+}
+
 static void test_msk_missing_data_is_error(void **state)
 {
     struct fixture *f = *state;
@@ -477,6 +499,18 @@ static void test_kms_checks(void **state)
         add_key(f, "us-east-1", keys[i], meta);
         set_details(f, keys[i], i % 2 == 0, policies[i]);
     }
+    /* Imported key material cannot rotate automatically: not applicable, even though the
+     * rotation lookup failed as KMS answers for such keys. */
+    static const char *k7 = "arn:aws:kms:us-east-1:1:key/k7";
+    snprintf(meta, sizeof(meta),
+             "{\"Arn\":\"%s\",\"KeyManager\":\"CUSTOMER\",\"KeyState\":\"Enabled\","
+             "\"Origin\":\"EXTERNAL\"}",
+             k7);
+    add_key(f, "us-east-1", k7, meta);
+    set_details(f, k7, 0, policies[0]);
+    f->inv->keys[6].rotation.failed = 1;
+    f->inv->keys[6].rotation.err.code = MK_ERR_AWS;
+    snprintf(f->inv->keys[6].rotation.err.ext_code, 64, "UnsupportedOperationException");
     /* Same key reached by alias: one set of findings per key ARN. */
     snprintf(meta, sizeof(meta),
              "{\"Arn\":\"%s\",\"KeyManager\":\"CUSTOMER\",\"KeyState\":"
@@ -491,6 +525,7 @@ static void test_kms_checks(void **state)
     expect(f, "kms.key_rotation", k1, CTL_STATUS_PASS, NULL);
     expect(f, "kms.key_rotation", k2, CTL_STATUS_FAIL, "disabled");
     expect(f, "kms.key_rotation", k6, CTL_STATUS_ERROR, "ThrottlingException");
+    expect(f, "kms.key_rotation", k7, CTL_STATUS_NOT_APPLICABLE, "origin EXTERNAL");
     expect(f, "kms.key_state", k1, CTL_STATUS_PASS, NULL);
     expect(f, "kms.key_state", k2, CTL_STATUS_FAIL, "Disabled");
     expect(f, "kms.key_state", k3, CTL_STATUS_FAIL, "PendingDeletion");
@@ -500,7 +535,63 @@ static void test_kms_checks(void **state)
     expect(f, "kms.key_policy_public", k4, CTL_STATUS_FAIL, "statement 1");
     expect(f, "kms.key_policy_public", k5, CTL_STATUS_FAIL, NULL);
     expect(f, "kms.key_policy_public", k6, CTL_STATUS_ERROR, "not a JSON object");
-    assert_int_equal(ctl_report_count(f->report), 18);
+    assert_int_equal(ctl_report_count(f->report), 21); /* 7 keys x 3; the alias adds none */
+}
+
+/* kms.key_policy_public over every shape a "*" principal can take, with and without a
+ * Condition, one key per policy. */
+static void test_kms_policy_principal_forms(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *policy;
+        enum ctl_status want;
+    } cases[] = {
+        /* {"AWS":"*"} with no Condition key at all */
+        {"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"*\"},"
+         "\"Action\":\"kms:Decrypt\"}]}",
+         CTL_STATUS_FAIL},
+        /* {"AWS":["*"]}: the list form alone */
+        {"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":[\"*\"]},"
+         "\"Action\":\"kms:*\"}]}",
+         CTL_STATUS_FAIL},
+        /* a single statement object rather than an array */
+        {"{\"Statement\":{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"*\"}}}", CTL_STATUS_FAIL},
+        /* Allow + NotPrincipal grants everyone but the listed principals */
+        {"{\"Statement\":[{\"Effect\":\"Allow\",\"NotPrincipal\":{\"AWS\":\"arn:aws:iam::1:root\"},"
+         "\"Action\":\"kms:*\"}]}",
+         CTL_STATUS_FAIL},
+        /* {"AWS":"*"} restricted by a Condition */
+        {"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"*\"},\"Action\":\"kms:*\","
+         "\"Condition\":{\"StringEquals\":{\"aws:PrincipalAccount\":\"1\"}}}]}",
+         CTL_STATUS_PASS},
+        /* named principals only */
+        {"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":[\"arn:aws:iam::1:root\","
+         "\"arn:aws:iam::2:role/r\"],\"Service\":\"kinesis.amazonaws.com\"},"
+         "\"Action\":\"kms:*\"}]}",
+         CTL_STATUS_PASS},
+        /* "*" only inside an ARN is not every principal */
+        {"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::1:root\"},"
+         "\"Action\":\"*\",\"Resource\":\"*\"}]}",
+         CTL_STATUS_PASS},
+    };
+    char arn[64], meta[256];
+    memset(f->opts.selected, 0, sizeof(f->opts.selected));
+    f->opts.selected[AUDIT_KMS_POLICY] = 1;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(arn, sizeof(arn), "arn:aws:kms:us-east-1:1:key/p%zu", i);
+        snprintf(meta, sizeof(meta),
+                 "{\"Arn\":\"%s\",\"KeyManager\":\"CUSTOMER\",\"KeyState\":\"Enabled\"}", arn);
+        add_key(f, "us-east-1", arn, meta);
+        set_details(f, arn, 1, cases[i].policy);
+    }
+    evaluate(f);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(arn, sizeof(arn), "arn:aws:kms:us-east-1:1:key/p%zu", i);
+        expect(f, "kms.key_policy_public", arn, cases[i].want,
+               cases[i].want == CTL_STATUS_FAIL ? "without a Condition" : NULL);
+    }
+    assert_int_equal(ctl_report_count(f->report), sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_listing_failure_is_error(void **state)
@@ -819,12 +910,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_msk_describe_key_denied_is_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msk_bad_cluster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msk_mtls_variants, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msk_tls_in_transit_variants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msk_missing_data_is_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msk_min_version_option, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msk_serverless_not_applicable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kinesis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_firehose, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms_policy_principal_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listing_failure_is_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pca_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pca_expiry_vs_issued, setup, teardown),

@@ -105,6 +105,12 @@ static void test_usage_errors(void **state)
     char *a11[] = {"audit", "--endpoint-url", "ftp://x"};
     char *a12[] = {"audit", "--checks", ","};
     char *a13[] = {"audit", "--output="};
+    /* A typo must not silently shorten the minimum to its numeric prefix ("2.5"). */
+    char *a14[] = {"audit", "--min-kafka-version", "2.5.1x"};
+    char *a15[] = {"audit", "--min-kafka-version", "2..5"};
+    char *a16[] = {"audit", "--min-kafka-version", "2.5."};
+    char *a17[] = {"audit", "--min-kafka-version", "2.8.2.tiered.1"};
+    char *a18[] = {"audit", "--min-kafka-version", "2.5.1 "};
     (void)state;
     expect_usage(ARGC(a1), a1, "--bogus");
     expect_usage(ARGC(a2), a2, "msk.nope");
@@ -119,6 +125,28 @@ static void test_usage_errors(void **state)
     expect_usage(ARGC(a11), a11, "ftp://x");
     expect_usage(ARGC(a12), a12, "no check id");
     expect_usage(ARGC(a13), a13, "--output");
+    expect_usage(ARGC(a14), a14, "2.5.1x");
+    expect_usage(ARGC(a15), a15, "2..5");
+    expect_usage(ARGC(a16), a16, "2.5.");
+    expect_usage(ARGC(a17), a17, "2.8.2.tiered.1");
+    expect_usage(ARGC(a18), a18, "--min-kafka-version");
+}
+
+/* The minimum versions MSK itself names are accepted as given. */
+static void test_min_version_forms(void **state)
+{
+    static const char *const ok[] = {"2.5.1", "3.10.0", "3", "3.6", "2.8.2.tiered"};
+    (void)state;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        char *argv[] = {"audit", "--min-kafka-version", (char *)ok[i]};
+        struct audit_cli cli;
+        struct mk_err err = {0};
+        if (audit_cli_parse(ARGC(argv), argv, &cli, &err) != 0) {
+            fail_msg("--min-kafka-version %s rejected: %s", ok[i], err.msg);
+        }
+        assert_string_equal(cli.eval.min_kafka_version, ok[i]);
+        audit_cli_free(&cli);
+    }
 }
 
 #define CA1 "arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/ca1"
@@ -219,15 +247,45 @@ static void test_help(void **state)
     audit_cli_free(&cli);
 }
 
+/* The usage text names every option and format of docs/audit.md and every check id. */
+static void test_usage_text(void **state)
+{
+    static const char *const words[] = {
+        "--region R]...", "--profile P", "--endpoint-url URL", "--checks ID,...",
+        "--format table|json|sarif|junit|prometheus", "--output FILE", "--concurrency N",
+        "--fail-on high|medium|low", "--min-kafka-version V", "--ca-arn ARN]...",
+        "--ca-min-days N", "--cert-validity-days N", "--required-tags KEY,...",
+        "--role-arn ARN|FILE]...", "--role-session-name S", "--external-id X",
+    };
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    (void)state;
+    assert_non_null(out);
+    audit_cli_usage(out);
+    assert_int_equal(fclose(out), 0);
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strstr(text, words[i]) == NULL) {
+            fail_msg("usage lacks '%s'", words[i]);
+        }
+    }
+    for (int c = 0; c < AUDIT_CHECK__MAX; c++) {
+        assert_non_null(strstr(text, audit_rules[c].id));
+    }
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_all_options),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_min_version_forms),
         cmocka_unit_test(test_governance_options),
         cmocka_unit_test(test_governance_usage_errors),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_usage_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

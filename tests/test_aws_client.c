@@ -191,7 +191,24 @@ static void test_endpoint_resolution(void **state)
     o.endpoint_url = "http://127.0.0.1:9";
     c = aws_client_new(&o, &err);
     check_endpoint(c, "kafka", "http://127.0.0.1:9");
+    check_endpoint(c, "sts", "http://127.0.0.1:9");
     aws_client_free(c);
+    /* Scoped to one service: the others resolve as without the option (environment first). */
+    o.endpoint_service = "acm-pca";
+    setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:4", 1);
+    c = aws_client_new(&o, &err);
+    check_endpoint(c, "acm-pca", "http://127.0.0.1:9");
+    check_endpoint(c, "kms", "http://127.0.0.1:1");
+    check_endpoint(c, "sts", "http://127.0.0.1:4");
+    aws_client_free(c);
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    unsetenv("AWS_ENDPOINT_URL_ACM_PCA");
+    unsetenv("AWS_ENDPOINT_URL");
+    c = aws_client_new(&o, &err);
+    check_endpoint(c, "sts", "https://sts.us-east-1.amazonaws.com");
+    check_endpoint(c, "acm-pca", "http://127.0.0.1:9");
+    aws_client_free(c);
+    o.endpoint_service = NULL;
     unsetenv("AWS_ENDPOINT_URL");
     o.endpoint_url = NULL;
     o.region = "cn-north-1";

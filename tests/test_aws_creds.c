@@ -417,6 +417,16 @@ static void test_web_identity_moto(void **state)
     assert_non_null(c->session_token);
     assert_true(c->expiration > 0);
     aws_creds_free(c);
+    /* ...and the environment beats web identity. */
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENVWINS", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+    c = resolve(NULL, &err);
+    assert_non_null(c);
+    assert_string_equal(c->source, "env");
+    assert_string_equal(c->access_key_id, "AKIDENVWINS");
+    aws_creds_free(c);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
     /* A missing token file is an error naming it. */
     char missing[600];
     snprintf(missing, sizeof(missing), "%s/no-token", home);

@@ -649,6 +649,28 @@ static void test_moto_check(void **state)
     assert_int_equal(err.code, MK_ERR_STATE);
     assert_non_null(strstr(err.msg, disabled_arn));
     assert_non_null(strstr(err.msg, "DISABLED"));
+    /* pki_ca_issue makes the same check itself before IssueCertificate. */
+    {
+        struct pki_issue_request req;
+        struct pki_issued got = {NULL, NULL};
+        EVP_PKEY *key;
+        X509_REQ *csr;
+
+        new_key_csr(&key, &csr);
+        memset(&req, 0, sizeof(req));
+        req.csr = csr;
+        req.validity_seconds = DAY;
+        assert_int_equal(pki_ca_issue(off, &req, &got, &err), -1);
+        assert_int_equal(err.code, MK_ERR_STATE);
+        assert_non_null(strstr(err.msg, "DISABLED"));
+        assert_null(got.leaf);
+        req.validity_seconds = 8 * DAY;
+        assert_int_equal(pki_ca_issue(ca, &req, &got, &err), -1);
+        assert_int_equal(err.code, MK_ERR_STATE);
+        assert_non_null(strstr(err.msg, "SHORT_LIVED_CERTIFICATE"));
+        X509_REQ_free(csr);
+        EVP_PKEY_free(key);
+    }
     pki_ca_free(off);
     pki_ca_free(ca);
 }
@@ -1194,10 +1216,15 @@ static void test_fake_signing_algorithm_from_ca(void **state)
     assert_int_equal(fake_calls("DescribeCertificateAuthority"), 1);
     pki_issued_clear(&got);
 
-    /* Learnt once per backend: the next issuance does not describe the CA again. */
-    fake_config("");
+    /* Every new issuance is checked first (one DescribeCertificateAuthority each); the algorithm
+     * learnt before stays when a later description lacks it. */
+    fake_config("\"describe\": {\"CertificateAuthorityConfiguration\": {}}");
     assert_int_equal(pki_ca_issue(ca, &req, &got, &err), 0);
-    assert_int_equal(fake_calls("DescribeCertificateAuthority"), 0);
+    assert_int_equal(fake_calls("DescribeCertificateAuthority"), 1);
+    body = fake_last("IssueCertificate");
+    assert_string_equal(json_string_value(json_object_get(body, "SigningAlgorithm")),
+                        "SHA512WITHECDSA");
+    json_decref(body);
     pki_issued_clear(&got);
     pki_ca_free(ca);
 
@@ -1294,6 +1321,134 @@ static void test_fake_check(void **state)
     assert_int_equal(pki_ca_check(ca, -1, &err), -1);
     assert_int_equal(err.code, MK_ERR_INVALID);
     pki_ca_free(ca);
+}
+
+/*
+ * pki_ca_issue itself describes the CA before paying for a certificate, whatever the caller did:
+ * a CA that is not ACTIVE, a short-lived CA asked for more than 7 days, or a CA that expires
+ * before the certificate would is refused (MK_ERR_STATE, the CA named) and IssueCertificate is
+ * never sent.  A resume does not describe: that certificate is already paid for.
+ */
+static void test_fake_issue_refused_by_describe(void **state)
+{
+    static const struct {
+        const char *describe;
+        long validity;
+        const char *says;
+    } cases[] = {
+        {"\"describe\": {\"Status\": \"DISABLED\"}", 3600, "DISABLED"},
+        {"\"describe\": {\"Status\": \"PENDING_CERTIFICATE\"}", 3600, "PENDING_CERTIFICATE"},
+        {"\"describe\": {\"UsageMode\": \"SHORT_LIVED_CERTIFICATE\"}", 8 * DAY,
+         "SHORT_LIVED_CERTIFICATE"},
+        {"\"describe\": {\"NotAfterIn\": 7200}", 3 * 3600, "expires"},
+    };
+    struct issue_case tc;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+
+    (void)state;
+    issue_case_begin(&tc, fake_ca(), "refused.pending");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fake_config(cases[i].describe);
+        tc.req.validity_seconds = cases[i].validity;
+        assert_int_equal(pki_ca_issue(tc.ca, &tc.req, &got, &err), -1);
+        assert_int_equal(err.code, MK_ERR_STATE);
+        if (strstr(err.msg, cases[i].says) == NULL || strstr(err.msg, FAKE_CA_ARN) == NULL) {
+            fail_msg("case %zu: %s", i, err.msg);
+        }
+        assert_int_equal(fake_calls("DescribeCertificateAuthority"), 1);
+        assert_int_equal(fake_calls("IssueCertificate"), 0);
+        assert_null(got.leaf);
+        assert_int_equal(access(tc.pending, F_OK), -1);
+    }
+    /* Short-lived mode within 7 days, and a CA that outlives the certificate, issue. */
+    fake_config(
+        "\"describe\": {\"UsageMode\": \"SHORT_LIVED_CERTIFICATE\", \"NotAfterIn\": 864000}");
+    tc.req.validity_seconds = 7 * DAY;
+    if (pki_ca_issue(tc.ca, &tc.req, &got, &err) != 0) {
+        fail_msg("issue: %s", err.msg);
+    }
+    assert_int_equal(fake_calls("IssueCertificate"), 1);
+    pki_issued_clear(&got);
+
+    /* A describe that fails for another reason than permission stops the issuance too. */
+    fake_config("\"errors\": {\"DescribeCertificateAuthority\": \"ResourceNotFoundException\"}");
+    unlink(tc.pending);
+    assert_int_equal(pki_ca_issue(tc.ca, &tc.req, &got, &err), -1);
+    assert_string_equal(err.ext_code, "ResourceNotFoundException");
+    assert_non_null(strstr(err.msg, "DescribeCertificateAuthority"));
+    assert_int_equal(fake_calls("IssueCertificate"), 0);
+
+    /* A pending record is resumed without describing the CA (even a now-disabled one).  A
+     * 1-second poll deadline leaves the record behind quickly. */
+    pki_ca_free(tc.ca);
+    tc.ca = fake_ca_with(100, 100, 1, NULL, NULL);
+    fake_config("\"in_progress\": -1");
+    tc.req.validity_seconds = 3600;
+    assert_int_equal(pki_ca_issue(tc.ca, &tc.req, &got, &err), -1);
+    assert_int_equal(err.code, MK_ERR_PENDING);
+    fake_config("\"describe\": {\"Status\": \"DISABLED\"}");
+    if (pki_ca_issue(tc.ca, &tc.req, &got, &err) != 0) {
+        fail_msg("resume: %s", err.msg);
+    }
+    assert_int_equal(fake_calls("DescribeCertificateAuthority"), 0);
+    assert_int_equal(fake_calls("IssueCertificate"), 0);
+    pki_issued_clear(&got);
+    issue_case_end(&tc);
+}
+
+/*
+ * The configured endpoint_url is ACM PCA's only: with credentials from a role profile, the STS
+ * AssumeRole goes to STS's own endpoint (moto here, through AWS_ENDPOINT_URL_STS), not to the
+ * fake PCA, which would answer UnknownOperationException.
+ */
+static void test_fake_endpoint_is_pca_only(void **state)
+{
+    struct pki_ca_aws_pca_config cfg;
+    struct issue_case tc;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    char conf[600];
+    char *saved_endpoint = strdup(getenv("AWS_ENDPOINT_URL"));
+
+    (void)state;
+    assert_non_null(saved_endpoint);
+    path_in(conf, sizeof(conf), "aws-config");
+    write_text(conf, "[profile pcarole]\nrole_arn = arn:aws:iam::123456789012:role/pca\n"
+                     "source_profile = base\n"
+                     "[profile base]\naws_access_key_id = AKIDPROFILEBASE\n"
+                     "aws_secret_access_key = base-secret\n");
+    setenv("AWS_CONFIG_FILE", conf, 1);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_ENDPOINT_URL");
+    setenv("AWS_ENDPOINT_URL_STS", moto_url, 1);
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.ca_arn = FAKE_CA_ARN;
+    cfg.endpoint_url = fake_url;
+    cfg.region = "us-east-1";
+    cfg.profile = "pcarole";
+    cfg.rate_per_second = 100;
+    cfg.burst = 100;
+    cfg.poll_timeout_seconds = 10;
+    fake_config("");
+    issue_case_begin(&tc, pki_ca_aws_pca_new(&cfg, &err), NULL);
+    assert_non_null(tc.ca);
+    int rc = pki_ca_issue(tc.ca, &tc.req, &got, &err);
+
+    setenv("AWS_CONFIG_FILE", "/nonexistent/mskpki-test", 1);
+    setenv("AWS_ACCESS_KEY_ID", "testing", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "testing", 1);
+    setenv("AWS_ENDPOINT_URL", saved_endpoint, 1);
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    free(saved_endpoint);
+    if (rc != 0) {
+        fail_msg("issue with role credentials: %s", err.msg);
+    }
+    assert_int_equal(fake_calls("IssueCertificate"), 1);
+    pki_issued_clear(&got);
+    issue_case_end(&tc);
 }
 
 static void test_fake_revoke_serial_format(void **state)
@@ -1410,6 +1565,8 @@ int main(void)
         cmocka_unit_test(test_fake_signing_algorithm_from_ca),
         cmocka_unit_test(test_fake_bad_csr),
         cmocka_unit_test(test_fake_check),
+        cmocka_unit_test(test_fake_issue_refused_by_describe),
+        cmocka_unit_test(test_fake_endpoint_is_pca_only),
         cmocka_unit_test(test_fake_revoke_serial_format),
         cmocka_unit_test(test_fake_record_write_fails),
         cmocka_unit_test(test_rate_limit_blocks_calls),

@@ -1,9 +1,11 @@
 /*
  * test_conf.c: conf_load() on the example configs, on good files in tests/data/conf/ (values and
  * defaults), and on one bad file per validation rule, asserting the exact "file:line: setting: "
- * prefix of the one-line error.  Also conf_parse_duration() and conf_find_certificate().
+ * prefix of the one-line error.  Also conf_parse_duration() and conf_find_certificate(), and
+ * `mskpki-agent --check-config` on every bad file: exit status 2 and the same one-line error.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -93,7 +96,8 @@ static void test_example_aws_pca(void **state)
     assert_int_equal(c->validity_seconds, 7L * 86400);
     assert_int_equal(c->renew_before_seconds, 2L * 86400);
     assert_int_equal(c->revoke_replaced, 1);
-    assert_int_equal(c->output.uid, 0);
+    assert_null(c->output.owner);
+    assert_true(c->output.uid == (uid_t)-1);
     assert_int_equal(c->output.gid, 0);
     assert_int_equal(c->output.key_mode, 0640);
     assert_string_equal(c->hook.argv[0], "/bin/systemctl");
@@ -285,6 +289,15 @@ static void test_metrics_off_and_ca_dir_default(void **state)
     conf_free(cfg);
 }
 
+static void test_renew_before_flat(void **state)
+{
+    (void)state;
+    struct conf *cfg = load_ok("tests/data/conf/good_renew_before.conf");
+    assert_int_equal(cfg->certs[0].renew_before_seconds, 3L * 86400);
+    assert_true(cfg->certs[0].jitter_fraction == 0.2);
+    conf_free(cfg);
+}
+
 static void test_find_certificate(void **state)
 {
     (void)state;
@@ -337,6 +350,10 @@ static const struct bad_case bad_cases[] = {
      "must be shorter than the validity"},
     {"bad_renew_both.conf", 6, "certificates.[0].renew.before",
      "either renew.fraction or renew.before"},
+    {"bad_renew_before_and_fraction.conf", 5, "certificates.[0].renew_before",
+     "give one of renew_before, renew.before or renew.fraction"},
+    {"bad_renew_before_ge_validity.conf", 6, "certificates.[0].renew_before",
+     "must be shorter than the validity"},
     {"bad_rate_zero.conf", 5, "ca.aws_pca.rate_per_second", "must be greater than 0"},
     {"bad_burst_zero.conf", 5, "ca.aws_pca.burst", "must be at least 1"},
     {"bad_dup_name.conf", 7, "certificates.[1].name",
@@ -447,6 +464,82 @@ static void test_bad_files(void **state)
                      mk_code_str(err.code), err.msg, prefix, bc->problem);
         }
         assert_null(strchr(err.msg, '\n'));
+    }
+}
+
+/* Runs `mskpki-agent --check-config --config path` with stderr captured into buf (NUL-ended);
+ * returns the raw wait status. */
+static int run_check_config(const char *agent, const char *path, char *buf, size_t cap)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(fds[1], 2) < 0) {
+            _exit(127);
+        }
+        close(fds[0]);
+        execl(agent, agent, "--check-config", "--config", path, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], buf + len, cap - 1 - len)) > 0) {
+        len += (size_t)n;
+        if (len == cap - 1) {
+            break;
+        }
+    }
+    buf[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* Issue 2 makes exit status 2 part of the contract for every class of bad value, so each row of
+ * bad_cases goes through the agent as well: exit 2 (not just non-zero), one line on stderr,
+ * carrying the same file:line: setting: prefix the library produced. */
+static void test_agent_exit_2_per_bad_file(void **state)
+{
+    (void)state;
+    const char *build = getenv("MSKPKI_BUILD_DIR");
+    assert_non_null(build);
+    char agent[4096];
+    snprintf(agent, sizeof(agent), "%s/agent/mskpki-agent", build);
+    if (access(agent, X_OK) != 0) {
+        fail_msg("%s is not built", agent);
+    }
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        const struct bad_case *bc = &bad_cases[i];
+        char rel[256];
+        char prefix[4400];
+        char out[8192];
+        snprintf(rel, sizeof(rel), "tests/data/conf/%s", bc->file);
+        const char *path = src_path(rel);
+        if (bc->line == 0) {
+            snprintf(prefix, sizeof(prefix), "%s: %s: ", path, bc->setting);
+        } else if (bc->setting[0] == '\0') {
+            snprintf(prefix, sizeof(prefix), "%s:%d: ", path, bc->line);
+        } else {
+            snprintf(prefix, sizeof(prefix), "%s:%d: %s: ", path, bc->line, bc->setting);
+        }
+        int status = run_check_config(agent, path, out, sizeof(out));
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 2) {
+            fail_msg("%s: wait status %#x, expected exit 2; stderr: %s", bc->file, (unsigned)status,
+                     out);
+        }
+        const char *nl = strchr(out, '\n');
+        if (nl == NULL || nl[1] != '\0') {
+            fail_msg("%s: stderr is not exactly one line: [%s]", bc->file, out);
+        }
+        const char *at = strstr(out, prefix);
+        if (at == NULL || strstr(at + strlen(prefix), bc->problem) == NULL) {
+            fail_msg("%s: stderr [%s] lacks \"%s...%s\"", bc->file, out, prefix, bc->problem);
+        }
     }
 }
 
@@ -574,7 +667,9 @@ int main(void)
         cmocka_unit_test(test_include_relative_to_file),
         cmocka_unit_test(test_metrics_off_and_ca_dir_default),
         cmocka_unit_test(test_find_certificate),
+        cmocka_unit_test(test_renew_before_flat),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_agent_exit_2_per_bad_file),
         cmocka_unit_test(test_include_error_names_included_file),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_every_bad_file_is_tested),

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "agent/state.h"
 #include "ctl/ctl.h"
 #include "ctl/status_int.h"
 
@@ -270,8 +271,13 @@ static void test_usage_and_config_errors(void **state)
     assert_int_equal(run_status(fx, "--bogus", NULL, NULL, NULL), CTL_EXIT_USAGE);
     assert_int_equal(run_status(fx, "--warn-days", NULL, NULL, NULL), CTL_EXIT_USAGE);
     assert_non_null(strstr(fx->stderr_text, "needs a value"));
-    /* A config that cannot be read: could not run, one line naming the file. */
+    /* A wrong config is a config error (2), one line naming the file. */
     write_text(fx->conf, "certificates = (;\n");
+    assert_int_equal(run_status(fx, NULL, NULL, NULL, NULL), CTL_EXIT_USAGE);
+    assert_int_equal(count_lines(fx->stderr_text), 1);
+    assert_non_null(strstr(fx->stderr_text, fx->conf));
+    /* A config that cannot be read: could not run (3). */
+    assert_int_equal(unlink(fx->conf), 0);
     assert_int_equal(run_status(fx, NULL, NULL, NULL, NULL), CTL_EXIT_UNAVAILABLE);
     assert_int_equal(count_lines(fx->stderr_text), 1);
     assert_non_null(strstr(fx->stderr_text, fx->conf));
@@ -347,6 +353,74 @@ static void test_parse_every_field(void **state)
     assert_int_equal(ctl_status_parse_state("/s/c.json", arr, sizeof(arr) - 1, "c", &st, &err), -1);
 }
 
+/*
+ * The reader and the agent's writer (agent/state.c) are separate code on purpose, so this runs
+ * the whole command on files the agent itself wrote: a field renamed or retyped on either side
+ * makes the certificate "malformed" here instead of passing two self-consistent unit tests.
+ */
+static void test_reads_agent_written_state(void **state)
+{
+    struct fixture *fx = *state;
+    static const char *const names[] = {"fresh", "failing", NULL};
+    struct mk_err err = {0};
+    time_t now = time(NULL);
+    static struct agent_status st;
+    write_conf(fx, names);
+
+    memset(&st, 0, sizeof(st));
+    snprintf(st.name, sizeof(st.name), "fresh");
+    snprintf(st.ca, sizeof(st.ca), "aws-pca");
+    st.ready = 1;
+    snprintf(st.subject, sizeof(st.subject), "CN=fresh.example.com");
+    snprintf(st.issuer, sizeof(st.issuer), "CN=Example Issuing CA");
+    snprintf(st.serial, sizeof(st.serial), "7E57AB1E");
+    st.not_before = now - DAY;
+    st.not_after = now + 20 * DAY;
+    st.next_renewal = now + 10 * DAY;
+    st.last_attempt = now - 120;
+    st.last_success = now - 120;
+    st.last_result = AGENT_RESULT_SUCCESS;
+    st.generation = 9;
+    snprintf(st.cert_path, sizeof(st.cert_path), "/etc/kafka/fresh.crt");
+    st.updated = now;
+    assert_int_equal(agent_state_write(fx->state, &st, &err), 0);
+
+    /* Ready but failing for a while: last error, failure count, and a near expiry. */
+    snprintf(st.name, sizeof(st.name), "failing");
+    st.not_after = now + 2 * DAY;
+    st.last_result = AGENT_RESULT_FAILURE;
+    snprintf(st.last_error, sizeof(st.last_error), "ca: aws-pca: ThrottlingException");
+    st.consecutive_failures = 5;
+    assert_int_equal(agent_state_write(fx->state, &st, &err), 0);
+
+    assert_int_equal(run_status(fx, "--format", "json", NULL, NULL), CTL_EXIT_FINDINGS);
+    assert_string_equal(fx->stderr_text, "");
+    json_error_t jerr;
+    json_t *doc = json_loads(fx->stdout_text, 0, &jerr);
+    assert_non_null(doc);
+    json_t *certs = json_object_get(doc, "certificates");
+    assert_int_equal(json_array_size(certs), 2);
+    json_t *a = json_array_get(certs, 0), *b = json_array_get(certs, 1);
+    assert_string_equal(json_string_value(json_object_get(a, "status")), "ok");
+    assert_string_equal(json_string_value(json_object_get(a, "ca")), "aws-pca");
+    assert_string_equal(json_string_value(json_object_get(a, "serial")), "7E57AB1E");
+    assert_string_equal(json_string_value(json_object_get(a, "last_result")), "success");
+    assert_true(json_is_null(json_object_get(a, "last_error")));
+    assert_int_equal(json_integer_value(json_object_get(a, "generation")), 9);
+    assert_int_equal(json_integer_value(json_object_get(a, "next_renewal")),
+                     (json_int_t)(now + 10 * DAY));
+    assert_string_equal(json_string_value(json_object_get(b, "status")), "expiring");
+    assert_string_equal(json_string_value(json_object_get(b, "last_result")), "failure");
+    assert_string_equal(json_string_value(json_object_get(b, "last_error")),
+                        "ca: aws-pca: ThrottlingException");
+    assert_int_equal(json_integer_value(json_object_get(b, "consecutive_failures")), 5);
+    json_decref(doc);
+    /* The same files with a smaller warning window: everything is fine. */
+    assert_int_equal(run_status(fx, "--warn-days", "1", NULL, NULL), CTL_EXIT_OK);
+    assert_non_null(strstr(fx->stdout_text, "failing: ok"));
+    assert_non_null(strstr(fx->stdout_text, "failures in row:  5\n"));
+}
+
 static void test_judge(void **state)
 {
     (void)state;
@@ -374,6 +448,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiring_and_warn_days, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_not_ready_missing_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_and_config_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_agent_written_state, setup, teardown),
         cmocka_unit_test(test_parse_every_field),
         cmocka_unit_test(test_judge),
     };

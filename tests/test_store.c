@@ -257,6 +257,11 @@ static void test_group_and_owner(void **state)
     assert_file_mode(P("%s/.gen-1/client.key", s->out), 0640);
     assert_file_mode(P("%s/.gen-1/client.p12", s->out), 0640);
     assert_file_mode(P("%s/.gen-1/client.crt", s->out), 0644);
+    /* The group must be able to enter the directory the store made, or 0640 gives it nothing.
+     * (As root the group is "daemon", not ours, so this fails if the store leaves its own.) */
+    assert_int_equal(stat(s->out, &st), 0);
+    assert_int_equal(st.st_gid, gid);
+    assert_int_equal(st.st_mode & 07777, 0750);
     assert_int_equal(stat(P("%s/client.key", s->out), &st), 0);
     assert_int_equal(st.st_gid, gid);
     if (spec.owner != (uid_t)-1) {
@@ -265,6 +270,29 @@ static void test_group_and_owner(void **state)
     assert_int_equal(stat(P("%s/client.crt", s->out), &st), 0);
     assert_int_equal(st.st_gid, gid);
     assert_read_is(&spec, &s->a, 1);
+}
+
+/* A 0700 directory of ours, made before the group was configured, is opened to the group. */
+static void test_group_on_existing_dir(void **state)
+{
+    struct st *s = *state;
+    struct pki_store_spec spec = s->spec;
+    gid_t gid = share_gid();
+    struct stat st;
+
+    assert_int_equal(mkdir(s->out, 0700), 0);
+    assert_int_equal(chmod(s->out, 0700), 0);
+    spec.key_mode = 0640;
+    spec.group = gid;
+    write_ok(&spec, &s->a);
+    assert_int_equal(stat(s->out, &st), 0);
+    assert_int_equal(st.st_gid, gid);
+    assert_int_equal(st.st_mode & 07777, 0750);
+    /* Without a group, nothing about the directory changes. */
+    assert_int_equal(chmod(s->out, 0700), 0);
+    write_ok(&s->spec, &s->b);
+    assert_int_equal(stat(s->out, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
 }
 
 static void expect_write_fails(const struct pki_store_spec *spec, const struct fx_pair *p,
@@ -881,6 +909,24 @@ static void test_pkcs12_clis(void **state)
              s->out, s->fx.tmp);
     assert_int_not_equal(fx_run(cmd, &out), 0);
     free(out);
+    /* keytool -list decrypts only the certificates; Java decrypts the shrouded key bag when a
+     * client asks for the key.  Copying the entry into a new keystore makes keytool do that, so a
+     * key encryption Java cannot read fails here.  The copy, re-encoded by Java, must hold our
+     * key. */
+    snprintf(cmd, sizeof(cmd),
+             "keytool -importkeystore -noprompt -srckeystore %s/client.p12 -srcstoretype PKCS12 "
+             "-srcstorepass:file %s/pw -destkeystore %s/java-copy.p12 -deststoretype PKCS12 "
+             "-deststorepass:file %s/pw",
+             s->out, s->fx.tmp, s->fx.tmp, s->fx.tmp);
+    assert_int_equal(fx_run(cmd, &out), 0);
+    free(out);
+    der = mk_test_read_file(P("%s/java-copy.p12", s->fx.tmp), &len);
+    assert_non_null(der);
+    assert_int_equal(pki_format_pkcs12_parse(der, len, s->p12pw, &key, NULL, NULL, &err), 0);
+    assert_int_equal(EVP_PKEY_eq(key, s->a.key), 1);
+    EVP_PKEY_free(key);
+    key = NULL;
+    free(der);
 
     /* Our parser reads the file back; a wrong password fails. */
     der = mk_test_read_file(P("%s/client.p12", s->out), &len);
@@ -942,6 +988,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_layout_and_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_and_owner, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_on_existing_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spec_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dir_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stable_links_across_generations, setup, teardown),

@@ -256,6 +256,12 @@ def scenario_revoke_crl():
     r = ctl("cert", "revoke", "--config", env.conf, "--serial", serial, "--reason", "SUPERSEDED",
             rc=2)
     check("--serial needs --ca-arn" in r.stderr, r.stderr)
+    # The short form `revoke --cert FILE --reason R` uses the agent's default config.  Only
+    # checked where none is installed: on a host with one it would really revoke.
+    if not os.path.exists("/etc/mskpki/mskpki.conf"):
+        r = ctl("cert", "revoke", "--cert", env.out("client"), "--reason", "SUPERSEDED")
+        check(r.returncode in (2, 3) and "/etc/mskpki/mskpki.conf" in r.stderr
+              and r.stderr.count("\n") == 1, "default config: %d %r" % (r.returncode, r.stderr))
 
     srv_ca, srv_crt, srv_key = server_pki(env.tmp)
     probe = ["probe", "--ca-file", srv_ca, "--server-name", "localhost",
@@ -357,9 +363,25 @@ def scenario_aws():
             "SUPERSEDED", rc=0)
     check("aws-pca" in r.stdout, r.stdout)
     issue(env)
-    serial = v["serial"]
+    second = inspect_json(env.out("client"), rc=0)[0]["serial"]
+    check(second != v["serial"], "the second issue kept serial %s" % second)
     ctl("cert", "revoke", "--ca-arn", arn, "--endpoint-url", url, "--region", "us-east-1",
-        "--serial", ":".join(re.findall("..", serial)), "--reason", "KEY_COMPROMISE", rc=0)
+        "--serial", ":".join(re.findall("..", second)), "--reason", "KEY_COMPROMISE", rc=0)
+    # What moto's RevokeCertificate recorded (its /moto-api/data.json model dump): each serial
+    # with the reason as the API names it, so a wrong serial form or reason cannot pass.
+    import urllib.request
+    with urllib.request.urlopen(url + "/moto-api/data.json", timeout=30) as f:
+        models = json.load(f)
+    recorded = {}
+    for service, kinds in models.items():
+        for instances in kinds.values():
+            for inst in instances:
+                if inst.get("arn") == arn or inst.get("certificate_authority_arn") == arn:
+                    for ser, info in (inst.get("revoked_certificates") or {}).items():
+                        recorded[ser.replace(":", "").upper().lstrip("0")] = \
+                            info["revocation_reason"]
+    check(recorded == {v["serial"].lstrip("0"): "SUPERSEDED", second.lstrip("0"): "KEY_COMPROMISE"},
+          "moto recorded %s" % recorded)
     # An unknown CA: the AWS error, exit 1; no credentials at all: exit 3.
     bad_arn = arn[:-4] + "0000"
     r = ctl("cert", "revoke", "--ca-arn", bad_arn, "--endpoint-url", url, "--serial", "0A",
@@ -384,8 +406,9 @@ def scenario_usage():
         (["cert", "issue", "--config", "x", "--name", "y", "z"], "unexpected argument 'z'"),
         (["cert", "revoke", "--config", "c", "--reason", "SUPERSEDED"],
          "exactly one of --cert and --serial"),
-        (["cert", "revoke", "--cert", "c", "--reason", "SUPERSEDED"],
-         "exactly one of --config and --ca-arn"),
+        (["cert", "revoke", "--cert", "c", "--config", "c", "--ca-arn", "arn:aws:acm-pca:x",
+          "--reason", "SUPERSEDED"], "--config or --ca-arn, not both"),
+        (["cert", "revoke", "--serial", "0A", "--reason", "SUPERSEDED"], "--serial needs --ca-arn"),
         (["cert", "revoke", "--cert", "c", "--config", "c"], "--reason is required"),
         (["cert", "revoke", "--cert", "c", "--config", "c", "--reason", "superseded"],
          "not an AWS RevocationReason"),

@@ -78,10 +78,26 @@ for page in mskpki-agent.8 mskpkictl.8 mskpki.conf.5; do
     [ -z "$warnings" ] || fail "man --warnings $page: $warnings"
 done
 
-# An edited config survives an upgrade (dpkg keeps conffiles the admin changed).
+# An upgrade to a newer version keeps the config the admin edited (a conffile: dpkg keeps it
+# without asking, so no --force-conf* option and no terminal) and the local CA with what it issued.
+# The newer package is the same build repacked with a higher version.
 echo "# edited by the admin" >>/etc/mskpki/mskpki.conf
-DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold "$deb" >/dev/null
+ca_before=$(openssl x509 -noout -fingerprint -sha256 -in /var/lib/mskpki/ca/ca.crt)
+rm -rf "$build/upgrade"
+(cd "$build" && cpack -G DEB -D CPACK_PACKAGE_VERSION=99.0.0 -B "$build/upgrade" >/dev/null)
+deb2=$(ls "$build"/upgrade/mskpki_99.0.0_*.deb | head -1)
+[ -f "$deb2" ] || fail "no upgrade .deb built"
+DEBIAN_FRONTEND=noninteractive dpkg -i "$deb2" </dev/null >/dev/null || fail "upgrade failed"
+[ "$(dpkg-query -W -f='${Version}' mskpki)" = "99.0.0" ] || fail "upgrade did not install 99.0.0"
 grep -q "edited by the admin" /etc/mskpki/mskpki.conf || fail "edited config lost on upgrade"
+[ ! -e /etc/mskpki/mskpki.conf.dpkg-new ] || fail "upgrade left mskpki.conf.dpkg-new"
+[ "$(stat -c '%a %G' /etc/mskpki/mskpki.conf)" = "640 mskpki" ] || fail "config mode after upgrade"
+[ "$(openssl x509 -noout -fingerprint -sha256 -in /var/lib/mskpki/ca/ca.crt)" = "$ca_before" ] ||
+    fail "the local CA changed on upgrade"
+openssl verify -purpose sslclient -CAfile "$out/ca.crt" "$out/client.crt" >/dev/null ||
+    fail "issued cert does not verify after upgrade"
+/usr/sbin/mskpki-agent --check-config --config /etc/mskpki/mskpki.conf ||
+    fail "kept config rejected after upgrade"
 
 dpkg --purge mskpki >/dev/null
 trap - EXIT

@@ -116,11 +116,23 @@ expect_rc() {
     [ "$RC" -eq "$1" ] || { cat "$OUT" "$ERR" >&2; fail "expected exit $1, got $RC"; }
 }
 
+# The JSON Schema of the json report, as documented (the block after the probe-json-schema
+# marker in docs/probe.md): every report a test reads is validated against it.
+PROBE_DOC=${MSKPKI_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/docs/probe.md
+
 # jq-free JSON checks with python: expect_json 'python expression over r (the document)'.
+# Also checks the document against the documented schema and summary.exit_code against $RC.
 expect_json() {
-    python3 - "$OUT" "$1" <<'PY' || { cat "$OUT" >&2; fail "json check failed: $1"; }
-import json, sys
+    python3 - "$OUT" "$1" "$PROBE_DOC" "${RC:-}" <<'PY' || { cat "$OUT" >&2; fail "json check failed: $1"; }
+import json, re, sys
+import jsonschema
 r = json.load(open(sys.argv[1]))
+doc = open(sys.argv[3]).read()
+m = re.search(r"<!-- probe-json-schema -->\s*```json\n(.*?)\n```", doc, re.S)
+assert m, "no probe-json-schema block in " + sys.argv[3]
+jsonschema.Draft202012Validator(json.loads(m.group(1))).validate(r)
+if sys.argv[4] != "":
+    assert r["summary"]["exit_code"] == int(sys.argv[4]), ("summary.exit_code", r["summary"])
 res = r["results"]
 def one(case, tls):
     m = [x for x in res if x["case"] == case and x["tls_version"] == tls]

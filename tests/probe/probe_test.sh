@@ -38,6 +38,28 @@ assert len(root.findall("./testsuite/testcase")) == 10
 PY
 }
 
+# test_broker's ApiVersions answers, checked by an encoder/decoder that shares no code with it
+# (the probe and test_broker both use ctl/kafka_wire.c), for a current and an older broker.
+case_apiversions() {
+    start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert
+    python3 "$(dirname "$0")/apiversions_client.py" "$BROKER_PORT" "$CA" "$TMP/client.pem" \
+        "$TMP/client.key" 3 || fail "ApiVersions answers (max v3)"
+    start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert --api-versions-max 1
+    python3 "$(dirname "$0")/apiversions_client.py" "$BROKER_PORT" "$CA" "$TMP/client.pem" \
+        "$TMP/client.key" 1 || fail "ApiVersions answers (max v1)"
+}
+
+# A broker older than KIP-511 answers our v3 request with UNSUPPORTED_VERSION in the v0 layout:
+# that is a Kafka answer, so the valid certificate is ACCEPTED and the refusals stay REFUSED.
+case_old_kafka() {
+    start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert --api-versions-max 2
+    run_probe --bootstrap "localhost:$BROKER_PORT" --ca-file "$CA" "${CLIENT[@]}" --format json
+    expect_rc 0
+    expect_json 'all(x["ok"] for x in res) and len(res) == 10'
+    expect_json 'all(one("valid_client_cert", t)["outcome"] == "ACCEPTED" and "v0 answered" in one("valid_client_cert", t)["detail"] and "error_code 35" in one("valid_client_cert", t)["detail"] for t in ("TLSv1.2", "TLSv1.3"))'
+    expect_json 'one("no_client_cert", "TLSv1.3")["outcome"] == "REFUSED"'
+}
+
 # TLS 1.3 refused by the broker: NOT_APPLICABLE, not a failure.
 case_tls12_only() {
     start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert --tls-max 1.2

@@ -6,6 +6,10 @@
  *
  *   test_broker --port 0 --cert S.pem --key S.key [--ca-file CA.pem] [--require-client-cert |
  *               --optional-client-cert] [--trust-any] [--tls-min 1.2] [--tls-max 1.3] [--crl F]
+ *               [--api-versions-max N]
+ *
+ * --api-versions-max N (0..3, default 3) plays an older broker: ApiVersions above vN get
+ * UNSUPPORTED_VERSION in the v0 layout (KIP-511), which the probe must still take as Kafka.
  *
  * With --port 0 it binds a free loopback port and prints "PORT=<n>" on stdout first.
  */
@@ -32,6 +36,9 @@
 static const struct kafka_api_range broker_apis[] = {
     {0, 0, 9}, {1, 0, 13}, {3, 0, 12}, {8, 0, 8}, {9, 0, 8}, {18, 0, 3}, {19, 0, 7},
 };
+
+/* Highest ApiVersions version answered normally; written once by main before any thread. */
+static int api_versions_max = KAFKA_API_VERSIONS_MAX_VERSION;
 
 static int trust_any_cb(int ok, X509_STORE_CTX *ctx)
 {
@@ -93,9 +100,22 @@ static void answer(SSL *ssl)
                 fprintf(stderr, "test_broker: %s\n", err.msg);
                 return;
             }
+            req.version = KAFKA_API_VERSIONS_MAX_VERSION + 1; /* anything above what we speak */
+        }
+        if (req.version > api_versions_max) {
+            /* What a broker answers a version it does not know: the error, in the v0 layout,
+             * with the ApiVersions range it does speak so the client can retry lower. */
             resp.error_code = KAFKA_ERR_UNSUPPORTED_VERSION;
             resp.n_api_keys = 1;
-            resp.api_keys[0] = (struct kafka_api_range){KAFKA_API_VERSIONS, 0, 3};
+            resp.api_keys[0] =
+                (struct kafka_api_range){KAFKA_API_VERSIONS, 0, (int16_t)api_versions_max};
+        } else {
+            /* Our own range in the list must say what this broker answers. */
+            for (size_t i = 0; i < resp.n_api_keys; i++) {
+                if (resp.api_keys[i].api_key == KAFKA_API_VERSIONS) {
+                    resp.api_keys[i].max_version = (int16_t)api_versions_max;
+                }
+            }
         }
         resp.correlation_id = req.correlation_id;
         long n = kafka_api_versions_response_encode(out, sizeof(out), req.version, &resp, &err);
@@ -144,7 +164,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: test_broker --port N --cert F --key F [--ca-file F] "
                     "[--require-client-cert|--optional-client-cert] [--trust-any] "
-                    "[--tls-min V] [--tls-max V] [--crl F]\n");
+                    "[--tls-min V] [--tls-max V] [--crl F] [--api-versions-max N]\n");
 }
 
 int main(int argc, char **argv)
@@ -164,6 +184,7 @@ int main(int argc, char **argv)
         {"tls-min", required_argument, NULL, 'm'},
         {"tls-max", required_argument, NULL, 'M'},
         {"crl", required_argument, NULL, 'l'},
+        {"api-versions-max", required_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -210,6 +231,15 @@ int main(int argc, char **argv)
             break;
         case 'l':
             crl = optarg;
+            break;
+        case 'V':
+            errno = 0;
+            api_versions_max = (int)strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || api_versions_max < 0 ||
+                api_versions_max > KAFKA_API_VERSIONS_MAX_VERSION) {
+                usage();
+                return 2;
+            }
             break;
         default:
             usage();
