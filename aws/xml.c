@@ -8,6 +8,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlerror.h>
 
 #include "aws/buf.h"
 
@@ -17,14 +18,40 @@ struct aws_xml {
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 
+/* libxml2 reports some faults (input encoding errors) through its generic error channel even
+ * with XML_PARSE_NOERROR, to stderr by default: a line outside the agent's key=value log that
+ * could quote the answer.  The caller gets our own one-line error instead. */
+static void xml_quiet(void *ctx, const char *msg, ...)
+{
+    (void)ctx;
+    (void)msg;
+}
+
+static void xml_quiet_structured(void *ctx, xmlErrorPtr error)
+{
+    (void)ctx;
+    (void)error;
+}
+
 static void xml_init(void)
 {
     xmlInitParser();
+    /* The defaults that threads started later take... */
+    xmlThrDefSetGenericErrorFunc(NULL, xml_quiet);
+    xmlThrDefSetStructuredErrorFunc(NULL, xml_quiet_structured);
+}
+
+static void xml_quiet_this_thread(void)
+{
+    /* ...and this thread's own copy, which libxml2 2.9 keeps per thread. */
+    xmlSetGenericErrorFunc(NULL, xml_quiet);
+    xmlSetStructuredErrorFunc(NULL, xml_quiet_structured);
 }
 
 struct aws_xml *aws_xml_parse(const char *text, size_t len, struct mk_err *err)
 {
     pthread_once(&xml_once, xml_init);
+    xml_quiet_this_thread();
     if (text == NULL || len == 0 || len > INT_MAX) {
         mk_err_set(err, MK_ERR_INVALID, "empty or oversized XML answer");
         return NULL;

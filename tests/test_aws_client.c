@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -300,6 +301,34 @@ static void test_msk_rest_moto(void **state)
     assert_true(err.http_status >= 400);
     assert_clean(&err);
     aws_client_free(c);
+}
+
+/* libxml2 writes some faults to stderr by itself (here bytes that are not EUC-JP, which it
+ * quotes): an answer's bytes must reach neither the log nor a terminal, only our error. */
+static void test_xml_errors_stay_quiet(void **state)
+{
+    (void)state;
+    static const char bad[] = "<?xml version=\"1.0\" encoding=\"EUC-JP\"?><a><b>\xff\xfe"
+                              "SeCrEt</b></a>";
+    char path[] = "/tmp/mskpki-xmlquiet-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    struct mk_err err = {0};
+    char *text = aws_xml_text(bad, sizeof(bad) - 1, "a/b", &err);
+    fflush(stderr);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    off_t written = lseek(fd, 0, SEEK_END);
+    close(fd);
+    unlink(path);
+    assert_null(text);
+    assert_int_equal(err.code, MK_ERR_INVALID);
+    assert_null(strstr(err.msg, "SeCrEt"));
+    assert_int_equal(written, 0);
 }
 
 static void test_sts_query_moto(void **state)
@@ -688,6 +717,7 @@ int main(void)
         cmocka_unit_test_setup(test_kms_json_moto, each_setup),
         cmocka_unit_test_setup(test_msk_rest_moto, each_setup),
         cmocka_unit_test_setup(test_sts_query_moto, each_setup),
+        cmocka_unit_test(test_xml_errors_stay_quiet),
         cmocka_unit_test_setup(test_concurrent_calls, each_setup),
         cmocka_unit_test_setup(test_retry_throttling_then_success, each_setup),
         cmocka_unit_test_setup(test_retry_gives_up, each_setup),

@@ -13,14 +13,33 @@ password/passphrase file kept, and the base64 body of every private key file kep
 outputs (logs, state, reports, scrapes, program output) must contain none of them and no PEM
 private key header.  Key files must be no wider than their config's key_mode (default 0600), and
 never readable by others.
+
+Besides the KNOWN list, the secrets hard-coded in the test and bench sources are harvested
+(SOURCE_PATTERNS: `#define SECRET "..."`, `AWS_SECRET_ACCESS_KEY=...`, `"SecretAccessKey": "..."`
+and the like), so a new test's fake secret is scanned for without anyone editing this file.
+
+Skipping: after `ctest -R something` only part of the suite ran and the scan may have nothing
+to read, so it answers "skipped" (77).  After the whole suite (every test ctest -N lists ran in
+this ctest invocation, read from Testing/Temporary/LastTest.log.tmp) a scan with nothing to
+read, or without the artifacts of each kind of test that keeps them (PRODUCERS), fails: the
+whole-suite scan in CI must never pass by skipping.
 """
+import glob
 import os
 import re
 import stat
 import sys
 
 BUILD = os.environ["MSKPKI_BUILD_DIR"]
+SRC = os.environ.get("MSKPKI_SOURCE_DIR",
+                     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ART = os.path.join(BUILD, "artifacts")
+TMPDIR = os.path.join(BUILD, "Testing", "Temporary")
+SELF = "test_secrets"
+# Subdirectories of artifacts/ that a whole-suite run must have filled: agentlib.py (agent and
+# reliability tests), test_audit.py, tests/probe/lib.sh and test_bad_input.py keep them.  A
+# missing one means that kind of output escaped the scan.
+PRODUCERS = ("agent", "audit", "probe", "bad_input")
 
 # Secrets hard-coded in the tests (grep AWS_SECRET_ACCESS_KEY / passphrase / password in tests/).
 # "testing" (moto's fake secret) is too common a word to scan for.
@@ -31,6 +50,19 @@ KNOWN = [
     "second-password",
     "badinput/fake+secret/KEY0123456789abcdefXYZ",
 ]
+# Where the test and bench sources hard-code fake secrets (see harvested_secrets()).
+SOURCE_PATTERNS = [
+    re.compile(r'#define\s+\w*(?:SECRET|TOKEN|PASSWORD|PASSPHRASE)\w*\s+"([^"\\]{8,})"'),
+    re.compile(r'^\s*[A-Z_]*(?:SECRET|PASSWORD|PASSPHRASE|TOKEN)[A-Z_]*\s*=\s*["\']'
+               r'([^"\'\s]{8,})["\']', re.M),
+    re.compile(r'(?i)aws_secret_access_key["\']?\s*[:=,]\s*\\?["\']([A-Za-z0-9/+=_.-]{8,})'
+               r'\\?["\']'),
+    re.compile(r'(?i)aws_secret_access_key\s*=\s*([A-Za-z0-9/+=_.-]{8,})(?:\s|\\n|$)', re.M),
+    re.compile(r'(?:SecretAccessKey|SessionToken|Token)\\?"\s*:\s*\\?"([A-Za-z0-9/+=_.-]{8,})'
+               r'\\?"'),
+]
+# A variable or setting name caught by the patterns above (AWS_SESSION_TOKEN), not a value.
+IDENTIFIER = re.compile(r"[A-Za-z]+(_[A-Za-z]+)+")
 PRIVATE_HEADER = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 KEY_NAME = re.compile(r"(\.key|\.p12|\.pfx|\.jks)$")
 SECRET_NAME = re.compile(r"(\.pass|password|passphrase)[^/]*$|^pass$")
@@ -83,12 +115,76 @@ def configured_key_mode(path):
     return None
 
 
+def harvested_secrets():
+    """The fake secrets hard-coded in tests/ and bench/ sources (test data dirs left out)."""
+    found = set()
+    for top in ("tests", "bench"):
+        for d, dirs, files in os.walk(os.path.join(SRC, top)):
+            dirs[:] = [x for x in dirs if x not in ("data", "seeds")]
+            for f in files:
+                if not f.endswith((".c", ".py", ".sh")):
+                    continue
+                with open(os.path.join(d, f), encoding="utf-8", errors="replace") as fh:
+                    text = fh.read()
+                for pat in SOURCE_PATTERNS:
+                    for m in pat.finditer(text):
+                        if not IDENTIFIER.fullmatch(m.group(1)):
+                            found.add(m.group(1))
+    return found
+
+
+def whole_suite_ran():
+    """True when this ctest invocation ran every test of the build (the log ctest is writing
+    names each as "N/M Testing: NAME"); False after ctest -R/-L/-E or when run by hand."""
+    # LastTest.log.tmp, or LastTest_<tag>.log.tmp under ctest -T/-D; renamed when ctest ends.
+    logs = glob.glob(os.path.join(TMPDIR, "LastTest*.log.tmp"))
+    if not logs:
+        return False
+    with open(max(logs, key=os.path.getmtime), encoding="utf-8", errors="replace") as f:
+        ran = set(re.findall(r"^\d+/\d+ Testing: (\S+)$", f.read(), re.M))
+    # The suite as ctest knows it, from the CTestTestfile.cmake files it reads.  Not `ctest -N`:
+    # any ctest run rewrites Testing/Temporary/LastTest.log.tmp, the very log being scanned.
+    listed = set()
+    for d, dirs, files in os.walk(BUILD):
+        dirs[:] = [x for x in dirs if x not in ("CMakeFiles", "Testing", "artifacts", "memcheck")]
+        if "CTestTestfile.cmake" in files:
+            with open(os.path.join(d, "CTestTestfile.cmake"), encoding="utf-8",
+                      errors="replace") as f:
+                listed |= set(re.findall(r"^\s*add_test\(\[=\[(.*?)\]=\]", f.read(), re.M))
+    if not listed:
+        # Without the list the run cannot be called partial: the strict answer.
+        print("test_secrets: no tests found in %s/**/CTestTestfile.cmake; treating the run as "
+              "whole" % BUILD)
+        return True
+    missing = listed - ran - {SELF}
+    if missing:
+        print("test_secrets: partial run, %d of %d tests not run (e.g. %s)"
+              % (len(missing), len(listed), ", ".join(sorted(missing)[:3])))
+    return not missing
+
+
+def skip_or_fail(whole, why):
+    """A scan with nothing to read: skipped after a partial run, a failure after the whole."""
+    if whole:
+        print("FAIL test_secrets: the whole suite ran but %s: the scan would prove nothing" % why)
+        return 1
+    print("test_secrets: %s (only part of the suite ran); skipped" % why)
+    return 77
+
+
 def main():
+    whole = whole_suite_ran()
     if not os.path.isdir(ART):
-        # Only some tests ran (ctest -R ...) and none kept artifacts: skipped, not passed.
-        print("test_secrets: no artifacts at %s (run the whole suite); skipped" % ART)
-        return 77
+        return skip_or_fail(whole, "no artifacts at %s" % ART)
+    if whole:
+        empty = [p for p in PRODUCERS if not os.path.isdir(os.path.join(ART, p)) or
+                 not any(True for _ in walk(os.path.join(ART, p)))]
+        if empty:
+            return skip_or_fail(whole, "no artifacts under %s" % ", ".join(
+                os.path.join(ART, p) for p in empty))
     secrets = [s.encode() for s in KNOWN]
+    harvested = harvested_secrets()
+    secrets += [s.encode() for s in harvested]
     outputs = []
     n_keys = 0
     for p in walk(ART):
@@ -108,10 +204,11 @@ def main():
                 secrets.append(line)
         elif OUTPUT_NAME.search(name):
             outputs.append(p)
-    tmpdir = os.path.join(BUILD, "Testing", "Temporary")
-    if os.path.isdir(tmpdir):
-        outputs += [os.path.join(tmpdir, f) for f in os.listdir(tmpdir)
-                    if f.startswith("LastTest.log")]
+    if os.path.isdir(TMPDIR):
+        # LastTest.log.tmp is the log ctest is writing now: every test run before this one,
+        # with its whole output (ctest does not truncate it).
+        outputs += [os.path.join(TMPDIR, f) for f in os.listdir(TMPDIR)
+                    if f.startswith("LastTest")]
     secrets = sorted(set(secrets))
     for p in outputs:
         data = read(p)
@@ -123,12 +220,14 @@ def main():
                 problems.append("%s: contains a secret (%s..., %d bytes)" % (p, shown, len(s)))
     for line in problems:
         print("FAIL " + line)
-    print("test_secrets: %d outputs scanned for %d secrets from %d key files; %d problems" %
-          (len(outputs), len(secrets), n_keys, len(problems)))
-    # A scan that found nothing to compare is no evidence: skipped, not passed.
-    if not outputs or not secrets:
-        print("test_secrets: nothing to scan; skipped")
-        return 77
+    print("test_secrets: %s run: %d outputs scanned for %d secrets (%d harvested from the "
+          "sources, %d from %d key files); %d problems" %
+          ("whole-suite" if whole else "partial", len(outputs), len(secrets), len(harvested),
+           len(secrets) - len(harvested), n_keys, len(problems)))
+    # A scan that found nothing to read is no evidence.  After the whole suite there must be
+    # key files too, or the agent tests' keys (whose bodies are secrets) never reached it.
+    if not outputs or (whole and not n_keys):
+        return skip_or_fail(whole, "%d outputs and %d key files to scan" % (len(outputs), n_keys))
     return 1 if problems else 0
 
 

@@ -145,14 +145,48 @@ def check_after_kill(i):
     return current, len(gens) == 3 or tmps
 
 
+def session_members(sid):
+    """Pids still alive in session sid (zombies are dead: they write nothing)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                # pid (comm) state ppid pgrp session ...; comm may hold spaces and parentheses.
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            pids.append(int(d))
+    return pids
+
+
+def wait_children_gone(i, sid):
+    """The agent's key and network processes die with it (PR_SET_PDEATHSIG): the store is
+    checked only once nothing of that run can still write, and a survivor is a failure."""
+    deadline = time.monotonic() + 10
+    while True:
+        left = session_members(sid)
+        if not left:
+            return
+        check(time.monotonic() < deadline,
+              "round %d: processes of the killed agent survived it: %r" % (i, left))
+        time.sleep(0.005)
+
+
 switched = partial = 0
 last = os.readlink(os.path.join(out, "current"))
 for i in range(1, KILLS + 1):
+    # Its own session, so that its children can be found after it is gone; SIGKILL goes to the
+    # agent alone, as when the kernel's OOM killer or `kill -9 PID` ends it.
     p = subprocess.Popen([AGENT, "--config", env.conf, "--renew", "client"], env=run_env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
     time.sleep(rng.uniform(0, run_time * 1.1))
     p.send_signal(signal.SIGKILL)
     p.wait()
+    wait_children_gone(i, p.pid)
     current, mid = check_after_kill(i)
     switched += current != last
     partial += bool(mid)
