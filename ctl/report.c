@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 struct ctl_report {
     pthread_mutex_t lock;
@@ -514,19 +515,112 @@ static json_t *sarif_rule(const struct ctl_rule *rule)
 }
 
 /*
+ * Code scanning (GitHub's, and tools modelled on it) rejects a result without
+ * physicalLocation.artifactLocation.uri and accepts only relative paths, so each resource gets a
+ * stable path made from its ARN: "arn:aws:kafka:us-east-1:1:cluster/a/b" becomes
+ * "aws/kafka/us-east-1/1/cluster/a/b" (empty ARN fields dropped, anything but unreserved
+ * characters and '/' percent-encoded).  A failed listing ("*") is placed by region and type.
+ */
+static void sarif_uri_append(char *out, size_t size, size_t *used, const char *text)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
+        int plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                    (*c >= '0' && *c <= '9') || strchr("-._~/", *c) != NULL;
+        size_t need = plain ? 1 : 3;
+        if (*used + need >= size) {
+            break;
+        }
+        if (plain) {
+            out[(*used)++] = (char)*c;
+        } else {
+            out[(*used)++] = '%';
+            out[(*used)++] = hex[*c >> 4];
+            out[(*used)++] = hex[*c & 0x0f];
+        }
+    }
+    out[*used] = '\0';
+}
+
+MK_TESTABLE void ctl_sarif_uri(const struct ctl_finding *f, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    if (strncmp(f->resource, "arn:", 4) != 0) {
+        sarif_uri_append(out, size, &used, "aws/listing/");
+        sarif_uri_append(out, size, &used, f->region != NULL ? f->region : "global");
+        sarif_uri_append(out, size, &used, "/");
+        sarif_uri_append(out, size, &used, f->resource_type);
+        return;
+    }
+    const char *p = f->resource + 4;
+    int fields = 0;
+    /* partition:service:region:account:resource; only the first four are ':'-separated. */
+    while (fields < 4) {
+        const char *colon = strchr(p, ':');
+        if (colon == NULL) {
+            break;
+        }
+        if (colon > p) {
+            char part[256];
+            snprintf(part, sizeof(part), "%.*s/", (int)(colon - p), p);
+            sarif_uri_append(out, size, &used, part);
+        }
+        p = colon + 1;
+        fields++;
+    }
+    sarif_uri_append(out, size, &used, p);
+}
+
+/* The same finding in the next run (same check, account, region, resource) has the same
+ * fingerprint, so dashboards track one alert instead of opening a new one per run. */
+static int sarif_fingerprint(const struct ctl_finding *f, char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    const char *parts[] = {f->check, f->account != NULL ? f->account : "",
+                           f->region != NULL ? f->region : "", f->resource};
+    int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    for (size_t i = 0; ok && i < sizeof(parts) / sizeof(parts[0]); i++) {
+        ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]) + 1) == 1; /* with its NUL */
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == sizeof(md);
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(md); i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 0x0f];
+    }
+    hex[64] = '\0';
+    return 0;
+}
+
+/*
  * FAIL and ERROR findings become results.  An ERROR is kept as kind "fail" (SARIF requires level
  * "none" for any other kind) with properties.status saying it could not be evaluated, so code
  * scanning surfaces it instead of silently dropping it.
  */
 static json_t *sarif_result(const struct ctl_finding *f, int rule_index)
 {
-    json_t *res =
-        json_pack("{s:s, s:s, s:s, s:{s:s}, s:[{s:[{s:s, s:s}]}], s:{s:s, s:s, s:s, s:s, s:s}}",
-                  "ruleId", f->check, "kind", "fail", "level", sarif_level(f->severity), "message",
-                  "text", f->message, "locations", "logicalLocations", "fullyQualifiedName",
-                  f->resource, "kind", "resource", "properties", "status",
-                  ctl_status_name(f->status), "severity", ctl_severity_name(f->severity), "region",
-                  f->region, "resourceType", f->resource_type, "remediation", f->remediation);
+    char uri[1024];
+    char fingerprint[65];
+    ctl_sarif_uri(f, uri, sizeof(uri));
+    if (sarif_fingerprint(f, fingerprint) != 0) {
+        return NULL;
+    }
+    json_t *res = json_pack(
+        "{s:s, s:s, s:s, s:{s:s}, s:[{s:{s:{s:s}, s:{s:i}}, s:[{s:s, s:s}]}], s:{s:s},"
+        " s:{s:s, s:s, s:s, s:s, s:s}}",
+        "ruleId", f->check, "kind", "fail", "level", sarif_level(f->severity), "message", "text",
+        f->message, "locations", "physicalLocation", "artifactLocation", "uri", uri, "region",
+        "startLine", 1, "logicalLocations", "fullyQualifiedName", f->resource, "kind", "resource",
+        "partialFingerprints", "mskpkiFinding/v1", fingerprint, "properties", "status",
+        ctl_status_name(f->status), "severity", ctl_severity_name(f->severity), "region", f->region,
+        "resourceType", f->resource_type, "remediation", f->remediation);
     if (res != NULL && rule_index >= 0 &&
         json_object_set_new(res, "ruleIndex", json_integer(rule_index)) != 0) {
         json_decref(res);

@@ -137,4 +137,9 @@ int ctl_write_file_atomic(const char *path, const char *data, size_t len,
  * probe); control characters XML cannot carry become '?'. */
 void ctl_xml_put(FILE *out, const char *s);
 
+#ifdef MK_TESTING
+/* The SARIF artifact path of a finding's resource (see report.c), truncated to size. */
+void ctl_sarif_uri(const struct ctl_finding *f, char *out, size_t size);
+#endif
+
 #endif

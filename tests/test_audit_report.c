@@ -189,9 +189,46 @@ static void test_sarif(void **state)
                         "msk.kafka_version");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(results, 1), "ruleIndex")),
                      AUDIT_MSK_VERSION);
+    /* Code scanning needs a relative artifact path and a fingerprint on every result. */
+    for (size_t i = 0; i < json_array_size(results); i++) {
+        json_t *res = json_array_get(results, i);
+        json_t *loc = json_array_get(json_object_get(res, "locations"), 0);
+        const char *uri = json_string_value(json_object_get(
+            json_object_get(json_object_get(loc, "physicalLocation"), "artifactLocation"), "uri"));
+        const char *fp = json_string_value(
+            json_object_get(json_object_get(res, "partialFingerprints"), "mskpkiFinding/v1"));
+        assert_non_null(uri);
+        assert_null(strchr(uri, ':'));
+        assert_true(uri[0] != '/');
+        assert_non_null(fp);
+        assert_int_equal(strlen(fp), 64);
+    }
     json_decref(root);
     free(text);
     ctl_report_free(r);
+}
+
+static void test_sarif_uri(void **state)
+{
+    struct ctl_finding f = {0};
+    char uri[128];
+    (void)state;
+    f.resource = "arn:aws:kafka:us-east-1:123456789012:cluster/demo/1a2b-3";
+    f.region = "us-east-1";
+    f.resource_type = "AWS::MSK::Cluster";
+    ctl_sarif_uri(&f, uri, sizeof(uri));
+    assert_string_equal(uri, "aws/kafka/us-east-1/123456789012/cluster/demo/1a2b-3");
+    /* Empty ARN fields are dropped; colons after the fourth are the resource's own. */
+    f.resource = "arn:aws:acm-pca:::template/EndEntity:V1";
+    ctl_sarif_uri(&f, uri, sizeof(uri));
+    assert_string_equal(uri, "aws/acm-pca/template/EndEntity%3AV1");
+    f.resource = "*";
+    ctl_sarif_uri(&f, uri, sizeof(uri));
+    assert_string_equal(uri, "aws/listing/us-east-1/AWS%3A%3AMSK%3A%3ACluster");
+    /* Truncated, still terminated. */
+    f.resource = "arn:aws:kinesis:eu-west-1:1:stream/a-very-long-stream-name";
+    ctl_sarif_uri(&f, uri, 16);
+    assert_int_equal(strlen(uri), 15);
 }
 
 static void test_junit_and_table(void **state)
@@ -381,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_add_rejects_null),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_sarif),
+        cmocka_unit_test(test_sarif_uri),
         cmocka_unit_test(test_junit_and_table),
         cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_prometheus),

@@ -436,22 +436,30 @@ static const struct bad_case bad_cases[] = {
     {"bad_empty_string.conf", 5, "certificates.[0].output.key", "must not be empty"},
 };
 
+/* The file's absolute path (src_path's static buffer), and in prefix the "file:line: setting: "
+ * start its error must have. */
+static const char *bad_case_prefix(const struct bad_case *bc, char *prefix, size_t size)
+{
+    char rel[256];
+    snprintf(rel, sizeof(rel), "tests/data/conf/%s", bc->file);
+    const char *path = src_path(rel);
+    if (bc->line == 0) {
+        snprintf(prefix, size, "%s: %s: ", path, bc->setting);
+    } else if (bc->setting[0] == '\0') {
+        snprintf(prefix, size, "%s:%d: ", path, bc->line);
+    } else {
+        snprintf(prefix, size, "%s:%d: %s: ", path, bc->line, bc->setting);
+    }
+    return path;
+}
+
 static void test_bad_files(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         const struct bad_case *bc = &bad_cases[i];
-        char rel[256];
         char prefix[4400];
-        snprintf(rel, sizeof(rel), "tests/data/conf/%s", bc->file);
-        const char *path = src_path(rel);
-        if (bc->line == 0) {
-            snprintf(prefix, sizeof(prefix), "%s: %s: ", path, bc->setting);
-        } else if (bc->setting[0] == '\0') {
-            snprintf(prefix, sizeof(prefix), "%s:%d: ", path, bc->line);
-        } else {
-            snprintf(prefix, sizeof(prefix), "%s:%d: %s: ", path, bc->line, bc->setting);
-        }
+        const char *path = bad_case_prefix(bc, prefix, sizeof(prefix));
         struct mk_err err;
         struct conf *cfg = conf_load(path, &err);
         if (cfg != NULL) {
@@ -515,18 +523,9 @@ static void test_agent_exit_2_per_bad_file(void **state)
     }
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         const struct bad_case *bc = &bad_cases[i];
-        char rel[256];
         char prefix[4400];
         char out[8192];
-        snprintf(rel, sizeof(rel), "tests/data/conf/%s", bc->file);
-        const char *path = src_path(rel);
-        if (bc->line == 0) {
-            snprintf(prefix, sizeof(prefix), "%s: %s: ", path, bc->setting);
-        } else if (bc->setting[0] == '\0') {
-            snprintf(prefix, sizeof(prefix), "%s:%d: ", path, bc->line);
-        } else {
-            snprintf(prefix, sizeof(prefix), "%s:%d: %s: ", path, bc->line, bc->setting);
-        }
+        const char *path = bad_case_prefix(bc, prefix, sizeof(prefix));
         int status = run_check_config(agent, path, out, sizeof(out));
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 2) {
             fail_msg("%s: wait status %#x, expected exit 2; stderr: %s", bc->file, (unsigned)status,

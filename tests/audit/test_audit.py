@@ -172,6 +172,9 @@ def validate_sarif(ctx, text, doc):
         expect(rules[res["ruleIndex"]]["id"] == res["ruleId"], "ruleIndex points at the rule")
         loc = res["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
         expect(loc == f["resource"], "result location is the resource")
+        uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        expect(":" not in uri and not uri.startswith("/"), f"relative artifact uri {uri}")
+        expect(len(res["partialFingerprints"]["mskpkiFinding/v1"]) == 64, "fingerprint")
     # A deliberately broken copy must fail validation: the check can fail.
     broken = json.loads(text)
     broken["runs"][0]["results"].append({"ruleId": "x", "level": "fatal", "message": {"text": "m"}})
