@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 #include "agent/schedule.h"
 #include "agent/signals.h"
 #include "pki/log.h"
+#include "pki/store.h"
 
 enum agent_exit { EXIT_OK = 0, EXIT_FAIL = 1 };
 
@@ -66,50 +68,176 @@ static void sup_notify(struct agent *a, const char *fmt, ...)
     }
 }
 
-/* Keeps the key material out of reach: every output directory and secret file, and the local
- * CA's directory.  Each call adds a Landlock layer (a reload can only narrow). */
-static void deny_keys(const struct conf *cfg)
-{
-    const char **paths = calloc(3 * cfg->n_certs + 1, sizeof(*paths));
-    struct mk_err err;
-    size_t n = 0;
-    int r;
+/* What the network process must not open: every output directory, every secret file, the
+ * local CA's directory. */
+enum key_path_kind { KEY_PATH_OUTPUT, KEY_PATH_SECRET, KEY_PATH_CA };
 
-    if (paths == NULL) {
-        mk_log(MK_LOG_ERROR, "sandbox.failed", "msg=\"out of memory\"");
-        exit(1);
-    }
+struct key_path {
+    const char *path; /* borrowed from the configuration */
+    enum key_path_kind kind;
+};
+
+/* Fills kp (room for 3 * n_certs + 1) and returns the count. */
+static size_t key_paths(const struct conf *cfg, struct key_path *kp)
+{
+    size_t n = 0;
+
     for (size_t i = 0; i < cfg->n_certs; i++) {
         const struct conf_output *o = &cfg->certs[i].output;
-        paths[n++] = o->directory;
+        kp[n++] = (struct key_path){o->directory, KEY_PATH_OUTPUT};
         if (o->key_passphrase_file != NULL) {
-            paths[n++] = o->key_passphrase_file;
+            kp[n++] = (struct key_path){o->key_passphrase_file, KEY_PATH_SECRET};
         }
         if (o->pkcs12_password_file != NULL) {
-            paths[n++] = o->pkcs12_password_file;
+            kp[n++] = (struct key_path){o->pkcs12_password_file, KEY_PATH_SECRET};
         }
     }
     if (cfg->ca.type == CONF_CA_LOCAL && cfg->ca.local.directory != NULL) {
-        paths[n++] = cfg->ca.local.directory;
+        kp[n++] = (struct key_path){cfg->ca.local.directory, KEY_PATH_CA};
     }
-    r = agent_sandbox_deny_paths(paths, n, &err);
-    free(paths);
+    return n;
+}
+
+/* 1 when this process should act as if the kernel had no Landlock. */
+static int landlock_disabled(void)
+{
+#ifdef MK_TESTING
+    /* Test builds: MSKPKI_TEST_NO_LANDLOCK=1 exercises the fallback on a kernel that has
+     * Landlock (tests/agent/test_privsep_nolandlock.py). */
+    const char *v = getenv("MSKPKI_TEST_NO_LANDLOCK");
+    return v != NULL && strcmp(v, "1") == 0;
+#else
+    return 0;
+#endif
+}
+
+/*
+ * The fallback without Landlock (agent_sandbox_hide_paths).  A mount covers what exists, and
+ * the key process makes the output directories and the local CA's directory only when it first
+ * needs them, after this process is sandboxed: they are made here first, the way the key
+ * process would (same uid, same code and modes), so that the key process's files land beneath
+ * the cover.  A secret file that does not exist cannot be covered: it is named in a warning.
+ */
+static void hide_keys(const struct key_path *kp, size_t n)
+{
+    const char **present = calloc(n + 1, sizeof(*present));
+    struct mk_err err;
+    struct stat st;
+    size_t np = 0;
+    int userns = 0;
+    int r;
+
+    if (present == NULL) {
+        mk_log(MK_LOG_ERROR, "sandbox.failed", "msg=\"out of memory\"");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (lstat(kp[i].path, &st) != 0 && errno == ENOENT) {
+            if (kp[i].kind == KEY_PATH_OUTPUT) {
+                /* A failure here is the key process's to report when it needs the directory. */
+                (void)!pki_store_check_dir(kp[i].path, &err);
+            } else if (kp[i].kind == KEY_PATH_CA) {
+                (void)!mkdir(kp[i].path, 0700);
+            }
+        }
+        if (stat(kp[i].path, &st) == 0) {
+            present[np++] = kp[i].path;
+        }
+    }
+    r = agent_sandbox_hide_paths(present, np, &userns, &err);
+    free(present);
+    if (r < 0) {
+        /* Half a sandbox is no sandbox: the supervisor restarts a fresh process. */
+        mk_log_err("sandbox.failed", &err);
+        exit(1);
+    }
+    if (r == 0) {
+        char reason[sizeof(err.msg)];
+        size_t j = 0;
+        for (size_t i = 0; err.msg[i] != '\0' && j + 1 < sizeof(reason); i++) {
+            reason[j++] = err.msg[i] == '"' ? '\'' : err.msg[i];
+        }
+        reason[j] = '\0';
+        mk_log(MK_LOG_WARN, "sandbox.landlock_unavailable",
+               "fallback=none reason=\"%s\" msg=\"the kernel has no Landlock and the mount"
+               " namespace fallback is refused: the network process can reach the key files\"",
+               reason);
+        return;
+    }
+    mk_log(MK_LOG_WARN, "sandbox.landlock_unavailable",
+           "fallback=mount_namespace userns=%s hidden=%zu msg=\"the kernel has no Landlock: the"
+           " key paths are hidden in a private mount namespace instead\"",
+           userns ? "yes" : "no", np);
+    for (size_t i = 0; i < n; i++) {
+        if (!agent_sandbox_path_hidden(kp[i].path)) {
+            mk_log(MK_LOG_WARN, "sandbox.not_hidden",
+                   "path=%s reason=missing msg=\"did not exist at start-up: the network process"
+                   " can open it once it is created; restart the agent then\"",
+                   kp[i].path);
+        }
+    }
+}
+
+/* Keeps the key material out of reach.  With Landlock each call adds a layer (a reload can only
+ * narrow); without it, the first call hides the paths in a mount namespace and a reload can
+ * only report what it cannot hide any more. */
+static void deny_keys(const struct conf *cfg)
+{
+    static int calls;
+    struct key_path *kp = calloc(3 * cfg->n_certs + 1, sizeof(*kp));
+    const char **paths = calloc(3 * cfg->n_certs + 1, sizeof(*paths));
+    struct mk_err err;
+    size_t n;
+    int r = 0;
+
+    if (kp == NULL || paths == NULL) {
+        mk_log(MK_LOG_ERROR, "sandbox.failed", "msg=\"out of memory\"");
+        exit(1);
+    }
+    n = key_paths(cfg, kp);
+    for (size_t i = 0; i < n; i++) {
+        paths[i] = kp[i].path;
+    }
+    if (agent_sandbox_hidden_active()) {
+        /* No capability is left to mount with: say what a reload added that stays in reach. */
+        for (size_t i = 0; i < n; i++) {
+            if (!agent_sandbox_path_hidden(kp[i].path)) {
+                mk_log(MK_LOG_WARN, "sandbox.not_hidden",
+                       "path=%s reason=reload msg=\"not hidden at start-up (mount namespace"
+                       " fallback): the network process can open it; restart the agent\"",
+                       kp[i].path);
+            }
+        }
+        goto done;
+    }
+    if (!landlock_disabled()) {
+        r = agent_sandbox_deny_paths(paths, n, &err);
+    }
     if (r < 0) {
         /* Running without the sandbox it was asked for would be a silent downgrade. */
         mk_log_err("sandbox.failed", &err);
         exit(1);
     }
-    if (r == 0) {
-        mk_log(MK_LOG_WARN, "sandbox.landlock_unavailable",
-               "msg=\"the kernel has no Landlock: the network process can reach the key files\"");
-    } else {
+    if (r > 0) {
         mk_log(MK_LOG_DEBUG, "sandbox.landlock", "denied=%zu", n);
+    } else if (calls == 0) {
+        hide_keys(kp, n);
+    } else {
+        mk_log(MK_LOG_WARN, "sandbox.landlock_unavailable",
+               "fallback=none reason=\"refused at start-up\" msg=\"the kernel has no Landlock:"
+               " the network process can reach the key files\"");
     }
+done:
+    calls++;
+    free(kp);
+    free(paths);
 }
 
 #ifdef MK_TESTING
-/* Test builds: MSKPKI_TEST_PROBE="open:PATH,keyconnect:PORT" tries what the sandbox forbids
- * after the first loop pass and logs the errno of each attempt (event=test.probe). */
+/* Test builds: MSKPKI_TEST_PROBE="open:PATH,supopen:PATH,keyconnect:PORT,keygetfd" tries what
+ * the sandbox forbids after the first loop pass and logs the errno of each attempt
+ * (event=test.probe).  supopen opens PATH through /proc/<supervisor>/root: the supervisor is
+ * unsandboxed and in the host's mount namespace, so only the ptrace rules stand in the way. */
 static void test_probes(struct agent *a)
 {
     const char *env = getenv("MSKPKI_TEST_PROBE");
@@ -128,8 +256,25 @@ static void test_probes(struct agent *a)
             if (fd >= 0) {
                 close(fd);
             }
+        } else if (strncmp(item, "supopen:", 8) == 0) {
+            char path[4096];
+            int fd;
+            snprintf(path, sizeof(path), "/proc/%ld/root%s", (long)getppid(), item + 8);
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+            e = fd >= 0 ? 0 : errno;
+            if (fd >= 0) {
+                close(fd);
+            }
         } else if (strncmp(item, "keyconnect:", 11) == 0) {
             if (agent_keys_test_probe(a->ctx.key_fd, "connect", item + 11, &e, &err) != 0) {
+                mk_log_err("test.probe", &err);
+                continue;
+            }
+        } else if (strcmp(item, "keygetfd") == 0) {
+            /* The key process tries to copy this process's link to the supervisor. */
+            char arg[48];
+            snprintf(arg, sizeof(arg), "%ld:%d", (long)getpid(), a->sup_fd);
+            if (agent_keys_test_probe(a->ctx.key_fd, "getfd", arg, &e, &err) != 0) {
                 mk_log_err("test.probe", &err);
                 continue;
             }
@@ -491,7 +636,8 @@ int agent_netproc_main(const struct agent_netproc_args *args)
     a.ctx.sup_fd = args->sup_fd;
     (void)prctl(PR_SET_NAME, "mskpki-netproc", 0, 0, 0);
     adopt_watchdog_pid();
-    /* Before any thread starts: Landlock binds the calling thread and what it creates. */
+    /* Before any thread starts: Landlock binds the calling thread and what it creates, and the
+     * fallback's unshare(CLONE_NEWUSER) refuses a multi-threaded process. */
     deny_keys(a.cfg);
     a.metrics = agent_metrics_new(MSKPKI_VERSION, &err);
     if (a.metrics == NULL) {

@@ -1,17 +1,23 @@
-/* sandbox.c: seccomp for the key process, Landlock for the network process (see sandbox.h). */
+/* sandbox.c: seccomp for the key process, Landlock for the network process and its mount
+ * namespace fallback (see sandbox.h). */
 #include "agent/sandbox.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
+#include <linux/magic.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -29,6 +35,16 @@ static const int denied_syscalls[] = {
     SCMP_SYS(open_by_handle_at), SCMP_SYS(name_to_handle_at), SCMP_SYS(reboot),
     SCMP_SYS(swapon),        SCMP_SYS(swapoff),       SCMP_SYS(acct),
     SCMP_SYS(personality),
+    /* pidfd_getfd copies a descriptor out of another process of the same uid: the network
+     * process's sockets would be one call away.  kcmp and process_madvise reach into other
+     * processes too. */
+    SCMP_SYS(pidfd_getfd),   SCMP_SYS(kcmp),          SCMP_SYS(process_madvise),
+    /* The new mount API does what mount(2) does. */
+    SCMP_SYS(open_tree),     SCMP_SYS(move_mount),    SCMP_SYS(fsopen),
+    SCMP_SYS(fsconfig),      SCMP_SYS(fsmount),       SCMP_SYS(fspick),
+    SCMP_SYS(mount_setattr),
+    /* io_uring performs socket and file operations without the syscalls filtered here. */
+    SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
 #if !defined(__SANITIZE_ADDRESS__)
     /* LeakSanitizer stops the world with clone and ptrace at exit: sanitizer builds keep them. */
     SCMP_SYS(ptrace),
@@ -308,4 +324,304 @@ out:
     }
     free(ds.paths);
     return rc;
+}
+
+/* ---- The fallback without Landlock: a private mount namespace ---- */
+
+/*
+ * What agent_sandbox_hide_paths covered, so that a reload can tell which new paths it cannot
+ * hide (the mounts need capabilities the process no longer has).
+ */
+static struct {
+    char **paths;
+    size_t n;
+    int active;
+} hidden;
+
+/* Writes one line to a /proc/self file (uid_map, gid_map, setgroups). */
+static int write_proc(const char *file, const char *text, struct mk_err *err)
+{
+    int fd = open(file, O_WRONLY | O_CLOEXEC);
+    size_t len = strlen(text);
+    int rc = -1;
+
+    MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "sandbox: open %s", file);
+    MK_ENSURE_ERRNO(write(fd, text, len) == (ssize_t)len, err, MK_ERR_IO, "sandbox: write %s",
+                    file);
+    rc = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
+
+/*
+ * A user namespace of our own (the same uid and gid mapped to themselves) plus a mount
+ * namespace.  The user namespace is what makes the rest hold: every mount copied from the
+ * parent becomes locked, and every process outside (the supervisor, the key process, any other
+ * process of this uid, root or not) is in another user namespace, so /proc/<pid>/root, fd and
+ * mem, ptrace, process_vm_readv and pidfd_getfd need CAP_SYS_PTRACE over it, which we will not
+ * have.  Where user namespaces are disabled, root still gets a mount namespace alone.
+ * Returns 1 (*userns says which), 0 when refused (err holds the reason), -1 on error.
+ */
+static int enter_namespaces(int *userns, struct mk_err *err)
+{
+    char map[64];
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+
+    *userns = 1;
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+        int e = errno;
+        *userns = 0;
+        if (uid != 0) {
+            mk_err_errno(err, MK_ERR_PERM, "unshare(CLONE_NEWUSER|CLONE_NEWNS)");
+            return 0;
+        }
+        if (unshare(CLONE_NEWNS) != 0) {
+            mk_err_errno(err, MK_ERR_PERM,
+                         "unshare(CLONE_NEWUSER|CLONE_NEWNS): %s; as root,"
+                         " unshare(CLONE_NEWNS)",
+                         strerror(e));
+            return 0;
+        }
+        return 1;
+    }
+    /* Unprivileged gid_map writes need setgroups denied first (user_namespaces(7)). */
+    snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)uid, (unsigned long)uid);
+    MK_GUARD(write_proc("/proc/self/setgroups", "deny", err));
+    MK_GUARD(write_proc("/proc/self/uid_map", map, err));
+    snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)gid, (unsigned long)gid);
+    MK_GUARD(write_proc("/proc/self/gid_map", map, err));
+    return 1;
+out:
+    return -1;
+}
+
+/* Hides a directory under an empty read-only tmpfs of mode 0000. */
+static int hide_dir(const char *path, struct mk_err *err)
+{
+    MK_ENSURE_ERRNO(mount("mskpki-hidden", path, "tmpfs",
+                          MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          "mode=0000,size=4k,nr_inodes=1") == 0,
+                    err, MK_ERR_IO, "sandbox: mount tmpfs on %s", path);
+    return 0;
+out:
+    return -1;
+}
+
+/* Hides a file under a read-only, nodev bind of /dev/null: opening it fails with EACCES. */
+static int hide_file(const char *path, struct mk_err *err)
+{
+    MK_ENSURE_ERRNO(mount("/dev/null", path, NULL, MS_BIND, NULL) == 0, err, MK_ERR_IO,
+                    "sandbox: bind /dev/null on %s", path);
+    /* Flags of a bind mount change only by remounting it; nosuid and noexec may be locked on
+     * from the source mount, and asking for them keeps the call legal. */
+    MK_ENSURE_ERRNO(mount(NULL, path, NULL,
+                          MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          NULL) == 0,
+                    err, MK_ERR_IO, "sandbox: remount %s read-only", path);
+    return 0;
+out:
+    return -1;
+}
+
+/*
+ * Replaces /dev with a tmpfs that holds only the character devices a client needs, bound from
+ * the original (reached through a descriptor: once covered, "/dev/null" names the new file).
+ * uid 0 without capabilities still opens the disks by their mode (root:disk 0660) and could
+ * read the key files off the block device.
+ */
+static int cover_dev(struct mk_err *err)
+{
+    static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+    static const char *const links[][2] = {{"fd", "/proc/self/fd"},
+                                           {"stdin", "/proc/self/fd/0"},
+                                           {"stdout", "/proc/self/fd/1"},
+                                           {"stderr", "/proc/self/fd/2"}};
+    char dst[64];
+    char target[PATH_MAX];
+    struct stat st;
+    int dfd = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int rc = -1;
+    ssize_t len;
+
+    MK_ENSURE_ERRNO(dfd >= 0 && cwd >= 0, err, MK_ERR_IO, "sandbox: open /dev");
+    MK_ENSURE_ERRNO(mount("mskpki-dev", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+                          "mode=0755,size=64k,nr_inodes=64") == 0,
+                    err, MK_ERR_IO, "sandbox: mount tmpfs on /dev");
+    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+        int fd;
+        if (fstatat(dfd, nodes[i], &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISCHR(st.st_mode)) {
+            continue; /* absent here (a container without a tty): nothing to offer */
+        }
+        snprintf(dst, sizeof(dst), "/dev/%s", nodes[i]);
+        fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "sandbox: create %s", dst);
+        close(fd);
+        /* A relative source resolves from the working directory: the original /dev. */
+        MK_ENSURE_ERRNO(fchdir(dfd) == 0, err, MK_ERR_IO, "sandbox: fchdir /dev");
+        if (mount(nodes[i], dst, NULL, MS_BIND, NULL) != 0) {
+            mk_err_errno(err, MK_ERR_IO, "sandbox: bind %s", dst);
+            (void)fchdir(cwd);
+            goto out;
+        }
+        MK_ENSURE_ERRNO(fchdir(cwd) == 0, err, MK_ERR_IO, "sandbox: fchdir back");
+    }
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+        snprintf(dst, sizeof(dst), "/dev/%s", links[i][0]);
+        MK_ENSURE_ERRNO(symlink(links[i][1], dst) == 0, err, MK_ERR_IO, "sandbox: symlink %s", dst);
+    }
+    /* syslog(3) writes to /dev/log: a link into /run (systemd) or the socket itself. */
+    if (fstatat(dfd, "log", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        len = S_ISLNK(st.st_mode) ? readlinkat(dfd, "log", target, sizeof(target) - 1) : -1;
+        if (len > 0) {
+            target[len] = '\0';
+            MK_ENSURE_ERRNO(symlink(target, "/dev/log") == 0, err, MK_ERR_IO,
+                            "sandbox: symlink /dev/log");
+        } else if (S_ISSOCK(st.st_mode)) {
+            int fd = open("/dev/log", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+            MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "sandbox: create /dev/log");
+            close(fd);
+            MK_ENSURE_ERRNO(fchdir(dfd) == 0, err, MK_ERR_IO, "sandbox: fchdir /dev");
+            if (mount("log", "/dev/log", NULL, MS_BIND, NULL) != 0) {
+                mk_err_errno(err, MK_ERR_IO, "sandbox: bind /dev/log");
+                (void)fchdir(cwd);
+                goto out;
+            }
+            MK_ENSURE_ERRNO(fchdir(cwd) == 0, err, MK_ERR_IO, "sandbox: fchdir back");
+        }
+    }
+    MK_ENSURE_ERRNO(mount(NULL, "/dev", NULL,
+                          MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) == 0,
+                    err, MK_ERR_IO, "sandbox: remount /dev read-only");
+    rc = 0;
+out:
+    if (dfd >= 0) {
+        close(dfd);
+    }
+    if (cwd >= 0) {
+        close(cwd);
+    }
+    return rc;
+}
+
+/*
+ * Drops every capability: the bounding set first (that needs CAP_SETPCAP), the ambient set,
+ * then effective, permitted and inheritable.  Without CAP_SYS_ADMIN the mounts above cannot be
+ * undone; without CAP_DAC_OVERRIDE their mode 0000 holds; with no_new_privs and an empty
+ * bounding set no execve gives any back.
+ */
+static int drop_caps(struct mk_err *err)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+    for (int c = 0; c <= 63; c++) {
+        if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0) {
+            break; /* EINVAL: past the last capability this kernel knows */
+        }
+        MK_ENSURE_ERRNO(prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0, err, MK_ERR_IO,
+                        "sandbox: PR_CAPBSET_DROP %d", c);
+    }
+    MK_ENSURE_ERRNO(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0 ||
+                        errno == EINVAL,
+                    err, MK_ERR_IO, "sandbox: PR_CAP_AMBIENT_CLEAR_ALL");
+    memset(data, 0, sizeof(data));
+    MK_ENSURE_ERRNO(syscall(SYS_capset, &hdr, data) == 0, err, MK_ERR_IO, "sandbox: capset");
+    MK_ENSURE_ERRNO(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, err, MK_ERR_IO,
+                    "sandbox: PR_SET_NO_NEW_PRIVS");
+    return 0;
+out:
+    return -1;
+}
+
+int agent_sandbox_hide_paths(const char *const *paths, size_t n, int *userns, struct mk_err *err)
+{
+    char **canon = calloc(n + 1, sizeof(*canon));
+    size_t nc = 0;
+    int rc = -1;
+    int r;
+
+    MK_ENSURE(canon != NULL, err, MK_ERR_NOMEM, "sandbox: out of memory");
+    MK_ENSURE(!hidden.active, err, MK_ERR_INVALID, "sandbox: the paths are already hidden");
+    for (size_t i = 0; i < n; i++) {
+        MK_ENSURE(paths[i] != NULL && paths[i][0] == '/', err, MK_ERR_INVALID,
+                  "sandbox: %s is not an absolute path", paths[i] != NULL ? paths[i] : "(null)");
+        /* The mounts land on the real path: a symlink's target is what must disappear. */
+        canon[nc] = realpath(paths[i], NULL);
+        MK_ENSURE_ERRNO(canon[nc] != NULL, err, MK_ERR_IO, "sandbox: %s", paths[i]);
+        MK_ENSURE(strcmp(canon[nc], "/") != 0, err, MK_ERR_INVALID, "sandbox: refusing to hide /");
+        nc++;
+    }
+    r = enter_namespaces(userns, err);
+    if (r <= 0) {
+        rc = r;
+        goto out;
+    }
+    /* Nothing we mount may travel back to the parent's namespace, nor theirs to us. */
+    MK_ENSURE_ERRNO(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, err, MK_ERR_IO,
+                    "sandbox: make / private");
+    for (size_t i = 0; i < nc; i++) {
+        struct stat st;
+        int covered = 0;
+        for (size_t j = 0; j < nc; j++) {
+            covered |= j != i && is_ancestor(canon[j], canon[i]);
+        }
+        if (covered) {
+            continue; /* beneath another hidden directory already */
+        }
+        MK_ENSURE_ERRNO(stat(canon[i], &st) == 0, err, MK_ERR_IO, "sandbox: stat %s", canon[i]);
+        MK_GUARD(S_ISDIR(st.st_mode) ? hide_dir(canon[i], err) : hide_file(canon[i], err));
+    }
+    MK_GUARD(cover_dev(err));
+    MK_GUARD(drop_caps(err));
+    hidden.paths = canon;
+    hidden.n = nc;
+    hidden.active = 1;
+    canon = NULL;
+    rc = 1;
+out:
+    if (canon != NULL) {
+        for (size_t i = 0; i < nc; i++) {
+            free(canon[i]);
+        }
+        free(canon);
+    }
+    return rc;
+}
+
+int agent_sandbox_hidden_active(void)
+{
+    return hidden.active;
+}
+
+int agent_sandbox_path_hidden(const char *path)
+{
+    char *c = realpath(path, NULL);
+    int found = 0;
+
+    if (c == NULL) {
+        /* Beneath a hidden directory a path resolves to nothing; else it is not covered. */
+        c = canonical(path);
+    }
+    for (size_t i = 0; c != NULL && i < hidden.n && !found; i++) {
+        struct stat st;
+        struct statfs sf;
+        if (!is_under(c, hidden.paths[i]) || stat(hidden.paths[i], &st) != 0) {
+            continue;
+        }
+        /* Still covered?  A hidden file replaced by rename, or a directory removed and made
+         * again, drops our mount with the old dentry: the new one is in plain sight. */
+        if (S_ISDIR(st.st_mode)) {
+            found = statfs(hidden.paths[i], &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
+                    (st.st_mode & 07777) == 0;
+        } else {
+            found = S_ISCHR(st.st_mode);
+        }
+    }
+    free(c);
+    return found;
 }

@@ -2,7 +2,8 @@
  * sandbox.h: what each role gives up after start-up.
  *
  * The key process installs a seccomp filter: no sockets (socket, connect, bind, listen, accept:
- * EPERM), no program execution, no tracing of other processes, no mounts, namespaces, kernel
+ * EPERM), no program execution, no tracing of or reaching into other processes (ptrace,
+ * process_vm_*, pidfd_getfd, kcmp), no mounts (old and new API), namespaces, io_uring, kernel
  * modules, BPF or keyrings.  XXX It is a deny list of what an attacker would use, not an allow
  * list of what OpenSSL and glibc happen to call: an allow list breaks with every library update.
  *
@@ -11,6 +12,13 @@
  * Landlock only grants, so the rule set is the complement: every entry of every directory on
  * the way to a denied path, except that path.  Entries created later directly in those
  * directories are out of reach too (state_dir must exist first).
+ *
+ * Without Landlock, the network process hides the same paths in a mount namespace of its own
+ * (the technique of bubblewrap, for root and non-root alike, no dedicated user needed): a user
+ * namespace mapping only its own uid and gid, a private mount namespace, an empty read-only
+ * tmpfs of mode 0000 over each denied directory, a read-only nodev bind of /dev/null over each
+ * denied file, /dev replaced by the few devices a client needs, then no capability at all
+ * (bounding set included) and no_new_privs, so nothing can be unmounted, remounted or bypassed.
  */
 #ifndef AGENT_SANDBOX_H
 #define AGENT_SANDBOX_H
@@ -29,5 +37,25 @@ int agent_sandbox_keyproc(struct mk_err *err) MK_MUST_CHECK;
  * it), -1 on error.
  */
 int agent_sandbox_deny_paths(const char *const *paths, size_t n, struct mk_err *err) MK_MUST_CHECK;
+
+/*
+ * The fallback when agent_sandbox_deny_paths returns 0: hides the n paths (absolute; each must
+ * exist: a mount needs something to cover) as sandbox.h's top comment says.  Call it once, while
+ * the process is single-threaded (unshare(CLONE_NEWUSER) refuses otherwise); it cannot be
+ * repeated since the process keeps no capability to mount again.  *userns tells whether a user
+ * namespace was made (else, as root where user namespaces are disabled, a mount namespace
+ * alone).  Returns 1 when applied; 0 when the system refuses the namespaces (nothing changed;
+ * err names the refused call, for the caller to log); -1 on any later error (the process is
+ * then half-sandboxed: the caller must exit).
+ */
+int agent_sandbox_hide_paths(const char *const *paths, size_t n, int *userns,
+                             struct mk_err *err) MK_MUST_CHECK;
+
+/* 1 once agent_sandbox_hide_paths has succeeded in this process. */
+int agent_sandbox_hidden_active(void);
+
+/* 1 when path (absolute) is, or is beneath, a path agent_sandbox_hide_paths hid and its mount
+ * is still in place (a hidden file replaced by rename is not). */
+int agent_sandbox_path_hidden(const char *path);
 
 #endif

@@ -68,9 +68,11 @@ key_file = env.out("client", "client.key")
 ca_key = os.path.join(env.tmp, "ca", "ca.key")
 state_file = os.path.join(env.state_dir, "client.json")
 check(os.path.exists(key_file) and os.path.exists(ca_key), "no key files to probe")
-probe = "open:%s,open:%s,open:%s,keyconnect:%d" % (key_file, ca_key, state_file, port)
+# keygetfd: the key process tries to copy a descriptor out of the network process with
+# pidfd_getfd (same uid, so only seccomp stops it): a socket would be one call away.
+probe = "open:%s,open:%s,open:%s,keyconnect:%d,keygetfd" % (key_file, ca_key, state_file, port)
 agent = env.start(extra_env={"MSKPKI_TEST_PROBE": probe})
-wait_for(lambda: len(probes(agent.text())) == 4, 30, "the probe results")
+wait_for(lambda: len(probes(agent.text())) == 5, 30, "the probe results")
 got = probes(agent.text())
 landlock = "event=sandbox.landlock_unavailable" not in agent.text()
 if landlock:
@@ -80,6 +82,7 @@ else:
     print("note: no Landlock in this kernel; the open probes are not asserted")
 check(got["open:" + state_file] == 0, "network process cannot open its state file: %r" % got)
 check(got["keyconnect:%d" % port] == 1, "key process connect errno %r (want EPERM)" % got)
+check(got["keygetfd"] == 1, "key process pidfd_getfd errno %r (want EPERM)" % got)
 try:
     listener.accept()
     check(False, "the key process reached the listening socket")
