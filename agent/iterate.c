@@ -77,7 +77,7 @@ static const char *ctx_ca_kind(const struct agent_ctx *ctx)
 void agent_cert_init(struct agent_cert *c, const struct conf_certificate *cc)
 {
     memset(c, 0, sizeof(*c));
-    snprintf(c->name, sizeof(c->name), "%s", cc->name);
+    c->name = cc->name;
     c->cc = cc;
     c->state = AGENT_STATE_START;
     c->last_result = AGENT_RESULT_NONE;
@@ -85,15 +85,28 @@ void agent_cert_init(struct agent_cert *c, const struct conf_certificate *cc)
 
 static void drop_current(struct agent_cert *c)
 {
-    X509_free(c->leaf);
-    c->leaf = NULL;
+    free(c->leaf_der);
+    c->leaf_der = NULL;
+    c->leaf_der_len = 0;
     c->have_cert = 0;
+    free(c->info.serial_hex);
+    free(c->info.subject);
+    free(c->info.issuer);
     memset(&c->info, 0, sizeof(c->info));
+}
+
+/* Replaces last_error with a copy of msg ("" or NULL clears it).  Out of memory loses the text,
+ * never the result: last_result still says failure. */
+static void set_last_error(struct agent_cert *c, const char *msg)
+{
+    free(c->last_error);
+    c->last_error = msg != NULL && msg[0] != '\0' ? strdup(msg) : NULL;
 }
 
 void agent_cert_clear(struct agent_cert *c)
 {
     drop_current(c);
+    free(c->last_error);
     for (size_t i = 0; i < c->n_revokes; i++) {
         X509_free(c->revokes[i].cert);
     }
@@ -103,6 +116,7 @@ void agent_cert_clear(struct agent_cert *c)
 
 void agent_cert_rebind(struct agent_cert *c, const struct conf_certificate *cc)
 {
+    c->name = cc->name; /* the same name, in the new configuration (the old one is freed) */
     c->cc = cc;
     c->state = AGENT_STATE_START;
     c->due = 0;
@@ -155,7 +169,8 @@ void agent_cert_status(const struct agent_ctx *ctx, const struct agent_cert *c, 
     st->last_attempt = c->last_attempt;
     st->last_success = c->last_success;
     st->last_result = c->last_result;
-    snprintf(st->last_error, sizeof(st->last_error), "%s", c->last_error);
+    snprintf(st->last_error, sizeof(st->last_error), "%s",
+             c->last_error != NULL ? c->last_error : "");
     st->consecutive_failures = c->failures;
     st->generation = c->have_cert ? c->generation : 0;
     if (issue_cert_path(c->cc, st->cert_path, sizeof(st->cert_path)) != 0) {
@@ -301,26 +316,50 @@ static void restore(struct agent_ctx *ctx, struct agent_cert *c)
     c->last_attempt = st.last_attempt;
     c->last_success = st.last_success;
     c->last_result = st.last_result;
-    snprintf(c->last_error, sizeof(c->last_error), "%s", st.last_error);
+    set_last_error(c, st.last_error);
     c->failures = st.consecutive_failures;
 }
 
-/* Adopts a generation as the current one; takes ownership of leaf. */
+/* Adopts a generation as the current one and frees leaf (always): only its facts are kept, and
+ * its DER when a replacement will have to revoke it. */
 static int adopt(struct agent_cert *c, X509 *leaf, unsigned long generation, struct mk_err *err)
 {
     struct pki_cert_info info;
+    struct agent_cert_facts f = {0};
+    unsigned char *der = NULL;
+    int der_len = 0;
+    int rc = -1;
 
-    if (pki_cert_info(leaf, &info, err) != 0) {
-        X509_free(leaf);
-        return -1;
+    MK_GUARD(pki_cert_info(leaf, &info, err));
+    f.not_before = info.not_before;
+    f.not_after = info.not_after;
+    f.serial_hex = strdup(info.serial_hex);
+    f.subject = strdup(info.subject);
+    f.issuer = strdup(info.issuer);
+    MK_ENSURE(f.serial_hex != NULL && f.subject != NULL && f.issuer != NULL, err, MK_ERR_NOMEM,
+              "agent: out of memory");
+    if (c->cc->revoke_replaced) {
+        der_len = i2d_X509(leaf, &der);
+        MK_ENSURE(der_len > 0, err, MK_ERR_NOMEM, "agent: cannot encode the certificate of %s",
+                  c->name);
     }
     drop_current(c);
-    c->leaf = leaf;
-    c->info = info;
+    c->info = f;
+    memset(&f, 0, sizeof(f));
+    c->leaf_der = der;
+    c->leaf_der_len = (size_t)der_len;
+    der = NULL;
     c->generation = generation;
     c->have_cert = 1;
     c->jitter_unit = pki_random_unit();
-    return 0;
+    rc = 0;
+out:
+    free(f.serial_hex);
+    free(f.subject);
+    free(f.issuer);
+    OPENSSL_free(der);
+    X509_free(leaf);
+    return rc;
 }
 
 static void plan_wait(struct agent_cert *c, time_t now)
@@ -496,7 +535,7 @@ static void rotation_failed(struct agent_ctx *ctx, struct agent_cert *c, time_t 
 
     c->failures++;
     c->last_result = AGENT_RESULT_FAILURE;
-    snprintf(c->last_error, sizeof(c->last_error), "%s", err->msg);
+    set_last_error(c, err->msg);
     wait = agent_schedule_backoff((unsigned)(c->failures > 64 ? 64 : c->failures),
                                   ctx->cfg->retry_min_seconds, ctx->cfg->retry_max_seconds,
                                   pki_random_unit(), urgent);
@@ -548,9 +587,15 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         rotation_failed(ctx, c, now, &err);
         return;
     }
-    if (c->have_cert && c->cc->revoke_replaced && X509_up_ref(c->leaf) == 1) {
-        replaced = c->leaf;
+    if (c->have_cert && c->cc->revoke_replaced && c->leaf_der != NULL) {
+        const unsigned char *p = c->leaf_der;
+        replaced = d2i_X509(NULL, &p, (long)c->leaf_der_len);
+        if (replaced == NULL) {
+            mk_log(MK_LOG_ERROR, "revoke.failure", "name=%s msg=\"cannot decode the replaced"
+                   " certificate\"", c->name);
+        }
     }
+    /* adopt() frees out.leaf whatever it returns. */
     if (adopt(c, out.leaf, out.generation, &err) != 0) {
         out.leaf = NULL;
         agent_rotate_out_clear(&out);
@@ -563,7 +608,7 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     c->failures = 0;
     c->last_success = now;
     c->last_result = AGENT_RESULT_SUCCESS;
-    c->last_error[0] = '\0';
+    set_last_error(c, NULL);
     plan_wait(c, now);
     if (c->state == AGENT_STATE_ROTATE) {
         /* A certificate so short that its renewal time has already passed: do not spin. */

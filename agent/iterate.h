@@ -61,8 +61,22 @@ struct agent_revoke {
     unsigned failures;
 };
 
+/*
+ * What the agent keeps of the current certificate: the dates that planning and readiness need
+ * and the strings of the state file and mskpki_certificate_info, each sized to its content.
+ * The parsed X509 is not kept (OpenSSL's objects cost several KiB each, and a fleet host
+ * manages thousands); the strings are owned (heap) and freed with the generation.
+ */
+struct agent_cert_facts {
+    time_t not_before;
+    time_t not_after;
+    char *serial_hex; /* uppercase hex, no separators */
+    char *subject;    /* RFC 2253 one-line form */
+    char *issuer;
+};
+
 struct agent_cert {
-    char name[128];
+    const char *name;                  /* borrowed: cc->name, rebound with cc */
     const struct conf_certificate *cc; /* borrowed from ctx->cfg; rebound on reload */
     enum agent_state state;
     time_t due;   /* WAIT/BACKOFF: when the next rotation is due */
@@ -71,8 +85,11 @@ struct agent_cert {
 
     /* The current generation, when there is one (its key stays in the key process). */
     int have_cert;
-    X509 *leaf;
-    struct pki_cert_info info;
+    struct agent_cert_facts info;
+    /* The certificate itself (DER, owned) only when cc->revoke_replaced: it is what the CA is
+     * asked to revoke once it is replaced.  NULL otherwise. */
+    unsigned char *leaf_der;
+    size_t leaf_der_len;
     unsigned long generation;
     double jitter_unit; /* drawn once per generation, so re-planning does not drift */
 
@@ -80,7 +97,7 @@ struct agent_cert {
     time_t last_attempt;
     time_t last_success;
     enum agent_result last_result;
-    char last_error[768];
+    char *last_error; /* owned; NULL when there is none */
     unsigned long failures;
     int attempted; /* a rotation ran since the last agent_cert_reset_attempt() */
 

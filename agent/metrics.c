@@ -19,8 +19,10 @@ static const double duration_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 
 #define MAX_CODES 64
 
+/* The strings are owned and sized to their content (a host may manage thousands of
+ * certificates); serial, issuer and subject are NULL until a certificate is in place. */
 struct metrics_cert {
-    char name[128];
+    char *name;
     char ca[16];
     int have_status;
     int ready;
@@ -30,9 +32,9 @@ struct metrics_cert {
     time_t last_success;
     time_t last_attempt;
     unsigned long consecutive_failures;
-    char serial[80];
-    char issuer[512];
-    char subject[512];
+    char *serial;
+    char *issuer;
+    char *subject;
     unsigned long rotations_success;
     unsigned long rotations_failure;
     unsigned long hook_failures;
@@ -76,6 +78,15 @@ struct agent_metrics *agent_metrics_new(const char *version, struct mk_err *err)
     return m;
 }
 
+static void cert_strings_free(struct metrics_cert *c)
+{
+    free(c->name);
+    free(c->serial);
+    free(c->issuer);
+    free(c->subject);
+    c->name = c->serial = c->issuer = c->subject = NULL;
+}
+
 void agent_metrics_free(struct agent_metrics *m)
 {
     if (m == NULL) {
@@ -83,15 +94,39 @@ void agent_metrics_free(struct agent_metrics *m)
     }
     agent_metrics_stop(m);
     pthread_mutex_destroy(&m->lock);
+    for (size_t i = 0; i < m->n_certs; i++) {
+        cert_strings_free(&m->certs[i]);
+    }
     free(m->certs);
     free(m);
+}
+
+/* *slot becomes a copy of value (NULL for ""), unless it already says that.  Out of memory
+ * leaves it NULL: the label is exported empty, as an over-long value always was. */
+static void set_str(char **slot, const char *value)
+{
+    if (value == NULL || value[0] == '\0') {
+        free(*slot);
+        *slot = NULL;
+        return;
+    }
+    if (*slot != NULL && strcmp(*slot, value) == 0) {
+        return;
+    }
+    free(*slot);
+    *slot = strdup(value);
+}
+
+static const char *str(const char *s)
+{
+    return s != NULL ? s : "";
 }
 
 /* Caller holds the lock. */
 static struct metrics_cert *find_cert(struct agent_metrics *m, const char *name)
 {
     for (size_t i = 0; i < m->n_certs; i++) {
-        if (strcmp(m->certs[i].name, name) == 0) {
+        if (m->certs[i].name != NULL && strcmp(m->certs[i].name, name) == 0) {
             return &m->certs[i];
         }
     }
@@ -107,14 +142,31 @@ int agent_metrics_set_names(struct agent_metrics *m, const char *const *names, s
         mk_err_set(err, MK_ERR_NOMEM, "metrics: out of memory");
         return -1;
     }
+    /* Every name is copied first, so running out of memory leaves the old slots untouched. */
+    for (size_t i = 0; i < n; i++) {
+        certs[i].name = strdup(names[i]);
+        if (certs[i].name == NULL) {
+            for (size_t j = 0; j < i; j++) {
+                free(certs[j].name);
+            }
+            free(certs);
+            mk_err_set(err, MK_ERR_NOMEM, "metrics: out of memory");
+            return -1;
+        }
+    }
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < n; i++) {
         struct metrics_cert *old = find_cert(m, names[i]);
         if (old != NULL) {
+            /* The slot moves (counters and strings); the old name is freed below. */
+            char *name = certs[i].name;
             certs[i] = *old;
-        } else {
-            snprintf(certs[i].name, sizeof(certs[i].name), "%s", names[i]);
+            certs[i].name = name;
+            old->serial = old->issuer = old->subject = NULL;
         }
+    }
+    for (size_t i = 0; i < m->n_certs; i++) {
+        cert_strings_free(&m->certs[i]);
     }
     free(m->certs);
     m->certs = certs;
@@ -139,9 +191,9 @@ void agent_metrics_cert_update(struct agent_metrics *m, const struct agent_statu
         c->last_success = st->last_success;
         c->last_attempt = st->last_attempt;
         c->consecutive_failures = st->consecutive_failures;
-        snprintf(c->serial, sizeof(c->serial), "%s", st->serial);
-        snprintf(c->issuer, sizeof(c->issuer), "%s", st->issuer);
-        snprintf(c->subject, sizeof(c->subject), "%s", st->subject);
+        set_str(&c->serial, st->serial);
+        set_str(&c->issuer, st->issuer);
+        set_str(&c->subject, st->subject);
         snprintf(m->ca_kind, sizeof(m->ca_kind), "%s", st->ca);
     }
     pthread_mutex_unlock(&m->lock);
@@ -370,14 +422,14 @@ static void render_certs(FILE *f, struct agent_metrics *m, time_t now)
            "Identity of the current certificate; the value is always 1.");
     for (size_t i = 0; i < m->n_certs; i++) {
         const struct metrics_cert *c = &m->certs[i];
-        if (!c->have_status || c->serial[0] == '\0') {
+        if (!c->have_status || c->serial == NULL) {
             continue;
         }
         fprintf(f,
                 "mskpki_certificate_info{name=\"%s\",ca=\"%s\",serial=\"%s\",issuer=\"%s\","
                 "subject=\"%s\"} 1\n",
                 esc(c->name, n, sizeof(n)), c->ca, esc(c->serial, s, sizeof(s)),
-                esc(c->issuer, a, sizeof(a)), esc(c->subject, b, sizeof(b)));
+                esc(str(c->issuer), a, sizeof(a)), esc(str(c->subject), b, sizeof(b)));
     }
     gauge_times(f, m, "mskpki_rotation_last_success_timestamp_seconds",
                 "Last successful rotation (unix seconds, 0 when never).",

@@ -11,10 +11,13 @@ the same run and the same file system, the durable-write floor: bench_fsync_floo
 files as the agent left behind (temp file, write, fsync, rename each).  Ratio = agent / floor.
 
 Footprint: the daemon is started on the store that --once filled for each count in --certs,
-waits until every certificate is ready, and its RssAnon (private, anonymous memory) is read next
-to bench_floor's (the same libraries initialised, nothing else).  Then it idles --idle seconds:
-the growth of mskpki_agent_wakeups_total (main loop wake-ups) and of the context switches of all
-its threads (every wake-up of any thread, the two metrics scrapes included) are printed.
+waits until its metrics say every certificate is loaded and ready, and the RssAnon (private,
+anonymous memory) of its three processes (supervisor, key process, network process) is read,
+each and summed, next to bench_floor's (the same libraries initialised, nothing else).  As the
+children are forked, pages they still share copy-on-write count in each one's RssAnon; the sum
+of their Pss_Anon counts every page once (pss_anon_kib, pss_ratio).  Then it idles --idle
+seconds: the growth of mskpki_agent_wakeups_total (main loop wake-ups) and of the context
+switches of all the threads of the three processes are printed.
 
 Prints one "figure" line per measurement (key=value); never asserts.
 """
@@ -161,6 +164,32 @@ def floor_rss(tool):
     return rss
 
 
+def children(pid):
+    """The direct children of pid (the agent's key and network processes), from /proc."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(d))
+        except (OSError, ValueError, IndexError):
+            pass
+    return sorted(kids)
+
+
+def pss_anon(pid):
+    """Pss_Anon of /proc/<pid>/smaps_rollup in KiB: anonymous pages still shared copy-on-write
+    with the parent since fork() count half in each, so the processes' sum is not inflated."""
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith("Pss_Anon:"):
+                return int(line.split()[1])
+    return 0
+
+
 def footprint(args, n, env):
     if env is None:
         tmp, port, conf = new_env(n, "ec-p256")
@@ -185,22 +214,36 @@ def footprint(args, n, env):
         if p.poll() is not None or time.monotonic() > deadline:
             bl.die("not every certificate is ready")
         time.sleep(0.5)
+    # The state files were already ready after --once: they do not say the daemon has loaded
+    # every certificate (a thousand take seconds: each load writes its state file durably).  Its
+    # own mskpki_certificate_ready gauges do, as each starts at 0 in a new process.
+    while scrape(port)[0].get("mskpki_certificate_ready", 0) < n:
+        if p.poll() is not None or time.monotonic() > deadline:
+            bl.die("the daemon did not load every certificate")
+        time.sleep(0.5)
     time.sleep(1.0)
-    rss = bl.proc_status(p.pid, "RssAnon")
+    # The agent is three processes (docs/design.md): the supervisor (p.pid), the key process and
+    # the network process, which holds the per-certificate state.  Its private memory is the
+    # three together; each is printed too.
+    pids = [p.pid] + children(p.pid)
+    rss_each = [bl.proc_status(q, "RssAnon") for q in pids]
+    rss = sum(rss_each)
+    pss = sum(pss_anon(q) for q in pids)
     vm = bl.proc_status(p.pid, "VmRSS")
     floor = floor_rss(args.floor)
     w0, _ = scrape(port)
-    c0 = bl.ctx_switches(p.pid)
+    c0 = sum(bl.ctx_switches(q) for q in pids)
     time.sleep(args.idle)
-    c1 = bl.ctx_switches(p.pid)
+    c1 = sum(bl.ctx_switches(q) for q in pids)
     w1, _ = scrape(port)
-    rss_end = bl.proc_status(p.pid, "RssAnon")
+    rss_end = sum(bl.proc_status(q, "RssAnon") for q in pids)
     bl.stop(p)
     wake = w1.get("mskpki_agent_wakeups_total", 0) - w0.get("mskpki_agent_wakeups_total", 0)
-    print("figure=footprint certs=%d rss_anon_kib=%d rss_anon_end_kib=%d vm_rss_kib=%d "
-          "floor_rss_anon_kib=%d ratio=%.2f idle_s=%g loop_wakeups=%d thread_ctx_switches=%d "
-          "scrapes_in_window=0" % (n, rss, rss_end, vm, floor, rss / floor, args.idle, wake, c1 - c0),
-          flush=True)
+    print("figure=footprint certs=%d rss_anon_kib=%d processes=%d rss_anon_each_kib=%s "
+          "pss_anon_kib=%d rss_anon_end_kib=%d vm_rss_kib=%d floor_rss_anon_kib=%d ratio=%.2f "
+          "pss_ratio=%.2f idle_s=%g loop_wakeups=%d thread_ctx_switches=%d scrapes_in_window=0" %
+          (n, rss, len(pids), "/".join(str(x) for x in rss_each), pss, rss_end, vm, floor,
+           rss / floor, pss / floor, args.idle, wake, c1 - c0), flush=True)
 
 
 def main():

@@ -208,6 +208,42 @@ static void test_set_names_keeps_counters(void **state)
     agent_metrics_free(m);
 }
 
+/* The identity strings are heap copies sized to their content: a reload moves them with the
+ * slot, a certificate that goes away drops its line, and none leaks (ASan builds check). */
+static void test_set_names_keeps_info(void **state)
+{
+    const char *names[] = {"a", "b"};
+    const char *after[] = {"b", "c"};
+    struct agent_metrics *m = new_metrics(names, 2);
+    struct agent_status st;
+    struct mk_err err;
+    char *text;
+
+    (void)state;
+    status_of(&st, "a", NOW - 10, NOW + 10);
+    agent_metrics_cert_update(m, &st);
+    status_of(&st, "b", NOW - 10, NOW + 10);
+    snprintf(st.serial, sizeof(st.serial), "B0B");
+    agent_metrics_cert_update(m, &st);
+    agent_metrics_cert_update(m, &st); /* the same values again: kept as they are */
+    assert_int_equal(agent_metrics_set_names(m, after, 2, &err), 0);
+    text = render(m, NOW);
+    assert_non_null(strstr(text, "mskpki_certificate_info{name=\"b\",ca=\"local\","
+                                 "serial=\"B0B\",issuer=\"CN=issuer\","
+                                 "subject=\"CN=a \\\"quoted\\\" \\\\ name\\nx\"} 1\n"));
+    assert_null(strstr(text, "serial=\"ABCDEF\""));
+    assert_null(strstr(text, "mskpki_certificate_info{name=\"c\""));
+    free(text);
+    /* No certificate any more (an empty serial): the info line goes. */
+    status_of(&st, "b", NOW - 10, NOW + 10);
+    st.serial[0] = '\0';
+    agent_metrics_cert_update(m, &st);
+    text = render(m, NOW);
+    assert_null(strstr(text, "mskpki_certificate_info{"));
+    free(text);
+    agent_metrics_free(m);
+}
+
 static void test_listen_errors(void **state)
 {
     const char *names[] = {"a"};
@@ -238,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_render_families),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_set_names_keeps_counters),
+        cmocka_unit_test(test_set_names_keeps_info),
         cmocka_unit_test(test_listen_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
