@@ -43,6 +43,15 @@ for line in User=mskpki ProtectSystem=strict ReadWritePaths=/var/lib/mskpki NoNe
 done
 # The prometheus output goes where the textfile collector directory is made by tmpfiles.
 grep -q '^MSKPKI_PROBE_OUTPUT=/var/lib/mskpki/textfile/' "$tmp/default-probe" || fail "output path"
+grep -q '^MSKPKI_AUDIT_TEXTFILE=/var/lib/mskpki/textfile/' "$tmp/default-audit" ||
+    fail "audit textfile"
+# The audit writes its metrics even when the JSON run found something (that run's exit 1 is
+# ignored), and the metrics run's own status decides the unit's.
+audit_unit=$src/packaging/mskpki-audit.service
+grep -q '^ExecStart=-/usr/bin/mskpkictl audit .*--format json ' "$audit_unit" ||
+    fail "audit json step must not stop the unit"
+grep -q '^ExecStart=/usr/bin/mskpkictl audit .*--format prometheus --output ${MSKPKI_AUDIT_TEXTFILE}' \
+    "$audit_unit" || fail "audit prometheus step"
 grep -q '^d /var/lib/mskpki/textfile ' "$src/packaging/tmpfiles.conf" || fail "tmpfiles textfile"
 
 sed -i 's/^OnUnitActiveSec=.*/OnUnitActiveSec=bogus/' "$tmp/mskpki-probe.timer"
