@@ -83,16 +83,21 @@ void agent_cert_init(struct agent_cert *c, const struct conf_certificate *cc)
     c->last_result = AGENT_RESULT_NONE;
 }
 
+static void facts_clear(struct agent_cert_facts *f)
+{
+    free(f->serial_hex);
+    free(f->subject);
+    free(f->issuer);
+    memset(f, 0, sizeof(*f));
+}
+
 static void drop_current(struct agent_cert *c)
 {
     free(c->leaf_der);
     c->leaf_der = NULL;
     c->leaf_der_len = 0;
     c->have_cert = 0;
-    free(c->info.serial_hex);
-    free(c->info.subject);
-    free(c->info.issuer);
-    memset(&c->info, 0, sizeof(c->info));
+    facts_clear(&c->info);
 }
 
 /* Replaces last_error with a copy of msg ("" or NULL clears it).  Out of memory loses the text,
@@ -354,9 +359,7 @@ static int adopt(struct agent_cert *c, X509 *leaf, unsigned long generation, str
     c->jitter_unit = pki_random_unit();
     rc = 0;
 out:
-    free(f.serial_hex);
-    free(f.subject);
-    free(f.issuer);
+    facts_clear(&f);
     OPENSSL_free(der);
     X509_free(leaf);
     return rc;

@@ -44,7 +44,6 @@
 #include "pki/log.h"
 #include "pki/secret.h"
 
-#define DEFAULT_CONFIG "/etc/mskpki/mskpki.conf"
 #define MAX_RESTARTS 5
 #define STABLE_SECONDS 60
 
@@ -71,7 +70,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mskpki-agent [--config FILE] [--foreground] [--once | --renew NAME |"
             " --check-config]\n"
-            "  --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
+            "  --config FILE     configuration file (default " CONF_DEFAULT_PATH ")\n"
             "  --foreground      run in the foreground (the agent always does; for systemd"
             " Type=notify)\n"
             "  --once            renew what is due (missing, expired or past its renewal time),"
@@ -451,7 +450,7 @@ int main(int argc, char **argv)
         {"once", no_argument, NULL, 'o'},         {"check-config", no_argument, NULL, 'k'},
         {"renew", required_argument, NULL, 'r'},  {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *config = DEFAULT_CONFIG;
+    const char *config = CONF_DEFAULT_PATH;
     const char *renew = NULL;
     int once = 0;
     int check = 0;

@@ -111,6 +111,18 @@ static int landlock_disabled(void)
 #endif
 }
 
+/* One sandbox.not_hidden warning for each of the n paths the mount namespace does not cover. */
+static void warn_not_hidden(const struct key_path *kp, size_t n, const char *reason,
+                            const char *msg)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!agent_sandbox_path_hidden(kp[i].path)) {
+            mk_log(MK_LOG_WARN, "sandbox.not_hidden", "path=%s reason=%s msg=\"%s\"", kp[i].path,
+                   reason, msg);
+        }
+    }
+}
+
 /*
  * The fallback without Landlock (agent_sandbox_hide_paths).  A mount covers what exists, and
  * the key process makes the output directories and the local CA's directory only when it first
@@ -153,11 +165,7 @@ static void hide_keys(const struct key_path *kp, size_t n)
     }
     if (r == 0) {
         char reason[sizeof(err.msg)];
-        size_t j = 0;
-        for (size_t i = 0; err.msg[i] != '\0' && j + 1 < sizeof(reason); i++) {
-            reason[j++] = err.msg[i] == '"' ? '\'' : err.msg[i];
-        }
-        reason[j] = '\0';
+        mk_log_quotable(reason, sizeof(reason), err.msg);
         mk_log(MK_LOG_WARN, "sandbox.landlock_unavailable",
                "fallback=none reason=\"%s\" msg=\"the kernel has no Landlock and the mount"
                " namespace fallback is refused: the network process can reach the key files\"",
@@ -168,14 +176,9 @@ static void hide_keys(const struct key_path *kp, size_t n)
            "fallback=mount_namespace userns=%s hidden=%zu msg=\"the kernel has no Landlock: the"
            " key paths are hidden in a private mount namespace instead\"",
            userns ? "yes" : "no", np);
-    for (size_t i = 0; i < n; i++) {
-        if (!agent_sandbox_path_hidden(kp[i].path)) {
-            mk_log(MK_LOG_WARN, "sandbox.not_hidden",
-                   "path=%s reason=missing msg=\"did not exist at start-up: the network process"
-                   " can open it once it is created; restart the agent then\"",
-                   kp[i].path);
-        }
-    }
+    warn_not_hidden(kp, n, "missing",
+                    "did not exist at start-up: the network process can open it once it is"
+                    " created; restart the agent then");
 }
 
 /* Keeps the key material out of reach.  With Landlock each call adds a layer (a reload can only
@@ -200,14 +203,9 @@ static void deny_keys(const struct conf *cfg)
     }
     if (agent_sandbox_hidden_active()) {
         /* No capability is left to mount with: say what a reload added that stays in reach. */
-        for (size_t i = 0; i < n; i++) {
-            if (!agent_sandbox_path_hidden(kp[i].path)) {
-                mk_log(MK_LOG_WARN, "sandbox.not_hidden",
-                       "path=%s reason=reload msg=\"not hidden at start-up (mount namespace"
-                       " fallback): the network process can open it; restart the agent\"",
-                       kp[i].path);
-            }
-        }
+        warn_not_hidden(kp, n, "reload",
+                        "not hidden at start-up (mount namespace fallback): the network process"
+                        " can open it; restart the agent");
         goto done;
     }
     if (!landlock_disabled()) {
@@ -234,6 +232,17 @@ done:
 }
 
 #ifdef MK_TESTING
+/* The errno of opening path read-only, 0 when it opened. */
+static int open_errno(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    close(fd);
+    return 0;
+}
+
 /* Test builds: MSKPKI_TEST_PROBE="open:PATH,supopen:PATH,keyconnect:PORT,keygetfd" tries what
  * the sandbox forbids after the first loop pass and logs the errno of each attempt
  * (event=test.probe).  supopen opens PATH through /proc/<supervisor>/root: the supervisor is
@@ -251,20 +260,11 @@ static void test_probes(struct agent *a)
         struct mk_err err;
         int e = 0;
         if (strncmp(item, "open:", 5) == 0) {
-            int fd = open(item + 5, O_RDONLY | O_CLOEXEC);
-            e = fd >= 0 ? 0 : errno;
-            if (fd >= 0) {
-                close(fd);
-            }
+            e = open_errno(item + 5);
         } else if (strncmp(item, "supopen:", 8) == 0) {
             char path[4096];
-            int fd;
             snprintf(path, sizeof(path), "/proc/%ld/root%s", (long)getppid(), item + 8);
-            fd = open(path, O_RDONLY | O_CLOEXEC);
-            e = fd >= 0 ? 0 : errno;
-            if (fd >= 0) {
-                close(fd);
-            }
+            e = open_errno(path);
         } else if (strncmp(item, "keyconnect:", 11) == 0) {
             if (agent_keys_test_probe(a->ctx.key_fd, "connect", item + 11, &e, &err) != 0) {
                 mk_log_err("test.probe", &err);

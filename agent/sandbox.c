@@ -428,6 +428,33 @@ out:
 }
 
 /*
+ * Binds the original /dev's entry name (reached through dfd) onto /dev/name in the new tmpfs:
+ * a file is made there to mount on, and the source is given relative to dfd as the working
+ * directory, because "/dev/name" now names the new file.  cwd is the directory to return to.
+ */
+static int bind_dev_node(int dfd, int cwd, const char *name, struct mk_err *err)
+{
+    char dst[64];
+    int fd;
+    int rc = -1;
+
+    snprintf(dst, sizeof(dst), "/dev/%s", name);
+    fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "sandbox: create %s", dst);
+    close(fd);
+    MK_ENSURE_ERRNO(fchdir(dfd) == 0, err, MK_ERR_IO, "sandbox: fchdir /dev");
+    if (mount(name, dst, NULL, MS_BIND, NULL) != 0) {
+        mk_err_errno(err, MK_ERR_IO, "sandbox: bind %s", dst);
+        (void)fchdir(cwd);
+        goto out;
+    }
+    MK_ENSURE_ERRNO(fchdir(cwd) == 0, err, MK_ERR_IO, "sandbox: fchdir back");
+    rc = 0;
+out:
+    return rc;
+}
+
+/*
  * Replaces /dev with a tmpfs that holds only the character devices a client needs, bound from
  * the original (reached through a descriptor: once covered, "/dev/null" names the new file).
  * uid 0 without capabilities still opens the disks by their mode (root:disk 0660) and could
@@ -453,22 +480,10 @@ static int cover_dev(struct mk_err *err)
                           "mode=0755,size=64k,nr_inodes=64") == 0,
                     err, MK_ERR_IO, "sandbox: mount tmpfs on /dev");
     for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-        int fd;
         if (fstatat(dfd, nodes[i], &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISCHR(st.st_mode)) {
             continue; /* absent here (a container without a tty): nothing to offer */
         }
-        snprintf(dst, sizeof(dst), "/dev/%s", nodes[i]);
-        fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "sandbox: create %s", dst);
-        close(fd);
-        /* A relative source resolves from the working directory: the original /dev. */
-        MK_ENSURE_ERRNO(fchdir(dfd) == 0, err, MK_ERR_IO, "sandbox: fchdir /dev");
-        if (mount(nodes[i], dst, NULL, MS_BIND, NULL) != 0) {
-            mk_err_errno(err, MK_ERR_IO, "sandbox: bind %s", dst);
-            (void)fchdir(cwd);
-            goto out;
-        }
-        MK_ENSURE_ERRNO(fchdir(cwd) == 0, err, MK_ERR_IO, "sandbox: fchdir back");
+        MK_GUARD(bind_dev_node(dfd, cwd, nodes[i], err));
     }
     for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
         snprintf(dst, sizeof(dst), "/dev/%s", links[i][0]);
@@ -482,16 +497,7 @@ static int cover_dev(struct mk_err *err)
             MK_ENSURE_ERRNO(symlink(target, "/dev/log") == 0, err, MK_ERR_IO,
                             "sandbox: symlink /dev/log");
         } else if (S_ISSOCK(st.st_mode)) {
-            int fd = open("/dev/log", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-            MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "sandbox: create /dev/log");
-            close(fd);
-            MK_ENSURE_ERRNO(fchdir(dfd) == 0, err, MK_ERR_IO, "sandbox: fchdir /dev");
-            if (mount("log", "/dev/log", NULL, MS_BIND, NULL) != 0) {
-                mk_err_errno(err, MK_ERR_IO, "sandbox: bind /dev/log");
-                (void)fchdir(cwd);
-                goto out;
-            }
-            MK_ENSURE_ERRNO(fchdir(cwd) == 0, err, MK_ERR_IO, "sandbox: fchdir back");
+            MK_GUARD(bind_dev_node(dfd, cwd, "log", err));
         }
     }
     MK_ENSURE_ERRNO(mount(NULL, "/dev", NULL,

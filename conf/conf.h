@@ -17,6 +17,10 @@
 #include "pki/key.h"
 #include "pki/log.h"
 
+/* Where the agent, `mskpkictl status` and `mskpkictl cert revoke` look without --config (the
+ * Debian package installs it there). */
+#define CONF_DEFAULT_PATH "/etc/mskpki/mskpki.conf"
+
 enum conf_ca_type { CONF_CA_LOCAL, CONF_CA_AWS_PCA };
 
 struct conf_ca {

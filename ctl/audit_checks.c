@@ -142,6 +142,25 @@ int audit_version_valid(const char *v)
     return v != NULL && v[0] >= '0' && v[0] <= '9' && version_next(&p, &first) == 1;
 }
 
+int audit_version_exact(const char *v)
+{
+    const char *p = v;
+    unsigned long val;
+    if (!audit_version_valid(v)) {
+        return 0;
+    }
+    while (version_next(&p, &val) == 1) {
+    }
+    if (*p == '\0') {
+        return p[-1] != '.'; /* "2.5." ends in an empty component */
+    }
+    /* What the comparison stops at must be one lower-case suffix, the last component. */
+    while (*p >= 'a' && *p <= 'z') {
+        p++;
+    }
+    return *p == '\0';
+}
+
 int audit_version_cmp(const char *a, const char *b, int *cmp)
 {
     const char *pa = a;

@@ -58,6 +58,11 @@ int audit_version_cmp(const char *a, const char *b, int *cmp) MK_MUST_CHECK;
 /* Whether v starts with a numeric component (what audit_version_cmp accepts). */
 int audit_version_valid(const char *v);
 
+/* Whether v is exactly a version: numeric (or "x") components, optionally ending in one
+ * lower-case suffix as MSK writes them ("2.8.2.tiered").  audit_version_cmp() stops at the first
+ * other component, so for a version the user gives ("2.5.1x") anything else is a typo. */
+int audit_version_exact(const char *v);
+
 enum audit_service { AUDIT_SVC_MSK, AUDIT_SVC_KINESIS, AUDIT_SVC_FIREHOSE, AUDIT_SVC__MAX };
 
 /* The answer of one AWS call, or its error.  data is owned (json_decref). */

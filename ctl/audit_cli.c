@@ -301,39 +301,6 @@ static int set_days(long *dst, const char *opt, const char *value, long min, str
     return 0;
 }
 
-/*
- * A minimum version must be exact: numeric components ("2.5.1", "3.10"), optionally ending in
- * one lower-case suffix as MSK writes them ("2.8.2.tiered").  audit_version_cmp() stops at the
- * first non-numeric component, so a typo such as "2.5.1x" would otherwise silently mean "2.5".
- */
-static int min_version_valid(const char *v)
-{
-    const char *p = v;
-    for (;;) {
-        const char *start = p;
-        while (*p >= '0' && *p <= '9') {
-            p++;
-        }
-        if (p == start) {
-            /* The suffix: only after a numeric component, letters to the end. */
-            if (start == v || *p == '\0') {
-                return 0;
-            }
-            while (*p >= 'a' && *p <= 'z') {
-                p++;
-            }
-            return *p == '\0' && p > start;
-        }
-        if (*p == '\0') {
-            return 1;
-        }
-        if (*p != '.') {
-            return 0;
-        }
-        p++;
-    }
-}
-
 /* Applies one option with its value. */
 static int apply(struct audit_cli *cli, const char *opt, const char *value, struct mk_err *err)
 {
@@ -401,7 +368,7 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
         return 0;
     }
     if (strcmp(opt, "--min-kafka-version") == 0) {
-        if (!min_version_valid(value)) {
+        if (!audit_version_exact(value)) {
             mk_err_set(err, MK_ERR_USAGE, "--min-kafka-version: '%s' is not a version like 2.5.1",
                        value);
             return -1;

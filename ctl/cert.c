@@ -24,9 +24,6 @@
 #include "pki/secret.h"
 #include "pki/store.h"
 
-/* The agent's config, as for the agent and `mskpkictl status`. */
-#define CERT_DEFAULT_CONFIG "/etc/mskpki/mskpki.conf"
-
 /* RFC 5280 4.1.2.2: serial numbers are at most 20 octets. */
 #define SERIAL_MAX_OCTETS 20
 
@@ -319,7 +316,7 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
     /* `revoke --cert FILE --reason R` (the documented short form) goes through the CA of the
      * agent's config, where the agent and `mskpkictl status` look for it too. */
     if (o->config == NULL && o->ca_arn == NULL) {
-        o->config = CERT_DEFAULT_CONFIG;
+        o->config = CONF_DEFAULT_PATH;
     }
     if (o->ca_arn == NULL &&
         (o->region != NULL || o->endpoint_url != NULL || o->profile != NULL)) {

@@ -23,7 +23,6 @@
 #include "ctl/status_int.h"
 #include "pki/err.h"
 
-#define STATUS_DEFAULT_CONFIG "/etc/mskpki/mskpki.conf"
 #define STATUS_MAX_FILE (1024 * 1024)
 #define DAY_SECONDS 86400L
 
@@ -366,7 +365,7 @@ int ctl_status_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = STATUS_DEFAULT_CONFIG;
+    const char *config = CONF_DEFAULT_PATH;
     enum status_format format = STATUS_FORMAT_TABLE;
     long warn_days = 7;
     struct mk_err err = {0};

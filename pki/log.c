@@ -92,16 +92,22 @@ void mk_log(enum mk_log_level level, const char *event, const char *fields, ...)
     log_line(level, event, buf);
 }
 
+void mk_log_quotable(char *out, size_t size, const char *text)
+{
+    size_t j = 0;
+
+    /* Quotes inside a quoted value would break key=value parsing; replace them. */
+    for (size_t i = 0; text[i] != '\0' && j + 1 < size; i++) {
+        out[j++] = text[i] == '"' ? '\'' : text[i];
+    }
+    out[j] = '\0';
+}
+
 void mk_log_err(const char *event, const struct mk_err *err)
 {
     char msg[sizeof(err->msg)];
-    size_t j = 0;
 
-    /* Quotes inside the message would break key=value parsing; replace them. */
-    for (size_t i = 0; err->msg[i] != '\0' && j + 1 < sizeof(msg); i++) {
-        msg[j++] = err->msg[i] == '"' ? '\'' : err->msg[i];
-    }
-    msg[j] = '\0';
+    mk_log_quotable(msg, sizeof(msg), err->msg);
     if (err->ext_code[0] != '\0') {
         mk_log(MK_LOG_ERROR, event, "code=%s aws_code=%s msg=\"%s\"", mk_code_str(err->code),
                err->ext_code, msg);

@@ -25,6 +25,9 @@ const char *mk_log_level_name(enum mk_log_level level);
 /* Logs one event; fields is a printf format for "key=value key=value" (may be NULL). */
 void mk_log(enum mk_log_level level, const char *event, const char *fields, ...) MK_PRINTF(3, 4);
 
+/* Copies text into out (size > 0, truncated) fit to stand inside a quoted field ("..."). */
+void mk_log_quotable(char *out, size_t size, const char *text);
+
 /* Logs an error event with err's code and message as the fields code= and msg="...". */
 void mk_log_err(const char *event, const struct mk_err *err);
 
