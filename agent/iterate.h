@@ -25,7 +25,7 @@
 #include "agent/metrics.h"
 #include "agent/state.h"
 #include "conf/conf.h"
-#include "pki/ca.h"
+#include "ca/ca.h"
 #include "pki/cert.h"
 
 enum agent_state {

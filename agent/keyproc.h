@@ -13,7 +13,7 @@
 #include <openssl/x509.h>
 
 #include "conf/conf.h"
-#include "pki/ca.h"
+#include "ca/ca.h"
 #include "pki/err.h"
 
 /*

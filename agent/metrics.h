@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "agent/state.h"
-#include "pki/ca.h"
+#include "ca/ca.h"
 #include "pki/err.h"
 
 struct agent_metrics;

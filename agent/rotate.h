@@ -22,7 +22,7 @@
 #include <openssl/x509.h>
 
 #include "conf/conf.h"
-#include "pki/ca.h"
+#include "ca/ca.h"
 #include "pki/err.h"
 #include "pki/secret.h"
 #include "issue/issue.h"

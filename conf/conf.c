@@ -283,7 +283,7 @@ static int read_str(struct conf_ctx *c, const config_setting_t *grp, const char 
     return 0;
 }
 
-/* read_str for the const char * fields of pki/ca.h's config structs (owned by struct conf). */
+/* read_str for the const char * fields of ca/ca.h's config structs (owned by struct conf). */
 static int read_cstr(struct conf_ctx *c, const config_setting_t *grp, const char *name,
                      unsigned flags, const char **out)
 {
@@ -1334,7 +1334,7 @@ void conf_free(struct conf *cfg)
     free(cfg->path);
     free(cfg->metrics_listen);
     free(cfg->state_dir);
-    /* The pki/ca.h structs hold const pointers, but the strings were strdup'ed by this file. */
+    /* The ca/ca.h structs hold const pointers, but the strings were strdup'ed by this file. */
     free((char *)cfg->ca.local.directory);
     free((char *)cfg->ca.local.common_name);
     free((char *)cfg->ca.aws_pca.ca_arn);

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "pki/ca.h"
+#include "ca/ca.h"
 #include "pki/err.h"
 #include "pki/key.h"
 #include "pki/log.h"

@@ -18,7 +18,7 @@
 #include "ctl/cert.h"
 #include "ctl/ctl.h"
 #include "issue/issue.h"
-#include "pki/ca.h"
+#include "ca/ca.h"
 #include "pki/cert.h"
 #include "pki/log.h"
 #include "pki/secret.h"

@@ -22,7 +22,7 @@
 #include <openssl/x509.h>
 
 #include "conf/conf.h"
-#include "pki/ca.h"
+#include "ca/ca.h"
 #include "pki/csr.h"
 #include "pki/err.h"
 #include "pki/secret.h"

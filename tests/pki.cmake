@@ -3,4 +3,4 @@ mk_unit_test(test_secret SOURCES test_secret.c LIBS mskpki_base mskpki_testsuppo
 mk_unit_test(test_key SOURCES test_key.c LIBS mskpki)
 mk_unit_test(test_csr SOURCES test_csr.c LIBS mskpki)
 mk_unit_test(test_cert SOURCES test_cert.c LIBS mskpki)
-mk_unit_test(test_ca_local SOURCES test_ca_local.c LIBS mskpki mskpki_testsupport)
+mk_unit_test(test_ca_local SOURCES test_ca_local.c LIBS mskpki_ca mskpki_testsupport)

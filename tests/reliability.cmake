@@ -1,7 +1,7 @@
 # tests/reliability.cmake: issue 8 (fault injection, crash safety, bad input, secrets).
 
 # --- bad input and secrets (branch fuzzing; docs/fuzzing.md) ---
-mk_unit_test(test_bad_answers SOURCES badinput/test_bad_answers.c LIBS mskpki)
+mk_unit_test(test_bad_answers SOURCES badinput/test_bad_answers.c LIBS mskpki_ca)
 mk_integration_test(test_bad_input python3 ${CMAKE_CURRENT_SOURCE_DIR}/badinput/test_bad_input.py)
 
 # The secrets scan runs after every other test: each test requires the fixture mskpki_suite

@@ -10,7 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "pki/ca.h"
+#include "ca/ca.h"
 #include "tests/support/files.h"
 
 struct store_fx {

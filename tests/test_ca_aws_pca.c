@@ -24,8 +24,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "pki/ca.h"
-#include "pki/ca_aws_pca-int.h"
+#include "ca/ca.h"
+#include "ca/aws_pca-int.h"
 #include "pki/cert.h"
 #include "pki/csr.h"
 #include "pki/key.h"

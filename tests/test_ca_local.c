@@ -1,4 +1,4 @@
-/* test_ca_local.c: the embedded local CA backend and the generic CA layer (pki/ca.h). */
+/* test_ca_local.c: the embedded local CA backend and the generic CA layer (ca/ca.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "pki/ca.h"
+#include "ca/ca.h"
 #include "pki/cert.h"
 #include "pki/csr.h"
 #include "pki/key.h"

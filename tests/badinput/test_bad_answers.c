@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "pki/ca_aws_pca-int.h"
+#include "ca/aws_pca-int.h"
 #include "pki/err.h"
 
 static void test_err_one_line(void **state)

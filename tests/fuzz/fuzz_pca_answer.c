@@ -11,7 +11,7 @@
 #include <openssl/x509.h>
 
 #include "fuzz.h"
-#include "pki/ca_aws_pca-int.h"
+#include "ca/aws_pca-int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

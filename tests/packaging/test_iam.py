@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The IAM policies shipped in packaging/iam/ against the code that needs them (issue 7).
 
-agent-policy.json must grant exactly the acm-pca operations pki/ca_aws_pca.c calls, each on the
+agent-policy.json must grant exactly the acm-pca operations ca/aws_pca.c calls, each on the
 CA ARN only (never "*").  A statement conditioned on acm-pca:TemplateArn may hold only
 IssueCertificate: the key is in no other request's context, and ArnEquals on an absent key is
 false, so GetCertificate & co. in such a statement would be denied and the agent could never
@@ -42,9 +42,9 @@ def statements(rel):
 
 
 # ---- the agent ------------------------------------------------------------------------------
-pca_src = read("pki/ca_aws_pca.c")
+pca_src = read("ca/aws_pca.c")
 called = {"acm-pca:" + op for op in re.findall(r'pca_call\([^,]+,\s*"(\w+)"', pca_src)}
-check(called, "found no pca_call() in pki/ca_aws_pca.c")
+check(called, "found no pca_call() in ca/aws_pca.c")
 want = {"acm-pca:IssueCertificate", "acm-pca:GetCertificate",
         "acm-pca:GetCertificateAuthorityCertificate", "acm-pca:DescribeCertificateAuthority",
         "acm-pca:RevokeCertificate"}

@@ -13,7 +13,7 @@
  * Inside one process, a mutex serialises signing and revocation: one struct pki_ca may be shared
  * by threads.
  */
-#include "pki/ca-int.h"
+#include "ca/ca-int.h"
 
 #include <errno.h>
 #include <fcntl.h>

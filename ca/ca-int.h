@@ -7,7 +7,7 @@
 
 #include <pthread.h>
 
-#include "pki/ca.h"
+#include "ca/ca.h"
 
 #define PKI_CA_MAX_CODES 32
 

@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "pki/ca.h"
+#include "ca/ca.h"
 #include "pki/err.h"
 
 /* Time source of a bucket: now() in seconds on a monotonic scale; sleep() for that many seconds. */

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pki/ca-int.h"
+#include "ca/ca-int.h"
 
 struct proxy {
     struct pki_ca_proxy_ops ops;

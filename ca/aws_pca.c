@@ -10,8 +10,8 @@
  * issuing again.  The IdempotencyToken (derived from the CSR) covers the other window, a retry
  * of IssueCertificate itself after a lost answer.  See docs/aws-pca.md.
  */
-#include "pki/ca-int.h"
-#include "pki/ca_aws_pca-int.h"
+#include "ca/ca-int.h"
+#include "ca/aws_pca-int.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * ca.c: the backend-independent part of struct pki_ca: dispatch through the vtable of ca-int.h,
  * and the per-outcome request counters that feed metrics.
  */
-#include "pki/ca-int.h"
+#include "ca/ca-int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
