@@ -20,7 +20,7 @@
 
 #include "conf/conf.h"
 #include "ctl/ctl.h"
-#include "ctl/status_int.h"
+#include "ctl/status-int.h"
 #include "pki/err.h"
 
 #define STATUS_MAX_FILE (1024 * 1024)

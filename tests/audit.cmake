@@ -1,4 +1,4 @@
-# Tests of `mskpkictl audit` (ctl/audit*.c, ctl/report.c); see docs/audit.md.
+# Tests of `mskpkictl audit` (ctl/audit*.c, ctl/audit/report.c); see docs/audit.md.
 mk_unit_test(test_audit_checks SOURCES test_audit_checks.c LIBS mskpki_ctl_audit_core)
 mk_unit_test(test_audit_report SOURCES test_audit_report.c LIBS mskpki_ctl_audit_core)
 mk_unit_test(test_audit_cli SOURCES test_audit_cli.c LIBS mskpki_ctl_audit_core)

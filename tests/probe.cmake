@@ -10,7 +10,7 @@ mk_unit_test(test_probe SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_probe.c
     LIBS mskpki_ctl_probe)
 # mskpki_agent_core: the agent's own state-file writer, so status is tested on what it writes.
 mk_unit_test(test_status SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_status.c
-    LIBS mskpki_ctl_probe mskpki_agent_core)
+    LIBS mskpki_ctl_status mskpki_agent_core)
 
 # One ctest entry per scenario of tests/probe/probe_test.sh.
 foreach(scenario strict apiversions old_kafka tls12_only tls13_only no_client_auth optional trust_any crl broker_cert

@@ -12,7 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "ctl/audit_checks.h"
+#include "ctl/audit/checks.h"
 
 #define ARN_KEY_CMK "arn:aws:kms:us-east-1:111122223333:key/11111111-1111-1111-1111-111111111111"
 #define ARN_KEY_AWS "arn:aws:kms:us-east-1:111122223333:key/22222222-2222-2222-2222-222222222222"

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "ctl/audit_cli.h"
+#include "ctl/audit/cli.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
 

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "ctl/audit_pool.h"
+#include "ctl/audit/pool.h"
 
 #define N 500
 

@@ -14,8 +14,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "ctl/audit_checks.h"
-#include "ctl/report.h"
+#include "ctl/audit/checks.h"
+#include "ctl/audit/report.h"
 
 static void add(struct ctl_report *r, const char *check, enum ctl_status st, enum ctl_severity sev,
                 const char *resource, const char *region, const char *msg)

@@ -1,5 +1,5 @@
-/* test_ctl_cert.c: the helpers of `mskpkictl cert` (ctl/cert.h) and the probe's prometheus
- * rendering (ctl/probe_report.h). */
+/* test_ctl_cert.c: the helpers of `mskpkictl cert` (ctl/cert/cert.h) and the probe's prometheus
+ * rendering (ctl/probe/report.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,10 +12,10 @@
 #include <openssl/bn.h>
 #include <openssl/ssl.h>
 
-#include "ctl/cert.h"
+#include "ctl/cert/cert.h"
 #include "ctl/ctl.h"
-#include "ctl/probe_certs.h"
-#include "ctl/probe_report.h"
+#include "ctl/probe/certs.h"
+#include "ctl/probe/report.h"
 #include "pki/key.h"
 
 static char *serial_hex_of(X509 *x)

@@ -12,9 +12,9 @@
 #include <jansson.h>
 #include <openssl/x509v3.h>
 
-#include "ctl/probe_certs.h"
-#include "ctl/probe_conn.h"
-#include "ctl/probe_report.h"
+#include "ctl/probe/certs.h"
+#include "ctl/probe/conn.h"
+#include "ctl/probe/report.h"
 
 static void test_parse_brokers(void **state)
 {

@@ -1,4 +1,4 @@
-/* test_probe_wire.c: the ApiVersions encoder and the strict parsers (ctl/kafka_wire.c). */
+/* test_probe_wire.c: the ApiVersions encoder and the strict parsers (ctl/probe/kafka_wire.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "ctl/kafka_wire.h"
+#include "ctl/probe/kafka_wire.h"
 
 static struct kafka_api_versions_response resp; /* large: keep it off the stack */
 

@@ -16,7 +16,7 @@
 
 #include "agent/state.h"
 #include "ctl/ctl.h"
-#include "ctl/status_int.h"
+#include "ctl/status-int.h"
 
 #define DAY 86400LL
 

@@ -677,7 +677,7 @@ def read_log(path):
 
 
 def iam_policy_covers_calls(ctx):
-    """Every AWS call in ctl/audit_aws.c is allowed by packaging/iam/audit-policy.json."""
+    """Every AWS call in ctl/audit/aws.c is allowed by packaging/iam/audit-policy.json."""
     def run():
         root = os.path.dirname(os.path.dirname(HERE))
         with open(os.path.join(root, "ctl", "audit_aws.c"), encoding="utf-8") as f:

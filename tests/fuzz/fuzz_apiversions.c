@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl/kafka_wire.h"
+#include "ctl/probe/kafka_wire.h"
 
 static struct kafka_api_versions_response resp, again;
 static unsigned char buf[KAFKA_MAX_FRAME + 8192];

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "ctl/audit_checks.h"
+#include "ctl/audit/checks.h"
 
 static const char *const svc_names[AUDIT_SVC__MAX] = {"msk", "kinesis", "firehose"};
 static const char *const ops[AUDIT_SVC__MAX] = {"ListClustersV2", "DescribeStreamSummary",

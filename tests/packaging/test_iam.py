@@ -77,7 +77,7 @@ PREFIX = {"Kinesis_20131202": "kinesis", "Firehose_20150804": "firehose", "Trent
 KAFKA_PATHS = {"/api/v2/clusters": "kafka:ListClustersV2", "/v1/tags/%s": "kafka:ListTagsForResource",
                "/v1/clusters/%s/bootstrap-brokers": "kafka:GetBootstrapBrokers"}
 needed = set()
-for rel in ("ctl/audit_aws.c", "ctl/audit_pca.c", "ctl/probe.c"):
+for rel in ("ctl/audit/aws.c", "ctl/audit/pca.c", "ctl/probe/probe.c"):
     if not os.path.exists(os.path.join(SRC, rel)):
         continue
     text = read(rel)

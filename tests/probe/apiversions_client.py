@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """apiversions_client.py PORT CA CERT KEY MAX: checks test_broker's ApiVersions answers.
 
-The probe and test_broker share ctl/kafka_wire.c, so a mistake made the same way on both sides
+The probe and test_broker share ctl/probe/kafka_wire.c, so a mistake made the same way on both sides
 (a field in the wrong place, a missing tag buffer) would pass every round-trip test.  This client
 encodes requests and decodes answers on its own, from the Kafka protocol reference
 (https://kafka.apache.org/protocol, ApiVersions; KIP-482 flexible versions; KIP-511 v3 and the

@@ -39,7 +39,7 @@ PY
 }
 
 # test_broker's ApiVersions answers, checked by an encoder/decoder that shares no code with it
-# (the probe and test_broker both use ctl/kafka_wire.c), for a current and an older broker.
+# (the probe and test_broker both use ctl/probe/kafka_wire.c), for a current and an older broker.
 case_apiversions() {
     start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert
     python3 "$(dirname "$0")/apiversions_client.py" "$BROKER_PORT" "$CA" "$TMP/client.pem" \

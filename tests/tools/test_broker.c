@@ -31,7 +31,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
-#include "ctl/kafka_wire.h"
+#include "ctl/probe/kafka_wire.h"
 
 static const struct kafka_api_range broker_apis[] = {
     {0, 0, 9}, {1, 0, 13}, {3, 0, 12}, {8, 0, 8}, {9, 0, 8}, {18, 0, 3}, {19, 0, 7},

@@ -1,6 +1,6 @@
 /* audit_checks.c: the audit checks as pure functions over AWS answers (see audit_checks.h). */
-#include "ctl/audit_checks.h"
-#include "ctl/audit_checks-int.h"
+#include "ctl/audit/checks.h"
+#include "ctl/audit/checks-int.h"
 
 #include <errno.h>
 #include <limits.h>

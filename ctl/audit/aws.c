@@ -1,12 +1,12 @@
 /* audit_aws.c: collect the audit's inventory from AWS (see audit_aws.h). */
-#include "ctl/audit_aws.h"
+#include "ctl/audit/aws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aws/aws.h"
-#include "ctl/audit_pool.h"
+#include "ctl/audit/pool.h"
 
 /* A listing that keeps returning tokens after this many pages is cut off as an error rather than
  * looping for ever on a misbehaving endpoint. */

@@ -15,7 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "ctl/audit_checks-int.h"
+#include "ctl/audit/checks-int.h"
 
 #define DAY_S 86400L
 

@@ -1,5 +1,5 @@
 /* kafka_wire.c: ApiVersions request/response encode and strict parse (see kafka_wire.h). */
-#include "ctl/kafka_wire.h"
+#include "ctl/probe/kafka_wire.h"
 
 #include <string.h>
 

@@ -15,7 +15,7 @@
 #include <openssl/bn.h>
 
 #include "conf/conf.h"
-#include "ctl/cert.h"
+#include "ctl/cert/cert.h"
 #include "ctl/ctl.h"
 #include "issue/issue.h"
 #include "ca/ca.h"

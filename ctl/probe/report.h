@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "ctl/probe_conn.h"
+#include "ctl/probe/conn.h"
 #include "pki/err.h"
 
 enum probe_format {

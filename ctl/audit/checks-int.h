@@ -5,7 +5,7 @@
 #ifndef CTL_AUDIT_CHECKS_INT_H
 #define CTL_AUDIT_CHECKS_INT_H
 
-#include "ctl/audit_checks.h"
+#include "ctl/audit/checks.h"
 
 struct eval {
     const struct audit_inventory *inv;

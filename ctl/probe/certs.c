@@ -1,5 +1,5 @@
 /* probe_certs.c: throw-away identities for the negative probe cases (see probe_certs.h). */
-#include "ctl/probe_certs.h"
+#include "ctl/probe/certs.h"
 
 #include <string.h>
 #include <time.h>

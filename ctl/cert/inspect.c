@@ -14,7 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/pkcs12.h>
 
-#include "ctl/cert.h"
+#include "ctl/cert/cert.h"
 #include "ctl/ctl.h"
 #include "pki/cert.h"
 #include "pki/format.h"

@@ -1,5 +1,5 @@
 /* audit_pool.c: run n independent calls on up to `concurrency` threads (see audit_pool.h). */
-#include "ctl/audit_pool.h"
+#include "ctl/audit/pool.h"
 
 #include <pthread.h>
 #include <stdlib.h>

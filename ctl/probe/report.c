@@ -1,6 +1,6 @@
 /* probe_report.c: table, json and junit renderings of the probe results (see probe_report.h). */
-#include "ctl/probe_report.h"
-#include "ctl/report.h"
+#include "ctl/probe/report.h"
+#include "ctl/audit/report.h"
 
 #include <string.h>
 

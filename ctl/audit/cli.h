@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 
-#include "ctl/audit_checks.h"
-#include "ctl/report.h"
+#include "ctl/audit/checks.h"
+#include "ctl/audit/report.h"
 #include "pki/err.h"
 
 #define AUDIT_MAX_REGIONS 64

@@ -1,5 +1,5 @@
 /* report.c: the audit finding list and its writers (see report.h, docs/audit.md). */
-#include "ctl/report.h"
+#include "ctl/audit/report.h"
 
 #include <errno.h>
 #include <fcntl.h>

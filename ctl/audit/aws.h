@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "ctl/audit_checks.h"
+#include "ctl/audit/checks.h"
 #include "pki/err.h"
 
 struct audit_collect_options {

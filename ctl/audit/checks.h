@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "ctl/report.h"
+#include "ctl/audit/report.h"
 #include "pki/err.h"
 
 enum audit_check {

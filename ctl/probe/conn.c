@@ -1,5 +1,5 @@
 /* probe_conn.c: one probe connection and the rules that classify it (see probe_conn.h). */
-#include "ctl/probe_conn.h"
+#include "ctl/probe/conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "ctl/kafka_wire.h"
+#include "ctl/probe/kafka_wire.h"
 #include "pki/err.h"
 
 #define PROBE_CLIENT_ID "mskpki-probe"

@@ -1,5 +1,5 @@
 /* audit_cli.c: command line parsing of `mskpkictl audit` (see audit_cli.h). */
-#include "ctl/audit_cli.h"
+#include "ctl/audit/cli.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl/audit_aws.h"
-#include "ctl/audit_checks.h"
-#include "ctl/audit_cli.h"
+#include "ctl/audit/aws.h"
+#include "ctl/audit/checks.h"
+#include "ctl/audit/cli.h"
 #include "ctl/ctl.h"
-#include "ctl/report.h"
+#include "ctl/audit/report.h"
 
 /* The rules of the checks that ran, in check-id order (SARIF rules, JUnit suites). */
 static size_t selected_rules(const struct audit_cli *cli, struct ctl_rule *rules)
