@@ -680,7 +680,7 @@ def iam_policy_covers_calls(ctx):
     """Every AWS call in ctl/audit/aws.c is allowed by packaging/iam/audit-policy.json."""
     def run():
         root = os.path.dirname(os.path.dirname(HERE))
-        with open(os.path.join(root, "ctl", "audit_aws.c"), encoding="utf-8") as f:
+        with open(os.path.join(root, "ctl", "audit", "aws.c"), encoding="utf-8") as f:
             src = f.read()
         prefixes = {"TrentService": "kms", "Kinesis_20131202": "kinesis",
                     "Firehose_20150804": "firehose", "ACMPrivateCA": "acm-pca"}
