@@ -2,6 +2,7 @@
 #include "agent/ipc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "pki/log.h"
+#include "pki/text.h"
 
 static const char *const op_names[AGENT_IPC__MAX] = {
     "ok",        "err",      "key-load",  "key-csr",    "key-store",  "key-drop", "key-reload",
@@ -237,7 +239,6 @@ out:
 int agent_ipc_long(const struct agent_ipc_msg *m, size_t i, long *out, struct mk_err *err)
 {
     char buf[32];
-    char *end = NULL;
     long v;
     int rc = -1;
 
@@ -245,9 +246,7 @@ int agent_ipc_long(const struct agent_ipc_msg *m, size_t i, long *out, struct mk
               "ipc: %s: field %zu is not a number", agent_ipc_op_name((int)m->op), i);
     memcpy(buf, m->f[i].data, m->f[i].len);
     buf[m->f[i].len] = '\0';
-    errno = 0;
-    v = strtol(buf, &end, 10);
-    MK_ENSURE(errno == 0 && *end == '\0' && end != buf, err, MK_ERR_INVALID,
+    MK_ENSURE(mk_parse_long(buf, LONG_MIN, LONG_MAX, &v) == 0, err, MK_ERR_INVALID,
               "ipc: %s: field %zu is not a number", agent_ipc_op_name((int)m->op), i);
     *out = v;
     rc = 0;

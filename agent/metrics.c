@@ -12,6 +12,8 @@
 
 #include <microhttpd.h>
 
+#include "pki/text.h"
+
 /* Rotation duration buckets (seconds): a local CA takes milliseconds, aws-pca seconds, a
  * throttled aws-pca minutes. */
 static const double duration_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
@@ -311,46 +313,11 @@ void agent_metrics_ca_retire(struct agent_metrics *m)
     pthread_mutex_unlock(&m->lock);
 }
 
-int agent_metrics_escape(const char *value, char *buf, size_t size)
-{
-    size_t j = 0;
-
-    for (size_t i = 0; value[i] != '\0'; i++) {
-        const char *rep = NULL;
-        char one[2] = {value[i], '\0'};
-        switch (value[i]) {
-        case '\\':
-            rep = "\\\\";
-            break;
-        case '"':
-            rep = "\\\"";
-            break;
-        case '\n':
-            rep = "\\n";
-            break;
-        default:
-            rep = one;
-            break;
-        }
-        size_t l = strlen(rep);
-        if (j + l >= size) {
-            return -1;
-        }
-        memcpy(buf + j, rep, l);
-        j += l;
-    }
-    if (j >= size) {
-        return -1;
-    }
-    buf[j] = '\0';
-    return 0;
-}
-
 /* Escapes into a fixed buffer; a value that does not fit (never for our bounded fields) is
  * exported empty rather than truncated mid-escape. */
 static const char *esc(const char *value, char *buf, size_t size)
 {
-    if (agent_metrics_escape(value, buf, size) != 0) {
+    if (mk_prom_label_escape(value, buf, size) != 0) {
         buf[0] = '\0';
     }
     return buf;

@@ -56,8 +56,4 @@ char *agent_metrics_render(struct agent_metrics *m, time_t now, size_t *len,
 /* 1 when every certificate is ready at now (a valid current generation), else 0. */
 int agent_metrics_healthy(struct agent_metrics *m, time_t now);
 
-/* Writes value with Prometheus label escaping (\\, \", \n) to buf.  Returns 0, or -1 when it
- * does not fit. */
-int agent_metrics_escape(const char *value, char *buf, size_t size) MK_MUST_CHECK;
-
 #endif

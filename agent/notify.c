@@ -2,6 +2,7 @@
 #include "agent/notify.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "pki/text.h"
 
 int agent_notify(const char *msg, struct mk_err *err)
 {
@@ -80,9 +83,8 @@ unsigned long long agent_notify_watchdog_usec(void)
         return 0;
     }
     if (pid != NULL && pid[0] != '\0') {
-        errno = 0;
-        long p = strtol(pid, &end, 10);
-        if (errno != 0 || *end != '\0' || p != (long)getpid()) {
+        long p;
+        if (mk_parse_long(pid, 1, LONG_MAX, &p) != 0 || p != (long)getpid()) {
             return 0;
         }
     }

@@ -20,6 +20,8 @@
 
 #include "conf/conf.h"
 #include "ctl/ctl.h"
+#include "ctl/output.h"
+#include "pki/text.h"
 #include "ctl/status-int.h"
 #include "pki/err.h"
 
@@ -343,19 +345,6 @@ out:
     return rc;
 }
 
-static int usage_error(const char *fmt, ...) MK_PRINTF(1, 2);
-
-static int usage_error(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "mskpkictl status: %s (see mskpkictl status --help)\n", msg);
-    return CTL_EXIT_USAGE;
-}
-
 int ctl_status_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -375,8 +364,10 @@ int ctl_status_main(int argc, char **argv)
     int ch;
     optind = 1;
     opterr = 0;
+    if (ctl_options_exact("status", argc, argv, longopts) != 0) {
+        return CTL_EXIT_USAGE;
+    }
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        char *end = NULL;
         switch (ch) {
         case 'c':
             config = optarg;
@@ -387,14 +378,12 @@ int ctl_status_main(int argc, char **argv)
             } else if (strcmp(optarg, "json") == 0) {
                 format = STATUS_FORMAT_JSON;
             } else {
-                return usage_error("--format: expected table or json, got '%s'", optarg);
+                return ctl_usage_error("status", "--format: expected table or json, got '%s'", optarg);
             }
             break;
         case 'w':
-            errno = 0;
-            warn_days = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || warn_days < 0 || warn_days > 3650) {
-                return usage_error("--warn-days: expected 0..3650, got '%s'", optarg);
+            if (mk_parse_long(optarg, 0, 3650, &warn_days) != 0) {
+                return ctl_usage_error("status", "--warn-days: expected 0..3650, got '%s'", optarg);
             }
             break;
         case 'h':
@@ -402,13 +391,13 @@ int ctl_status_main(int argc, char **argv)
                    "[--warn-days N]\n");
             return CTL_EXIT_OK;
         case ':':
-            return usage_error("%s needs a value", argv[optind - 1]);
+            return ctl_usage_error("status", "%s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return ctl_usage_error("status", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) {
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return ctl_usage_error("status", "unexpected argument '%s'", argv[optind]);
     }
     cfg = conf_load(config, &err);
     if (cfg == NULL) {

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "agent/metrics.h"
+#include "pki/text.h"
 
 #define NOW 1700000000
 
@@ -54,13 +55,13 @@ static void test_escape(void **state)
     char tiny[4];
 
     (void)state;
-    assert_int_equal(agent_metrics_escape("a\"b\\c\nd", buf, sizeof(buf)), 0);
+    assert_int_equal(mk_prom_label_escape("a\"b\\c\nd", buf, sizeof(buf)), 0);
     assert_string_equal(buf, "a\\\"b\\\\c\\nd");
-    assert_int_equal(agent_metrics_escape("plain", buf, sizeof(buf)), 0);
+    assert_int_equal(mk_prom_label_escape("plain", buf, sizeof(buf)), 0);
     assert_string_equal(buf, "plain");
-    assert_int_equal(agent_metrics_escape("abcd", tiny, sizeof(tiny)), -1);
-    assert_int_equal(agent_metrics_escape("a\"", tiny, sizeof(tiny)), 0);
-    assert_int_equal(agent_metrics_escape("ab\"", tiny, sizeof(tiny)), -1);
+    assert_int_equal(mk_prom_label_escape("abcd", tiny, sizeof(tiny)), -1);
+    assert_int_equal(mk_prom_label_escape("a\"", tiny, sizeof(tiny)), 0);
+    assert_int_equal(mk_prom_label_escape("ab\"", tiny, sizeof(tiny)), -1);
 }
 
 static void test_render_labels_escaped(void **state)

@@ -16,6 +16,7 @@
 
 #include "ctl/audit/checks.h"
 #include "ctl/audit/report.h"
+#include "ctl/output.h"
 
 static void add(struct ctl_report *r, const char *check, enum ctl_status st, enum ctl_severity sev,
                 const char *resource, const char *region, const char *msg)
@@ -280,7 +281,7 @@ static void test_atomic_write(void **state)
     (void)state;
     assert_non_null(dir);
     snprintf(path, sizeof(path), "%s/report.json", dir);
-    assert_int_equal(ctl_write_file_atomic(path, "{\"a\":1}\n", 8, &err), 0);
+    assert_int_equal(ctl_write_report("--output", path, "{\"a\":1}\n", 8, &err), 0);
     f = fopen(path, "r");
     assert_non_null(f);
     assert_int_equal(fread(buf, 1, sizeof(buf) - 1, f), 8);
@@ -291,14 +292,14 @@ static void test_atomic_write(void **state)
     /* rename onto a directory fails: no temporary file is left and the target is untouched. */
     snprintf(sub, sizeof(sub), "%s/adir", dir);
     assert_int_equal(mkdir(sub, 0700), 0);
-    assert_int_equal(ctl_write_file_atomic(sub, "x", 1, &err), -1);
+    assert_int_equal(ctl_write_report("--output", sub, "x", 1, &err), -1);
     assert_int_equal(err.code, MK_ERR_IO);
     assert_non_null(strstr(err.msg, "adir"));
     assert_int_equal(count_entries(dir), 2);
 
     /* A missing directory fails cleanly too. */
     snprintf(missing, sizeof(missing), "%s/nope/report.json", dir);
-    assert_int_equal(ctl_write_file_atomic(missing, "x", 1, &err), -1);
+    assert_int_equal(ctl_write_report("--output", missing, "x", 1, &err), -1);
     assert_int_equal(count_entries(dir), 2);
 
     assert_int_equal(rmdir(sub), 0);

@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "ctl/cert/cert.h"
+#include "ctl/output.h"
 #include "ctl/ctl.h"
 #include "ctl/probe/certs.h"
 #include "ctl/probe/report.h"
@@ -77,17 +78,17 @@ static void test_exit_codes(void **state)
     (void)state;
     struct mk_err e = {0};
     e.code = MK_ERR_CONFIG;
-    assert_int_equal(ctl_cert_exit_for(&e), CTL_EXIT_USAGE);
+    assert_int_equal(ctl_exit_for(&e), CTL_EXIT_USAGE);
     e.code = MK_ERR_PERM;
-    assert_int_equal(ctl_cert_exit_for(&e), CTL_EXIT_USAGE);
+    assert_int_equal(ctl_exit_for(&e), CTL_EXIT_USAGE);
     e.code = MK_ERR_NET;
-    assert_int_equal(ctl_cert_exit_for(&e), CTL_EXIT_UNAVAILABLE);
+    assert_int_equal(ctl_exit_for(&e), CTL_EXIT_UNAVAILABLE);
     e.code = MK_ERR_PENDING;
-    assert_int_equal(ctl_cert_exit_for(&e), CTL_EXIT_UNAVAILABLE);
+    assert_int_equal(ctl_exit_for(&e), CTL_EXIT_UNAVAILABLE);
     e.code = MK_ERR_AWS;
-    assert_int_equal(ctl_cert_exit_for(&e), CTL_EXIT_FINDINGS);
+    assert_int_equal(ctl_exit_for(&e), CTL_EXIT_FINDINGS);
     e.code = MK_ERR_VERIFY;
-    assert_int_equal(ctl_cert_exit_for(&e), CTL_EXIT_FINDINGS);
+    assert_int_equal(ctl_exit_for(&e), CTL_EXIT_FINDINGS);
 }
 
 static void test_view_checks(void **state)

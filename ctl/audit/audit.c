@@ -14,6 +14,7 @@
 #include "ctl/audit/checks.h"
 #include "ctl/audit/cli.h"
 #include "ctl/ctl.h"
+#include "ctl/output.h"
 #include "ctl/audit/report.h"
 
 /* The rules of the checks that ran, in check-id order (SARIF rules, JUnit suites). */
@@ -49,7 +50,7 @@ static int write_report(const struct audit_cli *cli, const struct ctl_report *re
 
     MK_GUARD(ctl_report_render(report, cli->format, rules, n_rules, colour, &text, &len, err));
     if (cli->output != NULL) {
-        MK_GUARD(ctl_write_file_atomic(cli->output, text, len, err));
+        MK_GUARD(ctl_write_report("--output", cli->output, text, len, err));
     } else {
         MK_ENSURE(fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0, err, MK_ERR_IO,
                   "cannot write the report to standard output");
@@ -107,8 +108,11 @@ int ctl_audit_main(int argc, char **argv)
     int status = CTL_EXIT_UNAVAILABLE;
 
     if (audit_cli_parse(argc, argv, &cli, &err) != 0) {
-        fprintf(stderr, "mskpkictl audit: %s (try mskpkictl audit --help)\n", err.msg);
-        return err.code == MK_ERR_USAGE ? CTL_EXIT_USAGE : CTL_EXIT_UNAVAILABLE;
+        if (err.code == MK_ERR_USAGE) {
+            return ctl_usage_error("audit", "%s", err.msg);
+        }
+        fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+        return CTL_EXIT_UNAVAILABLE;
     }
     if (cli.help) {
         audit_cli_usage(stdout);

@@ -1,5 +1,7 @@
 /* audit_cli.c: command line parsing of `mskpkictl audit` (see audit_cli.h). */
 #include "ctl/audit/cli.h"
+#include "ctl/output.h"
+#include "pki/text.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -132,11 +134,8 @@ static int set_string(char **dst, const char *opt, const char *value, struct mk_
 
 static int set_concurrency(struct audit_cli *cli, const char *value, struct mk_err *err)
 {
-    char *end = NULL;
     long n;
-    errno = 0;
-    n = strtol(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0' || n < 1 || n > AUDIT_MAX_CONCURRENCY) {
+    if (mk_parse_long(value, 1, AUDIT_MAX_CONCURRENCY, &n) != 0) {
         mk_err_set(err, MK_ERR_USAGE, "--concurrency: '%s' is not a number from 1 to %d", value,
                    AUDIT_MAX_CONCURRENCY);
         return -1;
@@ -288,11 +287,8 @@ static int tag_key_valid(const char *k)
 
 static int set_days(long *dst, const char *opt, const char *value, long min, struct mk_err *err)
 {
-    char *end = NULL;
     long n;
-    errno = 0;
-    n = strtol(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0' || n < min || n > 36500) {
+    if (mk_parse_long(value, min, 36500, &n) != 0) {
         mk_err_set(err, MK_ERR_USAGE, "%s: '%s' is not a number of days from %ld to 36500", opt,
                    value, min);
         return -1;

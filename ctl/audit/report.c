@@ -1,5 +1,7 @@
 /* report.c: the audit finding list and its writers (see report.h, docs/audit.md). */
 #include "ctl/audit/report.h"
+#include "ctl/output.h"
+#include "pki/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -674,38 +676,6 @@ fail:
 
 /* ---- junit ---- */
 
-/* XML 1.0 cannot carry most control characters even escaped: they become '?'. */
-void ctl_xml_put(FILE *out, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        switch (c) {
-        case '&':
-            fputs("&amp;", out);
-            break;
-        case '<':
-            fputs("&lt;", out);
-            break;
-        case '>':
-            fputs("&gt;", out);
-            break;
-        case '"':
-            fputs("&quot;", out);
-            break;
-        case '\'':
-            fputs("&apos;", out);
-            break;
-        case '\n':
-        case '\t':
-            fputc(c, out);
-            break;
-        default:
-            fputc(c < 0x20 || c == 0x7f ? '?' : c, out);
-            break;
-        }
-    }
-}
-
 struct junit_counts {
     size_t tests, failures, errors, skipped;
 };
@@ -794,21 +764,6 @@ static void render_junit(const struct ctl_report *r, const struct ctl_rule *rule
 
 /* ---- prometheus (node_exporter textfile collector) ---- */
 
-/* Label values escape backslash, double quote and newline (exposition format). */
-static void prom_label(FILE *out, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == '\\' || *s == '"') {
-            fputc('\\', out);
-            fputc(*s, out);
-        } else if (*s == '\n') {
-            fputs("\\n", out);
-        } else {
-            fputc(*s, out);
-        }
-    }
-}
-
 static void render_prometheus(const struct ctl_report *r, const struct ctl_rule *rules,
                               size_t n_rules, FILE *out)
 {
@@ -820,7 +775,7 @@ static void render_prometheus(const struct ctl_report *r, const struct ctl_rule 
         ctl_report_kpi(r, rules[k].id, &kpi);
         for (int s = 0; s < CTL_STATUS__MAX; s++) {
             fputs("mskpki_audit_resources{check=\"", out);
-            prom_label(out, rules[k].id);
+            mk_prom_label_put(out, rules[k].id);
             fprintf(out, "\",status=\"%s\"} %zu\n", status_names[s], kpi.counts[s]);
         }
     }
@@ -832,7 +787,7 @@ static void render_prometheus(const struct ctl_report *r, const struct ctl_rule 
         struct ctl_kpi kpi;
         ctl_report_kpi(r, rules[k].id, &kpi);
         fputs("mskpki_audit_compliance_ratio{check=\"", out);
-        prom_label(out, rules[k].id);
+        mk_prom_label_put(out, rules[k].id);
         if (kpi.evaluated > 0) {
             fprintf(out, "\"} %.6g\n", kpi.ratio);
         } else {
@@ -901,68 +856,5 @@ out:
         fclose(mem);
     }
     free(buf);
-    return rc;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int ctl_write_file_atomic(const char *path, const char *data, size_t len, struct mk_err *err)
-{
-    int rc = -1;
-    int fd = -1;
-    char *tmp = NULL;
-    char *dircopy = NULL;
-    int dfd = -1;
-
-    MK_ENSURE(asprintf(&tmp, "%s.tmp.XXXXXX", path) >= 0, err, MK_ERR_NOMEM, "out of memory");
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        mk_err_errno(err, MK_ERR_IO, "%s: cannot create temporary file", path);
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
-    /* Reports are not secret but need not be writable by others: 0644 like any output file. */
-    MK_ENSURE_ERRNO(fchmod(fd, 0644) == 0, err, MK_ERR_IO, "%s: fchmod", tmp);
-    MK_ENSURE_ERRNO(write_all(fd, data, len) == 0, err, MK_ERR_IO, "%s: write", tmp);
-    MK_ENSURE_ERRNO(fsync(fd) == 0, err, MK_ERR_IO, "%s: fsync", tmp);
-    MK_ENSURE_ERRNO(close(fd) == 0, err, MK_ERR_IO, "%s: close", tmp);
-    fd = -1;
-    MK_ENSURE_ERRNO(rename(tmp, path) == 0, err, MK_ERR_IO, "%s: rename to %s", tmp, path);
-    free(tmp);
-    tmp = NULL;
-    /* Make the rename itself durable; failure here leaves a complete file, so it is ignored. */
-    dircopy = strdup(path);
-    if (dircopy != NULL) {
-        dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-    }
-    rc = 0;
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (tmp != NULL) {
-        unlink(tmp);
-        free(tmp);
-    }
-    free(dircopy);
     return rc;
 }

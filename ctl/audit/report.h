@@ -126,16 +126,6 @@ int ctl_report_render(const struct ctl_report *report, enum ctl_format fmt,
                       const struct ctl_rule *rules, size_t n_rules, int colour, char **out,
                       size_t *out_len, struct mk_err *err) MK_MUST_CHECK;
 
-/*
- * Writes data to path atomically: a temporary file in the same directory, fsync, rename.  On
- * any failure the temporary file is removed and path is left as it was.
- */
-int ctl_write_file_atomic(const char *path, const char *data, size_t len,
-                          struct mk_err *err) MK_MUST_CHECK;
-
-/* Writes s to out escaped for XML 1.0 text and attribute values (JUnit output of audit and
- * probe); control characters XML cannot carry become '?'. */
-void ctl_xml_put(FILE *out, const char *s);
 
 #ifdef MK_TESTING
 /* The SARIF artifact path of a finding's resource (see report.c), truncated to size. */

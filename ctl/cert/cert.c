@@ -17,6 +17,7 @@
 #include "conf/conf.h"
 #include "ctl/cert/cert.h"
 #include "ctl/ctl.h"
+#include "ctl/output.h"
 #include "issue/issue.h"
 #include "ca/ca.h"
 #include "pki/cert.h"
@@ -55,37 +56,6 @@ static void cert_usage(FILE *out)
         "       mskpkictl cert revoke (--cert FILE | --serial HEX --ca-arn ARN) --reason REASON\n"
         "                             [--config FILE | --ca-arn ARN [--region R] "
         "[--endpoint-url URL] [--profile P]]\n");
-}
-
-int ctl_cert_usage_error(const char *sub, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "mskpkictl cert %s: %s (see mskpkictl cert %s --help)\n", sub, msg, sub);
-    return CTL_EXIT_USAGE;
-}
-
-int ctl_cert_exit_for(const struct mk_err *err)
-{
-    switch (err->code) {
-    case MK_ERR_USAGE:
-    case MK_ERR_CONFIG:
-    case MK_ERR_PERM:
-        return CTL_EXIT_USAGE;
-    case MK_ERR_NET:
-    case MK_ERR_TIMEOUT:
-    case MK_ERR_CREDS:
-    case MK_ERR_PENDING:
-    case MK_ERR_IO:
-    case MK_ERR_NOMEM:
-        return CTL_EXIT_UNAVAILABLE;
-    default:
-        return CTL_EXIT_FINDINGS;
-    }
 }
 
 int ctl_cert_reason_valid(const char *name)
@@ -200,6 +170,9 @@ static int cert_issue_main(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
+    if (ctl_options_exact("cert issue", argc, argv, longopts) != 0) {
+        return CTL_EXIT_USAGE;
+    }
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
@@ -212,16 +185,16 @@ static int cert_issue_main(int argc, char **argv)
             printf("usage: mskpkictl cert issue --config FILE --name CERT\n");
             return CTL_EXIT_OK;
         case ':':
-            return ctl_cert_usage_error("issue", "%s needs a value", argv[optind - 1]);
+            return ctl_usage_error("cert issue", "%s needs a value", argv[optind - 1]);
         default:
-            return ctl_cert_usage_error("issue", "unknown option '%s'", argv[optind - 1]);
+            return ctl_usage_error("cert issue", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) {
-        return ctl_cert_usage_error("issue", "unexpected argument '%s'", argv[optind]);
+        return ctl_usage_error("cert issue", "unexpected argument '%s'", argv[optind]);
     }
     if (config == NULL || name == NULL) {
-        return ctl_cert_usage_error("issue", "--config and --name are required");
+        return ctl_usage_error("cert issue", "--config and --name are required");
     }
     if (pki_sodium_init(&err) != 0 || (cfg = conf_load(config, &err)) == NULL) {
         goto fail;
@@ -253,7 +226,7 @@ static int cert_issue_main(int argc, char **argv)
 fail:
     fprintf(stderr, "mskpkictl cert issue: %s%s\n", err.msg,
             err.code == MK_ERR_PENDING ? " (run the command again to resume it)" : "");
-    rc = ctl_cert_exit_for(&err);
+    rc = ctl_exit_for(&err);
 out:
     issue_out_clear(&res);
     pki_ca_free(ca);
@@ -285,6 +258,9 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
     memset(o, 0, sizeof(*o));
     optind = 1;
     opterr = 0;
+    if (ctl_options_exact("cert revoke", argc, argv, longopts) != 0) {
+        return CTL_EXIT_USAGE;
+    }
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         if (ch > 0 && (size_t)ch < sizeof(slot) / sizeof(slot[0]) && slot[ch] != NULL) {
             *slot[ch] = optarg;
@@ -295,22 +271,22 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
             cert_usage(stdout);
             return -1;
         case ':':
-            return ctl_cert_usage_error("revoke", "%s needs a value", argv[optind - 1]);
+            return ctl_usage_error("cert revoke", "%s needs a value", argv[optind - 1]);
         default:
-            return ctl_cert_usage_error("revoke", "unknown option '%s'", argv[optind - 1]);
+            return ctl_usage_error("cert revoke", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) {
-        return ctl_cert_usage_error("revoke", "unexpected argument '%s'", argv[optind]);
+        return ctl_usage_error("cert revoke", "unexpected argument '%s'", argv[optind]);
     }
     if ((o->cert == NULL) == (o->serial == NULL)) {
-        return ctl_cert_usage_error("revoke", "give exactly one of --cert and --serial");
+        return ctl_usage_error("cert revoke", "give exactly one of --cert and --serial");
     }
     if (o->config != NULL && o->ca_arn != NULL) {
-        return ctl_cert_usage_error("revoke", "give --config or --ca-arn, not both");
+        return ctl_usage_error("cert revoke", "give --config or --ca-arn, not both");
     }
     if (o->serial != NULL && o->ca_arn == NULL) {
-        return ctl_cert_usage_error("revoke", "--serial needs --ca-arn (the local CA revokes by "
+        return ctl_usage_error("cert revoke", "--serial needs --ca-arn (the local CA revokes by "
                                               "--cert, to check it issued the certificate)");
     }
     /* `revoke --cert FILE --reason R` (the documented short form) goes through the CA of the
@@ -320,18 +296,18 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
     }
     if (o->ca_arn == NULL &&
         (o->region != NULL || o->endpoint_url != NULL || o->profile != NULL)) {
-        return ctl_cert_usage_error("revoke", "--region, --endpoint-url and --profile go with "
+        return ctl_usage_error("cert revoke", "--region, --endpoint-url and --profile go with "
                                               "--ca-arn");
     }
     if (o->ca_arn != NULL && strncmp(o->ca_arn, "arn:", 4) != 0) {
-        return ctl_cert_usage_error("revoke", "--ca-arn: '%s' is not an ARN", o->ca_arn);
+        return ctl_usage_error("cert revoke", "--ca-arn: '%s' is not an ARN", o->ca_arn);
     }
     if (o->reason == NULL) {
-        return ctl_cert_usage_error("revoke", "--reason is required");
+        return ctl_usage_error("cert revoke", "--reason is required");
     }
     if (!ctl_cert_reason_valid(o->reason)) {
-        return ctl_cert_usage_error(
-            "revoke",
+        return ctl_usage_error(
+            "cert revoke",
             "--reason: '%s' is not an AWS RevocationReason (UNSPECIFIED, KEY_COMPROMISE, "
             "CERTIFICATE_AUTHORITY_COMPROMISE, AFFILIATION_CHANGED, SUPERSEDED, "
             "CESSATION_OF_OPERATION, PRIVILEGE_WITHDRAWN, A_A_COMPROMISE)",
@@ -398,7 +374,7 @@ static int cert_revoke_main(int argc, char **argv)
     goto out;
 fail:
     fprintf(stderr, "mskpkictl cert revoke: %s\n", err.msg);
-    rc = ctl_cert_exit_for(&err);
+    rc = ctl_exit_for(&err);
 out:
     X509_free(cert);
     pki_ca_free(ca);

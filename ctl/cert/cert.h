@@ -17,14 +17,6 @@
 /* `mskpkictl cert inspect ...` (argv[0] is "inspect"). */
 int ctl_cert_inspect_main(int argc, char **argv);
 
-/* Prints "mskpkictl cert SUB: MSG (see mskpkictl cert SUB --help)" and returns CTL_EXIT_USAGE. */
-int ctl_cert_usage_error(const char *sub, const char *fmt, ...) MK_PRINTF(2, 3);
-
-/* The exit status for a failed operation: 3 (could not run: network, credentials, timeout, a
- * pending AWS issuance, an unreadable file), 2 (bad usage or config, unsafe permissions),
- * else 1 (the CA refused, verification failed). */
-int ctl_cert_exit_for(const struct mk_err *err);
-
 /* 1 when name is an AWS Private CA RevocationReason ("KEY_COMPROMISE", ...), else 0. */
 int ctl_cert_reason_valid(const char *name);
 

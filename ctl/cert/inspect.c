@@ -16,6 +16,7 @@
 
 #include "ctl/cert/cert.h"
 #include "ctl/ctl.h"
+#include "ctl/output.h"
 #include "pki/cert.h"
 #include "pki/format.h"
 #include "pki/key.h"
@@ -331,6 +332,9 @@ static int parse_inspect_args(int argc, char **argv, struct inspect_opts *o)
     memset(o, 0, sizeof(*o));
     optind = 1;
     opterr = 0;
+    if (ctl_options_exact("cert inspect", argc, argv, longopts) != 0) {
+        return CTL_EXIT_USAGE;
+    }
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'k':
@@ -347,7 +351,7 @@ static int parse_inspect_args(int argc, char **argv, struct inspect_opts *o)
             break;
         case 'f':
             if (strcmp(optarg, "table") != 0 && strcmp(optarg, "json") != 0) {
-                return ctl_cert_usage_error("inspect", "--format: expected table or json, got '%s'",
+                return ctl_usage_error("cert inspect", "--format: expected table or json, got '%s'",
                                             optarg);
             }
             o->json = strcmp(optarg, "json") == 0;
@@ -356,16 +360,16 @@ static int parse_inspect_args(int argc, char **argv, struct inspect_opts *o)
             inspect_usage(stdout);
             return -1;
         case ':':
-            return ctl_cert_usage_error("inspect", "%s needs a value", argv[optind - 1]);
+            return ctl_usage_error("cert inspect", "%s needs a value", argv[optind - 1]);
         default:
-            return ctl_cert_usage_error("inspect", "unknown option '%s'", argv[optind - 1]);
+            return ctl_usage_error("cert inspect", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc) {
-        return ctl_cert_usage_error("inspect", "give at least one certificate FILE");
+        return ctl_usage_error("cert inspect", "give at least one certificate FILE");
     }
     if (o->key_pass_file != NULL && o->key_file == NULL) {
-        return ctl_cert_usage_error("inspect", "--key-passphrase-file goes with --key");
+        return ctl_usage_error("cert inspect", "--key-passphrase-file goes with --key");
     }
     return 0;
 }

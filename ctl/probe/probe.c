@@ -26,6 +26,8 @@
 #include "aws/aws.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
+#include "ctl/output.h"
+#include "pki/text.h"
 #include "ctl/probe/kafka_wire.h"
 #include "ctl/probe/certs.h"
 #include "ctl/probe/conn.h"
@@ -81,31 +83,6 @@ static void usage_line(FILE *out)
             "                       [--format table|json|junit|prometheus] [--output FILE]\n");
 }
 
-static int usage_error(const char *fmt, ...) MK_PRINTF(1, 2);
-
-static int usage_error(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "mskpkictl probe: %s (see mskpkictl probe --help)\n", msg);
-    return CTL_EXIT_USAGE;
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /*
  * Splits "host:port,[v6]:port" into brokers.  Returns the count, or -1 with a message in err.
  * Caller frees *out with free().
@@ -146,7 +123,7 @@ MK_TESTABLE long probe_parse_brokers(const char *list, struct probe_broker **out
                   "broker '%s': expected HOST:PORT", tok);
         *colon = '\0';
         long port = 0;
-        MK_ENSURE(parse_long(colon + 1, 1, 65535, &port) == 0, err, MK_ERR_USAGE,
+        MK_ENSURE(mk_parse_long(colon + 1, 1, 65535, &port) == 0, err, MK_ERR_USAGE,
                   "broker '%s': bad port '%s'", host, colon + 1);
         /* An IPv6 address needs brackets, or its last group would be taken for the port. */
         MK_ENSURE(host[0] != '\0' && strlen(host) < sizeof(b[n].host) &&
@@ -524,10 +501,7 @@ static int write_report(const struct probe_opts *o, const struct probe_result *a
     MK_GUARD(probe_report_write(mem, o->format, all, n, err));
     MK_ENSURE_ERRNO(fclose(mem) == 0, err, MK_ERR_NOMEM, "report buffer");
     mem = NULL;
-    if (pki_store_write_file(o->output, buf, len, 0644, (uid_t)-1, (gid_t)-1, err) != 0) {
-        mk_err_prefix(err, "--output");
-        goto out;
-    }
+    MK_GUARD(ctl_write_report("--output", o->output, buf, len, err));
     rc = 0;
 out:
     if (mem != NULL) {
@@ -566,6 +540,9 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
     optind = 1;
     opterr = 0;
     int ch;
+    if (ctl_options_exact("probe", argc, argv, longopts) != 0) {
+        return CTL_EXIT_USAGE;
+    }
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'b':
@@ -611,13 +588,13 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
             o->server_name = optarg;
             break;
         case 't':
-            if (parse_long(optarg, 1, 3600, &o->timeout_s) != 0) {
-                return usage_error("--timeout: expected seconds 1..3600, got '%s'", optarg);
+            if (mk_parse_long(optarg, 1, 3600, &o->timeout_s) != 0) {
+                return ctl_usage_error("probe", "--timeout: expected seconds 1..3600, got '%s'", optarg);
             }
             break;
         case 'j':
-            if (parse_long(optarg, 1, 64, &o->concurrency) != 0) {
-                return usage_error("--concurrency: expected 1..64, got '%s'", optarg);
+            if (mk_parse_long(optarg, 1, 64, &o->concurrency) != 0) {
+                return ctl_usage_error("probe", "--concurrency: expected 1..64, got '%s'", optarg);
             }
             break;
         case 'f':
@@ -630,7 +607,7 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
             } else if (strcmp(optarg, "prometheus") == 0) {
                 o->format = PROBE_FORMAT_PROMETHEUS;
             } else {
-                return usage_error("--format: expected table, json, junit or prometheus, got '%s'",
+                return ctl_usage_error("probe", "--format: expected table, json, junit or prometheus, got '%s'",
                                    optarg);
             }
             break;
@@ -638,38 +615,38 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
             usage_line(stdout);
             return -1;
         case ':':
-            return usage_error("%s needs a value", argv[optind - 1]);
+            return ctl_usage_error("probe", "%s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return ctl_usage_error("probe", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) {
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return ctl_usage_error("probe", "unexpected argument '%s'", argv[optind]);
     }
     if ((o->bootstrap == NULL) == (o->cluster_arn == NULL)) {
-        return usage_error("give exactly one of --bootstrap and --cluster-arn");
+        return ctl_usage_error("probe", "give exactly one of --bootstrap and --cluster-arn");
     }
     if (o->cluster_arn == NULL &&
         (o->region != NULL || o->endpoint_url != NULL || o->profile != NULL)) {
-        return usage_error("--region, --endpoint-url and --profile go with --cluster-arn");
+        return ctl_usage_error("probe", "--region, --endpoint-url and --profile go with --cluster-arn");
     }
     if (o->cluster_arn != NULL && strncmp(o->cluster_arn, "arn:", 4) != 0) {
-        return usage_error("--cluster-arn: '%s' is not an ARN", o->cluster_arn);
+        return ctl_usage_error("probe", "--cluster-arn: '%s' is not an ARN", o->cluster_arn);
     }
     if (o->ca_file == NULL) {
-        return usage_error("--ca-file is required");
+        return ctl_usage_error("probe", "--ca-file is required");
     }
     if ((o->cert == NULL) != (o->key == NULL)) {
-        return usage_error("--cert and --key go together");
+        return ctl_usage_error("probe", "--cert and --key go together");
     }
     if ((o->revoked_cert == NULL) != (o->revoked_key == NULL)) {
-        return usage_error("--revoked-cert and --revoked-key go together");
+        return ctl_usage_error("probe", "--revoked-cert and --revoked-key go together");
     }
     if ((o->agent_config == NULL) != (o->name == NULL)) {
-        return usage_error("--agent-config and --name go together");
+        return ctl_usage_error("probe", "--agent-config and --name go together");
     }
     if (o->cert != NULL && o->agent_config != NULL) {
-        return usage_error("give --cert/--key or --agent-config/--name, not both");
+        return ctl_usage_error("probe", "give --cert/--key or --agent-config/--name, not both");
     }
     return 0;
 }

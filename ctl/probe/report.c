@@ -1,6 +1,7 @@
 /* probe_report.c: table, json and junit renderings of the probe results (see probe_report.h). */
 #include "ctl/probe/report.h"
-#include "ctl/audit/report.h"
+#include "ctl/output.h"
+#include "pki/text.h"
 
 #include <string.h>
 
@@ -148,21 +149,6 @@ static int write_junit(FILE *out, const struct probe_result *r, size_t n)
     return 0;
 }
 
-/* A label value with \, " and newline escaped (Prometheus text format). */
-static void prom_label(FILE *out, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == '\\' || *s == '"') {
-            fputc('\\', out);
-            fputc(*s, out);
-        } else if (*s == '\n') {
-            fputs("\\n", out);
-        } else {
-            fputc(*s, out);
-        }
-    }
-}
-
 int probe_report_write_prometheus(FILE *out, const struct probe_result *r, size_t n, time_t now,
                                   struct mk_err *err)
 {
@@ -172,7 +158,7 @@ int probe_report_write_prometheus(FILE *out, const struct probe_result *r, size_
           out);
     for (size_t i = 0; i < n; i++) {
         fputs("mskpki_probe_case_ok{broker=\"", out);
-        prom_label(out, r[i].broker);
+        mk_prom_label_put(out, r[i].broker);
         fprintf(out, "\",case=\"%s\",tls=\"%s\"} %d\n", probe_case_name(r[i].kase),
                 probe_tls_name(r[i].tls_version), r[i].ok ? 1 : 0);
     }

@@ -323,6 +323,9 @@ case_usage() {
     usage_case "go with --cluster-arn" --bootstrap a:1 --ca-file "$CA" --region us-east-1
     usage_case "not an ARN" --cluster-arn cluster/demo --ca-file "$CA"
     usage_case "unknown option" --bootstrap a:1 --ca-file "$CA" --bogus
+    # Long options are spelled out in full, as in audit (mskpkictl(8), OPTIONS).
+    usage_case "not abbreviated" --boot a:1 --ca-file "$CA"
+    usage_case "not abbreviated" --bootstrap a:1 --ca-file="$CA" --time=5
     usage_case "needs a value" --bootstrap a:1 --ca-file
     usage_case "unexpected argument" --bootstrap a:1 --ca-file "$CA" extra
     usage_case "no usable CA" --bootstrap a:1 --ca-file "$TMP/missing.pem"
