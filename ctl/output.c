@@ -89,7 +89,7 @@ int ctl_write_report(const char *opt, const char *path, const char *data, size_t
                      struct mk_err *err)
 {
     if (pki_store_write_file(path, data, len, 0644, (uid_t)-1, (gid_t)-1, err) != 0) {
-        mk_err_prefix(err, "%s", opt);
+        mk_err_prefix(err, "%s %s", opt, path);
         return -1;
     }
     return 0;

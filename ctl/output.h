@@ -42,7 +42,7 @@ int ctl_exit_for(const struct mk_err *err);
 /*
  * Writes a report (not a secret: 0644) to path atomically through pki_store_write_file(): a
  * textfile collector or a CI step never reads half a report, and a failure leaves path as it
- * was.  The message in err starts with opt ("--output").
+ * was.  The message in err starts with opt and path ("--output FILE").
  */
 int ctl_write_report(const char *opt, const char *path, const char *data, size_t len,
                      struct mk_err *err) MK_MUST_CHECK;
