@@ -34,8 +34,10 @@ static const struct option *exact_option(const char *arg, const struct option *l
     return NULL;
 }
 
-int ctl_options_exact(const char *cmd, int argc, char **argv, const struct option *longopts)
+int ctl_options_begin(const char *cmd, int argc, char **argv, const struct option *longopts)
 {
+    optind = 1;
+    opterr = 0;
     for (int i = 1; i < argc; i++) {
         const struct option *o;
         if (strcmp(argv[i], "--") == 0) {

@@ -20,17 +20,19 @@
 int ctl_usage_error(const char *cmd, const char *fmt, ...) MK_PRINTF(2, 3);
 
 /*
- * mskpkictl's one abbreviation rule, checked before getopt_long() runs: long options are spelled
+ * Starts a getopt_long() loop (optind = 1, opterr = 0) after checking mskpkictl's one
+ * abbreviation rule over the whole command line: long options are spelled
  * out in full.  glibc accepts any unambiguous prefix (--boot for --bootstrap), which breaks
  * scripts the day a second option shares the prefix.  Values may follow as the next word or
  * after '=' (--format=json); everything after "--" is an operand.  Returns 0, or prints the
  * usage error for the first abbreviated or unknown option and returns CTL_EXIT_USAGE.
  */
-int ctl_options_exact(const char *cmd, int argc, char **argv, const struct option *longopts);
+int ctl_options_begin(const char *cmd, int argc, char **argv, const struct option *longopts);
 
 /*
- * The diagnostic for a getopt_long() return of ':' or '?': "--x needs a value", "unknown option
- * '--x'" through ctl_usage_error().  Returns CTL_EXIT_USAGE.
+ * The diagnostic for a getopt_long() return of ':' (a missing value: "--x needs a value") or
+ * anything else it did not expect ("unknown option '--x'") through ctl_usage_error().  The
+ * loop's shortopts start with ':'.  Returns CTL_EXIT_USAGE.
  */
 int ctl_option_error(const char *cmd, int ch, int argc, char **argv);
 

@@ -362,9 +362,7 @@ int ctl_status_main(int argc, char **argv)
     struct status_entry *entries = NULL;
     int rc = CTL_EXIT_UNAVAILABLE;
     int ch;
-    optind = 1;
-    opterr = 0;
-    if (ctl_options_exact("status", argc, argv, longopts) != 0) {
+    if (ctl_options_begin("status", argc, argv, longopts) != 0) {
         return CTL_EXIT_USAGE;
     }
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -391,9 +389,8 @@ int ctl_status_main(int argc, char **argv)
                    "[--warn-days N]\n");
             return CTL_EXIT_OK;
         case ':':
-            return ctl_usage_error("status", "%s needs a value", argv[optind - 1]);
         default:
-            return ctl_usage_error("status", "unknown option '%s'", argv[optind - 1]);
+            return ctl_option_error("status", ch, argc, argv);
         }
     }
     if (optind < argc) {

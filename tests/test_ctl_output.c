@@ -34,7 +34,7 @@ static int exact(int argc, char **argv)
     FILE *saved = stderr;
     int rc;
     stderr = fopen("/dev/null", "w");
-    rc = ctl_options_exact("probe", argc, argv, opts);
+    rc = ctl_options_begin("probe", argc, argv, opts);
     fclose(stderr);
     stderr = saved;
     return rc;

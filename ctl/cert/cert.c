@@ -168,9 +168,7 @@ static int cert_issue_main(int argc, char **argv)
     int rc = CTL_EXIT_USAGE;
     int ch;
 
-    optind = 1;
-    opterr = 0;
-    if (ctl_options_exact("cert issue", argc, argv, longopts) != 0) {
+    if (ctl_options_begin("cert issue", argc, argv, longopts) != 0) {
         return CTL_EXIT_USAGE;
     }
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -185,9 +183,8 @@ static int cert_issue_main(int argc, char **argv)
             printf("usage: mskpkictl cert issue --config FILE --name CERT\n");
             return CTL_EXIT_OK;
         case ':':
-            return ctl_usage_error("cert issue", "%s needs a value", argv[optind - 1]);
         default:
-            return ctl_usage_error("cert issue", "unknown option '%s'", argv[optind - 1]);
+            return ctl_option_error("cert issue", ch, argc, argv);
         }
     }
     if (optind < argc) {
@@ -256,9 +253,7 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
     int ch;
 
     memset(o, 0, sizeof(*o));
-    optind = 1;
-    opterr = 0;
-    if (ctl_options_exact("cert revoke", argc, argv, longopts) != 0) {
+    if (ctl_options_begin("cert revoke", argc, argv, longopts) != 0) {
         return CTL_EXIT_USAGE;
     }
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -271,9 +266,8 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
             cert_usage(stdout);
             return -1;
         case ':':
-            return ctl_usage_error("cert revoke", "%s needs a value", argv[optind - 1]);
         default:
-            return ctl_usage_error("cert revoke", "unknown option '%s'", argv[optind - 1]);
+            return ctl_option_error("cert revoke", ch, argc, argv);
         }
     }
     if (optind < argc) {

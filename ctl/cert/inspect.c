@@ -330,9 +330,7 @@ static int parse_inspect_args(int argc, char **argv, struct inspect_opts *o)
     int ch;
 
     memset(o, 0, sizeof(*o));
-    optind = 1;
-    opterr = 0;
-    if (ctl_options_exact("cert inspect", argc, argv, longopts) != 0) {
+    if (ctl_options_begin("cert inspect", argc, argv, longopts) != 0) {
         return CTL_EXIT_USAGE;
     }
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -360,9 +358,8 @@ static int parse_inspect_args(int argc, char **argv, struct inspect_opts *o)
             inspect_usage(stdout);
             return -1;
         case ':':
-            return ctl_usage_error("cert inspect", "%s needs a value", argv[optind - 1]);
         default:
-            return ctl_usage_error("cert inspect", "unknown option '%s'", argv[optind - 1]);
+            return ctl_option_error("cert inspect", ch, argc, argv);
         }
     }
     if (optind >= argc) {

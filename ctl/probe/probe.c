@@ -540,7 +540,7 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
     optind = 1;
     opterr = 0;
     int ch;
-    if (ctl_options_exact("probe", argc, argv, longopts) != 0) {
+    if (ctl_options_begin("probe", argc, argv, longopts) != 0) {
         return CTL_EXIT_USAGE;
     }
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -615,9 +615,8 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
             usage_line(stdout);
             return -1;
         case ':':
-            return ctl_usage_error("probe", "%s needs a value", argv[optind - 1]);
         default:
-            return ctl_usage_error("probe", "unknown option '%s'", argv[optind - 1]);
+            return ctl_option_error("probe", ch, argc, argv);
         }
     }
     if (optind < argc) {
