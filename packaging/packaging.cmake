@@ -41,3 +41,7 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/packaging/iam/ DESTINATION share/doc/mskpki/iam)
+# bash completion (bash-completion loads /usr/share/bash-completion/completions/<command>).
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/completion/mskpkictl
+    ${PROJECT_SOURCE_DIR}/packaging/completion/mskpki-agent
+    DESTINATION share/bash-completion/completions)

@@ -6,3 +6,7 @@ if(NOT MSKPKI_SANITIZE)
 endif()
 # The shipped IAM policies against the AWS operations the code calls (no AWS, no root).
 mk_integration_test(packaging_iam python3 ${CMAKE_CURRENT_SOURCE_DIR}/packaging/test_iam.py)
+
+# One source for option lists: --help, the man pages and the bash completions agree.
+mk_integration_test(options_doc python3 ${CMAKE_CURRENT_SOURCE_DIR}/packaging/test_options_doc.py
+    ${PROJECT_SOURCE_DIR} $<TARGET_FILE:mskpki-agent> $<TARGET_FILE:mskpkictl>)

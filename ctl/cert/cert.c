@@ -46,16 +46,20 @@ struct revoke_opts {
     const char *reason;
 };
 
+/* Each subcommand's own usage, so `cert revoke --help` shows revoke's options alone. */
+static const char revoke_usage[] =
+    "usage: mskpkictl cert revoke (--cert FILE | --serial HEX --ca-arn ARN) --reason REASON\n"
+    "                             [--config FILE | --ca-arn ARN [--region R] "
+    "[--endpoint-url URL] [--profile P]]\n";
+static const char issue_usage[] = "usage: mskpkictl cert issue --config FILE --name CERT\n";
+
 static void cert_usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: mskpkictl cert inspect [--key FILE] [--password-file FILE] [--ca-file FILE]\n"
-        "                              [--format table|json] FILE...\n"
-        "       mskpkictl cert issue --config FILE --name CERT\n"
-        "       mskpkictl cert revoke (--cert FILE | --serial HEX --ca-arn ARN) --reason REASON\n"
-        "                             [--config FILE | --ca-arn ARN [--region R] "
-        "[--endpoint-url URL] [--profile P]]\n");
+    /* The subcommands' usages under one "usage:" (each starts with it: 6 characters). */
+    fputs("usage: mskpkictl cert inspect [--key FILE] [--password-file FILE] [--ca-file FILE]\n"
+          "                              [--format table|json] FILE...\n",
+          out);
+    fprintf(out, "      %s      %s", issue_usage + 6, revoke_usage + 6);
 }
 
 int ctl_cert_reason_valid(const char *name)
@@ -180,7 +184,7 @@ static int cert_issue_main(int argc, char **argv)
             name = optarg;
             break;
         case 'h':
-            printf("usage: mskpkictl cert issue --config FILE --name CERT\n");
+            fputs(issue_usage, stdout);
             return CTL_EXIT_OK;
         case ':':
         default:
@@ -263,7 +267,7 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
         }
         switch (ch) {
         case 'h':
-            cert_usage(stdout);
+            fputs(revoke_usage, stdout);
             return -1;
         case ':':
         default:

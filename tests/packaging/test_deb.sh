@@ -38,6 +38,13 @@ getent passwd mskpki >/dev/null || fail "no mskpki user"
 [ "$(stat -c '%a %G' /etc/mskpki/mskpki.conf)" = "640 mskpki" ] || fail "config mode"
 /usr/sbin/mskpki-agent --check-config --config /etc/mskpki/mskpki.conf || fail "default config rejected"
 /usr/bin/mskpkictl --version >/dev/null || fail "mskpkictl --version"
+for c in mskpkictl mskpki-agent; do
+    [ -f /usr/share/bash-completion/completions/$c ] || fail "no bash completion for $c"
+done
+# The installed completion offers the installed program's options.
+offered=$(bash -c 'source /usr/share/bash-completion/completions/mskpkictl
+    COMP_WORDS=(mskpkictl probe --); COMP_CWORD=2; _mskpkictl; printf "%s\n" "${COMPREPLY[@]}"')
+echo "$offered" | grep -qx -- --bootstrap || fail "completion does not offer probe --bootstrap"
 
 # The packaged default works as installed: as the mskpki user, in the directories tmpfiles made,
 # the agent issues a certificate from the local CA, and status reads its state.
