@@ -593,7 +593,8 @@ static int resolve_id(struct conf_ctx *c, const config_setting_t *s, const char 
     for (;;) {
         char *buf = malloc(len);
         if (buf == NULL) {
-            return conf_nomem(c);
+            (void)conf_nomem(c);
+            return -1;
         }
         rc = lookup(name, buf, len, &id, &found);
         free(buf);
@@ -607,10 +608,15 @@ static int resolve_id(struct conf_ctx *c, const config_setting_t *s, const char 
         *out = id;
         return 0;
     }
+    /* The literal -1 (not conf_fail's result) lets the compiler see that *out is written on
+     * every 0 return: conf_fail is a varargs function it does not inline at -O3, so with
+     * "return conf_fail(...)" gcc 12 warned that the callers' id may be used uninitialized. */
     if (rc != 0 && rc != ENOENT && rc != ESRCH) {
-        return conf_fail(c, s, NULL, "cannot look up %s '%s': %s", what, name, strerror(rc));
+        (void)conf_fail(c, s, NULL, "cannot look up %s '%s': %s", what, name, strerror(rc));
+        return -1;
     }
-    return conf_fail(c, s, NULL, "no such %s '%s'", what, name);
+    (void)conf_fail(c, s, NULL, "no such %s '%s'", what, name);
+    return -1;
 }
 
 static int resolve_user(struct conf_ctx *c, const config_setting_t *s, const char *name, uid_t *out)
