@@ -16,7 +16,7 @@ import sys
 import urllib.parse
 import urllib.request
 
-from agentlib import Env, check, done, fail, free_port, start_server, wait_for
+from agentlib import Env, check, done, fail, start_server, wait_for
 
 PROMETHEUS = sys.argv[2] if len(sys.argv) > 2 else "prometheus"
 SRC = os.environ.get("MSKPKI_SOURCE_DIR",
@@ -46,7 +46,6 @@ env = Env(validity="1h", retry_min="1s", retry_max="2s")
 open(env.fail_file, "w").close()  # the local CA refuses: not ready, failures pile up
 agent = env.start()
 
-pport = free_port()
 pdir = os.path.join(env.tmp, "prometheus")
 os.mkdir(pdir)
 pconf = os.path.join(pdir, "prometheus.yml")
@@ -63,9 +62,11 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:%d"]
 """ % (RULES, env.port))
-start_server([PROMETHEUS, "--config.file=" + pconf, "--storage.tsdb.path=" + pdir + "/data",
-              "--web.listen-address=127.0.0.1:%d" % pport, "--log.level=warn"],
-             pport, open(os.path.join(env.tmp, "prometheus.log"), "w"))
+# Port 0: prometheus logs the port it bound ("Listening on" address=127.0.0.1:PORT).
+plog = os.path.join(env.tmp, "prometheus.log")
+_, pport = start_server([PROMETHEUS, "--config.file=" + pconf, "--storage.tsdb.path=" + pdir + "/data",
+                         "--web.listen-address=127.0.0.1:0", "--log.level=info"],
+                        open(plog, "w"), log_port=(plog, r'msg="Listening on" address=127\.0\.0\.1:(\d+)'))
 
 
 def api(path, **params):
