@@ -69,6 +69,23 @@ def check(cond, msg):
         fail(msg)
 
 
+def faketime_env(offset=None, offset_file=None):
+    """Environment that runs a program under libfaketime (Debian package faketime): a fixed offset
+    ("+2h", "-2d") or one re-read from offset_file at every call.  Tests wait out no lifetimes."""
+    import glob
+    libs = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+    if not libs:
+        fail("libfaketime not found: install the Debian package faketime (scripts/setup.sh)")
+    e = {"LD_PRELOAD": libs[0], "FAKETIME_DONT_RESET": "1",
+         "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+    if offset is not None:
+        e["FAKETIME"] = offset
+    else:
+        e["FAKETIME_TIMESTAMP_FILE"] = offset_file
+        e["FAKETIME_NO_CACHE"] = "1"
+    return e
+
+
 def candidate_port():
     """A loopback port that was free a moment ago, for the agent's metrics.listen only: whoever
     uses it must retry on "address in use" (Agent() does, Env.move_port() does)."""

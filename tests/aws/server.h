@@ -1,6 +1,6 @@
 /*
  * server.h: starts and stops the local servers the aws/ tests talk to (moto, fake_server.py),
- * always on 127.0.0.1 and a free port.  Test-only; built on tests/support/server.h.
+ * always on 127.0.0.1, on a port they bind themselves.  Test-only; built on tests/support/server.h.
  */
 #ifndef TESTS_AWS_SERVER_H
 #define TESTS_AWS_SERVER_H

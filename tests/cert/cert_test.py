@@ -11,7 +11,7 @@ Usage: cert_test.py MSKPKICTL TEST_BROKER SCENARIO
                a broker without the CRL accepts it and the probe fails; prometheus output.
   aws          cert issue and cert revoke (--cert and --serial) against moto's AWS Private CA.
   usage        cert argument errors: exit 2 with one line naming the problem.
-Every server runs on 127.0.0.1 on a free port and is stopped; the temp dir is removed.
+Every server runs on 127.0.0.1 on a port it binds itself and is stopped; the temp dir is removed.
 """
 import datetime
 import json

@@ -63,7 +63,7 @@ basicConstraints=critical,CA:FALSE" ca
 basicConstraints=critical,CA:FALSE" ca
 }
 
-# start_broker ARGS...: test_broker on a free port; BROKER_PID, BROKER_PORT.
+# start_broker ARGS...: test_broker on the port it binds (--port 0); BROKER_PID, BROKER_PORT.
 start_broker() {
     local out="$TMP/broker.$RANDOM.out"
     "$TEST_BROKER" --port 0 "$@" > "$out" 2> "$out.err" &

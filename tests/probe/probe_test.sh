@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # probe_test.sh MSKPKICTL TEST_BROKER CASE: one integration scenario of `mskpkictl probe`.
-# Every server runs on 127.0.0.1 on a free port and is killed on exit (lib.sh).
+# Every server runs on 127.0.0.1 on a port it binds itself (port 0) and is killed on exit (lib.sh).
 MSKPKICTL=$1
 TEST_BROKER=$2
 CASE=$3
