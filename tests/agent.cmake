@@ -9,6 +9,11 @@ foreach(t rotate failure sighup once idle check_config aws_pca recover notify st
         python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_${t}.py $<TARGET_FILE:mskpki-agent>)
 endforeach()
 
+# The smallest valid config of the local backend, end to end (mskpkictl status included).
+mk_integration_test(test_agent_minimal_local
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_minimal_local.py $<TARGET_FILE:mskpki-agent>
+    $<TARGET_FILE:mskpkictl>)
+
 # Prometheus itself (Debian's prometheus package): promtool checks the alert rules shipped in
 # docs/, and a real server scrapes a running agent and evaluates those rules against it.  Not
 # found is a failing test, not a silently missing one.
