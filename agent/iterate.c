@@ -15,6 +15,7 @@
 #include "agent/schedule.h"
 #include "issue/issue.h"
 #include "pki/log.h"
+#include "pki/renewal.h"
 #include "pki/secret.h"
 #include "pki/store.h"
 
@@ -165,6 +166,13 @@ void agent_cert_status(const struct agent_ctx *ctx, const struct agent_cert *c, 
         snprintf(st->serial, sizeof(st->serial), "%s", c->info.serial_hex);
         st->not_before = c->info.not_before;
         st->not_after = c->info.not_after;
+        struct pki_renewal_plan plan;
+        pki_renewal_plan(c->info.not_before, c->info.not_after, c->cc->renew_fraction,
+                         c->cc->renew_before_seconds, ctx->cfg->retry_min_seconds,
+                         ctx->cfg->retry_max_seconds, &plan);
+        st->renewal_planned = plan.planned;
+        st->renewal_overdue = plan.overdue;
+        st->expiring = plan.expiring;
     }
     if (c->state == AGENT_STATE_WAIT || c->state == AGENT_STATE_BACKOFF) {
         st->next_renewal = c->due;

@@ -47,6 +47,11 @@ struct agent_status {
     unsigned long generation;
     char cert_path[1024];
     time_t updated;
+    /* The renewal plan of the current certificate (pki/renewal.h), for the metrics only (not
+     * in the state file: mskpkictl status computes it from the config); 0 without one. */
+    time_t renewal_planned;
+    time_t renewal_overdue;
+    time_t expiring;
 };
 
 /* JSON text of st, NUL-terminated.  Caller frees with free(). */

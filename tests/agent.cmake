@@ -21,6 +21,10 @@ find_program(PROMTOOL promtool)
 find_program(PROMETHEUS prometheus)
 mk_integration_test(test_agent_alert_rules ${PROMTOOL} check rules
     ${PROJECT_SOURCE_DIR}/docs/alerts.rules.yml)
+# The renewal-plan alerts fire on time for 90 s, 1 d, 7 d, 30 d and 1 y certificates.
+mk_integration_test(test_agent_alert_rules_timing
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/alert_rules_test.py ${PROMTOOL}
+    ${PROJECT_SOURCE_DIR}/docs/alerts.rules.yml)
 mk_integration_test(test_agent_prometheus
     python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_prometheus.py $<TARGET_FILE:mskpki-agent>
     ${PROMETHEUS})

@@ -29,6 +29,9 @@ FAMILIES = {
     "mskpki_certificate_not_after_timestamp_seconds": "gauge",
     "mskpki_certificate_not_before_timestamp_seconds": "gauge",
     "mskpki_certificate_next_renewal_timestamp_seconds": "gauge",
+    "mskpki_certificate_renewal_planned_timestamp_seconds": "gauge",
+    "mskpki_certificate_renewal_overdue_timestamp_seconds": "gauge",
+    "mskpki_certificate_expiring_timestamp_seconds": "gauge",
     "mskpki_certificate_ready": "gauge",
     "mskpki_rotation_last_success_timestamp_seconds": "gauge",
     "mskpki_rotation_last_attempt_timestamp_seconds": "gauge",
@@ -155,9 +158,26 @@ def outage_cleared():
 
 
 wait_for(outage_cleared, 60, "the outage alerts to clear")
-# A 1h certificate is well inside 7 days of its end: the expiry rule matches the real series.
-wait_for(lambda: ("MskpkiCertificateExpiresSoon", "client") in (active_alerts() or set()), 60,
-         "MskpkiCertificateExpiresSoon to match the 1h certificate")
+# The renewal-plan series the rules compare with time() are there for the certificate, in order
+# (planned <= overdue <= expiring < not_after), and a fresh 1h certificate fires none of them
+# (a fixed "7 days" used to call it expiring for ever).  tests/agent/alert_rules_test.py checks
+# the rules' timing for 90 s .. 1 y certificates with promtool.
+def plan():
+    q = [one('%s{name="client"}' % m) for m in (
+        "mskpki_certificate_not_before_timestamp_seconds",
+        "mskpki_certificate_renewal_planned_timestamp_seconds",
+        "mskpki_certificate_renewal_overdue_timestamp_seconds",
+        "mskpki_certificate_expiring_timestamp_seconds",
+        "mskpki_certificate_not_after_timestamp_seconds")]
+    return q if None not in q and q[0] > 0 else None
+
+
+nb, planned, overdue, expiring, na = wait_for(plan, 60, "the renewal plan series")
+check(nb < planned <= overdue <= expiring < na, "plan out of order: %r" % ([nb, planned, overdue,
+                                                                            expiring, na],))
+a = active_alerts() or set()
+for name in ("MskpkiCertificateExpiresSoon", "MskpkiCertificateRenewalOverdue"):
+    check((name, "client") not in a, "%s fires for a fresh certificate: %r" % (name, a))
 
 
 # ---- every family, under its exact name and type, with its labels ----
