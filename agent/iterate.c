@@ -206,7 +206,8 @@ static void publish(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
             agent_metrics_ca_counts(ctx->metrics, ctx->ca);
         }
     }
-    if (agent_state_write(ctx->cfg->state_dir, &st, &err) != 0) {
+    c->state_failed = agent_state_write(ctx->cfg->state_dir, &st, &err) != 0;
+    if (c->state_failed) {
         mk_log_err("state.write_failed", &err);
     }
 }

@@ -599,7 +599,9 @@ static int run_once(struct agent *a, const char *renew)
         }
         agent_iterate(&a->ctx, c, now);
         /* A hook that failed counts whether this run rotated or only ran it again. */
-        if ((c->attempted && c->last_result != AGENT_RESULT_SUCCESS) || c->hook_failed) {
+        if ((c->attempted && c->last_result != AGENT_RESULT_SUCCESS) || c->hook_failed ||
+            c->state_failed) {
+            /* A state file not written leaves `mskpkictl status` blind: not a success. */
             failed = 1;
         }
         if (!agent_cert_ready(c, time(NULL))) {

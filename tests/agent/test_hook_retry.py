@@ -83,4 +83,15 @@ check(r.returncode == 1, "--renew under syslog exited %d" % r.returncode)
 check("event=rotation.failure" in r.stderr, "syslog target: nothing on stderr:\n" + r.stderr)
 check("event=certificate.loaded" not in r.stderr, "info lines echoed too:\n" + r.stderr)
 os.unlink(env.fail_file)
+# A state file that cannot be written is not a success of --once (status would stay blind).
+with open(env.conf) as f:
+    text = f.read()
+env.write_config(text.replace('target = "syslog"; ', ''))
+state_file = os.path.join(env.state_dir, "client.json")
+os.unlink(state_file)
+os.mkdir(state_file)  # rename(2) over a directory fails
+r = env.run("--once")
+check(r.returncode == 1 and "event=state.write_failed" in r.stderr,
+      "--once with an unwritable state file exited %d:\n%s" % (r.returncode, r.stderr))
+os.rmdir(state_file)
 done("hook_retry")
