@@ -145,6 +145,7 @@ static int secret_file_ok(const char *path, const struct stat *st, char *why, si
 {
     mode_t m = st->st_mode & 07777;
     char grp[64];
+    char ours[64];
 
     if (st->st_uid == 0 && in_group(st->st_gid) && (m & 0027) == 0) {
         return 1; /* root:<our group> 0640 (or narrower) */
@@ -164,7 +165,7 @@ static int secret_file_ok(const char *path, const struct stat *st, char *why, si
                  "mode %04o, group %s, which this process is not in; run: chgrp %s %s && "
                  "chmod 640 %s",
                  (unsigned)m, group_name(st->st_gid, grp, sizeof(grp)),
-                 group_name(getegid(), grp, sizeof(grp)), path, path);
+                 group_name(getegid(), ours, sizeof(ours)), path, path);
         return 0;
     }
     /* Ours (or root's, as root) with bits for the group or others: narrow the mode.  Root's file
