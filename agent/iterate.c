@@ -15,6 +15,7 @@
 #include "agent/schedule.h"
 #include "issue/issue.h"
 #include "pki/log.h"
+#include "pki/renewal.h"
 #include "pki/secret.h"
 #include "pki/store.h"
 
@@ -165,6 +166,13 @@ void agent_cert_status(const struct agent_ctx *ctx, const struct agent_cert *c, 
         snprintf(st->serial, sizeof(st->serial), "%s", c->info.serial_hex);
         st->not_before = c->info.not_before;
         st->not_after = c->info.not_after;
+        struct pki_renewal_plan plan;
+        pki_renewal_plan(c->info.not_before, c->info.not_after, c->cc->renew_fraction,
+                         c->cc->renew_before_seconds, ctx->cfg->retry_min_seconds,
+                         ctx->cfg->retry_max_seconds, &plan);
+        st->renewal_planned = plan.planned;
+        st->renewal_overdue = plan.overdue;
+        st->expiring = plan.expiring;
     }
     if (c->state == AGENT_STATE_WAIT || c->state == AGENT_STATE_BACKOFF) {
         st->next_renewal = c->due;
@@ -177,6 +185,7 @@ void agent_cert_status(const struct agent_ctx *ctx, const struct agent_cert *c, 
     snprintf(st->last_error, sizeof(st->last_error), "%s",
              c->last_error != NULL ? c->last_error : "");
     st->consecutive_failures = c->failures;
+    st->hook_failures = c->hook_failed && c->have_cert ? c->hook_failures : 0;
     st->generation = c->have_cert ? c->generation : 0;
     if (issue_cert_path(c->cc, st->cert_path, sizeof(st->cert_path)) != 0) {
         st->cert_path[0] = '\0';
@@ -197,7 +206,8 @@ static void publish(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
             agent_metrics_ca_counts(ctx->metrics, ctx->ca);
         }
     }
-    if (agent_state_write(ctx->cfg->state_dir, &st, &err) != 0) {
+    c->state_failed = agent_state_write(ctx->cfg->state_dir, &st, &err) != 0;
+    if (c->state_failed) {
         mk_log_err("state.write_failed", &err);
     }
 }
@@ -323,6 +333,14 @@ static void restore(struct agent_ctx *ctx, struct agent_cert *c)
     c->last_result = st.last_result;
     set_last_error(c, st.last_error);
     c->failures = st.consecutive_failures;
+    if (st.hook_failures > 0) {
+        /* The hook of the generation in place failed in an earlier run (perhaps a --once that
+         * cannot retry): run it again now rather than forget it. */
+        c->hook_failures = st.hook_failures > 64 ? 64 : (unsigned)st.hook_failures;
+        c->hook_failed = 1;
+        c->hook_due = 1;
+        mk_log(MK_LOG_INFO, "hook.pending", "name=%s failures=%lu", c->name, st.hook_failures);
+    }
 }
 
 /* Adopts a generation as the current one and frees leaf (always): only its facts are kept, and
@@ -456,12 +474,20 @@ static void run_hook(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     }
     c->hook_failures++;
     c->hook_failed = 1;
-    long wait = agent_schedule_backoff(c->hook_failures, ctx->cfg->retry_min_seconds,
-                                       ctx->cfg->retry_max_seconds, pki_random_unit(), 0);
-    c->hook_due = now + wait;
     quote_msg(err.msg, msg, sizeof(msg));
-    mk_log(MK_LOG_ERROR, "hook.failure", "name=%s code=%s failures=%u retry_in=%ld msg=\"%s\"",
-           c->name, mk_code_str(err.code), c->hook_failures, wait, msg);
+    if (ctx->once) {
+        /* Nothing retries in this process: the state file keeps the failure for the next run. */
+        mk_log(MK_LOG_ERROR, "hook.failure",
+               "name=%s code=%s failures=%u retry=next_run msg=\"%s\"", c->name,
+               mk_code_str(err.code), c->hook_failures, msg);
+    } else {
+        long wait = agent_schedule_backoff(c->hook_failures, ctx->cfg->retry_min_seconds,
+                                           ctx->cfg->retry_max_seconds, pki_random_unit(), 0);
+        c->hook_due = now + wait;
+        mk_log(MK_LOG_ERROR, "hook.failure",
+               "name=%s code=%s failures=%u retry_in=%ld msg=\"%s\"", c->name,
+               mk_code_str(err.code), c->hook_failures, wait, msg);
+    }
     if (ctx->metrics != NULL) {
         agent_metrics_hook_failure(ctx->metrics, c->name);
     }
@@ -549,10 +575,15 @@ static void rotation_failed(struct agent_ctx *ctx, struct agent_cert *c, time_t 
     }
     c->state = AGENT_STATE_BACKOFF;
     quote_msg(err->msg, msg, sizeof(msg));
+    /* --once does not retry: a retry_in would promise what the next run decides. */
+    char retry[40] = "retry=next_run";
+    if (!ctx->once) {
+        snprintf(retry, sizeof(retry), "retry_in=%lld", (long long)(c->due - now));
+    }
     mk_log(MK_LOG_ERROR, "rotation.failure",
-           "name=%s code=%s%s%s failures=%lu ready=%d retry_in=%lld msg=\"%s\"", c->name,
+           "name=%s code=%s%s%s failures=%lu ready=%d %s msg=\"%s\"", c->name,
            mk_code_str(err->code), err->ext_code[0] != '\0' ? " aws_code=" : "", err->ext_code,
-           c->failures, agent_cert_ready(c, now), (long long)(c->due - now), msg);
+           c->failures, agent_cert_ready(c, now), retry, msg);
 }
 
 static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)

@@ -105,6 +105,7 @@ struct agent_cert {
     time_t hook_due; /* 0 = nothing to run */
     unsigned hook_failures;
     int hook_failed; /* the last hook run failed */
+    int state_failed; /* the last state file write failed (--once then exits 1) */
     struct agent_revoke *revokes;
     size_t n_revokes;
 };

@@ -278,8 +278,13 @@ static void net_message(struct sup *s)
             misbehave(s, "netproc", "a notify line that is not READY, STATUS, WATCHDOG or STOPPING");
         } else if (strcmp(line, "STOPPING=1") == 0 && !s->stopping) {
             /* A network process stopped for a restart: the agent itself goes on. */
-        } else if (agent_notify(line, &err) != 0) {
-            mk_log_err("notify.failed", &err);
+        } else {
+            if (strcmp(line, "READY=1") == 0 && !s->once) {
+                mk_log_echo(0); /* started: syslog alone from now on */
+            }
+            if (agent_notify(line, &err) != 0) {
+                mk_log_err("notify.failed", &err);
+            }
         }
         break;
     case AGENT_IPC_SUP_HOOK:
@@ -516,6 +521,10 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     apply_log(s.cfg);
+    /* Until the daemon is ready (for --once and --renew, to the end), warnings and errors also
+     * reach stderr with log.target = "syslog": a failed start must not be silent on a terminal.
+     * The children inherit it. */
+    mk_log_echo(1);
     /* libconfig's parse tree is freed by now, but glibc keeps the freed pages of the heap
      * resident (they lie below the strings the configuration keeps), and both children would
      * inherit them: a few KiB per certificate, three times over.  Give them back before fork. */

@@ -31,6 +31,9 @@ struct metrics_cert {
     time_t not_before;
     time_t not_after;
     time_t next_renewal;
+    time_t renewal_planned;
+    time_t renewal_overdue;
+    time_t expiring;
     time_t last_success;
     time_t last_attempt;
     unsigned long consecutive_failures;
@@ -190,6 +193,9 @@ void agent_metrics_cert_update(struct agent_metrics *m, const struct agent_statu
         c->not_before = st->not_before;
         c->not_after = st->not_after;
         c->next_renewal = st->next_renewal;
+        c->renewal_planned = st->renewal_planned;
+        c->renewal_overdue = st->renewal_overdue;
+        c->expiring = st->expiring;
         c->last_success = st->last_success;
         c->last_attempt = st->last_attempt;
         c->consecutive_failures = st->consecutive_failures;
@@ -379,6 +385,19 @@ static void render_certs(FILE *f, struct agent_metrics *m, time_t now)
     gauge_times(f, m, "mskpki_certificate_next_renewal_timestamp_seconds",
                 "When the agent will next try to renew or retry (unix seconds).",
                 offsetof(struct metrics_cert, next_renewal));
+    /* The renewal plan (pki/renewal.h): the alert rules compare these with time(). */
+    gauge_times(f, m, "mskpki_certificate_renewal_planned_timestamp_seconds",
+                "Planned renewal of the current certificate, without jitter; retries do not move "
+                "it (unix seconds).",
+                offsetof(struct metrics_cert, renewal_planned));
+    gauge_times(f, m, "mskpki_certificate_renewal_overdue_timestamp_seconds",
+                "Planned renewal plus the retry grace (retry.max): past it the renewal is overdue "
+                "(unix seconds).",
+                offsetof(struct metrics_cert, renewal_overdue));
+    gauge_times(f, m, "mskpki_certificate_expiring_timestamp_seconds",
+                "Past it under a tenth of the lifetime, or less than retry.min, is left "
+                "(unix seconds).",
+                offsetof(struct metrics_cert, expiring));
     header(f, "mskpki_certificate_ready", "gauge",
            "1 while a valid current certificate and key are in place, else 0.");
     for (size_t i = 0; i < m->n_certs; i++) {

@@ -524,6 +524,7 @@ static int run_loop(struct agent *a)
     sup_notify(a, "READY=1");
     mk_log(MK_LOG_INFO, "agent.ready", "certificates=%zu metrics_port=%u", a->n_certs,
            agent_metrics_port(a->metrics));
+    mk_log_echo(0); /* started: the start-up echo to stderr (main.c) ends here */
     while (!a->stop) {
         struct pollfd fds[3];
         nfds_t nfds = 2;
@@ -597,7 +598,10 @@ static int run_once(struct agent *a, const char *renew)
             agent_cert_force(c);
         }
         agent_iterate(&a->ctx, c, now);
-        if (c->attempted && (c->last_result != AGENT_RESULT_SUCCESS || c->hook_failed)) {
+        /* A hook that failed counts whether this run rotated or only ran it again. */
+        if ((c->attempted && c->last_result != AGENT_RESULT_SUCCESS) || c->hook_failed ||
+            c->state_failed) {
+            /* A state file not written leaves `mskpkictl status` blind: not a success. */
             failed = 1;
         }
         if (!agent_cert_ready(c, time(NULL))) {

@@ -43,6 +43,9 @@ char *agent_state_to_json(const struct agent_status *st, struct mk_err *err)
         "consecutive_failures", (json_int_t)st->consecutive_failures, "generation",
         (json_int_t)st->generation, "cert_path", st->cert_path, "updated", (json_int_t)st->updated);
     MK_ENSURE(o != NULL, err, MK_ERR_NOMEM, "state: cannot build JSON for %s", st->name);
+    MK_ENSURE(json_object_set_new(o, "hook_failures", json_integer((json_int_t)st->hook_failures)) ==
+                  0,
+              err, MK_ERR_NOMEM, "state: cannot build JSON for %s", st->name);
     text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     MK_ENSURE(text != NULL, err, MK_ERR_NOMEM, "state: cannot serialise JSON for %s", st->name);
 out:
@@ -136,6 +139,10 @@ int agent_state_from_json(const char *text, size_t len, struct agent_status *out
     MK_GUARD(get_str(o, "cert_path", st.cert_path, sizeof(st.cert_path), 0, err));
     MK_GUARD(get_int(o, "updated", &v, err));
     st.updated = (time_t)v;
+    if (json_object_get(o, "hook_failures") != NULL) {
+        MK_GUARD(get_int(o, "hook_failures", &v, err));
+        st.hook_failures = (unsigned long)v;
+    }
     *out = st;
     rc = 0;
 out:

@@ -47,6 +47,15 @@ struct agent_status {
     unsigned long generation;
     char cert_path[1024];
     time_t updated;
+    /* Failed runs of the hook for the current generation, 0 when it ran (or there is none):
+     * "hook_failures" in the file, so the next run (daemon or --once) runs it again.  Optional
+     * when read (files written before it have none). */
+    unsigned long hook_failures;
+    /* The renewal plan of the current certificate (pki/renewal.h), for the metrics only (not
+     * in the state file: mskpkictl status computes it from the config); 0 without one. */
+    time_t renewal_planned;
+    time_t renewal_overdue;
+    time_t expiring;
 };
 
 /* JSON text of st, NUL-terminated.  Caller frees with free(). */

@@ -593,7 +593,8 @@ static int resolve_id(struct conf_ctx *c, const config_setting_t *s, const char 
     for (;;) {
         char *buf = malloc(len);
         if (buf == NULL) {
-            return conf_nomem(c);
+            (void)conf_nomem(c);
+            return -1;
         }
         rc = lookup(name, buf, len, &id, &found);
         free(buf);
@@ -607,10 +608,15 @@ static int resolve_id(struct conf_ctx *c, const config_setting_t *s, const char 
         *out = id;
         return 0;
     }
+    /* The literal -1 (not conf_fail's result) lets the compiler see that *out is written on
+     * every 0 return: conf_fail is a varargs function it does not inline at -O3, so with
+     * "return conf_fail(...)" gcc 12 warned that the callers' id may be used uninitialized. */
     if (rc != 0 && rc != ENOENT && rc != ESRCH) {
-        return conf_fail(c, s, NULL, "cannot look up %s '%s': %s", what, name, strerror(rc));
+        (void)conf_fail(c, s, NULL, "cannot look up %s '%s': %s", what, name, strerror(rc));
+        return -1;
     }
-    return conf_fail(c, s, NULL, "no such %s '%s'", what, name);
+    (void)conf_fail(c, s, NULL, "no such %s '%s'", what, name);
+    return -1;
 }
 
 static int resolve_user(struct conf_ctx *c, const config_setting_t *s, const char *name, uid_t *out)
@@ -643,6 +649,52 @@ static void trim_slashes(char *path)
     }
 }
 
+/* 1 when path is dir or beneath it (both absolute, without trailing slashes). */
+static int path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (strcmp(dir, "/") == 0) {
+        return 1;
+    }
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * What the network process's sandbox hides (output directories, secret files, the local CA)
+ * must lie outside state_dir, which it writes: Landlock grants a directory with everything
+ * beneath it, so state_dir, its ancestors and its subdirectories are all refused here rather
+ * than failing at the first state write ("cannot open directory: Permission denied").
+ */
+static int check_outside_state_dir(struct conf_ctx *c, const config_setting_t *at,
+                                   const char *child, const char *path, const char *state_dir)
+{
+    if (path_within(path, state_dir) || path_within(state_dir, path)) {
+        return conf_fail(c, at, child,
+                         "'%s' must lie outside state_dir '%s' (and not contain it): the agent's "
+                         "network process writes state_dir but must not reach this path",
+                         path, state_dir);
+    }
+    return 0;
+}
+
+/* The local CA's directory defaulted to <state_dir>/ca before; a CA made there is not replaced
+ * silently by a new one (every client would need the new root): it is moved by hand. */
+static int check_old_ca_default(struct conf_ctx *c, const config_setting_t *at,
+                                const char *state_dir, const char *dir)
+{
+    char old[PATH_MAX];
+    if (snprintf(old, sizeof(old), "%s/ca/ca.key", state_dir) >= (int)sizeof(old) ||
+        access(old, F_OK) != 0) {
+        return 0;
+    }
+    old[strlen(old) - strlen("/ca.key")] = '\0';
+    return conf_fail(c, at, "local.directory",
+                     "the local CA is in %s, inside state_dir, where the sandbox keeps the agent "
+                     "from writing its state; the default moved to %s: run 'mv %s %s' (or set "
+                     "ca.local.directory outside state_dir)",
+                     old, dir, old, dir);
+}
+
 /* ---- sections ----------------------------------------------------------------------------- */
 
 static int parse_local(struct conf_ctx *c, const config_setting_t *ca, struct conf *cfg)
@@ -657,18 +709,22 @@ static int parse_local(struct conf_ctx *c, const config_setting_t *ca, struct co
         return -1;
     }
     if (l->directory == NULL) {
-        /* Default: <state_dir>/ca, so a minimal config needs no CA settings at all. */
-        const char *base = strcmp(cfg->state_dir, "/") == 0 ? "" : cfg->state_dir;
-        size_t len = strlen(base) + sizeof("/ca");
+        /* Default: <state_dir>-ca, beside state_dir, so a minimal config needs no CA settings.
+         * Not inside it: the network process writes state_dir while its sandbox hides the CA,
+         * and Landlock cannot grant a directory except one of its subdirectories. */
+        size_t len = strlen(cfg->state_dir) + sizeof("-ca");
         char *dir = malloc(len);
         if (dir == NULL) {
             return conf_nomem(c);
         }
-        snprintf(dir, len, "%s/ca", base);
+        snprintf(dir, len, "%s-ca", cfg->state_dir);
         l->directory = dir;
+        if (check_old_ca_default(c, ca, cfg->state_dir, dir) != 0) {
+            return -1;
+        }
     }
     trim_slashes((char *)l->directory);
-    return 0;
+    return check_outside_state_dir(c, member(g, "directory"), NULL, l->directory, cfg->state_dir);
 }
 
 static int check_in_list(struct conf_ctx *c, const config_setting_t *g, const char *name,
@@ -1158,6 +1214,16 @@ static int check_cert_conflicts(struct conf_ctx *c, const config_setting_t *list
     }
     if (strcmp(cert->output.directory, cfg->state_dir) == 0) {
         return conf_fail(c, dir, NULL, "must not be the state_dir");
+    }
+    const config_setting_t *out = member(cs, "output");
+    if (check_outside_state_dir(c, dir, NULL, cert->output.directory, cfg->state_dir) != 0 ||
+        (cert->output.key_passphrase_file != NULL &&
+         check_outside_state_dir(c, member(out, "key_passphrase_file"), NULL,
+                                 cert->output.key_passphrase_file, cfg->state_dir) != 0) ||
+        (cert->output.pkcs12_password_file != NULL &&
+         check_outside_state_dir(c, member(out, "pkcs12_password_file"), NULL,
+                                 cert->output.pkcs12_password_file, cfg->state_dir) != 0)) {
+        return -1;
     }
     if (cfg->ca.type == CONF_CA_LOCAL &&
         strcmp(cert->output.directory, cfg->ca.local.directory) == 0) {

@@ -8,10 +8,13 @@
 #include <stddef.h>
 
 #include "pki/err.h"
+#include "pki/renewal.h"
 
-/* Verdict per certificate, from fine to worst. */
+/* Verdict per certificate, from fine to worst (the first five are pki/renewal.h's). */
 enum status_kind {
     STATUS_OK,
+    STATUS_RENEWAL_DUE,
+    STATUS_RENEWAL_OVERDUE,
     STATUS_EXPIRING,
     STATUS_EXPIRED,
     STATUS_NOT_READY,
@@ -42,8 +45,12 @@ struct status_state {
 /* Strict parse of a state file's text; errors name path and field (MK_ERR_INVALID). */
 int ctl_status_parse_state(const char *path, const char *text, size_t len, const char *expect_name,
                            struct status_state *out, struct mk_err *err);
-/* ok / expiring (within warn_days) / expired / not_ready for a parsed state at time now. */
-enum status_kind ctl_status_judge(const struct status_state *st, long long now, long warn_days);
+/* The verdict for a parsed state at time now: not_ready without a valid certificate, else the
+ * renewal plan's verdict (plan from the certificate's renew settings and retry.min/max; see
+ * pki/renewal.h), made "expiring" also when warn_days > 0 and fewer days are left. */
+enum status_kind ctl_status_judge(const struct status_state *st, long long now, double fraction,
+                                  long renew_before, long retry_min, long retry_max,
+                                  long warn_days);
 #endif
 
 #endif

@@ -31,7 +31,8 @@
 enum status_format { STATUS_FORMAT_TABLE, STATUS_FORMAT_JSON };
 
 static const char *const kind_names[STATUS__MAX] = {
-    "ok", "expiring", "expired", "not_ready", "missing", "malformed", "unreadable",
+    "ok",        "renewal_due", "renewal_overdue", "expiring",
+    "expired",   "not_ready",   "missing",         "malformed", "unreadable",
 };
 
 static int get_string(json_t *o, const char *path, const char *key, char *dst, size_t cap,
@@ -194,20 +195,50 @@ static void fmt_span(long long s, char *buf, size_t cap)
     }
 }
 
-/* The verdict for a parsed state at time now. */
+/* The verdict for a parsed state at time now: the renewal plan's (pki/renewal.h), so that a
+ * 90-second certificate and a one-year one are judged by the same rule as the alert rules. */
 MK_TESTABLE enum status_kind ctl_status_judge(const struct status_state *st, long long now,
-                                              long warn_days)
+                                              double fraction, long renew_before, long retry_min,
+                                              long retry_max, long warn_days)
 {
+    struct pki_renewal_plan plan;
+    enum status_kind kind;
+
     if (!st->ready || st->not_after == 0) {
         return STATUS_NOT_READY;
     }
-    if (st->not_after <= now) {
-        return STATUS_EXPIRED;
+    pki_renewal_plan((time_t)st->not_before, (time_t)st->not_after, fraction, renew_before,
+                     retry_min, retry_max, &plan);
+    switch (pki_renewal_judge(&plan, (time_t)now)) {
+    case PKI_RENEWAL_OK:
+        kind = STATUS_OK;
+        break;
+    case PKI_RENEWAL_DUE:
+        kind = STATUS_RENEWAL_DUE;
+        break;
+    case PKI_RENEWAL_OVERDUE:
+        kind = STATUS_RENEWAL_OVERDUE;
+        break;
+    case PKI_RENEWAL_EXPIRING:
+        kind = STATUS_EXPIRING;
+        break;
+    case PKI_RENEWAL_EXPIRED:
+    default:
+        kind = STATUS_EXPIRED;
+        break;
     }
-    if (st->not_after - now <= (long long)warn_days * DAY_SECONDS) {
-        return STATUS_EXPIRING;
+    /* --warn-days: an extra, absolute floor for those who want one. */
+    if (kind < STATUS_EXPIRING && warn_days > 0 &&
+        st->not_after - now <= (long long)warn_days * DAY_SECONDS) {
+        kind = STATUS_EXPIRING;
     }
-    return STATUS_OK;
+    return kind;
+}
+
+/* Exit 0 for these: a renewal in progress is the plan working, not a finding. */
+static int kind_fine(enum status_kind k)
+{
+    return k == STATUS_OK || k == STATUS_RENEWAL_DUE;
 }
 
 struct status_entry {
@@ -301,7 +332,7 @@ static int print_json(const struct status_entry *e, size_t n, long long now, lon
         const struct status_entry *x = &e[i];
         const struct status_state *s = &x->st;
         int usable = x->kind < STATUS_MISSING;
-        bad += x->kind != STATUS_OK;
+        bad += !kind_fine(x->kind);
         json_t *o =
             json_pack("{s:s, s:s, s:s, s:o}", "name", x->name, "state_file", x->path, "status",
                       kind_names[x->kind], "error", usable ? json_null() : json_string(x->error));
@@ -356,7 +387,7 @@ int ctl_status_main(int argc, char **argv)
     };
     const char *config = CONF_DEFAULT_PATH;
     enum status_format format = STATUS_FORMAT_TABLE;
-    long warn_days = 7;
+    long warn_days = 0;
     struct mk_err err = {0};
     struct conf *cfg = NULL;
     struct status_entry *entries = NULL;
@@ -427,9 +458,12 @@ int ctl_status_main(int argc, char **argv)
             }
             fprintf(stderr, "mskpkictl status: %s\n", x->error);
         } else {
-            x->kind = ctl_status_judge(&x->st, now, warn_days);
+            const struct conf_certificate *cc = &cfg->certs[i];
+            x->kind = ctl_status_judge(&x->st, now, cc->renew_fraction, cc->renew_before_seconds,
+                                       cfg->retry_min_seconds, cfg->retry_max_seconds,
+                                       warn_days);
         }
-        all_ok &= x->kind == STATUS_OK;
+        all_ok &= kind_fine(x->kind);
     }
     rc = all_ok ? CTL_EXIT_OK : CTL_EXIT_FINDINGS;
     if (format == STATUS_FORMAT_JSON) {

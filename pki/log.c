@@ -9,6 +9,7 @@
 
 static enum mk_log_level log_min = MK_LOG_INFO;
 static enum mk_log_target log_target = MK_LOG_STDERR;
+static int log_echo;
 
 static const char *const level_names[MK_LOG__MAX] = {"debug", "info", "warn", "error"};
 
@@ -19,6 +20,11 @@ void mk_log_setup(enum mk_log_level min, enum mk_log_target target, const char *
     if (target == MK_LOG_SYSLOG) {
         openlog(ident, LOG_PID, LOG_DAEMON);
     }
+}
+
+void mk_log_echo(int on)
+{
+    log_echo = on;
 }
 
 int mk_log_level_parse(const char *name, enum mk_log_level *out)
@@ -63,7 +69,9 @@ static void log_line(enum mk_log_level level, const char *event, const char *fie
     if (log_target == MK_LOG_SYSLOG) {
         syslog(syslog_priority(level), "level=%s event=%s%s%s", level_names[level], event, sep,
                fields);
-        return;
+        if (!log_echo || level < MK_LOG_WARN) {
+            return;
+        }
     }
     /* One fprintf per line so that concurrent threads do not interleave within a line. */
     struct timespec ts;

@@ -18,6 +18,11 @@ enum mk_log_target { MK_LOG_STDERR, MK_LOG_SYSLOG };
 /* Sets the minimum level and the target; ident is the syslog identity.  Not thread-safe. */
 void mk_log_setup(enum mk_log_level min, enum mk_log_target target, const char *ident);
 
+/* With on, warn and error lines also go to stderr when the target is syslog: start-up failures
+ * and one-shot runs (--once) must reach the terminal whatever log.target says.  Inherited across
+ * fork.  Not thread-safe (set it before threads start or from the only logging thread). */
+void mk_log_echo(int on);
+
 /* Parses "debug", "info", "warn", "error".  Returns 0, or -1 for an unknown name. */
 int mk_log_level_parse(const char *name, enum mk_log_level *out) MK_MUST_CHECK;
 const char *mk_log_level_name(enum mk_log_level level);

@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -99,8 +101,86 @@ static ssize_t secret_read_all(int fd, unsigned char *buf, size_t max)
     return (ssize_t)got;
 }
 
+/* 1 when this process is in group gid (effective or supplementary). */
+static int in_group(gid_t gid)
+{
+    gid_t groups[256];
+    int n;
+
+    if (gid == getegid()) {
+        return 1;
+    }
+    n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+    for (int i = 0; i < n; i++) {
+        if (groups[i] == gid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The name of group gid (or its number) into buf. */
+static const char *group_name(gid_t gid, char *buf, size_t cap)
+{
+    struct group gr;
+    struct group *res = NULL;
+    char tmp[4096];
+
+    if (getgrgid_r(gid, &gr, tmp, sizeof(tmp), &res) == 0 && res != NULL) {
+        snprintf(buf, cap, "%s", res->gr_name);
+    } else {
+        snprintf(buf, cap, "%lu", (unsigned long)gid);
+    }
+    return buf;
+}
+
+/*
+ * Who may hold a secret file: this process's user alone (0600, 0400), or root as the owner with
+ * this process's group able to read it (0640: the /etc/ssl/private convention, a password root
+ * manages and the agent only reads; the quick start's umask 027 + chgrp).  Never others, never
+ * writable through the group (the agent's group could rewrite it).  Returns 1 when acceptable,
+ * else 0 with why set to the problem and the exact command that fixes it.
+ */
+static int secret_file_ok(const char *path, const struct stat *st, char *why, size_t cap)
+{
+    mode_t m = st->st_mode & 07777;
+    char grp[64];
+    char ours[64];
+
+    if (st->st_uid == 0 && in_group(st->st_gid) && (m & 0027) == 0) {
+        return 1; /* root:<our group> 0640 (or narrower) */
+    }
+    if (st->st_uid == geteuid() && (m & 0077) == 0) {
+        return 1; /* ours alone */
+    }
+    if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        snprintf(why, cap,
+                 "owned by uid %lu, neither root nor this process's user; run: chown root:%s %s "
+                 "&& chmod 640 %s",
+                 (unsigned long)st->st_uid, group_name(getegid(), grp, sizeof(grp)), path, path);
+        return 0;
+    }
+    if (st->st_uid == 0 && st->st_uid != geteuid() && !in_group(st->st_gid)) {
+        snprintf(why, cap,
+                 "mode %04o, group %s, which this process is not in; run: chgrp %s %s && "
+                 "chmod 640 %s",
+                 (unsigned)m, group_name(st->st_gid, grp, sizeof(grp)),
+                 group_name(getegid(), ours, sizeof(ours)), path, path);
+        return 0;
+    }
+    /* Ours (or root's, as root) with bits for the group or others: narrow the mode.  Root's file
+     * in our group may keep the group's read (640); any other keeps the owner's alone (600). */
+    const char *what = (m & 0007) != 0   ? "lets others read or write it"
+                       : (m & 0020) != 0 ? "lets its group write it"
+                                         : "lets its group read it";
+    snprintf(why, cap, "mode %04o %s; run: chmod %s %s", (unsigned)m, what,
+             st->st_uid == 0 && in_group(st->st_gid) ? "640" : "600", path);
+    return 0;
+}
+
 struct pki_secret *pki_secret_read_file(const char *path, struct mk_err *err)
 {
+    char why[1024 + 2 * 4096];
     struct pki_secret *buf = NULL;
     struct pki_secret *ret = NULL;
     struct stat st;
@@ -112,9 +192,7 @@ struct pki_secret *pki_secret_read_file(const char *path, struct mk_err *err)
     MK_ENSURE_ERRNO(fd >= 0, err, errno == ENOENT ? MK_ERR_NOTFOUND : MK_ERR_IO, "%s: open", path);
     MK_ENSURE_ERRNO(fstat(fd, &st) == 0, err, MK_ERR_IO, "%s: fstat", path);
     MK_ENSURE(S_ISREG(st.st_mode), err, MK_ERR_INVALID, "%s: not a regular file", path);
-    MK_ENSURE((st.st_mode & (S_IRGRP | S_IROTH)) == 0, err, MK_ERR_PERM,
-              "%s: mode %04o is readable by group or others; chmod 600 it", path,
-              (unsigned)(st.st_mode & 07777));
+    MK_ENSURE(secret_file_ok(path, &st, why, sizeof(why)), err, MK_ERR_PERM, "%s: %s", path, why);
     /* read(2) straight into guarded memory: no stdio buffer keeps a copy. */
     buf = pki_secret_new(SECRET_FILE_MAX + 1, err);
     MK_GUARD_PTR(buf);

@@ -25,7 +25,10 @@ struct pki_secret *pki_secret_from(const void *data, size_t len, struct mk_err *
 
 /*
  * Reads a passphrase or password file: the first line, without its trailing "\n" or "\r\n".
- * Refuses an empty secret and a file readable by group or others (names the file).
+ * Refuses an empty secret, and a file that others may read or write, its group may write, or
+ * anyone but this process's user may read unless it is root's with this process's group and
+ * mode 0640 (the /etc/ssl/private convention); the message names the file and the command that
+ * fixes it (MK_ERR_PERM).
  * Caller frees with pki_secret_free().
  */
 struct pki_secret *pki_secret_read_file(const char *path, struct mk_err *err) MK_MUST_CHECK;

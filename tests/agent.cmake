@@ -4,10 +4,15 @@ mk_unit_test(test_agent_state SOURCES test_agent_state.c LIBS mskpki_agent_core)
 mk_unit_test(test_agent_metrics SOURCES test_agent_metrics.c LIBS mskpki_agent_core)
 mk_unit_test(test_agent_hook SOURCES test_agent_hook.c LIBS mskpki_agent_core)
 
-foreach(t rotate failure sighup once idle check_config aws_pca recover notify stop)
+foreach(t rotate failure sighup once idle check_config aws_pca recover notify stop hook_retry)
     mk_integration_test(test_agent_${t}
         python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_${t}.py $<TARGET_FILE:mskpki-agent>)
 endforeach()
+
+# The smallest valid config of the local backend, end to end (mskpkictl status included).
+mk_integration_test(test_agent_minimal_local
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_minimal_local.py $<TARGET_FILE:mskpki-agent>
+    $<TARGET_FILE:mskpkictl>)
 
 # Prometheus itself (Debian's prometheus package): promtool checks the alert rules shipped in
 # docs/, and a real server scrapes a running agent and evaluates those rules against it.  Not
@@ -15,6 +20,10 @@ endforeach()
 find_program(PROMTOOL promtool)
 find_program(PROMETHEUS prometheus)
 mk_integration_test(test_agent_alert_rules ${PROMTOOL} check rules
+    ${PROJECT_SOURCE_DIR}/docs/alerts.rules.yml)
+# The renewal-plan alerts fire on time for 90 s, 1 d, 7 d, 30 d and 1 y certificates.
+mk_integration_test(test_agent_alert_rules_timing
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/alert_rules_test.py ${PROMTOOL}
     ${PROJECT_SOURCE_DIR}/docs/alerts.rules.yml)
 mk_integration_test(test_agent_prometheus
     python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_prometheus.py $<TARGET_FILE:mskpki-agent>

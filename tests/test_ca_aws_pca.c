@@ -255,15 +255,15 @@ static int setup_all(void)
     char script[600];
     char fake_script[600];
     char log_path[600];
-    char fake_port[16];
+    char port_file[600];
     char *out = NULL;
     char *line;
     char *save = NULL;
     struct mk_err err;
-    int port;
 
     if (src == NULL) {
         src = MSKPKI_SOURCE_DIR_FALLBACK;
+        setenv("MSKPKI_SOURCE_DIR", src, 1); /* mk_test_moto_start finds moto_server.py there */
     }
     if (pki_sodium_init(&err) != 0 || mkdtemp(tmpdir) == NULL) {
         return -1;
@@ -285,23 +285,24 @@ static int setup_all(void)
     unsetenv("AWS_ENDPOINT_URL_ACM_PCA");
 
     path_in(log_path, sizeof(log_path), "moto.log");
-    if (mk_test_moto_start(&moto, log_path, moto_url, sizeof(moto_url)) != 0) {
+    path_in(port_file, sizeof(port_file), "moto.port");
+    if (mk_test_moto_start(&moto, port_file, log_path, moto_url, sizeof(moto_url)) != 0) {
         return -1;
     }
     setenv("AWS_ENDPOINT_URL", moto_url, 1);
 
-    port = mk_test_free_port();
-    snprintf(fake_port, sizeof(fake_port), "%d", port);
     snprintf(fake_script, sizeof(fake_script), "%s/tests/pca/fake_pca.py", src);
     {
-        char *argv[] = {"python3", fake_script, fake_port, state_dir, NULL};
+        /* Port 0: the fake reports the port it bound in <state_dir>/port. */
+        char *argv[] = {"python3", fake_script, "0", state_dir, NULL};
 
         path_in(log_path, sizeof(log_path), "fake.log");
-        if (mk_test_server_start(&fake, argv, port, log_path, 30000) != 0) {
+        snprintf(port_file, sizeof(port_file), "%s/port", state_dir);
+        if (mk_test_server_start_reporting(&fake, argv, port_file, log_path, 30000) != 0) {
             return -1;
         }
     }
-    snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d", port);
+    snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d", fake.port);
 
     snprintf(script, sizeof(script), "%s/tests/pca/make_ca.py", src);
     {

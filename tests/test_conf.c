@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,7 +126,8 @@ static void test_defaults(void **state)
     struct conf *cfg = load_ok("tests/data/conf/good_minimal.conf");
     assert_string_equal(cfg->path, src_path("tests/data/conf/good_minimal.conf"));
     assert_int_equal(cfg->ca.type, CONF_CA_LOCAL);
-    assert_string_equal(cfg->ca.local.directory, "/var/lib/mskpki/ca");
+    /* Beside state_dir, not in it (the network process's sandbox hides the CA). */
+    assert_string_equal(cfg->ca.local.directory, "/var/lib/mskpki-ca");
     assert_string_equal(cfg->ca.local.common_name, "mskpki local CA");
     assert_int_equal(cfg->ca.local.ca_validity_seconds, 3650L * 86400);
     assert_int_equal(cfg->ca.local.max_validity_seconds, 0);
@@ -285,7 +287,7 @@ static void test_metrics_off_and_ca_dir_default(void **state)
     struct conf *cfg = load_ok("tests/data/conf/good_metrics_off.conf");
     assert_string_equal(cfg->metrics_listen, "");
     assert_string_equal(cfg->state_dir, "/srv/m");
-    assert_string_equal(cfg->ca.local.directory, "/srv/m/ca");
+    assert_string_equal(cfg->ca.local.directory, "/srv/m-ca");
     conf_free(cfg);
 }
 
@@ -416,6 +418,14 @@ static const struct bad_case bad_cases[] = {
      "must not be the state_dir"},
     {"bad_outdir_is_ca.conf", 6, "certificates.[0].output.directory",
      "must not be the local CA directory"},
+    {"bad_ca_dir_in_state.conf", 3, "ca.local.directory",
+     "'/var/lib/mskpki/ca' must lie outside state_dir '/var/lib/mskpki'"},
+    {"bad_outdir_in_state.conf", 6, "certificates.[0].output.directory",
+     "must lie outside state_dir '/var/lib/mskpki'"},
+    {"bad_state_in_outdir.conf", 6, "certificates.[0].output.directory",
+     "'/srv/out' must lie outside state_dir '/srv/out/state' (and not contain it)"},
+    {"bad_p12_password_in_state.conf", 7, "certificates.[0].output.pkcs12_password_file",
+     "must lie outside state_dir"},
     {"bad_hook_string_no_shell.conf", 5, "certificates.[0].hook.command", "needs shell = true"},
     {"bad_hook_shell_list.conf", 5, "certificates.[0].hook.command",
      "with shell = true, give the command as one string"},
@@ -556,6 +566,59 @@ static void test_include_error_names_included_file(void **state)
     }
 }
 
+/* A CA made under the old default <state_dir>/ca is not replaced by a new one at the new default
+ * <state_dir>-ca: the config is refused with the command that moves it. */
+static void test_old_ca_default_refused(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mskpki-conf-test.XXXXXX";
+    char path[256];
+    char text[1024];
+    char want[1024];
+    struct mk_err err;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/mskpki.conf", dir);
+    snprintf(text, sizeof(text),
+             "ca = { backend = \"local\"; };\nstate_dir = \"%s/state\";\n"
+             "certificates = ( { name = \"a\"; subject = { common_name = \"a\"; };\n"
+             "  output = { directory = \"%s/out\"; key = \"k\"; cert = \"c\"; }; } );\n",
+             dir, dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+
+    /* No old CA: the new default, and it loads. */
+    struct conf *cfg = conf_load(path, &err);
+    assert_non_null(cfg);
+    snprintf(want, sizeof(want), "%s/state-ca", dir);
+    assert_string_equal(cfg->ca.local.directory, want);
+    conf_free(cfg);
+
+    char old[256];
+    char key[300];
+    snprintf(old, sizeof(old), "%s/state", dir);
+    assert_int_equal(mkdir(old, 0700), 0);
+    snprintf(old, sizeof(old), "%s/state/ca", dir);
+    assert_int_equal(mkdir(old, 0700), 0);
+    snprintf(key, sizeof(key), "%s/ca.key", old);
+    f = fopen(key, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_null(conf_load(path, &err));
+    assert_int_equal(err.code, MK_ERR_CONFIG);
+    snprintf(want, sizeof(want), "run 'mv %s/state/ca %s/state-ca'", dir, dir);
+    if (strstr(err.msg, want) == NULL || strstr(err.msg, "ca.local.directory") == NULL) {
+        fail_msg("got %s\nexpected ...%s...", err.msg, want);
+    }
+    unlink(key);
+    rmdir(old);
+    snprintf(old, sizeof(old), "%s/state", dir);
+    rmdir(old);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -671,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_agent_exit_2_per_bad_file),
         cmocka_unit_test(test_include_error_names_included_file),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_old_ca_default_refused),
         cmocka_unit_test(test_every_bad_file_is_tested),
         cmocka_unit_test(test_parse_duration),
     };

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pki/secret.h"
@@ -142,9 +144,22 @@ static void test_read_file_refusals(void **state)
     assert_non_null(strstr(err.msg, path));
     assert_null(strstr(err.msg, "pass\n"));
 
-    path = write_file(f, "group", "pass\n", 0640);
+    /* Group-writable: the group could rewrite it. */
+    path = write_file(f, "groupw", "pass\n", 0660);
     assert_null(pki_secret_read_file(path, &err));
     assert_int_equal(err.code, MK_ERR_PERM);
+    assert_non_null(strstr(err.msg, "lets its group write it"));
+
+    /* Others: refused with the exact command. */
+    char want[512];
+    path = write_file(f, "world", "pass\n", 0604);
+    assert_null(pki_secret_read_file(path, &err));
+    assert_int_equal(err.code, MK_ERR_PERM);
+    snprintf(want, sizeof(want), "lets others read or write it; run: chmod %s %s",
+             geteuid() == 0 ? "640" : "600", path);
+    if (strstr(err.msg, want) == NULL) {
+        fail_msg("got %s\nexpected ...%s", err.msg, want);
+    }
 
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -160,6 +175,71 @@ static void test_read_file_refusals(void **state)
     /* A directory is not a secret file. */
     assert_null(pki_secret_read_file(f->dir, &err));
     assert_int_not_equal(err.code, MK_OK);
+}
+
+/* Root's file with this process's group, 0640 (the /etc/ssl/private convention), is accepted;
+ * the same with a group this process is not in is not, and the message says what to run.  As
+ * root only (chown). */
+static void test_read_file_root_group(void **state)
+{
+    struct fixture *f = *state;
+    struct mk_err err;
+    struct pki_secret *s;
+    const char *path;
+
+    if (geteuid() != 0) {
+        skip();
+    }
+    path = write_file(f, "rootgrp", "grp-pass\n", 0640);
+    assert_int_equal(chown(path, 0, getegid()), 0);
+    s = pki_secret_read_file(path, &err);
+    assert_non_null(s);
+    assert_string_equal(pki_secret_str(s), "grp-pass");
+    pki_secret_free(s);
+
+    /* nogroup (65534): readable by a group this process is not in. */
+    gid_t other = 65534;
+    assert_false(other == getegid());
+    assert_int_equal(chown(path, 0, other), 0);
+    assert_null(pki_secret_read_file(path, &err));
+    assert_int_equal(err.code, MK_ERR_PERM);
+    char want[512];
+    snprintf(want, sizeof(want), "lets its group read it; run: chmod 600 %s", path);
+    if (strstr(err.msg, want) == NULL) {
+        fail_msg("got %s\nexpected ...%s", err.msg, want);
+    }
+
+    /* As the agent's user would: a process of uid/gid 65534 reads root:65534 0640 (accepted),
+     * but not root:65534 0660 (its group could rewrite it). */
+    assert_int_equal(chmod(f->dir, 0711), 0);
+    for (int writable = 0; writable <= 1; writable++) {
+        assert_int_equal(chown(path, 0, other), 0);
+        assert_int_equal(chmod(path, writable ? 0660 : 0640), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct mk_err e;
+            if (setgroups(0, NULL) != 0 || setgid(other) != 0 || setuid(65534) != 0) {
+                _exit(3);
+            }
+            struct pki_secret *x = pki_secret_read_file(path, &e);
+            int ok = x != NULL && strcmp(pki_secret_str(x), "grp-pass") == 0;
+            pki_secret_free(x);
+            _exit(ok ? 0 : (e.code == MK_ERR_PERM && strstr(e.msg, "run: chmod 640") ? 1 : 2));
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), writable ? 1 : 0);
+    }
+
+    /* Owned by someone else entirely. */
+    assert_int_equal(chown(path, 65534, getegid()), 0);
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_null(pki_secret_read_file(path, &err));
+    assert_int_equal(err.code, MK_ERR_PERM);
+    assert_non_null(strstr(err.msg, "owned by uid 65534"));
+    assert_non_null(strstr(err.msg, "&& chmod 640"));
 }
 
 static void test_random(void **state)
@@ -193,6 +273,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_from, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_file_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_file_root_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

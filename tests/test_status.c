@@ -178,15 +178,41 @@ static void test_ready(void **state)
     assert_string_equal(fx->stderr_text, "");
 }
 
+/* The verdicts follow the renewal plan: a short certificate is ok right after issuance (no fixed
+ * 7 days), renewal_due still exits 0, --warn-days adds an absolute floor only when given. */
 static void test_expiring_and_warn_days(void **state)
 {
     struct fixture *fx = *state;
     static const char *const names[] = {"client", NULL};
+    long long now = (long long)time(NULL);
     write_conf(fx, names);
+    /* A fresh 4-day certificate (one day old): ok, though under 7 days are left. */
     write_state(fx, "client", state_doc("client", 1, 3));
+    assert_int_equal(run_status(fx, NULL, NULL, NULL, NULL), CTL_EXIT_OK);
+    assert_non_null(strstr(fx->stdout_text, "client: ok"));
+    assert_int_equal(run_status(fx, "--warn-days", "7", NULL, NULL), CTL_EXIT_FINDINGS);
+    assert_non_null(strstr(fx->stdout_text, "client: expiring"));
+    /* 1d certificate 16.5 h old: past the planned renewal (16 h) by less than retry.max (1 h). */
+    json_t *d = state_doc("client", 1, 1);
+    json_object_set_new(d, "not_before", json_integer((json_int_t)(now - 16 * 3600 - 1800)));
+    json_object_set_new(d, "not_after", json_integer((json_int_t)(now + 7 * 3600 + 1800)));
+    write_state(fx, "client", d);
+    assert_int_equal(run_status(fx, NULL, NULL, NULL, NULL), CTL_EXIT_OK);
+    assert_non_null(strstr(fx->stdout_text, "client: renewal_due"));
+    /* 18 h old: more than retry.max past it, still over a tenth of the lifetime left. */
+    d = state_doc("client", 1, 1);
+    json_object_set_new(d, "not_before", json_integer((json_int_t)(now - 18 * 3600)));
+    json_object_set_new(d, "not_after", json_integer((json_int_t)(now + 6 * 3600)));
+    write_state(fx, "client", d);
+    assert_int_equal(run_status(fx, NULL, NULL, NULL, NULL), CTL_EXIT_FINDINGS);
+    assert_non_null(strstr(fx->stdout_text, "client: renewal_overdue"));
+    /* 2 h left of 24: under a tenth. */
+    d = state_doc("client", 1, 1);
+    json_object_set_new(d, "not_before", json_integer((json_int_t)(now - 22 * 3600)));
+    json_object_set_new(d, "not_after", json_integer((json_int_t)(now + 2 * 3600)));
+    write_state(fx, "client", d);
     assert_int_equal(run_status(fx, NULL, NULL, NULL, NULL), CTL_EXIT_FINDINGS);
     assert_non_null(strstr(fx->stdout_text, "client: expiring"));
-    assert_int_equal(run_status(fx, "--warn-days", "2", NULL, NULL), CTL_EXIT_OK);
     write_state(fx, "client", state_doc("client", 1, -1));
     assert_int_equal(run_status(fx, "--warn-days", "0", NULL, NULL), CTL_EXIT_FINDINGS);
     assert_non_null(strstr(fx->stdout_text, "client: expired"));
@@ -385,8 +411,10 @@ static void test_reads_agent_written_state(void **state)
     st.updated = now;
     assert_int_equal(agent_state_write(fx->state, &st, &err), 0);
 
-    /* Ready but failing for a while: last error, failure count, and a near expiry. */
+    /* Ready but failing for a while: last error, failure count, and a near expiry (2 of 22
+     * days left: under a tenth of the lifetime). */
     snprintf(st.name, sizeof(st.name), "failing");
+    st.not_before = now - 20 * DAY;
     st.not_after = now + 2 * DAY;
     st.last_result = AGENT_RESULT_FAILURE;
     snprintf(st.last_error, sizeof(st.last_error), "ca: aws-pca: ThrottlingException");
@@ -415,9 +443,8 @@ static void test_reads_agent_written_state(void **state)
                         "ca: aws-pca: ThrottlingException");
     assert_int_equal(json_integer_value(json_object_get(b, "consecutive_failures")), 5);
     json_decref(doc);
-    /* The same files with a smaller warning window: everything is fine. */
-    assert_int_equal(run_status(fx, "--warn-days", "1", NULL, NULL), CTL_EXIT_OK);
-    assert_non_null(strstr(fx->stdout_text, "failing: ok"));
+    assert_int_equal(run_status(fx, NULL, NULL, NULL, NULL), CTL_EXIT_FINDINGS);
+    assert_non_null(strstr(fx->stdout_text, "failing: expiring"));
     assert_non_null(strstr(fx->stdout_text, "failures in row:  5\n"));
 }
 
@@ -427,18 +454,44 @@ static void test_judge(void **state)
     struct status_state st;
     memset(&st, 0, sizeof(st));
     long long now = 1000000;
-    assert_int_equal(ctl_status_judge(&st, now, 7), STATUS_NOT_READY);
+#define JUDGE(warn) ctl_status_judge(&st, now, 2.0 / 3.0, 0, 30, 3600, warn)
+    assert_int_equal(JUDGE(0), STATUS_NOT_READY);
     st.ready = 1;
-    assert_int_equal(ctl_status_judge(&st, now, 7), STATUS_NOT_READY); /* no certificate yet */
-    st.not_after = now + 8 * DAY;
-    assert_int_equal(ctl_status_judge(&st, now, 7), STATUS_OK);
-    st.not_after = now + 7 * DAY;
-    assert_int_equal(ctl_status_judge(&st, now, 7), STATUS_EXPIRING);
+    assert_int_equal(JUDGE(0), STATUS_NOT_READY); /* no certificate yet */
+    /* 7-day certificate, one day old: ok (the old fixed 7 days said expiring). */
+    st.not_before = now - DAY;
+    st.not_after = now + 6 * DAY;
+    assert_int_equal(JUDGE(0), STATUS_OK);
+    assert_int_equal(JUDGE(7), STATUS_EXPIRING);
+    /* Planned renewal at 2/3 (4 d 16 h): due, then overdue past retry.max (1 h). */
+    st.not_before = now - 4 * DAY - 16 * 3600;
+    st.not_after = st.not_before + 7 * DAY;
+    assert_int_equal(JUDGE(0), STATUS_RENEWAL_DUE);
+    st.not_before -= 3600;
+    st.not_after -= 3600;
+    assert_int_equal(JUDGE(0), STATUS_RENEWAL_OVERDUE);
+    /* Under a tenth of the lifetime left (16.8 h of 7 d). */
+    st.not_after = now + 16 * 3600;
+    st.not_before = st.not_after - 7 * DAY;
+    assert_int_equal(JUDGE(0), STATUS_EXPIRING);
     st.not_after = now;
-    assert_int_equal(ctl_status_judge(&st, now, 7), STATUS_EXPIRED);
+    assert_int_equal(JUDGE(0), STATUS_EXPIRED);
+    /* 90 s certificate: less than one retry interval (retry.min 30 s) left is expiring. */
+    st.not_before = now - 50;
+    st.not_after = now + 40;
+    assert_int_equal(JUDGE(0), STATUS_OK);
+    st.not_before = now - 61;
+    st.not_after = now + 29;
+    assert_int_equal(JUDGE(0), STATUS_EXPIRING);
+    /* renew_before instead of the fraction. */
+    st.not_before = now - 20 * DAY;
+    st.not_after = now + 10 * DAY;
+    assert_int_equal(ctl_status_judge(&st, now, 0.5, 5 * DAY, 30, 3600, 0), STATUS_OK);
+    assert_int_equal(ctl_status_judge(&st, now, 0.5, 0, 30, 3600, 0), STATUS_RENEWAL_OVERDUE);
+#undef JUDGE
     st.ready = 0;
     st.not_after = now + 30 * DAY;
-    assert_int_equal(ctl_status_judge(&st, now, 7), STATUS_NOT_READY);
+    assert_int_equal(ctl_status_judge(&st, now, 2.0 / 3.0, 0, 30, 3600, 0), STATUS_NOT_READY);
 }
 
 int main(void)

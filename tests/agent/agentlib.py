@@ -1,8 +1,10 @@
 """Shared helpers for the mskpki-agent integration tests (tests/agent/test_*.py).
 
-Each test makes its own temp dir and config, picks a free loopback port for metrics, starts the
-agent as a child process and always stops it (atexit + signal handlers), then removes the dir.
-Nothing listens beyond 127.0.0.1.
+Each test makes its own temp dir and config, starts the agent as a child process and always stops
+it (atexit + signal handlers), then removes the dir.  Nothing listens beyond 127.0.0.1.  The
+agent's metrics.listen needs a port number (1..65535) in the config, so the port is a candidate:
+when another process took it first, the agent says "cannot listen on" and Agent() starts it again
+on another one (retry on EADDRINUSE); the other servers bind port 0 and report their port.
 """
 import atexit
 import json
@@ -20,7 +22,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "support"))
-from mskpki_testlib import free_port, stop, wait_port  # noqa: E402,F401 - re-exported for tests
+from mskpki_testlib import (moto_argv, stop, wait_log_port, wait_port,  # noqa: E402,F401
+                            wait_port_file)
 
 AGENT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.environ.get("MSKPKI_BUILD_DIR", "."), "agent", "mskpki-agent")
@@ -66,6 +69,31 @@ def check(cond, msg):
         fail(msg)
 
 
+def faketime_env(offset=None, offset_file=None):
+    """Environment that runs a program under libfaketime (Debian package faketime): a fixed offset
+    ("+2h", "-2d") or one re-read from offset_file at every call.  Tests wait out no lifetimes."""
+    import glob
+    libs = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+    if not libs:
+        fail("libfaketime not found: install the Debian package faketime (scripts/setup.sh)")
+    e = {"LD_PRELOAD": libs[0], "FAKETIME_DONT_RESET": "1",
+         "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+    if offset is not None:
+        e["FAKETIME"] = offset
+    else:
+        e["FAKETIME_TIMESTAMP_FILE"] = offset_file
+        e["FAKETIME_NO_CACHE"] = "1"
+    return e
+
+
+def candidate_port():
+    """A loopback port that was free a moment ago, for the agent's metrics.listen only: whoever
+    uses it must retry on "address in use" (Agent() does, Env.move_port() does)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_for(pred, timeout, what, interval=0.2):
     """Polls pred() until it returns a true value; fails after timeout seconds."""
     deadline = time.monotonic() + timeout
@@ -102,7 +130,7 @@ class Env:
         os.chmod(self.tmp, 0o700)
         # The outputs' parent exists, as on a real host (the store creates only the last level).
         os.mkdir(os.path.join(self.tmp, "out"), 0o755)
-        self.port = free_port()
+        self.port = candidate_port()
         self.conf = os.path.join(self.tmp, "mskpki.conf")
         self.state_dir = os.path.join(self.tmp, "state")
         self.ca_dir = os.path.join(self.tmp, "ca")
@@ -182,6 +210,16 @@ certificates = ({certs}
     def start(self, extra_env=None):
         return Agent(self, extra_env)
 
+    def set_port(self, port):
+        """Rewrites metrics.listen in the config file (whatever wrote it) to port."""
+        with open(self.conf) as f:
+            text = f.read()
+        old = "127.0.0.1:%d" % self.port
+        check(old in text, "metrics.listen %s not in %s" % (old, self.conf))
+        self.port = port
+        with open(self.conf, "w") as f:
+            f.write(text.replace(old, "127.0.0.1:%d" % port))
+
     def scrape(self, path="/metrics"):
         try:
             with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
@@ -225,10 +263,20 @@ class Agent:
         self.env = env
         self.log_path = os.path.join(env.tmp, "agent-%d.log" % len(_children))
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([AGENT, "--config", env.conf, "--foreground"],
-                                     env=env.env(extra_env), stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        _children.append(self.proc)
+        for attempt in range(5):
+            self.proc = subprocess.Popen([AGENT, "--config", env.conf, "--foreground"],
+                                         env=env.env(extra_env), stdout=self.log,
+                                         stderr=subprocess.STDOUT)
+            _children.append(self.proc)
+            # Our agent's own word that it listens: a scrape alone could reach whoever took the
+            # port.  agent.ready comes after the metrics server is up.
+            wait_for(lambda: "event=agent.ready" in self.text() or self.proc.poll() is not None,
+                     30, "the agent to be ready")
+            if self.proc.poll() is None or "cannot listen on" not in self.text() or attempt == 4:
+                break
+            self.log.write("== port %d was taken: again on another\n" % env.port)
+            self.log.flush()
+            env.set_port(candidate_port())
         wait_for(lambda: self.alive_or_fail() and env.scrape("/healthz")[0] is not None, 30,
                  "the metrics server to answer")
 
@@ -284,21 +332,21 @@ def _stop_servers():
 atexit.register(_stop_servers)
 
 
-def start_server(argv, port, log):
-    """Starts a loopback server (moto, a fake) and waits until port accepts; stopped at exit."""
+def start_server(argv, log, port_file=None, log_port=None):
+    """Starts a loopback server (moto, a fake, prometheus) that binds port 0 itself and reports
+    the port: in port_file, or in its log (log_port: the log's path and a regex whose group 1 is
+    the port).  Waits until the port accepts; stopped at exit.  Returns (process, port)."""
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     _servers.append(p)
-
-    def up():
-        if p.poll() is not None:
-            fail("server %s exited with %s" % (argv[1], p.returncode))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return None
-    wait_for(up, 60, "server %s on port %d" % (argv[1], port))
-    return p
+    try:
+        if port_file is not None:
+            port = wait_port_file(port_file, p)
+        else:
+            port = wait_log_port(log_port[0], log_port[1], p)
+        wait_port(port, p)
+    except RuntimeError as e:
+        fail("server %s: %s" % (argv[1], e))
+    return p, port
 
 
 def aws_test_environment():

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from agentlib import (Env, aws_test_environment, check, done, free_port, start_server,
+from agentlib import (Env, aws_test_environment, check, done, moto_argv, start_server,
                       wait_for)
 
 SRC = os.environ.get("MSKPKI_SOURCE_DIR",
@@ -25,9 +25,9 @@ def pca_block(arn, endpoint, extra=""):
 
 # ---- (a) moto ----------------------------------------------------------------------------
 env = Env(validity="1d", hook=True)
-mport = free_port()
-moto = start_server([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(mport)],
-                    mport, open(os.path.join(env.tmp, "moto.log"), "w"))
+moto, mport = start_server(moto_argv(os.path.join(env.tmp, "moto.port")),
+                           open(os.path.join(env.tmp, "moto.log"), "w"),
+                           port_file=os.path.join(env.tmp, "moto.port"))
 url = "http://127.0.0.1:%d" % mport
 r = subprocess.run([sys.executable, os.path.join(SRC, "tests/pca/make_ca.py"), url, "root"],
                    capture_output=True, text=True)
@@ -58,13 +58,13 @@ agent.stop()
 
 # ---- (b) fake_pca: a pending issuance is resumed with its key -------------------------------
 env2 = Env(validity="1d", hook=False)
-fport = free_port()
 fdir = os.path.join(env2.tmp, "fake")
 os.mkdir(fdir)
 with open(os.path.join(fdir, "config.json"), "w") as f:
     json.dump({"in_progress": -1}, f)
-start_server([sys.executable, os.path.join(SRC, "tests/pca/fake_pca.py"), str(fport), fdir],
-             fport, open(os.path.join(env2.tmp, "fake.log"), "w"))
+_, fport = start_server([sys.executable, os.path.join(SRC, "tests/pca/fake_pca.py"), "0", fdir],
+                        open(os.path.join(env2.tmp, "fake.log"), "w"),
+                        port_file=os.path.join(fdir, "port"))
 fake_arn = "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/fake"
 env2.ca_block = pca_block(fake_arn, "http://127.0.0.1:%d" % fport, 'poll_timeout = "2s";')
 env2.write_config()

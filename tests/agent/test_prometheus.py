@@ -16,7 +16,7 @@ import sys
 import urllib.parse
 import urllib.request
 
-from agentlib import Env, check, done, fail, free_port, start_server, wait_for
+from agentlib import Env, check, done, fail, start_server, wait_for
 
 PROMETHEUS = sys.argv[2] if len(sys.argv) > 2 else "prometheus"
 SRC = os.environ.get("MSKPKI_SOURCE_DIR",
@@ -29,6 +29,9 @@ FAMILIES = {
     "mskpki_certificate_not_after_timestamp_seconds": "gauge",
     "mskpki_certificate_not_before_timestamp_seconds": "gauge",
     "mskpki_certificate_next_renewal_timestamp_seconds": "gauge",
+    "mskpki_certificate_renewal_planned_timestamp_seconds": "gauge",
+    "mskpki_certificate_renewal_overdue_timestamp_seconds": "gauge",
+    "mskpki_certificate_expiring_timestamp_seconds": "gauge",
     "mskpki_certificate_ready": "gauge",
     "mskpki_rotation_last_success_timestamp_seconds": "gauge",
     "mskpki_rotation_last_attempt_timestamp_seconds": "gauge",
@@ -46,7 +49,6 @@ env = Env(validity="1h", retry_min="1s", retry_max="2s")
 open(env.fail_file, "w").close()  # the local CA refuses: not ready, failures pile up
 agent = env.start()
 
-pport = free_port()
 pdir = os.path.join(env.tmp, "prometheus")
 os.mkdir(pdir)
 pconf = os.path.join(pdir, "prometheus.yml")
@@ -63,9 +65,11 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:%d"]
 """ % (RULES, env.port))
-start_server([PROMETHEUS, "--config.file=" + pconf, "--storage.tsdb.path=" + pdir + "/data",
-              "--web.listen-address=127.0.0.1:%d" % pport, "--log.level=warn"],
-             pport, open(os.path.join(env.tmp, "prometheus.log"), "w"))
+# Port 0: prometheus logs the port it bound ("Listening on" address=127.0.0.1:PORT).
+plog = os.path.join(env.tmp, "prometheus.log")
+_, pport = start_server([PROMETHEUS, "--config.file=" + pconf, "--storage.tsdb.path=" + pdir + "/data",
+                         "--web.listen-address=127.0.0.1:0", "--log.level=info"],
+                        open(plog, "w"), log_port=(plog, r'msg="Listening on" address=127\.0\.0\.1:(\d+)'))
 
 
 def api(path, **params):
@@ -154,9 +158,26 @@ def outage_cleared():
 
 
 wait_for(outage_cleared, 60, "the outage alerts to clear")
-# A 1h certificate is well inside 7 days of its end: the expiry rule matches the real series.
-wait_for(lambda: ("MskpkiCertificateExpiresSoon", "client") in (active_alerts() or set()), 60,
-         "MskpkiCertificateExpiresSoon to match the 1h certificate")
+# The renewal-plan series the rules compare with time() are there for the certificate, in order
+# (planned <= overdue <= expiring < not_after), and a fresh 1h certificate fires none of them
+# (a fixed "7 days" used to call it expiring for ever).  tests/agent/alert_rules_test.py checks
+# the rules' timing for 90 s .. 1 y certificates with promtool.
+def plan():
+    q = [one('%s{name="client"}' % m) for m in (
+        "mskpki_certificate_not_before_timestamp_seconds",
+        "mskpki_certificate_renewal_planned_timestamp_seconds",
+        "mskpki_certificate_renewal_overdue_timestamp_seconds",
+        "mskpki_certificate_expiring_timestamp_seconds",
+        "mskpki_certificate_not_after_timestamp_seconds")]
+    return q if None not in q and q[0] > 0 else None
+
+
+nb, planned, overdue, expiring, na = wait_for(plan, 60, "the renewal plan series")
+check(nb < planned <= overdue <= expiring < na, "plan out of order: %r" % ([nb, planned, overdue,
+                                                                            expiring, na],))
+a = active_alerts() or set()
+for name in ("MskpkiCertificateExpiresSoon", "MskpkiCertificateRenewalOverdue"):
+    check((name, "client") not in a, "%s fires for a fresh certificate: %r" % (name, a))
 
 
 # ---- every family, under its exact name and type, with its labels ----

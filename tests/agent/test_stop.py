@@ -12,14 +12,13 @@ import os
 import signal
 import sys
 
-from agentlib import Env, aws_test_environment, check, done, free_port, start_server, wait_for
+from agentlib import Env, aws_test_environment, check, done, start_server, wait_for
 
 SRC = os.environ.get("MSKPKI_SOURCE_DIR",
                      os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 aws_test_environment()
 
 env = Env(validity="1d", hook=True)
-fport = free_port()
 fdir = os.path.join(env.tmp, "fake")
 os.mkdir(fdir)
 fconf = os.path.join(fdir, "config.json")
@@ -41,8 +40,9 @@ def calls(op):
 
 
 fake_config({"in_progress": -1})
-start_server([sys.executable, os.path.join(SRC, "tests/pca/fake_pca.py"), str(fport), fdir],
-             fport, open(os.path.join(env.tmp, "fake.log"), "w"))
+_, fport = start_server([sys.executable, os.path.join(SRC, "tests/pca/fake_pca.py"), "0", fdir],
+                        open(os.path.join(env.tmp, "fake.log"), "w"),
+                        port_file=os.path.join(fdir, "port"))
 arn = "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/fake"
 # A poll timeout far beyond the test: the rotation ends because the CA answers, not by giving up.
 env.ca_block = ('ca = { backend = "aws-pca"; aws_pca = { ca_arn = "%s"; region = "us-east-1"; '

@@ -25,7 +25,7 @@ import jsonschema
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "support"))
-from mskpki_testlib import free_port, stop, wait_port  # noqa: E402 - needs the path above
+from mskpki_testlib import moto_argv, stop, wait_port, wait_port_file  # noqa: E402 - needs the path above
 
 ALL_CHECKS = [
     "firehose.encryption_cmk", "kinesis.encryption_cmk", "kms.key_policy_public",
@@ -403,12 +403,12 @@ def moto_expected(seed):
 
 
 def moto_suite(ctx):
-    port = free_port()
     log = open(os.path.join(ctx.tmp, "moto.log"), "w")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=log, stderr=subprocess.STDOUT,
+    port_file = os.path.join(ctx.tmp, "moto.port")
+    proc = subprocess.Popen(moto_argv(port_file), stdout=log, stderr=subprocess.STDOUT,
                             env=ctx.env())
     try:
+        port = wait_port_file(port_file, proc)
         wait_port(port, proc)
         ctx.endpoint = f"http://127.0.0.1:{port}"
         os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})

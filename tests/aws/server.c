@@ -18,21 +18,6 @@ int test_write_file(const char *dir, const char *name, const char *text, int mod
     return mk_test_write_file(p, text, strlen(text), (mode_t)mode);
 }
 
-/* The port fake_server.py wrote into port_file, or 0 when it has not (yet). */
-static int read_port_file(const char *port_file)
-{
-    int port = 0;
-    FILE *fp = fopen(port_file, "r");
-    if (fp != NULL) {
-        char buf[16] = "";
-        if (fgets(buf, sizeof(buf), fp) != NULL) {
-            port = (int)strtol(buf, NULL, 10);
-        }
-        fclose(fp);
-    }
-    return port;
-}
-
 static int start_fake(struct test_server *s, const char *cert, const char *key)
 {
     char script[512];
@@ -56,16 +41,7 @@ static int start_fake(struct test_server *s, const char *cert, const char *key)
                     (char *)key,
                     NULL};
     /* The fake binds port 0 itself and reports the port: no race for a free port. */
-    if (mk_test_server_spawn(&s->srv, argv, "/dev/null") == 0) {
-        struct timespec nap = {0, 50 * 1000000L};
-        for (int i = 0; i < 200 && s->srv.port == 0; i++) {
-            s->srv.port = read_port_file(port_file);
-            if (s->srv.port == 0) {
-                nanosleep(&nap, NULL);
-            }
-        }
-    }
-    if (s->srv.port <= 0) {
+    if (mk_test_server_start_reporting(&s->srv, argv, port_file, "/dev/null", 30000) != 0) {
         fprintf(stderr, "fake_server.py did not start\n");
         test_server_stop(s);
         return -1;
@@ -87,8 +63,13 @@ int test_server_start_fake_tls(struct test_server *s, const char *cert, const ch
 
 int test_server_start_moto(struct test_server *s)
 {
+    char port_file[512];
     memset(s, 0, sizeof(*s));
-    if (mk_test_moto_start(&s->srv, "/dev/null", s->url, sizeof(s->url)) != 0) {
+    if (mk_test_tmpdir(s->dir, sizeof(s->dir), "aws-test") != 0) {
+        return -1;
+    }
+    snprintf(port_file, sizeof(port_file), "%s/port", s->dir);
+    if (mk_test_moto_start(&s->srv, port_file, "/dev/null", s->url, sizeof(s->url)) != 0) {
         test_server_stop(s);
         return -1;
     }

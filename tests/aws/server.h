@@ -1,6 +1,6 @@
 /*
  * server.h: starts and stops the local servers the aws/ tests talk to (moto, fake_server.py),
- * always on 127.0.0.1 and a free port.  Test-only; built on tests/support/server.h.
+ * always on 127.0.0.1, on a port they bind themselves.  Test-only; built on tests/support/server.h.
  */
 #ifndef TESTS_AWS_SERVER_H
 #define TESTS_AWS_SERVER_H
@@ -20,7 +20,7 @@ struct test_server {
 int test_server_start_fake(struct test_server *s);
 /* The same over HTTPS with cert/key (PEM files); url is then https://127.0.0.1:PORT. */
 int test_server_start_fake_tls(struct test_server *s, const char *cert, const char *key);
-/* python3 -m moto.server on a free port; waits until it answers. */
+/* moto on the port it picks (tests/support/moto_server.py); waits until it answers. */
 int test_server_start_moto(struct test_server *s);
 /* Stops the server (SIGTERM, then SIGKILL) and removes its directory.  Safe twice. */
 void test_server_stop(struct test_server *s);

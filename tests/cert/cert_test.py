@@ -11,7 +11,7 @@ Usage: cert_test.py MSKPKICTL TEST_BROKER SCENARIO
                a broker without the CRL accepts it and the probe fails; prometheus output.
   aws          cert issue and cert revoke (--cert and --serial) against moto's AWS Private CA.
   usage        cert argument errors: exit 2 with one line naming the problem.
-Every server runs on 127.0.0.1 on a free port and is stopped; the temp dir is removed.
+Every server runs on 127.0.0.1 on a port it binds itself and is stopped; the temp dir is removed.
 """
 import datetime
 import json
@@ -22,7 +22,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "agent"))
-from agentlib import Env, _children, check, done, fail, free_port, parse_metric, wait_for  # noqa
+from agentlib import (Env, _children, check, done, fail, moto_argv, parse_metric,  # noqa
+                      wait_for, wait_port_file)
 
 CTL, BROKER, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 SRC = os.environ["MSKPKI_SOURCE_DIR"]
@@ -327,11 +328,15 @@ def scenario_aws():
         os.environ.pop(k, None)
     os.environ.update(AWS_ENV)
     env = issued_env()
-    mport = free_port()
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(mport)], stdout=open(os.path.join(env.tmp, "moto.log"), "w"),
+    port_file = os.path.join(env.tmp, "moto.port")
+    moto = subprocess.Popen(moto_argv(port_file),
+                            stdout=open(os.path.join(env.tmp, "moto.log"), "w"),
                             stderr=subprocess.STDOUT)
     _children.append(moto)
+    try:
+        mport = wait_port_file(port_file, moto)
+    except RuntimeError as e:
+        fail("moto: %s" % e)
     url = "http://127.0.0.1:%d" % mport
 
     def up():

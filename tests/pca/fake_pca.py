@@ -3,6 +3,9 @@
 
 Usage: fake_pca.py PORT STATE_DIR
 
+PORT 0 lets the kernel pick the port (no race with other tests for a free one); the port bound is
+written to STATE_DIR/port (atomically) once the socket listens, whatever PORT was.
+
 It signs CSRs for real (root -> intermediate -> leaf, EC P-256), and misbehaves on request.
 Behaviour comes from STATE_DIR/config.json, re-read on every request; writing a new config
 resets the counters (issued certificates stay).  After every request STATE_DIR/stats.json is replaced with
@@ -341,6 +344,10 @@ def main():
         sys.exit(__doc__)
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
     server.daemon_threads = True
+    port_file = os.path.join(sys.argv[2], "port")
+    with open(port_file + ".tmp", "w") as f:
+        f.write("%d\n" % server.server_address[1])
+    os.rename(port_file + ".tmp", port_file)
     server.serve_forever()
 
 

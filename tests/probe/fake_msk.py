@@ -40,4 +40,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, {"bootstrapBrokerStringTls": BROKERS})
 
 
-HTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+# PORT 0: the kernel picks the port, reported as "PORT=N" once the socket listens.
+server = HTTPServer(("127.0.0.1", PORT), Handler)
+print("PORT=%d" % server.server_address[1], flush=True)
+server.serve_forever()

@@ -63,7 +63,7 @@ basicConstraints=critical,CA:FALSE" ca
 basicConstraints=critical,CA:FALSE" ca
 }
 
-# start_broker ARGS...: test_broker on a free port; BROKER_PID, BROKER_PORT.
+# start_broker ARGS...: test_broker on the port it binds (--port 0); BROKER_PID, BROKER_PORT.
 start_broker() {
     local out="$TMP/broker.$RANDOM.out"
     "$TEST_BROKER" --port 0 "$@" > "$out" 2> "$out.err" &
@@ -80,9 +80,33 @@ start_broker() {
     fail "test_broker did not report its port"
 }
 
-# A port nobody listens on: bind, note the port, release it.
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+# Servers here bind port 0 and report the port they got (a port picked free and released could be
+# taken by another test before the server binds it).
+# start_port0 OUT REGEX CMD...: runs CMD in the background (stdout+stderr to OUT, pid in PIDS) and
+# sets PORT0 to group 1 of the first line of OUT that matches the sed -E REGEX.
+start_port0() {
+    local out=$1 re=$2
+    shift 2
+    "$@" > "$out" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    PORT0=
+    for _ in $(seq 1 200); do
+        PORT0=$(sed -nE "s/$re/\1/p" "$out" 2>/dev/null | head -1)
+        [ -n "$PORT0" ] && return 0
+        kill -0 "$pid" 2>/dev/null || fail "$1 exited: $(cat "$out")"
+        sleep 0.05
+    done
+    fail "$1 did not report its port: $(cat "$out")"
+}
+
+# closed_port: sets PORT0 to a port bound (so nobody else gets it) but not listening, so that a
+# connection is refused; held until the test ends.
+closed_port() {
+    start_port0 "$TMP/closed.$RANDOM.out" '^PORT=([0-9]+)$' python3 -u -c '
+import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print("PORT=%d" % s.getsockname()[1])
+time.sleep(3600)'
 }
 
 # wait_port PORT: until something accepts on 127.0.0.1:PORT.

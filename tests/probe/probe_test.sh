@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # probe_test.sh MSKPKICTL TEST_BROKER CASE: one integration scenario of `mskpkictl probe`.
-# Every server runs on 127.0.0.1 on a free port and is killed on exit (lib.sh).
+# Every server runs on 127.0.0.1 on a port it binds itself (port 0) and is killed on exit (lib.sh).
 MSKPKICTL=$1
 TEST_BROKER=$2
 CASE=$3
@@ -155,7 +155,8 @@ case_broker_cert() {
 # Nothing listening: ERROR everywhere, exit 3; a negative case never passes on a dead broker.
 case_down() {
     local port
-    port=$(free_port)
+    closed_port
+    port=$PORT0
     run_probe --bootstrap "127.0.0.1:$port" --ca-file "$CA" "${CLIENT[@]}" --format json --timeout 2
     expect_rc 3
     expect_json 'len(res) == 10 and all(x["outcome"] == "ERROR" and not x["ok"] for x in res)'
@@ -172,9 +173,9 @@ case_down() {
 # A plain HTTP server is not a TLS broker.
 case_http() {
     local port
-    port=$(free_port)
-    python3 -m http.server --bind 127.0.0.1 "$port" > /dev/null 2>&1 &
-    PIDS+=($!)
+    start_port0 "$TMP/http.out" '^Serving HTTP on 127\.0\.0\.1 port ([0-9]+) .*' \
+        python3 -u -m http.server --bind 127.0.0.1 0
+    port=$PORT0
     wait_port "$port"
     run_probe --bootstrap "127.0.0.1:$port" --ca-file "$CA" --format json --timeout 3
     expect_rc 3
@@ -184,16 +185,15 @@ case_http() {
 # A TCP server that accepts and never answers: timeouts are errors.
 case_silent() {
     local port
-    port=$(free_port)
-    python3 -c "
+    start_port0 "$TMP/silent.out" '^PORT=([0-9]+)$' python3 -u -c "
 import socket, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', $port)); s.listen(16)
+s = socket.socket()
+s.bind(('127.0.0.1', 0)); s.listen(16); print('PORT=%d' % s.getsockname()[1])
 conns = []
 while True:
     c, _ = s.accept(); conns.append(c)
-" &
-    PIDS+=($!)
+"
+    port=$PORT0
     wait_port "$port"
     run_probe --bootstrap "127.0.0.1:$port" --ca-file "$CA" --format json --timeout 1
     expect_rc 3
@@ -204,10 +204,11 @@ while True:
 # answers ApiVersions, so valid_client_cert is an ERROR (not ACCEPTED).
 case_s_server() {
     local port
-    port=$(free_port)
-    openssl s_server -accept "127.0.0.1:$port" -cert "$TMP/server.pem" -key "$TMP/server.key" \
-        -CAfile "$CA" -Verify 1 -verify_return_error -rev -quiet < /dev/null > /dev/null 2>&1 &
-    PIDS+=($!)
+    # Without -quiet it reports the port it bound: "ACCEPT 127.0.0.1:PORT".
+    start_port0 "$TMP/s_server.out" '^ACCEPT 127\.0\.0\.1:([0-9]+)$' \
+        openssl s_server -accept "127.0.0.1:0" -cert "$TMP/server.pem" -key "$TMP/server.key" \
+        -CAfile "$CA" -Verify 1 -verify_return_error -rev < /dev/null
+    port=$PORT0
     wait_port "$port"
     run_probe --bootstrap "localhost:$port" --ca-file "$CA" "${CLIENT[@]}" --format json --timeout 2
     expect_rc 1
@@ -274,10 +275,9 @@ EOF
 case_cluster_arn() {
     start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert
     local port arn="arn:aws:kafka:us-east-1:123456789012:cluster/demo/abcd-1234"
-    port=$(free_port)
-    python3 "$(dirname "$0")/fake_msk.py" "$port" "$arn" "localhost:$BROKER_PORT" \
-        > "$TMP/fake.log" 2>&1 &
-    PIDS+=($!)
+    start_port0 "$TMP/fake.log" '^PORT=([0-9]+)$' \
+        python3 -u "$(dirname "$0")/fake_msk.py" 0 "$arn" "localhost:$BROKER_PORT"
+    port=$PORT0
     wait_port "$port"
     export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=secretexample AWS_REGION=us-east-1
     unset AWS_PROFILE AWS_SESSION_TOKEN

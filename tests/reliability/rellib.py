@@ -9,23 +9,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("MSKPKI_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(SRC, "tests", "agent"))
 
-from agentlib import check, free_port, start_server  # noqa: E402
+from agentlib import check, start_server  # noqa: E402
 
 FAKE_ARN = "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/fake"
 
 
 class FakePca:
-    """tests/pca/fake_pca.py on a free loopback port; faults switched through config.json."""
+    """tests/pca/fake_pca.py on a loopback port it picks itself; faults switched through config.json."""
 
     def __init__(self, tmp):
         self.dir = os.path.join(tmp, "fake")
         os.mkdir(self.dir)
-        self.port = free_port()
         self.set({})
         log = open(os.path.join(tmp, "fake.log"), "w")
-        self.proc = start_server(
-            [sys.executable, os.path.join(SRC, "tests/pca/fake_pca.py"), str(self.port), self.dir],
-            self.port, log)
+        self.proc, self.port = start_server(
+            [sys.executable, os.path.join(SRC, "tests/pca/fake_pca.py"), "0", self.dir], log,
+            port_file=os.path.join(self.dir, "port"))
 
     def set(self, config):
         tmp = os.path.join(self.dir, "config.json.tmp")

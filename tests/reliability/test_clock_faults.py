@@ -18,29 +18,16 @@ Usage: test_clock_faults.py AGENT
     sleep-past-expiry the cancel exists for); then SIGUSR2, which test builds route to the same
     clock_changed() as ECANCELED, and the daemon rotates at once.  Proven: the re-plan on a
     cancel.  Not proven here: that the kernel delivers ECANCELED (timerfd_create(2))."""
-import glob
 import os
 import signal
 import subprocess
 import time
 
 from rellib import check, check_pair, snapshot
-from agentlib import AGENT, Env, done, fail, wait_for
-
-libs = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
-if not libs:
-    fail("libfaketime not found: install the Debian package faketime (scripts/setup.sh)")
-ASAN = os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+from agentlib import AGENT, Env, done, faketime_env, wait_for
 
 
-def faked(offset=None, offset_file=None):
-    e = {"LD_PRELOAD": libs[0], "ASAN_OPTIONS": ASAN, "FAKETIME_DONT_RESET": "1"}
-    if offset is not None:
-        e["FAKETIME"] = offset
-    else:
-        e["FAKETIME_TIMESTAMP_FILE"] = offset_file
-        e["FAKETIME_NO_CACHE"] = "1"
-    return e
+faked = faketime_env
 
 
 def once(env, extra=None):

@@ -31,27 +31,6 @@ static void nap_ms(long ms)
     }
 }
 
-int mk_test_free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int port = -1;
-
-    if (fd < 0) {
-        return -1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
-        port = ntohs(sa.sin_port);
-    }
-    close(fd);
-    return port;
-}
-
 static int port_open(int port)
 {
     struct sockaddr_in sa;
@@ -133,14 +112,48 @@ int mk_test_server_spawn(struct mk_test_server *srv, char *const argv[], const c
     return 0;
 }
 
-int mk_test_server_start(struct mk_test_server *srv, char *const argv[], int port,
-                         const char *log_path, long timeout_ms)
+/* The port a server wrote into port_file, or 0 when it has not (yet). */
+static int read_port_file(const char *port_file)
 {
-    srv->port = port;
+    int port = 0;
+    FILE *fp = fopen(port_file, "r");
+
+    if (fp != NULL) {
+        char buf[16] = "";
+
+        if (fgets(buf, sizeof(buf), fp) != NULL) {
+            port = (int)strtol(buf, NULL, 10);
+        }
+        fclose(fp);
+    }
+    return port > 0 && port <= 65535 ? port : 0;
+}
+
+int mk_test_server_start_reporting(struct mk_test_server *srv, char *const argv[],
+                                   const char *port_file, const char *log_path, long timeout_ms)
+{
+    long end = now_ms() + timeout_ms;
+
+    srv->port = 0;
+    unlink(port_file);
     if (mk_test_server_spawn(srv, argv, log_path) != 0) {
         return -1;
     }
-    if (mk_test_wait_port(port, srv->pid, timeout_ms) != 0) {
+    while ((srv->port = read_port_file(port_file)) == 0) {
+        if (waitpid(srv->pid, NULL, WNOHANG) == srv->pid) {
+            fprintf(stderr, "test server %s exited before it reported its port\n", argv[0]);
+            srv->pid = 0;
+            return -1;
+        }
+        if (now_ms() >= end) {
+            fprintf(stderr, "test server %s: no port in %s after %ld ms\n", argv[0], port_file,
+                    timeout_ms);
+            mk_test_server_stop(srv);
+            return -1;
+        }
+        nap_ms(20);
+    }
+    if (mk_test_wait_port(srv->port, srv->pid, end - now_ms() > 0 ? end - now_ms() : 1) != 0) {
         /* mk_test_wait_port may have reaped an exited child already. */
         if (kill(srv->pid, 0) == 0) {
             mk_test_server_stop(srv);
@@ -151,22 +164,20 @@ int mk_test_server_start(struct mk_test_server *srv, char *const argv[], int por
     return 0;
 }
 
-int mk_test_moto_start(struct mk_test_server *srv, const char *log_path, char *url, size_t cap)
+int mk_test_moto_start(struct mk_test_server *srv, const char *port_file, const char *log_path,
+                       char *url, size_t cap)
 {
-    for (int tries = 0; tries < 3; tries++) {
-        int port = mk_test_free_port();
-        char portstr[16];
-        char *argv[] = {"python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", portstr, NULL};
+    const char *src = getenv("MSKPKI_SOURCE_DIR");
+    char script[1024];
+    char *argv[] = {"python3", script, (char *)port_file, NULL};
 
-        snprintf(portstr, sizeof(portstr), "%d", port);
-        /* A failure here is usually the port taken meanwhile: try another. */
-        if (port > 0 && mk_test_server_start(srv, argv, port, log_path, 30000) == 0) {
-            snprintf(url, cap, "http://127.0.0.1:%d", port);
-            return 0;
-        }
+    snprintf(script, sizeof(script), "%s/tests/support/moto_server.py", src != NULL ? src : ".");
+    if (mk_test_server_start_reporting(srv, argv, port_file, log_path, 60000) != 0) {
+        fprintf(stderr, "moto did not start\n");
+        return -1;
     }
-    fprintf(stderr, "moto.server did not start\n");
-    return -1;
+    snprintf(url, cap, "http://127.0.0.1:%d", srv->port);
+    return 0;
 }
 
 /* Signals the server's process group (or the server alone when it has none yet). */

@@ -1,9 +1,10 @@
 /*
  * server.h: helper processes for tests (moto, fake services, brokers) on loopback ports.
  *
- * A test picks a free port with mk_test_free_port(), starts the server with
- * mk_test_server_start() (which waits until 127.0.0.1:port accepts connections) and always stops
- * it with mk_test_server_stop().  Children get SIGTERM if the test process dies, so a crashed
+ * Servers bind port 0 themselves and write the port they got into a file once they listen
+ * (mk_test_server_start_reporting()): a port picked free, released and then handed to a server
+ * could be taken by another test in between.  A test always stops a server with
+ * mk_test_server_stop().  Children get SIGTERM if the test process dies, so a crashed
  * test leaves no server behind.  This is the one start/stop helper: tests/aws/server.c builds
  * its fake_server.py and moto helpers on it.
  */
@@ -18,28 +19,29 @@ struct mk_test_server {
     int port;
 };
 
-/* A TCP port on 127.0.0.1 that was free a moment ago, or -1. */
-int mk_test_free_port(void);
-
 /* Waits until 127.0.0.1:port accepts a connection.  When pid > 0, gives up early if that child
  * exits.  Returns 0, or -1 on timeout or exit. */
 int mk_test_wait_port(int port, pid_t pid, long timeout_ms);
 
 /*
  * Starts argv (argv[0] looked up in PATH) with the current environment; its stdout and stderr go
- * to log_path (appended) or are inherited when log_path is NULL.  Waits up to timeout_ms for the
- * port.  Returns 0, or -1 (the child, if any, is stopped) with a message on stderr.
+ * to log_path (appended) or are inherited when log_path is NULL.  The server binds port 0 and
+ * writes the port it got (decimal) into port_file, atomically, once it listens.  Waits up to
+ * timeout_ms for the file and the port; srv->port gets it.  Returns 0, or -1 (the child, if any,
+ * is stopped) with a message on stderr.
  */
-int mk_test_server_start(struct mk_test_server *srv, char *const argv[], int port,
-                         const char *log_path, long timeout_ms);
+int mk_test_server_start_reporting(struct mk_test_server *srv, char *const argv[],
+                                   const char *port_file, const char *log_path, long timeout_ms);
 
-/* Starts argv as mk_test_server_start() does (in its own process group, stdin from /dev/null)
+/* Starts argv (in its own process group, stdin from /dev/null) as the function above does,
  * without waiting for a port: for servers that report the port they bound.  Returns 0 or -1. */
 int mk_test_server_spawn(struct mk_test_server *srv, char *const argv[], const char *log_path);
 
-/* python3 -m moto.server on a free port (another one, up to 3 tries, when the port was taken
- * meanwhile); url (cap bytes) gets http://127.0.0.1:PORT.  Returns 0 or -1. */
-int mk_test_moto_start(struct mk_test_server *srv, const char *log_path, char *url, size_t cap);
+/* moto (tests/support/moto_server.py under $MSKPKI_SOURCE_DIR) on the port it picks; port_file
+ * is where it reports it (a path in the test's temp dir); url (cap bytes) gets
+ * http://127.0.0.1:PORT.  Returns 0 or -1. */
+int mk_test_moto_start(struct mk_test_server *srv, const char *port_file, const char *log_path,
+                       char *url, size_t cap);
 
 /* SIGTERM to the server's process group, up to 5 s grace, then SIGKILL; reaps the child.  Safe
  * on a stopped server. */

@@ -1,4 +1,4 @@
-# The one test support library (tests/support/): servers on free loopback ports (start, wait,
+# The one test support library (tests/support/): servers on loopback ports they bind and report (start, wait,
 # stop), temp directories and whole files, stderr capture.  Tests link it with
 # mk_unit_test(... LIBS mskpki_testsupport).
 add_library(mskpki_testsupport STATIC
