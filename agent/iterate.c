@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "agent/hook.h"
-#include "agent/keyproc.h"
+#include "agent/keyclient.h"
 #include "agent/rotate.h"
 #include "agent/schedule.h"
 #include "issue/issue.h"

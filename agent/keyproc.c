@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "agent/ipc.h"
+#include "agent/ipc_pem.h"
 #include "agent/rotate.h"
 #include "agent/sandbox.h"
 #include "agent/state.h"
@@ -39,87 +40,6 @@ struct keyproc {
     struct prepared *prep;
     size_t n_prep;
 };
-
-/* ---- PEM helpers (both sides) ---- */
-
-/* Every certificate of s as PEM ("" for none).  Caller frees with free(). */
-static char *stack_pem(STACK_OF(X509) * s, struct mk_err *err)
-{
-    char *all = calloc(1, 1);
-    size_t len = 0;
-
-    MK_ENSURE(all != NULL, err, MK_ERR_NOMEM, "keys: out of memory");
-    for (int i = 0; i < sk_X509_num(s); i++) {
-        size_t n = 0;
-        char *pem = pki_certs_to_pem(sk_X509_value(s, i), NULL, &n, err);
-        char *grown = pem != NULL ? realloc(all, len + n + 1) : NULL;
-        if (grown == NULL) {
-            free(pem);
-            free(all);
-            all = NULL;
-            MK_ENSURE(0, err, MK_ERR_NOMEM, "keys: out of memory");
-        }
-        all = grown;
-        memcpy(all + len, pem, n);
-        len += n;
-        all[len] = '\0';
-        free(pem);
-    }
-out:
-    return all;
-}
-
-/* The certificates of a PEM field (none for an empty field).  Caller frees with
- * sk_X509_pop_free(s, X509_free). */
-static STACK_OF(X509) * field_certs(const struct agent_ipc_msg *m, size_t i, struct mk_err *err)
-{
-    STACK_OF(X509) *s = NULL;
-
-    MK_ENSURE(i < m->n, err, MK_ERR_INVALID, "ipc: %s: field %zu missing",
-              agent_ipc_op_name((int)m->op), i);
-    if (m->f[i].len == 0) {
-        s = sk_X509_new_null();
-        MK_ENSURE(s != NULL, err, MK_ERR_NOMEM, "keys: out of memory");
-    } else {
-        s = pki_certs_from_mem(m->f[i].data, m->f[i].len, err);
-    }
-out:
-    return s;
-}
-
-/* The first certificate of a PEM field.  Caller frees with X509_free(). */
-static X509 *field_cert(const struct agent_ipc_msg *m, size_t i, struct mk_err *err)
-{
-    STACK_OF(X509) *s = field_certs(m, i, err);
-    X509 *c = NULL;
-
-    if (s != NULL) {
-        c = sk_X509_shift(s);
-        if (c == NULL) {
-            mk_err_set(err, MK_ERR_INVALID, "ipc: %s: no certificate in field %zu",
-                       agent_ipc_op_name((int)m->op), i);
-        }
-    }
-    sk_X509_pop_free(s, X509_free);
-    return c;
-}
-
-static X509_REQ *field_csr(const struct agent_ipc_msg *m, size_t i, struct mk_err *err)
-{
-    X509_REQ *r = NULL;
-    BIO *b = NULL;
-
-    MK_ENSURE(i < m->n && m->f[i].len < (size_t)0x7fffffff, err, MK_ERR_INVALID,
-              "ipc: %s: field %zu missing", agent_ipc_op_name((int)m->op), i);
-    b = BIO_new_mem_buf(m->f[i].data, (int)m->f[i].len);
-    MK_ENSURE(b != NULL, err, MK_ERR_NOMEM, "keys: out of memory");
-    r = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
-    MK_ENSURE(r != NULL, err, MK_ERR_INVALID, "ipc: %s: field %zu is not a PEM CSR",
-              agent_ipc_op_name((int)m->op), i);
-out:
-    BIO_free(b);
-    return r;
-}
 
 /* ---- The key process ---- */
 
@@ -344,8 +264,8 @@ static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk
     MK_GUARD_PTR(cc = req_cert(kp, m, err));
     p = prep_find(kp, cc->name);
     MK_ENSURE(p != NULL, err, MK_ERR_STATE, "store: no key was prepared for %s", cc->name);
-    MK_GUARD_PTR(leaf = field_cert(m, 1, err));
-    MK_GUARD_PTR(chain = field_certs(m, 2, err));
+    MK_GUARD_PTR(leaf = agent_ipc_cert(m, 1, err));
+    MK_GUARD_PTR(chain = agent_ipc_certs(m, 2, err));
     /* The network process checked this against the CSR; the key is the last word. */
     if (pki_cert_matches_key(leaf, p->key, err) != 0) {
         mk_err_prefix(err, "verify");
@@ -422,13 +342,13 @@ static int op_issue(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk
     int rc = -1;
 
     memset(&req, 0, sizeof(req));
-    MK_GUARD_PTR(req.csr = field_csr(m, 0, err));
+    MK_GUARD_PTR(req.csr = agent_ipc_csr(m, 0, err));
     MK_GUARD(agent_ipc_long(m, 1, &validity, err));
     req.validity_seconds = validity;
     MK_GUARD_PTR(ca = local_ca(kp, err));
     MK_GUARD(pki_ca_issue(ca, &req, &issued, err));
     MK_GUARD_PTR(leaf = pki_certs_to_pem(issued.leaf, NULL, NULL, err));
-    MK_GUARD_PTR(chain = stack_pem(issued.chain, err));
+    MK_GUARD_PTR(chain = agent_ipc_certs_pem(issued.chain, err));
     f[0] = agent_ipc_s(leaf);
     f[1] = agent_ipc_s(chain);
     rc = reply_ok(kp, f, 2, err);
@@ -450,7 +370,7 @@ static int op_anchors(struct keyproc *kp, struct mk_err *err)
 
     MK_GUARD_PTR(ca = local_ca(kp, err));
     MK_GUARD_PTR(anchors = pki_ca_trust_anchors(ca, err));
-    MK_GUARD_PTR(pem = stack_pem(anchors, err));
+    MK_GUARD_PTR(pem = agent_ipc_certs_pem(anchors, err));
     f[0] = agent_ipc_s(pem);
     rc = reply_ok(kp, f, 1, err);
 out:
@@ -466,7 +386,7 @@ static int op_revoke(struct keyproc *kp, const struct agent_ipc_msg *m, struct m
     char *reason = NULL;
     int rc = -1;
 
-    MK_GUARD_PTR(cert = field_cert(m, 0, err));
+    MK_GUARD_PTR(cert = agent_ipc_cert(m, 0, err));
     MK_GUARD_PTR(reason = agent_ipc_str(m, 1, err));
     MK_GUARD_PTR(ca = local_ca(kp, err));
     MK_GUARD(pki_ca_revoke(ca, cert, reason, err));
@@ -663,175 +583,3 @@ out:
     close(fd);
     return status;
 }
-
-/* ---- Calls from the network process ---- */
-
-int agent_keys_load(int fd, const char *name, unsigned long *generation, X509 **leaf,
-                    char *detail, size_t detail_size, struct mk_err *err)
-{
-    struct agent_ipc_field f[1] = {agent_ipc_s(name)};
-    struct agent_ipc_msg m = {0};
-    long num = 0;
-    X509 *l = NULL;
-    int rc = -1;
-
-    MK_GUARD(agent_ipc_call(fd, AGENT_IPC_KEY_LOAD, f, 1, &m, detail, detail_size, err));
-    MK_GUARD(agent_ipc_long(&m, 0, &num, err));
-    MK_GUARD_PTR(l = field_cert(&m, 1, err));
-    *generation = (unsigned long)num;
-    *leaf = l;
-    rc = 0;
-out:
-    agent_ipc_msg_clear(&m);
-    return rc;
-}
-
-X509_REQ *agent_keys_csr(int fd, const char *name, int pending, int *resumed, struct mk_err *err)
-{
-    struct agent_ipc_field f[2] = {agent_ipc_s(name), agent_ipc_s(pending ? "1" : "0")};
-    struct agent_ipc_msg m = {0};
-    X509_REQ *csr = NULL;
-    long r = 0;
-
-    MK_GUARD(agent_ipc_call(fd, AGENT_IPC_KEY_CSR, f, 2, &m, NULL, 0, err));
-    MK_GUARD(agent_ipc_long(&m, 1, &r, err));
-    MK_GUARD_PTR(csr = field_csr(&m, 0, err));
-    *resumed = r != 0;
-out:
-    agent_ipc_msg_clear(&m);
-    return csr;
-}
-
-int agent_keys_store(int fd, const char *name, X509 *leaf, STACK_OF(X509) * chain,
-                     unsigned long *generation, struct mk_err *err)
-{
-    struct agent_ipc_field f[3];
-    struct agent_ipc_msg m = {0};
-    char *lpem = NULL;
-    char *cpem = NULL;
-    long num = 0;
-    int rc = -1;
-
-    MK_GUARD_PTR(lpem = pki_certs_to_pem(leaf, NULL, NULL, err));
-    MK_GUARD_PTR(cpem = stack_pem(chain, err));
-    f[0] = agent_ipc_s(name);
-    f[1] = agent_ipc_s(lpem);
-    f[2] = agent_ipc_s(cpem);
-    MK_GUARD(agent_ipc_call(fd, AGENT_IPC_KEY_STORE, f, 3, &m, NULL, 0, err));
-    MK_GUARD(agent_ipc_long(&m, 0, &num, err));
-    *generation = (unsigned long)num;
-    rc = 0;
-out:
-    agent_ipc_msg_clear(&m);
-    free(lpem);
-    free(cpem);
-    return rc;
-}
-
-void agent_keys_drop(int fd, const char *name)
-{
-    struct agent_ipc_field f[1] = {agent_ipc_s(name)};
-    struct agent_ipc_msg m = {0};
-    struct mk_err err;
-
-    if (agent_ipc_call(fd, AGENT_IPC_KEY_DROP, f, 1, &m, NULL, 0, &err) != 0) {
-        mk_log_err("rotation.pending_cleanup", &err);
-    }
-    agent_ipc_msg_clear(&m);
-}
-
-int agent_keys_reload(int fd, struct mk_err *err)
-{
-    struct agent_ipc_msg m = {0};
-    int rc = agent_ipc_call(fd, AGENT_IPC_KEY_RELOAD, NULL, 0, &m, NULL, 0, err);
-
-    agent_ipc_msg_clear(&m);
-    return rc;
-}
-
-static int proxy_issue(void *arg, const struct pki_issue_request *req, struct pki_issued *out,
-                       struct mk_err *err)
-{
-    const int *fd = arg;
-    struct agent_ipc_field f[2];
-    struct agent_ipc_msg m = {0};
-    struct pki_issued got = {0};
-    char validity[32];
-    char *csr = NULL;
-    size_t len = 0;
-    int rc = -1;
-
-    MK_GUARD_PTR(csr = pki_csr_to_pem(req->csr, &len, err));
-    snprintf(validity, sizeof(validity), "%ld", req->validity_seconds);
-    f[0] = (struct agent_ipc_field){csr, len};
-    f[1] = agent_ipc_s(validity);
-    MK_GUARD(agent_ipc_call(*fd, AGENT_IPC_CA_ISSUE, f, 2, &m, NULL, 0, err));
-    MK_GUARD_PTR(got.leaf = field_cert(&m, 0, err));
-    MK_GUARD_PTR(got.chain = field_certs(&m, 1, err));
-    *out = got;
-    memset(&got, 0, sizeof(got));
-    rc = 0;
-out:
-    pki_issued_clear(&got);
-    agent_ipc_msg_clear(&m);
-    free(csr);
-    return rc;
-}
-
-static STACK_OF(X509) * proxy_anchors(void *arg, struct mk_err *err)
-{
-    const int *fd = arg;
-    struct agent_ipc_msg m = {0};
-    STACK_OF(X509) *s = NULL;
-
-    MK_GUARD(agent_ipc_call(*fd, AGENT_IPC_CA_ANCHORS, NULL, 0, &m, NULL, 0, err));
-    s = field_certs(&m, 0, err);
-out:
-    agent_ipc_msg_clear(&m);
-    return s;
-}
-
-static int proxy_revoke(void *arg, X509 *cert, const char *reason, struct mk_err *err)
-{
-    const int *fd = arg;
-    struct agent_ipc_field f[2];
-    struct agent_ipc_msg m = {0};
-    char *pem = NULL;
-    int rc = -1;
-
-    MK_GUARD_PTR(pem = pki_certs_to_pem(cert, NULL, NULL, err));
-    f[0] = agent_ipc_s(pem);
-    f[1] = agent_ipc_s(reason);
-    rc = agent_ipc_call(*fd, AGENT_IPC_CA_REVOKE, f, 2, &m, NULL, 0, err);
-out:
-    agent_ipc_msg_clear(&m);
-    free(pem);
-    return rc;
-}
-
-struct pki_ca *agent_keys_local_ca(const int *fd, struct mk_err *err)
-{
-    static const struct pki_ca_proxy_ops ops = {
-        .issue = proxy_issue, .trust_anchors = proxy_anchors, .revoke = proxy_revoke};
-
-    return pki_ca_proxy_new("local", &ops, (void *)fd, err);
-}
-
-#ifdef MK_TESTING
-int agent_keys_test_probe(int fd, const char *what, const char *arg, int *err_no,
-                          struct mk_err *err)
-{
-    struct agent_ipc_field f[2] = {agent_ipc_s(what), agent_ipc_s(arg)};
-    struct agent_ipc_msg m = {0};
-    long e = 0;
-    int rc = -1;
-
-    MK_GUARD(agent_ipc_call(fd, AGENT_IPC_TEST_PROBE, f, 2, &m, NULL, 0, err));
-    MK_GUARD(agent_ipc_long(&m, 0, &e, err));
-    *err_no = (int)e;
-    rc = 0;
-out:
-    agent_ipc_msg_clear(&m);
-    return rc;
-}
-#endif

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/keyproc.h"
+#include "agent/keyclient.h"
 #include "agent/state.h"
 #include "pki/cert.h"
 #include "pki/csr.h"
