@@ -39,7 +39,7 @@
 #include "agent/keyproc.h"
 #include "agent/netproc.h"
 #include "agent/notify.h"
-#include "agent/rotate.h"
+#include "issue/issue.h"
 #include "conf/conf.h"
 #include "pki/log.h"
 #include "pki/secret.h"
