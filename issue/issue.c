@@ -485,7 +485,7 @@ int issue_verify(struct pki_ca *ca, time_t now, EVP_PKEY *key, X509 *leaf, STACK
         mk_err_prefix(err, "verify: trust anchors");
         goto out;
     }
-    if (pki_cert_verify_client(leaf, chain, anchors, 0, err) != 0) {
+    if (pki_cert_verify_client(leaf, chain, anchors, now, err) != 0) {
         mk_err_prefix(err, "verify");
         goto out;
     }
