@@ -26,7 +26,7 @@
 
 #include "agent/ipc.h"
 #include "agent/iterate.h"
-#include "agent/keyproc.h"
+#include "agent/keyclient.h"
 #include "agent/metrics.h"
 #include "agent/notify.h"
 #include "agent/sandbox.h"

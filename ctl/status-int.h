@@ -51,6 +51,8 @@ int ctl_status_parse_state(const char *path, const char *text, size_t len, const
 enum status_kind ctl_status_judge(const struct status_state *st, long long now, double fraction,
                                   long renew_before, long retry_min, long retry_max,
                                   long warn_days);
+/* When not 0, the time `status` judges and prints against (the golden-output tests). */
+extern long long ctl_status_test_now;
 #endif
 
 #endif

@@ -3,6 +3,7 @@ mk_unit_test(test_agent_schedule SOURCES test_agent_schedule.c LIBS mskpki_agent
 mk_unit_test(test_agent_state SOURCES test_agent_state.c LIBS mskpki_agent_core)
 mk_unit_test(test_agent_metrics SOURCES test_agent_metrics.c LIBS mskpki_agent_core)
 mk_unit_test(test_agent_hook SOURCES test_agent_hook.c LIBS mskpki_agent_core)
+mk_unit_test(test_agent_iterate SOURCES test_agent_iterate.c LIBS mskpki_agent_core)
 
 foreach(t rotate failure sighup once idle check_config aws_pca recover notify stop hook_retry)
     mk_integration_test(test_agent_${t}
@@ -28,3 +29,8 @@ mk_integration_test(test_agent_alert_rules_timing
 mk_integration_test(test_agent_prometheus
     python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_prometheus.py $<TARGET_FILE:mskpki-agent>
     ${PROMETHEUS})
+
+# cert issue resumes the agent's interrupted issuance (one pending place; issue 16), at moto.
+mk_integration_test(test_agent_resume_cert_issue
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_resume_cert_issue.py
+    $<TARGET_FILE:mskpki-agent> $<TARGET_FILE:mskpkictl>)

@@ -8,6 +8,7 @@ mk_integration_test(test_agent_privsep
 # the directory's -DMK_TESTING on the compiler's command line, so it wins.
 add_library(agent_release_objs OBJECT
     ${PROJECT_SOURCE_DIR}/agent/netproc.c ${PROJECT_SOURCE_DIR}/agent/keyproc.c
+    ${PROJECT_SOURCE_DIR}/agent/keyclient.c
     ${PROJECT_SOURCE_DIR}/agent/main.c ${PROJECT_SOURCE_DIR}/agent/signals.c)
 target_compile_options(agent_release_objs PRIVATE -UMK_TESTING)
 target_link_libraries(agent_release_objs PRIVATE mskpki_agent_core)
