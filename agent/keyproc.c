@@ -11,11 +11,13 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
 
 #include "agent/ipc.h"
+#include "agent/keypolicy.h"
 #include "agent/rotate.h"
 #include "agent/sandbox.h"
 #include "agent/state.h"
@@ -30,6 +32,7 @@
 struct prepared {
     char name[128];
     EVP_PKEY *key;
+    int issued; /* CA_ISSUE signed it already: a second one is a replay */
 };
 
 struct keyproc {
@@ -39,6 +42,8 @@ struct keyproc {
     struct prepared *prep;
     size_t n_prep;
 };
+
+static struct pki_ca *local_ca(struct keyproc *kp, struct mk_err *err);
 
 /* ---- PEM helpers (both sides) ---- */
 
@@ -184,6 +189,7 @@ static int prep_set(struct keyproc *kp, const char *name, EVP_PKEY *key, struct 
     kp->prep = p;
     snprintf(p[kp->n_prep].name, sizeof(p[kp->n_prep].name), "%s", name);
     p[kp->n_prep].key = key;
+    p[kp->n_prep].issued = 0;
     kp->n_prep++;
     return 0;
 }
@@ -329,13 +335,69 @@ out:
     return rc;
 }
 
+/* KEY_STORE's policy (keypolicy.h): *anchor (caller frees) is the anchor the chain verified
+ * to and *kind where it came from. */
+static int store_policy(struct keyproc *kp, const struct conf_certificate *cc, EVP_PKEY *key,
+                        X509 *leaf, STACK_OF(X509) * chain, X509 **anchor,
+                        enum agent_keypolicy_anchor_kind *kind, struct mk_err *err)
+{
+    struct agent_keypolicy_leaf in;
+    struct pki_csr_spec spec;
+    STACK_OF(X509) *anchors = NULL;
+    struct pki_ca *ca;
+    char pin[1024];
+    int rc = -1;
+
+    if (kp->cfg->ca.type == CONF_CA_LOCAL) {
+        MK_GUARD_PTR(ca = local_ca(kp, err));
+        MK_GUARD_PTR(anchors = pki_ca_trust_anchors(ca, err));
+        *kind = AGENT_KEYPOLICY_ANCHOR_LOCAL;
+    } else {
+        MK_ENSURE(agent_keypolicy_pin_path(cc->output.directory, pin, sizeof(pin)) == 0, err,
+                  MK_ERR_INVALID, "keys: path too long for %s", cc->name);
+        MK_GUARD(agent_keypolicy_anchors(kp->cfg->ca.aws_pca.trust_anchor_file, pin, chain,
+                                         &anchors, kind, err));
+    }
+    issue_csr_spec(cc, &spec);
+    memset(&in, 0, sizeof(in));
+    in.leaf = leaf;
+    in.chain = chain;
+    in.key = key;
+    in.spec = &spec;
+    in.now = time(NULL);
+    in.anchors = anchors;
+    in.kind = *kind;
+    rc = agent_keypolicy_check_leaf(&in, anchor, err);
+out:
+    sk_X509_pop_free(anchors, X509_free);
+    return rc;
+}
+
+/* Pins the anchor a stored chain verified to (aws-pca); a failure is logged: the generation is
+ * written, and the next store pins again. */
+static void pin_anchor(const struct conf_certificate *cc, X509 *anchor,
+                       enum agent_keypolicy_anchor_kind kind)
+{
+    struct mk_err err;
+    char pin[1024];
+
+    if (anchor == NULL || agent_keypolicy_pin_path(cc->output.directory, pin, sizeof(pin)) != 0) {
+        return;
+    }
+    if (agent_keypolicy_pin_write(pin, cc->name, anchor, kind, &err) != 0) {
+        mk_log_err("keyproc.anchor_pin_failed", &err);
+    }
+}
+
 static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
 {
-    const struct conf_certificate *cc;
+    const struct conf_certificate *cc = NULL;
     struct issue_spec spec = {0};
     struct pki_generation gen = {0};
     struct prepared *p;
+    enum agent_keypolicy_anchor_kind kind = AGENT_KEYPOLICY_ANCHOR_LOCAL;
     STACK_OF(X509) *chain = NULL;
+    X509 *anchor = NULL;
     X509 *leaf = NULL;
     char num[32];
     struct agent_ipc_field f[1];
@@ -343,19 +405,21 @@ static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk
 
     MK_GUARD_PTR(cc = req_cert(kp, m, err));
     p = prep_find(kp, cc->name);
-    MK_ENSURE(p != NULL, err, MK_ERR_STATE, "store: no key was prepared for %s", cc->name);
-    MK_GUARD_PTR(leaf = field_cert(m, 1, err));
-    MK_GUARD_PTR(chain = field_certs(m, 2, err));
-    /* The network process checked this against the CSR; the key is the last word. */
-    if (pki_cert_matches_key(leaf, p->key, err) != 0) {
-        mk_err_prefix(err, "verify");
+    if (p == NULL) {
+        agent_keypolicy_refuse(err, AGENT_KEYPOLICY_KEY, "store: no key was prepared for %s",
+                               cc->name);
         goto out;
     }
+    MK_GUARD_PTR(leaf = field_cert(m, 1, err));
+    MK_GUARD_PTR(chain = field_certs(m, 2, err));
+    /* The network process checked all this too; the key process has the last word. */
+    MK_GUARD(store_policy(kp, cc, p->key, leaf, chain, &anchor, &kind, err));
     MK_GUARD(issue_spec_load(cc, &spec, err));
     if (pki_store_write(&spec.spec, p->key, leaf, chain, err) != 0) {
         mk_err_prefix(err, "store");
         goto out;
     }
+    pin_anchor(cc, anchor, kind);
     clear_pending_files(kp->cfg, cc);
     prep_drop(kp, cc->name);
     if (pki_store_read(&spec.spec, &gen, err) != 0) {
@@ -366,8 +430,12 @@ static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk
     f[0] = agent_ipc_s(num);
     rc = reply_ok(kp, f, 1, err);
 out:
+    if (rc != 0 && err->code == MK_ERR_REFUSED) {
+        agent_keypolicy_log("key-store", cc != NULL ? cc->name : NULL, err);
+    }
     pki_generation_clear(&gen);
     issue_spec_clear(&spec);
+    X509_free(anchor);
     X509_free(leaf);
     sk_X509_pop_free(chain, X509_free);
     return rc;
@@ -410,12 +478,48 @@ out:
     return kp->ca;
 }
 
+/* The prepared key whose public half csr carries (*name its certificate block), if the CSR
+ * passes the policy (keypolicy.h) for that block.  Borrowed from kp. */
+static struct prepared *issue_policy(struct keyproc *kp, X509_REQ *csr, long validity,
+                                     const char **name, struct mk_err *err)
+{
+    const struct conf_certificate *cc = NULL;
+    struct pki_csr_spec spec;
+    struct prepared *p = NULL;
+    EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
+
+    for (size_t i = 0; pub != NULL && i < kp->n_prep; i++) {
+        if (EVP_PKEY_eq(kp->prep[i].key, pub) == 1) {
+            p = &kp->prep[i];
+        }
+    }
+    if (p == NULL || (cc = conf_find_certificate(kp->cfg, p->name)) == NULL) {
+        agent_keypolicy_refuse(err, AGENT_KEYPOLICY_KEY,
+                               "keys: the CSR's public key is not one the key process made");
+        return NULL;
+    }
+    *name = cc->name;
+    if (p->issued) {
+        agent_keypolicy_refuse(err, AGENT_KEYPOLICY_REPLAY,
+                               "keys: a certificate was issued for this key already");
+        return NULL;
+    }
+    issue_csr_spec(cc, &spec);
+    if (agent_keypolicy_check_csr(csr, p->key, &spec, validity, cc->validity_seconds,
+                                  kp->cfg->ca.local.max_validity_seconds, err) != 0) {
+        return NULL;
+    }
+    return p;
+}
+
 static int op_issue(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
 {
     struct pki_issue_request req;
     struct pki_issued issued = {0};
     struct agent_ipc_field f[2];
     struct pki_ca *ca;
+    struct prepared *p;
+    const char *name = NULL;
     char *leaf = NULL;
     char *chain = NULL;
     long validity = 0;
@@ -426,13 +530,18 @@ static int op_issue(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk
     MK_GUARD(agent_ipc_long(m, 1, &validity, err));
     req.validity_seconds = validity;
     MK_GUARD_PTR(ca = local_ca(kp, err));
+    MK_GUARD_PTR(p = issue_policy(kp, req.csr, validity, &name, err));
     MK_GUARD(pki_ca_issue(ca, &req, &issued, err));
+    p->issued = 1;
     MK_GUARD_PTR(leaf = pki_certs_to_pem(issued.leaf, NULL, NULL, err));
     MK_GUARD_PTR(chain = stack_pem(issued.chain, err));
     f[0] = agent_ipc_s(leaf);
     f[1] = agent_ipc_s(chain);
     rc = reply_ok(kp, f, 2, err);
 out:
+    if (rc != 0 && err->code == MK_ERR_REFUSED) {
+        agent_keypolicy_log("ca-issue", name, err);
+    }
     X509_REQ_free(req.csr);
     pki_issued_clear(&issued);
     free(leaf);
@@ -601,6 +710,9 @@ static int dispatch(struct keyproc *kp, const struct agent_ipc_msg *m)
     }
     if (err.code == MK_OK) {
         mk_err_set(&err, MK_ERR_IO, "keys: %s failed", agent_ipc_op_name((int)m->op));
+    }
+    if (err.code == MK_ERR_REFUSED) {
+        detail = err.ext_code; /* the reason, for the network process's metric */
     }
     if (agent_ipc_send_err(kp->fd, &err, detail, &serr) != 0) {
         mk_log_err("keyproc.reply_failed", &serr);
