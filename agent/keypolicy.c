@@ -450,9 +450,9 @@ int agent_keypolicy_pin_path(const char *directory, char *buf, size_t size)
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
-int agent_keypolicy_anchors(const char *anchor_file, const char *pin_path, STACK_OF(X509) * chain,
-                            STACK_OF(X509) * *anchors, enum agent_keypolicy_anchor_kind *kind,
-                            struct mk_err *err)
+int agent_keypolicy_anchors(const char *anchor_file, const char *pin_path, STACK_OF(X509) * current,
+                            STACK_OF(X509) * chain, STACK_OF(X509) * *anchors,
+                            enum agent_keypolicy_anchor_kind *kind, struct mk_err *err)
 {
     STACK_OF(X509) *s = NULL;
     X509 *top;
@@ -473,8 +473,12 @@ int agent_keypolicy_anchors(const char *anchor_file, const char *pin_path, STACK
         }
         *kind = AGENT_KEYPOLICY_ANCHOR_PINNED;
     } else {
-        /* Trust on first use: the chain must at least verify to its own top. */
-        top = agent_keypolicy_chain_top(chain);
+        /* Trust on first use: the chain stored before, else the one offered, which must at
+         * least verify to its own top. */
+        top = agent_keypolicy_chain_top(current);
+        if (top == NULL) {
+            top = agent_keypolicy_chain_top(chain);
+        }
         if (top == NULL) {
             agent_keypolicy_refuse(err, AGENT_KEYPOLICY_CHAIN,
                                    "keys: the chain is empty: nothing to pin as trust anchor");

@@ -97,12 +97,15 @@ X509 *agent_keypolicy_chain_top(STACK_OF(X509) * chain);
 
 /*
  * The anchors for aws-pca: the configured file (anchor_file, may be NULL), else the pin at
- * pin_path, else the top of chain (first use).  *kind says which.  Caller frees *anchors with
- * sk_X509_pop_free(s, X509_free).  -1 when a file cannot be read (a missing pin is first use)
- * or the chain is empty on first use (a refusal, chain).
+ * pin_path, else (first use) the top of current (the chain of the generation already stored,
+ * may be NULL or empty) or else of chain (the one offered).  *kind says which: FIRST_USE for
+ * both of the latter.  Caller frees *anchors with sk_X509_pop_free(s, X509_free).  -1 when a
+ * file cannot be read (a missing pin is first use) or there is no chain at all to pin (a
+ * refusal, chain).
  */
-int agent_keypolicy_anchors(const char *anchor_file, const char *pin_path, STACK_OF(X509) * chain,
-                            STACK_OF(X509) * *anchors, enum agent_keypolicy_anchor_kind *kind,
+int agent_keypolicy_anchors(const char *anchor_file, const char *pin_path, STACK_OF(X509) * current,
+                            STACK_OF(X509) * chain, STACK_OF(X509) * *anchors,
+                            enum agent_keypolicy_anchor_kind *kind,
                             struct mk_err *err) MK_MUST_CHECK;
 
 /*

@@ -337,12 +337,15 @@ out:
 
 /* KEY_STORE's policy (keypolicy.h): *anchor (caller frees) is the anchor the chain verified
  * to and *kind where it came from. */
-static int store_policy(struct keyproc *kp, const struct conf_certificate *cc, EVP_PKEY *key,
-                        X509 *leaf, STACK_OF(X509) * chain, X509 **anchor,
+static int store_policy(struct keyproc *kp, const struct conf_certificate *cc,
+                        const struct issue_spec *ispec, EVP_PKEY *key, X509 *leaf,
+                        STACK_OF(X509) * chain, X509 **anchor,
                         enum agent_keypolicy_anchor_kind *kind, struct mk_err *err)
 {
     struct agent_keypolicy_leaf in;
     struct pki_csr_spec spec;
+    struct pki_generation gen = {0};
+    struct mk_err ignored;
     STACK_OF(X509) *anchors = NULL;
     struct pki_ca *ca;
     char pin[1024];
@@ -355,8 +358,14 @@ static int store_policy(struct keyproc *kp, const struct conf_certificate *cc, E
     } else {
         MK_ENSURE(agent_keypolicy_pin_path(cc->output.directory, pin, sizeof(pin)) == 0, err,
                   MK_ERR_INVALID, "keys: path too long for %s", cc->name);
-        MK_GUARD(agent_keypolicy_anchors(kp->cfg->ca.aws_pca.trust_anchor_file, pin, chain,
-                                         &anchors, kind, err));
+        /* No pin yet (an agent upgraded on a host with outputs): the chain stored before is
+         * the first issuance's, so it, not the one now offered, gives the pin. */
+        if (kp->cfg->ca.aws_pca.trust_anchor_file == NULL && access(pin, F_OK) != 0 &&
+            pki_store_read(&ispec->spec, &gen, &ignored) != 0) {
+            pki_generation_clear(&gen);
+        }
+        MK_GUARD(agent_keypolicy_anchors(kp->cfg->ca.aws_pca.trust_anchor_file, pin, gen.chain,
+                                         chain, &anchors, kind, err));
     }
     issue_csr_spec(cc, &spec);
     memset(&in, 0, sizeof(in));
@@ -369,6 +378,7 @@ static int store_policy(struct keyproc *kp, const struct conf_certificate *cc, E
     in.kind = *kind;
     rc = agent_keypolicy_check_leaf(&in, anchor, err);
 out:
+    pki_generation_clear(&gen);
     sk_X509_pop_free(anchors, X509_free);
     return rc;
 }
@@ -413,8 +423,8 @@ static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk
     MK_GUARD_PTR(leaf = field_cert(m, 1, err));
     MK_GUARD_PTR(chain = field_certs(m, 2, err));
     /* The network process checked all this too; the key process has the last word. */
-    MK_GUARD(store_policy(kp, cc, p->key, leaf, chain, &anchor, &kind, err));
     MK_GUARD(issue_spec_load(cc, &spec, err));
+    MK_GUARD(store_policy(kp, cc, &spec, p->key, leaf, chain, &anchor, &kind, err));
     if (pki_store_write(&spec.spec, p->key, leaf, chain, err) != 0) {
         mk_err_prefix(err, "store");
         goto out;

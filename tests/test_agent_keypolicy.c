@@ -501,11 +501,11 @@ static void test_anchor_pin_and_change(void **state)
     assert_int_equal(agent_keypolicy_pin_path(tmpdir, pin, sizeof(pin)), 0);
     snprintf(conf_anchor, sizeof(conf_anchor), "%s/anchor.pem", tmpdir);
     /* First use: an empty chain has nothing to pin. */
-    assert_int_equal(agent_keypolicy_anchors(NULL, pin, empty, &anchors, &kind, &err), -1);
+    assert_int_equal(agent_keypolicy_anchors(NULL, pin, NULL, empty, &anchors, &kind, &err), -1);
     assert_int_equal(err.code, MK_ERR_REFUSED);
     assert_string_equal(err.ext_code, "chain");
     /* First use: the top of the chain, pinned after the check. */
-    assert_int_equal(agent_keypolicy_anchors(NULL, pin, chain, &anchors, &kind, &err), 0);
+    assert_int_equal(agent_keypolicy_anchors(NULL, pin, empty, chain, &anchors, &kind, &err), 0);
     assert_int_equal(kind, AGENT_KEYPOLICY_ANCHOR_FIRST_USE);
     assert_int_equal(check_leaf(leaf, chain, anchors, kind, &anchor, &err), 0);
     assert_int_equal(agent_keypolicy_pin_write(pin, "client", anchor, kind, &err), 0);
@@ -513,7 +513,8 @@ static void test_anchor_pin_and_change(void **state)
     X509_free(anchor);
     anchor = NULL;
     /* Later: the pin, and a chain to another root is an anchor change. */
-    assert_int_equal(agent_keypolicy_anchors(NULL, pin, evil_chain, &anchors, &kind, &err), 0);
+    assert_int_equal(agent_keypolicy_anchors(NULL, pin, NULL, evil_chain, &anchors, &kind, &err),
+                     0);
     assert_int_equal(kind, AGENT_KEYPOLICY_ANCHOR_PINNED);
     assert_int_equal(check_leaf(evil_leaf, evil_chain, anchors, kind, NULL, &err), -1);
     assert_string_equal(err.ext_code, "anchor_change");
@@ -521,8 +522,8 @@ static void test_anchor_pin_and_change(void **state)
     sk_X509_pop_free(anchors, X509_free);
     /* The configuration names the new anchor: accepted, and the pin follows it. */
     write_pem(conf_anchor, evil_root);
-    assert_int_equal(agent_keypolicy_anchors(conf_anchor, pin, evil_chain, &anchors, &kind, &err),
-                     0);
+    assert_int_equal(
+        agent_keypolicy_anchors(conf_anchor, pin, NULL, evil_chain, &anchors, &kind, &err), 0);
     assert_int_equal(kind, AGENT_KEYPOLICY_ANCHOR_CONFIG);
     assert_int_equal(check_leaf(leaf, chain, anchors, kind, NULL, &err), -1);
     assert_string_equal(err.ext_code, "chain");
@@ -532,20 +533,49 @@ static void test_anchor_pin_and_change(void **state)
     X509_free(anchor);
     anchor = NULL;
     unlink(conf_anchor);
-    assert_int_equal(agent_keypolicy_anchors(NULL, pin, chain, &anchors, &kind, &err), 0);
+    assert_int_equal(agent_keypolicy_anchors(NULL, pin, empty, chain, &anchors, &kind, &err), 0);
     assert_int_equal(kind, AGENT_KEYPOLICY_ANCHOR_PINNED);
     assert_int_equal(check_leaf(evil_leaf, evil_chain, anchors, kind, NULL, &err), 0);
     assert_int_equal(check_leaf(leaf, chain, anchors, kind, NULL, &err), -1);
     assert_string_equal(err.ext_code, "anchor_change");
     sk_X509_pop_free(anchors, X509_free);
     /* A configured file that cannot be read is an error, not first use. */
-    assert_int_equal(agent_keypolicy_anchors(conf_anchor, pin, chain, &anchors, &kind, &err), -1);
+    assert_int_equal(agent_keypolicy_anchors(conf_anchor, pin, NULL, chain, &anchors, &kind, &err),
+                     -1);
     assert_int_not_equal(err.code, MK_ERR_REFUSED);
     X509_free(leaf);
     X509_free(evil_leaf);
     sk_X509_pop_free(chain, X509_free);
     sk_X509_pop_free(evil_chain, X509_free);
     sk_X509_free(empty);
+}
+
+static void test_anchor_first_use_prefers_stored_chain(void **state)
+{
+    char pin[128];
+    STACK_OF(X509) *stored = stack_of(root, NULL);
+    STACK_OF(X509) *evil_chain = stack_of(evil_root, NULL);
+    STACK_OF(X509) *anchors = NULL;
+    enum agent_keypolicy_anchor_kind kind;
+    X509 *evil_leaf = make_cert(key, "Example", "client.example.com", evil_root, evil_key, good_san,
+                                "clientAuth", 0, -60, 30 * DAY);
+    struct mk_err err;
+
+    (void)state;
+    snprintf(pin, sizeof(pin), "%s/no-such-pin.pem", tmpdir);
+    /* An upgraded host: outputs exist, no pin yet.  The first store after the upgrade must not
+     * pin whatever it is offered: the stored chain's top is the anchor. */
+    assert_int_equal(agent_keypolicy_anchors(NULL, pin, stored, evil_chain, &anchors, &kind, &err),
+                     0);
+    assert_int_equal(kind, AGENT_KEYPOLICY_ANCHOR_FIRST_USE);
+    assert_int_equal(sk_X509_num(anchors), 1);
+    assert_int_equal(X509_cmp(sk_X509_value(anchors, 0), root), 0);
+    assert_int_equal(check_leaf(evil_leaf, evil_chain, anchors, kind, NULL, &err), -1);
+    assert_string_equal(err.ext_code, "chain");
+    sk_X509_pop_free(anchors, X509_free);
+    X509_free(evil_leaf);
+    sk_X509_pop_free(stored, X509_free);
+    sk_X509_pop_free(evil_chain, X509_free);
 }
 
 static void test_reason_names(void **state)
@@ -584,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_leaf_attacker_root),
         cmocka_unit_test(test_leaf_forged_intermediate),
         cmocka_unit_test(test_anchor_pin_and_change),
+        cmocka_unit_test(test_anchor_first_use_prefers_stored_chain),
         cmocka_unit_test(test_reason_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

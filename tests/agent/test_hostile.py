@@ -175,6 +175,18 @@ out_dir = os.path.join(penv.tmp, "out")
 run_attacks(penv, {"store-attacker-root": "anchor_change", "store-foreign-key": "key",
                    "store-admin-cn": "subject"}, [out_dir], "aws-pca")
 
+# An agent upgraded on a host with outputs has no pin yet: the stored chain, not the offered
+# one, is the first issuance's; the next good store pins it.
+pin_bytes = open(pin, "rb").read()
+os.unlink(pin)
+run_attacks(penv, {"store-attacker-root": "chain"}, [out_dir], "aws-pca, no pin yet")
+check(not os.path.exists(pin), "a refused store wrote a pin")
+agent = penv.start()
+agent.signal(signal.SIGUSR1)
+wait_for(lambda: "event=rotation.success" in agent.text(), 60, "a rotation to re-pin")
+agent.stop()
+check(open(pin, "rb").read() == pin_bytes, "the pin was not re-made from the stored chain")
+
 # A real change of CA: refused at every rotation until the configuration names the new anchor.
 before = snapshot(out_dir)
 penv.ca_block = pca_block(arn2)
