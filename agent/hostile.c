@@ -251,7 +251,12 @@ out:
     return ret;
 }
 
-/* ---- the attacks: 0 when the key process did what the attacker asked ---- */
+/*
+ * ---- the attacks ----
+ * Each returns 0 when it got through (the key process did what was asked, a file was written)
+ * and -1 with err saying what stopped it: a refusal of the key process's policy (MK_ERR_REFUSED,
+ * ext_code the reason), or for attacks on the sandbox the errno of the refused call.
+ */
 
 /* A CSR of the attacker's own key for CN=kafka-admin, one year. */
 static int atk_issue_foreign_key(struct hostile *h, struct mk_err *err)
@@ -418,7 +423,26 @@ out:
     return rc;
 }
 
-/* The table: name (what MSKPKI_TEST_HOSTILE and the log say) and the attack. */
+/* CA_REVOKE of the certificate in use: the host loses access to Kafka at the next handshake. */
+static int atk_revoke_current(struct hostile *h, struct mk_err *err)
+{
+    struct agent_ipc_field f[2];
+    struct agent_ipc_msg m = {0};
+    int rc = -1;
+
+    f[0] = agent_ipc_s(h->cc->name);
+    MK_GUARD(call(h, AGENT_IPC_KEY_LOAD, f, 1, &m, err));
+    MK_ENSURE(m.n >= 2, err, MK_ERR_INVALID, "hostile: KEY_LOAD reply");
+    f[0] = m.f[1];
+    f[1] = agent_ipc_s("KEY_COMPROMISE");
+    rc = call(h, AGENT_IPC_CA_REVOKE, f, 2, NULL, err);
+out:
+    agent_ipc_msg_clear(&m);
+    return rc;
+}
+
+/* The table: name (what MSKPKI_TEST_HOSTILE and the log say) and the attack.  New attacks go
+ * at the end, with a row in docs/design.md's threat model and a case in test_hostile.py. */
 static const struct hostile_attack {
     const char *name;
     int (*run)(struct hostile *h, struct mk_err *err);
@@ -436,6 +460,7 @@ static const struct hostile_attack {
     {"store-no-client-auth", atk_store_no_client_auth},
     {"store-old-leaf", atk_store_old_leaf},
     {"store-unprepared", atk_store_unprepared},
+    {"revoke-current", atk_revoke_current},
 };
 
 static void run_one(struct hostile *h, const struct hostile_attack *a)

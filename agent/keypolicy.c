@@ -25,6 +25,7 @@ static const char *const reason_names[AGENT_KEYPOLICY__MAX] = {
     [AGENT_KEYPOLICY_CA_FLAG] = "ca_flag",
     [AGENT_KEYPOLICY_CHAIN] = "chain",
     [AGENT_KEYPOLICY_ANCHOR_CHANGE] = "anchor_change",
+    [AGENT_KEYPOLICY_REVOKE_CURRENT] = "revoke_current",
 };
 
 const char *agent_keypolicy_reason_name(int reason)
@@ -439,6 +440,16 @@ out:
     X509_free(used);
     GENERAL_NAMES_free(gens);
     return rc;
+}
+
+int agent_keypolicy_check_revoke(X509 *cert, X509 *current, struct mk_err *err)
+{
+    if (current != NULL && X509_cmp(cert, current) == 0) {
+        agent_keypolicy_refuse(err, AGENT_KEYPOLICY_REVOKE_CURRENT,
+                               "keys: the certificate to revoke is the one in use");
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- anchors for aws-pca ---- */

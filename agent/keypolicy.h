@@ -4,17 +4,18 @@
  *
  * The network process parses HTTP, TLS, JSON and XML; a bug there must not turn into a
  * certificate for an identity the host does not have, nor into a key stored beside a chain of
- * the attacker's.  So the key process checks every CA_ISSUE and KEY_STORE against its own copy
- * of the configuration before it signs or writes anything:
+ * the attacker's.  So the key process checks every CA_ISSUE, KEY_STORE and CA_REVOKE against its
+ * own copy of the configuration before it signs or writes anything:
  *
  *   CA_ISSUE   the CSR's key is one the key process made for that certificate block (and not yet
  *              signed), its subject and SANs are exactly the configured ones, and the validity
  *              is no longer than the block's and the local CA's max_validity.
  *   KEY_STORE  the leaf's key is the prepared one, its subject and SANs are the configured ones,
- *              it has EKU clientAuth (or no EKU) and is no CA, and its chain verifies to the trust
- * anchor the key process holds: the local CA's certificate, or for aws-pca
- * ca.aws_pca.trust_anchor_file or the CA certificate pinned at the first store
- * (<directory>/.trust-anchor.pem).
+ *              it has EKU clientAuth (or no EKU) and is no CA, and its chain verifies to the
+ *              trust anchor the key process holds: the local CA's certificate, or for aws-pca
+ *              ca.aws_pca.trust_anchor_file or the CA certificate pinned at the first store
+ *              (<directory>/.trust-anchor.pem).
+ *   CA_REVOKE  not the certificate a block uses now.
  *
  * A refusal is -1 with err->code MK_ERR_REFUSED, err->ext_code the reason's name
  * (agent_keypolicy_reason_name) and a one-line message naming what differs.  Nothing here
@@ -41,11 +42,12 @@ enum agent_keypolicy_reason {
     AGENT_KEYPOLICY_CA_FLAG,       /* leaf that is a CA */
     AGENT_KEYPOLICY_CHAIN,         /* chain does not verify to the trust anchor */
     AGENT_KEYPOLICY_ANCHOR_CHANGE, /* chain ends in another CA than the pinned one */
+    AGENT_KEYPOLICY_REVOKE_CURRENT, /* CA_REVOKE of a block's certificate in use */
     AGENT_KEYPOLICY__MAX
 };
 
 /* "key", "replay", "subject", "san", "validity", "client_auth", "ca_flag", "chain",
- * "anchor_change"; "unknown" outside the enum. */
+ * "anchor_change", "revoke_current"; "unknown" outside the enum. */
 const char *agent_keypolicy_reason_name(int reason);
 
 /* Fills err as a refusal: MK_ERR_REFUSED, ext_code = the reason's name, the message. */
@@ -90,6 +92,13 @@ struct agent_keypolicy_leaf {
  */
 int agent_keypolicy_check_leaf(const struct agent_keypolicy_leaf *in, X509 **anchor,
                                struct mk_err *err) MK_MUST_CHECK;
+
+/*
+ * CA_REVOKE (local CA): the network process revokes only what it replaced (revoke_replaced),
+ * never the certificate a block uses now, which would cut the host off.  current is the block's
+ * certificate in use (NULL: none); a refusal when cert is it.
+ */
+int agent_keypolicy_check_revoke(X509 *cert, X509 *current, struct mk_err *err) MK_MUST_CHECK;
 
 /* The top of a chain sent issuer first: its last certificate, or NULL for an empty chain.
  * Borrowed from chain. */

@@ -578,9 +578,34 @@ out:
     return rc;
 }
 
+/* CA_REVOKE's policy (keypolicy.h): cert is no block's certificate in use (*name: that
+ * block's, on a refusal). */
+static int revoke_policy(struct keyproc *kp, X509 *cert, const char **name, struct mk_err *err)
+{
+    for (size_t i = 0; i < kp->cfg->n_certs; i++) {
+        const struct conf_certificate *cc = &kp->cfg->certs[i];
+        struct mk_err ignored;
+        char path[1024];
+        X509 *current = NULL;
+        int r;
+
+        if (issue_cert_path(cc, path, sizeof(path)) == 0) {
+            current = pki_cert_load_file(path, &ignored);
+        }
+        r = agent_keypolicy_check_revoke(cert, current, err);
+        X509_free(current);
+        if (r != 0) {
+            *name = cc->name;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int op_revoke(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
 {
     struct pki_ca *ca;
+    const char *name = NULL;
     X509 *cert = NULL;
     char *reason = NULL;
     int rc = -1;
@@ -588,9 +613,13 @@ static int op_revoke(struct keyproc *kp, const struct agent_ipc_msg *m, struct m
     MK_GUARD_PTR(cert = field_cert(m, 0, err));
     MK_GUARD_PTR(reason = agent_ipc_str(m, 1, err));
     MK_GUARD_PTR(ca = local_ca(kp, err));
+    MK_GUARD(revoke_policy(kp, cert, &name, err));
     MK_GUARD(pki_ca_revoke(ca, cert, reason, err));
     rc = reply_ok(kp, NULL, 0, err);
 out:
+    if (rc != 0 && err->code == MK_ERR_REFUSED) {
+        agent_keypolicy_log("ca-revoke", name, err);
+    }
     X509_free(cert);
     free(reason);
     return rc;

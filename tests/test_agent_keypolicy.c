@@ -578,6 +578,22 @@ static void test_anchor_first_use_prefers_stored_chain(void **state)
     sk_X509_pop_free(evil_chain, X509_free);
 }
 
+static void test_revoke_current(void **state)
+{
+    X509 *current = good_leaf();
+    X509 *replaced = good_leaf();
+    struct mk_err err;
+
+    (void)state;
+    assert_int_equal(agent_keypolicy_check_revoke(replaced, current, &err), 0);
+    assert_int_equal(agent_keypolicy_check_revoke(replaced, NULL, &err), 0);
+    assert_int_equal(agent_keypolicy_check_revoke(current, current, &err), -1);
+    assert_int_equal(err.code, MK_ERR_REFUSED);
+    assert_string_equal(err.ext_code, "revoke_current");
+    X509_free(current);
+    X509_free(replaced);
+}
+
 static void test_reason_names(void **state)
 {
     struct mk_err err;
@@ -615,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_leaf_forged_intermediate),
         cmocka_unit_test(test_anchor_pin_and_change),
         cmocka_unit_test(test_anchor_first_use_prefers_stored_chain),
+        cmocka_unit_test(test_revoke_current),
         cmocka_unit_test(test_reason_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -39,6 +39,7 @@ LOCAL_ATTACKS = {
     "store-no-client-auth": "client_auth",
     "store-old-leaf": "key",
     "store-unprepared": "key",
+    "revoke-current": "revoke_current",
 }
 
 
@@ -97,6 +98,18 @@ def run_attacks(env, attacks, dirs, who, expect_reason_metric=True):
         print("ok: %s (%s): refused, reason=%s, nothing changed" % (attack, who, reason))
 
 
+def local_env():
+    """A local-CA env whose outputs include a PKCS#12 (its password file hidden too)."""
+    e = Env(validity="1h", fraction="0.9", jitter="0")
+    pw = os.path.join(e.tmp, "p12.pass")
+    with open(pw, "w") as f:
+        f.write("hostile-test-p12\n")
+    os.chmod(pw, 0o600)
+    e.output_extra = 'pkcs12 = "client.p12"; pkcs12_password_file = "%s";' % pw
+    e.write_config()
+    return e
+
+
 def first_issuance(env, who):
     agent = env.start()
     wait_for(lambda: env.metric("mskpki_certificate_ready", {"name": "client"}) == 1, 60,
@@ -105,8 +118,9 @@ def first_issuance(env, who):
 
 
 # ---- local CA, as root ------------------------------------------------------------------------
-env = Env(validity="1h", fraction="0.9", jitter="0")
+env = local_env()
 first_issuance(env, "root")
+check(os.path.exists(env.out("client", "client.p12")), "no PKCS#12 written")
 run_attacks(env, LOCAL_ATTACKS, [os.path.join(env.tmp, "out"), env.ca_dir], "root")
 
 # ---- local CA, as the package's unprivileged user ---------------------------------------------
@@ -117,7 +131,7 @@ if os.geteuid() == 0:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
                         "mskpki"], check=True)
         user = pwd.getpwnam("mskpki")
-    uenv = Env(validity="1h", fraction="0.9", jitter="0")
+    uenv = local_env()
     for root, dirs, files in os.walk(uenv.tmp):
         for n in [root] + [os.path.join(root, x) for x in dirs + files]:
             os.lchown(n, user.pw_uid, user.pw_gid)
