@@ -272,7 +272,8 @@ int agent_ipc_send_err(int fd, const struct mk_err *e, const char *detail, struc
     return agent_ipc_send(fd, AGENT_IPC_ERR, f, 3, err);
 }
 
-/* The peer's error from an ERR reply. */
+/* The peer's error from an ERR reply.  A refusal (MK_ERR_REFUSED) carries its reason in the
+ * detail field: it goes to err->ext_code as well. */
 static void take_err(const struct agent_ipc_msg *m, char *detail, size_t detail_size,
                      struct mk_err *err)
 {
@@ -280,11 +281,15 @@ static void take_err(const struct agent_ipc_msg *m, char *detail, size_t detail_
     long code = MK_ERR_IO;
     int n;
 
-    if (agent_ipc_long(m, 0, &code, &perr) != 0 || code <= 0 || code > MK_ERR_PENDING) {
+    if (agent_ipc_long(m, 0, &code, &perr) != 0 || code <= 0 || code >= MK_ERR__MAX) {
         code = MK_ERR_IO;
     }
     n = m->n > 1 ? (int)(m->f[1].len > 700 ? 700 : m->f[1].len) : 0;
     mk_err_set(err, (enum mk_code)code, "%.*s", n, n > 0 ? (const char *)m->f[1].data : "");
+    if (err != NULL && code == MK_ERR_REFUSED && m->n > 2) {
+        n = (int)(m->f[2].len >= sizeof(err->ext_code) ? sizeof(err->ext_code) - 1 : m->f[2].len);
+        snprintf(err->ext_code, sizeof(err->ext_code), "%.*s", n, (const char *)m->f[2].data);
+    }
     if (detail != NULL && detail_size > 0) {
         n = m->n > 2 ? (int)(m->f[2].len >= detail_size ? detail_size - 1 : m->f[2].len) : 0;
         snprintf(detail, detail_size, "%.*s", n, n > 0 ? (const char *)m->f[2].data : "");

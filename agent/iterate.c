@@ -582,6 +582,15 @@ static double monotonic_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The label of err->ext_code in the log: a refusal's reason or an AWS error code. */
+static const char *ext_label(const struct mk_err *err)
+{
+    if (err->ext_code[0] == '\0') {
+        return "";
+    }
+    return err->code == MK_ERR_REFUSED ? " reason=" : " aws_code=";
+}
+
 static void rotation_failed(struct agent_ctx *ctx, struct agent_cert *c, time_t now,
                             const struct mk_err *err)
 {
@@ -609,8 +618,8 @@ static void rotation_failed(struct agent_ctx *ctx, struct agent_cert *c, time_t 
     }
     mk_log(MK_LOG_ERROR, "rotation.failure",
            "name=%s code=%s%s%s failures=%lu ready=%d %s msg=\"%s\"", c->name,
-           mk_code_str(err->code), err->ext_code[0] != '\0' ? " aws_code=" : "", err->ext_code,
-           c->failures, agent_cert_ready(c, now), retry, msg);
+           mk_code_str(err->code), ext_label(err), err->ext_code, c->failures,
+           agent_cert_ready(c, now), retry, msg);
 }
 
 static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
@@ -642,6 +651,9 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     }
     if (ctx->metrics != NULL) {
         agent_metrics_rotation(ctx->metrics, c->name, ok, monotonic_seconds() - t0);
+    }
+    if (!ok && err.code == MK_ERR_REFUSED && ctx->metrics != NULL) {
+        agent_metrics_refusal(ctx->metrics, c->name, err.ext_code);
     }
     if (!ok) {
         issue_out_clear(&out);

@@ -11,12 +11,14 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
 
 #include "agent/ipc.h"
 #include "agent/ipc_pem.h"
+#include "agent/keypolicy.h"
 #include "agent/sandbox.h"
 #include "issue/issue.h"
 #include "pki/cert.h"
@@ -30,6 +32,7 @@
 struct prepared {
     char name[128];
     EVP_PKEY *key;
+    int issued; /* CA_ISSUE signed it already: a second one is a replay */
 };
 
 struct keyproc {
@@ -39,6 +42,8 @@ struct keyproc {
     struct prepared *prep;
     size_t n_prep;
 };
+
+static struct pki_ca *local_ca(struct keyproc *kp, struct mk_err *err);
 
 /* ---- The key process ---- */
 
@@ -80,6 +85,7 @@ static int prep_set(struct keyproc *kp, const char *name, EVP_PKEY *key, struct 
     kp->prep = p;
     snprintf(p[kp->n_prep].name, sizeof(p[kp->n_prep].name), "%s", name);
     p[kp->n_prep].key = key;
+    p[kp->n_prep].issued = 0;
     kp->n_prep++;
     return 0;
 }
@@ -166,12 +172,79 @@ out:
     return rc;
 }
 
+/* KEY_STORE's policy (keypolicy.h): *anchor (caller frees) is the anchor the chain verified
+ * to and *kind where it came from. */
+static int store_policy(struct keyproc *kp, const struct conf_certificate *cc,
+                        const struct issue_spec *ispec, EVP_PKEY *key, X509 *leaf,
+                        STACK_OF(X509) * chain, X509 **anchor,
+                        enum agent_keypolicy_anchor_kind *kind, struct mk_err *err)
+{
+    struct agent_keypolicy_leaf in;
+    struct pki_csr_spec spec;
+    struct pki_generation gen = {0};
+    struct mk_err ignored;
+    STACK_OF(X509) *anchors = NULL;
+    struct pki_ca *ca;
+    char pin[1024];
+    int rc = -1;
+
+    if (kp->cfg->ca.type == CONF_CA_LOCAL) {
+        MK_GUARD_PTR(ca = local_ca(kp, err));
+        MK_GUARD_PTR(anchors = pki_ca_trust_anchors(ca, err));
+        *kind = AGENT_KEYPOLICY_ANCHOR_LOCAL;
+    } else {
+        MK_ENSURE(agent_keypolicy_pin_path(cc->output.directory, pin, sizeof(pin)) == 0, err,
+                  MK_ERR_INVALID, "keys: path too long for %s", cc->name);
+        /* No pin yet (an agent upgraded on a host with outputs): the chain stored before is
+         * the first issuance's, so it, not the one now offered, gives the pin. */
+        if (kp->cfg->ca.aws_pca.trust_anchor_file == NULL && access(pin, F_OK) != 0 &&
+            pki_store_read(&ispec->spec, &gen, &ignored) != 0) {
+            pki_generation_clear(&gen);
+        }
+        MK_GUARD(agent_keypolicy_anchors(kp->cfg->ca.aws_pca.trust_anchor_file, pin, gen.chain,
+                                         chain, &anchors, kind, err));
+    }
+    issue_csr_spec(cc, &spec);
+    memset(&in, 0, sizeof(in));
+    in.leaf = leaf;
+    in.chain = chain;
+    in.key = key;
+    in.spec = &spec;
+    in.now = time(NULL);
+    in.anchors = anchors;
+    in.kind = *kind;
+    rc = agent_keypolicy_check_leaf(&in, anchor, err);
+out:
+    pki_generation_clear(&gen);
+    sk_X509_pop_free(anchors, X509_free);
+    return rc;
+}
+
+/* Pins the anchor a stored chain verified to (aws-pca); a failure is logged: the generation is
+ * written, and the next store pins again. */
+static void pin_anchor(const struct conf_certificate *cc, X509 *anchor,
+                       enum agent_keypolicy_anchor_kind kind)
+{
+    struct mk_err err;
+    char pin[1024];
+
+    if (anchor == NULL || agent_keypolicy_pin_path(cc->output.directory, pin, sizeof(pin)) != 0) {
+        return;
+    }
+    if (agent_keypolicy_pin_write(pin, cc->name, anchor, kind, &err) != 0) {
+        mk_log_err("keyproc.anchor_pin_failed", &err);
+    }
+}
+
 static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
 {
-    const struct conf_certificate *cc;
+    const struct conf_certificate *cc = NULL;
+    struct issue_spec spec = {0};
     unsigned long generation = 0;
     struct prepared *p;
+    enum agent_keypolicy_anchor_kind kind = AGENT_KEYPOLICY_ANCHOR_LOCAL;
     STACK_OF(X509) *chain = NULL;
+    X509 *anchor = NULL;
     X509 *leaf = NULL;
     char num[32];
     struct agent_ipc_field f[1];
@@ -179,16 +252,29 @@ static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk
 
     MK_GUARD_PTR(cc = req_cert(kp, m, err));
     p = prep_find(kp, cc->name);
-    MK_ENSURE(p != NULL, err, MK_ERR_STATE, "store: no key was prepared for %s", cc->name);
+    if (p == NULL) {
+        agent_keypolicy_refuse(err, AGENT_KEYPOLICY_KEY, "store: no key was prepared for %s",
+                               cc->name);
+        goto out;
+    }
     MK_GUARD_PTR(leaf = agent_ipc_cert(m, 1, err));
     MK_GUARD_PTR(chain = agent_ipc_certs(m, 2, err));
+    /* The network process checked all this too; the key process has the last word. */
+    MK_GUARD(issue_spec_load(cc, &spec, err));
+    MK_GUARD(store_policy(kp, cc, &spec, p->key, leaf, chain, &anchor, &kind, err));
     /* Checks the leaf against the key, writes the generation, removes the pending files. */
     MK_GUARD(issue_keys_commit(cc, p->key, leaf, chain, &generation, err));
+    pin_anchor(cc, anchor, kind);
     prep_drop(kp, cc->name);
     snprintf(num, sizeof(num), "%lu", generation);
     f[0] = agent_ipc_s(num);
     rc = reply_ok(kp, f, 1, err);
 out:
+    if (rc != 0 && err->code == MK_ERR_REFUSED) {
+        agent_keypolicy_log("key-store", cc != NULL ? cc->name : NULL, err);
+    }
+    issue_spec_clear(&spec);
+    X509_free(anchor);
     X509_free(leaf);
     sk_X509_pop_free(chain, X509_free);
     return rc;
@@ -231,12 +317,48 @@ out:
     return kp->ca;
 }
 
+/* The prepared key whose public half csr carries (*name its certificate block), if the CSR
+ * passes the policy (keypolicy.h) for that block.  Borrowed from kp. */
+static struct prepared *issue_policy(struct keyproc *kp, X509_REQ *csr, long validity,
+                                     const char **name, struct mk_err *err)
+{
+    const struct conf_certificate *cc = NULL;
+    struct pki_csr_spec spec;
+    struct prepared *p = NULL;
+    EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
+
+    for (size_t i = 0; pub != NULL && i < kp->n_prep; i++) {
+        if (EVP_PKEY_eq(kp->prep[i].key, pub) == 1) {
+            p = &kp->prep[i];
+        }
+    }
+    if (p == NULL || (cc = conf_find_certificate(kp->cfg, p->name)) == NULL) {
+        agent_keypolicy_refuse(err, AGENT_KEYPOLICY_KEY,
+                               "keys: the CSR's public key is not one the key process made");
+        return NULL;
+    }
+    *name = cc->name;
+    if (p->issued) {
+        agent_keypolicy_refuse(err, AGENT_KEYPOLICY_REPLAY,
+                               "keys: a certificate was issued for this key already");
+        return NULL;
+    }
+    issue_csr_spec(cc, &spec);
+    if (agent_keypolicy_check_csr(csr, p->key, &spec, validity, cc->validity_seconds,
+                                  kp->cfg->ca.local.max_validity_seconds, err) != 0) {
+        return NULL;
+    }
+    return p;
+}
+
 static int op_issue(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
 {
     struct pki_issue_request req;
     struct pki_issued issued = {0};
     struct agent_ipc_field f[2];
     struct pki_ca *ca;
+    struct prepared *p;
+    const char *name = NULL;
     char *leaf = NULL;
     char *chain = NULL;
     long validity = 0;
@@ -247,13 +369,18 @@ static int op_issue(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk
     MK_GUARD(agent_ipc_long(m, 1, &validity, err));
     req.validity_seconds = validity;
     MK_GUARD_PTR(ca = local_ca(kp, err));
+    MK_GUARD_PTR(p = issue_policy(kp, req.csr, validity, &name, err));
     MK_GUARD(pki_ca_issue(ca, &req, &issued, err));
+    p->issued = 1;
     MK_GUARD_PTR(leaf = pki_certs_to_pem(issued.leaf, NULL, NULL, err));
     MK_GUARD_PTR(chain = agent_ipc_certs_pem(issued.chain, err));
     f[0] = agent_ipc_s(leaf);
     f[1] = agent_ipc_s(chain);
     rc = reply_ok(kp, f, 2, err);
 out:
+    if (rc != 0 && err->code == MK_ERR_REFUSED) {
+        agent_keypolicy_log("ca-issue", name, err);
+    }
     X509_REQ_free(req.csr);
     pki_issued_clear(&issued);
     free(leaf);
@@ -280,9 +407,34 @@ out:
     return rc;
 }
 
+/* CA_REVOKE's policy (keypolicy.h): cert is no block's certificate in use (*name: that
+ * block's, on a refusal). */
+static int revoke_policy(struct keyproc *kp, X509 *cert, const char **name, struct mk_err *err)
+{
+    for (size_t i = 0; i < kp->cfg->n_certs; i++) {
+        const struct conf_certificate *cc = &kp->cfg->certs[i];
+        struct mk_err ignored;
+        char path[1024];
+        X509 *current = NULL;
+        int r;
+
+        if (issue_cert_path(cc, path, sizeof(path)) == 0) {
+            current = pki_cert_load_file(path, &ignored);
+        }
+        r = agent_keypolicy_check_revoke(cert, current, err);
+        X509_free(current);
+        if (r != 0) {
+            *name = cc->name;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int op_revoke(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
 {
     struct pki_ca *ca;
+    const char *name = NULL;
     X509 *cert = NULL;
     char *reason = NULL;
     int rc = -1;
@@ -290,9 +442,13 @@ static int op_revoke(struct keyproc *kp, const struct agent_ipc_msg *m, struct m
     MK_GUARD_PTR(cert = agent_ipc_cert(m, 0, err));
     MK_GUARD_PTR(reason = agent_ipc_str(m, 1, err));
     MK_GUARD_PTR(ca = local_ca(kp, err));
+    MK_GUARD(revoke_policy(kp, cert, &name, err));
     MK_GUARD(pki_ca_revoke(ca, cert, reason, err));
     rc = reply_ok(kp, NULL, 0, err);
 out:
+    if (rc != 0 && err->code == MK_ERR_REFUSED) {
+        agent_keypolicy_log("ca-revoke", name, err);
+    }
     X509_free(cert);
     free(reason);
     return rc;
@@ -422,6 +578,9 @@ static int dispatch(struct keyproc *kp, const struct agent_ipc_msg *m)
     }
     if (err.code == MK_OK) {
         mk_err_set(&err, MK_ERR_IO, "keys: %s failed", agent_ipc_op_name((int)m->op));
+    }
+    if (err.code == MK_ERR_REFUSED) {
+        detail = err.ext_code; /* the reason, for the network process's metric */
     }
     if (agent_ipc_send_err(kp->fd, &err, detail, &serr) != 0) {
         mk_log_err("keyproc.reply_failed", &serr);

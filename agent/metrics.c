@@ -12,6 +12,7 @@
 
 #include <microhttpd.h>
 
+#include "agent/keypolicy.h"
 #include "pki/text.h"
 
 /* Rotation duration buckets (seconds): a local CA takes milliseconds, aws-pca seconds, a
@@ -45,6 +46,7 @@ struct metrics_cert {
     unsigned long hook_failures;
     unsigned long issued;
     unsigned long corrupt;
+    unsigned long refusals[AGENT_KEYPOLICY__MAX]; /* by agent_keypolicy_reason */
     unsigned long buckets[N_BUCKETS]; /* non-cumulative; summed when rendered */
     double duration_sum;
     unsigned long duration_count;
@@ -261,6 +263,25 @@ void agent_metrics_corrupt(struct agent_metrics *m, const char *name)
     bump(m, name, offsetof(struct metrics_cert, corrupt));
 }
 
+void agent_metrics_refusal(struct agent_metrics *m, const char *name, const char *reason)
+{
+    struct metrics_cert *c;
+    int r = 0;
+
+    while (r < AGENT_KEYPOLICY__MAX && strcmp(agent_keypolicy_reason_name(r), reason) != 0) {
+        r++;
+    }
+    if (r == AGENT_KEYPOLICY__MAX) {
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    c = find_cert(m, name);
+    if (c != NULL) {
+        c->refusals[r]++;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
 void agent_metrics_wakeup(struct agent_metrics *m)
 {
     pthread_mutex_lock(&m->lock);
@@ -464,6 +485,18 @@ static void render_certs(FILE *f, struct agent_metrics *m, time_t now)
     counter_ulong(f, m, "mskpki_store_corrupt_total",
                   "Corrupt or unreadable output files found (and replaced).",
                   offsetof(struct metrics_cert, corrupt));
+    /* Only reasons that happened: a refusal means a bug or an attack, never routine. */
+    header(f, "mskpki_keyproc_refusals_total", "counter",
+           "Requests the key process refused against its configuration, by reason.");
+    for (size_t i = 0; i < m->n_certs; i++) {
+        for (int r = 0; r < AGENT_KEYPOLICY__MAX; r++) {
+            if (m->certs[i].refusals[r] != 0) {
+                fprintf(f, "mskpki_keyproc_refusals_total{name=\"%s\",reason=\"%s\"} %lu\n",
+                        esc(m->certs[i].name, n, sizeof(n)), agent_keypolicy_reason_name(r),
+                        m->certs[i].refusals[r]);
+            }
+        }
+    }
 }
 
 static void render_ca(FILE *f, struct agent_metrics *m)

@@ -42,6 +42,9 @@ void agent_metrics_hook_failure(struct agent_metrics *m, const char *name);
 void agent_metrics_issued(struct agent_metrics *m, const char *name);
 /* A corrupt or unreadable output or state file was found (and will be replaced). */
 void agent_metrics_corrupt(struct agent_metrics *m, const char *name);
+/* The key process refused a request for name (reason: agent_keypolicy_reason_name; others are
+ * ignored). */
+void agent_metrics_refusal(struct agent_metrics *m, const char *name, const char *reason);
 void agent_metrics_wakeup(struct agent_metrics *m);
 unsigned long agent_metrics_wakeups(struct agent_metrics *m);
 

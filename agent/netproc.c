@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/hostile.h"
 #include "agent/ipc.h"
 #include "agent/iterate.h"
 #include "agent/keyclient.h"
@@ -541,6 +542,8 @@ static int run_loop(struct agent *a)
 #ifdef MK_TESTING
         if (!probed) {
             test_probes(a);
+            /* Test builds: replay a compromised network process's attacks (hostile.h). */
+            agent_hostile_run(&a->ctx, getenv("MSKPKI_TEST_HOSTILE"));
             probed = 1;
         }
 #endif

@@ -36,6 +36,8 @@ struct pki_ca_aws_pca_config {
     double rate_per_second;         /* token bucket refill; 0 = 1 request per second */
     int burst;                      /* token bucket size; 0 = 5 */
     long poll_timeout_seconds;      /* GetCertificate polling deadline; 0 = 120 */
+    const char *trust_anchor_file;  /* PEM the agent's key process verifies chains to; NULL = the
+                                     * CA certificate pinned at the first store */
 };
 
 /* One issuance.  Borrowed pointers, valid for the call. */

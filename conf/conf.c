@@ -72,6 +72,7 @@ static const char *const keys_aws_pca[] = {"ca_arn",
                                            "rate_per_second",
                                            "burst",
                                            "poll_timeout",
+                                           "trust_anchor_file",
                                            NULL};
 static const char *const keys_metrics[] = {"listen", NULL};
 static const char *const keys_log[] = {"level", "target", NULL};
@@ -753,7 +754,8 @@ static int parse_aws_pca(struct conf_ctx *c, const config_setting_t *ca, struct 
         read_cstr(c, g, "ca_bundle", STR_ABSPATH, &a->ca_bundle) != 0 ||
         read_number(c, g, "rate_per_second", &a->rate_per_second) != 0 ||
         read_int(c, g, "burst", &burst) != 0 ||
-        read_duration(c, g, "poll_timeout", &a->poll_timeout_seconds) != 0) {
+        read_duration(c, g, "poll_timeout", &a->poll_timeout_seconds) != 0 ||
+        read_cstr(c, g, "trust_anchor_file", STR_ABSPATH, &a->trust_anchor_file) != 0) {
         return -1;
     }
     if (a->ca_arn != NULL && (strncmp(a->ca_arn, "arn:", 4) != 0 ||
@@ -1229,6 +1231,14 @@ static int check_cert_conflicts(struct conf_ctx *c, const config_setting_t *list
         strcmp(cert->output.directory, cfg->ca.local.directory) == 0) {
         return conf_fail(c, dir, NULL, "must not be the local CA directory");
     }
+    /* The key process refuses a CSR for longer than max_validity: it would never rotate. */
+    if (cfg->ca.type == CONF_CA_LOCAL && cfg->ca.local.max_validity_seconds > 0 &&
+        cert->validity_seconds > cfg->ca.local.max_validity_seconds) {
+        const config_setting_t *v = member(cs, "validity");
+        return conf_fail(c, v != NULL ? v : cs, v != NULL ? NULL : "validity",
+                         "%ld seconds is longer than ca.local.max_validity (%ld seconds)",
+                         cert->validity_seconds, cfg->ca.local.max_validity_seconds);
+    }
     return 0;
 }
 
@@ -1255,6 +1265,15 @@ static int parse_certificates(struct conf_ctx *c, const config_setting_t *root, 
                 0 ||
             check_cert_conflicts(c, list, cfg, i) != 0) {
             return -1;
+        }
+    }
+    /* No max_validity: the longest configured validity, so the local CA signs nothing longer
+     * than some block asks for (it used to be the CA's own remaining life, ten years). */
+    if (cfg->ca.local.max_validity_seconds == 0) {
+        for (size_t i = 0; i < cfg->n_certs; i++) {
+            if (cfg->certs[i].validity_seconds > cfg->ca.local.max_validity_seconds) {
+                cfg->ca.local.max_validity_seconds = cfg->certs[i].validity_seconds;
+            }
         }
     }
     return 0;
@@ -1410,6 +1429,7 @@ void conf_free(struct conf *cfg)
     free((char *)cfg->ca.aws_pca.ca_bundle);
     free((char *)cfg->ca.aws_pca.template_arn);
     free((char *)cfg->ca.aws_pca.signing_algorithm);
+    free((char *)cfg->ca.aws_pca.trust_anchor_file);
     free(cfg);
 }
 

@@ -25,6 +25,7 @@ static const char *const code_names[MK_ERR__MAX] = {
     [MK_ERR_CREDS] = "credentials",
     [MK_ERR_STATE] = "state",
     [MK_ERR_PENDING] = "pending",
+    [MK_ERR_REFUSED] = "refused",
 };
 
 const char *mk_code_str(enum mk_code code)

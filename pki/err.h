@@ -49,12 +49,14 @@ enum mk_code {
     MK_ERR_CREDS,    /* no usable AWS credentials */
     MK_ERR_STATE,    /* an operation is not possible in the current state */
     MK_ERR_PENDING,  /* the work was accepted but is not finished yet (retry later) */
+    MK_ERR_REFUSED,  /* the key process's policy refused a request; ext_code is the reason */
     MK_ERR__MAX
 };
 
 struct mk_err {
     enum mk_code code;
-    /* Service error code when code is MK_ERR_AWS (e.g. "ThrottlingException"), else empty. */
+    /* Service error code when code is MK_ERR_AWS (e.g. "ThrottlingException"), the reason when
+     * MK_ERR_REFUSED (agent/keypolicy.h: "subject", "chain", ...), else empty. */
     char ext_code[64];
     /* HTTP status of the failed call when there was one, else 0. */
     int http_status;

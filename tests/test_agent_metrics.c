@@ -169,6 +169,35 @@ static void test_render_families(void **state)
     agent_metrics_free(m);
 }
 
+static void test_refusals(void **state)
+{
+    const char *names[] = {"a", "b"};
+    struct agent_metrics *m = new_metrics(names, 2);
+    char *text;
+
+    (void)state;
+    /* Before any refusal: the family, no series (a refusal is never routine). */
+    text = render(m, NOW);
+    assert_non_null(strstr(text, "# TYPE mskpki_keyproc_refusals_total counter\n"));
+    assert_null(strstr(text, "mskpki_keyproc_refusals_total{"));
+    free(text);
+    agent_metrics_refusal(m, "a", "chain");
+    agent_metrics_refusal(m, "a", "chain");
+    agent_metrics_refusal(m, "b", "anchor_change");
+    agent_metrics_refusal(m, "b", "no-such-reason"); /* ignored: only the key process's reasons */
+    agent_metrics_refusal(m, "nobody", "key");
+    text = render(m, NOW);
+    assert_non_null(
+        strstr(text, "mskpki_keyproc_refusals_total{name=\"a\",reason=\"chain\"} 2\n"));
+    assert_non_null(
+        strstr(text, "mskpki_keyproc_refusals_total{name=\"b\",reason=\"anchor_change\"} 1\n"));
+    assert_null(strstr(text, "no-such-reason"));
+    assert_null(strstr(text, "nobody"));
+    assert_null(strstr(text, "mskpki_keyproc_refusals_total{name=\"a\",reason=\"key\"}"));
+    free(text);
+    agent_metrics_free(m);
+}
+
 static void test_health(void **state)
 {
     const char *names[] = {"a", "b"};
@@ -276,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_render_labels_escaped),
         cmocka_unit_test(test_render_families),
+        cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_set_names_keeps_counters),
         cmocka_unit_test(test_set_names_keeps_info),

@@ -130,11 +130,13 @@ static void test_defaults(void **state)
     assert_string_equal(cfg->ca.local.directory, "/var/lib/mskpki-ca");
     assert_string_equal(cfg->ca.local.common_name, "mskpki local CA");
     assert_int_equal(cfg->ca.local.ca_validity_seconds, 3650L * 86400);
-    assert_int_equal(cfg->ca.local.max_validity_seconds, 0);
+    /* No max_validity: the longest certificate validity (30 days here). */
+    assert_int_equal(cfg->ca.local.max_validity_seconds, 30L * 86400);
     assert_null(cfg->ca.aws_pca.ca_arn);
     assert_true(cfg->ca.aws_pca.rate_per_second == 1.0);
     assert_int_equal(cfg->ca.aws_pca.burst, 5);
     assert_int_equal(cfg->ca.aws_pca.poll_timeout_seconds, 120);
+    assert_null(cfg->ca.aws_pca.trust_anchor_file);
     assert_string_equal(cfg->state_dir, "/var/lib/mskpki");
     assert_string_equal(cfg->metrics_listen, "127.0.0.1:9464");
     assert_int_equal(cfg->log_level, MK_LOG_INFO);
@@ -195,6 +197,7 @@ static void test_full(void **state)
     assert_string_equal(a->endpoint_url, "http://127.0.0.1:5000");
     assert_string_equal(a->profile, "kafka");
     assert_string_equal(a->ca_bundle, "/etc/ssl/certs/ca-certificates.crt");
+    assert_string_equal(a->trust_anchor_file, "/etc/mskpki/pca-root.pem");
     assert_true(a->rate_per_second == 2.5);
     assert_int_equal(a->burst, 7);
     assert_int_equal(a->poll_timeout_seconds, 120);
@@ -426,6 +429,9 @@ static const struct bad_case bad_cases[] = {
      "'/srv/out' must lie outside state_dir '/srv/out/state' (and not contain it)"},
     {"bad_p12_password_in_state.conf", 7, "certificates.[0].output.pkcs12_password_file",
      "must lie outside state_dir"},
+    {"bad_rel_trust_anchor.conf", 5, "ca.aws_pca.trust_anchor_file", "must be absolute"},
+    {"bad_validity_over_max.conf", 5, "certificates.[0].validity",
+     "5184000 seconds is longer than ca.local.max_validity (2592000 seconds)"},
     {"bad_hook_string_no_shell.conf", 5, "certificates.[0].hook.command", "needs shell = true"},
     {"bad_hook_shell_list.conf", 5, "certificates.[0].hook.command",
      "with shell = true, give the command as one string"},

@@ -147,6 +147,8 @@ class Env:
         self.ca_block = ca_block or ('ca = { backend = "local"; local = { directory = "%s/ca"; }; };'
                                      % self.tmp)
         self.extra_env = {}
+        # Wraps the agent's command line, e.g. setpriv to run it as another user.
+        self.prefix = []
         self.cert_extra = cert_extra
         self.output_extra = output_extra
         self.write_config()
@@ -201,7 +203,8 @@ certificates = ({certs}
 
     def run(self, *args, extra_env=None, timeout=120):
         """Runs the agent to completion (--once, --check-config...): CompletedProcess."""
-        r = subprocess.run([AGENT, "--config", self.conf] + list(args), env=self.env(extra_env),
+        r = subprocess.run(self.prefix + [AGENT, "--config", self.conf] + list(args),
+                           env=self.env(extra_env),
                            capture_output=True, text=True, timeout=timeout)
         with open(os.path.join(self.tmp, "runs.log"), "a", encoding="utf-8") as f:
             f.write("%s\n%s%s" % (" ".join(r.args), r.stdout, r.stderr))
@@ -264,7 +267,7 @@ class Agent:
         self.log_path = os.path.join(env.tmp, "agent-%d.log" % len(_children))
         self.log = open(self.log_path, "w")
         for attempt in range(5):
-            self.proc = subprocess.Popen([AGENT, "--config", env.conf, "--foreground"],
+            self.proc = subprocess.Popen(env.prefix + [AGENT, "--config", env.conf, "--foreground"],
                                          env=env.env(extra_env), stdout=self.log,
                                          stderr=subprocess.STDOUT)
             _children.append(self.proc)

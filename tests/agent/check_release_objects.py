@@ -7,15 +7,16 @@ Usage: check_release_objects.py --test OBJ... --release OBJ...
 proves the markers below are the right ones.  --release: the same sources compiled without
 MK_TESTING, as a release build (-DMSKPKI_TESTS=OFF, the Debian package) compiles them: none of
 the markers may remain: no probe entry point, no MSKPKI_TEST_PROBE or MSKPKI_TEST_NO_LANDLOCK
-variable, no probe log line."""
+variable, no probe log line, no hostile network process (agent/hostile.c)."""
 import os
 import subprocess
 import sys
 
 # Symbols (nm) and strings (raw bytes) that only the test hooks bring in.  The hooks' static
 # functions are inlined at -O2, so the extern entry point and the strings are the markers.
-SYMBOLS = ("agent_keys_test_probe",)
-STRINGS = (b"MSKPKI_TEST_PROBE", b"test.probe", b"MSKPKI_TEST_NO_LANDLOCK")
+SYMBOLS = ("agent_keys_test_probe", "agent_hostile_run")
+STRINGS = (b"MSKPKI_TEST_PROBE", b"test.probe", b"MSKPKI_TEST_NO_LANDLOCK",
+           b"MSKPKI_TEST_HOSTILE", b"Attacker Root CA")
 
 
 def markers(paths):
