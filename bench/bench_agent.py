@@ -54,7 +54,7 @@ def write_config(tmp, n, kt, port):
 def new_env(n, kt):
     tmp = bl.tempdir("agent")
     os.mkdir(os.path.join(tmp, "out"), 0o755)
-    port = bl.free_port()
+    port = bl.candidate_port()
     return tmp, port, write_config(tmp, n, kt, port)
 
 
@@ -196,17 +196,31 @@ def footprint(args, n, env):
         run_once(args.agent, conf)
     else:
         tmp, port, conf = env
-    p = bl.spawn([args.agent, "--config", conf], stdout=subprocess.DEVNULL,
-                 stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            scrape(port)
+    log = os.path.join(tmp, "agent.log")
+    for attempt in range(5):
+        with open(log, "w") as f:
+            p = bl.spawn([args.agent, "--config", conf], stdout=subprocess.DEVNULL, stderr=f)
+        deadline = time.monotonic() + 120
+        while p.poll() is None:
+            try:
+                scrape(port)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    bl.die("the agent did not start")
+                time.sleep(0.1)
+        if p.poll() is None:
             break
-        except OSError:
-            if p.poll() is not None or time.monotonic() > deadline:
-                bl.die("the agent did not start (exit %s)" % p.poll())
-            time.sleep(0.1)
+        with open(log) as f:
+            text = f.read()
+        if "cannot listen on" not in text or attempt == 4:
+            bl.die("the agent did not start (exit %s): %s" % (p.poll(), text[-2000:]))
+        # The candidate port was taken meanwhile: another one.
+        old, port = port, bl.candidate_port()
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("127.0.0.1:%d" % old, "127.0.0.1:%d" % port))
     # The state files say ready once the daemon has loaded every certificate (a thousand take
     # a few seconds); then a second more to settle.
     deadline = time.monotonic() + 300

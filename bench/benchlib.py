@@ -10,11 +10,13 @@ import sys
 import tempfile
 import time
 
-# The child and temp-dir registry, its clean-up at exit and on signals, and free_port() are the
-# agent tests' (tests/agent/agentlib.py); the benchmarks register into the same lists.
+# The child and temp-dir registry, its clean-up at exit and on signals, and candidate_port() are
+# the agent tests' (tests/agent/agentlib.py); the benchmarks register into the same lists.  A
+# candidate port may be taken before the agent binds it: the agent then exits saying "cannot
+# listen on", and bench_agent.py starts it again on another.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "agent"))
-from agentlib import _children, _dirs, free_port  # noqa: E402,F401
+from agentlib import _children, _dirs, candidate_port  # noqa: E402,F401
 
 
 def die(msg):

@@ -168,13 +168,13 @@ static int secret_file_ok(const char *path, const struct stat *st, char *why, si
                  group_name(getegid(), ours, sizeof(ours)), path, path);
         return 0;
     }
-    /* Ours (or root's, as root) with bits for the group or others: narrow the mode.  Root's file
-     * in our group may keep the group's read (640); any other keeps the owner's alone (600). */
+    /* Ours (or root's, as root) with bits for the group or others: narrow the mode.  Our own
+     * file keeps the owner's read alone (600); root's in our group may keep the group's (640). */
     const char *what = (m & 0007) != 0   ? "lets others read or write it"
                        : (m & 0020) != 0 ? "lets its group write it"
                                          : "lets its group read it";
     snprintf(why, cap, "mode %04o %s; run: chmod %s %s", (unsigned)m, what,
-             st->st_uid == 0 && in_group(st->st_gid) ? "640" : "600", path);
+             st->st_uid != geteuid() && in_group(st->st_gid) ? "640" : "600", path);
     return 0;
 }
 

@@ -59,7 +59,7 @@ static void test_exact_schema(void **state)
         "version",      "name",         "ca",          "ready",      "subject",
         "issuer",       "serial",       "not_before",  "not_after",  "next_renewal",
         "last_attempt", "last_success", "last_result", "last_error", "consecutive_failures",
-        "generation",   "cert_path",    "updated"};
+        "generation",   "cert_path",    "updated",     "hook_failures"};
     struct agent_status a;
     struct mk_err err;
     json_error_t jerr;
@@ -86,6 +86,24 @@ static void test_exact_schema(void **state)
     assert_string_equal(json_string_value(json_object_get(o, "ca")), "aws-pca");
     assert_int_equal(json_integer_value(json_object_get(o, "generation")), 42);
     json_decref(o);
+    free(text);
+
+    /* hook_failures round-trips, and a file written before it (no key) reads as 0. */
+    struct agent_status b;
+    a.hook_failures = 3;
+    text = agent_state_to_json(&a, &err);
+    assert_non_null(text);
+    assert_int_equal(agent_state_from_json(text, strlen(text), &b, &err), 0);
+    assert_int_equal(b.hook_failures, 3);
+    o = json_loads(text, 0, &jerr);
+    free(text);
+    assert_non_null(o);
+    assert_int_equal(json_object_del(o, "hook_failures"), 0);
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    assert_non_null(text);
+    assert_int_equal(agent_state_from_json(text, strlen(text), &b, &err), 0);
+    assert_int_equal(b.hook_failures, 0);
     free(text);
 }
 
