@@ -179,8 +179,8 @@ def scenario_issue_local():
     check("no certificate named 'nope'" in r.stderr, r.stderr)
     os.chmod(os.path.join(env.tmp, "p12.pass"), 0o644)
     r = ctl("cert", "issue", "--config", env.conf, "--name", "client", rc=2)
-    # The message carries the command that fixes it (0640 keeps the agent's group able to read).
-    check("p12.pass" in r.stderr and "run: chmod 640 " in r.stderr, r.stderr)
+    # The message carries the command that fixes it (the file is the caller's own: 600).
+    check("p12.pass" in r.stderr and "run: chmod 600 " in r.stderr, r.stderr)
     check(open(env.out("client")).read() != first and "generation" not in r.stdout,
           "a failed issue changed the output")
     r = ctl("cert", "issue", "--config", os.path.join(env.tmp, "missing.conf"), "--name", "x")
