@@ -18,7 +18,9 @@
  * The agent always runs in the foreground (systemd Type=notify, or a terminal); --foreground is
  * accepted for clarity and changes nothing.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <poll.h>
@@ -41,6 +43,7 @@
 #include "agent/notify.h"
 #include "agent/rotate.h"
 #include "conf/conf.h"
+#include "conf/paths.h"
 #include "pki/log.h"
 #include "pki/secret.h"
 
@@ -51,6 +54,7 @@ enum agent_exit { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 struct sup {
     struct conf *cfg; /* the supervisor's own copy: hooks come from it */
+    struct conf_agent_user user; /* the network process's user; owners of trusted paths */
     int once;         /* --once or --renew: no restarts */
     const char *renew;
     int sigfd;
@@ -84,20 +88,42 @@ static void usage(FILE *f)
 }
 
 /* The state directory holds state files (0644) and pending CSRs: created 0755 when missing, as
- * mskpkictl status reads it unprivileged.  Done here, before the network process is sandboxed. */
-static int ensure_state_dir(const char *dir, struct mk_err *err)
+ * mskpkictl status reads it unprivileged.  Done here, before the network process is sandboxed.
+ * Started as root, the network process runs as agent.user: the directory and the records it
+ * writes there (*.json) are handed to that user; nothing else it could write is. */
+static int ensure_state_dir(const char *dir, const struct conf_agent_user *u, struct mk_err *err)
 {
     struct stat st;
+    DIR *d = NULL;
+    struct dirent *de;
+    int rc = -1;
 
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        mk_err_errno(err, MK_ERR_IO, "state_dir %s: mkdir", dir);
-        return -1;
+    MK_ENSURE_ERRNO(mkdir(dir, 0755) == 0 || errno == EEXIST, err, MK_ERR_IO,
+                    "state_dir %s: mkdir", dir);
+    MK_ENSURE(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode), err, MK_ERR_IO,
+              "state_dir %s: not a directory", dir);
+    if (u->drop) {
+        MK_ENSURE_ERRNO(lchown(dir, u->uid, u->gid) == 0 && chmod(dir, 0755) == 0, err,
+                        MK_ERR_IO, "state_dir %s: hand it to agent.user %s", dir, u->name);
+        d = opendir(dir);
+        MK_ENSURE_ERRNO(d != NULL, err, MK_ERR_IO, "state_dir %s: opendir", dir);
+        while ((de = readdir(d)) != NULL) {
+            size_t n = strlen(de->d_name);
+            if (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0 &&
+                fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode) && st.st_uid != u->uid) {
+                MK_ENSURE_ERRNO(fchownat(dirfd(d), de->d_name, u->uid, u->gid,
+                                         AT_SYMLINK_NOFOLLOW) == 0,
+                                err, MK_ERR_IO, "state_dir %s: chown %s", dir, de->d_name);
+            }
+        }
     }
-    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        mk_err_set(err, MK_ERR_IO, "state_dir %s: not a directory", dir);
-        return -1;
+    rc = 0;
+out:
+    if (d != NULL) {
+        closedir(d);
     }
-    return 0;
+    return rc;
 }
 
 static void apply_log(const struct conf *cfg)
@@ -242,6 +268,11 @@ static int run_hook(struct sup *s, const struct agent_ipc_msg *m, struct mk_err 
               "hook: no hook configured for '%s'", name);
     MK_ENSURE(issue_cert_path(cc, cert_path, sizeof(cert_path)) == 0, err, MK_ERR_INVALID,
               "hook: certificate path too long for '%s'", name);
+    /* Checked again right before it runs: the file may have changed since the start. */
+    if (conf_check_hook(s->cfg, cc, &s->user, err) != 0) {
+        mk_log_err("hook.refused", err);
+        goto out;
+    }
     memset(&hs, 0, sizeof(hs));
     hs.argv = cc->hook.argv;
     hs.timeout_seconds = cc->hook.timeout_seconds;
@@ -304,7 +335,7 @@ static void reload(struct sup *s)
     struct conf *cfg = conf_load(s->cfg->path, &err);
 
     /* The network process reports a bad file; the supervisor just keeps its hooks. */
-    if (cfg == NULL || ensure_state_dir(cfg->state_dir, &err) != 0) {
+    if (cfg == NULL || ensure_state_dir(cfg->state_dir, &s->user, &err) != 0) {
         conf_free(cfg);
         return;
     }
@@ -505,6 +536,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "mskpki-agent: %s\n", err.msg);
         return EXIT_USAGE;
     }
+    /* Who the network process runs as, and whether hooks and directories can be trusted: a
+     * refusal is a configuration error (exit 2), for --check-config and at start alike. */
+    if (conf_agent_user_resolve(s.cfg, &s.user, &err) != 0 ||
+        conf_check_paths(s.cfg, &s.user, &err) != 0) {
+        fprintf(stderr, "mskpki-agent: %s\n", err.msg);
+        conf_free(s.cfg);
+        return EXIT_USAGE;
+    }
     if (check) {
         printf("%s: ok (%zu certificate(s))\n", config, s.cfg->n_certs);
         conf_free(s.cfg);
@@ -520,7 +559,7 @@ int main(int argc, char **argv)
      * resident (they lie below the strings the configuration keeps), and both children would
      * inherit them: a few KiB per certificate, three times over.  Give them back before fork. */
     malloc_trim(0);
-    if (pki_sodium_init(&err) != 0 || ensure_state_dir(s.cfg->state_dir, &err) != 0) {
+    if (pki_sodium_init(&err) != 0 || ensure_state_dir(s.cfg->state_dir, &s.user, &err) != 0) {
         mk_log_err("agent.start_failed", &err);
         goto out;
     }

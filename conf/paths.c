@@ -1,0 +1,133 @@
+/* paths.c: the filesystem checks of a configuration (see paths.h). */
+#include "conf/paths.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* getpwnam_r/getpwuid_r with a buffer that grows on ERANGE.  Returns 1 found, 0 not, -1 error
+ * (errno-like code in *e). */
+static int lookup(const char *name, uid_t uid, struct passwd *pw, char **buf, int *e)
+{
+    size_t len = 4096;
+    struct passwd *res = NULL;
+
+    for (;;) {
+        char *b = realloc(*buf, len);
+        if (b == NULL) {
+            *e = ENOMEM;
+            return -1;
+        }
+        *buf = b;
+        *e = name != NULL ? getpwnam_r(name, pw, b, len, &res) : getpwuid_r(uid, pw, b, len, &res);
+        if (*e == ERANGE && len < (1u << 20)) {
+            len *= 2;
+            continue;
+        }
+        if (res != NULL) {
+            return 1;
+        }
+        return *e == 0 || *e == ENOENT || *e == ESRCH ? 0 : -1;
+    }
+}
+
+int conf_agent_user_resolve(const struct conf *cfg, struct conf_agent_user *u, struct mk_err *err)
+{
+    struct passwd pw;
+    char *buf = NULL;
+    int e = 0;
+    int r;
+    int rc = -1;
+
+    memset(u, 0, sizeof(*u));
+    if (geteuid() == 0) {
+        r = lookup(cfg->agent_user, 0, &pw, &buf, &e);
+        MK_ENSURE(r >= 0, err, MK_ERR_IO, "%s: agent.user: cannot look up '%s': %s", cfg->path,
+                  cfg->agent_user, strerror(e));
+        MK_ENSURE(r == 1, err, MK_ERR_CONFIG,
+                  "%s: agent.user '%s' does not exist: create it (useradd --system --user-group"
+                  " --no-create-home --shell /usr/sbin/nologin %s) or name another user",
+                  cfg->path, cfg->agent_user, cfg->agent_user);
+        MK_ENSURE(pw.pw_uid != 0, err, MK_ERR_CONFIG,
+                  "%s: agent.user '%s' is root: the network process needs a user of its own",
+                  cfg->path, cfg->agent_user);
+        u->drop = 1;
+        u->uid = pw.pw_uid;
+        u->gid = pw.pw_gid;
+        snprintf(u->name, sizeof(u->name), "%s", cfg->agent_user);
+    } else {
+        u->uid = geteuid();
+        u->gid = getegid();
+        if (lookup(NULL, u->uid, &pw, &buf, &e) == 1) {
+            snprintf(u->name, sizeof(u->name), "%s", pw.pw_name);
+        } else {
+            snprintf(u->name, sizeof(u->name), "uid %lu", (unsigned long)u->uid);
+        }
+    }
+    snprintf(u->owners_text, sizeof(u->owners_text), "root or %s", u->name);
+    u->owners.uids[0] = u->uid;
+    u->owners.n = 1;
+    u->owners.names = u->owners_text;
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+/* 1 when path is dir or beneath it (both without trailing slashes, as conf.c keeps them). */
+static int beneath(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strcmp(dir, "/") == 0 ||
+           (strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/'));
+}
+
+int conf_check_hook(const struct conf *cfg, const struct conf_certificate *cc,
+                    const struct conf_agent_user *u, struct mk_err *err)
+{
+    const char *prog;
+    int rc = -1;
+
+    if (cc->hook.argv == NULL) {
+        return 0;
+    }
+    prog = cc->hook.argv[0];
+    MK_ENSURE(!beneath(prog, cfg->state_dir), err, MK_ERR_PERM,
+              "%s: certificate '%s': hook program %s is beneath state_dir %s, which the network"
+              " process writes",
+              cfg->path, cc->name, prog, cfg->state_dir);
+    if (pki_path_check_trusted(prog, &u->owners, 0, "hook program", err) != 0) {
+        mk_err_prefix(err, "%s: certificate '%s'", cfg->path, cc->name);
+        goto out;
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u, struct mk_err *err)
+{
+    int rc = -1;
+
+    if (pki_path_check_trusted(cfg->state_dir, &u->owners, PKI_PATH_DIR | PKI_PATH_MISSING,
+                               "state_dir", err) != 0) {
+        mk_err_prefix(err, "%s", cfg->path);
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->n_certs; i++) {
+        const struct conf_certificate *cc = &cfg->certs[i];
+        if (pki_path_check_trusted(cc->output.directory, &u->owners,
+                                   PKI_PATH_DIR | PKI_PATH_MISSING, "output.directory",
+                                   err) != 0) {
+            mk_err_prefix(err, "%s: certificate '%s'", cfg->path, cc->name);
+            goto out;
+        }
+        MK_GUARD(conf_check_hook(cfg, cc, u, err));
+    }
+    rc = 0;
+out:
+    return rc;
+}
