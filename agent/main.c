@@ -197,7 +197,8 @@ static int spawn(struct sup *s, struct mk_err *err)
         goto out;
     }
     if (s->net_pid == 0) {
-        struct agent_netproc_args args = {s->cfg, kp[0], sp[1], s->once, s->renew};
+        struct agent_netproc_args args = {s->cfg, kp[0], sp[1], s->once, s->renew,
+                                          {s->user.drop, s->user.uid, s->user.gid}};
         die_with_parent(parent);
         close(kp[1]);
         close(sp[0]);
