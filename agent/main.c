@@ -67,7 +67,11 @@ struct sup {
     int misbehaved;
     unsigned restarts;
     time_t started;
+    struct agent_hook *hook; /* the hook running for the network process's SUP_HOOK, or NULL */
 };
+
+/* How long a hook may take to end on SIGTERM before its group gets SIGKILL. */
+#define HOOK_STOP_GRACE_MS 2000
 
 static void usage(FILE *f)
 {
@@ -280,7 +284,16 @@ static int run_hook(struct sup *s, const struct agent_ipc_msg *m, struct mk_err 
     hs.name = cc->name;
     hs.cert_path = cert_path;
     hs.not_after = (time_t)not_after;
-    rc = agent_hook_run(&hs, err);
+    /* The answer goes back when it ends (hook_check): meanwhile signals and children are
+     * handled as ever. */
+    s->hook = agent_hook_start(&hs, err);
+    if (s->hook == NULL) {
+        goto out;
+    }
+    if (s->stopping) {
+        agent_hook_end(s->hook, HOOK_STOP_GRACE_MS);
+    }
+    rc = 0;
 out:
     free(name);
     return rc;
@@ -316,9 +329,13 @@ static void net_message(struct sup *s)
         break;
     case AGENT_IPC_SUP_HOOK:
         mk_err_clear(&err);
-        r = run_hook(s, &m, &err) == 0 ? agent_ipc_send(s->net_fd, AGENT_IPC_OK, NULL, 0, &serr)
-                                       : agent_ipc_send_err(s->net_fd, &err, NULL, &serr);
-        if (r != 0) {
+        if (s->hook != NULL) {
+            /* The network process waits for each answer: a second request is a protocol
+             * violation. */
+            misbehave(s, "netproc", "a hook request while a hook runs");
+            break;
+        }
+        if (run_hook(s, &m, &err) != 0 && agent_ipc_send_err(s->net_fd, &err, NULL, &serr) != 0) {
             mk_log_err("supervisor.reply_failed", &serr);
         }
         break;
@@ -328,6 +345,33 @@ static void net_message(struct sup *s)
     }
     free(line);
     agent_ipc_msg_clear(&m);
+}
+
+/* The running hook ended (or must be ended): answer the network process. */
+static void hook_check(struct sup *s)
+{
+    struct mk_err err;
+    struct mk_err serr;
+    int r;
+
+    if (s->hook == NULL) {
+        return;
+    }
+    mk_err_clear(&err);
+    r = agent_hook_poll(s->hook, &err);
+    if (r == 0) {
+        return;
+    }
+    agent_hook_free(s->hook);
+    s->hook = NULL;
+    if (s->net_fd < 0) {
+        return; /* the network process is gone: nobody to tell */
+    }
+    r = r == 1 ? agent_ipc_send(s->net_fd, AGENT_IPC_OK, NULL, 0, &serr)
+               : agent_ipc_send_err(s->net_fd, &err, NULL, &serr);
+    if (r != 0) {
+        mk_log_err("supervisor.reply_failed", &serr);
+    }
 }
 
 static void reload(struct sup *s)
@@ -345,30 +389,27 @@ static void reload(struct sup *s)
     apply_log(cfg);
 }
 
+/* Reaps the two roles only: the running hook is agent_hook_poll's to reap. */
 static void reap(struct sup *s)
 {
     int st;
-    pid_t pid;
 
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        if (pid == s->net_pid) {
-            s->net_pid = 0;
-            s->net_status = st;
-            continue;
-        }
-        if (pid != s->key_pid) {
-            continue;
-        }
-        s->key_pid = 0;
-        if ((WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) ||
-            (WIFEXITED(st) && WEXITSTATUS(st) == AGENT_EXIT_PROTOCOL)) {
-            misbehave(s, "keyproc", WIFSIGNALED(st) ? "killed by seccomp" : "protocol error");
-        } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && s->net_pid > 0) {
-            mk_log(MK_LOG_ERROR, "supervisor.child_died", "process=keyproc status=%d", st);
-            /* The network process may sleep for hours before it next needs a key. */
-            s->restart = 1;
-            kill(s->net_pid, SIGTERM);
-        }
+    if (s->net_pid > 0 && waitpid(s->net_pid, &st, WNOHANG) == s->net_pid) {
+        s->net_pid = 0;
+        s->net_status = st;
+    }
+    if (s->key_pid <= 0 || waitpid(s->key_pid, &st, WNOHANG) != s->key_pid) {
+        return;
+    }
+    s->key_pid = 0;
+    if ((WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) ||
+        (WIFEXITED(st) && WEXITSTATUS(st) == AGENT_EXIT_PROTOCOL)) {
+        misbehave(s, "keyproc", WIFSIGNALED(st) ? "killed by seccomp" : "protocol error");
+    } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && s->net_pid > 0) {
+        mk_log(MK_LOG_ERROR, "supervisor.child_died", "process=keyproc status=%d", st);
+        /* The network process may sleep for hours before it next needs a key. */
+        s->restart = 1;
+        kill(s->net_pid, SIGTERM);
     }
 }
 
@@ -400,6 +441,11 @@ static void handle_signals(struct sup *s)
         case SIGTERM:
         case SIGINT:
             s->stopping = 1;
+            /* The hook first: the network process waits for its answer before it stops. */
+            if (s->hook != NULL) {
+                mk_log(MK_LOG_INFO, "hook.stopping", "pid=%ld", (long)agent_hook_pid(s->hook));
+                agent_hook_end(s->hook, HOOK_STOP_GRACE_MS);
+            }
             if (s->net_pid > 0) {
                 /* --once has no signal handling to finish a step with. */
                 kill(s->net_pid, s->once ? SIGKILL : signo);
@@ -450,9 +496,15 @@ static int supervise(struct sup *s)
             return EXIT_FAIL;
         }
         while (s->key_pid > 0 || s->net_pid > 0) {
-            struct pollfd fds[2] = {{.fd = s->sigfd, .events = POLLIN},
-                                    {.fd = s->net_fd, .events = POLLIN}};
-            if (poll(fds, s->net_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+            struct pollfd fds[3] = {{.fd = s->sigfd, .events = POLLIN},
+                                    {.fd = s->net_fd, .events = POLLIN},
+                                    {.fd = -1, .events = POLLIN}};
+            int timeout = -1;
+            if (s->hook != NULL) {
+                fds[2].fd = agent_hook_fd(s->hook);
+                timeout = agent_hook_wait_ms(s->hook);
+            }
+            if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
                 mk_err_errno(&err, MK_ERR_IO, "agent: poll");
                 mk_log_err("agent.poll_failed", &err);
                 misbehave(s, "supervisor", "poll failed");
@@ -464,6 +516,13 @@ static int supervise(struct sup *s)
             if (fds[0].revents & POLLIN) {
                 handle_signals(s);
             }
+            hook_check(s);
+        }
+        if (s->hook != NULL) {
+            /* Both roles are gone: nobody waits for the hook any more. */
+            mk_log(MK_LOG_WARN, "hook.abandoned", "pid=%ld", (long)agent_hook_pid(s->hook));
+            agent_hook_free(s->hook);
+            s->hook = NULL;
         }
         if (s->net_fd >= 0) {
             close(s->net_fd);
