@@ -379,7 +379,13 @@ static void reload(struct sup *s)
     struct mk_err err;
     struct conf *cfg = conf_load(s->cfg->path, &err);
 
-    /* The network process reports a bad file; the supervisor just keeps its hooks. */
+    /* The network process reports a bad file; the supervisor just keeps its hooks.  Paths
+     * that are no longer trusted are its to report: the hooks stay the checked ones. */
+    if (cfg != NULL && conf_check_paths(cfg, &s->user, &err) != 0) {
+        mk_log_err("config.reload_refused", &err);
+        conf_free(cfg);
+        return;
+    }
     if (cfg == NULL || ensure_state_dir(cfg->state_dir, &s->user, &err) != 0) {
         conf_free(cfg);
         return;

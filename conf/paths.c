@@ -110,7 +110,15 @@ out:
 
 int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u, struct mk_err *err)
 {
+    char *conf_real = realpath(cfg->path, NULL);
+    char *state_real = realpath(cfg->state_dir, NULL);
     int rc = -1;
+
+    /* The supervisor reads the file again on SIGHUP (hooks come from it): it must not lie where
+     * the network process writes. */
+    MK_ENSURE(conf_real == NULL || state_real == NULL || !beneath(conf_real, state_real), err,
+              MK_ERR_PERM, "%s: the configuration is beneath state_dir %s, which the network"
+              " process writes", cfg->path, cfg->state_dir);
 
     if (pki_path_check_trusted(cfg->state_dir, &u->owners, PKI_PATH_DIR | PKI_PATH_MISSING,
                                "state_dir", err) != 0) {
@@ -129,5 +137,7 @@ int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u, st
     }
     rc = 0;
 out:
+    free(conf_real);
+    free(state_real);
     return rc;
 }

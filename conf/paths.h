@@ -38,7 +38,8 @@ int conf_check_hook(const struct conf *cfg, const struct conf_certificate *cc,
                     const struct conf_agent_user *u, struct mk_err *err) MK_MUST_CHECK;
 
 /* Every hook, state_dir and every output directory (those two may not exist yet: their
- * existing prefix is checked).  Returns 0 or -1 at the first failure. */
+ * existing prefix is checked), and the configuration file not beneath state_dir.  Returns 0 or
+ * -1 at the first failure. */
 int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u,
                      struct mk_err *err) MK_MUST_CHECK;
 

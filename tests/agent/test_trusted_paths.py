@@ -6,9 +6,10 @@ refuses a hook that became unsafe after the start (event=hook.refused), without 
 import os
 import pwd
 import signal
+import subprocess
 import time
 
-from agentlib import Env, check, done, wait_for
+from agentlib import AGENT, Env, check, done, wait_for
 
 ROOT = os.geteuid() == 0
 NOBODY = pwd.getpwnam("nobody").pw_uid
@@ -78,11 +79,20 @@ os.unlink(prog)
 r = env.run("--check-config")
 check(r.returncode == 2 and prog in r.stderr, "missing program: %r" % r.stderr)
 # A hook beneath state_dir: the network process writes there.
-env2, _, _ = hook_env()
+env2, _, prog2 = hook_env()
 st_hook = os.path.join(env2.state_dir, "h.sh")
 env2.cert_extra = 'hook = { command = [ "%s" ]; };' % st_hook
 env2.write_config()
 refused(env2, "hook program %s is beneath state_dir" % st_hook)
+
+# The configuration beneath state_dir: the network process writes there.
+os.makedirs(env2.state_dir, 0o755, exist_ok=True)
+inside = os.path.join(env2.state_dir, "mskpki.conf")
+with open(inside, "w") as f:
+    f.write(env2.config_text().replace(st_hook, prog2))
+r = subprocess.run([AGENT, "--config", inside, "--check-config"], capture_output=True, text=True)
+check(r.returncode == 2 and "the configuration is beneath state_dir" in r.stderr,
+      "config beneath state_dir: %d %r" % (r.returncode, r.stderr))
 
 # Directories: state_dir and output directories up to /.
 env3 = Env(hook=False)
