@@ -286,12 +286,11 @@ static int run_hook(struct sup *s, const struct agent_ipc_msg *m, struct mk_err 
     hs.not_after = (time_t)not_after;
     /* The answer goes back when it ends (hook_check): meanwhile signals and children are
      * handled as ever. */
+    /* A hook asked for after SIGTERM (the rotation in flight finishing) still runs, within its
+     * timeout: only the one running when the signal arrives is ended. */
     s->hook = agent_hook_start(&hs, err);
     if (s->hook == NULL) {
         goto out;
-    }
-    if (s->stopping) {
-        agent_hook_end(s->hook, HOOK_STOP_GRACE_MS);
     }
     rc = 0;
 out:

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -243,7 +244,8 @@ done:
  * (Landlock; the mount namespace did it with read-only mounts), then agent.user, no capability
  * and no_new_privs in every mode, Landlock, mount namespace or neither.
  */
-static void confine(const struct conf *cfg, const struct agent_sandbox_user *u, int landlock)
+static void confine(const struct conf *cfg, const struct agent_sandbox_user *u, pid_t parent,
+                    int landlock)
 {
     struct mk_err err;
 
@@ -253,6 +255,11 @@ static void confine(const struct conf *cfg, const struct agent_sandbox_user *u, 
     }
     if (agent_sandbox_drop_privs(u, &err) != 0) {
         mk_log_err("sandbox.failed", &err);
+        exit(1);
+    }
+    /* A change of uid clears the parent-death signal (prctl(2)): set it again, or a killed
+     * supervisor would leave this process running on its own. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent) {
         exit(1);
     }
     mk_log(MK_LOG_DEBUG, "sandbox.confined", "uid=%lu gid=%lu writable=%s",
@@ -652,6 +659,7 @@ static void adopt_watchdog_pid(void)
 
 int agent_netproc_main(const struct agent_netproc_args *args)
 {
+    pid_t parent = getppid();
     struct agent a;
     struct mk_err err;
     int rc = EXIT_FAIL;
@@ -667,7 +675,7 @@ int agent_netproc_main(const struct agent_netproc_args *args)
     /* Before any thread starts: Landlock binds the calling thread and what it creates, and the
      * fallback's unshare(CLONE_NEWUSER) refuses a multi-threaded process. */
     a.user = args->user;
-    confine(a.cfg, &a.user, deny_keys(a.cfg, &a.user));
+    confine(a.cfg, &a.user, parent, deny_keys(a.cfg, &a.user));
 #ifdef MK_TESTING
     if (getenv("MSKPKI_TEST_HOSTILE") != NULL) {
         (void)agent_hostile_fs_run(getenv("MSKPKI_TEST_HOSTILE"), a.cfg);

@@ -111,6 +111,16 @@ def run_case(label, env, prog, extra_env, expect_uid):
     check(before == after, "%s: the hook, its directory or the config changed" % label)
     check(not [n for n in os.listdir("/dev/shm") if n.startswith(".mskpki-hostile")],
           "%s: a file was left in /dev/shm" % label)
+    if label.startswith("root"):
+        # The parent-death signal survives the change of uid: a killed supervisor takes the
+        # network process with it.
+        agent.proc.kill()
+        agent.proc.wait()
+        wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+                 open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "Z", 10,
+                 label + ": the network process to die with the supervisor")
+        agent.log.close()
+        return agent
     agent.stop()
     return agent
 
