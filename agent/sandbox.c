@@ -587,6 +587,11 @@ int agent_sandbox_drop_privs(const struct agent_sandbox_user *u, struct mk_err *
         MK_ENSURE(getresuid(&r, &e, &sv) == 0 && r == u->uid && e == u->uid && sv == u->uid &&
                       setuid(0) != 0,
                   err, MK_ERR_PERM, "sandbox: still able to become root after setresuid");
+#if defined(__SANITIZE_ADDRESS__)
+        /* The uid change made the process non-dumpable, and LeakSanitizer's tracer (a clone,
+         * not a thread) could no longer attach at exit: sanitizer builds only. */
+        (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+#endif
     }
     MK_GUARD(drop_caps(err));
     rc = 0;

@@ -2,10 +2,12 @@
 #include "conf/paths.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* getpwnam_r/getpwuid_r with a buffer that grows on ERANGE.  Returns 1 found, 0 not, -1 error
@@ -108,6 +110,65 @@ out:
     return rc;
 }
 
+/* 1 when u (its uid and primary group: the network process keeps no other) has the bit. */
+static int user_may(const struct stat *st, const struct conf_agent_user *u, mode_t ubit,
+                    mode_t gbit, mode_t obit)
+{
+    if (st->st_uid == u->uid) {
+        return (st->st_mode & ubit) != 0;
+    }
+    if (st->st_gid == u->gid) {
+        return (st->st_mode & gbit) != 0;
+    }
+    return (st->st_mode & obit) != 0;
+}
+
+/*
+ * Started as root, the network process runs as u: it must search every directory above
+ * state_dir (the supervisor hands it state_dir itself) and read the configuration for a reload.
+ * A refusal here is one clear line at start rather than a failure deep in the network process.
+ * Only the existing prefix of path is looked at.
+ */
+static int reachable(const char *path, int read_file, const struct conf_agent_user *u,
+                     const char *what, const char *cfg_path, struct mk_err *err)
+{
+    char p[PATH_MAX];
+    struct stat st;
+    size_t len = strlen(path);
+
+    if (!u->drop || len >= sizeof(p)) {
+        return 0;
+    }
+    memcpy(p, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        int last = i == len;
+        char c = p[i];
+        if (!last && c != '/') {
+            continue;
+        }
+        p[i] = '\0';
+        if (stat(p, &st) != 0) {
+            return 0; /* the rest is made by the agent */
+        }
+        if (last && read_file && !user_may(&st, u, S_IRUSR, S_IRGRP, S_IROTH)) {
+            mk_err_set(err, MK_ERR_PERM,
+                       "%s: agent.user %s cannot read %s %s (mode %04o, owner uid %lu gid %lu)",
+                       cfg_path, u->name, what, p, (unsigned)(st.st_mode & 07777),
+                       (unsigned long)st.st_uid, (unsigned long)st.st_gid);
+            return -1;
+        }
+        if (!last && S_ISDIR(st.st_mode) && !user_may(&st, u, S_IXUSR, S_IXGRP, S_IXOTH)) {
+            mk_err_set(err, MK_ERR_PERM,
+                       "%s: agent.user %s cannot reach %s %s: %s is mode %04o (owner uid %lu)",
+                       cfg_path, u->name, what, path, p, (unsigned)(st.st_mode & 07777),
+                       (unsigned long)st.st_uid);
+            return -1;
+        }
+        p[i] = c;
+    }
+    return 0;
+}
+
 int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u, struct mk_err *err)
 {
     char *conf_real = realpath(cfg->path, NULL);
@@ -124,6 +185,10 @@ int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u, st
                                "state_dir", err) != 0) {
         mk_err_prefix(err, "%s", cfg->path);
         goto out;
+    }
+    MK_GUARD(reachable(cfg->state_dir, 0, u, "state_dir", cfg->path, err));
+    if (conf_real != NULL) {
+        MK_GUARD(reachable(conf_real, 1, u, "the configuration", cfg->path, err));
     }
     for (size_t i = 0; i < cfg->n_certs; i++) {
         const struct conf_certificate *cc = &cfg->certs[i];

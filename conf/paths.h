@@ -38,8 +38,9 @@ int conf_check_hook(const struct conf *cfg, const struct conf_certificate *cc,
                     const struct conf_agent_user *u, struct mk_err *err) MK_MUST_CHECK;
 
 /* Every hook, state_dir and every output directory (those two may not exist yet: their
- * existing prefix is checked), and the configuration file not beneath state_dir.  Returns 0 or
- * -1 at the first failure. */
+ * existing prefix is checked), the configuration file not beneath state_dir, and, when u->drop,
+ * the directories above state_dir searchable and the configuration readable by agent.user.
+ * Returns 0 or -1 at the first failure. */
 int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u,
                      struct mk_err *err) MK_MUST_CHECK;
 

@@ -126,6 +126,15 @@ if ROOT:
     refused(env3, "agent.user 'root' is root")
     env3.write_config(text)
     accepted(env3)
+    # The network process (mskpki) must reach state_dir and read the configuration.
+    os.chmod(env3.tmp, 0o700)
+    refused(env3, "agent.user mskpki cannot reach state_dir %s/state: %s is mode 0700"
+            % (env3.tmp, env3.tmp))
+    os.chmod(env3.tmp, 0o711)
+    os.chmod(env3.conf, 0o600)
+    refused(env3, "agent.user mskpki cannot read the configuration %s (mode 0600" % env3.conf)
+    os.chmod(env3.conf, 0o644)
+    accepted(env3)
 
 # At run time: a hook that became unsafe after the start is refused, not run.
 env4, hooks4, prog4 = hook_env()
