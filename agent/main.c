@@ -18,7 +18,9 @@
  * The agent always runs in the foreground (systemd Type=notify, or a terminal); --foreground is
  * accepted for clarity and changes nothing.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <poll.h>
@@ -40,6 +42,7 @@
 #include "agent/netproc.h"
 #include "agent/notify.h"
 #include "conf/conf.h"
+#include "conf/paths.h"
 #include "issue/issue.h"
 #include "pki/log.h"
 #include "pki/secret.h"
@@ -51,6 +54,7 @@ enum agent_exit { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 struct sup {
     struct conf *cfg; /* the supervisor's own copy: hooks come from it */
+    struct conf_agent_user user; /* the network process's user; owners of trusted paths */
     int once;         /* --once or --renew: no restarts */
     const char *renew;
     int sigfd;
@@ -63,7 +67,11 @@ struct sup {
     int misbehaved;
     unsigned restarts;
     time_t started;
+    struct agent_hook *hook; /* the hook running for the network process's SUP_HOOK, or NULL */
 };
+
+/* How long a hook may take to end on SIGTERM before its group gets SIGKILL. */
+#define HOOK_STOP_GRACE_MS 2000
 
 static void usage(FILE *f)
 {
@@ -84,20 +92,42 @@ static void usage(FILE *f)
 }
 
 /* The state directory holds state files (0644) and pending CSRs: created 0755 when missing, as
- * mskpkictl status reads it unprivileged.  Done here, before the network process is sandboxed. */
-static int ensure_state_dir(const char *dir, struct mk_err *err)
+ * mskpkictl status reads it unprivileged.  Done here, before the network process is sandboxed.
+ * Started as root, the network process runs as agent.user: the directory and the records it
+ * writes there (*.json) are handed to that user; nothing else it could write is. */
+static int ensure_state_dir(const char *dir, const struct conf_agent_user *u, struct mk_err *err)
 {
     struct stat st;
+    DIR *d = NULL;
+    struct dirent *de;
+    int rc = -1;
 
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        mk_err_errno(err, MK_ERR_IO, "state_dir %s: mkdir", dir);
-        return -1;
+    MK_ENSURE_ERRNO(mkdir(dir, 0755) == 0 || errno == EEXIST, err, MK_ERR_IO,
+                    "state_dir %s: mkdir", dir);
+    MK_ENSURE(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode), err, MK_ERR_IO,
+              "state_dir %s: not a directory", dir);
+    if (u->drop) {
+        MK_ENSURE_ERRNO(lchown(dir, u->uid, u->gid) == 0 && chmod(dir, 0755) == 0, err,
+                        MK_ERR_IO, "state_dir %s: hand it to agent.user %s", dir, u->name);
+        d = opendir(dir);
+        MK_ENSURE_ERRNO(d != NULL, err, MK_ERR_IO, "state_dir %s: opendir", dir);
+        while ((de = readdir(d)) != NULL) {
+            size_t n = strlen(de->d_name);
+            if (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0 &&
+                fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode) && st.st_uid != u->uid) {
+                MK_ENSURE_ERRNO(fchownat(dirfd(d), de->d_name, u->uid, u->gid,
+                                         AT_SYMLINK_NOFOLLOW) == 0,
+                                err, MK_ERR_IO, "state_dir %s: chown %s", dir, de->d_name);
+            }
+        }
     }
-    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        mk_err_set(err, MK_ERR_IO, "state_dir %s: not a directory", dir);
-        return -1;
+    rc = 0;
+out:
+    if (d != NULL) {
+        closedir(d);
     }
-    return 0;
+    return rc;
 }
 
 static void apply_log(const struct conf *cfg)
@@ -171,7 +201,8 @@ static int spawn(struct sup *s, struct mk_err *err)
         goto out;
     }
     if (s->net_pid == 0) {
-        struct agent_netproc_args args = {s->cfg, kp[0], sp[1], s->once, s->renew};
+        struct agent_netproc_args args = {s->cfg, kp[0], sp[1], s->once, s->renew,
+                                          {s->user.drop, s->user.uid, s->user.gid}};
         die_with_parent(parent);
         close(kp[1]);
         close(sp[0]);
@@ -242,13 +273,26 @@ static int run_hook(struct sup *s, const struct agent_ipc_msg *m, struct mk_err 
               "hook: no hook configured for '%s'", name);
     MK_ENSURE(issue_cert_path(cc, cert_path, sizeof(cert_path)) == 0, err, MK_ERR_INVALID,
               "hook: certificate path too long for '%s'", name);
+    /* Checked again right before it runs: the file may have changed since the start. */
+    if (conf_check_hook(s->cfg, cc, &s->user, err) != 0) {
+        mk_log_err("hook.refused", err);
+        goto out;
+    }
     memset(&hs, 0, sizeof(hs));
     hs.argv = cc->hook.argv;
     hs.timeout_seconds = cc->hook.timeout_seconds;
     hs.name = cc->name;
     hs.cert_path = cert_path;
     hs.not_after = (time_t)not_after;
-    rc = agent_hook_run(&hs, err);
+    /* The answer goes back when it ends (hook_check): meanwhile signals and children are
+     * handled as ever. */
+    /* A hook asked for after SIGTERM (the rotation in flight finishing) still runs, within its
+     * timeout: only the one running when the signal arrives is ended. */
+    s->hook = agent_hook_start(&hs, err);
+    if (s->hook == NULL) {
+        goto out;
+    }
+    rc = 0;
 out:
     free(name);
     return rc;
@@ -289,9 +333,13 @@ static void net_message(struct sup *s)
         break;
     case AGENT_IPC_SUP_HOOK:
         mk_err_clear(&err);
-        r = run_hook(s, &m, &err) == 0 ? agent_ipc_send(s->net_fd, AGENT_IPC_OK, NULL, 0, &serr)
-                                       : agent_ipc_send_err(s->net_fd, &err, NULL, &serr);
-        if (r != 0) {
+        if (s->hook != NULL) {
+            /* The network process waits for each answer: a second request is a protocol
+             * violation. */
+            misbehave(s, "netproc", "a hook request while a hook runs");
+            break;
+        }
+        if (run_hook(s, &m, &err) != 0 && agent_ipc_send_err(s->net_fd, &err, NULL, &serr) != 0) {
             mk_log_err("supervisor.reply_failed", &serr);
         }
         break;
@@ -303,13 +351,46 @@ static void net_message(struct sup *s)
     agent_ipc_msg_clear(&m);
 }
 
+/* The running hook ended (or must be ended): answer the network process. */
+static void hook_check(struct sup *s)
+{
+    struct mk_err err;
+    struct mk_err serr;
+    int r;
+
+    if (s->hook == NULL) {
+        return;
+    }
+    mk_err_clear(&err);
+    r = agent_hook_poll(s->hook, &err);
+    if (r == 0) {
+        return;
+    }
+    agent_hook_free(s->hook);
+    s->hook = NULL;
+    if (s->net_fd < 0) {
+        return; /* the network process is gone: nobody to tell */
+    }
+    r = r == 1 ? agent_ipc_send(s->net_fd, AGENT_IPC_OK, NULL, 0, &serr)
+               : agent_ipc_send_err(s->net_fd, &err, NULL, &serr);
+    if (r != 0) {
+        mk_log_err("supervisor.reply_failed", &serr);
+    }
+}
+
 static void reload(struct sup *s)
 {
     struct mk_err err;
     struct conf *cfg = conf_load(s->cfg->path, &err);
 
-    /* The network process reports a bad file; the supervisor just keeps its hooks. */
-    if (cfg == NULL || ensure_state_dir(cfg->state_dir, &err) != 0) {
+    /* The network process reports a bad file; the supervisor just keeps its hooks.  Paths
+     * that are no longer trusted are its to report: the hooks stay the checked ones. */
+    if (cfg != NULL && conf_check_paths(cfg, &s->user, &err) != 0) {
+        mk_log_err("config.reload_refused", &err);
+        conf_free(cfg);
+        return;
+    }
+    if (cfg == NULL || ensure_state_dir(cfg->state_dir, &s->user, &err) != 0) {
         conf_free(cfg);
         return;
     }
@@ -318,30 +399,27 @@ static void reload(struct sup *s)
     apply_log(cfg);
 }
 
+/* Reaps the two roles only: the running hook is agent_hook_poll's to reap. */
 static void reap(struct sup *s)
 {
     int st;
-    pid_t pid;
 
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        if (pid == s->net_pid) {
-            s->net_pid = 0;
-            s->net_status = st;
-            continue;
-        }
-        if (pid != s->key_pid) {
-            continue;
-        }
-        s->key_pid = 0;
-        if ((WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) ||
-            (WIFEXITED(st) && WEXITSTATUS(st) == AGENT_EXIT_PROTOCOL)) {
-            misbehave(s, "keyproc", WIFSIGNALED(st) ? "killed by seccomp" : "protocol error");
-        } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && s->net_pid > 0) {
-            mk_log(MK_LOG_ERROR, "supervisor.child_died", "process=keyproc status=%d", st);
-            /* The network process may sleep for hours before it next needs a key. */
-            s->restart = 1;
-            kill(s->net_pid, SIGTERM);
-        }
+    if (s->net_pid > 0 && waitpid(s->net_pid, &st, WNOHANG) == s->net_pid) {
+        s->net_pid = 0;
+        s->net_status = st;
+    }
+    if (s->key_pid <= 0 || waitpid(s->key_pid, &st, WNOHANG) != s->key_pid) {
+        return;
+    }
+    s->key_pid = 0;
+    if ((WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) ||
+        (WIFEXITED(st) && WEXITSTATUS(st) == AGENT_EXIT_PROTOCOL)) {
+        misbehave(s, "keyproc", WIFSIGNALED(st) ? "killed by seccomp" : "protocol error");
+    } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && s->net_pid > 0) {
+        mk_log(MK_LOG_ERROR, "supervisor.child_died", "process=keyproc status=%d", st);
+        /* The network process may sleep for hours before it next needs a key. */
+        s->restart = 1;
+        kill(s->net_pid, SIGTERM);
     }
 }
 
@@ -373,6 +451,11 @@ static void handle_signals(struct sup *s)
         case SIGTERM:
         case SIGINT:
             s->stopping = 1;
+            /* The hook first: the network process waits for its answer before it stops. */
+            if (s->hook != NULL) {
+                mk_log(MK_LOG_INFO, "hook.stopping", "pid=%ld", (long)agent_hook_pid(s->hook));
+                agent_hook_end(s->hook, HOOK_STOP_GRACE_MS);
+            }
             if (s->net_pid > 0) {
                 /* --once has no signal handling to finish a step with. */
                 kill(s->net_pid, s->once ? SIGKILL : signo);
@@ -423,9 +506,15 @@ static int supervise(struct sup *s)
             return EXIT_FAIL;
         }
         while (s->key_pid > 0 || s->net_pid > 0) {
-            struct pollfd fds[2] = {{.fd = s->sigfd, .events = POLLIN},
-                                    {.fd = s->net_fd, .events = POLLIN}};
-            if (poll(fds, s->net_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+            struct pollfd fds[3] = {{.fd = s->sigfd, .events = POLLIN},
+                                    {.fd = s->net_fd, .events = POLLIN},
+                                    {.fd = -1, .events = POLLIN}};
+            int timeout = -1;
+            if (s->hook != NULL) {
+                fds[2].fd = agent_hook_fd(s->hook);
+                timeout = agent_hook_wait_ms(s->hook);
+            }
+            if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
                 mk_err_errno(&err, MK_ERR_IO, "agent: poll");
                 mk_log_err("agent.poll_failed", &err);
                 misbehave(s, "supervisor", "poll failed");
@@ -437,6 +526,13 @@ static int supervise(struct sup *s)
             if (fds[0].revents & POLLIN) {
                 handle_signals(s);
             }
+            hook_check(s);
+        }
+        if (s->hook != NULL) {
+            /* Both roles are gone: nobody waits for the hook any more. */
+            mk_log(MK_LOG_WARN, "hook.abandoned", "pid=%ld", (long)agent_hook_pid(s->hook));
+            agent_hook_free(s->hook);
+            s->hook = NULL;
         }
         if (s->net_fd >= 0) {
             close(s->net_fd);
@@ -510,6 +606,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "mskpki-agent: %s\n", err.msg);
         return EXIT_USAGE;
     }
+    /* Who the network process runs as, and whether hooks and directories can be trusted: a
+     * refusal is a configuration error (exit 2), for --check-config and at start alike. */
+    if (conf_agent_user_resolve(s.cfg, &s.user, &err) != 0 ||
+        conf_check_paths(s.cfg, &s.user, &err) != 0) {
+        fprintf(stderr, "mskpki-agent: %s\n", err.msg);
+        conf_free(s.cfg);
+        return EXIT_USAGE;
+    }
     if (check) {
         printf("%s: ok (%zu certificate(s))\n", config, s.cfg->n_certs);
         conf_free(s.cfg);
@@ -529,7 +633,7 @@ int main(int argc, char **argv)
      * resident (they lie below the strings the configuration keeps), and both children would
      * inherit them: a few KiB per certificate, three times over.  Give them back before fork. */
     malloc_trim(0);
-    if (pki_sodium_init(&err) != 0 || ensure_state_dir(s.cfg->state_dir, &err) != 0) {
+    if (pki_sodium_init(&err) != 0 || ensure_state_dir(s.cfg->state_dir, &s.user, &err) != 0) {
         mk_log_err("agent.start_failed", &err);
         goto out;
     }

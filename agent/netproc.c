@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +34,9 @@
 #include "agent/sandbox.h"
 #include "agent/schedule.h"
 #include "agent/signals.h"
+#ifdef MK_TESTING
+#include "agent/hostile_fs.h"
+#endif
 #include "pki/log.h"
 #include "pki/store.h"
 
@@ -49,6 +53,7 @@ struct agent {
     int tfd;
     int wdfd;
     int stop;
+    struct agent_sandbox_user user; /* who this process becomes (agent.user under root) */
 };
 
 /* One sd_notify line through the supervisor (only the main PID may notify systemd). */
@@ -131,7 +136,8 @@ static void warn_not_hidden(const struct key_path *kp, size_t n, const char *rea
  * process would (same uid, same code and modes), so that the key process's files land beneath
  * the cover.  A secret file that does not exist cannot be covered: it is named in a warning.
  */
-static void hide_keys(const struct key_path *kp, size_t n)
+static void hide_keys(const struct key_path *kp, size_t n, const char *writable,
+                      const struct agent_sandbox_user *u)
 {
     const char **present = calloc(n + 1, sizeof(*present));
     struct mk_err err;
@@ -157,7 +163,7 @@ static void hide_keys(const struct key_path *kp, size_t n)
             present[np++] = kp[i].path;
         }
     }
-    r = agent_sandbox_hide_paths(present, np, &userns, &err);
+    r = agent_sandbox_hide_paths(present, np, writable, u, &userns, &err);
     free(present);
     if (r < 0) {
         /* Half a sandbox is no sandbox: the supervisor restarts a fresh process. */
@@ -183,9 +189,10 @@ static void hide_keys(const struct key_path *kp, size_t n)
 }
 
 /* Keeps the key material out of reach.  With Landlock each call adds a layer (a reload can only
- * narrow); without it, the first call hides the paths in a mount namespace and a reload can
- * only report what it cannot hide any more. */
-static void deny_keys(const struct conf *cfg)
+ * narrow); without it, the first call hides the paths in a mount namespace (and, with u, makes
+ * every mount but state_dir read-only and drops to u) and a reload can only report what it
+ * cannot hide any more.  Returns 1 when Landlock applied. */
+static int deny_keys(const struct conf *cfg, const struct agent_sandbox_user *u)
 {
     static int calls;
     struct key_path *kp = calloc(3 * cfg->n_certs + 1, sizeof(*kp));
@@ -220,7 +227,7 @@ static void deny_keys(const struct conf *cfg)
     if (r > 0) {
         mk_log(MK_LOG_DEBUG, "sandbox.landlock", "denied=%zu", n);
     } else if (calls == 0) {
-        hide_keys(kp, n);
+        hide_keys(kp, n, cfg->state_dir, u);
     } else {
         mk_log(MK_LOG_WARN, "sandbox.landlock_unavailable",
                "fallback=none reason=\"refused at start-up\" msg=\"the kernel has no Landlock:"
@@ -230,6 +237,34 @@ done:
     calls++;
     free(kp);
     free(paths);
+    return r > 0;
+}
+
+/*
+ * The rest of the start-up sandbox, once the key paths are denied: writes confined to state_dir
+ * (Landlock; the mount namespace did it with read-only mounts), then agent.user, no capability
+ * and no_new_privs in every mode, Landlock, mount namespace or neither.
+ */
+static void confine(const struct conf *cfg, const struct agent_sandbox_user *u, pid_t parent,
+                    int landlock)
+{
+    struct mk_err err;
+
+    if (landlock && agent_sandbox_write_only(cfg->state_dir, &err) < 0) {
+        mk_log_err("sandbox.failed", &err);
+        exit(1);
+    }
+    if (agent_sandbox_drop_privs(u, &err) != 0) {
+        mk_log_err("sandbox.failed", &err);
+        exit(1);
+    }
+    /* A change of uid clears the parent-death signal (prctl(2)): set it again, or a killed
+     * supervisor would leave this process running on its own. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent) {
+        exit(1);
+    }
+    mk_log(MK_LOG_DEBUG, "sandbox.confined", "uid=%lu gid=%lu writable=%s",
+           (unsigned long)geteuid(), (unsigned long)getegid(), cfg->state_dir);
 }
 
 #ifdef MK_TESTING
@@ -407,7 +442,7 @@ static void reload(struct agent *a)
         conf_free(cfg);
         return;
     }
-    deny_keys(cfg);
+    (void)deny_keys(cfg, &a->user);
     agent_ctx_drop_ca(&a->ctx);
     a->ctx.cfg = cfg;
     if (certs_build(a, cfg, &err) != 0) {
@@ -631,6 +666,7 @@ static void adopt_watchdog_pid(void)
 
 int agent_netproc_main(const struct agent_netproc_args *args)
 {
+    pid_t parent = getppid();
     struct agent a;
     struct mk_err err;
     int rc = EXIT_FAIL;
@@ -645,7 +681,13 @@ int agent_netproc_main(const struct agent_netproc_args *args)
     adopt_watchdog_pid();
     /* Before any thread starts: Landlock binds the calling thread and what it creates, and the
      * fallback's unshare(CLONE_NEWUSER) refuses a multi-threaded process. */
-    deny_keys(a.cfg);
+    a.user = args->user;
+    confine(a.cfg, &a.user, parent, deny_keys(a.cfg, &a.user));
+#ifdef MK_TESTING
+    if (getenv("MSKPKI_TEST_HOSTILE") != NULL) {
+        (void)agent_hostile_fs_run(getenv("MSKPKI_TEST_HOSTILE"), a.cfg);
+    }
+#endif
     a.metrics = agent_metrics_new(MSKPKI_VERSION, &err);
     if (a.metrics == NULL) {
         mk_log_err("agent.start_failed", &err);

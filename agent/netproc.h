@@ -8,6 +8,7 @@
 #ifndef AGENT_NETPROC_H
 #define AGENT_NETPROC_H
 
+#include "agent/sandbox.h"
 #include "conf/conf.h"
 
 struct agent_netproc_args {
@@ -16,6 +17,7 @@ struct agent_netproc_args {
     int sup_fd;        /* link to the supervisor */
     int once;          /* --once */
     const char *renew; /* --renew NAME, or NULL */
+    struct agent_sandbox_user user; /* started as root: agent.user, dropped to after sandboxing */
 };
 
 /* Runs until SIGTERM/SIGINT (daemon) or one pass (--once, --renew).  Returns the exit status:

@@ -20,6 +20,9 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <grp.h>
+
+#include "pki/log.h"
 
 /* Denied with EPERM in the key process. */
 static const int denied_syscalls[] = {
@@ -365,13 +368,21 @@ out:
  * have.  Where user namespaces are disabled, root still gets a mount namespace alone.
  * Returns 1 (*userns says which), 0 when refused (err holds the reason), -1 on error.
  */
-static int enter_namespaces(int *userns, struct mk_err *err)
+static int enter_namespaces(int want_userns, int *userns, struct mk_err *err)
 {
     char map[64];
     uid_t uid = geteuid();
     gid_t gid = getegid();
 
     *userns = 1;
+    if (!want_userns && uid == 0) {
+        *userns = 0;
+        if (unshare(CLONE_NEWNS) != 0) {
+            mk_err_errno(err, MK_ERR_PERM, "unshare(CLONE_NEWNS)");
+            return 0;
+        }
+        return 1;
+    }
     if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
         int e = errno;
         *userns = 0;
@@ -526,10 +537,19 @@ static int drop_caps(struct mk_err *err)
     struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 
     for (int c = 0; c <= 63; c++) {
-        if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0) {
+        int in = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+        if (in < 0) {
             break; /* EINVAL: past the last capability this kernel knows */
         }
-        MK_ENSURE_ERRNO(prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0, err, MK_ERR_IO,
+        if (in == 0) {
+            continue; /* dropped already (before a setuid) */
+        }
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno == EPERM && geteuid() != 0) {
+            /* An unprivileged process without CAP_SETPCAP: it has no capability to lose, and
+             * with no_new_privs no execve can grant one. */
+            break;
+        }
+        MK_ENSURE_ERRNO(prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 0, err, MK_ERR_IO,
                         "sandbox: PR_CAPBSET_DROP %d", c);
     }
     MK_ENSURE_ERRNO(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0 ||
@@ -544,7 +564,138 @@ out:
     return -1;
 }
 
-int agent_sandbox_hide_paths(const char *const *paths, size_t n, int *userns, struct mk_err *err)
+int agent_sandbox_drop_privs(const struct agent_sandbox_user *u, struct mk_err *err)
+{
+    uid_t r, e, sv;
+    int rc = -1;
+
+    if (u != NULL && u->drop && geteuid() == 0) {
+        /* The bounding set first: that takes CAP_SETPCAP, which the setuid below clears. */
+        for (int c = 0; c <= 63; c++) {
+            if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0) {
+                break;
+            }
+            MK_ENSURE_ERRNO(prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0, err, MK_ERR_IO,
+                            "sandbox: PR_CAPBSET_DROP %d", c);
+        }
+        MK_ENSURE_ERRNO(setgroups(1, &u->gid) == 0, err, MK_ERR_PERM, "sandbox: setgroups");
+        MK_ENSURE_ERRNO(setresgid(u->gid, u->gid, u->gid) == 0, err, MK_ERR_PERM,
+                        "sandbox: setresgid %lu", (unsigned long)u->gid);
+        MK_ENSURE_ERRNO(setresuid(u->uid, u->uid, u->uid) == 0, err, MK_ERR_PERM,
+                        "sandbox: setresuid %lu", (unsigned long)u->uid);
+        /* A setuid that half worked would leave a way back to root. */
+        MK_ENSURE(getresuid(&r, &e, &sv) == 0 && r == u->uid && e == u->uid && sv == u->uid &&
+                      setuid(0) != 0,
+                  err, MK_ERR_PERM, "sandbox: still able to become root after setresuid");
+#if defined(__SANITIZE_ADDRESS__)
+        /* The uid change made the process non-dumpable, and LeakSanitizer's tracer (a clone,
+         * not a thread) could no longer attach at exit: sanitizer builds only. */
+        (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+#endif
+    }
+    MK_GUARD(drop_caps(err));
+    rc = 0;
+out:
+    return rc;
+}
+
+/*
+ * Landlock's second layer: the rights that change the filesystem, granted beneath writable
+ * only (plus writing to the null devices).  Layers intersect, so the denied key paths stay
+ * denied inside it too (a local CA directory beneath state_dir).
+ */
+int agent_sandbox_write_only(const char *writable, struct mk_err *err)
+{
+    static const char *const devs[] = {"/dev/null", "/dev/zero", "/dev/full"};
+    struct landlock_ruleset_attr ra;
+    struct landlock_path_beneath_attr pb;
+    __u64 write = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+                  LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+                  LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+                  LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                  LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+    __u64 file_write = LANDLOCK_ACCESS_FS_WRITE_FILE;
+    int abi;
+    int fd = -1;
+    int rfd = -1;
+    int rc = -1;
+
+    abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 1) {
+        return 0;
+    }
+    if (abi >= 2) {
+        write |= LANDLOCK_ACCESS_FS_REFER;
+    }
+    if (abi >= 3) {
+        write |= LANDLOCK_ACCESS_FS_TRUNCATE;
+        file_write |= LANDLOCK_ACCESS_FS_TRUNCATE;
+    }
+    memset(&ra, 0, sizeof(ra));
+    ra.handled_access_fs = write;
+    rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof(ra), 0);
+    MK_ENSURE_ERRNO(rfd >= 0, err, MK_ERR_IO, "sandbox: landlock_create_ruleset (writes)");
+    fd = open(writable, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "sandbox: open %s", writable);
+    pb.parent_fd = fd;
+    pb.allowed_access = write;
+    MK_ENSURE_ERRNO(syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == 0,
+                    err, MK_ERR_IO, "sandbox: landlock_add_rule %s", writable);
+    for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+        close(fd);
+        fd = open(devs[i], O_PATH | O_CLOEXEC);
+        if (fd < 0) {
+            continue;
+        }
+        pb.parent_fd = fd;
+        pb.allowed_access = file_write;
+        MK_ENSURE_ERRNO(
+            syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == 0, err,
+            MK_ERR_IO, "sandbox: landlock_add_rule %s", devs[i]);
+    }
+    MK_ENSURE_ERRNO(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, err, MK_ERR_IO,
+                    "sandbox: PR_SET_NO_NEW_PRIVS");
+    MK_ENSURE_ERRNO(syscall(SYS_landlock_restrict_self, rfd, 0) == 0, err, MK_ERR_IO,
+                    "sandbox: landlock_restrict_self (writes)");
+    rc = 1;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (rfd >= 0) {
+        close(rfd);
+    }
+    return rc;
+}
+
+/*
+ * The mount namespace's counterpart of agent_sandbox_write_only: every mount read-only but a
+ * bind of writable onto itself (made before the key paths are covered, so covers beneath it
+ * stay read-only).  mount_setattr (Linux 5.12) sets the flag on the whole tree in one call.
+ * Returns 1 when done, 0 when the kernel lacks mount_setattr (err says so), -1 on error.
+ */
+static int readonly_but(const char *writable, struct mk_err *err)
+{
+    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+    struct mount_attr rw = {.attr_clr = MOUNT_ATTR_RDONLY};
+
+    if (syscall(SYS_mount_setattr, -1, "/", AT_RECURSIVE, &ro, sizeof(ro)) != 0) {
+        if (errno == ENOSYS) {
+            mk_err_errno(err, MK_ERR_IO, "sandbox: mount_setattr");
+            return 0;
+        }
+        mk_err_errno(err, MK_ERR_IO, "sandbox: make / read-only");
+        return -1;
+    }
+    if (syscall(SYS_mount_setattr, -1, writable, 0, &rw, sizeof(rw)) != 0) {
+        mk_err_errno(err, MK_ERR_IO, "sandbox: make %s writable", writable);
+        return -1;
+    }
+    return 1;
+}
+
+int agent_sandbox_hide_paths(const char *const *paths, size_t n, const char *writable,
+                             const struct agent_sandbox_user *u, int *userns, struct mk_err *err)
 {
     char **canon = calloc(n + 1, sizeof(*canon));
     size_t nc = 0;
@@ -562,7 +713,10 @@ int agent_sandbox_hide_paths(const char *const *paths, size_t n, int *userns, st
         MK_ENSURE(strcmp(canon[nc], "/") != 0, err, MK_ERR_INVALID, "sandbox: refusing to hide /");
         nc++;
     }
-    r = enter_namespaces(userns, err);
+    /* A user namespace maps only the uid we have: one about to become agent.user (root now)
+     * takes a mount namespace alone, and the uid change then keeps it from every other
+     * process's /proc entries and from ptrace. */
+    r = enter_namespaces(u == NULL || !u->drop, userns, err);
     if (r <= 0) {
         rc = r;
         goto out;
@@ -570,6 +724,11 @@ int agent_sandbox_hide_paths(const char *const *paths, size_t n, int *userns, st
     /* Nothing we mount may travel back to the parent's namespace, nor theirs to us. */
     MK_ENSURE_ERRNO(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, err, MK_ERR_IO,
                     "sandbox: make / private");
+    if (writable != NULL) {
+        /* A mount of its own, so that it alone can be made writable again below. */
+        MK_ENSURE_ERRNO(mount(writable, writable, NULL, MS_BIND | MS_REC, NULL) == 0, err,
+                        MK_ERR_IO, "sandbox: bind %s", writable);
+    }
     for (size_t i = 0; i < nc; i++) {
         struct stat st;
         int covered = 0;
@@ -583,7 +742,18 @@ int agent_sandbox_hide_paths(const char *const *paths, size_t n, int *userns, st
         MK_GUARD(S_ISDIR(st.st_mode) ? hide_dir(canon[i], err) : hide_file(canon[i], err));
     }
     MK_GUARD(cover_dev(err));
-    MK_GUARD(drop_caps(err));
+    if (writable != NULL) {
+        r = readonly_but(writable, err);
+        if (r < 0) {
+            goto out;
+        }
+        if (r == 0) {
+            mk_log(MK_LOG_WARN, "sandbox.writes_unconfined",
+                   "reason=\"%s\" msg=\"the network process can write wherever its user can\"",
+                   err->msg);
+        }
+    }
+    MK_GUARD(agent_sandbox_drop_privs(u, err));
     hidden.paths = canon;
     hidden.n = nc;
     hidden.active = 1;

@@ -24,8 +24,16 @@
 #define AGENT_SANDBOX_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "pki/err.h"
+
+/* Who the network process becomes.  Started as root it runs as agent.user (conf/paths.h). */
+struct agent_sandbox_user {
+    int drop;  /* 1: the caller is root and becomes uid/gid (supplementary groups: gid only) */
+    uid_t uid;
+    gid_t gid;
+};
 
 /* Installs the key process's seccomp filter (and no_new_privs).  Returns 0 or -1. */
 int agent_sandbox_keyproc(struct mk_err *err) MK_MUST_CHECK;
@@ -48,8 +56,28 @@ int agent_sandbox_deny_paths(const char *const *paths, size_t n, struct mk_err *
  * err names the refused call, for the caller to log); -1 on any later error (the process is
  * then half-sandboxed: the caller must exit).
  */
-int agent_sandbox_hide_paths(const char *const *paths, size_t n, int *userns,
+int agent_sandbox_hide_paths(const char *const *paths, size_t n, const char *writable,
+                             const struct agent_sandbox_user *u, int *userns,
                              struct mk_err *err) MK_MUST_CHECK;
+/* (agent_sandbox_hide_paths, continued) With writable (an existing directory), every mount but
+ * writable is made read-only (a warning where the kernel lacks mount_setattr); then
+ * agent_sandbox_drop_privs(u).  A root caller that drops to a user takes a mount namespace
+ * without a user namespace (*userns = 0): the uid it becomes is not mapped in one. */
+
+/*
+ * Landlock layer for writes: creating, removing, renaming and writing files is allowed beneath
+ * writable (an existing directory) and on /dev/null, zero and full, nowhere else.  Reading is
+ * left to the other layers.  Returns 1 when enforced, 0 without Landlock, -1 on error.
+ */
+int agent_sandbox_write_only(const char *writable, struct mk_err *err) MK_MUST_CHECK;
+
+/*
+ * Becomes u->uid/u->gid when u->drop and the caller is root (bounding set emptied first, then
+ * setgroups, setresgid, setresuid, checked: no way back to root), then drops every remaining
+ * capability (ambient, effective, permitted, inheritable) and sets no_new_privs.  u may be
+ * NULL.  Harmless to repeat.  Returns 0 or -1 (the caller must exit: half dropped).
+ */
+int agent_sandbox_drop_privs(const struct agent_sandbox_user *u, struct mk_err *err) MK_MUST_CHECK;
 
 /* 1 once agent_sandbox_hide_paths has succeeded in this process. */
 int agent_sandbox_hidden_active(void);

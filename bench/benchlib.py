@@ -26,7 +26,9 @@ def die(msg):
 
 def tempdir(prefix):
     d = tempfile.mkdtemp(prefix="mskpki-bench-%s." % prefix)
-    os.chmod(d, 0o700)
+    # Searchable: an agent started as root runs its network process as mskpki (agent.user),
+    # which must reach the state directory beneath.
+    os.chmod(d, 0o711)
     _dirs.append(d)
     return d
 

@@ -58,7 +58,8 @@ static const char *display_file(const char *path, const char *dir, const char *f
 /* ---- settings allowed in each group ------------------------------------------------------- */
 
 static const char *const keys_root[] = {"ca",    "state_dir",    "metrics", "log",
-                                        "retry", "certificates", NULL};
+                                        "retry", "certificates", "agent",  NULL};
+static const char *const keys_agent[] = {"user", NULL};
 static const char *const keys_ca[] = {"backend", "local", "aws_pca", NULL};
 static const char *const keys_local[] = {"directory", "common_name", "validity", "max_validity",
                                          NULL};
@@ -1279,6 +1280,21 @@ static int parse_certificates(struct conf_ctx *c, const config_setting_t *root, 
     return 0;
 }
 
+/* agent.user: who the network process runs as when the agent starts as root (conf/paths.h
+ * resolves it; a name only, looked up at start so that mskpkictl can read the file anywhere). */
+static int parse_agent(struct conf_ctx *c, const config_setting_t *root, struct conf *cfg)
+{
+    const config_setting_t *g;
+    if (read_group(c, root, "agent", keys_agent, &g) != 0 ||
+        read_str(c, g, "user", 0, &cfg->agent_user) != 0) {
+        return -1;
+    }
+    if (cfg->agent_user == NULL && (cfg->agent_user = strdup(CONF_DEFAULT_AGENT_USER)) == NULL) {
+        return conf_nomem(c);
+    }
+    return 0;
+}
+
 static int parse_root(struct conf_ctx *c, const config_setting_t *root, struct conf *cfg)
 {
     if (check_group(c, root, keys_root) != 0 ||
@@ -1286,7 +1302,7 @@ static int parse_root(struct conf_ctx *c, const config_setting_t *root, struct c
         return -1;
     }
     trim_slashes(cfg->state_dir);
-    if (parse_metrics_log_retry(c, root, cfg) != 0 || parse_ca(c, root, cfg) != 0 ||
+    if (parse_agent(c, root, cfg) != 0 || parse_metrics_log_retry(c, root, cfg) != 0 || parse_ca(c, root, cfg) != 0 ||
         parse_certificates(c, root, cfg) != 0) {
         return -1;
     }
@@ -1419,6 +1435,7 @@ void conf_free(struct conf *cfg)
     free(cfg->path);
     free(cfg->metrics_listen);
     free(cfg->state_dir);
+    free(cfg->agent_user);
     /* The ca/ca.h structs hold const pointers, but the strings were strdup'ed by this file. */
     free((char *)cfg->ca.local.directory);
     free((char *)cfg->ca.local.common_name);

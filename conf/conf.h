@@ -21,6 +21,9 @@
  * Debian package installs it there). */
 #define CONF_DEFAULT_PATH "/etc/mskpki/mskpki.conf"
 
+/* agent.user when the file names none: the Debian package's and scripts/setup.sh's user. */
+#define CONF_DEFAULT_AGENT_USER "mskpki"
+
 enum conf_ca_type { CONF_CA_LOCAL, CONF_CA_AWS_PCA };
 
 struct conf_ca {
@@ -91,6 +94,7 @@ struct conf {
     enum mk_log_target log_target; /* default stderr */
     long retry_min_seconds;     /* backoff after a failed rotation, default 30 */
     long retry_max_seconds;     /* cap, default 3600 */
+    char *agent_user;           /* agent.user: the network process's user under root, "mskpki" */
 };
 
 /* Parses and validates path.  Caller frees with conf_free().  Errors: MK_ERR_CONFIG (or

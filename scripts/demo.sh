@@ -17,7 +17,13 @@ out=$demo/out/demo-client
 state=$demo/state/demo-client.json
 metrics=http://127.0.0.1:9464/metrics
 
-install -d -m 0750 "$demo" "$demo/out"
+# Started as root, the agent runs its network process as mskpki (agent.user; setup.sh creates
+# it), which must reach the state directory below: the demo directory is searchable, the
+# outputs are not (0750, root's: the key process writes them).
+getent passwd mskpki >/dev/null || useradd --system --user-group --no-create-home \
+    --home-dir /var/lib/mskpki --shell /usr/sbin/nologin mskpki
+install -d -m 0755 "$demo"
+install -d -m 0750 "$demo/out"
 # The PKCS#12 password for Java clients; made once, kept across runs like a real deployment's.
 if [ ! -s "$demo/p12.pass" ]; then
     (umask 077 && head -c 18 /dev/urandom | base64 >"$demo/p12.pass")

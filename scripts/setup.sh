@@ -24,3 +24,10 @@ if ! python3 -c 'import moto, boto3, flask' >/dev/null 2>&1; then
     python3 -m pip install --quiet 'moto[server]' boto3 || \
         python3 -m pip install --quiet --break-system-packages 'moto[server]' boto3
 fi
+
+# The agent started as root runs its network process as this user (agent.user, docs/design.md);
+# the demo and the tests start it as root.  The Debian package creates it too (postinst).
+if ! getent passwd mskpki >/dev/null; then
+    useradd --system --user-group --no-create-home --home-dir /var/lib/mskpki \
+        --shell /usr/sbin/nologin mskpki
+fi

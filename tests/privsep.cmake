@@ -12,7 +12,7 @@ add_library(agent_release_objs OBJECT
     ${PROJECT_SOURCE_DIR}/agent/netproc.c ${PROJECT_SOURCE_DIR}/agent/keyproc.c
     ${PROJECT_SOURCE_DIR}/agent/keyclient.c
     ${PROJECT_SOURCE_DIR}/agent/main.c ${PROJECT_SOURCE_DIR}/agent/signals.c
-    ${PROJECT_SOURCE_DIR}/agent/hostile.c)
+    ${PROJECT_SOURCE_DIR}/agent/hostile.c ${PROJECT_SOURCE_DIR}/agent/hostile_fs.c)
 target_compile_options(agent_release_objs PRIVATE -UMK_TESTING)
 target_link_libraries(agent_release_objs PRIVATE mskpki_agent_core)
 add_test(NAME test_agent_release_objects

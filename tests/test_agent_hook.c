@@ -1,4 +1,5 @@
 /* test_agent_hook.c: the hook runner: environment, failures, timeout kill (agent/hook.c). */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -163,6 +164,71 @@ static void test_timeout_kills_group(void **state)
     fail_msg("grandchild %ld still running after the hook timed out", pid);
 }
 
+/* Live (not zombie) processes whose process group is pgid. */
+static int group_alive(pid_t pgid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL) {
+        char path[300];
+        char buf[512];
+        char st;
+        long grp;
+        FILE *f;
+        snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+        if (de->d_name[0] < '0' || de->d_name[0] > '9' || (f = fopen(path, "r")) == NULL) {
+            continue;
+        }
+        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        char *rp = strrchr(buf, ')');
+        if (rp != NULL && sscanf(rp + 2, "%c %*d %ld", &st, &grp) == 2 && grp == (long)pgid &&
+            st != 'Z' && st != 'X') {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* agent_hook_end (the agent stops): SIGTERM to the group, SIGKILL after the grace for a hook
+ * that ignores it; the result is a failure naming the stop, and nothing of the group is left. */
+static void test_end_on_stop(void **state)
+{
+    char *argv[] = {"/bin/sh", "-c", "trap '' TERM; sleep 300 & wait; sleep 300", NULL};
+    struct agent_hook_spec spec = {.argv = argv, .timeout_seconds = 60, .name = "x",
+                                   .cert_path = "/x", .not_after = 1};
+    struct mk_err err;
+    struct agent_hook *h = agent_hook_start(&spec, &err);
+    pid_t pid;
+    int r = 0;
+
+    (void)state;
+    assert_non_null(h);
+    pid = agent_hook_pid(h);
+    assert_true(pid > 0);
+    assert_int_equal(agent_hook_poll(h, &err), 0);
+    usleep(100000);
+    agent_hook_end(h, 200);
+    for (int i = 0; i < 500 && r == 0; i++) {
+        usleep(10000);
+        r = agent_hook_poll(h, &err);
+    }
+    assert_int_equal(r, -1);
+    assert_non_null(strstr(err.msg, "the agent is stopping"));
+    assert_int_equal(agent_hook_pid(h), 0);
+    /* The group is gone: no live process is left in it (SIGKILL is delivered asynchronously). */
+    for (int i = 0; i < 200 && group_alive(pid) > 0; i++) {
+        usleep(10000);
+    }
+    assert_int_equal(group_alive(pid), 0);
+    agent_hook_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_failure_reported),
         cmocka_unit_test(test_no_shell),
         cmocka_unit_test(test_timeout_kills_group),
+        cmocka_unit_test(test_end_on_stop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

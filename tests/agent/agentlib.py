@@ -28,6 +28,9 @@ from mskpki_testlib import (moto_argv, stop, wait_log_port, wait_port,  # noqa: 
 AGENT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.environ.get("MSKPKI_BUILD_DIR", "."), "agent", "mskpki-agent")
 
+# Prepended to the agent's command line by Env.start (e.g. setpriv to start it as another user).
+AGENT_PREFIX = []
+
 _children = []
 _dirs = []
 
@@ -127,7 +130,9 @@ class Env:
                  cert_extra="", output_extra=""):
         self.tmp = tempfile.mkdtemp(prefix="mskpki-agent-test.")
         _dirs.append(self.tmp)
-        os.chmod(self.tmp, 0o700)
+        # Searchable by others: started as root, the network process runs as agent.user
+        # (mskpki) and must reach its state directory and the configuration beneath.
+        os.chmod(self.tmp, 0o711)
         # The outputs' parent exists, as on a real host (the store creates only the last level).
         os.mkdir(os.path.join(self.tmp, "out"), 0o755)
         self.port = candidate_port()
@@ -267,7 +272,8 @@ class Agent:
         self.log_path = os.path.join(env.tmp, "agent-%d.log" % len(_children))
         self.log = open(self.log_path, "w")
         for attempt in range(5):
-            self.proc = subprocess.Popen(env.prefix + [AGENT, "--config", env.conf, "--foreground"],
+            self.proc = subprocess.Popen(AGENT_PREFIX + env.prefix +
+                                         [AGENT, "--config", env.conf, "--foreground"],
                                          env=env.env(extra_env), stdout=self.log,
                                          stderr=subprocess.STDOUT)
             _children.append(self.proc)

@@ -14,7 +14,7 @@ import sys
 
 # Symbols (nm) and strings (raw bytes) that only the test hooks bring in.  The hooks' static
 # functions are inlined at -O2, so the extern entry point and the strings are the markers.
-SYMBOLS = ("agent_keys_test_probe", "agent_hostile_run")
+SYMBOLS = ("agent_keys_test_probe", "agent_hostile_run", "agent_hostile_fs_run")
 STRINGS = (b"MSKPKI_TEST_PROBE", b"test.probe", b"MSKPKI_TEST_NO_LANDLOCK",
            b"MSKPKI_TEST_HOSTILE", b"Attacker Root CA")
 

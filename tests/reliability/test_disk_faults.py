@@ -13,6 +13,7 @@ byte-identical, exits non-zero with one error naming the directory, and never wr
   readonly     the output directory is read-only (a tmpfs remounted ro as root, else mode 0555)
   foreign      the directory is owned by another user (root only: chown to 65534)
   group_w      the directory is group-writable (0770); world_w: world-writable (0757)
+               (these three are refused at start, exit 2, by the trusted-path walk)
   symlinks     a symlink planted at the stable key path, at a future generation's name and at
                the state file's temp name: never followed, the targets outside stay untouched
 Every case is always run; one that needs root and cannot get it fails with a message rather
@@ -159,6 +160,19 @@ def readonly():
             os.chmod(env.out_dir, 0o750)
 
 
+def refused_at_start(env, what, before, pattern):
+    """Ownership and mode faults are refused before anything runs (conf/paths.c, the StrictModes
+    walk up to /): exit 2, one line naming the directory, the outputs and the state untouched."""
+    st0 = env.state()
+    rc, err = renew(env)
+    check(rc == 2, "%s: --renew exited %d, expected 2:\n%s" % (what, rc, err[-3000:]))
+    check(len(err.strip().splitlines()) == 1, "%s: not one line:\n%s" % (what, err))
+    check(re.search(pattern, err), "%s: no error matching %r:\n%s" % (what, pattern, err[-3000:]))
+    check(snapshot(env.out_dir) == before, "%s: the outputs changed" % what)
+    check_pair(env.out_dir)
+    check(env.state() == st0, "%s: the state changed" % what)
+
+
 # ---- ownership and mode --------------------------------------------------------------------
 def foreign():
     if not need_root("foreign owner"):
@@ -167,8 +181,8 @@ def foreign():
     good(env, "foreign: first")
     os.chown(env.out_dir, 65534, 65534)
     before = snapshot(env.out_dir)
-    refused(env, "foreign", before, re.escape(env.out_dir) + r": owned by uid 65534",
-            ready=False)
+    refused_at_start(env, "foreign", before,
+                     re.escape(env.out_dir) + r" is owned by uid 65534 \(only root or ")
     os.chown(env.out_dir, 0, 0)
     good(env, "foreign: back to us")
 
@@ -178,8 +192,8 @@ def writable(mode, what):
     good(env, what + ": first")
     os.chmod(env.out_dir, mode)
     before = snapshot(env.out_dir)
-    refused(env, what, before, re.escape(env.out_dir) + r": mode %04o is group- or world-writable"
-            % mode, ready=False)
+    refused_at_start(env, what, before, re.escape(env.out_dir) + r" is writable by .*\(mode %04o\)"
+                     % mode)
     # The agent never "fixes" the mode itself: the operator decides.
     check(os.stat(env.out_dir).st_mode & 0o777 == mode, "%s: mode was changed" % what)
     os.chmod(env.out_dir, 0o750)
