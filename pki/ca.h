@@ -36,6 +36,8 @@ struct pki_ca_aws_pca_config {
     double rate_per_second;         /* token bucket refill; 0 = 1 request per second */
     int burst;                      /* token bucket size; 0 = 5 */
     long poll_timeout_seconds;      /* GetCertificate polling deadline; 0 = 120 */
+    int allow_insecure_http;        /* plain http endpoint_url off loopback accepted (issue 16) */
+    long credential_process_timeout_seconds; /* 0 = 60; then the helper's group is killed */
 };
 
 /* One issuance.  Borrowed pointers, valid for the call. */
