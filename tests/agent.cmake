@@ -19,3 +19,12 @@ mk_integration_test(test_agent_alert_rules ${PROMTOOL} check rules
 mk_integration_test(test_agent_prometheus
     python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_prometheus.py $<TARGET_FILE:mskpki-agent>
     ${PROMETHEUS})
+
+# Issue 16: the metrics endpoint over TLS and mTLS (a real Prometheus scrapes it), and its
+# connection limits and per-connection deadline against idle and trickling clients.
+mk_integration_test(test_agent_metrics_tls
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_metrics_tls.py $<TARGET_FILE:mskpki-agent>
+    ${PROMETHEUS})
+mk_integration_test(test_agent_metrics_slow_clients
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_metrics_slow_clients.py
+    $<TARGET_FILE:mskpki-agent>)

@@ -251,14 +251,14 @@ static void test_listen_errors(void **state)
     struct mk_err err;
 
     (void)state;
-    assert_int_equal(agent_metrics_listen(m, "", &err), 0);
+    assert_int_equal(agent_metrics_listen(m, "", NULL, &err), 0);
     assert_int_equal(agent_metrics_port(m), 0);
-    assert_int_equal(agent_metrics_listen(m, "localhost:80", &err), -1);
+    assert_int_equal(agent_metrics_listen(m, "localhost:80", NULL, &err), -1);
     assert_int_equal(err.code, MK_ERR_CONFIG);
-    assert_int_equal(agent_metrics_listen(m, "127.0.0.1", &err), -1);
-    assert_int_equal(agent_metrics_listen(m, "[::1", &err), -1);
+    assert_int_equal(agent_metrics_listen(m, "127.0.0.1", NULL, &err), -1);
+    assert_int_equal(agent_metrics_listen(m, "[::1", NULL, &err), -1);
     /* Port 0: the kernel picks one; the server reports it. */
-    assert_int_equal(agent_metrics_listen(m, "127.0.0.1:0", &err), 0);
+    assert_int_equal(agent_metrics_listen(m, "127.0.0.1:0", NULL, &err), 0);
     assert_true(agent_metrics_port(m) > 0);
     agent_metrics_stop(m);
     assert_int_equal(agent_metrics_port(m), 0);
