@@ -532,6 +532,21 @@ static void test_network_error(void **state)
     (void)r;
 }
 
+/* Lines of the captured stderr so far that contain needle. */
+static int count_log_lines(const char *needle)
+{
+    char line[4096];
+    int n = 0;
+    fflush(stderr);
+    FILE *f = fopen(log_path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, needle) != NULL;
+    }
+    fclose(f);
+    return n;
+}
+
 /* Issue 16: plain http endpoints carry SigV4 signatures and the session token in clear. */
 static void test_insecure_http_endpoints(void **state)
 {
@@ -568,12 +583,22 @@ static void test_insecure_http_endpoints(void **state)
     o.endpoint_url = "http://user:pass@127.0.0.1:9";
     assert_null(aws_client_new(&o, &err));
     assert_non_null(strstr(err.msg, "userinfo"));
-    /* allow_insecure_http lets it through (with a warning at the start). */
+    /* allow_insecure_http lets it through, with one warning when the client starts (none per
+     * call).  No request is made: 192.0.2.1 is never contacted. */
     o.endpoint_url = "http://192.0.2.1:8080";
     o.allow_insecure_http = 1;
+    int warned = count_log_lines("event=aws.insecure_http");
     c = aws_client_new(&o, &err);
     assert_non_null(c);
     check_endpoint(c, "acm-pca", "http://192.0.2.1:8080");
+    check_endpoint(c, "kms", "http://192.0.2.1:8080");
+    assert_int_equal(count_log_lines("event=aws.insecure_http"), warned + 1);
+    aws_client_free(c);
+    /* A loopback endpoint warns of nothing. */
+    o.endpoint_url = "http://127.0.0.1:9";
+    c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    assert_int_equal(count_log_lines("event=aws.insecure_http"), warned + 1);
     aws_client_free(c);
     o.allow_insecure_http = 0;
     o.endpoint_url = NULL;
