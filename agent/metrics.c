@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -751,36 +752,51 @@ static int client_cert_ok(struct MHD_Connection *conn)
     return gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
 }
 
-/* The whole of a PEM file (at most 1 MiB), NUL-terminated.  Caller frees with sodium_free()
- * (a key may be in it). */
+/* The whole of a PEM file (at most 1 MiB), NUL-terminated.  Caller frees with pem_free() (a key
+ * may be in it). */
 static char *read_pem(const char *path, const char *setting, struct mk_err *err)
 {
     FILE *f = fopen(path, "re");
+    struct stat st;
     char *buf = NULL;
     size_t len = 0;
-    const size_t cap = 1024 * 1024;
 
     if (f == NULL) {
         mk_err_errno(err, MK_ERR_IO, "metrics: %s: cannot open %s", setting, path);
         return NULL;
     }
-    buf = sodium_malloc(cap + 1);
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        st.st_size > 1024 * 1024) {
+        mk_err_set(err, MK_ERR_IO, "metrics: %s: %s is not a regular file of 1 byte to 1 MiB",
+                   setting, path);
+        fclose(f);
+        return NULL;
+    }
+    buf = malloc((size_t)st.st_size + 1);
     if (buf == NULL) {
         mk_err_set(err, MK_ERR_NOMEM, "metrics: out of memory");
         fclose(f);
         return NULL;
     }
-    len = fread(buf, 1, cap + 1, f);
-    if (ferror(f) || len == 0 || len > cap) {
-        mk_err_set(err, MK_ERR_IO, "metrics: %s: %s is empty, unreadable or larger than 1 MiB",
-                   setting, path);
-        sodium_free(buf);
-        fclose(f);
-        return NULL;
+    len = fread(buf, 1, (size_t)st.st_size, f);
+    buf[len] = '\0';
+    if (ferror(f) || len == 0) {
+        mk_err_set(err, MK_ERR_IO, "metrics: %s: cannot read %s", setting, path);
+        sodium_memzero(buf, len);
+        free(buf);
+        buf = NULL;
     }
     fclose(f);
-    buf[len] = '\0';
     return buf;
+}
+
+/* Wipes and frees a read_pem() buffer.  NULL is a no-op. */
+static void pem_free(char *pem)
+{
+    if (pem != NULL) {
+        sodium_memzero(pem, strlen(pem));
+        free(pem);
+    }
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -938,9 +954,9 @@ int agent_metrics_listen(struct agent_metrics *m, const char *listen,
 out:
     guard_free(g);
     /* GnuTLS copied the certificates and the key when the daemon started. */
-    sodium_free(cert);
-    sodium_free(key);
-    sodium_free(trust);
+    pem_free(cert);
+    pem_free(key);
+    pem_free(trust);
     return rc;
 }
 
