@@ -613,28 +613,37 @@ static long mono_ms(const struct timespec *t)
     return (long)t->tv_sec * 1000 + t->tv_nsec / 1000000;
 }
 
+/*
+ * Sleeps until the oldest live connection's deadline, or, with no connection, until one comes:
+ * an idle agent must not wake up (tests/agent/test_idle.py counts context switches).
+ */
 static void *sweep(void *arg)
 {
     struct metrics_guard *g = arg;
     pthread_mutex_lock(&g->lock);
     while (!g->stopping) {
         struct timespec now;
+        long next = -1; /* the earliest deadline still ahead, in mono_ms() units */
         clock_gettime(CLOCK_MONOTONIC, &now);
         for (struct metrics_conn *c = g->conns; c != NULL; c = c->next) {
-            if (!c->shut && mono_ms(&now) - mono_ms(&c->start) >= g->deadline_ms) {
+            long due = mono_ms(&c->start) + g->deadline_ms;
+            if (c->shut) {
+                continue;
+            }
+            if (mono_ms(&now) >= due) {
                 shutdown(c->fd, SHUT_RDWR);
                 c->shut = 1;
                 mk_log(MK_LOG_DEBUG, "metrics.connection_deadline", "fd=%d deadline_ms=%ld",
                        c->fd, g->deadline_ms);
+            } else if (next < 0 || due < next) {
+                next = due;
             }
         }
-        /* A quarter of a second is fine-grained enough for deadlines counted in seconds. */
-        struct timespec until = now;
-        until.tv_nsec += 250 * 1000 * 1000;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
+        if (next < 0) {
+            pthread_cond_wait(&g->wake, &g->lock);
+            continue;
         }
+        struct timespec until = {next / 1000, (next % 1000) * 1000000L};
         pthread_cond_timedwait(&g->wake, &g->lock, &until);
     }
     pthread_mutex_unlock(&g->lock);
@@ -660,6 +669,7 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
         pthread_mutex_lock(&g->lock);
         c->next = g->conns;
         g->conns = c;
+        pthread_cond_signal(&g->wake); /* the sweeper may be waiting for a first connection */
         pthread_mutex_unlock(&g->lock);
         *socket_context = c;
         return;
