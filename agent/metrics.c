@@ -633,8 +633,8 @@ static void *sweep(void *arg)
             if (mono_ms(&now) >= due) {
                 shutdown(c->fd, SHUT_RDWR);
                 c->shut = 1;
-                mk_log(MK_LOG_DEBUG, "metrics.connection_deadline", "fd=%d deadline_ms=%ld",
-                       c->fd, g->deadline_ms);
+                mk_log(MK_LOG_DEBUG, "metrics.connection_deadline", "fd=%d deadline_ms=%ld", c->fd,
+                       g->deadline_ms);
             } else if (next < 0 || due < next) {
                 next = due;
             }
@@ -937,16 +937,15 @@ int agent_metrics_listen(struct agent_metrics *m, const char *listen,
     /* Before the first connection can reach handle(): the mTLS check must never be skipped. */
     m->guard = g;
     /* Port 0 on the command line of MHD means "use the address's port". */
-    d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->connection_timeout_seconds,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_conn, g, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+    d = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                         (unsigned)o->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)o->connection_timeout_seconds, MHD_OPTION_NOTIFY_CONNECTION,
+                         notify_conn, g, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (d == NULL) {
         m->guard = NULL;
-        mk_err_set(err, MK_ERR_IO,
-                   "metrics: cannot listen on %s (address in use%s?)", listen,
+        mk_err_set(err, MK_ERR_IO, "metrics: cannot listen on %s (address in use%s?)", listen,
                    cert != NULL ? ", or a bad metrics.tls_cert_file/tls_key_file/client_ca_file"
                                 : "");
         goto out;

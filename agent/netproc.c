@@ -423,8 +423,7 @@ static void reload(struct agent *a)
         agent_metrics_listen(a->metrics, cfg->metrics_listen, &cfg->metrics, &err) != 0) {
         mk_log_err("metrics.listen_failed", &err);
         /* Keep serving where scrapers already look rather than go dark. */
-        if (agent_metrics_listen(a->metrics, a->cfg->metrics_listen, &a->cfg->metrics, &err) !=
-            0) {
+        if (agent_metrics_listen(a->metrics, a->cfg->metrics_listen, &a->cfg->metrics, &err) != 0) {
             mk_log_err("metrics.listen_failed", &err);
         }
     }

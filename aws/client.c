@@ -36,7 +36,7 @@ struct aws_client {
     long request_timeout_ms;
     long deadline_ms;
     int max_attempts;
-    int allow_insecure_http;          /* plain http to non-loopback endpoints accepted */
+    int allow_insecure_http; /* plain http to non-loopback endpoints accepted */
     long credential_process_timeout_ms;
     struct aws_http *http;
     struct aws_creds_provider *creds;
@@ -109,8 +109,8 @@ out:
 extern char **environ;
 
 /* aws_url_check_endpoint for an optional url (NULL passes), with the start's warning. */
-static int check_one(const struct aws_client *c, const char *url,
-                                      const char *what, struct mk_err *err)
+static int check_one(const struct aws_client *c, const char *url, const char *what,
+                     struct mk_err *err)
 {
     int rc = url != NULL ? aws_url_check_endpoint(url, what, c->allow_insecure_http, err) : 0;
     if (rc == 1) {

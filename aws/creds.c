@@ -577,8 +577,8 @@ out:
     return rc;
 }
 
-MK_TESTABLE int aws_creds_from_process(const char *command, long timeout_ms,
-                                       struct aws_creds **out, struct mk_err *err)
+MK_TESTABLE int aws_creds_from_process(const char *command, long timeout_ms, struct aws_creds **out,
+                                       struct mk_err *err)
 {
     struct aws_buf b = {0};
     json_t *j = NULL;
@@ -639,7 +639,8 @@ static int from_container(struct aws_creds_provider *p, struct aws_creds **out, 
             aws_buf_printf(&url, err, "%s%s%s", aws_creds_ecs_base, rel[0] == '/' ? "" : "/", rel));
     } else {
         /* curl's parse decides the host, so the check and the request cannot disagree. */
-        MK_GUARD(aws_url_check_container(full, "AWS_CONTAINER_CREDENTIALS_FULL_URI", &checked, err));
+        MK_GUARD(
+            aws_url_check_container(full, "AWS_CONTAINER_CREDENTIALS_FULL_URI", &checked, err));
         MK_GUARD(aws_buf_puts(&url, checked, err));
     }
     tok = container_token(err);

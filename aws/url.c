@@ -90,8 +90,7 @@ out:
     return rc;
 }
 
-int aws_url_check_container(const char *url, const char *env, char **normalized,
-                            struct mk_err *err)
+int aws_url_check_container(const char *url, const char *env, char **normalized, struct mk_err *err)
 {
     CURLU *u = NULL;
     char *scheme = NULL;

@@ -80,11 +80,10 @@ struct pki_secret *pki_format_key_pem(EVP_PKEY *key, const struct pki_secret *pa
          * OpenSSL 3; a NULL salt gets a random one of that length (128 bits, SP 800-132). */
         p8inf = EVP_PKEY2PKCS8(key);
         MK_GUARD_OSSL(p8inf != NULL, err, MK_ERR_CRYPTO, "EVP_PKEY2PKCS8");
-        p8 = PKCS8_encrypt_ex(-1, cipher, pass, pass_len, NULL, PKI_P12_SALT_LEN, PKI_P8_ITER, p8inf,
-                              NULL, NULL);
+        p8 = PKCS8_encrypt_ex(-1, cipher, pass, pass_len, NULL, PKI_P12_SALT_LEN, PKI_P8_ITER,
+                              p8inf, NULL, NULL);
         MK_GUARD_OSSL(p8 != NULL, err, MK_ERR_CRYPTO, "PKCS8_encrypt_ex");
-        MK_GUARD_OSSL(PEM_write_bio_PKCS8(bio, p8) == 1, err, MK_ERR_CRYPTO,
-                      "PEM_write_bio_PKCS8");
+        MK_GUARD_OSSL(PEM_write_bio_PKCS8(bio, p8) == 1, err, MK_ERR_CRYPTO, "PEM_write_bio_PKCS8");
     }
     out = bio_to_secret(bio, err);
 out:

@@ -834,6 +834,22 @@ static long asn1parse_pbkdf2_iter(const char *text)
     return strtol(p + 1, NULL, 16);
 }
 
+/* kcat's output (stdout and stderr) when it creates an SSL client with dir's key and password and
+ * asks 127.0.0.1:1, where nothing listens, for metadata.  Caller frees with free(). */
+static char *kcat_load_key(const char *dir, const char *password)
+{
+    char cmd[1024];
+    char *out = NULL;
+
+    snprintf(cmd, sizeof(cmd),
+             "kcat -L -b 127.0.0.1:1 -m 1 -X security.protocol=ssl "
+             "-X ssl.key.location=%s/client.key -X ssl.key.password=%s "
+             "-X ssl.certificate.location=%s/client.crt -X ssl.ca.location=%s/ca.crt",
+             dir, password, dir, dir);
+    (void)fx_run(cmd, &out); /* non-zero either way: no broker answers */
+    return out;
+}
+
 static void test_encrypted_key(void **state)
 {
     struct st *s = *state;
@@ -882,25 +898,15 @@ static void test_encrypted_key(void **state)
 
     /* librdkafka (kcat) loads the key when it creates its client: a key it cannot decrypt fails
      * with "ssl.key.location failed" before any broker is contacted (port 1: nothing listens). */
-    snprintf(cmd, sizeof(cmd),
-             "kcat -L -b 127.0.0.1:1 -m 1 -X security.protocol=ssl -X ssl.key.location=%s/client.key "
-             "-X ssl.key.password=%s -X ssl.certificate.location=%s/client.crt "
-             "-X ssl.ca.location=%s/ca.crt",
-             s->out, "key-pass-1", s->out, s->out);
-    (void)fx_run(cmd, &out); /* non-zero: no broker answers */
+    out = kcat_load_key(s->out, "key-pass-1");
     assert_null(strstr(out, "Failed to create"));
     assert_non_null(strstr(out, "Connect to"));
     free(out);
-    snprintf(cmd, sizeof(cmd),
-             "kcat -L -b 127.0.0.1:1 -m 1 -X security.protocol=ssl -X ssl.key.location=%s/client.key "
-             "-X ssl.key.password=%s -X ssl.certificate.location=%s/client.crt "
-             "-X ssl.ca.location=%s/ca.crt",
-             s->out, "key-pass-2", s->out, s->out);
-    (void)fx_run(cmd, &out);
+    out = kcat_load_key(s->out, "key-pass-2");
     assert_non_null(strstr(out, "ssl.key.location failed"));
     free(out);
 
-    /* Java (javax.crypto.EncryptedPrivateKeyInfo, as Kafka's Java clients) decrypts it. */
+    /* Java (javax.crypto.EncryptedPrivateKeyInfo, the JDK's own PBES2) decrypts it. */
     snprintf(cmd, sizeof(cmd), "java %s/tests/tools/ReadEncryptedKey.java %s/client.key %s/pw",
              getenv("MSKPKI_SOURCE_DIR"), s->out, s->fx.tmp);
     assert_int_equal(fx_run(cmd, &out), 0);

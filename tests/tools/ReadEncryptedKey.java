@@ -1,7 +1,7 @@
 /*
- * ReadEncryptedKey: reads an encrypted PKCS#8 PEM key the way a Kafka Java client does
- * (javax.crypto.EncryptedPrivateKeyInfo, the JDK's own PBES2 support), so a key encryption Java
- * cannot read fails the test that runs it.  Run as a single-file program (java File.java).
+ * ReadEncryptedKey: reads an encrypted PKCS#8 PEM key with the JDK's own classes
+ * (javax.crypto.EncryptedPrivateKeyInfo and its PBES2 support), so a key encryption Java cannot
+ * read fails the test that runs it.  Run as a single-file program (java File.java).
  *
  * Usage: java ReadEncryptedKey.java KEY.pem PASSWORD_FILE
  * Prints "ok <algorithm> <pbe parameters>" and exits 0, or prints the error and exits 1.
