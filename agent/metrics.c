@@ -9,8 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <sodium.h>
+
+#include "conf/conf.h"
+#include "pki/log.h"
 
 #include "agent/keypolicy.h"
 #include "pki/text.h"
@@ -70,6 +78,7 @@ struct agent_metrics {
     size_t n_cur;
     struct MHD_Daemon *daemon;
     unsigned port;
+    struct metrics_guard *guard; /* the running daemon's connection list and sweeper, or NULL */
 };
 
 struct agent_metrics *agent_metrics_new(const char *version, struct mk_err *err)
@@ -590,6 +599,235 @@ static enum MHD_Result text_reply(struct MHD_Connection *conn, unsigned status, 
     return reply(conn, status, "text/plain; charset=utf-8", body, strlen(body));
 }
 
+/*
+ * The connection guard (issue 16).  libmicrohttpd's own timeout is an idle timeout: a client that
+ * sends a byte every few seconds keeps its slot for ever, and 64 of them blocked every scrape.  So
+ * each connection also gets an absolute deadline (metrics.connection_timeout from its accept):
+ * the sweeper thread shuts down the socket of any connection older than that, and libmicrohttpd
+ * then sees the end of the stream and closes it.  shutdown(2) never frees the descriptor, and the
+ * list entry is removed (under lock) before libmicrohttpd closes it, so the sweeper cannot touch
+ * a descriptor that was reused.  Together with the per-address limit, one client address cannot
+ * hold more than max_connections_per_ip slots, nor any slot for longer than the deadline.
+ */
+struct metrics_conn {
+    int fd;
+    int shut;
+    struct timespec start;
+    struct metrics_conn *next;
+};
+
+struct metrics_guard {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t sweeper;
+    int sweeper_started;
+    int stopping; /* under lock */
+    long deadline_ms;
+    int verify_client;
+    struct metrics_conn *conns; /* under lock */
+};
+
+static long mono_ms(const struct timespec *t)
+{
+    return (long)t->tv_sec * 1000 + t->tv_nsec / 1000000;
+}
+
+/*
+ * Sleeps until the oldest live connection's deadline, or, with no connection, until one comes:
+ * an idle agent must not wake up (tests/agent/test_idle.py counts context switches).
+ */
+static void *sweep(void *arg)
+{
+    struct metrics_guard *g = arg;
+    pthread_mutex_lock(&g->lock);
+    while (!g->stopping) {
+        struct timespec now;
+        long next = -1; /* the earliest deadline still ahead, in mono_ms() units */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        for (struct metrics_conn *c = g->conns; c != NULL; c = c->next) {
+            long due = mono_ms(&c->start) + g->deadline_ms;
+            if (c->shut) {
+                continue;
+            }
+            if (mono_ms(&now) >= due) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->shut = 1;
+                mk_log(MK_LOG_DEBUG, "metrics.connection_deadline", "fd=%d deadline_ms=%ld", c->fd,
+                       g->deadline_ms);
+            } else if (next < 0 || due < next) {
+                next = due;
+            }
+        }
+        if (next < 0) {
+            pthread_cond_wait(&g->wake, &g->lock);
+            continue;
+        }
+        struct timespec until = {next / 1000, (next % 1000) * 1000000L};
+        pthread_cond_timedwait(&g->wake, &g->lock, &until);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return NULL;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION, on libmicrohttpd's thread. */
+static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+                        enum MHD_ConnectionNotificationCode toe)
+{
+    struct metrics_guard *g = cls;
+    struct metrics_conn *c = *socket_context;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c = ci != NULL ? calloc(1, sizeof(*c)) : NULL;
+        if (c == NULL) {
+            return; /* out of memory: this one has only the idle timeout */
+        }
+        c->fd = ci->connect_fd;
+        clock_gettime(CLOCK_MONOTONIC, &c->start);
+        pthread_mutex_lock(&g->lock);
+        c->next = g->conns;
+        g->conns = c;
+        pthread_cond_signal(&g->wake); /* the sweeper may be waiting for a first connection */
+        pthread_mutex_unlock(&g->lock);
+        *socket_context = c;
+        return;
+    }
+    if (c == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&g->lock);
+    for (struct metrics_conn **pp = &g->conns; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g->lock);
+    free(c);
+    *socket_context = NULL;
+}
+
+static struct metrics_guard *guard_new(long deadline_ms, int verify_client, struct mk_err *err)
+{
+    struct metrics_guard *g = calloc(1, sizeof(*g));
+    pthread_condattr_t ca;
+
+    if (g == NULL) {
+        mk_err_set(err, MK_ERR_NOMEM, "metrics: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    g->deadline_ms = deadline_ms;
+    g->verify_client = verify_client;
+    return g;
+}
+
+static int guard_start(struct metrics_guard *g, struct mk_err *err)
+{
+    int rc = pthread_create(&g->sweeper, NULL, sweep, g);
+    if (rc != 0) {
+        errno = rc;
+        mk_err_errno(err, MK_ERR_IO, "metrics: pthread_create");
+        return -1;
+    }
+    g->sweeper_started = 1;
+    return 0;
+}
+
+/* After MHD_stop_daemon (which reported every connection closed).  NULL is a no-op. */
+static void guard_free(struct metrics_guard *g)
+{
+    if (g == NULL) {
+        return;
+    }
+    if (g->sweeper_started) {
+        pthread_mutex_lock(&g->lock);
+        g->stopping = 1;
+        pthread_cond_signal(&g->wake);
+        pthread_mutex_unlock(&g->lock);
+        pthread_join(g->sweeper, NULL);
+    }
+    while (g->conns != NULL) {
+        struct metrics_conn *next = g->conns->next;
+        free(g->conns);
+        g->conns = next;
+    }
+    pthread_cond_destroy(&g->wake);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
+/* mTLS: a certificate was presented and verifies against metrics.client_ca_file.  libmicrohttpd
+ * only requests one (GNUTLS_CERT_REQUEST), so the requirement is enforced here. */
+static int client_cert_ok(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    unsigned status = 0;
+    unsigned n = 0;
+
+    if (ci == NULL || ci->tls_session == NULL) {
+        return 0;
+    }
+    gnutls_session_t s = (gnutls_session_t)ci->tls_session;
+    if (gnutls_certificate_get_peers(s, &n) == NULL || n == 0) {
+        return 0;
+    }
+    return gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
+}
+
+/* The whole of a PEM file (at most 1 MiB), NUL-terminated.  Caller frees with pem_free() (a key
+ * may be in it). */
+static char *read_pem(const char *path, const char *setting, struct mk_err *err)
+{
+    FILE *f = fopen(path, "re");
+    struct stat st;
+    char *buf = NULL;
+    size_t len = 0;
+
+    if (f == NULL) {
+        mk_err_errno(err, MK_ERR_IO, "metrics: %s: cannot open %s", setting, path);
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        st.st_size > 1024 * 1024) {
+        mk_err_set(err, MK_ERR_IO, "metrics: %s: %s is not a regular file of 1 byte to 1 MiB",
+                   setting, path);
+        fclose(f);
+        return NULL;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        mk_err_set(err, MK_ERR_NOMEM, "metrics: out of memory");
+        fclose(f);
+        return NULL;
+    }
+    len = fread(buf, 1, (size_t)st.st_size, f);
+    buf[len] = '\0';
+    if (ferror(f) || len == 0) {
+        mk_err_set(err, MK_ERR_IO, "metrics: %s: cannot read %s", setting, path);
+        sodium_memzero(buf, len);
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Wipes and frees a read_pem() buffer.  NULL is a no-op. */
+static void pem_free(char *pem)
+{
+    if (pem != NULL) {
+        sodium_memzero(pem, strlen(pem));
+        free(pem);
+    }
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **req_cls)
@@ -599,6 +837,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     size_t len = 0;
     char *body;
 
+    /* Read under no lock: the guard lives as long as the daemon that calls us. */
+    if (m->guard != NULL && m->guard->verify_client && !client_cert_ok(conn)) {
+        return text_reply(conn, MHD_HTTP_FORBIDDEN, "a client certificate is required\n");
+    }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         return text_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
     }
@@ -664,14 +906,25 @@ out:
     return rc;
 }
 
-int agent_metrics_listen(struct agent_metrics *m, const char *listen, struct mk_err *err)
+int agent_metrics_listen(struct agent_metrics *m, const char *listen,
+                         const struct conf_metrics *opts, struct mk_err *err)
 {
+    static const struct conf_metrics defaults = {
+        .connection_timeout_seconds = 10, .max_connections = 64, .max_connections_per_ip = 8};
+    const struct conf_metrics *o = opts != NULL ? opts : &defaults;
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
     int v6 = 0;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
-    struct MHD_Daemon *d;
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
+    struct MHD_Daemon *d = NULL;
     const union MHD_DaemonInfo *info;
+    struct metrics_guard *g = NULL;
+    char *cert = NULL;
+    char *key = NULL;
+    char *trust = NULL;
+    int rc = -1;
+    struct MHD_OptionItem tls[4];
+    size_t nt = 0;
 
     agent_metrics_stop(m);
     if (listen == NULL || listen[0] == '\0') {
@@ -683,18 +936,66 @@ int agent_metrics_listen(struct agent_metrics *m, const char *listen, struct mk_
     if (v6) {
         flags |= MHD_USE_IPv6;
     }
+    if (o->tls_cert_file != NULL) {
+        cert = read_pem(o->tls_cert_file, "metrics.tls_cert_file", err);
+        MK_GUARD_PTR(cert);
+        key = read_pem(o->tls_key_file, "metrics.tls_key_file", err);
+        MK_GUARD_PTR(key);
+        tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
+        tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+        if (o->client_ca_file != NULL) {
+            trust = read_pem(o->client_ca_file, "metrics.client_ca_file", err);
+            MK_GUARD_PTR(trust);
+            tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, trust};
+        }
+        flags |= MHD_USE_TLS;
+    }
+    tls[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    g = guard_new(o->connection_timeout_seconds * 1000, o->client_ca_file != NULL, err);
+    MK_GUARD_PTR(g);
+    /* Before the first connection can reach handle(): the mTLS check must never be skipped. */
+    m->guard = g;
     /* Port 0 on the command line of MHD means "use the address's port". */
     d = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+                         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                         (unsigned)o->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)o->connection_timeout_seconds, MHD_OPTION_NOTIFY_CONNECTION,
+                         notify_conn, g, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (d == NULL) {
-        mk_err_set(err, MK_ERR_IO, "metrics: cannot listen on %s (address in use?)", listen);
-        return -1;
+        m->guard = NULL;
+        mk_err_set(err, MK_ERR_IO, "metrics: cannot listen on %s (address in use%s?)", listen,
+                   cert != NULL ? ", or a bad metrics.tls_cert_file/tls_key_file/client_ca_file"
+                                : "");
+        goto out;
+    }
+    if (guard_start(g, err) != 0) {
+        MHD_stop_daemon(d);
+        m->guard = NULL;
+        goto out;
     }
     m->daemon = d;
+    g = NULL;
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     m->port = info != NULL ? info->port : 0;
-    return 0;
+    rc = 0;
+out:
+    guard_free(g);
+    /* GnuTLS copied the certificates and the key when the daemon started. */
+    pem_free(cert);
+    pem_free(key);
+    pem_free(trust);
+    return rc;
+}
+
+int agent_metrics_opts_equal(const struct conf_metrics *a, const struct conf_metrics *b)
+{
+    const char *ca = a->client_ca_file != NULL ? a->client_ca_file : "";
+    const char *cb = b->client_ca_file != NULL ? b->client_ca_file : "";
+    return a->insecure == b->insecure &&
+           a->connection_timeout_seconds == b->connection_timeout_seconds &&
+           a->max_connections == b->max_connections &&
+           a->max_connections_per_ip == b->max_connections_per_ip && strcmp(ca, cb) == 0;
 }
 
 unsigned agent_metrics_port(struct agent_metrics *m)
@@ -709,4 +1010,6 @@ void agent_metrics_stop(struct agent_metrics *m)
         m->daemon = NULL;
         m->port = 0;
     }
+    guard_free(m->guard);
+    m->guard = NULL;
 }

@@ -16,6 +16,7 @@
 #include "pki/err.h"
 
 struct agent_metrics;
+struct conf_metrics;
 
 /* Caller frees with agent_metrics_free(). */
 struct agent_metrics *agent_metrics_new(const char *version, struct mk_err *err) MK_MUST_CHECK;
@@ -23,10 +24,15 @@ struct agent_metrics *agent_metrics_new(const char *version, struct mk_err *err)
 void agent_metrics_free(struct agent_metrics *m);
 
 /* Serves /metrics and /healthz on listen ("127.0.0.1:9464", "[::1]:9464"); "" or NULL serves
- * nothing.  Replaces a running server.  MK_ERR_CONFIG for a bad address, MK_ERR_IO when the
- * port cannot be bound. */
+ * nothing.  Replaces a running server.  opts (borrowed for the call; NULL = plain http, 10 s,
+ * 64 connections, 8 per client address) gives TLS (with mTLS when client_ca_file is set: a
+ * request without a certificate that verifies gets 403), the per-connection deadline and the
+ * connection limits.  MK_ERR_CONFIG for a bad address, MK_ERR_IO when the port cannot be bound
+ * or a TLS file cannot be read. */
 int agent_metrics_listen(struct agent_metrics *m, const char *listen,
-                         struct mk_err *err) MK_MUST_CHECK;
+                         const struct conf_metrics *opts, struct mk_err *err) MK_MUST_CHECK;
+/* 1 when a and b need no restart of the server (TLS files aside: those are re-read always). */
+int agent_metrics_opts_equal(const struct conf_metrics *a, const struct conf_metrics *b);
 /* The bound port, 0 when not serving. */
 unsigned agent_metrics_port(struct agent_metrics *m);
 void agent_metrics_stop(struct agent_metrics *m);

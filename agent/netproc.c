@@ -451,11 +451,15 @@ static void reload(struct agent *a)
         conf_free(cfg);
         return;
     }
-    listen_changed = strcmp(cfg->metrics_listen, a->cfg->metrics_listen) != 0;
-    if (listen_changed && agent_metrics_listen(a->metrics, cfg->metrics_listen, &err) != 0) {
+    /* With TLS on, a reload also picks up renewed certificate files. */
+    listen_changed = strcmp(cfg->metrics_listen, a->cfg->metrics_listen) != 0 ||
+                     cfg->metrics.tls_cert_file != NULL || a->cfg->metrics.tls_cert_file != NULL ||
+                     !agent_metrics_opts_equal(&cfg->metrics, &a->cfg->metrics);
+    if (listen_changed &&
+        agent_metrics_listen(a->metrics, cfg->metrics_listen, &cfg->metrics, &err) != 0) {
         mk_log_err("metrics.listen_failed", &err);
         /* Keep serving where scrapers already look rather than go dark. */
-        if (agent_metrics_listen(a->metrics, a->cfg->metrics_listen, &err) != 0) {
+        if (agent_metrics_listen(a->metrics, a->cfg->metrics_listen, &a->cfg->metrics, &err) != 0) {
             mk_log_err("metrics.listen_failed", &err);
         }
     }
@@ -716,7 +720,7 @@ int agent_netproc_main(const struct agent_netproc_args *args)
         goto out;
     }
     if (watchdog_open(&a, &err) != 0 ||
-        agent_metrics_listen(a.metrics, a.cfg->metrics_listen, &err) != 0) {
+        agent_metrics_listen(a.metrics, a.cfg->metrics_listen, &a.cfg->metrics, &err) != 0) {
         mk_log_err("agent.start_failed", &err);
         goto out;
     }

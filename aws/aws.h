@@ -39,6 +39,10 @@ struct aws_client_options {
     long request_timeout_ms;  /* per attempt; 0 = 30000 */
     long deadline_ms;         /* whole call with retries; 0 = 120000 */
     int max_attempts;         /* 0 = 5 */
+    /* Plain http:// endpoints are refused (MK_ERR_CONFIG) unless the host is loopback or this is
+     * set; each one it lets through is logged as a warning when the client is created. */
+    int allow_insecure_http;
+    long credential_process_timeout_ms; /* 0 = 60000; the helper's process group is killed */
     /* Added for multi-account audits: when role_arn is set, every call is signed with the
      * credentials of STS AssumeRole(role_arn), called with the chain's credentials (the chain
      * above is the source; the role is assumed again before it expires). */

@@ -39,6 +39,8 @@ int aws_query_call_as(struct aws_client *client, const char *service, const char
 /* The transport and settings creds.c needs for metadata services.  Borrowed. */
 struct aws_http *aws_client_http(struct aws_client *c);
 const char *aws_client_ca_bundle(const struct aws_client *c);
+/* The credential_process timeout in milliseconds (aws_client_options). */
+long aws_client_process_timeout_ms(const struct aws_client *c);
 
 /* The endpoint base URL (no trailing '/') for service.  Caller frees with free(). */
 char *aws_client_endpoint(const struct aws_client *c, const char *service,

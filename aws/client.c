@@ -19,6 +19,7 @@
 #include "aws/http.h"
 #include "aws/profile.h"
 #include "aws/sigv4.h"
+#include "aws/url.h"
 #include "aws/xml.h"
 #include "pki/log.h"
 #include "pki/secret.h"
@@ -35,6 +36,8 @@ struct aws_client {
     long request_timeout_ms;
     long deadline_ms;
     int max_attempts;
+    int allow_insecure_http; /* plain http to non-loopback endpoints accepted */
+    long credential_process_timeout_ms;
     struct aws_http *http;
     struct aws_creds_provider *creds;
 };
@@ -103,6 +106,47 @@ out:
     return rc;
 }
 
+extern char **environ;
+
+/* aws_url_check_endpoint for an optional url (NULL passes), with the start's warning. */
+static int check_one(const struct aws_client *c, const char *url, const char *what,
+                     struct mk_err *err)
+{
+    int rc = url != NULL ? aws_url_check_endpoint(url, what, c->allow_insecure_http, err) : 0;
+    if (rc == 1) {
+        mk_log(MK_LOG_WARN, "aws.insecure_http",
+               "setting=%s allow_insecure_http=true: requests to this plain http endpoint carry "
+               "their signatures and session token in clear",
+               what);
+    }
+    return rc;
+}
+
+/*
+ * Checks every endpoint override known at start (the option, AWS_ENDPOINT_URL and each
+ * AWS_ENDPOINT_URL_<SERVICE>), so a plain http one fails the start rather than the first call,
+ * and warns once per start for each one allow_insecure_http lets through.
+ */
+static int check_endpoints(const struct aws_client *c, struct mk_err *err)
+{
+    static const char prefix[] = "AWS_ENDPOINT_URL";
+    int rc = check_one(c, c->endpoint_url, "endpoint_url", err);
+    for (char **e = environ; rc >= 0 && e != NULL && *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        char name[128];
+        size_t len = eq != NULL ? (size_t)(eq - *e) : 0;
+        /* AWS_ENDPOINT_URL itself or AWS_ENDPOINT_URL_<SERVICE>, set and not empty. */
+        if (eq == NULL || eq[1] == '\0' || len >= sizeof(name) ||
+            strncmp(*e, prefix, sizeof(prefix) - 1) != 0 ||
+            (len != sizeof(prefix) - 1 && (*e)[sizeof(prefix) - 1] != '_')) {
+            continue;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - *e), *e);
+        rc = check_one(c, eq + 1, name, err);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
 struct aws_client *aws_client_new(const struct aws_client_options *opts, struct mk_err *err)
 {
     static const struct aws_client_options none = {0};
@@ -124,6 +168,10 @@ struct aws_client *aws_client_new(const struct aws_client_options *opts, struct 
     c->request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : 30000;
     c->deadline_ms = o->deadline_ms > 0 ? o->deadline_ms : 120000;
     c->max_attempts = o->max_attempts > 0 ? o->max_attempts : 5;
+    c->allow_insecure_http = o->allow_insecure_http;
+    c->credential_process_timeout_ms =
+        o->credential_process_timeout_ms > 0 ? o->credential_process_timeout_ms : 60000;
+    MK_GUARD(check_endpoints(c, err));
     c->http = aws_http_new(err);
     MK_GUARD_PTR(c->http);
     c->creds = aws_creds_provider_new(c, o->profile, err);
@@ -177,6 +225,11 @@ const char *aws_client_ca_bundle(const struct aws_client *c)
     return c->ca_bundle;
 }
 
+long aws_client_process_timeout_ms(const struct aws_client *c)
+{
+    return c->credential_process_timeout_ms;
+}
+
 /* AWS_ENDPOINT_URL_<SERVICE>: the service id upper-cased with '-' as '_' ("ACM_PCA"). */
 static const char *service_endpoint_env(const char *service)
 {
@@ -206,6 +259,10 @@ char *aws_client_endpoint(const struct aws_client *c, const char *service, struc
     }
     int rc;
     if (url != NULL) {
+        /* Checked again per call: AWS_ENDPOINT_URL_<SERVICE> may name a service first used now. */
+        if (aws_url_check_endpoint(url, "endpoint URL", c->allow_insecure_http, err) < 0) {
+            return NULL;
+        }
         size_t len = strlen(url);
         while (len > 0 && url[len - 1] == '/') {
             len--;

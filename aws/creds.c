@@ -27,6 +27,7 @@
 #include "aws/buf.h"
 #include "aws/client-int.h"
 #include "aws/profile.h"
+#include "aws/url.h"
 #include "aws/xml.h"
 #include "pki/log.h"
 
@@ -422,36 +423,48 @@ static int from_env(struct aws_creds **out, struct mk_err *err)
 
 /* ---- credential_process ---- */
 
-/* Reads the child's stdout until EOF, the size limit or the timeout. */
-static int read_child(int fd, struct aws_buf *b, struct mk_err *err)
+static long ms_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+static void timeout_err(long timeout_ms, struct mk_err *err)
+{
+    mk_err_set(err, MK_ERR_TIMEOUT,
+               "credential_process: no answer within %ld s (killed; the timeout is "
+               "ca.aws_pca.credential_process_timeout)",
+               (timeout_ms + 999) / 1000);
+}
+
+/* Reads the child's stdout until EOF, the size limit or the deadline (start + timeout_ms). */
+static int read_child(int fd, const struct timespec *start, long timeout_ms, struct aws_buf *b,
+                      struct mk_err *err)
 {
     char chunk[4096];
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (spent >= PROCESS_TIMEOUT_MS) {
-            mk_err_set(err, MK_ERR_TIMEOUT, "credential_process: no answer within %d s",
-                       PROCESS_TIMEOUT_MS / 1000);
+        long spent = ms_since(start);
+        if (spent >= timeout_ms) {
+            timeout_err(timeout_ms, err);
             return -1;
         }
         struct pollfd pfd = {fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, (int)(PROCESS_TIMEOUT_MS - spent));
-        if (pr < 0 && errno == EINTR) {
-            continue;
-        }
+        int pr = poll(&pfd, 1, (int)(timeout_ms - spent));
         if (pr <= 0) {
-            continue;
+            continue; /* EINTR or the deadline, checked above */
         }
         ssize_t n = read(fd, chunk, sizeof(chunk));
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (n <= 0) {
+        if (n < 0) {
+            mk_err_errno(err, MK_ERR_CREDS, "credential_process: read");
+            return -1;
+        }
+        if (n == 0) {
             sodium_memzero(chunk, sizeof(chunk));
-            return n == 0 ? 0 : -1;
+            return 0;
         }
         if (b->len + (size_t)n > PROCESS_MAX_OUT) {
             mk_err_set(err, MK_ERR_CREDS, "credential_process: output larger than %d bytes",
@@ -465,21 +478,58 @@ static int read_child(int fd, struct aws_buf *b, struct mk_err *err)
     }
 }
 
-/* Runs command with /bin/sh -c, stdout captured, stderr passed through. */
-static int run_process(const char *command, struct aws_buf *outb, struct mk_err *err)
+/* Waits for pid until the deadline.  Returns 0 with *status, or -1 when it is still running. */
+static int wait_child(pid_t pid, const struct timespec *start, long timeout_ms, int *status)
+{
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid) {
+            return 0;
+        }
+        if (r < 0 && errno != EINTR) {
+            *status = 0;
+            return 0; /* not ours to wait for any more */
+        }
+        if (ms_since(start) >= timeout_ms) {
+            return -1;
+        }
+        struct timespec nap = {0, 10 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+}
+
+/*
+ * Runs command with /bin/sh -c in a process group of its own, stdout captured, stderr passed
+ * through.  timeout_ms bounds the whole run: reading the answer and waiting for the exit.  When it
+ * passes, the whole group is killed, so a helper that closed stdout and kept running, or one that
+ * left a child holding the pipe, cannot stall the agent.
+ */
+static int run_process(const char *command, long timeout_ms, struct aws_buf *outb,
+                       struct mk_err *err)
 {
     int fds[2] = {-1, -1};
     int rc = -1;
     pid_t pid = -1;
     posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
     int fa_ok = 0;
+    int attr_ok = 0;
+    int status = 0;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     MK_ENSURE_ERRNO(pipe2(fds, O_CLOEXEC) == 0, err, MK_ERR_CREDS, "credential_process: pipe");
     MK_ENSURE(posix_spawn_file_actions_init(&fa) == 0, err, MK_ERR_NOMEM, "out of memory");
     fa_ok = 1;
+    MK_ENSURE(posix_spawnattr_init(&attr) == 0, err, MK_ERR_NOMEM, "out of memory");
+    attr_ok = 1;
+    /* pgroup 0: the child's own pid, so kill(-pid) reaches everything it started. */
+    MK_ENSURE(posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP) == 0 &&
+                  posix_spawnattr_setpgroup(&attr, 0) == 0,
+              err, MK_ERR_CREDS, "credential_process: posix_spawnattr");
     posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     char *argv[] = {"/bin/sh", "-c", (char *)command, NULL};
-    int sr = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+    int sr = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ);
     if (sr != 0) {
         errno = sr;
         mk_err_errno(err, MK_ERR_CREDS, "credential_process: cannot start /bin/sh");
@@ -488,23 +538,32 @@ static int run_process(const char *command, struct aws_buf *outb, struct mk_err 
     }
     close(fds[1]);
     fds[1] = -1;
-    if (read_child(fds[0], outb, err) != 0) {
-        kill(pid, SIGKILL);
+    if (read_child(fds[0], &start, timeout_ms, outb, err) != 0) {
+        goto out;
+    }
+    if (wait_child(pid, &start, timeout_ms, &status) != 0) {
+        timeout_err(timeout_ms, err);
+        goto out;
+    }
+    pid = -1;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        /* Not the output: a failing helper may print anything, secrets included. */
+        mk_err_set(err, MK_ERR_CREDS, "credential_process exited with %s %d",
+                   WIFEXITED(status) ? "status" : "signal",
+                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
         goto out;
     }
     rc = 0;
 out:
     if (pid > 0) {
-        int status = 0;
+        /* Failed or timed out while the helper runs: end its whole group, then reap it. */
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
-        if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-            /* Not the output: a failing helper may print anything, secrets included. */
-            mk_err_set(err, MK_ERR_CREDS, "credential_process exited with %s %d",
-                       WIFEXITED(status) ? "status" : "signal",
-                       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-            rc = -1;
-        }
+    }
+    if (attr_ok) {
+        posix_spawnattr_destroy(&attr);
     }
     if (fa_ok) {
         posix_spawn_file_actions_destroy(&fa);
@@ -518,13 +577,13 @@ out:
     return rc;
 }
 
-MK_TESTABLE int aws_creds_from_process(const char *command, struct aws_creds **out,
+MK_TESTABLE int aws_creds_from_process(const char *command, long timeout_ms, struct aws_creds **out,
                                        struct mk_err *err)
 {
     struct aws_buf b = {0};
     json_t *j = NULL;
     int rc = -1;
-    MK_GUARD(run_process(command, &b, err));
+    MK_GUARD(run_process(command, timeout_ms > 0 ? timeout_ms : PROCESS_TIMEOUT_MS, &b, err));
     j = parse_json_creds(b.data != NULL ? b.data : "", b.len, "credential_process", err);
     MK_GUARD_PTR(j);
     json_t *ver = json_object_get(j, "Version");
@@ -540,30 +599,6 @@ out:
 }
 
 /* ---- container ---- */
-
-/* http:// is allowed only to loopback and the ECS/EKS agent addresses, as in the SDKs. */
-static int container_url_allowed(const char *url)
-{
-    static const char *const ok[] = {"http://127.",
-                                     "http://localhost:",
-                                     "http://localhost/",
-                                     "http://[::1]",
-                                     "http://169.254.170.2:",
-                                     "http://169.254.170.2/",
-                                     "http://169.254.170.23:",
-                                     "http://169.254.170.23/",
-                                     "http://[fd00:ec2::23]",
-                                     NULL};
-    if (strncasecmp(url, "https://", 8) == 0) {
-        return 1;
-    }
-    for (size_t i = 0; ok[i] != NULL; i++) {
-        if (strncasecmp(url, ok[i], strlen(ok[i])) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
 
 static struct pki_secret *container_token(struct mk_err *err)
 {
@@ -589,6 +624,7 @@ static int from_container(struct aws_creds_provider *p, struct aws_creds **out, 
 {
     const char *rel = env_nonempty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
     const char *full = env_nonempty("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    char *checked = NULL;
     struct aws_buf url = {0};
     struct aws_buf auth = {0};
     struct pki_secret *tok = NULL;
@@ -602,10 +638,10 @@ static int from_container(struct aws_creds_provider *p, struct aws_creds **out, 
         MK_GUARD(
             aws_buf_printf(&url, err, "%s%s%s", aws_creds_ecs_base, rel[0] == '/' ? "" : "/", rel));
     } else {
-        MK_ENSURE(container_url_allowed(full), err, MK_ERR_CREDS,
-                  "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or a loopback/ECS http "
-                  "address");
-        MK_GUARD(aws_buf_puts(&url, full, err));
+        /* curl's parse decides the host, so the check and the request cannot disagree. */
+        MK_GUARD(
+            aws_url_check_container(full, "AWS_CONTAINER_CREDENTIALS_FULL_URI", &checked, err));
+        MK_GUARD(aws_buf_puts(&url, checked, err));
     }
     tok = container_token(err);
     MK_GUARD_PTR(tok);
@@ -634,6 +670,7 @@ out:
     json_wipe_free(j);
     aws_http_response_clear(&resp);
     pki_secret_free(tok);
+    free(checked);
     aws_buf_free(&url);
     aws_buf_free(&auth);
     return rc;
@@ -817,7 +854,7 @@ static int from_profile(struct aws_creds_provider *p, const struct aws_profiles 
         return rc;
     }
     if (process != NULL) {
-        rc = aws_creds_from_process(process, out, err);
+        rc = aws_creds_from_process(process, aws_client_process_timeout_ms(p->client), out, err);
         if (rc < 0) {
             mk_err_prefix(err, "profile '%s'", name);
         }

@@ -1204,6 +1204,8 @@ struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struc
      * credential chain (web identity on EKS, role profiles) keep their own endpoints. */
     opts.endpoint_service = "acm-pca";
     opts.ca_bundle = cfg->ca_bundle;
+    opts.allow_insecure_http = cfg->allow_insecure_http;
+    opts.credential_process_timeout_ms = cfg->credential_process_timeout_seconds * 1000;
     /* One call (with its internal retries) never outlives the polling deadline. */
     opts.deadline_ms = impl->poll_timeout < 120 ? impl->poll_timeout * 1000 : 120000;
     impl->client = aws_client_new(&opts, err);

@@ -38,6 +38,8 @@ struct pki_ca_aws_pca_config {
     long poll_timeout_seconds;      /* GetCertificate polling deadline; 0 = 120 */
     const char *trust_anchor_file;  /* PEM the agent's key process verifies chains to; NULL = the
                                      * CA certificate pinned at the first store */
+    int allow_insecure_http;        /* plain http endpoint_url off loopback accepted (issue 16) */
+    long credential_process_timeout_seconds; /* 0 = 60; then the helper's group is killed */
 };
 
 /* One issuance.  Borrowed pointers, valid for the call. */

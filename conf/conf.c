@@ -19,9 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <libconfig.h>
+
+#include "aws/url.h"
 
 #define CONF_DEFAULT_STATE_DIR "/var/lib/mskpki"
 #define CONF_DEFAULT_METRICS "127.0.0.1:9464"
@@ -74,8 +77,15 @@ static const char *const keys_aws_pca[] = {"ca_arn",
                                            "burst",
                                            "poll_timeout",
                                            "trust_anchor_file",
+                                           /* issue 16, see parse_hardening() */
+                                           "allow_insecure_http",
+                                           "credential_process_timeout",
                                            NULL};
-static const char *const keys_metrics[] = {"listen", NULL};
+static const char *const keys_metrics[] = {"listen",
+                                           /* issue 16, see parse_hardening() */
+                                           "insecure", "tls_cert_file", "tls_key_file",
+                                           "client_ca_file", "connection_timeout",
+                                           "max_connections", "max_connections_per_ip", NULL};
 static const char *const keys_log[] = {"level", "target", NULL};
 static const char *const keys_retry[] = {"min", "max", NULL};
 static const char *const keys_cert[] = {"name",         "subject",  "san",   "key_type",
@@ -1295,6 +1305,85 @@ static int parse_agent(struct conf_ctx *c, const config_setting_t *root, struct 
     return 0;
 }
 
+/* ---- issue 16: transport hardening of the AWS client and the metrics endpoint ------------- */
+
+/* 1 when a metrics.listen value ("ipv4:port", "[ipv6]:port") binds a loopback address only. */
+static int listen_is_loopback(const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    char host[INET6_ADDRSTRLEN + 2];
+    if (colon == NULL || (size_t)(colon - v) >= sizeof(host)) {
+        return 0;
+    }
+    memcpy(host, v, (size_t)(colon - v));
+    host[colon - v] = '\0';
+    return aws_url_host_is_loopback(host) && strcasecmp(host, "localhost") != 0;
+}
+
+static int read_limit(struct conf_ctx *c, const config_setting_t *grp, const char *name, long *out)
+{
+    long long v = *out;
+    if (read_int(c, grp, name, &v) != 0) {
+        return -1;
+    }
+    if (v < 1 || v > 100000) {
+        return conf_fail(c, member(grp, name), NULL, "must be 1..100000");
+    }
+    *out = (long)v;
+    return 0;
+}
+
+static int parse_hardening(struct conf_ctx *c, const config_setting_t *root, struct conf *cfg)
+{
+    const config_setting_t *m = member(root, "metrics");
+    const config_setting_t *a = member(member(root, "ca"), "aws_pca");
+    struct conf_metrics *mt = &cfg->metrics;
+    struct pki_ca_aws_pca_config *pca = &cfg->ca.aws_pca;
+    struct mk_err e = {0};
+
+    mt->connection_timeout_seconds = 10;
+    mt->max_connections = 64;
+    mt->max_connections_per_ip = 8;
+    if (read_bool(c, m, "insecure", &mt->insecure) != 0 ||
+        read_str(c, m, "tls_cert_file", STR_ABSPATH, &mt->tls_cert_file) != 0 ||
+        read_str(c, m, "tls_key_file", STR_ABSPATH, &mt->tls_key_file) != 0 ||
+        read_str(c, m, "client_ca_file", STR_ABSPATH, &mt->client_ca_file) != 0 ||
+        read_duration(c, m, "connection_timeout", &mt->connection_timeout_seconds) != 0 ||
+        read_limit(c, m, "max_connections", &mt->max_connections) != 0 ||
+        read_limit(c, m, "max_connections_per_ip", &mt->max_connections_per_ip) != 0) {
+        return -1;
+    }
+    if ((mt->tls_cert_file == NULL) != (mt->tls_key_file == NULL)) {
+        return conf_fail(c, m, mt->tls_cert_file == NULL ? "tls_cert_file" : "tls_key_file",
+                         "tls_cert_file and tls_key_file go together");
+    }
+    if (mt->client_ca_file != NULL && mt->tls_cert_file == NULL) {
+        return conf_fail(c, member(m, "client_ca_file"), NULL,
+                         "needs tls_cert_file and tls_key_file (mTLS is on top of TLS)");
+    }
+    /* Scrapes are unauthenticated and in clear unless TLS is on: off the host, that must be a
+     * decision written in the file, not the default. */
+    if (cfg->metrics_listen[0] != '\0' && !listen_is_loopback(cfg->metrics_listen) &&
+        mt->tls_cert_file == NULL && !mt->insecure) {
+        return conf_fail(c, member(m, "listen"), NULL,
+                         "'%s' is not a loopback address: set metrics.tls_cert_file and "
+                         "metrics.tls_key_file (TLS), or metrics.insecure = true",
+                         cfg->metrics_listen);
+    }
+
+    if (read_bool(c, a, "allow_insecure_http", &pca->allow_insecure_http) != 0 ||
+        read_duration(c, a, "credential_process_timeout",
+                      &pca->credential_process_timeout_seconds) != 0) {
+        return -1;
+    }
+    if (pca->endpoint_url != NULL &&
+        aws_url_check_endpoint(pca->endpoint_url, "ca.aws_pca.endpoint_url",
+                               pca->allow_insecure_http, &e) < 0) {
+        return conf_fail(c, member(a, "endpoint_url"), NULL, "%s", e.msg);
+    }
+    return 0;
+}
+
 static int parse_root(struct conf_ctx *c, const config_setting_t *root, struct conf *cfg)
 {
     if (check_group(c, root, keys_root) != 0 ||
@@ -1302,7 +1391,8 @@ static int parse_root(struct conf_ctx *c, const config_setting_t *root, struct c
         return -1;
     }
     trim_slashes(cfg->state_dir);
-    if (parse_agent(c, root, cfg) != 0 || parse_metrics_log_retry(c, root, cfg) != 0 || parse_ca(c, root, cfg) != 0 ||
+    if (parse_agent(c, root, cfg) != 0 || parse_metrics_log_retry(c, root, cfg) != 0 ||
+        parse_ca(c, root, cfg) != 0 || parse_hardening(c, root, cfg) != 0 ||
         parse_certificates(c, root, cfg) != 0) {
         return -1;
     }
@@ -1434,6 +1524,9 @@ void conf_free(struct conf *cfg)
     free(cfg->certs);
     free(cfg->path);
     free(cfg->metrics_listen);
+    free(cfg->metrics.tls_cert_file);
+    free(cfg->metrics.tls_key_file);
+    free(cfg->metrics.client_ca_file);
     free(cfg->state_dir);
     free(cfg->agent_user);
     /* The ca/ca.h structs hold const pointers, but the strings were strdup'ed by this file. */

@@ -83,12 +83,24 @@ struct conf_certificate {
     struct conf_hook hook;
 };
 
+/* metrics.* beyond listen (issue 16): TLS, required off loopback unless insecure, and limits. */
+struct conf_metrics {
+    char *tls_cert_file;             /* absolute PEM, or NULL = plain http */
+    char *tls_key_file;              /* absolute PEM; set exactly when tls_cert_file is */
+    char *client_ca_file;            /* absolute PEM: scrapers must present a cert it signed */
+    int insecure;                    /* 1: a non-loopback listen without TLS is accepted */
+    long connection_timeout_seconds; /* idle/trickling connection closed after; default 10 */
+    long max_connections;            /* default 64 */
+    long max_connections_per_ip;     /* default 8 */
+};
+
 struct conf {
     char *path;                 /* the file it was read from */
     struct conf_ca ca;
     struct conf_certificate *certs;
     size_t n_certs;             /* >= 1 */
     char *metrics_listen;       /* "127.0.0.1:9464" (default); "" disables */
+    struct conf_metrics metrics;
     char *state_dir;            /* absolute; default /var/lib/mskpki */
     enum mk_log_level log_level;/* default info */
     enum mk_log_target log_target; /* default stderr */

@@ -16,6 +16,7 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/x509.h>
 
 /*
  * PBKDF2 iterations for the PKCS#12 key and certificate bags, and for the MAC key derivation.
@@ -26,6 +27,13 @@
 #define PKI_P12_MAC_ITER 100000
 /* The PKCS#12 MAC salt length in bytes (0 would make OpenSSL pick its default of 8). */
 #define PKI_P12_SALT_LEN 16
+/*
+ * PBKDF2-HMAC-SHA256 iterations for an encrypted PKCS#8 key: the PKCS#12's work factor, since a
+ * key file is attacked offline just like a keystore.  PEM_write_bio_PKCS8PrivateKey() would use
+ * OpenSSL's default of 2048 (PKCS5_DEFAULT_ITER); scrypt would be stronger but Java's
+ * EncryptedPrivateKeyInfo cannot read it, and Kafka's Java clients must.
+ */
+#define PKI_P8_ITER 100000
 
 /* Copies the contents of a memory BIO into a new secret, then cleanses the BIO's buffer. */
 static struct pki_secret *bio_to_secret(BIO *bio, struct mk_err *err)
@@ -50,6 +58,8 @@ struct pki_secret *pki_format_key_pem(EVP_PKEY *key, const struct pki_secret *pa
     const char *pass = NULL;
     int pass_len = 0;
     BIO *bio = NULL;
+    PKCS8_PRIV_KEY_INFO *p8inf = NULL;
+    X509_SIG *p8 = NULL;
 
     MK_ENSURE(key != NULL, err, MK_ERR_INVALID, "key PEM: no key given");
     if (passphrase != NULL) {
@@ -62,10 +72,24 @@ struct pki_secret *pki_format_key_pem(EVP_PKEY *key, const struct pki_secret *pa
     }
     bio = BIO_new(BIO_s_secmem());
     MK_GUARD_OSSL(bio != NULL, err, MK_ERR_NOMEM, "BIO_new(BIO_s_secmem)");
-    MK_GUARD_OSSL(PEM_write_bio_PKCS8PrivateKey(bio, key, cipher, pass, pass_len, NULL, NULL) == 1,
-                  err, MK_ERR_CRYPTO, "PEM_write_bio_PKCS8PrivateKey");
+    if (cipher == NULL) {
+        MK_GUARD_OSSL(PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1, err,
+                      MK_ERR_CRYPTO, "PEM_write_bio_PKCS8PrivateKey");
+    } else {
+        /* pbe_nid -1 selects PBES2 with cipher and PBKDF2's default PRF, hmacWithSHA256 in
+         * OpenSSL 3; a NULL salt gets a random one of that length (128 bits, SP 800-132). */
+        p8inf = EVP_PKEY2PKCS8(key);
+        MK_GUARD_OSSL(p8inf != NULL, err, MK_ERR_CRYPTO, "EVP_PKEY2PKCS8");
+        p8 = PKCS8_encrypt_ex(-1, cipher, pass, pass_len, NULL, PKI_P12_SALT_LEN, PKI_P8_ITER,
+                              p8inf, NULL, NULL);
+        MK_GUARD_OSSL(p8 != NULL, err, MK_ERR_CRYPTO, "PKCS8_encrypt_ex");
+        MK_GUARD_OSSL(PEM_write_bio_PKCS8(bio, p8) == 1, err, MK_ERR_CRYPTO, "PEM_write_bio_PKCS8");
+    }
     out = bio_to_secret(bio, err);
 out:
+    X509_SIG_free(p8);
+    /* Frees the plain key info with the key bytes cleansed (its free callback clears them). */
+    PKCS8_PRIV_KEY_INFO_free(p8inf);
     BIO_free(bio);
     return out;
 }

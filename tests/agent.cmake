@@ -35,3 +35,11 @@ mk_integration_test(test_agent_prometheus
 mk_integration_test(test_agent_resume_cert_issue
     python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_resume_cert_issue.py
     $<TARGET_FILE:mskpki-agent> $<TARGET_FILE:mskpkictl>)
+# Issue 16: the metrics endpoint over TLS and mTLS (a real Prometheus scrapes it), and its
+# connection limits and per-connection deadline against idle and trickling clients.
+mk_integration_test(test_agent_metrics_tls
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_metrics_tls.py $<TARGET_FILE:mskpki-agent>
+    ${PROMETHEUS})
+mk_integration_test(test_agent_metrics_slow_clients
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_metrics_slow_clients.py
+    $<TARGET_FILE:mskpki-agent>)

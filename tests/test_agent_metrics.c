@@ -1,4 +1,5 @@
 /* test_agent_metrics.c: Prometheus text rendering, label escaping, health (agent/metrics.c). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,11 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 
 #include "agent/metrics.h"
 #include "pki/text.h"
+#include "conf/conf.h"
 
 #define NOW 1700000000
 
@@ -284,19 +291,104 @@ static void test_listen_errors(void **state)
     struct mk_err err;
 
     (void)state;
-    assert_int_equal(agent_metrics_listen(m, "", &err), 0);
+    assert_int_equal(agent_metrics_listen(m, "", NULL, &err), 0);
     assert_int_equal(agent_metrics_port(m), 0);
-    assert_int_equal(agent_metrics_listen(m, "localhost:80", &err), -1);
+    assert_int_equal(agent_metrics_listen(m, "localhost:80", NULL, &err), -1);
     assert_int_equal(err.code, MK_ERR_CONFIG);
-    assert_int_equal(agent_metrics_listen(m, "127.0.0.1", &err), -1);
-    assert_int_equal(agent_metrics_listen(m, "[::1", &err), -1);
+    assert_int_equal(agent_metrics_listen(m, "127.0.0.1", NULL, &err), -1);
+    assert_int_equal(agent_metrics_listen(m, "[::1", NULL, &err), -1);
     /* Port 0: the kernel picks one; the server reports it. */
-    assert_int_equal(agent_metrics_listen(m, "127.0.0.1:0", &err), 0);
+    assert_int_equal(agent_metrics_listen(m, "127.0.0.1:0", NULL, &err), 0);
     assert_true(agent_metrics_port(m) > 0);
     agent_metrics_stop(m);
     assert_int_equal(agent_metrics_port(m), 0);
     agent_metrics_free(m);
     agent_metrics_free(NULL);
+}
+
+static int connect_port(unsigned port)
+{
+    struct sockaddr_in sa = {0};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Issue 16: a connection that trickles a byte every 300 ms (never idle for libmicrohttpd's own
+ * timeout) is closed at metrics.connection_timeout from its accept. */
+static void test_trickling_connection_cut(void **state)
+{
+    const char *names[] = {"a"};
+    struct agent_metrics *m = new_metrics(names, 1);
+    struct conf_metrics o = {0};
+    struct mk_err err;
+    char c;
+    int closed = 0;
+
+    (void)state;
+    o.connection_timeout_seconds = 1;
+    o.max_connections = 4;
+    o.max_connections_per_ip = 2;
+    assert_int_equal(agent_metrics_listen(m, "127.0.0.1:0", &o, &err), 0);
+    int fd = connect_port(agent_metrics_port(m));
+    struct timeval tv = {0, 300 * 1000};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    double start = now_s();
+    assert_int_equal(send(fd, "GET /metrics?", 13, MSG_NOSIGNAL), 13);
+    while (now_s() - start < 5) {
+        ssize_t n = recv(fd, &c, 1, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            closed = 1;
+            break;
+        }
+        if (send(fd, "a", 1, MSG_NOSIGNAL) != 1) {
+            closed = 1;
+            break;
+        }
+    }
+    double lived = now_s() - start;
+    assert_true(closed);
+    assert_true(lived >= 0.5 && lived < 3);
+    close(fd);
+    agent_metrics_free(m);
+}
+
+/* The TLS files are read when the server starts; a missing one names its setting. */
+static void test_tls_file_errors(void **state)
+{
+    const char *names[] = {"a"};
+    struct agent_metrics *m = new_metrics(names, 1);
+    struct conf_metrics o = {0};
+    struct mk_err err;
+
+    (void)state;
+    o.connection_timeout_seconds = 10;
+    o.max_connections = 4;
+    o.max_connections_per_ip = 2;
+    o.tls_cert_file = "/nonexistent/metrics.crt";
+    o.tls_key_file = "/nonexistent/metrics.key";
+    assert_int_equal(agent_metrics_listen(m, "127.0.0.1:0", &o, &err), -1);
+    assert_int_equal(err.code, MK_ERR_IO);
+    assert_non_null(strstr(err.msg, "metrics.tls_cert_file"));
+    assert_int_equal(agent_metrics_port(m), 0);
+    /* Files that are not a certificate and key: the server does not start. */
+    o.tls_cert_file = "/etc/hostname";
+    o.tls_key_file = "/etc/hostname";
+    assert_int_equal(agent_metrics_listen(m, "127.0.0.1:0", &o, &err), -1);
+    assert_non_null(strstr(err.msg, "tls_cert_file/tls_key_file"));
+    agent_metrics_free(m);
 }
 
 int main(void)
@@ -310,6 +402,8 @@ int main(void)
         cmocka_unit_test(test_set_names_keeps_counters),
         cmocka_unit_test(test_set_names_keeps_info),
         cmocka_unit_test(test_listen_errors),
+        cmocka_unit_test(test_trickling_connection_cut),
+        cmocka_unit_test(test_tls_file_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 
 #include "aws/aws.h"
 #include "aws/client-int.h"
+#include "aws/url.h"
 #include "aws/xml.h"
 #include "tests/aws/server.h"
 #include "tests/support/capture.h"
@@ -523,12 +524,141 @@ static void test_network_error(void **state)
     assert_int_equal(err.code, MK_ERR_NET);
     assert_non_null(strstr(err.msg, "127.0.0.1:1"));
     aws_client_free(c);
-    /* A bad endpoint URL is a configuration error. */
-    c = client_at("ftp://127.0.0.1:1", 1, 1000);
-    r = fake_call(c, "Test.Echo", &err, &rc);
-    assert_int_equal(rc, -1);
+    /* A bad endpoint URL is a configuration error, found when the client is made. */
+    struct aws_client_options o = {0};
+    o.endpoint_url = "ftp://127.0.0.1:1";
+    assert_null(aws_client_new(&o, &err));
     assert_int_equal(err.code, MK_ERR_CONFIG);
+    (void)r;
+}
+
+/* Lines of the captured stderr so far that contain needle. */
+static int count_log_lines(const char *needle)
+{
+    char line[4096];
+    int n = 0;
+    fflush(stderr);
+    FILE *f = fopen(log_path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, needle) != NULL;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Issue 16: plain http endpoints carry SigV4 signatures and the session token in clear. */
+static void test_insecure_http_endpoints(void **state)
+{
+    struct mk_err err = {0};
+    struct aws_client_options o = {0};
+    struct aws_client *c = NULL;
+    (void)state;
+
+    /* Loopback (any 127/8 address, [::1], localhost) and https are fine. */
+    static const char *const fine[] = {"http://127.0.0.1:9", "http://127.1.2.3:9/x",
+                                       "http://[::1]:9", "http://LOCALHOST:9",
+                                       "https://192.0.2.1", "https://pca.example.com:8443/base"};
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        o.endpoint_url = fine[i];
+        c = aws_client_new(&o, &err);
+        if (c == NULL) {
+            fail_msg("%s: %s", fine[i], err.msg);
+        }
+        aws_client_free(c);
+    }
+    /* Off the host, names that only look like loopback, and userinfo tricks are refused with the
+     * setting named. */
+    static const char *const refused[] = {"http://192.0.2.1:8080", "http://127.0.0.1.nip.io/",
+                                          "http://localhost.example.com/", "http://[::2]:9",
+                                          "http://10.0.0.1/"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        o.endpoint_url = refused[i];
+        mk_err_clear(&err);
+        assert_null(aws_client_new(&o, &err));
+        assert_int_equal(err.code, MK_ERR_CONFIG);
+        assert_non_null(strstr(err.msg, "endpoint_url: plain http"));
+        assert_non_null(strstr(err.msg, "allow_insecure_http = true"));
+    }
+    o.endpoint_url = "http://user:pass@127.0.0.1:9";
+    assert_null(aws_client_new(&o, &err));
+    assert_non_null(strstr(err.msg, "userinfo"));
+    /* allow_insecure_http lets it through, with one warning when the client starts (none per
+     * call).  No request is made: 192.0.2.1 is never contacted. */
+    o.endpoint_url = "http://192.0.2.1:8080";
+    o.allow_insecure_http = 1;
+    int warned = count_log_lines("event=aws.insecure_http");
+    c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    check_endpoint(c, "acm-pca", "http://192.0.2.1:8080");
+    check_endpoint(c, "kms", "http://192.0.2.1:8080");
+    assert_int_equal(count_log_lines("event=aws.insecure_http"), warned + 1);
     aws_client_free(c);
+    /* A loopback endpoint warns of nothing. */
+    o.endpoint_url = "http://127.0.0.1:9";
+    c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    assert_int_equal(count_log_lines("event=aws.insecure_http"), warned + 1);
+    aws_client_free(c);
+    o.allow_insecure_http = 0;
+    o.endpoint_url = NULL;
+
+    /* The environment's overrides: checked at the start, naming the variable... */
+    setenv("AWS_ENDPOINT_URL_KMS", "http://192.0.2.1/", 1);
+    assert_null(aws_client_new(&o, &err));
+    assert_non_null(strstr(err.msg, "AWS_ENDPOINT_URL_KMS: plain http"));
+    unsetenv("AWS_ENDPOINT_URL_KMS");
+    setenv("AWS_ENDPOINT_URL", "http://192.0.2.1/", 1);
+    assert_null(aws_client_new(&o, &err));
+    assert_non_null(strstr(err.msg, "AWS_ENDPOINT_URL: plain http"));
+    unsetenv("AWS_ENDPOINT_URL");
+    /* ...and again at each call, for one set after the start. */
+    c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    setenv("AWS_ENDPOINT_URL_KAFKA", "http://192.0.2.1/", 1);
+    assert_null(aws_client_endpoint(c, "kafka", &err));
+    assert_int_equal(err.code, MK_ERR_CONFIG);
+    unsetenv("AWS_ENDPOINT_URL_KAFKA");
+    aws_client_free(c);
+}
+
+/* Issue 16: the container credentials URL rule, on curl's own parse of the URL. */
+static void test_container_url_rule(void **state)
+{
+    struct mk_err err = {0};
+    char *norm = NULL;
+    (void)state;
+    static const char *const fine[] = {
+        "http://127.0.0.1:9/creds", "http://127.9.9.9/creds",   "http://[::1]:9/creds",
+        "http://localhost:9/creds", "http://169.254.170.2/v2",  "http://169.254.170.23/v1",
+        "http://[fd00:ec2::23]/v1", "https://creds.example.com/x"};
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        if (aws_url_check_container(fine[i], "FULL_URI", &norm, &err) != 0) {
+            fail_msg("%s: %s", fine[i], err.msg);
+        }
+        free(norm);
+        norm = NULL;
+    }
+    static const char *const refused[] = {
+        "http://localhost:x@192.0.2.1/",  /* the review's bypass: host is 192.0.2.1 */
+        "http://127.0.0.1@192.0.2.1/",    "http://user:pw@127.0.0.1/",
+        "https://user@creds.example.com/", "http://127.0.0.1.nip.io/",
+        "http://localhost.example.com/",  "http://169.254.170.3/",
+        "http://169.254.169.254/",        "http://[fd00:ec2::24]/",
+        "http://192.0.2.1/",              "ftp://127.0.0.1/",
+        "not a url"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        mk_err_clear(&err);
+        if (aws_url_check_container(refused[i], "FULL_URI", &norm, &err) != -1) {
+            fail_msg("accepted: %s", refused[i]);
+        }
+        assert_int_equal(err.code, MK_ERR_CREDS);
+        assert_non_null(strstr(err.msg, "FULL_URI"));
+    }
+    assert_int_equal(aws_url_check_container("http://localhost:x@192.0.2.1/", "FULL_URI", &norm,
+                                             &err),
+                     -1);
+    assert_non_null(strstr(err.msg, "userinfo"));
 }
 
 static void test_json_request_shape(void **state)
@@ -725,6 +855,8 @@ int main(void)
         cmocka_unit_test_setup(test_malformed_and_empty, each_setup),
         cmocka_unit_test_setup(test_timeout, each_setup),
         cmocka_unit_test_setup(test_network_error, each_setup),
+        cmocka_unit_test_setup(test_insecure_http_endpoints, each_setup),
+        cmocka_unit_test(test_container_url_rule),
         cmocka_unit_test_setup(test_json_request_shape, each_setup),
         cmocka_unit_test_setup(test_expired_token_and_sig_mismatch, each_setup),
         cmocka_unit_test_setup(test_rest_request_shape, each_setup),

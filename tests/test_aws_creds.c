@@ -25,6 +25,8 @@
 
 /* From creds.c (MK_TESTABLE): the ECS agent address used with the RELATIVE_URI. */
 extern const char *aws_creds_ecs_base;
+int aws_creds_from_process(const char *command, long timeout_ms, struct aws_creds **out,
+                           struct mk_err *err);
 
 #define SECRET "cReDsSeCrEt/Never+In+Logs0123456789abcdef"
 #define FAKE_SECRET "fAkEsErVeRsEcReT/Never+In+Logs+0123456789"
@@ -266,6 +268,80 @@ static void test_credential_process(void **state)
     assert_null(strstr(err.msg, "cReDs"));
 }
 
+/* 1 while pid runs (a zombie or a reaped process counts as ended). */
+static int pid_running(long pid)
+{
+    char path[64];
+    char buf[512];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren != NULL && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+/* Issue 16: a helper that closes stdout and keeps running (or leaves a child behind) no longer
+ * stalls the agent: the timeout (credential_process_timeout) kills its whole process group. */
+static void test_credential_process_timeout(void **state)
+{
+    struct mk_err err = {0};
+    char pidfile[300];
+    char cmd[700];
+    long pid = 0;
+    struct timespec t0, t1;
+    (void)state;
+    snprintf(pidfile, sizeof(pidfile), "%s/helper.pid", home);
+    snprintf(cmd, sizeof(cmd), "sleep 30 & echo $! > %s; exec >&-; sleep 30", pidfile);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct aws_creds *c = NULL;
+    assert_int_equal(aws_creds_from_process(cmd, 700, &c, &err), -1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_null(c);
+    assert_int_equal(err.code, MK_ERR_TIMEOUT);
+    assert_non_null(strstr(err.msg, "credential_process_timeout"));
+    /* Back within the timeout plus a margin, not after the helper's 30 s. */
+    assert_true(t1.tv_sec - t0.tv_sec < 5);
+    FILE *f = fopen(pidfile, "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    /* The background child of the helper was killed with it (it is in the helper's group). */
+    for (int i = 0; i < 100 && pid_running(pid); i++) {
+        usleep(20000);
+    }
+    assert_false(pid_running(pid));
+
+    /* A helper that answers in time still works with a short timeout. */
+    assert_int_equal(aws_creds_from_process("echo '{\"Version\": 1, \"AccessKeyId\": \"ASIAQ\", "
+                                            "\"SecretAccessKey\": \"s\"}'",
+                                            2000, &c, &err),
+                     1);
+    assert_string_equal(c->access_key_id, "ASIAQ");
+    aws_creds_free(c);
+
+    /* The client option reaches credential_process from a profile. */
+    snprintf(cmd, sizeof(cmd), "[profile slow]\ncredential_process = sleep 30\n");
+    write_home("config", cmd);
+    struct aws_client_options o = {0};
+    o.credential_process_timeout_ms = 500;
+    struct aws_client *cl = aws_client_new(&o, &err);
+    assert_non_null(cl);
+    struct aws_creds_provider *p = aws_creds_provider_new(cl, "slow", &err);
+    assert_non_null(p);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_null(aws_creds_provider_get(p, &err));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(err.code, MK_ERR_TIMEOUT);
+    assert_true(t1.tv_sec - t0.tv_sec < 5);
+    aws_creds_provider_free(p);
+    aws_client_free(cl);
+}
+
 static void test_assume_role_moto(void **state)
 {
     struct mk_err err = {0};
@@ -478,6 +554,13 @@ static void test_container(void **state)
     assert_non_null(c);
     aws_creds_free(c);
     /* Plain http to a non-loopback host is refused before any connection. */
+    /* Issue 16: userinfo is refused, so "http://localhost:x@HOST/" cannot pass as localhost;
+     * the token is not sent anywhere. */
+    snprintf(url, sizeof(url), "http://localhost:x@%s/container-creds?userinfo", fake.url + 7);
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+    assert_null(resolve(NULL, &err));
+    assert_non_null(strstr(err.msg, "userinfo"));
+    assert_int_equal(fake_count("GET /container-creds?userinfo"), 0);
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.1/creds", 1);
     assert_null(resolve(NULL, &err));
     assert_non_null(strstr(err.msg, "FULL_URI"));
@@ -643,6 +726,7 @@ int main(void)
         cmocka_unit_test_setup(test_assume_role_moto, each_setup),
         cmocka_unit_test_setup(test_client_role_arn, each_setup),
         cmocka_unit_test_setup(test_web_identity_moto, each_setup),
+        cmocka_unit_test_setup(test_credential_process_timeout, each_setup),
         cmocka_unit_test_setup(test_container, each_setup),
         cmocka_unit_test_setup(test_container_relative_uri, each_setup),
         cmocka_unit_test_setup(test_imds, each_setup),

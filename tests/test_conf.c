@@ -294,6 +294,32 @@ static void test_metrics_off_and_ca_dir_default(void **state)
     conf_free(cfg);
 }
 
+/* Issue 16's settings and their defaults. */
+static void test_hardening_settings(void **state)
+{
+    (void)state;
+    struct conf *cfg = load_ok("tests/data/conf/good_hardening.conf");
+    assert_string_equal(cfg->metrics.tls_cert_file, "/etc/mskpki/metrics.crt");
+    assert_string_equal(cfg->metrics.tls_key_file, "/etc/mskpki/metrics.key");
+    assert_string_equal(cfg->metrics.client_ca_file, "/etc/mskpki/scrapers-ca.crt");
+    assert_int_equal(cfg->metrics.insecure, 0);
+    assert_int_equal(cfg->metrics.connection_timeout_seconds, 5);
+    assert_int_equal(cfg->metrics.max_connections, 32);
+    assert_int_equal(cfg->metrics.max_connections_per_ip, 4);
+    assert_int_equal(cfg->ca.aws_pca.allow_insecure_http, 1);
+    assert_int_equal(cfg->ca.aws_pca.credential_process_timeout_seconds, 20);
+    conf_free(cfg);
+    cfg = load_ok("tests/data/conf/good_metrics_insecure.conf");
+    assert_int_equal(cfg->metrics.insecure, 1);
+    assert_null(cfg->metrics.tls_cert_file);
+    assert_int_equal(cfg->metrics.connection_timeout_seconds, 10);
+    assert_int_equal(cfg->metrics.max_connections, 64);
+    assert_int_equal(cfg->metrics.max_connections_per_ip, 8);
+    assert_int_equal(cfg->ca.aws_pca.allow_insecure_http, 0);
+    assert_int_equal(cfg->ca.aws_pca.credential_process_timeout_seconds, 0);
+    conf_free(cfg);
+}
+
 static void test_renew_before_flat(void **state)
 {
     (void)state;
@@ -449,6 +475,13 @@ static const struct bad_case bad_cases[] = {
     {"bad_signing_alg.conf", 5, "ca.aws_pca.signing_algorithm",
      "unknown value 'MD5WITHRSA' (expected SHA256WITHECDSA"},
     {"bad_endpoint_scheme.conf", 5, "ca.aws_pca.endpoint_url", "is not an http(s):// URL"},
+    {"bad_endpoint_http.conf", 5, "ca.aws_pca.endpoint_url",
+     "plain http to '192.0.2.1' sends the request signatures and session token in clear; use "
+     "https, or set allow_insecure_http = true"},
+    {"bad_metrics_public.conf", 3, "metrics.listen",
+     "'0.0.0.0:9464' is not a loopback address: set metrics.tls_cert_file and "
+     "metrics.tls_key_file (TLS), or metrics.insecure = true"},
+    {"bad_metrics_tls_half.conf", 2, "metrics.tls_key_file", "go together"},
     {"bad_empty_string.conf", 5, "certificates.[0].output.key", "must not be empty"},
 };
 
@@ -735,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_include_relative_to_file),
         cmocka_unit_test(test_metrics_off_and_ca_dir_default),
         cmocka_unit_test(test_find_certificate),
+        cmocka_unit_test(test_hardening_settings),
         cmocka_unit_test(test_renew_before_flat),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_agent_exit_2_per_bad_file),

@@ -92,6 +92,7 @@ static void assert_pbes2_aes256(const struct pki_secret *pem)
     const void *param = NULL;
     int ptype = 0;
     PBE2PARAM *pbe2 = NULL;
+    PBKDF2PARAM *kdf = NULL;
 
     assert_non_null(bio);
     p8 = PEM_read_bio_PKCS8(bio, NULL, NULL, NULL);
@@ -104,6 +105,14 @@ static void assert_pbes2_aes256(const struct pki_secret *pem)
     assert_non_null(pbe2);
     assert_int_equal(OBJ_obj2nid(pbe2->keyfunc->algorithm), NID_id_pbkdf2);
     assert_int_equal(OBJ_obj2nid(pbe2->encryption->algorithm), NID_aes_256_cbc);
+    /* The PKCS#12's work factor (issue 16): PBKDF2-HMAC-SHA256 with >= 100000 iterations, not
+     * OpenSSL's default of 2048. */
+    kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter);
+    assert_non_null(kdf);
+    assert_true(ASN1_INTEGER_get(kdf->iter) >= 100000);
+    assert_non_null(kdf->prf);
+    assert_int_equal(OBJ_obj2nid(kdf->prf->algorithm), NID_hmacWithSHA256);
+    PBKDF2PARAM_free(kdf);
     PBE2PARAM_free(pbe2);
     X509_SIG_free(p8);
     BIO_free(bio);

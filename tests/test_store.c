@@ -822,6 +822,34 @@ static void test_read_mismatch_and_errors(void **state)
     pki_generation_clear(&gen); /* cleared twice is fine */
 }
 
+/* The PBKDF2 iteration count from `openssl asn1parse` output: the first INTEGER after the PBKDF2
+ * OID (hex).  -1 when absent. */
+static long asn1parse_pbkdf2_iter(const char *text)
+{
+    const char *kdf = strstr(text, ":PBKDF2");
+    const char *p = kdf != NULL ? strstr(kdf, "prim: INTEGER") : NULL;
+    if (p == NULL || (p = strchr(p, ':')) == NULL || (p = strchr(p + 1, ':')) == NULL) {
+        return -1;
+    }
+    return strtol(p + 1, NULL, 16);
+}
+
+/* kcat's output (stdout and stderr) when it creates an SSL client with dir's key and password and
+ * asks 127.0.0.1:1, where nothing listens, for metadata.  Caller frees with free(). */
+static char *kcat_load_key(const char *dir, const char *password)
+{
+    char cmd[1024];
+    char *out = NULL;
+
+    snprintf(cmd, sizeof(cmd),
+             "kcat -L -b 127.0.0.1:1 -m 1 -X security.protocol=ssl "
+             "-X ssl.key.location=%s/client.key -X ssl.key.password=%s "
+             "-X ssl.certificate.location=%s/client.crt -X ssl.ca.location=%s/ca.crt",
+             dir, password, dir, dir);
+    (void)fx_run(cmd, &out); /* non-zero either way: no broker answers */
+    return out;
+}
+
 static void test_encrypted_key(void **state)
 {
     struct st *s = *state;
@@ -857,6 +885,35 @@ static void test_encrypted_key(void **state)
     free(out);
     snprintf(cmd, sizeof(cmd), "openssl pkey -in %s/client.key -passin file:%s/badpw -noout",
              s->out, s->fx.tmp);
+    assert_int_not_equal(fx_run(cmd, &out), 0);
+    free(out);
+
+    /* The work factor as openssl asn1parse shows it: PBKDF2 with hmacWithSHA256 and at least the
+     * PKCS#12's 100000 iterations (OpenSSL's default would be 2048, issue 16). */
+    snprintf(cmd, sizeof(cmd), "openssl asn1parse -in %s/client.key", s->out);
+    assert_int_equal(fx_run(cmd, &out), 0);
+    assert_non_null(strstr(out, ":hmacWithSHA256"));
+    assert_true(asn1parse_pbkdf2_iter(out) >= 100000);
+    free(out);
+
+    /* librdkafka (kcat) loads the key when it creates its client: a key it cannot decrypt fails
+     * with "ssl.key.location failed" before any broker is contacted (port 1: nothing listens). */
+    out = kcat_load_key(s->out, "key-pass-1");
+    assert_null(strstr(out, "Failed to create"));
+    assert_non_null(strstr(out, "Connect to"));
+    free(out);
+    out = kcat_load_key(s->out, "key-pass-2");
+    assert_non_null(strstr(out, "ssl.key.location failed"));
+    free(out);
+
+    /* Java (javax.crypto.EncryptedPrivateKeyInfo, the JDK's own PBES2) decrypts it. */
+    snprintf(cmd, sizeof(cmd), "java %s/tests/tools/ReadEncryptedKey.java %s/client.key %s/pw",
+             getenv("MSKPKI_SOURCE_DIR"), s->out, s->fx.tmp);
+    assert_int_equal(fx_run(cmd, &out), 0);
+    assert_non_null(strstr(out, "ok EC PBEWithHmacSHA256AndAES_256"));
+    free(out);
+    snprintf(cmd, sizeof(cmd), "java %s/tests/tools/ReadEncryptedKey.java %s/client.key %s/badpw",
+             getenv("MSKPKI_SOURCE_DIR"), s->out, s->fx.tmp);
     assert_int_not_equal(fx_run(cmd, &out), 0);
     free(out);
     pki_secret_free(pass);

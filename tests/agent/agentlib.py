@@ -127,7 +127,7 @@ class Env:
 
     def __init__(self, names=("client",), validity="1h", fraction="0.6667", jitter="0.1",
                  retry_min="1s", retry_max="3s", hook=True, hook_extra="", ca_block=None,
-                 cert_extra="", output_extra=""):
+                 cert_extra="", output_extra="", metrics_extra=""):
         self.tmp = tempfile.mkdtemp(prefix="mskpki-agent-test.")
         _dirs.append(self.tmp)
         # Searchable by others: started as root, the network process runs as agent.user
@@ -156,6 +156,9 @@ class Env:
         self.prefix = []
         self.cert_extra = cert_extra
         self.output_extra = output_extra
+        # Settings added to the metrics group; with TLS on, scrape() needs ssl_context.
+        self.metrics_extra = metrics_extra
+        self.ssl_context = None
         self.write_config()
 
     def config_text(self, names=None):
@@ -174,13 +177,13 @@ class Env:
         return """
 {ca}
 state_dir = "{tmp}/state";
-metrics = {{ listen = "127.0.0.1:{port}"; }};
+metrics = {{ listen = "127.0.0.1:{port}"; {mextra} }};
 log = {{ level = "debug"; }};
 retry = {{ min = "{rmin}"; max = "{rmax}"; }};
 certificates = ({certs}
 );
 """.format(ca=self.ca_block, tmp=self.tmp, port=self.port, rmin=self.retry_min, rmax=self.retry_max,
-           certs=",".join(certs))
+           certs=",".join(certs), mextra=self.metrics_extra)
 
     def write_config(self, text=None, names=None):
         with open(self.conf, "w") as f:
@@ -230,8 +233,9 @@ certificates = ({certs}
 
     def scrape(self, path="/metrics"):
         try:
-            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
-                                        timeout=5) as r:
+            scheme = "https" if self.ssl_context is not None else "http"
+            with urllib.request.urlopen("%s://127.0.0.1:%d%s" % (scheme, self.port, path),
+                                        timeout=5, context=self.ssl_context) as r:
                 body = r.read().decode()
             # Kept for the secrets scan (test_secrets.py): metrics must not leak either.
             with open(os.path.join(self.tmp, "scrapes.txt"), "a", encoding="utf-8") as f:

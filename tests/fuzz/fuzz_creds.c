@@ -26,7 +26,8 @@
 #include "fuzz.h"
 
 /* Not in a header: MK_TESTABLE (pki/err.h) makes it visible in test and fuzz builds only. */
-int aws_creds_from_process(const char *command, struct aws_creds **out, struct mk_err *err);
+int aws_creds_from_process(const char *command, long timeout_ms, struct aws_creds **out,
+                           struct mk_err *err);
 
 static char answer_dir[64];
 static char answer_path[96];
@@ -88,7 +89,7 @@ static void fuzz_process(const uint8_t *p, size_t n)
     if (f == NULL || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
         abort();
     }
-    int rc = aws_creds_from_process(command, &c, &err);
+    int rc = aws_creds_from_process(command, 0, &c, &err);
     if (rc == 1) {
         if (c == NULL || c->secret_access_key == NULL || c->access_key_id[0] == '\0') {
             abort();

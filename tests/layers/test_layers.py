@@ -14,7 +14,7 @@ ALLOWED = {
     "pki": {"pki"},
     "aws": {"pki", "aws"},
     "ca": {"pki", "aws", "ca"},
-    "conf": {"pki", "ca", "conf"},
+    "conf": {"pki", "aws", "ca", "conf"},
     "issue": {"pki", "aws", "ca", "conf", "issue"},
     "agent": {"pki", "aws", "ca", "conf", "issue", "agent"},
     "ctl": {"pki", "aws", "ca", "conf", "issue", "ctl"},
