@@ -14,6 +14,7 @@
 
 #include "ctl/probe/certs.h"
 #include "ctl/probe/conn.h"
+#include "ctl/probe/kafka_principal.h"
 #include "ctl/probe/report.h"
 
 static void test_parse_brokers(void **state)
@@ -323,6 +324,91 @@ static void test_names(void **state)
     assert_string_equal(buf, "alert unknown (250)");
 }
 
+/* Adds one attribute; set < 0 joins the previous RDN (a multi-valued RDN). */
+static void add_attr(X509_NAME *n, int nid, const char *value, int set)
+{
+    assert_int_equal(X509_NAME_add_entry_by_NID(n, nid, MBSTRING_UTF8,
+                                                (const unsigned char *)value, -1, -1, set),
+                     1);
+}
+
+static void expect_principal(X509_NAME *n, const char *want)
+{
+    char buf[512];
+    struct mk_err err = {0};
+    assert_int_equal(kafka_principal_from_name(n, buf, sizeof(buf), &err), 0);
+    assert_string_equal(buf, want);
+    X509_NAME_free(n);
+}
+
+/* The expected strings are what JDK 17's X500Principal.getName() (the name Kafka's default
+ * principal builder uses) printed for certificates with these subjects. */
+static void test_kafka_principal(void **state)
+{
+    (void)state;
+    X509_NAME *n = X509_NAME_new();
+    add_attr(n, NID_countryName, "US", 0);
+    add_attr(n, NID_organizationName, "Example", 0);
+    add_attr(n, NID_organizationalUnitName, "kafka", 0);
+    add_attr(n, NID_commonName, "host1", 0);
+    expect_principal(n, "User:CN=host1,OU=kafka,O=Example,C=US");
+
+    n = X509_NAME_new();
+    add_attr(n, NID_commonName, "a,b=c+d<e>f#g;h\"i\\j", 0);
+    expect_principal(n, "User:CN=a\\,b\\=c\\+d\\<e\\>f\\#g\\;h\\\"i\\\\j");
+
+    n = X509_NAME_new();
+    add_attr(n, NID_organizationName, "#lead", 0);
+    add_attr(n, NID_commonName, " x y ", 0);
+    expect_principal(n, "User:CN=\\ x y\\ ,O=\\#lead");
+
+    /* No RFC 2253 keyword: dotted OID and the DER value in hex. */
+    n = X509_NAME_new();
+    add_attr(n, NID_commonName, "svc", 0);
+    add_attr(n, NID_pkcs9_emailAddress, "a@b.c", 0);
+    add_attr(n, NID_serialNumber, "123", 0);
+    expect_principal(n, "User:2.5.4.5=#1303313233,1.2.840.113549.1.9.1=#16056140622e63,CN=svc");
+
+    n = X509_NAME_new();
+    add_attr(n, NID_domainComponent, "com", 0);
+    add_attr(n, NID_commonName, "a", 0);
+    add_attr(n, NID_userId, "b", -1);
+    expect_principal(n, "User:CN=a+UID=b,DC=com");
+
+    n = X509_NAME_new();
+    add_attr(n, NID_localityName, "Z\xc3\xbcrich", 0);
+    add_attr(n, NID_stateOrProvinceName, "ZH", 0);
+    add_attr(n, NID_streetAddress, "a_b@c", 0);
+    add_attr(n, NID_commonName, "Zo\xc3\xab O'Brien", 0);
+    expect_principal(n, "User:CN=Zo\xc3\xab O'Brien,STREET=a_b@c,ST=ZH,L=Z\xc3\xbcrich");
+
+    /* Too small a buffer: an error and an empty string, never a truncated principal. */
+    char small[12];
+    struct mk_err err = {0};
+    n = X509_NAME_new();
+    add_attr(n, NID_commonName, "host1.example.com", 0);
+    assert_int_equal(kafka_principal_from_name(n, small, sizeof(small), &err), -1);
+    assert_int_equal(err.code, MK_ERR_NOMEM);
+    assert_string_equal(small, "");
+    X509_NAME_free(n);
+}
+
+static void test_kafka_acl_deny_command(void **state)
+{
+    (void)state;
+    char buf[512];
+    struct mk_err err = {0};
+    assert_int_equal(kafka_acl_deny_command("User:CN=Zo O'Brien,O=Example", "b-1:9094,b-2:9094",
+                                            buf, sizeof(buf), &err),
+                     0);
+    assert_string_equal(buf, "kafka-acls --bootstrap-server b-1:9094,b-2:9094 --command-config "
+                             "admin.properties --add --deny-principal 'User:CN=Zo O'\\''Brien,"
+                             "O=Example' --operation All --topic '*' --group '*' --cluster");
+    assert_int_equal(kafka_acl_deny_command("User:CN=x", "b:1", buf, 40, &err), -1);
+    assert_int_equal(err.code, MK_ERR_NOMEM);
+    assert_string_equal(buf, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_classify_verify), cmocka_unit_test(test_exit_code),
         cmocka_unit_test(test_report_json),     cmocka_unit_test(test_report_junit_and_table),
         cmocka_unit_test(test_identities),      cmocka_unit_test(test_names),
+        cmocka_unit_test(test_kafka_principal), cmocka_unit_test(test_kafka_acl_deny_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
