@@ -1,5 +1,6 @@
 /* test_probe.c: broker list parsing, the outcome rules, the exit code and the report formats of
  * `mskpkictl probe` (the network paths are covered by tests/probe/probe_test.sh). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,6 +178,97 @@ static void test_classify_kafka(void **state)
     assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_ERROR);
 }
 
+static void test_classify_legacy(void **state)
+{
+    (void)state;
+    char d[256];
+    /* The broker finished a TLS 1.0 handshake: it speaks a deprecated version. */
+    struct probe_facts f = base_facts();
+    f.server_hello = 1;
+    f.handshake_done = 1;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_ACCEPTED);
+    assert_string_equal(d, "TLSv1.0 handshake completed");
+    /* A ServerHello for 1.1 and then a refusal of the (absent) certificate: still spoken. */
+    f = base_facts();
+    f.server_hello = 1;
+    f.alert_received = 40;
+    snprintf(f.step, sizeof(f.step), "handshake");
+    assert_int_equal(probe_classify_legacy(&f, TLS1_1_VERSION, d, sizeof(d)), PROBE_ACCEPTED);
+    assert_non_null(strstr(d, "ServerHello for TLSv1.1"));
+    /* protocol_version from the broker, or from us on a ServerHello for another version. */
+    f = base_facts();
+    f.alert_received = 70;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_REFUSED);
+    assert_string_equal(d, "TLSv1.0 refused: alert protocol version (70)");
+    f = base_facts();
+    f.server_hello = 1;
+    f.alert_sent = 70;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_REFUSED);
+    f = base_facts();
+    f.closed = 1;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_1_VERSION, d, sizeof(d)), PROBE_REFUSED);
+    /* Unreachable, silent, or our library would not offer the version: never a pass. */
+    f = base_facts();
+    f.connected = 0;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_ERROR);
+    f = base_facts();
+    f.timed_out = 1;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_ERROR);
+    f = base_facts();
+    f.tls_error = 1;
+    snprintf(f.reason, sizeof(f.reason), "no protocols available");
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_ERROR);
+    assert_non_null(strstr(d, "cannot offer TLSv1.0"));
+    f = base_facts();
+    f.tls_error = 1;
+    snprintf(f.reason, sizeof(f.reason), "wrong version number");
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_ERROR);
+    assert_non_null(strstr(d, "not a TLS server"));
+}
+
+static void test_classify_plaintext(void **state)
+{
+    (void)state;
+    char d[256];
+    struct probe_facts f = base_facts();
+    f.kafka_done = 1;
+    f.kafka_version = 3;
+    f.kafka_n_apis = 7;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_ACCEPTED);
+    assert_non_null(strstr(d, "plaintext ApiVersions v3 answered"));
+    /* Nothing listens, or a security group drops the port: no plaintext access. */
+    f = base_facts();
+    f.connected = 0;
+    f.connect_errno = ECONNREFUSED;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_REFUSED);
+    f = base_facts();
+    f.connected = 0;
+    f.timed_out = 1;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_REFUSED);
+    assert_non_null(strstr(d, "filtered"));
+    /* Not Kafka, closed, or silent after connect. */
+    f = base_facts();
+    f.kafka_bad = 1;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_REFUSED);
+    assert_non_null(strstr(d, "not Kafka"));
+    f = base_facts();
+    f.closed = 1;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_REFUSED);
+    f = base_facts();
+    f.timed_out = 1;
+    snprintf(f.step, sizeof(f.step), "read");
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_REFUSED);
+    /* A name that does not resolve, an unreachable network: the probe could not look. */
+    f = base_facts();
+    f.connected = 0;
+    snprintf(f.reason, sizeof(f.reason), "cannot resolve b-1: Name or service not known");
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_ERROR);
+    f = base_facts();
+    f.connected = 0;
+    f.connect_errno = ENETUNREACH;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_ERROR);
+}
+
 static void test_classify_verify(void **state)
 {
     (void)state;
@@ -242,6 +334,7 @@ static void test_report_json(void **state)
     struct probe_result r[2];
     fill(&r[0], "a:1", PROBE_UNTRUSTED_CLIENT_CERT, TLS1_3_VERSION, PROBE_REFUSED, PROBE_ACCEPTED);
     fill(&r[1], "a:1", PROBE_BROKER_CERTIFICATE, TLS1_2_VERSION, PROBE_ACCEPTED, PROBE_ACCEPTED);
+    snprintf(r[1].remediation, sizeof(r[1].remediation), "do 'this'");
     char *text = render(PROBE_FORMAT_JSON, r, 2);
     json_error_t jerr;
     json_t *doc = json_loads(text, 0, &jerr);
@@ -254,6 +347,11 @@ static void test_report_json(void **state)
     assert_true(json_is_false(json_object_get(res0, "ok")));
     assert_string_equal(json_string_value(json_object_get(res0, "detail")),
                         "a <detail> & \"quotes\"");
+    /* remediation only where there is one. */
+    assert_null(json_object_get(res0, "remediation"));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(doc, "results"), 1), "remediation")),
+                        "do 'this'");
     json_t *sum = json_object_get(doc, "summary");
     assert_int_equal(json_integer_value(json_object_get(sum, "failed")), 1);
     assert_int_equal(json_integer_value(json_object_get(sum, "passed")), 1);
@@ -269,10 +367,11 @@ static void test_report_junit_and_table(void **state)
     fill(&r[0], "a:1", PROBE_NO_CLIENT_CERT, TLS1_2_VERSION, PROBE_REFUSED, PROBE_ACCEPTED);
     fill(&r[1], "a:1", PROBE_NO_CLIENT_CERT, TLS1_3_VERSION, PROBE_REFUSED, PROBE_NOT_APPLICABLE);
     fill(&r[2], "b:<1>", PROBE_NO_CLIENT_CERT, TLS1_2_VERSION, PROBE_REFUSED, PROBE_ERROR);
+    snprintf(r[0].remediation, sizeof(r[0].remediation), "deny 'User:CN=x'");
     char *x = render(PROBE_FORMAT_JUNIT, r, 3);
     assert_non_null(strstr(x, "tests=\"3\" failures=\"1\" errors=\"1\" skipped=\"1\""));
     assert_non_null(strstr(x, "<failure message=\"expected REFUSED, got ACCEPTED: a &lt;detail&gt; "
-                              "&amp; &quot;quotes&quot;\"/>"));
+                              "&amp; &quot;quotes&quot;; remediation: deny &apos;User:CN=x&apos;\"/>"));
     assert_non_null(strstr(x, "<skipped "));
     assert_non_null(strstr(x, "<error "));
     assert_non_null(strstr(x, "<testsuite name=\"b:&lt;1&gt;\""));
@@ -282,16 +381,26 @@ static void test_report_junit_and_table(void **state)
     assert_non_null(strstr(t, "no_client_cert"));
     assert_non_null(strstr(t, "FAIL"));
     assert_non_null(strstr(t, "2 broker(s), 3 checks: 1 passed, 2 failed (1 errors), 1 not"));
+    assert_non_null(strstr(t, "  remediation: deny 'User:CN=x'\n"));
     free(t);
 }
 
 static void test_identities(void **state)
 {
     (void)state;
-    struct probe_identity ss = {0}, ex = {0};
+    struct probe_identity ss = {0}, ex = {0}, ny = {0};
     struct mk_err err = {0};
     assert_int_equal(probe_identity_self_signed(&ss, &err), 0);
     assert_int_equal(probe_identity_expired(&ex, &err), 0);
+    assert_int_equal(probe_identity_not_yet_valid(&ny, &err), 0);
+    /* Not yet valid (from tomorrow), issued by a CA that is valid now. */
+    assert_true(X509_cmp_current_time(X509_get0_notBefore(ny.cert)) > 0);
+    assert_true(X509_cmp_current_time(X509_get0_notAfter(ny.cert)) > 0);
+    assert_true(X509_cmp_current_time(X509_get0_notBefore(ny.issuer)) < 0);
+    assert_int_equal(X509_check_issued(ny.issuer, ny.cert), X509_V_OK);
+    assert_int_equal(X509_check_purpose(ny.cert, X509_PURPOSE_SSL_CLIENT, 0), 1);
+    assert_int_equal(X509_check_private_key(ny.cert, ny.key), 1);
+    probe_identity_clear(&ny);
     /* Self-signed and valid now. */
     assert_int_equal(X509_NAME_cmp(X509_get_subject_name(ss.cert), X509_get_issuer_name(ss.cert)),
                      0);
@@ -318,6 +427,13 @@ static void test_names(void **state)
     assert_string_equal(probe_case_name(PROBE_CASE__MAX), "unknown");
     assert_string_equal(probe_outcome_name(PROBE_NOT_APPLICABLE), "NOT_APPLICABLE");
     assert_string_equal(probe_tls_name(TLS1_3_VERSION), "TLSv1.3");
+    assert_string_equal(probe_tls_name(TLS1_VERSION), "TLSv1.0");
+    assert_string_equal(probe_tls_name(TLS1_1_VERSION), "TLSv1.1");
+    assert_string_equal(probe_tls_name(0), "none");
+    assert_string_equal(probe_case_name(PROBE_NOT_YET_VALID_CLIENT_CERT),
+                        "not_yet_valid_client_cert");
+    assert_string_equal(probe_case_name(PROBE_LEGACY_TLS_VERSION), "legacy_tls_version");
+    assert_string_equal(probe_case_name(PROBE_PLAINTEXT_LISTENER), "plaintext_listener");
     probe_alert_text(116, buf, sizeof(buf));
     assert_string_equal(buf, "alert certificate required (116)");
     probe_alert_text(250, buf, sizeof(buf));
@@ -414,6 +530,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_brokers),   cmocka_unit_test(test_parse_brokers_bad),
         cmocka_unit_test(test_classify_detect), cmocka_unit_test(test_classify_kafka),
+        cmocka_unit_test(test_classify_legacy), cmocka_unit_test(test_classify_plaintext),
         cmocka_unit_test(test_classify_verify), cmocka_unit_test(test_exit_code),
         cmocka_unit_test(test_report_json),     cmocka_unit_test(test_report_junit_and_table),
         cmocka_unit_test(test_identities),      cmocka_unit_test(test_names),

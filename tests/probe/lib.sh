@@ -80,6 +80,22 @@ start_broker() {
     fail "test_broker did not report its port"
 }
 
+# refused_port: REFUSED_PORT is a loopback port that refuses connections and stays so: a socket
+# bound to it without listen() is held open (killed by cleanup), so no other test can take it.
+refused_port() {
+    local out="$TMP/refused.$RANDOM"
+    python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1], flush=True)
+time.sleep(3600)' > "$out" &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do
+        REFUSED_PORT=$(cat "$out" 2>/dev/null || true)
+        [ -n "$REFUSED_PORT" ] && return 0
+        sleep 0.05
+    done
+    fail "no refused port"
+}
+
 # A port nobody listens on: bind, note the port, release it.
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
