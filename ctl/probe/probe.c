@@ -545,7 +545,13 @@ static void run_legacy(struct probe_run *run, struct probe_broker *b, int versio
     r->ok = r->outcome == r->expected;
 }
 
-/* plaintext_listener on a plaintext endpoint: ApiVersions in clear. */
+/*
+ * plaintext_listener on a plaintext endpoint: ApiVersions in clear.  "When client-broker
+ * encryption is set to TLS_PLAINTEXT and client-authentication is set to mTLS, Amazon MSK creates
+ * two types of listeners [...] and another for clients to connect without authentication or
+ * encryption (plaintext)"; UpdateSecurity changes client-broker encryption (MSK developer guide,
+ * "Update security settings of a Amazon MSK cluster"), hence the remediation.
+ */
 static void run_plaintext(struct probe_run *run, struct probe_broker *b, int32_t corr)
 {
     const struct probe_opts *o = run->opts;
