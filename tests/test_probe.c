@@ -370,8 +370,9 @@ static void test_report_junit_and_table(void **state)
     snprintf(r[0].remediation, sizeof(r[0].remediation), "deny 'User:CN=x'");
     char *x = render(PROBE_FORMAT_JUNIT, r, 3);
     assert_non_null(strstr(x, "tests=\"3\" failures=\"1\" errors=\"1\" skipped=\"1\""));
-    assert_non_null(strstr(x, "<failure message=\"expected REFUSED, got ACCEPTED: a &lt;detail&gt; "
-                              "&amp; &quot;quotes&quot;; remediation: deny &apos;User:CN=x&apos;\"/>"));
+    assert_non_null(
+        strstr(x, "<failure message=\"expected REFUSED, got ACCEPTED: a &lt;detail&gt; "
+                  "&amp; &quot;quotes&quot;; remediation: deny &apos;User:CN=x&apos;\"/>"));
     assert_non_null(strstr(x, "<skipped "));
     assert_non_null(strstr(x, "<error "));
     assert_non_null(strstr(x, "<testsuite name=\"b:&lt;1&gt;\""));
@@ -443,8 +444,8 @@ static void test_names(void **state)
 /* Adds one attribute; set < 0 joins the previous RDN (a multi-valued RDN). */
 static void add_attr(X509_NAME *n, int nid, const char *value, int set)
 {
-    assert_int_equal(X509_NAME_add_entry_by_NID(n, nid, MBSTRING_UTF8,
-                                                (const unsigned char *)value, -1, -1, set),
+    assert_int_equal(X509_NAME_add_entry_by_NID(n, nid, MBSTRING_UTF8, (const unsigned char *)value,
+                                                -1, -1, set),
                      1);
 }
 

@@ -367,8 +367,9 @@ MK_TESTABLE void cert_print_deny_acl(FILE *out, X509 *cert, int serial_only)
         fprintf(out, "  principal: cannot be written: %s\n", err.msg);
         return;
     }
-    fprintf(out, "  principal: %s\n  deny it (BOOTSTRAP_BROKERS: the cluster's TLS bootstrap "
-                 "brokers; admin.properties: an admin client's TLS settings):\n    %s\n",
+    fprintf(out,
+            "  principal: %s\n  deny it (BOOTSTRAP_BROKERS: the cluster's TLS bootstrap "
+            "brokers; admin.properties: an admin client's TLS settings):\n    %s\n",
             principal, cmd);
 }
 

@@ -25,9 +25,15 @@
 #define PROBE__UNDECIDED ((enum probe_outcome)PROBE_OUTCOME__MAX)
 
 static const char *const case_names[PROBE_CASE__MAX] = {
-    "no_client_cert",    "untrusted_client_cert", "expired_client_cert",
-    "valid_client_cert", "broker_certificate", "revoked_client_cert",
-    "not_yet_valid_client_cert", "legacy_tls_version", "plaintext_listener",
+    "no_client_cert",
+    "untrusted_client_cert",
+    "expired_client_cert",
+    "valid_client_cert",
+    "broker_certificate",
+    "revoked_client_cert",
+    "not_yet_valid_client_cert",
+    "legacy_tls_version",
+    "plaintext_listener",
 };
 
 static const char *const outcome_names[PROBE_OUTCOME__MAX] = {
@@ -458,9 +464,9 @@ static int conn_read_all(SSL *ssl, int fd, void *buf, size_t n, long deadline, l
                        : plain_read_all(fd, buf, n, deadline, timeout_ms, f);
 }
 
-/* Sends ApiVersions and checks the answer (in clear when ssl is NULL).  After a write failure it still reads, because a TLS
- * 1.3 server that refuses our certificate after the handshake has usually sent its alert by
- * then and the alert is the useful part of the report. */
+/* Sends ApiVersions and checks the answer (in clear when ssl is NULL).  After a write failure it
+ * still reads, because a TLS 1.3 server that refuses our certificate after the handshake has
+ * usually sent its alert by then and the alert is the useful part of the report. */
 static void kafka_round_trip(SSL *ssl, int fd, const struct probe_conn_opts *o,
                              struct probe_facts *f)
 {

@@ -45,9 +45,9 @@ const char *probe_tls_name(int tls_version);
 void probe_alert_text(int desc, char *buf, size_t cap);
 
 enum probe_mode {
-    PROBE_MODE_DETECT, /* handshake only, to learn whether the version is spoken */
-    PROBE_MODE_KAFKA,  /* handshake, then ApiVersions: was our client certificate accepted? */
-    PROBE_MODE_VERIFY, /* handshake verifying the broker's chain and name */
+    PROBE_MODE_DETECT,    /* handshake only, to learn whether the version is spoken */
+    PROBE_MODE_KAFKA,     /* handshake, then ApiVersions: was our client certificate accepted? */
+    PROBE_MODE_VERIFY,    /* handshake verifying the broker's chain and name */
     PROBE_MODE_PLAINTEXT, /* no TLS: ApiVersions in clear on the TCP connection */
 };
 

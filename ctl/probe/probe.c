@@ -68,9 +68,9 @@ struct probe_run {
     SSL_CTX *ctx[PROBE_CASE__MAX]; /* client context per case; NULL = case not applicable */
     struct probe_broker *brokers;  /* the TLS brokers, then the plaintext endpoints */
     size_t n_brokers;
-    size_t n_plaintext;            /* plaintext endpoints at the end of brokers */
-    const char *tls_list;          /* the TLS bootstrap list, for the kafka-acls command */
-    char revoked_principal[1024];  /* Kafka principal of --revoked-cert, or "" */
+    size_t n_plaintext;           /* plaintext endpoints at the end of brokers */
+    const char *tls_list;         /* the TLS bootstrap list, for the kafka-acls command */
+    char revoked_principal[1024]; /* Kafka principal of --revoked-cert, or "" */
     size_t next; /* next broker to take, under lock */
     pthread_mutex_t lock;
     int32_t correlation_base;
@@ -415,9 +415,9 @@ static int build_contexts(struct probe_run *run, struct mk_err *err)
     /* OpenSSL 3 will not even offer TLS 1.0/1.1 at security level 1 or above (their handshake
      * signs with SHA-1 or MD5+SHA-1): level 0 here, and the versions are pinned per connection.
      * With the valid certificate, a broker that requires one can complete the handshake. */
-    MK_GUARD_OSSL(SSL_CTX_set_cipher_list(run->ctx[PROBE_LEGACY_TLS_VERSION],
-                                          "DEFAULT:@SECLEVEL=0") == 1,
-                  err, MK_ERR_CRYPTO, "legacy_tls_version: SSL_CTX_set_cipher_list");
+    MK_GUARD_OSSL(
+        SSL_CTX_set_cipher_list(run->ctx[PROBE_LEGACY_TLS_VERSION], "DEFAULT:@SECLEVEL=0") == 1,
+        err, MK_ERR_CRYPTO, "legacy_tls_version: SSL_CTX_set_cipher_list");
     MK_GUARD(ctx_use_valid(run->ctx[PROBE_LEGACY_TLS_VERSION], o, err));
     if (o->revoked_cert != NULL) {
         struct passphrase none = {0};

@@ -33,8 +33,7 @@ struct probe_result {
 #define PROBE_N_LEGACY_VERSIONS 2 /* TLS 1.0 and 1.1, for legacy_tls_version */
 /* Every case per modern version, plus legacy_tls_version per legacy version and one
  * plaintext_listener (the two are not run per modern version). */
-#define PROBE_RESULTS_PER_BROKER                                                                   \
-    (PROBE_CASE__MAX * PROBE_N_VERSIONS + PROBE_N_LEGACY_VERSIONS + 1)
+#define PROBE_RESULTS_PER_BROKER (PROBE_CASE__MAX * PROBE_N_VERSIONS + PROBE_N_LEGACY_VERSIONS + 1)
 
 /* One broker to probe and, once probed, its results in case order per TLS version. */
 struct probe_broker {
