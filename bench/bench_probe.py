@@ -10,8 +10,10 @@ required, TLS 1.2 and 1.3) on free loopback ports, then runs `mskpkictl probe` o
 with every case, once per --concurrency value (the first is the default, 4), --repeat times.
 The peer runs, one after the other as a shell loop would, one `openssl s_client` per handshake
 probe makes: per broker and TLS version, one without a certificate (version detection) and one
-per case (none, self-signed, expired, valid, valid + broker verification).  Its identities are
-made before the timing starts; probe makes its throw-away ones inside its timed run.
+per case (none, self-signed, expired, valid, valid + broker verification, not yet valid), and per
+broker one TLS 1.0 and one TLS 1.1 handshake (legacy_tls_version, at security level 0).  Its
+identities are made before the timing starts; probe makes its throw-away ones inside its timed
+run.
 Prints one "figure" line per run; never asserts.
 """
 import argparse
@@ -62,15 +64,17 @@ def make_pki(d):
     client_ext = "extendedKeyUsage=clientAuth\nbasicConstraints=critical,CA:FALSE\n"
     sign("client", "bench-client", client_ext, "ca")
     expired(d)
+    expired(d, "notyet", 1, 30)
     key("selfsigned")
     ossl("req", "-x509", "-new", "-key", os.path.join(d, "selfsigned.key"), "-subj",
          "/CN=bench-selfsigned", "-days", "1", "-addext", "extendedKeyUsage=clientAuth",
          "-out", os.path.join(d, "selfsigned.pem"))
 
 
-def expired(d):
-    """expired.pem/.key: clientAuth, by the throw-away CA, expired yesterday (the openssl 3.0 CLI
-    cannot back-date, so this one is made with python's cryptography)."""
+def expired(d, name="expired", start=-2, end=-1):
+    """NAME.pem/.key: clientAuth, by the throw-away CA, valid from now+START to now+END days:
+    expired yesterday by default (the openssl 3.0 CLI cannot back-date, so this one is made with
+    python's cryptography)."""
     import datetime
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -83,17 +87,17 @@ def expired(d):
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench-expired")]))
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench-" + name)]))
             .issuer_name(ca.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=2))
-            .not_valid_after(now - datetime.timedelta(days=1))
+            .not_valid_before(now + datetime.timedelta(days=start))
+            .not_valid_after(now + datetime.timedelta(days=end))
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
             .sign(ca_key, hashes.SHA256()))
-    with open(os.path.join(d, "expired.key"), "wb") as f:
+    with open(os.path.join(d, name + ".key"), "wb") as f:
         f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                   serialization.NoEncryption()))
-    with open(os.path.join(d, "expired.pem"), "wb") as f:
+    with open(os.path.join(d, name + ".pem"), "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
 
 
@@ -126,8 +130,12 @@ def s_client_loop(d, ports):
         "valid": ["-cert", os.path.join(d, "client.pem"), "-key", os.path.join(d, "client.key")],
         "broker": ["-cert", os.path.join(d, "client.pem"), "-key", os.path.join(d, "client.key"),
                    "-verify_return_error", "-verify_hostname", "localhost"],
+        "notyet": ["-cert", os.path.join(d, "notyet.pem"), "-key", os.path.join(d, "notyet.key"),
+                   "-cert_chain", os.path.join(d, "throwaway.pem")],
+        "legacy": ["-cert", os.path.join(d, "client.pem"), "-key", os.path.join(d, "client.key"),
+                   "-cipher", "DEFAULT:@SECLEVEL=0"],
     }
-    plan = ["none", "none", "untrusted", "expired", "valid", "broker"]  # detection + 5 cases
+    plan = ["none", "none", "untrusted", "expired", "valid", "broker", "notyet"]  # detect + 6
     n = 0
 
     def run():
@@ -140,6 +148,12 @@ def s_client_loop(d, ports):
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
                     n += 1
+            for ver in ("-tls1", "-tls1_1"):
+                subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                                ver, "-brief", *ca, *ident["legacy"]],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+                n += 1
 
     t, _ = bl.timed(run)
     return t, n

@@ -14,7 +14,8 @@ mk_unit_test(test_status SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_status.c
 
 # One ctest entry per scenario of tests/probe/probe_test.sh.
 foreach(scenario strict apiversions old_kafka tls12_only tls13_only no_client_auth optional trust_any crl broker_cert
-        down http silent s_server concurrency agent_config cluster_arn usage)
+        down http silent s_server concurrency agent_config cluster_arn usage legacy_tls plaintext
+        revoked_acl cluster_arn_plaintext)
     mk_integration_test(probe_${scenario}
         bash ${CMAKE_CURRENT_SOURCE_DIR}/probe/probe_test.sh $<TARGET_FILE:mskpkictl>
         $<TARGET_FILE:test_broker> ${scenario})

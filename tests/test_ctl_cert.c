@@ -187,13 +187,50 @@ static void test_prometheus(void **state)
     assert_string_equal(probe_case_name(PROBE_REVOKED_CLIENT_CERT), "revoked_client_cert");
 }
 
+static char *deny_acl_text(X509 *cert, int serial_only)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    cert_print_deny_acl(f, cert, serial_only);
+    fclose(f);
+    return buf;
+}
+
+/* After a revocation: MSK does not check CRLs, so the principal and the deny command. */
+static void test_revoke_deny_acl(void **state)
+{
+    (void)state;
+    struct probe_identity id = {0};
+    struct mk_err err = {0};
+    assert_int_equal(probe_identity_self_signed(&id, &err), 0);
+    char *t = deny_acl_text(id.cert, 0);
+    assert_non_null(strstr(t, "does not check CRLs"));
+    assert_non_null(strstr(t, "  principal: User:CN=mskpki-probe-untrusted,O=mskpki probe\n"));
+    assert_non_null(strstr(t, "kafka-acls --bootstrap-server BOOTSTRAP_BROKERS --command-config "
+                              "admin.properties --add --deny-principal "
+                              "'User:CN=mskpki-probe-untrusted,O=mskpki probe' --operation All "
+                              "--topic '*' --group '*' --cluster\n"));
+    free(t);
+    /* By serial the subject is unknown: no command with a made-up principal. */
+    X509 *serial = ctl_cert_serial_only("0A", &err);
+    assert_non_null(serial);
+    t = deny_acl_text(serial, 1);
+    assert_non_null(strstr(t, "unknown from the serial alone"));
+    assert_null(strstr(t, "kafka-acls"));
+    free(t);
+    X509_free(serial);
+    probe_identity_clear(&id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_serial_only_forms), cmocka_unit_test(test_serial_only_rejects),
         cmocka_unit_test(test_reasons),           cmocka_unit_test(test_exit_codes),
         cmocka_unit_test(test_view_checks),       cmocka_unit_test(test_views_json),
-        cmocka_unit_test(test_prometheus),
+        cmocka_unit_test(test_prometheus),        cmocka_unit_test(test_revoke_deny_acl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

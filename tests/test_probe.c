@@ -1,5 +1,6 @@
 /* test_probe.c: broker list parsing, the outcome rules, the exit code and the report formats of
  * `mskpkictl probe` (the network paths are covered by tests/probe/probe_test.sh). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 
 #include "ctl/probe/certs.h"
 #include "ctl/probe/conn.h"
+#include "ctl/kafka_principal.h"
 #include "ctl/probe/report.h"
 
 static void test_parse_brokers(void **state)
@@ -176,6 +178,97 @@ static void test_classify_kafka(void **state)
     assert_int_equal(probe_classify_kafka(&f, d, sizeof(d)), PROBE_ERROR);
 }
 
+static void test_classify_legacy(void **state)
+{
+    (void)state;
+    char d[256];
+    /* The broker finished a TLS 1.0 handshake: it speaks a deprecated version. */
+    struct probe_facts f = base_facts();
+    f.server_hello = 1;
+    f.handshake_done = 1;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_ACCEPTED);
+    assert_string_equal(d, "TLSv1.0 handshake completed");
+    /* A ServerHello for 1.1 and then a refusal of the (absent) certificate: still spoken. */
+    f = base_facts();
+    f.server_hello = 1;
+    f.alert_received = 40;
+    snprintf(f.step, sizeof(f.step), "handshake");
+    assert_int_equal(probe_classify_legacy(&f, TLS1_1_VERSION, d, sizeof(d)), PROBE_ACCEPTED);
+    assert_non_null(strstr(d, "ServerHello for TLSv1.1"));
+    /* protocol_version from the broker, or from us on a ServerHello for another version. */
+    f = base_facts();
+    f.alert_received = 70;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_REFUSED);
+    assert_string_equal(d, "TLSv1.0 refused: alert protocol version (70)");
+    f = base_facts();
+    f.server_hello = 1;
+    f.alert_sent = 70;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_REFUSED);
+    f = base_facts();
+    f.closed = 1;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_1_VERSION, d, sizeof(d)), PROBE_REFUSED);
+    /* Unreachable, silent, or our library would not offer the version: never a pass. */
+    f = base_facts();
+    f.connected = 0;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_ERROR);
+    f = base_facts();
+    f.timed_out = 1;
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_ERROR);
+    f = base_facts();
+    f.tls_error = 1;
+    snprintf(f.reason, sizeof(f.reason), "no protocols available");
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_ERROR);
+    assert_non_null(strstr(d, "cannot offer TLSv1.0"));
+    f = base_facts();
+    f.tls_error = 1;
+    snprintf(f.reason, sizeof(f.reason), "wrong version number");
+    assert_int_equal(probe_classify_legacy(&f, TLS1_VERSION, d, sizeof(d)), PROBE_ERROR);
+    assert_non_null(strstr(d, "not a TLS server"));
+}
+
+static void test_classify_plaintext(void **state)
+{
+    (void)state;
+    char d[256];
+    struct probe_facts f = base_facts();
+    f.kafka_done = 1;
+    f.kafka_version = 3;
+    f.kafka_n_apis = 7;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_ACCEPTED);
+    assert_non_null(strstr(d, "plaintext ApiVersions v3 answered"));
+    /* Nothing listens, or a security group drops the port: no plaintext access. */
+    f = base_facts();
+    f.connected = 0;
+    f.connect_errno = ECONNREFUSED;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_REFUSED);
+    f = base_facts();
+    f.connected = 0;
+    f.timed_out = 1;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_REFUSED);
+    assert_non_null(strstr(d, "filtered"));
+    /* Not Kafka, closed, or silent after connect. */
+    f = base_facts();
+    f.kafka_bad = 1;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_REFUSED);
+    assert_non_null(strstr(d, "not Kafka"));
+    f = base_facts();
+    f.closed = 1;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_REFUSED);
+    f = base_facts();
+    f.timed_out = 1;
+    snprintf(f.step, sizeof(f.step), "read");
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_REFUSED);
+    /* A name that does not resolve, an unreachable network: the probe could not look. */
+    f = base_facts();
+    f.connected = 0;
+    snprintf(f.reason, sizeof(f.reason), "cannot resolve b-1: Name or service not known");
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_ERROR);
+    f = base_facts();
+    f.connected = 0;
+    f.connect_errno = ENETUNREACH;
+    assert_int_equal(probe_classify_plaintext(&f, d, sizeof(d)), PROBE_ERROR);
+}
+
 static void test_classify_verify(void **state)
 {
     (void)state;
@@ -241,6 +334,7 @@ static void test_report_json(void **state)
     struct probe_result r[2];
     fill(&r[0], "a:1", PROBE_UNTRUSTED_CLIENT_CERT, TLS1_3_VERSION, PROBE_REFUSED, PROBE_ACCEPTED);
     fill(&r[1], "a:1", PROBE_BROKER_CERTIFICATE, TLS1_2_VERSION, PROBE_ACCEPTED, PROBE_ACCEPTED);
+    snprintf(r[1].remediation, sizeof(r[1].remediation), "do 'this'");
     char *text = render(PROBE_FORMAT_JSON, r, 2);
     json_error_t jerr;
     json_t *doc = json_loads(text, 0, &jerr);
@@ -253,6 +347,11 @@ static void test_report_json(void **state)
     assert_true(json_is_false(json_object_get(res0, "ok")));
     assert_string_equal(json_string_value(json_object_get(res0, "detail")),
                         "a <detail> & \"quotes\"");
+    /* remediation only where there is one. */
+    assert_null(json_object_get(res0, "remediation"));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(doc, "results"), 1), "remediation")),
+                        "do 'this'");
     json_t *sum = json_object_get(doc, "summary");
     assert_int_equal(json_integer_value(json_object_get(sum, "failed")), 1);
     assert_int_equal(json_integer_value(json_object_get(sum, "passed")), 1);
@@ -268,10 +367,12 @@ static void test_report_junit_and_table(void **state)
     fill(&r[0], "a:1", PROBE_NO_CLIENT_CERT, TLS1_2_VERSION, PROBE_REFUSED, PROBE_ACCEPTED);
     fill(&r[1], "a:1", PROBE_NO_CLIENT_CERT, TLS1_3_VERSION, PROBE_REFUSED, PROBE_NOT_APPLICABLE);
     fill(&r[2], "b:<1>", PROBE_NO_CLIENT_CERT, TLS1_2_VERSION, PROBE_REFUSED, PROBE_ERROR);
+    snprintf(r[0].remediation, sizeof(r[0].remediation), "deny 'User:CN=x'");
     char *x = render(PROBE_FORMAT_JUNIT, r, 3);
     assert_non_null(strstr(x, "tests=\"3\" failures=\"1\" errors=\"1\" skipped=\"1\""));
-    assert_non_null(strstr(x, "<failure message=\"expected REFUSED, got ACCEPTED: a &lt;detail&gt; "
-                              "&amp; &quot;quotes&quot;\"/>"));
+    assert_non_null(
+        strstr(x, "<failure message=\"expected REFUSED, got ACCEPTED: a &lt;detail&gt; "
+                  "&amp; &quot;quotes&quot;; remediation: deny &apos;User:CN=x&apos;\"/>"));
     assert_non_null(strstr(x, "<skipped "));
     assert_non_null(strstr(x, "<error "));
     assert_non_null(strstr(x, "<testsuite name=\"b:&lt;1&gt;\""));
@@ -281,16 +382,26 @@ static void test_report_junit_and_table(void **state)
     assert_non_null(strstr(t, "no_client_cert"));
     assert_non_null(strstr(t, "FAIL"));
     assert_non_null(strstr(t, "2 broker(s), 3 checks: 1 passed, 2 failed (1 errors), 1 not"));
+    assert_non_null(strstr(t, "  remediation: deny 'User:CN=x'\n"));
     free(t);
 }
 
 static void test_identities(void **state)
 {
     (void)state;
-    struct probe_identity ss = {0}, ex = {0};
+    struct probe_identity ss = {0}, ex = {0}, ny = {0};
     struct mk_err err = {0};
     assert_int_equal(probe_identity_self_signed(&ss, &err), 0);
     assert_int_equal(probe_identity_expired(&ex, &err), 0);
+    assert_int_equal(probe_identity_not_yet_valid(&ny, &err), 0);
+    /* Not yet valid (from tomorrow), issued by a CA that is valid now. */
+    assert_true(X509_cmp_current_time(X509_get0_notBefore(ny.cert)) > 0);
+    assert_true(X509_cmp_current_time(X509_get0_notAfter(ny.cert)) > 0);
+    assert_true(X509_cmp_current_time(X509_get0_notBefore(ny.issuer)) < 0);
+    assert_int_equal(X509_check_issued(ny.issuer, ny.cert), X509_V_OK);
+    assert_int_equal(X509_check_purpose(ny.cert, X509_PURPOSE_SSL_CLIENT, 0), 1);
+    assert_int_equal(X509_check_private_key(ny.cert, ny.key), 1);
+    probe_identity_clear(&ny);
     /* Self-signed and valid now. */
     assert_int_equal(X509_NAME_cmp(X509_get_subject_name(ss.cert), X509_get_issuer_name(ss.cert)),
                      0);
@@ -317,10 +428,102 @@ static void test_names(void **state)
     assert_string_equal(probe_case_name(PROBE_CASE__MAX), "unknown");
     assert_string_equal(probe_outcome_name(PROBE_NOT_APPLICABLE), "NOT_APPLICABLE");
     assert_string_equal(probe_tls_name(TLS1_3_VERSION), "TLSv1.3");
+    assert_string_equal(probe_tls_name(TLS1_VERSION), "TLSv1.0");
+    assert_string_equal(probe_tls_name(TLS1_1_VERSION), "TLSv1.1");
+    assert_string_equal(probe_tls_name(0), "none");
+    assert_string_equal(probe_case_name(PROBE_NOT_YET_VALID_CLIENT_CERT),
+                        "not_yet_valid_client_cert");
+    assert_string_equal(probe_case_name(PROBE_LEGACY_TLS_VERSION), "legacy_tls_version");
+    assert_string_equal(probe_case_name(PROBE_PLAINTEXT_LISTENER), "plaintext_listener");
     probe_alert_text(116, buf, sizeof(buf));
     assert_string_equal(buf, "alert certificate required (116)");
     probe_alert_text(250, buf, sizeof(buf));
     assert_string_equal(buf, "alert unknown (250)");
+}
+
+/* Adds one attribute; set < 0 joins the previous RDN (a multi-valued RDN). */
+static void add_attr(X509_NAME *n, int nid, const char *value, int set)
+{
+    assert_int_equal(X509_NAME_add_entry_by_NID(n, nid, MBSTRING_UTF8, (const unsigned char *)value,
+                                                -1, -1, set),
+                     1);
+}
+
+static void expect_principal(X509_NAME *n, const char *want)
+{
+    char buf[512];
+    struct mk_err err = {0};
+    assert_int_equal(kafka_principal_from_name(n, buf, sizeof(buf), &err), 0);
+    assert_string_equal(buf, want);
+    X509_NAME_free(n);
+}
+
+/* The expected strings are what JDK 17's X500Principal.getName() (the name Kafka's default
+ * principal builder uses) printed for certificates with these subjects. */
+static void test_kafka_principal(void **state)
+{
+    (void)state;
+    X509_NAME *n = X509_NAME_new();
+    add_attr(n, NID_countryName, "US", 0);
+    add_attr(n, NID_organizationName, "Example", 0);
+    add_attr(n, NID_organizationalUnitName, "kafka", 0);
+    add_attr(n, NID_commonName, "host1", 0);
+    expect_principal(n, "User:CN=host1,OU=kafka,O=Example,C=US");
+
+    n = X509_NAME_new();
+    add_attr(n, NID_commonName, "a,b=c+d<e>f#g;h\"i\\j", 0);
+    expect_principal(n, "User:CN=a\\,b\\=c\\+d\\<e\\>f\\#g\\;h\\\"i\\\\j");
+
+    n = X509_NAME_new();
+    add_attr(n, NID_organizationName, "#lead", 0);
+    add_attr(n, NID_commonName, " x y ", 0);
+    expect_principal(n, "User:CN=\\ x y\\ ,O=\\#lead");
+
+    /* No RFC 2253 keyword: dotted OID and the DER value in hex. */
+    n = X509_NAME_new();
+    add_attr(n, NID_commonName, "svc", 0);
+    add_attr(n, NID_pkcs9_emailAddress, "a@b.c", 0);
+    add_attr(n, NID_serialNumber, "123", 0);
+    expect_principal(n, "User:2.5.4.5=#1303313233,1.2.840.113549.1.9.1=#16056140622e63,CN=svc");
+
+    n = X509_NAME_new();
+    add_attr(n, NID_domainComponent, "com", 0);
+    add_attr(n, NID_commonName, "a", 0);
+    add_attr(n, NID_userId, "b", -1);
+    expect_principal(n, "User:CN=a+UID=b,DC=com");
+
+    n = X509_NAME_new();
+    add_attr(n, NID_localityName, "Z\xc3\xbcrich", 0);
+    add_attr(n, NID_stateOrProvinceName, "ZH", 0);
+    add_attr(n, NID_streetAddress, "a_b@c", 0);
+    add_attr(n, NID_commonName, "Zo\xc3\xab O'Brien", 0);
+    expect_principal(n, "User:CN=Zo\xc3\xab O'Brien,STREET=a_b@c,ST=ZH,L=Z\xc3\xbcrich");
+
+    /* Too small a buffer: an error and an empty string, never a truncated principal. */
+    char small[12];
+    struct mk_err err = {0};
+    n = X509_NAME_new();
+    add_attr(n, NID_commonName, "host1.example.com", 0);
+    assert_int_equal(kafka_principal_from_name(n, small, sizeof(small), &err), -1);
+    assert_int_equal(err.code, MK_ERR_NOMEM);
+    assert_string_equal(small, "");
+    X509_NAME_free(n);
+}
+
+static void test_kafka_acl_deny_command(void **state)
+{
+    (void)state;
+    char buf[512];
+    struct mk_err err = {0};
+    assert_int_equal(kafka_acl_deny_command("User:CN=Zo O'Brien,O=Example", "b-1:9094,b-2:9094",
+                                            buf, sizeof(buf), &err),
+                     0);
+    assert_string_equal(buf, "kafka-acls --bootstrap-server b-1:9094,b-2:9094 --command-config "
+                             "admin.properties --add --deny-principal 'User:CN=Zo O'\\''Brien,"
+                             "O=Example' --operation All --topic '*' --group '*' --cluster");
+    assert_int_equal(kafka_acl_deny_command("User:CN=x", "b:1", buf, 40, &err), -1);
+    assert_int_equal(err.code, MK_ERR_NOMEM);
+    assert_string_equal(buf, "");
 }
 
 int main(void)
@@ -328,9 +531,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_brokers),   cmocka_unit_test(test_parse_brokers_bad),
         cmocka_unit_test(test_classify_detect), cmocka_unit_test(test_classify_kafka),
+        cmocka_unit_test(test_classify_legacy), cmocka_unit_test(test_classify_plaintext),
         cmocka_unit_test(test_classify_verify), cmocka_unit_test(test_exit_code),
         cmocka_unit_test(test_report_json),     cmocka_unit_test(test_report_junit_and_table),
         cmocka_unit_test(test_identities),      cmocka_unit_test(test_names),
+        cmocka_unit_test(test_kafka_principal), cmocka_unit_test(test_kafka_acl_deny_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

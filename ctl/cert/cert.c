@@ -17,6 +17,7 @@
 #include "conf/conf.h"
 #include "ctl/cert/cert.h"
 #include "ctl/ctl.h"
+#include "ctl/kafka_principal.h"
 #include "ctl/output.h"
 #include "issue/issue.h"
 #include "ca/ca.h"
@@ -301,6 +302,38 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
     return 0;
 }
 
+/*
+ * What revocation does not do on MSK: "Amazon MSK doesn't support certificate revocation lists
+ * (CRLs). To control access to your cluster topics or block compromised certificates, use Apache
+ * Kafka ACLs and AWS security groups" (MSK developer guide, "Mutual TLS client authentication for
+ * Amazon MSK").  So revoke prints the principal the certificate authenticates as and the ACL that
+ * denies it.  With --serial alone the subject is unknown: say how to get it.
+ */
+MK_TESTABLE void cert_print_deny_acl(FILE *out, X509 *cert, int serial_only)
+{
+    char principal[1024];
+    char cmd[2048];
+    struct mk_err err = {0};
+
+    fprintf(out, "Amazon MSK does not check CRLs: a revoked certificate still connects and keeps "
+                 "its access until an ACL denies its principal.\n");
+    if (serial_only) {
+        fprintf(out, "  principal: unknown from the serial alone (revoke with --cert FILE, or "
+                     "deny User:<subject in RFC 2253 form>)\n");
+        return;
+    }
+    if (kafka_principal_from_name(X509_get_subject_name(cert), principal, sizeof(principal),
+                                  &err) != 0 ||
+        kafka_acl_deny_command(principal, "BOOTSTRAP_BROKERS", cmd, sizeof(cmd), &err) != 0) {
+        fprintf(out, "  principal: cannot be written: %s\n", err.msg);
+        return;
+    }
+    fprintf(out,
+            "  principal: %s\n  deny it (BOOTSTRAP_BROKERS: the cluster's TLS bootstrap "
+            "brokers; admin.properties: an admin client's TLS settings):\n    %s\n",
+            principal, cmd);
+}
+
 static int cert_revoke_main(int argc, char **argv)
 {
     struct revoke_opts o;
@@ -355,6 +388,7 @@ static int cert_revoke_main(int argc, char **argv)
         BN_free(bn);
     }
     printf("revoked serial %s (%s) through the %s CA\n", serial, o.reason, pki_ca_kind(ca));
+    cert_print_deny_acl(stdout, cert, o.cert == NULL);
     rc = CTL_EXIT_OK;
     goto out;
 fail:

@@ -27,6 +27,12 @@ int ctl_cert_reason_valid(const char *name);
  */
 X509 *ctl_cert_serial_only(const char *hex, struct mk_err *err) MK_MUST_CHECK;
 
+#ifdef MK_TESTING
+/* cert.c: after a revocation, the note that MSK does not check CRLs, the certificate's Kafka
+ * principal and the kafka-acls command that denies it (serial_only: the subject is unknown). */
+void cert_print_deny_acl(FILE *out, X509 *cert, int serial_only);
+#endif
+
 /* One certificate as `cert inspect` reports it. */
 struct cert_view {
     char file[1024];

@@ -111,17 +111,18 @@ out:
     return rc;
 }
 
-int probe_identity_expired(struct probe_identity *out, struct mk_err *err)
+/* A leaf valid [now+from, now+to] under a fresh CA that is valid now. */
+static int issued_identity(struct probe_identity *out, const char *cn, long from, long to,
+                           struct mk_err *err)
 {
     int rc = -1;
     struct probe_identity id = {0};
     EVP_PKEY *ca_key = NULL;
     MK_GUARD_PTR(ca_key = new_key(err));
     MK_GUARD_PTR(id.issuer = make_cert(ca_key, "mskpki-probe-throwaway-ca", NULL, ca_key, -60 * DAY,
-                                       DAY, 1, err));
+                                       60 * DAY, 1, err));
     MK_GUARD_PTR(id.key = new_key(err));
-    MK_GUARD_PTR(id.cert = make_cert(id.key, "mskpki-probe-expired", id.issuer, ca_key, -30 * DAY,
-                                     -DAY, 0, err));
+    MK_GUARD_PTR(id.cert = make_cert(id.key, cn, id.issuer, ca_key, from, to, 0, err));
     *out = id;
     memset(&id, 0, sizeof(id));
     rc = 0;
@@ -129,4 +130,14 @@ out:
     EVP_PKEY_free(ca_key);
     probe_identity_clear(&id);
     return rc;
+}
+
+int probe_identity_expired(struct probe_identity *out, struct mk_err *err)
+{
+    return issued_identity(out, "mskpki-probe-expired", -30 * DAY, -DAY, err);
+}
+
+int probe_identity_not_yet_valid(struct probe_identity *out, struct mk_err *err)
+{
+    return issued_identity(out, "mskpki-probe-not-yet-valid", DAY, 31 * DAY, err);
 }

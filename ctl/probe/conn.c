@@ -25,8 +25,15 @@
 #define PROBE__UNDECIDED ((enum probe_outcome)PROBE_OUTCOME__MAX)
 
 static const char *const case_names[PROBE_CASE__MAX] = {
-    "no_client_cert",    "untrusted_client_cert", "expired_client_cert",
-    "valid_client_cert", "broker_certificate", "revoked_client_cert",
+    "no_client_cert",
+    "untrusted_client_cert",
+    "expired_client_cert",
+    "valid_client_cert",
+    "broker_certificate",
+    "revoked_client_cert",
+    "not_yet_valid_client_cert",
+    "legacy_tls_version",
+    "plaintext_listener",
 };
 
 static const char *const outcome_names[PROBE_OUTCOME__MAX] = {
@@ -49,6 +56,12 @@ const char *probe_outcome_name(enum probe_outcome o)
 const char *probe_tls_name(int tls_version)
 {
     switch (tls_version) {
+    case 0:
+        return "none";
+    case TLS1_VERSION:
+        return "TLSv1.0";
+    case TLS1_1_VERSION:
+        return "TLSv1.1";
     case TLS1_2_VERSION:
         return "TLSv1.2";
     case TLS1_3_VERSION:
@@ -168,6 +181,7 @@ static int tcp_connect(const struct probe_conn_opts *o, struct probe_facts *f)
         }
         if (errno != EINPROGRESS) {
             f->step[0] = '\0';
+            f->connect_errno = errno;
             fact_fail(f, "connect", "connect: %s", strerror(errno));
             close(s);
             continue;
@@ -181,6 +195,7 @@ static int tcp_connect(const struct probe_conn_opts *o, struct probe_facts *f)
             fact_fail(f, "connect", "connect: no answer within %d ms", o->timeout_ms);
         } else if (w < 0 || getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
             f->step[0] = '\0';
+            f->connect_errno = soerr != 0 ? soerr : errno;
             fact_fail(f, "connect", "connect: %s", strerror(soerr != 0 ? soerr : errno));
         } else {
             fd = s;
@@ -191,6 +206,7 @@ static int tcp_connect(const struct probe_conn_opts *o, struct probe_facts *f)
     freeaddrinfo(res);
     if (fd >= 0) {
         f->connected = 1;
+        f->connect_errno = 0;
         f->step[0] = '\0';
         f->reason[0] = '\0';
         f->timed_out = 0;
@@ -376,9 +392,81 @@ static int ssl_read_all(SSL *ssl, int fd, void *buf, size_t n, long deadline, lo
     return 0;
 }
 
-/* Sends ApiVersions and checks the answer.  After a write failure it still reads, because a TLS
- * 1.3 server that refuses our certificate after the handshake has usually sent its alert by
- * then and the alert is the useful part of the report. */
+/* The plaintext counterparts of ssl_write_all / ssl_read_all, for PROBE_MODE_PLAINTEXT. */
+static int plain_write_all(int fd, const void *buf, size_t n, long timeout_ms,
+                           struct probe_facts *f)
+{
+    long deadline = now_ms() + timeout_ms;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = send(fd, (const char *)buf + done, n - done, MSG_NOSIGNAL);
+        if (w > 0) {
+            done += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            f->closed = 1;
+            fact_fail(f, "write", "%s", strerror(errno));
+            return -1;
+        }
+        int ready = wait_fd(fd, POLLOUT, deadline);
+        if (ready <= 0) {
+            f->timed_out = ready == 0;
+            fact_fail(f, "write", "cannot send within %ld ms", timeout_ms);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int plain_read_all(int fd, void *buf, size_t n, long deadline, long timeout_ms,
+                          struct probe_facts *f)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = recv(fd, (char *)buf + done, n - done, 0);
+        if (r > 0) {
+            done += (size_t)r;
+            continue;
+        }
+        if (r == 0) {
+            f->closed = 1;
+            fact_fail(f, "read", "connection closed by peer");
+            return -1;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            f->closed = 1;
+            fact_fail(f, "read", "%s", strerror(errno));
+            return -1;
+        }
+        int ready = wait_fd(fd, POLLIN, deadline);
+        if (ready <= 0) {
+            f->timed_out = ready == 0;
+            fact_fail(f, "read", "no answer within %ld ms", timeout_ms);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ssl NULL: the connection is plaintext. */
+static int conn_write_all(SSL *ssl, int fd, const void *buf, size_t n, long timeout_ms,
+                          struct probe_facts *f)
+{
+    return ssl != NULL ? ssl_write_all(ssl, fd, buf, n, timeout_ms, f)
+                       : plain_write_all(fd, buf, n, timeout_ms, f);
+}
+
+static int conn_read_all(SSL *ssl, int fd, void *buf, size_t n, long deadline, long timeout_ms,
+                         struct probe_facts *f)
+{
+    return ssl != NULL ? ssl_read_all(ssl, fd, buf, n, deadline, timeout_ms, f)
+                       : plain_read_all(fd, buf, n, deadline, timeout_ms, f);
+}
+
+/* Sends ApiVersions and checks the answer (in clear when ssl is NULL).  After a write failure it
+ * still reads, because a TLS 1.3 server that refuses our certificate after the handshake has
+ * usually sent its alert by then and the alert is the useful part of the report. */
 static void kafka_round_trip(SSL *ssl, int fd, const struct probe_conn_opts *o,
                              struct probe_facts *f)
 {
@@ -393,10 +481,10 @@ static void kafka_round_trip(SSL *ssl, int fd, const struct probe_conn_opts *o,
         fact_fail(f, "encode", "%s", err.msg);
         return;
     }
-    (void)ssl_write_all(ssl, fd, req, (size_t)n, o->timeout_ms, f);
+    (void)conn_write_all(ssl, fd, req, (size_t)n, o->timeout_ms, f);
     long deadline = now_ms() + o->timeout_ms;
     unsigned char hdr[4];
-    if (ssl_read_all(ssl, fd, hdr, 4, deadline, o->timeout_ms, f) != 0) {
+    if (conn_read_all(ssl, fd, hdr, 4, deadline, o->timeout_ms, f) != 0) {
         return;
     }
     int32_t size = kafka_frame_size(hdr);
@@ -406,7 +494,7 @@ static void kafka_round_trip(SSL *ssl, int fd, const struct probe_conn_opts *o,
                   hdr[0], hdr[1], hdr[2], hdr[3]);
         return;
     }
-    if (ssl_read_all(ssl, fd, payload, (size_t)size, deadline, o->timeout_ms, f) != 0) {
+    if (conn_read_all(ssl, fd, payload, (size_t)size, deadline, o->timeout_ms, f) != 0) {
         f->kafka_bad = !f->closed && !f->timed_out && f->alert_received < 0;
         return;
     }
@@ -471,6 +559,10 @@ void probe_conn_run(const struct probe_conn_opts *o, struct probe_facts *f)
     int fd = tcp_connect(o, f);
     if (fd < 0) {
         return;
+    }
+    if (o->mode == PROBE_MODE_PLAINTEXT) {
+        kafka_round_trip(NULL, fd, o, f);
+        goto out;
     }
     ssl = SSL_new(o->ctx);
     if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
@@ -586,6 +678,94 @@ enum probe_outcome probe_classify_kafka(const struct probe_facts *f, char *detai
         probe_alert_text(f->alert_sent, alert, sizeof(alert));
         snprintf(detail, cap, "local TLS failure, we sent %s: %s", alert, f->reason);
         return PROBE_ERROR;
+    }
+    snprintf(detail, cap, "%s failed: %s", f->step[0] != '\0' ? f->step : "probe", f->reason);
+    return PROBE_ERROR;
+}
+
+enum probe_outcome probe_classify_legacy(const struct probe_facts *f, int tls_version, char *detail,
+                                         size_t cap)
+{
+    char alert[64];
+    const char *name = probe_tls_name(tls_version);
+    if (!f->connected) {
+        snprintf(detail, cap, "%s", f->reason);
+        return PROBE_ERROR;
+    }
+    /* Our client rejects a ServerHello for another version with protocol_version itself. */
+    int version_refused = f->alert_received == SSL_AD_PROTOCOL_VERSION ||
+                          (f->server_hello && f->alert_sent == SSL_AD_PROTOCOL_VERSION);
+    if (version_refused) {
+        probe_alert_text(SSL_AD_PROTOCOL_VERSION, alert, sizeof(alert));
+        snprintf(detail, cap, "%s refused: %s", name, alert);
+        return PROBE_REFUSED;
+    }
+    if (f->server_hello) {
+        if (f->handshake_done) {
+            snprintf(detail, cap, "%s handshake completed", name);
+        } else {
+            snprintf(detail, cap, "ServerHello for %s (the broker speaks it), then %s: %s", name,
+                     f->step[0] != '\0' ? f->step : "handshake", f->reason);
+        }
+        return PROBE_ACCEPTED;
+    }
+    if (f->timed_out) {
+        snprintf(detail, cap, "timeout during TLS handshake: %s", f->reason);
+        return PROBE_ERROR;
+    }
+    if (f->alert_received >= 0) {
+        probe_alert_text(f->alert_received, alert, sizeof(alert));
+        snprintf(detail, cap, "%s refused: %s before ServerHello", name, alert);
+        return PROBE_REFUSED;
+    }
+    if (f->closed) {
+        snprintf(detail, cap, "%s refused: connection closed before ServerHello (%s)", name,
+                 f->reason);
+        return PROBE_REFUSED;
+    }
+    if (f->alert_sent >= 0 || f->reason[0] == '\0' || strstr(f->reason, "no protocols") != NULL ||
+        strstr(f->reason, "no ciphers") != NULL) {
+        snprintf(detail, cap, "cannot offer %s here: %s", name, f->reason);
+        return PROBE_ERROR;
+    }
+    snprintf(detail, cap, "not a TLS server: %s", f->reason);
+    return PROBE_ERROR;
+}
+
+enum probe_outcome probe_classify_plaintext(const struct probe_facts *f, char *detail, size_t cap)
+{
+    if (!f->connected) {
+        if (f->connect_errno == ECONNREFUSED) {
+            snprintf(detail, cap, "nothing listens: %s", f->reason);
+            return PROBE_REFUSED;
+        }
+        /* A security group that drops the port looks like this: no plaintext access from here. */
+        if (f->timed_out) {
+            snprintf(detail, cap, "no answer to the TCP connect (filtered from here): %s",
+                     f->reason);
+            return PROBE_REFUSED;
+        }
+        snprintf(detail, cap, "%s", f->reason);
+        return PROBE_ERROR;
+    }
+    if (f->kafka_done) {
+        snprintf(detail, cap,
+                 "plaintext ApiVersions v%d answered: %zu APIs, error_code %d (no TLS, no "
+                 "authentication)",
+                 f->kafka_version, f->kafka_n_apis, (int)f->kafka_error_code);
+        return PROBE_ACCEPTED;
+    }
+    if (f->kafka_bad) {
+        snprintf(detail, cap, "not Kafka: %s", f->reason);
+        return PROBE_REFUSED;
+    }
+    if (f->closed) {
+        snprintf(detail, cap, "connection closed without a Kafka answer (%s)", f->reason);
+        return PROBE_REFUSED;
+    }
+    if (f->timed_out) {
+        snprintf(detail, cap, "no Kafka answer: %s: %s", f->step, f->reason);
+        return PROBE_REFUSED;
     }
     snprintf(detail, cap, "%s failed: %s", f->step[0] != '\0' ? f->step : "probe", f->reason);
     return PROBE_ERROR;

@@ -19,6 +19,9 @@ enum probe_case {
     PROBE_VALID_CLIENT_CERT,
     PROBE_BROKER_CERTIFICATE,
     PROBE_REVOKED_CLIENT_CERT, /* --revoked-cert: a certificate the CA revoked */
+    PROBE_NOT_YET_VALID_CLIENT_CERT,
+    PROBE_LEGACY_TLS_VERSION, /* per broker, TLS 1.0 and 1.1, not per modern version */
+    PROBE_PLAINTEXT_LISTENER, /* per plaintext endpoint, no TLS at all */
     PROBE_CASE__MAX
 };
 
@@ -33,7 +36,8 @@ enum probe_outcome {
 /* What a version-detection connection found out about one TLS version. */
 enum probe_version_support { PROBE_VERSION_SUPPORTED, PROBE_VERSION_REFUSED, PROBE_VERSION_ERROR };
 
-/* "no_client_cert", ...; "ACCEPTED", ...; "TLSv1.2"/"TLSv1.3".  Never NULL. */
+/* "no_client_cert", ...; "ACCEPTED", ...; "TLSv1.0" to "TLSv1.3", "none" for 0 (plaintext).
+ * Never NULL. */
 const char *probe_case_name(enum probe_case c);
 const char *probe_outcome_name(enum probe_outcome o);
 const char *probe_tls_name(int tls_version);
@@ -41,16 +45,17 @@ const char *probe_tls_name(int tls_version);
 void probe_alert_text(int desc, char *buf, size_t cap);
 
 enum probe_mode {
-    PROBE_MODE_DETECT, /* handshake only, to learn whether the version is spoken */
-    PROBE_MODE_KAFKA,  /* handshake, then ApiVersions: was our client certificate accepted? */
-    PROBE_MODE_VERIFY, /* handshake verifying the broker's chain and name */
+    PROBE_MODE_DETECT,    /* handshake only, to learn whether the version is spoken */
+    PROBE_MODE_KAFKA,     /* handshake, then ApiVersions: was our client certificate accepted? */
+    PROBE_MODE_VERIFY,    /* handshake verifying the broker's chain and name */
+    PROBE_MODE_PLAINTEXT, /* no TLS: ApiVersions in clear on the TCP connection */
 };
 
 struct probe_conn_opts {
     const char *host; /* name or IP literal to connect to */
     const char *port;
     const char *server_name; /* SNI and name to verify; NULL = host */
-    int tls_version;         /* TLS1_2_VERSION or TLS1_3_VERSION */
+    int tls_version;         /* TLS1_VERSION .. TLS1_3_VERSION; unused in PROBE_MODE_PLAINTEXT */
     int timeout_ms;          /* per step: connect, handshake, write, read */
     SSL_CTX *ctx;            /* borrowed; client certificate (if any) already set */
     enum probe_mode mode;
@@ -60,6 +65,7 @@ struct probe_conn_opts {
 
 struct probe_facts {
     int connected;          /* TCP connect succeeded */
+    int connect_errno;      /* errno of the last failed connect (ECONNREFUSED...), 0 none */
     int server_hello;       /* a ServerHello arrived */
     int handshake_done;     /* SSL_connect returned 1 */
     int alert_received;     /* alert description from the peer, -1 none */
@@ -90,6 +96,16 @@ enum probe_version_support probe_classify_detect(const struct probe_facts *f, ch
                                                  size_t cap);
 /* KAFKA facts -> ACCEPTED / REFUSED / ERROR / NOT_APPLICABLE with detail. */
 enum probe_outcome probe_classify_kafka(const struct probe_facts *f, char *detail, size_t cap);
+/* DETECT facts of a TLS 1.0/1.1 handshake -> ACCEPTED when the broker answered with a
+ * ServerHello for that version (it speaks it, whatever it thinks of our certificate), REFUSED
+ * when it refused the version or closed before any ServerHello, ERROR when unreachable, not TLS,
+ * or our own TLS library would not offer the version. */
+enum probe_outcome probe_classify_legacy(const struct probe_facts *f, int tls_version, char *detail,
+                                         size_t cap);
+/* PLAINTEXT facts -> ACCEPTED when ApiVersions was answered in clear; REFUSED when the port
+ * refused or timed out the connection, closed it, or answered something that is not Kafka;
+ * ERROR when the name does not resolve or the network is unreachable. */
+enum probe_outcome probe_classify_plaintext(const struct probe_facts *f, char *detail, size_t cap);
 /* VERIFY facts -> ACCEPTED (chain and name verified) / REFUSED (verification failed) / ERROR. */
 enum probe_outcome probe_classify_verify(const struct probe_facts *f, const char *name,
                                          char *detail, size_t cap);

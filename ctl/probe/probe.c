@@ -29,6 +29,7 @@
 #include "ctl/output.h"
 #include "pki/text.h"
 #include "ctl/probe/kafka_wire.h"
+#include "ctl/kafka_principal.h"
 #include "ctl/probe/certs.h"
 #include "ctl/probe/conn.h"
 #include "ctl/probe/report.h"
@@ -39,9 +40,12 @@
 #define PROBE_MAX_BROKERS 256
 
 static const int tls_versions[PROBE_N_VERSIONS] = {TLS1_2_VERSION, TLS1_3_VERSION};
+/* legacy_tls_version: versions RFC 8996 deprecated, which a broker must refuse. */
+static const int legacy_versions[PROBE_N_LEGACY_VERSIONS] = {TLS1_VERSION, TLS1_1_VERSION};
 
 struct probe_opts {
     const char *bootstrap;
+    const char *plaintext_bootstrap;
     const char *cluster_arn;
     const char *region;
     const char *endpoint_url;
@@ -64,8 +68,11 @@ struct probe_opts {
 struct probe_run {
     const struct probe_opts *opts;
     SSL_CTX *ctx[PROBE_CASE__MAX]; /* client context per case; NULL = case not applicable */
-    struct probe_broker *brokers;
+    struct probe_broker *brokers;  /* the TLS brokers, then the plaintext endpoints */
     size_t n_brokers;
+    size_t n_plaintext;           /* plaintext endpoints at the end of brokers */
+    const char *tls_list;         /* the TLS bootstrap list, for the kafka-acls command */
+    char revoked_principal[1024]; /* Kafka principal of --revoked-cert, or "" */
     size_t next; /* next broker to take, under lock */
     pthread_mutex_t lock;
     int32_t correlation_base;
@@ -78,8 +85,9 @@ static void usage_line(FILE *out)
             "[--region R] [--endpoint-url URL] [--profile P]) --ca-file FILE\n"
             "                       [--cert FILE --key FILE | --agent-config FILE --name CERT] "
             "[--server-name NAME]\n"
-            "                       [--revoked-cert FILE --revoked-key FILE] [--timeout S] "
-            "[--concurrency N]\n"
+            "                       [--revoked-cert FILE --revoked-key FILE] "
+            "[--plaintext-bootstrap HOST:PORT[,...]]\n"
+            "                       [--timeout S] [--concurrency N]\n"
             "                       [--format table|json|junit|prometheus] [--output FILE]\n");
 }
 
@@ -145,9 +153,12 @@ out:
     return rc;
 }
 
-/* Brokers of an MSK cluster: GetBootstrapBrokers, field bootstrapBrokerStringTls.  Caller frees
- * *list with free(). */
-static int fetch_bootstrap(const struct probe_opts *o, char **list, struct mk_err *err)
+/* Brokers of an MSK cluster: GetBootstrapBrokers (MSK API reference, "BootstrapBrokers":
+ * GET /v1/clusters/{clusterArn}/bootstrap-brokers), field bootstrapBrokerStringTls, and in *plain
+ * its bootstrapBrokerString, the plaintext listeners a TLS_PLAINTEXT or PLAINTEXT cluster keeps
+ * (NULL when the field is absent).  Caller frees *list and *plain with free(). */
+static int fetch_bootstrap(const struct probe_opts *o, char **list, char **plain,
+                           struct mk_err *err)
 {
     int rc = -1;
     struct aws_client *client = NULL;
@@ -170,8 +181,11 @@ static int fetch_bootstrap(const struct probe_opts *o, char **list, struct mk_er
               "GetBootstrapBrokers %s: no bootstrapBrokerStringTls (is TLS enabled between "
               "clients and brokers?)",
               o->cluster_arn);
+    const char *clear = json_string_value(json_object_get(resp, "bootstrapBrokerString"));
     *list = strdup(tls);
-    MK_ENSURE(*list != NULL, err, MK_ERR_NOMEM, "out of memory");
+    *plain = clear != NULL && clear[0] != '\0' ? strdup(clear) : NULL;
+    MK_ENSURE(*list != NULL && (clear == NULL || clear[0] == '\0' || *plain != NULL), err,
+              MK_ERR_NOMEM, "out of memory");
     rc = 0;
 out:
     json_decref(resp);
@@ -335,12 +349,25 @@ out:
     return rc;
 }
 
+/* The valid client certificate (--cert/--key or the agent's), when one was given. */
+static int ctx_use_valid(SSL_CTX *ctx, const struct probe_opts *o, struct mk_err *err)
+{
+    if (o->cert != NULL) {
+        struct passphrase none = {0};
+        return ctx_use_files(ctx, o->cert, NULL, o->key, &none, err);
+    }
+    if (o->agent_config != NULL) {
+        return ctx_use_agent_cert(ctx, o, err);
+    }
+    return 0;
+}
+
 /* One client context per case.  Returns 0, or -1 with err (a usage problem for bad files). */
 static int build_contexts(struct probe_run *run, struct mk_err *err)
 {
     int rc = -1;
     const struct probe_opts *o = run->opts;
-    struct probe_identity untrusted = {0}, expired = {0};
+    struct probe_identity untrusted = {0}, expired = {0}, not_yet = {0};
     for (int c = 0; c < PROBE_CASE__MAX; c++) {
         if (c == PROBE_VALID_CLIENT_CERT && o->cert == NULL && o->agent_config == NULL) {
             continue;
@@ -348,23 +375,38 @@ static int build_contexts(struct probe_run *run, struct mk_err *err)
         if (c == PROBE_REVOKED_CLIENT_CERT && o->revoked_cert == NULL) {
             continue;
         }
+        if (c == PROBE_PLAINTEXT_LISTENER) {
+            continue; /* no TLS at all */
+        }
         MK_GUARD_PTR(run->ctx[c] = new_client_ctx(o->ca_file, err));
     }
     MK_GUARD(probe_identity_self_signed(&untrusted, err));
     MK_GUARD(probe_identity_expired(&expired, err));
+    MK_GUARD(probe_identity_not_yet_valid(&not_yet, err));
     MK_GUARD(ctx_use_identity(run->ctx[PROBE_UNTRUSTED_CLIENT_CERT], &untrusted, err));
     MK_GUARD(ctx_use_identity(run->ctx[PROBE_EXPIRED_CLIENT_CERT], &expired, err));
-    if (o->cert != NULL) {
-        struct passphrase none = {0};
-        MK_GUARD(
-            ctx_use_files(run->ctx[PROBE_VALID_CLIENT_CERT], o->cert, NULL, o->key, &none, err));
-    } else if (o->agent_config != NULL) {
-        MK_GUARD(ctx_use_agent_cert(run->ctx[PROBE_VALID_CLIENT_CERT], o, err));
+    MK_GUARD(ctx_use_identity(run->ctx[PROBE_NOT_YET_VALID_CLIENT_CERT], &not_yet, err));
+    if (run->ctx[PROBE_VALID_CLIENT_CERT] != NULL) {
+        MK_GUARD(ctx_use_valid(run->ctx[PROBE_VALID_CLIENT_CERT], o, err));
     }
+    /* OpenSSL 3 will not even offer TLS 1.0/1.1 at security level 1 or above (their handshake
+     * signs with SHA-1 or MD5+SHA-1): level 0 here, and the versions are pinned per connection.
+     * With the valid certificate, a broker that requires one can complete the handshake. */
+    MK_GUARD_OSSL(
+        SSL_CTX_set_cipher_list(run->ctx[PROBE_LEGACY_TLS_VERSION], "DEFAULT:@SECLEVEL=0") == 1,
+        err, MK_ERR_CRYPTO, "legacy_tls_version: SSL_CTX_set_cipher_list");
+    MK_GUARD(ctx_use_valid(run->ctx[PROBE_LEGACY_TLS_VERSION], o, err));
     if (o->revoked_cert != NULL) {
         struct passphrase none = {0};
         MK_GUARD(ctx_use_files(run->ctx[PROBE_REVOKED_CLIENT_CERT], o->revoked_cert, NULL,
                                o->revoked_key, &none, err));
+        X509 *leaf = SSL_CTX_get0_certificate(run->ctx[PROBE_REVOKED_CLIENT_CERT]);
+        struct mk_err perr = {0};
+        if (leaf == NULL ||
+            kafka_principal_from_name(X509_get_subject_name(leaf), run->revoked_principal,
+                                      sizeof(run->revoked_principal), &perr) != 0) {
+            run->revoked_principal[0] = '\0'; /* the remediation then says so */
+        }
     }
     /* broker_certificate presents the valid certificate when there is one, so that a broker
      * requiring client certificates still completes the handshake under TLS 1.3. */
@@ -377,6 +419,7 @@ static int build_contexts(struct probe_run *run, struct mk_err *err)
 out:
     probe_identity_clear(&untrusted);
     probe_identity_clear(&expired);
+    probe_identity_clear(&not_yet);
     return rc;
 }
 
@@ -390,6 +433,31 @@ static struct probe_result *add_result(struct probe_broker *b, enum probe_case c
     r->expected = (c == PROBE_VALID_CLIENT_CERT || c == PROBE_BROKER_CERTIFICATE) ? PROBE_ACCEPTED
                                                                                   : PROBE_REFUSED;
     return r;
+}
+
+/*
+ * revoked_client_cert ACCEPTED: "Amazon MSK doesn't support certificate revocation lists (CRLs).
+ * To control access to your cluster topics or block compromised certificates, use Apache Kafka
+ * ACLs and AWS security groups" (MSK developer guide, "Mutual TLS client authentication for
+ * Amazon MSK").  The remediation is the deny ACL for the certificate's principal.
+ */
+static void revoked_remediation(const struct probe_run *run, struct probe_result *r)
+{
+    char cmd[sizeof(r->remediation)];
+    struct mk_err err = {0};
+    snprintf(r->detail, sizeof(r->detail),
+             "accepted although revoked: MSK does not check CRLs, so this certificate keeps "
+             "its access until an ACL denies its principal %.600s",
+             run->revoked_principal[0] != '\0' ? run->revoked_principal : "(unknown)");
+    if (run->revoked_principal[0] == '\0' ||
+        kafka_acl_deny_command(run->revoked_principal, run->tls_list, cmd, sizeof(cmd), &err) !=
+            0) {
+        snprintf(r->remediation, sizeof(r->remediation),
+                 "deny the certificate's principal (User: + its subject in RFC 2253 form) with a "
+                 "DENY ACL for all operations on topics, groups and the cluster");
+        return;
+    }
+    snprintf(r->remediation, sizeof(r->remediation), "%s", cmd);
 }
 
 static void run_case(struct probe_run *run, struct probe_broker *b, enum probe_case c, int version,
@@ -423,14 +491,79 @@ static void run_case(struct probe_run *run, struct probe_broker *b, enum probe_c
     } else {
         r->outcome = probe_classify_kafka(&f, r->detail, sizeof(r->detail));
     }
+    if (c == PROBE_REVOKED_CLIENT_CERT && r->outcome == PROBE_ACCEPTED) {
+        revoked_remediation(run, r);
+    }
     r->ok = r->outcome == r->expected || r->outcome == PROBE_NOT_APPLICABLE;
+}
+
+/* legacy_tls_version: one handshake offering only `version` (TLS 1.0 or 1.1). */
+static void run_legacy(struct probe_run *run, struct probe_broker *b, int version)
+{
+    const struct probe_opts *o = run->opts;
+    struct probe_result *r = add_result(b, PROBE_LEGACY_TLS_VERSION, version);
+    struct probe_conn_opts co = {
+        .host = b->host,
+        .port = b->port,
+        .server_name = o->server_name,
+        .tls_version = version,
+        .timeout_ms = (int)(o->timeout_s * 1000),
+        .ctx = run->ctx[PROBE_LEGACY_TLS_VERSION],
+        .mode = PROBE_MODE_DETECT,
+    };
+    struct probe_facts f;
+    probe_conn_run(&co, &f);
+    r->outcome = probe_classify_legacy(&f, version, r->detail, sizeof(r->detail));
+    if (r->outcome == PROBE_ACCEPTED) {
+        snprintf(r->remediation, sizeof(r->remediation),
+                 "allow only TLS 1.2 and 1.3 on the broker's TLS listener (Kafka: "
+                 "ssl.enabled.protocols=TLSv1.2,TLSv1.3); RFC 8996 deprecates TLS 1.0 and 1.1");
+    }
+    r->ok = r->outcome == r->expected;
+}
+
+/*
+ * plaintext_listener on a plaintext endpoint: ApiVersions in clear.  "When client-broker
+ * encryption is set to TLS_PLAINTEXT and client-authentication is set to mTLS, Amazon MSK creates
+ * two types of listeners [...] and another for clients to connect without authentication or
+ * encryption (plaintext)"; UpdateSecurity changes client-broker encryption (MSK developer guide,
+ * "Update security settings of a Amazon MSK cluster"), hence the remediation.
+ */
+static void run_plaintext(struct probe_run *run, struct probe_broker *b, int32_t corr)
+{
+    const struct probe_opts *o = run->opts;
+    struct probe_result *r = add_result(b, PROBE_PLAINTEXT_LISTENER, 0);
+    struct probe_conn_opts co = {
+        .host = b->host,
+        .port = b->port,
+        .timeout_ms = (int)(o->timeout_s * 1000),
+        .mode = PROBE_MODE_PLAINTEXT,
+        .correlation_id = corr,
+        .api_version = KAFKA_API_VERSIONS_MAX_VERSION,
+    };
+    struct probe_facts f;
+    probe_conn_run(&co, &f);
+    r->outcome = probe_classify_plaintext(&f, r->detail, sizeof(r->detail));
+    if (r->outcome == PROBE_ACCEPTED) {
+        snprintf(r->remediation, sizeof(r->remediation),
+                 "turn the plaintext listener off: aws kafka update-security --cluster-arn %s "
+                 "--current-version CURRENT_VERSION --encryption-info "
+                 "'{\"EncryptionInTransit\":{\"ClientBroker\":\"TLS\"}}' (CURRENT_VERSION from "
+                 "aws kafka describe-cluster), or close the port in the brokers' security group",
+                 o->cluster_arn != NULL ? o->cluster_arn : "CLUSTER_ARN");
+    }
+    r->ok = r->outcome == r->expected;
 }
 
 static void probe_broker(struct probe_run *run, struct probe_broker *b, int32_t corr_base)
 {
     const struct probe_opts *o = run->opts;
+    if (b->plaintext) {
+        run_plaintext(run, b, corr_base);
+        return;
+    }
     enum probe_version_support support[PROBE_N_VERSIONS];
-    char detail[PROBE_N_VERSIONS][512];
+    char detail[PROBE_N_VERSIONS][sizeof(b->results[0].detail)];
     int any = 0;
     for (int v = 0; v < PROBE_N_VERSIONS; v++) {
         struct probe_conn_opts co = {
@@ -453,6 +586,9 @@ static void probe_broker(struct probe_run *run, struct probe_broker *b, int32_t 
             if (c == PROBE_REVOKED_CLIENT_CERT && run->ctx[c] == NULL) {
                 continue;
             }
+            if (c == PROBE_LEGACY_TLS_VERSION || c == PROBE_PLAINTEXT_LISTENER) {
+                continue; /* not per modern version: below */
+            }
             if (any && support[v] == PROBE_VERSION_SUPPORTED) {
                 run_case(run, b, (enum probe_case)c, tls_versions[v], corr_base + v * 16 + c);
                 continue;
@@ -465,6 +601,18 @@ static void probe_broker(struct probe_run *run, struct probe_broker *b, int32_t 
             r->ok = r->outcome == PROBE_NOT_APPLICABLE;
             snprintf(r->detail, sizeof(r->detail), "%s", detail[v]);
         }
+    }
+    /* Whatever the modern versions gave: a broker that only speaks TLS 1.0 is still caught. */
+    for (int v = 0; v < PROBE_N_LEGACY_VERSIONS; v++) {
+        run_legacy(run, b, legacy_versions[v]);
+    }
+    if (run->n_plaintext == 0) {
+        struct probe_result *r = add_result(b, PROBE_PLAINTEXT_LISTENER, 0);
+        r->outcome = PROBE_NOT_APPLICABLE;
+        r->ok = 1;
+        snprintf(r->detail, sizeof(r->detail),
+                 "no plaintext endpoint known (--plaintext-bootstrap, or the "
+                 "BootstrapBrokerString of GetBootstrapBrokers with --cluster-arn)");
     }
 }
 
@@ -515,6 +663,7 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
 {
     static const struct option longopts[] = {
         {"bootstrap", required_argument, NULL, 'b'},
+        {"plaintext-bootstrap", required_argument, NULL, 'L'},
         {"cluster-arn", required_argument, NULL, 'A'},
         {"region", required_argument, NULL, 'r'},
         {"endpoint-url", required_argument, NULL, 'e'},
@@ -547,6 +696,9 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
         switch (ch) {
         case 'b':
             o->bootstrap = optarg;
+            break;
+        case 'L':
+            o->plaintext_bootstrap = optarg;
             break;
         case 'A':
             o->cluster_arn = optarg;
@@ -659,6 +811,8 @@ int ctl_probe_main(int argc, char **argv)
     pthread_t threads[64];
     size_t n_threads = 0;
     char *list = NULL;
+    char *plain_list = NULL;
+    struct probe_broker *plain = NULL;
     int rc = parse_args(argc, argv, &o);
     if (rc != 0) {
         return rc < 0 ? CTL_EXIT_OK : rc;
@@ -673,7 +827,7 @@ int ctl_probe_main(int argc, char **argv)
 
     rc = CTL_EXIT_USAGE;
     if (o.cluster_arn != NULL) {
-        if (fetch_bootstrap(&o, &list, &err) != 0) {
+        if (fetch_bootstrap(&o, &list, &plain_list, &err) != 0) {
             fprintf(stderr, "mskpkictl probe: %s\n", err.msg);
             rc = err.code == MK_ERR_USAGE ? CTL_EXIT_USAGE : CTL_EXIT_UNAVAILABLE;
             goto out;
@@ -686,6 +840,32 @@ int ctl_probe_main(int argc, char **argv)
         goto out;
     }
     run.n_brokers = (size_t)n;
+    run.tls_list = list != NULL ? list : o.bootstrap;
+    /* --plaintext-bootstrap wins over what GetBootstrapBrokers says. */
+    const char *plain_src = o.plaintext_bootstrap != NULL ? o.plaintext_bootstrap : plain_list;
+    if (plain_src != NULL) {
+        long np = probe_parse_brokers(plain_src, &plain, &err);
+        if (np < 0) {
+            rc = o.plaintext_bootstrap != NULL ? CTL_EXIT_USAGE : CTL_EXIT_UNAVAILABLE;
+            fprintf(stderr, "mskpkictl probe: %s%s\n",
+                    o.plaintext_bootstrap != NULL ? "--plaintext-bootstrap: " : "", err.msg);
+            goto out;
+        }
+        struct probe_broker *all_b =
+            realloc(run.brokers, ((size_t)n + (size_t)np) * sizeof(*run.brokers));
+        if (all_b == NULL) {
+            fprintf(stderr, "mskpkictl probe: out of memory\n");
+            rc = CTL_EXIT_UNAVAILABLE;
+            goto out;
+        }
+        run.brokers = all_b;
+        for (long i = 0; i < np; i++) {
+            plain[i].plaintext = 1;
+        }
+        memcpy(run.brokers + n, plain, (size_t)np * sizeof(*plain));
+        run.n_plaintext = (size_t)np;
+        run.n_brokers += (size_t)np;
+    }
     if (build_contexts(&run, &err) != 0) {
         fprintf(stderr, "mskpkictl probe: %s\n", err.msg);
         rc = err.code == MK_ERR_NOMEM || err.code == MK_ERR_CRYPTO ? CTL_EXIT_UNAVAILABLE
@@ -732,6 +912,8 @@ out:
     pthread_mutex_destroy(&run.lock);
     free(all);
     free(run.brokers);
+    free(plain);
     free(list);
+    free(plain_list);
     return rc;
 }

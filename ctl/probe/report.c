@@ -46,13 +46,16 @@ static int write_table(FILE *out, const struct probe_result *r, size_t n)
         bw = l > bw ? l : bw;
     }
     int w = (int)bw;
-    fprintf(out, "%-*s  %-21s  %-7s  %-8s  %-14s  %-4s  %s\n", w, "BROKER", "CASE", "TLS",
+    fprintf(out, "%-*s  %-25s  %-7s  %-8s  %-14s  %-4s  %s\n", w, "BROKER", "CASE", "TLS",
             "EXPECTED", "OUTCOME", "OK", "DETAIL");
     for (size_t i = 0; i < n; i++) {
-        fprintf(out, "%-*s  %-21s  %-7s  %-8s  %-14s  %-4s  %s\n", w, r[i].broker,
+        fprintf(out, "%-*s  %-25s  %-7s  %-8s  %-14s  %-4s  %s\n", w, r[i].broker,
                 probe_case_name(r[i].kase), probe_tls_name(r[i].tls_version),
                 probe_outcome_name(r[i].expected), probe_outcome_name(r[i].outcome),
                 r[i].ok ? "ok" : "FAIL", r[i].detail);
+        if (!r[i].ok && r[i].remediation[0] != '\0') {
+            fprintf(out, "%-*s  remediation: %s\n", w, "", r[i].remediation);
+        }
     }
     struct probe_summary s;
     probe_summarize(r, n, &s);
@@ -78,6 +81,11 @@ static int write_json(FILE *out, const struct probe_result *r, size_t n, struct 
                       probe_outcome_name(r[i].outcome), "ok", r[i].ok, "detail", r[i].detail);
         MK_ENSURE(o != NULL && json_array_append_new(results, o) == 0, err, MK_ERR_NOMEM,
                   "json result");
+        /* o is owned by results now: a failure below frees it with them. */
+        if (r[i].remediation[0] != '\0') {
+            MK_ENSURE(json_object_set_new(o, "remediation", json_string(r[i].remediation)) == 0,
+                      err, MK_ERR_NOMEM, "json remediation");
+        }
     }
     probe_summarize(r, n, &s);
     json_t *sum = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "brokers", (json_int_t)s.brokers,
@@ -140,6 +148,10 @@ static int write_junit(FILE *out, const struct probe_result *r, size_t n)
             fprintf(out, ">\n      <%s message=\"expected %s, got %s: ", tag,
                     probe_outcome_name(r[k].expected), probe_outcome_name(r[k].outcome));
             ctl_xml_put(out, r[k].detail);
+            if (r[k].remediation[0] != '\0') {
+                fputs("; remediation: ", out);
+                ctl_xml_put(out, r[k].remediation);
+            }
             fputs("\"/>\n    </testcase>\n", out);
         }
         fputs("  </testsuite>\n", out);

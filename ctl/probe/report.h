@@ -21,21 +21,26 @@ enum probe_format {
 struct probe_result {
     char broker[300]; /* "host:port" as given */
     enum probe_case kase;
-    int tls_version;             /* TLS1_2_VERSION / TLS1_3_VERSION */
+    int tls_version;             /* TLS1_VERSION .. TLS1_3_VERSION, 0 for plaintext */
     enum probe_outcome expected; /* ACCEPTED or REFUSED */
     enum probe_outcome outcome;
     int ok; /* outcome met the expectation (NOT_APPLICABLE counts as ok) */
-    char detail[512];
+    char detail[1024];
+    char remediation[1024]; /* what to do about a failed result, or "" */
 };
 
 #define PROBE_N_VERSIONS 2
-#define PROBE_RESULTS_PER_BROKER (PROBE_CASE__MAX * PROBE_N_VERSIONS)
+#define PROBE_N_LEGACY_VERSIONS 2 /* TLS 1.0 and 1.1, for legacy_tls_version */
+/* Every case per modern version, plus legacy_tls_version per legacy version and one
+ * plaintext_listener (the two are not run per modern version). */
+#define PROBE_RESULTS_PER_BROKER (PROBE_CASE__MAX * PROBE_N_VERSIONS + PROBE_N_LEGACY_VERSIONS + 1)
 
 /* One broker to probe and, once probed, its results in case order per TLS version. */
 struct probe_broker {
     char host[256]; /* name or IP literal, without brackets */
     char port[8];
     char display[300]; /* "host:port" or "[v6]:port" */
+    int plaintext;     /* a plaintext endpoint: only plaintext_listener runs on it */
     struct probe_result results[PROBE_RESULTS_PER_BROKER];
     size_t n_results;
 };

@@ -290,6 +290,9 @@ def main():
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     os.makedirs(ARTIFACTS)
     tmp = tempfile.mkdtemp(prefix="mskpki-badinput-")
+    # Searchable: started as root, the agent's network process runs as agent.user (mskpki) and
+    # must reach the state directories beneath.
+    os.chmod(tmp, 0o711)
     try:
         cli_cases()
         config_cases()

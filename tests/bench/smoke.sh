@@ -53,6 +53,6 @@ PY
 
 python3 "$BENCH/bench_probe.py" --mskpkictl "$MSKPKICTL" --broker "$BROKER" --brokers 3 \
     --concurrency 4 --repeat 1 > "$OUT/probe.txt"
-expect "$OUT/probe.txt" "^figure=probe brokers=3 concurrency=4 results=30 ok=30 wall_s=$num$" \
-    "^figure=probe_s_client brokers=3 handshakes=36 wall_s=$num speedup_c4=$num$"
+expect "$OUT/probe.txt" "^figure=probe brokers=3 concurrency=4 results=45 ok=45 wall_s=$num$" \
+    "^figure=probe_s_client brokers=3 handshakes=48 wall_s=$num speedup_c4=$num$"
 echo "bench smoke: ok"

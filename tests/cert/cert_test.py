@@ -246,6 +246,16 @@ def scenario_revoke_crl():
     serial = subprocess.run(["openssl", "x509", "-in", revoked, "-noout", "-serial"],
                             capture_output=True, text=True, check=True).stdout.split("=")[1].strip()
     check(serial in r.stdout and "local CA" in r.stdout, r.stdout)
+    # MSK does not check CRLs: revoke names the principal (as Kafka derives it from the subject)
+    # and the ACL that denies it.
+    from cryptography import x509 as _x509
+    subject = _x509.load_pem_x509_certificate(open(revoked, "rb").read()).subject
+    principal = "User:" + subject.rfc4514_string()
+    check("does not check CRLs" in r.stdout, r.stdout)
+    check("  principal: %s\n" % principal in r.stdout, "principal: " + r.stdout)
+    check("kafka-acls --bootstrap-server BOOTSTRAP_BROKERS --command-config admin.properties "
+          "--add --deny-principal '%s' --operation All --topic '*' --group '*' --cluster"
+          % principal in r.stdout, "kafka-acls command: " + r.stdout)
     text = subprocess.run(["openssl", "crl", "-in", crl, "-noout", "-text"], capture_output=True,
                           text=True, check=True).stdout
     check(serial in text and "Key Compromise" in text, "crl.pem lacks the revocation:\n" + text)
@@ -371,8 +381,11 @@ def scenario_aws():
     issue(env)
     second = inspect_json(env.out("client"), rc=0)[0]["serial"]
     check(second != v["serial"], "the second issue kept serial %s" % second)
-    ctl("cert", "revoke", "--ca-arn", arn, "--endpoint-url", url, "--region", "us-east-1",
-        "--serial", ":".join(re.findall("..", second)), "--reason", "KEY_COMPROMISE", rc=0)
+    check("principal: User:CN=client.example.com,O=Example" in r.stdout, r.stdout)
+    r = ctl("cert", "revoke", "--ca-arn", arn, "--endpoint-url", url, "--region", "us-east-1",
+            "--serial", ":".join(re.findall("..", second)), "--reason", "KEY_COMPROMISE", rc=0)
+    # By serial the subject is unknown: no made-up principal, a pointer to --cert instead.
+    check("unknown from the serial alone" in r.stdout and "kafka-acls" not in r.stdout, r.stdout)
     # What moto's RevokeCertificate recorded (its /moto-api/data.json model dump): each serial
     # with the reason as the API names it, so a wrong serial form or reason cannot pass.
     import urllib.request

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""fake_msk.py PORT ARN BROKERS: the one MSK call probe makes, GetBootstrapBrokers
-(GET /v1/clusters/{clusterArn}/bootstrap-brokers), because moto does not implement it.
-Answers bootstrapBrokerStringTls=BROKERS for ARN and NotFoundException for any other cluster.
-Listens on 127.0.0.1 only; logs each request line on stderr."""
+"""fake_msk.py PORT ARN TLS_BROKERS [PLAINTEXT_BROKERS]: the one MSK call probe makes,
+GetBootstrapBrokers (GET /v1/clusters/{clusterArn}/bootstrap-brokers), because moto does not
+implement it.  For ARN it answers as the MSK API reference's GetBootstrapBrokersResponse shows:
+bootstrapBrokerStringTls=TLS_BROKERS and, for a cluster whose clientBroker is TLS_PLAINTEXT,
+bootstrapBrokerString=PLAINTEXT_BROKERS (absent fields are left out, as the service does).
+Any other cluster gets NotFoundException.  Listens on 127.0.0.1 only; with PORT 0 it binds a
+free port and prints "PORT=<n>" first (no pick-release-reuse race).  Logs each request on stderr."""
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import unquote
 
 PORT, ARN, BROKERS = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+PLAINTEXT = sys.argv[4] if len(sys.argv) > 4 else None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -37,7 +41,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, {"__type": "NotFoundException", "message": "cluster %s not found" % arn},
                        [("x-amzn-ErrorType", "NotFoundException")])
             return
-        self._send(200, {"bootstrapBrokerStringTls": BROKERS})
+        body = {"bootstrapBrokerStringTls": BROKERS}
+        if PLAINTEXT is not None:
+            body["bootstrapBrokerString"] = PLAINTEXT
+        self._send(200, body)
 
 
 # PORT 0: the kernel picks the port, reported as "PORT=N" once the socket listens.

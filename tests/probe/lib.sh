@@ -109,6 +109,13 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print("PORT=%d" % s.getsockname()
 time.sleep(3600)'
 }
 
+# refused_port: REFUSED_PORT is a loopback port that refuses connections and stays so until the
+# test ends (closed_port's socket, bound without listen()).
+refused_port() {
+    closed_port
+    REFUSED_PORT=$PORT0
+}
+
 # wait_port PORT: until something accepts on 127.0.0.1:PORT.
 wait_port() {
     for _ in $(seq 1 100); do

@@ -11,31 +11,101 @@ CA=$TMP/ca.pem
 CLIENT=(--cert "$TMP/client.pem" --key "$TMP/client.key")
 SERVER=(--cert "$TMP/server.pem" --key "$TMP/server.key")
 
-# Every negative case REFUSED, valid and broker_certificate ACCEPTED, under both versions.
+# Every negative case REFUSED, valid and broker_certificate ACCEPTED, under both versions;
+# TLS 1.0 and 1.1 refused; no plaintext endpoint known: plaintext_listener NOT_APPLICABLE.
+# 15 results per broker: 7 cases x 2 versions, minus revoked (not asked), 2 legacy, 1 plaintext.
 case_strict() {
     start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert
     run_probe --bootstrap "localhost:$BROKER_PORT" --ca-file "$CA" "${CLIENT[@]}" --format json \
         --timeout 5
     expect_rc 0
-    expect_json 'len(res) == 10 and all(x["ok"] for x in res)'
-    expect_json 'all(one(c, t)["outcome"] == "REFUSED" for c in ("no_client_cert", "untrusted_client_cert", "expired_client_cert") for t in ("TLSv1.2", "TLSv1.3"))'
+    expect_json 'len(res) == 15 and all(x["ok"] for x in res)'
+    expect_json 'all(one(c, t)["outcome"] == "REFUSED" for c in ("no_client_cert", "untrusted_client_cert", "expired_client_cert", "not_yet_valid_client_cert") for t in ("TLSv1.2", "TLSv1.3"))'
     expect_json 'all(one(c, t)["outcome"] == "ACCEPTED" for c in ("valid_client_cert", "broker_certificate") for t in ("TLSv1.2", "TLSv1.3"))'
     expect_json 'one("no_client_cert", "TLSv1.3")["detail"].startswith("alert certificate required (116)")'
     expect_json 'one("untrusted_client_cert", "TLSv1.2")["detail"].startswith("alert unknown CA (48)")'
-    expect_json 'r["summary"]["passed"] == 10 and r["summary"]["failed"] == 0 and r["summary"]["exit_code"] == 0'
+    expect_json 'all(one("legacy_tls_version", t)["outcome"] == "REFUSED" and "protocol version (70)" in one("legacy_tls_version", t)["detail"] for t in ("TLSv1.0", "TLSv1.1"))'
+    expect_json 'one("plaintext_listener", "none")["outcome"] == "NOT_APPLICABLE" and "no plaintext endpoint known" in one("plaintext_listener", "none")["detail"]'
+    expect_json 'not any("remediation" in x for x in res)'
+    expect_json 'r["summary"]["passed"] == 15 and r["summary"]["failed"] == 0 and r["summary"]["exit_code"] == 0'
     # The same run as a table and as JUnit.
     run_probe --bootstrap "localhost:$BROKER_PORT" --ca-file "$CA" "${CLIENT[@]}"
     expect_rc 0
     grep -q '^BROKER  *CASE' "$OUT" || fail "no table header"
-    grep -q '10 checks: 10 passed, 0 failed' "$OUT" || fail "no table summary"
+    grep -q '15 checks: 15 passed, 0 failed' "$OUT" || fail "no table summary"
     run_probe --bootstrap "localhost:$BROKER_PORT" --ca-file "$CA" "${CLIENT[@]}" --format junit
     expect_rc 0
     python3 - "$OUT" <<'PY' || fail "junit check"
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
-assert root.tag == "testsuites" and root.get("tests") == "10" and root.get("failures") == "0"
-assert len(root.findall("./testsuite/testcase")) == 10
+assert root.tag == "testsuites" and root.get("tests") == "15" and root.get("failures") == "0"
+assert len(root.findall("./testsuite/testcase")) == 15
 PY
+}
+
+# A broker that still speaks TLS 1.0 (and one from 1.1): legacy_tls_version fails with the
+# remediation; the modern cases are unaffected.
+case_legacy_tls() {
+    start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert --tls-min 1.0
+    run_probe --bootstrap "localhost:$BROKER_PORT" --ca-file "$CA" "${CLIENT[@]}" --format json
+    expect_rc 1
+    expect_json 'all(one("legacy_tls_version", t)["outcome"] == "ACCEPTED" and not one("legacy_tls_version", t)["ok"] and one("legacy_tls_version", t)["detail"] == t + " handshake completed" for t in ("TLSv1.0", "TLSv1.1"))'
+    expect_json '"ssl.enabled.protocols=TLSv1.2,TLSv1.3" in one("legacy_tls_version", "TLSv1.0")["remediation"]'
+    expect_json 'all(x["ok"] for x in res if x["case"] != "legacy_tls_version")'
+    # Without a client certificate the broker still answers the TLS 1.0 ServerHello: it speaks
+    # the version, which is what the case is about.
+    run_probe --bootstrap "localhost:$BROKER_PORT" --ca-file "$CA" --format json
+    expect_rc 1
+    expect_json 'one("legacy_tls_version", "TLSv1.0")["outcome"] == "ACCEPTED"'
+    start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert --tls-min 1.1
+    run_probe --bootstrap "localhost:$BROKER_PORT" --ca-file "$CA" "${CLIENT[@]}" --format json
+    expect_rc 1
+    expect_json 'one("legacy_tls_version", "TLSv1.0")["outcome"] == "REFUSED" and one("legacy_tls_version", "TLSv1.0")["ok"]'
+    expect_json 'one("legacy_tls_version", "TLSv1.1")["outcome"] == "ACCEPTED"'
+    # The table shows the remediation under a failed row.
+    run_probe --bootstrap "localhost:$BROKER_PORT" --ca-file "$CA" "${CLIENT[@]}"
+    expect_rc 1
+    grep -q '^ *remediation: allow only TLS 1.2 and 1.3' "$OUT" || fail "no remediation in table"
+}
+
+# plaintext_listener: a plaintext broker answering ApiVersions fails; a TLS port, a port that
+# refuses connections and an HTTP server pass (refused, closed or not Kafka).
+case_plaintext() {
+    start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert
+    local tls_port=$BROKER_PORT
+    start_broker --plaintext
+    local plain_port=$BROKER_PORT
+    refused_port
+    run_probe --bootstrap "localhost:$tls_port" --ca-file "$CA" "${CLIENT[@]}" --format json \
+        --plaintext-bootstrap "127.0.0.1:$plain_port,localhost:$tls_port,127.0.0.1:$REFUSED_PORT"
+    expect_rc 1
+    expect_json 'len([x for x in res if x["case"] == "plaintext_listener"]) == 3 and r["summary"]["brokers"] == 3'
+    expect_json '[x for x in res if x["broker"] == "127.0.0.1:'"$plain_port"'"] == [x for x in res if x["case"] == "plaintext_listener" and x["outcome"] == "ACCEPTED"]'
+    expect_json 'all(x["tls_version"] == "none" and x["expected"] == "REFUSED" for x in res if x["case"] == "plaintext_listener")'
+    expect_json 'all(not x["ok"] and "plaintext ApiVersions v3 answered" in x["detail"] and "update-security" in x["remediation"] and "CLUSTER_ARN" in x["remediation"] for x in res if x["broker"] == "127.0.0.1:'"$plain_port"'")'
+    expect_json 'all(x["outcome"] == "REFUSED" and x["ok"] for x in res if x["case"] == "plaintext_listener" and x["broker"] != "127.0.0.1:'"$plain_port"'")'
+    expect_json '"nothing listens" in [x for x in res if x["broker"] == "127.0.0.1:'"$REFUSED_PORT"'"][0]["detail"]'
+    expect_json 'all(x["ok"] for x in res if x["case"] != "plaintext_listener")'
+    # A bad --plaintext-bootstrap is a usage error naming the option.
+    usage_case "--plaintext-bootstrap" --bootstrap a:1 --ca-file "$CA" --plaintext-bootstrap nope
+}
+
+# A revoked certificate that the broker accepts (no CRL, as on MSK): FAIL, with the DENY ACL for
+# its principal as Kafka derives it (User: + the subject in RFC 2253 form, last RDN first).
+case_revoked_acl() {
+    sign_cert "$TMP" revoked "gone-client" "extendedKeyUsage=clientAuth" ca
+    openssl req -new -key "$TMP/revoked.key" -subj "/C=US/O=Example/OU=kafka/CN=gone,client" \
+        -out "$TMP/revoked.csr" 2>/dev/null
+    openssl x509 -req -in "$TMP/revoked.csr" -CA "$CA" -CAkey "$TMP/ca.key" -CAcreateserial \
+        -days 2 -extfile "$TMP/revoked.ext" -out "$TMP/revoked.pem" 2>/dev/null
+    start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert
+    run_probe --bootstrap "localhost:$BROKER_PORT" --ca-file "$CA" "${CLIENT[@]}" --format json \
+        --revoked-cert "$TMP/revoked.pem" --revoked-key "$TMP/revoked.key"
+    expect_rc 1
+    expect_json 'all(one("revoked_client_cert", t)["outcome"] == "ACCEPTED" and not one("revoked_client_cert", t)["ok"] for t in ("TLSv1.2", "TLSv1.3"))'
+    expect_json '"MSK does not check CRLs" in one("revoked_client_cert", "TLSv1.3")["detail"]'
+    expect_json 'one("revoked_client_cert", "TLSv1.2")["remediation"] == "kafka-acls --bootstrap-server localhost:'"$BROKER_PORT"' --command-config admin.properties --add --deny-principal '"'"'User:CN=gone\\,client,OU=kafka,O=Example,C=US'"'"' --operation All --topic '"'"'*'"'"' --group '"'"'*'"'"' --cluster"'
+    expect_json 'len(res) == 17'
 }
 
 # test_broker's ApiVersions answers, checked by an encoder/decoder that shares no code with it
@@ -55,7 +125,7 @@ case_old_kafka() {
     start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert --api-versions-max 2
     run_probe --bootstrap "localhost:$BROKER_PORT" --ca-file "$CA" "${CLIENT[@]}" --format json
     expect_rc 0
-    expect_json 'all(x["ok"] for x in res) and len(res) == 10'
+    expect_json 'all(x["ok"] for x in res) and len(res) == 15'
     expect_json 'all(one("valid_client_cert", t)["outcome"] == "ACCEPTED" and "v0 answered" in one("valid_client_cert", t)["detail"] and "error_code 35" in one("valid_client_cert", t)["detail"] for t in ("TLSv1.2", "TLSv1.3"))'
     expect_json 'one("no_client_cert", "TLSv1.3")["outcome"] == "REFUSED"'
 }
@@ -107,6 +177,7 @@ case_trust_any() {
     expect_json 'one("untrusted_client_cert", "TLSv1.2")["outcome"] == "ACCEPTED" and not one("untrusted_client_cert", "TLSv1.2")["ok"]'
     expect_json 'one("untrusted_client_cert", "TLSv1.3")["outcome"] == "ACCEPTED"'
     expect_json 'one("expired_client_cert", "TLSv1.3")["outcome"] == "ACCEPTED"'
+    expect_json 'all(one("not_yet_valid_client_cert", t)["outcome"] == "ACCEPTED" and not one("not_yet_valid_client_cert", t)["ok"] for t in ("TLSv1.2", "TLSv1.3"))'
 }
 
 # Our valid certificate revoked by the broker's CRL: valid_client_cert fails (REFUSED).
@@ -159,7 +230,7 @@ case_down() {
     port=$PORT0
     run_probe --bootstrap "127.0.0.1:$port" --ca-file "$CA" "${CLIENT[@]}" --format json --timeout 2
     expect_rc 3
-    expect_json 'len(res) == 10 and all(x["outcome"] == "ERROR" and not x["ok"] for x in res)'
+    expect_json 'len(res) == 15 and all(x["outcome"] == "ERROR" and not x["ok"] for x in res if x["case"] != "plaintext_listener")'
     expect_json '"refused" in res[0]["detail"]'
     # One live strict broker and one dead one: exit 1, the dead one's cases are errors.
     start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert
@@ -167,7 +238,7 @@ case_down() {
         --format json --timeout 2
     expect_rc 1
     expect_json 'all(x["ok"] for x in res if x["broker"] == "localhost:'"$BROKER_PORT"'")'
-    expect_json 'all(x["outcome"] == "ERROR" for x in res if x["broker"] == "127.0.0.1:'"$port"'")'
+    expect_json 'all(x["outcome"] == "ERROR" for x in res if x["broker"] == "127.0.0.1:'"$port"'" and x["case"] != "plaintext_listener")'
 }
 
 # A plain HTTP server is not a TLS broker.
@@ -179,7 +250,7 @@ case_http() {
     wait_port "$port"
     run_probe --bootstrap "127.0.0.1:$port" --ca-file "$CA" --format json --timeout 3
     expect_rc 3
-    expect_json 'all(x["outcome"] == "ERROR" for x in res) and "not a TLS server" in res[0]["detail"]'
+    expect_json 'all(x["outcome"] == "ERROR" for x in res if x["case"] != "plaintext_listener") and "not a TLS server" in res[0]["detail"]'
 }
 
 # A TCP server that accepts and never answers: timeouts are errors.
@@ -197,7 +268,7 @@ while True:
     wait_port "$port"
     run_probe --bootstrap "127.0.0.1:$port" --ca-file "$CA" --format json --timeout 1
     expect_rc 3
-    expect_json 'all(x["outcome"] == "ERROR" for x in res) and "timeout" in res[0]["detail"]'
+    expect_json 'all(x["outcome"] == "ERROR" for x in res if x["case"] != "plaintext_listener") and "timeout" in res[0]["detail"]'
 }
 
 # openssl s_server -Verify 1: refusals at the handshake; a TLS server that is not Kafka never
@@ -229,7 +300,7 @@ case_concurrency() {
     done
     run_probe --bootstrap "${list#,}" --ca-file "$CA" "${CLIENT[@]}" --format json --concurrency 3
     expect_rc 0
-    expect_json 'len(res) == 30 and r["summary"]["brokers"] == 3'
+    expect_json 'len(res) == 45 and r["summary"]["brokers"] == 3'
 }
 
 # Certificate and key taken from the agent's configuration (plain and encrypted key).
@@ -271,28 +342,64 @@ EOF
     grep -q "cannot load private key" "$ERR" || fail "encrypted key error"
 }
 
-# --cluster-arn: GetBootstrapBrokers from a local fake MSK endpoint (moto lacks this API).
-case_cluster_arn() {
-    start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert
-    local port arn="arn:aws:kafka:us-east-1:123456789012:cluster/demo/abcd-1234"
-    start_port0 "$TMP/fake.log" '^PORT=([0-9]+)$' \
-        python3 -u "$(dirname "$0")/fake_msk.py" 0 "$arn" "localhost:$BROKER_PORT"
-    port=$PORT0
-    wait_port "$port"
+# start_fake_msk ARN TLS_BROKERS [PLAINTEXT_BROKERS]: tests/probe/fake_msk.py on a port it binds
+# itself; FAKE_PORT.  AWS credentials for the signed call, none from the host.
+start_fake_msk() {
+    local out="$TMP/fake.$RANDOM"
+    python3 "$(dirname "$0")/fake_msk.py" 0 "$@" > "$out" 2> "$TMP/fake.log" &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do
+        FAKE_PORT=$(sed -n 's/^PORT=//p' "$out" 2>/dev/null || true)
+        [ -n "$FAKE_PORT" ] && break
+        sleep 0.05
+    done
+    [ -n "$FAKE_PORT" ] || fail "fake_msk did not report its port: $(cat "$TMP/fake.log")"
     export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=secretexample AWS_REGION=us-east-1
     unset AWS_PROFILE AWS_SESSION_TOKEN
     export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-    run_probe --cluster-arn "$arn" --endpoint-url "http://127.0.0.1:$port" --ca-file "$CA" \
+}
+
+# --cluster-arn: GetBootstrapBrokers from a local fake MSK endpoint (moto lacks this API).  A
+# TLS-only cluster has no bootstrapBrokerString: plaintext_listener is NOT_APPLICABLE.
+case_cluster_arn() {
+    start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert
+    local arn="arn:aws:kafka:us-east-1:123456789012:cluster/demo/abcd-1234"
+    start_fake_msk "$arn" "localhost:$BROKER_PORT"
+    run_probe --cluster-arn "$arn" --endpoint-url "http://127.0.0.1:$FAKE_PORT" --ca-file "$CA" \
         "${CLIENT[@]}" --format json
     expect_rc 0
-    expect_json 'len(res) == 10 and res[0]["broker"] == "localhost:'"$BROKER_PORT"'"'
+    expect_json 'len(res) == 15 and res[0]["broker"] == "localhost:'"$BROKER_PORT"'"'
+    expect_json 'one("plaintext_listener", "none")["outcome"] == "NOT_APPLICABLE"'
     grep -q "GET /v1/clusters/" "$TMP/fake.log" || fail "fake MSK not called"
     # An unknown cluster: the AWS error, exit 3.
-    run_probe --cluster-arn "${arn}-missing" --endpoint-url "http://127.0.0.1:$port" \
+    run_probe --cluster-arn "${arn}-missing" --endpoint-url "http://127.0.0.1:$FAKE_PORT" \
         --ca-file "$CA" "${CLIENT[@]}"
     expect_rc 3
     grep -q "NotFoundException" "$ERR" || { cat "$ERR"; fail "AWS error not reported"; }
     [ "$(wc -l < "$ERR")" -eq 1 ] || fail "AWS error is not one line"
+}
+
+# A TLS_PLAINTEXT cluster: GetBootstrapBrokers also has bootstrapBrokerString, whose listener
+# answers ApiVersions in clear: plaintext_listener FAILs, the remediation names the cluster.
+# --plaintext-bootstrap overrides the listed endpoints.
+case_cluster_arn_plaintext() {
+    start_broker "${SERVER[@]}" --ca-file "$CA" --require-client-cert
+    local tls_port=$BROKER_PORT
+    start_broker --plaintext
+    local plain_port=$BROKER_PORT
+    local arn="arn:aws:kafka:us-east-1:123456789012:cluster/mixed/abcd-5678"
+    start_fake_msk "$arn" "localhost:$tls_port" "127.0.0.1:$plain_port"
+    run_probe --cluster-arn "$arn" --endpoint-url "http://127.0.0.1:$FAKE_PORT" --ca-file "$CA" \
+        "${CLIENT[@]}" --format json
+    expect_rc 1
+    expect_json 'len(res) == 15 and r["summary"]["brokers"] == 2 and r["summary"]["failed"] == 1'
+    expect_json 'one("plaintext_listener", "none")["broker"] == "127.0.0.1:'"$plain_port"'" and one("plaintext_listener", "none")["outcome"] == "ACCEPTED"'
+    expect_json '"--cluster-arn '"$arn"' " in one("plaintext_listener", "none")["remediation"]'
+    refused_port
+    run_probe --cluster-arn "$arn" --endpoint-url "http://127.0.0.1:$FAKE_PORT" --ca-file "$CA" \
+        "${CLIENT[@]}" --format json --plaintext-bootstrap "127.0.0.1:$REFUSED_PORT"
+    expect_rc 0
+    expect_json 'one("plaintext_listener", "none")["broker"] == "127.0.0.1:'"$REFUSED_PORT"'" and one("plaintext_listener", "none")["outcome"] == "REFUSED"'
 }
 
 usage_case() { # usage_case EXPECTED_SUBSTRING ARGS...

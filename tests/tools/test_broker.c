@@ -5,8 +5,15 @@
  * connection.  It serves until killed; one thread per connection.
  *
  *   test_broker --port 0 --cert S.pem --key S.key [--ca-file CA.pem] [--require-client-cert |
- *               --optional-client-cert] [--trust-any] [--tls-min 1.2] [--tls-max 1.3] [--crl F]
- *               [--api-versions-max N]
+ *               --optional-client-cert] [--trust-any] [--tls-min 1.0|1.1|1.2|1.3]
+ *               [--tls-max 1.0|1.1|1.2|1.3] [--crl F] [--api-versions-max N]
+ *   test_broker --port 0 --plaintext [--api-versions-max N]
+ *
+ * --plaintext plays a PLAINTEXT listener (MSK's port 9092 with clientBroker TLS_PLAINTEXT): no
+ * TLS, ApiVersions answered in clear, no certificate needed.
+ *
+ * --tls-min 1.0 or 1.1 plays a broker that still speaks the versions RFC 8996 deprecated; the
+ * server then runs at OpenSSL security level 0, without which OpenSSL 3 refuses them.
  *
  * --api-versions-max N (0..3, default 3) plays an older broker: ApiVersions above vN get
  * UNSUPPORTED_VERSION in the v0 layout (KIP-511), which the probe must still take as Kafka.
@@ -49,7 +56,11 @@ static int trust_any_cb(int ok, X509_STORE_CTX *ctx)
 
 static int parse_tls_version(const char *s, int *out)
 {
-    if (strcmp(s, "1.2") == 0) {
+    if (strcmp(s, "1.0") == 0) {
+        *out = TLS1_VERSION;
+    } else if (strcmp(s, "1.1") == 0) {
+        *out = TLS1_1_VERSION;
+    } else if (strcmp(s, "1.2") == 0) {
         *out = TLS1_2_VERSION;
     } else if (strcmp(s, "1.3") == 0) {
         *out = TLS1_3_VERSION;
@@ -59,26 +70,57 @@ static int parse_tls_version(const char *s, int *out)
     return 0;
 }
 
-static int ssl_read_full(SSL *ssl, unsigned char *buf, size_t n)
+/* One connection: TLS when ssl is set, else the plain socket. */
+struct io {
+    SSL *ssl;
+    int fd;
+};
+
+static int io_read_full(const struct io *io, unsigned char *buf, size_t n)
 {
     size_t got = 0;
     while (got < n) {
         size_t r = 0;
-        if (SSL_read_ex(ssl, buf + got, n - got, &r) != 1) {
-            return -1;
+        if (io->ssl != NULL) {
+            if (SSL_read_ex(io->ssl, buf + got, n - got, &r) != 1) {
+                return -1;
+            }
+        } else {
+            ssize_t k = recv(io->fd, buf + got, n - got, 0);
+            if (k <= 0) {
+                return -1;
+            }
+            r = (size_t)k;
         }
         got += r;
     }
     return 0;
 }
 
-static void answer(SSL *ssl)
+static int io_write_all(const struct io *io, const unsigned char *buf, size_t n)
+{
+    if (io->ssl != NULL) {
+        size_t w = 0;
+        return SSL_write_ex(io->ssl, buf, n, &w) == 1 ? 0 : -1;
+    }
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = send(io->fd, buf + done, n - done, MSG_NOSIGNAL);
+        if (k <= 0) {
+            return -1;
+        }
+        done += (size_t)k;
+    }
+    return 0;
+}
+
+static void answer(const struct io *io)
 {
     unsigned char hdr[4];
     static __thread unsigned char payload[KAFKA_MAX_FRAME];
     static __thread unsigned char out[KAFKA_MAX_FRAME];
     for (;;) {
-        if (ssl_read_full(ssl, hdr, 4) != 0) {
+        if (io_read_full(io, hdr, 4) != 0) {
             return;
         }
         int32_t size = kafka_frame_size(hdr);
@@ -86,7 +128,7 @@ static void answer(SSL *ssl)
             fprintf(stderr, "test_broker: bad frame size %d\n", (int)size);
             return;
         }
-        if (ssl_read_full(ssl, payload, (size_t)size) != 0) {
+        if (io_read_full(io, payload, (size_t)size) != 0) {
             return;
         }
         struct kafka_api_versions_request req;
@@ -123,8 +165,7 @@ static void answer(SSL *ssl)
             fprintf(stderr, "test_broker: %s\n", err.msg);
             return;
         }
-        size_t w = 0;
-        if (SSL_write_ex(ssl, out, (size_t)n, &w) != 1) {
+        if (io_write_all(io, out, (size_t)n) != 0) {
             return;
         }
     }
@@ -141,10 +182,18 @@ static void *serve(void *arg)
     struct timeval tv = {.tv_sec = 10};
     (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (c->ctx == NULL) {
+        struct io io = {.ssl = NULL, .fd = c->fd};
+        answer(&io);
+        close(c->fd);
+        free(c);
+        return NULL;
+    }
     SSL *ssl = SSL_new(c->ctx);
     if (ssl != NULL && SSL_set_fd(ssl, c->fd) == 1) {
         if (SSL_accept(ssl) == 1) {
-            answer(ssl);
+            struct io io = {.ssl = ssl, .fd = c->fd};
+            answer(&io);
             (void)SSL_shutdown(ssl);
         } else {
             unsigned long e = ERR_get_error();
@@ -164,14 +213,15 @@ static void usage(void)
 {
     fprintf(stderr, "usage: test_broker --port N --cert F --key F [--ca-file F] "
                     "[--require-client-cert|--optional-client-cert] [--trust-any] "
-                    "[--tls-min V] [--tls-max V] [--crl F] [--api-versions-max N]\n");
+                    "[--tls-min V] [--tls-max V] [--crl F] [--api-versions-max N]\n"
+                    "       test_broker --port N --plaintext [--api-versions-max N]\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *cert = NULL, *key = NULL, *ca = NULL, *crl = NULL;
     long port = -1;
-    int require = 0, optional = 0, trust_any = 0;
+    int require = 0, optional = 0, trust_any = 0, plaintext = 0;
     int tls_min = TLS1_2_VERSION, tls_max = TLS1_3_VERSION;
     static const struct option opts[] = {
         {"port", required_argument, NULL, 'p'},
@@ -185,6 +235,7 @@ int main(int argc, char **argv)
         {"tls-max", required_argument, NULL, 'M'},
         {"crl", required_argument, NULL, 'l'},
         {"api-versions-max", required_argument, NULL, 'V'},
+        {"plaintext", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -232,6 +283,9 @@ int main(int argc, char **argv)
         case 'l':
             crl = optarg;
             break;
+        case 'P':
+            plaintext = 1;
+            break;
         case 'V':
             errno = 0;
             api_versions_max = (int)strtol(optarg, &end, 10);
@@ -246,14 +300,25 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (port < 0 || cert == NULL || key == NULL ||
+    if (port < 0 || (!plaintext && (cert == NULL || key == NULL)) ||
+        (plaintext && (cert != NULL || ca != NULL || require || optional || crl != NULL)) ||
         ((require || optional) && ca == NULL && !trust_any)) {
         usage();
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
 
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX *ctx = NULL;
+    if (plaintext) {
+        goto listen;
+    }
+    ctx = SSL_CTX_new(TLS_server_method());
+    /* OpenSSL 3 speaks TLS 1.0/1.1 only at security level 0 (SHA-1 / MD5+SHA-1 signatures). */
+    if (ctx != NULL && tls_min < TLS1_2_VERSION &&
+        SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0") != 1) {
+        ERR_print_errors_fp(stderr);
+        return 1;
+    }
     if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, tls_min) != 1 ||
         SSL_CTX_set_max_proto_version(ctx, tls_max) != 1 ||
         SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
@@ -292,6 +357,7 @@ int main(int argc, char **argv)
     }
     SSL_CTX_set_verify(ctx, mode, trust_any ? trust_any_cb : NULL);
 
+listen:;
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
