@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl/audit/aws.h"
@@ -114,6 +115,10 @@ int ctl_audit_main(int argc, char **argv)
         audit_cli_usage(stdout);
         audit_cli_free(&cli);
         return CTL_EXIT_OK;
+    }
+    /* One audit date for every check and account (--as-of, else now). */
+    if (cli.eval.now == 0) {
+        cli.eval.now = time(NULL);
     }
     report = ctl_report_new();
     if (report == NULL) {

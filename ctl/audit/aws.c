@@ -683,6 +683,154 @@ out:
     return rc;
 }
 
+/* ---- MSK versions and configurations (msk.kafka_version, msk.acl_default_deny) ---- */
+
+struct lkv_task {
+    struct aws_client *client;
+    struct audit_kafka_versions *kv;
+};
+
+/* ListKafkaVersions: GET /v1/kafka-versions -> {"kafkaVersions": [{"version", "status"}],
+ * "nextToken"}, every page appended to one array. */
+static int list_kafka_versions(struct aws_client *client, json_t *all, struct mk_err *err)
+{
+    int rc = -1;
+    char *token = NULL;
+    json_t *resp = NULL;
+    for (int page = 0;; page++) {
+        struct aws_query_param q[] = {{"maxResults", "100"}, {NULL, NULL}, {NULL, NULL}};
+        const json_t *items;
+        const char *next;
+        MK_ENSURE(page < MAX_PAGES, err, MK_ERR_INVALID, "ListKafkaVersions: more than %d pages",
+                  MAX_PAGES);
+        if (token != NULL) {
+            q[1].name = "nextToken";
+            q[1].value = token;
+        }
+        MK_GUARD(aws_rest_call(client, "kafka", "GET", "/v1/kafka-versions", q, NULL, &resp, err));
+        items = json_object_get(resp, "kafkaVersions");
+        MK_ENSURE(items == NULL || json_is_array(items), err, MK_ERR_INVALID,
+                  "ListKafkaVersions: kafkaVersions is not an array");
+        MK_ENSURE(append_all(all, items) == 0, err, MK_ERR_NOMEM, "out of memory");
+        next = json_string_value(json_object_get(resp, "nextToken"));
+        if (next == NULL || next[0] == '\0') {
+            break;
+        }
+        MK_GUARD(cursor_advance(&token, next, "ListKafkaVersions: nextToken", err));
+        json_decref(resp);
+        resp = NULL;
+    }
+    rc = 0;
+out:
+    json_decref(resp);
+    free(token);
+    return rc;
+}
+
+static void lkv_run(void *ctx, size_t i)
+{
+    struct lkv_task *t = &((struct lkv_task *)ctx)[i];
+    json_t *all = json_array();
+    if (all == NULL) {
+        t->kv->res.failed = 1;
+        mk_err_set(&t->kv->res.err, MK_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (list_kafka_versions(t->client, all, &t->kv->res.err) != 0) {
+        t->kv->res.failed = 1;
+        json_decref(all);
+        return;
+    }
+    t->kv->res.data = all;
+}
+
+/* One ListKafkaVersions per audited region that has an MSK cluster. */
+static int phase_kafka_versions(struct collector *c, struct audit_inventory *inv,
+                                struct mk_err *err)
+{
+    int rc = -1;
+    size_t n = 0;
+    struct lkv_task *tasks = calloc(c->n_clients + 1, sizeof(*tasks));
+    MK_ENSURE(tasks != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (size_t r = 0; r < c->n_clients; r++) {
+        int any = 0;
+        for (size_t i = 0; i < inv->n_resources && !any; i++) {
+            any = inv->resources[i].svc == AUDIT_SVC_MSK &&
+                  strcmp(inv->resources[i].region, c->clients[r].region) == 0;
+        }
+        if (any) {
+            tasks[n].client = c->clients[r].client;
+            n++;
+        }
+    }
+    /* The entries are added before the pool runs: the array must not move under it. */
+    for (size_t r = 0, k = 0; r < c->n_clients && k < n; r++) {
+        if (tasks[k].client == c->clients[r].client) {
+            MK_ENSURE(audit_inventory_add_kafka_versions(inv, c->clients[r].region) != NULL, err,
+                      MK_ERR_NOMEM, "out of memory");
+            k++;
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        tasks[k].kv = &inv->kafka_versions[inv->n_kafka_versions - n + k];
+    }
+    audit_pool_run(n, c->opts->concurrency, lkv_run, tasks);
+    rc = 0;
+out:
+    free(tasks);
+    return rc;
+}
+
+struct config_ctx {
+    const struct collector *c;
+    struct audit_resource **items;
+};
+
+/* DescribeConfigurationRevision: GET /v1/configurations/{arn}/revisions/{revision}. */
+static void config_run(void *ctx, size_t i)
+{
+    struct config_ctx *cc = ctx;
+    struct audit_resource *r = cc->items[i];
+    long long rev = 0;
+    const char *arn = audit_msk_configuration(r, &rev);
+    char *path = NULL;
+    json_t *resp = NULL;
+    r->config_fetched = 1;
+    if (asprintf(&path, "/v1/configurations/%s/revisions/%lld", arn, rev) < 0) {
+        r->config.failed = 1;
+        mk_err_set(&r->config.err, MK_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (aws_rest_call(client_for(cc->c, r->region), "kafka", "GET", path, NULL, NULL, &resp,
+                      &r->config.err) != 0) {
+        r->config.failed = 1;
+    } else {
+        r->config.data = resp;
+        resp = NULL;
+    }
+    json_decref(resp);
+    free(path);
+}
+
+static int phase_msk_config(struct collector *c, struct audit_inventory *inv, struct mk_err *err)
+{
+    int rc = -1;
+    size_t n = 0;
+    struct config_ctx cc = {c, calloc(inv->n_resources + 1, sizeof(struct audit_resource *))};
+    MK_ENSURE(cc.items != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < inv->n_resources; i++) {
+        long long rev;
+        if (audit_msk_configuration(&inv->resources[i], &rev) != NULL) {
+            cc.items[n++] = &inv->resources[i];
+        }
+    }
+    audit_pool_run(n, c->opts->concurrency, config_run, &cc);
+    rc = 0;
+out:
+    free(cc.items);
+    return rc;
+}
+
 /* ---- Private CAs (pca.*) ---- */
 
 struct ca_ctx {
@@ -848,6 +996,12 @@ int audit_collect(const struct audit_collect_options *opts, struct audit_invento
     }
     if (opts->eval->selected[AUDIT_TAGS_OWNERSHIP]) {
         MK_GUARD(phase_tags(&c, inv, err));
+    }
+    if (opts->eval->selected[AUDIT_MSK_VERSION]) {
+        MK_GUARD(phase_kafka_versions(&c, inv, err));
+    }
+    if (opts->eval->selected[AUDIT_MSK_ACL_DEFAULT_DENY]) {
+        MK_GUARD(phase_msk_config(&c, inv, err));
     }
     if (audit_needs_pca(opts->eval)) {
         MK_GUARD(phase_pca(&c, inv, err));

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl/audit/versions.h"
+
 void audit_cli_usage(FILE *out)
 {
     fprintf(
@@ -14,7 +16,8 @@ void audit_cli_usage(FILE *out)
         "                       [--output FILE] [--concurrency N] [--fail-on high|medium|low]\n"
         "                       [--min-kafka-version V] [--ca-arn ARN]... [--ca-min-days N]\n"
         "                       [--cert-validity-days N] [--required-tags KEY,...]\n"
-        "                       [--role-arn ARN|FILE]... [--role-session-name S] [--external-id X]"
+        "                       [--role-arn ARN|FILE]... [--role-session-name S] [--external-id X]\n"
+        "                       [--as-of YYYY-MM-DD] [--eos-warning-days N]"
         "\n\n"
         "Checks MSK, Kinesis, Firehose, KMS and Private CA posture.  Exit 0: no FAIL at or above\n"
         "--fail-on (default low) and no ERROR; 1: there are; 2: usage error; 3: could not run.\n\n"
@@ -335,6 +338,17 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
     if (strcmp(opt, "--cert-validity-days") == 0) {
         return set_days(&cli->eval.cert_days, opt, value, 1, err);
     }
+    if (strcmp(opt, "--eos-warning-days") == 0) {
+        return set_days(&cli->eval.eos_warning_days, opt, value, 0, err);
+    }
+    if (strcmp(opt, "--as-of") == 0) {
+        /* Midnight UTC of the date: a report with --as-of is the same whenever it runs. */
+        if (audit_date_parse(value, &cli->eval.now) != 0) {
+            mk_err_set(err, MK_ERR_USAGE, "--as-of: '%s' is not a date like 2026-03-31", value);
+            return -1;
+        }
+        return 0;
+    }
     if (strcmp(opt, "--role-arn") == 0) {
         return add_roles(cli, value, err);
     }
@@ -383,7 +397,7 @@ static const char *const with_value[] = {
     "--region",      "--profile", "--endpoint-url",      "--checks", "--format", "--output",
     "--concurrency", "--fail-on", "--min-kafka-version", "--ca-arn", "--ca-min-days",
     "--cert-validity-days", "--required-tags", "--role-arn", "--role-session-name",
-    "--external-id",
+    "--external-id", "--as-of", "--eos-warning-days",
 };
 
 static int takes_value(const char *opt)
@@ -407,6 +421,7 @@ int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err 
     cli->fail_on = CTL_SEV_LOW;
     cli->eval.ca_min_days = AUDIT_DEFAULT_CA_MIN_DAYS;
     cli->eval.cert_days = AUDIT_DEFAULT_CERT_DAYS;
+    cli->eval.eos_warning_days = AUDIT_DEFAULT_EOS_WARNING_DAYS;
     for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
         cli->eval.selected[i] = 1;
     }

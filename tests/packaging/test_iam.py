@@ -75,7 +75,9 @@ PREFIX = {"Kinesis_20131202": "kinesis", "Firehose_20150804": "firehose", "Trent
           "ACMPrivateCA": "acm-pca"}
 # MSK is REST: the path each call uses, and the IAM action it needs.
 KAFKA_PATHS = {"/api/v2/clusters": "kafka:ListClustersV2", "/v1/tags/%s": "kafka:ListTagsForResource",
-               "/v1/clusters/%s/bootstrap-brokers": "kafka:GetBootstrapBrokers"}
+               "/v1/clusters/%s/bootstrap-brokers": "kafka:GetBootstrapBrokers",
+               "/v1/kafka-versions": "kafka:ListKafkaVersions",
+               "/v1/configurations/%s/revisions/%lld": "kafka:DescribeConfigurationRevision"}
 needed = set()
 for rel in ("ctl/audit/aws.c", "ctl/audit/pca.c", "ctl/probe/probe.c"):
     if not os.path.exists(os.path.join(SRC, rel)):
