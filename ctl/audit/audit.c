@@ -14,6 +14,7 @@
 #include "ctl/audit/aws.h"
 #include "ctl/audit/checks.h"
 #include "ctl/audit/cli.h"
+#include "ctl/audit/enrich.h"
 #include "ctl/ctl.h"
 #include "ctl/audit/report.h"
 
@@ -67,7 +68,7 @@ out:
  * audit as a whole cannot go on (no credentials at all, out of memory).
  */
 static int audit_account(const struct audit_cli *cli, const char *role_arn,
-                         struct ctl_report *report, struct mk_err *err)
+                         struct ctl_report *report, json_t *scope, struct mk_err *err)
 {
     struct audit_inventory *inv = audit_inventory_new();
     char acct[13];
@@ -85,15 +86,19 @@ static int audit_account(const struct audit_cli *cli, const char *role_arn,
         .external_id = cli->external_id,
         .ca_arns = (const char *const *)cli->ca_arns,
         .n_ca_arns = cli->n_ca_arns,
+        /* Progress only for a person watching a terminal. */
+        .progress = !cli->quiet && isatty(STDERR_FILENO) ? stderr : NULL,
     };
+    int have_acct = role_arn != NULL && audit_role_account(role_arn, acct) == 0;
     MK_ENSURE(inv != NULL, err, MK_ERR_NOMEM, "out of memory");
-    MK_GUARD(ctl_report_set_account(
-        report, role_arn != NULL && audit_role_account(role_arn, acct) == 0 ? acct : NULL, err));
+    MK_GUARD(ctl_report_set_account(report, have_acct ? acct : NULL, err));
     if (audit_collect(&co, inv, err) != 0) {
         mk_err_prefix(err, "cannot run");
         goto out;
     }
     MK_GUARD(audit_evaluate(inv, &cli->eval, report, err));
+    MK_ENSURE(audit_scope_add(scope, inv, have_acct ? acct : NULL) == 0, err, MK_ERR_NOMEM,
+              "out of memory");
     rc = 0;
 out:
     audit_inventory_free(inv);
@@ -105,7 +110,9 @@ int ctl_audit_main(int argc, char **argv)
     struct audit_cli cli;
     struct mk_err err = {0};
     struct ctl_report *report = NULL;
+    json_t *scope = NULL;
     int status = CTL_EXIT_UNAVAILABLE;
+    int set;
 
     if (audit_cli_parse(argc, argv, &cli, &err) != 0) {
         fprintf(stderr, "mskpkictl audit: %s (try mskpkictl audit --help)\n", err.msg);
@@ -121,25 +128,38 @@ int ctl_audit_main(int argc, char **argv)
         cli.eval.now = time(NULL);
     }
     report = ctl_report_new();
-    if (report == NULL) {
+    scope = audit_scope_new(&cli.eval, cli.as_of_given);
+    if (report == NULL || scope == NULL) {
         fprintf(stderr, "mskpkictl audit: out of memory\n");
         goto out;
     }
     /* Accounts one after the other, each with --concurrency calls in flight. */
     for (size_t i = 0; i < (cli.n_role_arns > 0 ? cli.n_role_arns : 1); i++) {
-        if (audit_account(&cli, cli.n_role_arns > 0 ? cli.role_arns[i] : NULL, report, &err) !=
-            0) {
+        if (audit_account(&cli, cli.n_role_arns > 0 ? cli.role_arns[i] : NULL, report, scope,
+                          &err) != 0) {
             fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
             goto out;
         }
     }
     ctl_report_sort(report);
+    ctl_report_set_table_filter(report, cli.status_mask);
+    if (audit_report_enrich(report, &err) != 0) {
+        fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+        goto out;
+    }
+    set = ctl_report_set_json(report, "scope", scope, &err); /* steals scope */
+    scope = NULL;
+    if (set != 0) {
+        fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+        goto out;
+    }
     if (write_report(&cli, report, &err) != 0) {
         fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
         goto out;
     }
     status = ctl_report_failed(report, cli.fail_on) ? CTL_EXIT_FINDINGS : CTL_EXIT_OK;
 out:
+    json_decref(scope);
     ctl_report_free(report);
     audit_cli_free(&cli);
     return status;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 
 #include "aws/aws.h"
 #include "ctl/audit/pool.h"
@@ -23,11 +24,42 @@ struct region_client {
     struct aws_client *client;
 };
 
+/* Progress for a person at a terminal: resources done per service. */
+enum progress_kind { PK_MSK, PK_KINESIS, PK_FIREHOSE, PK_KMS, PK_PCA, PK__MAX };
+
+struct progress {
+    pthread_mutex_t lock;
+    FILE *out;
+    size_t total[PK__MAX], done[PK__MAX];
+    int shown;
+};
+
 struct collector {
     const struct audit_collect_options *opts;
     struct region_client *clients;
     size_t n_clients;
+    struct progress *progress; /* NULL: silent */
 };
+
+static void progress_step(struct progress *p, enum progress_kind k, size_t add_total,
+                          size_t add_done)
+{
+    static const char *const names[PK__MAX] = {"msk", "kinesis", "firehose", "kms", "pca"};
+    if (p == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->total[k] += add_total;
+    p->done[k] += add_done;
+    fputs("\rmskpkictl audit:", p->out);
+    for (int i = 0; i < PK__MAX; i++) {
+        fprintf(p->out, " %s %zu/%zu", names[i], p->done[i], p->total[i]);
+    }
+    fputs(" \033[K", p->out);
+    fflush(p->out);
+    p->shown = 1;
+    pthread_mutex_unlock(&p->lock);
+}
 
 static struct aws_client *client_for(const struct collector *c, const char *region)
 {
@@ -320,6 +352,7 @@ static void describe_run(void *ctx, size_t i)
     }
     json_decref(req);
     json_decref(resp);
+    progress_step(d->c->progress, kinesis ? PK_KINESIS : PK_FIREHOSE, 0, 1);
 }
 
 /* ---- phase 3 and 4: keys ---- */
@@ -352,6 +385,7 @@ static void key_describe_run(void *ctx, size_t i)
     }
     json_decref(req);
     json_decref(resp);
+    progress_step(kc->c->progress, PK_KMS, 0, 1);
 }
 
 static void kms_call(struct aws_client *client, const char *target, json_t *req,
@@ -439,6 +473,13 @@ static int phase_list(struct collector *c, struct audit_inventory *inv, struct m
     }
     audit_pool_run(n, c->opts->concurrency, list_run, tasks);
     MK_GUARD(list_merge(tasks, n, inv, err));
+    for (size_t i = 0; c->progress != NULL && i < inv->n_resources; i++) {
+        /* An MSK cluster comes whole with the listing; streams still need a describe. */
+        enum audit_service svc = inv->resources[i].svc;
+        progress_step(c->progress, svc == AUDIT_SVC_MSK ? PK_MSK
+                                   : svc == AUDIT_SVC_KINESIS ? PK_KINESIS : PK_FIREHOSE,
+                      1, svc == AUDIT_SVC_MSK);
+    }
     rc = 0;
 out:
     for (size_t i = 0; tasks != NULL && i < n; i++) {
@@ -490,6 +531,7 @@ static int phase_keys(struct collector *c, struct audit_inventory *inv, struct m
     for (size_t i = 0; i < inv->n_keys; i++) {
         kc.keys[i] = &inv->keys[i];
     }
+    progress_step(c->progress, PK_KMS, inv->n_keys, 0);
     audit_pool_run(inv->n_keys, c->opts->concurrency, key_describe_run, &kc);
     MK_GUARD(creds_failure(inv, err));
 
@@ -866,6 +908,7 @@ static void ca_describe_run(void *ctx, size_t i)
     struct audit_ca *ca = cc->cas[i];
     ca_call(client_for(cc->c, ca->region), "ACMPrivateCA.DescribeCertificateAuthority", ca->arn,
             "CertificateAuthority", &ca->describe);
+    progress_step(cc->c->progress, PK_PCA, 0, 1);
 }
 
 static void ca_cert_run(void *ctx, size_t i)
@@ -918,6 +961,7 @@ static int phase_pca(struct collector *c, struct audit_inventory *inv, struct mk
     for (size_t i = 0; i < inv->n_cas; i++) {
         cc.cas[i] = &inv->cas[i];
     }
+    progress_step(c->progress, PK_PCA, inv->n_cas, 0);
     audit_pool_run(inv->n_cas, c->opts->concurrency, ca_describe_run, &cc);
     /* Only an ACTIVE CA has a certificate (and a chain) to read the expiry from. */
     if (c->opts->eval->selected[AUDIT_PCA_EXPIRY]) {
@@ -970,9 +1014,13 @@ int audit_collect(const struct audit_collect_options *opts, struct audit_invento
                   struct mk_err *err)
 {
     int rc = -1;
-    struct collector c = {opts, NULL, 0};
+    struct progress prog = {.out = opts->progress};
+    struct collector c = {opts, NULL, 0, NULL};
     int usable = 1;
 
+    if (opts->progress != NULL && pthread_mutex_init(&prog.lock, NULL) == 0) {
+        c.progress = &prog;
+    }
     if (opts->n_regions == 0) {
         MK_GUARD(client_add(&c, NULL, err));
     }
@@ -1009,5 +1057,11 @@ int audit_collect(const struct audit_collect_options *opts, struct audit_invento
     rc = 0;
 out:
     clients_free(&c);
+    if (c.progress != NULL) {
+        if (prog.shown) {
+            fputc('\n', prog.out);
+        }
+        pthread_mutex_destroy(&prog.lock);
+    }
     return rc;
 }

@@ -34,12 +34,14 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                            CTL_SEV_HIGH, RT_MSK,
                            "Upgrade the cluster with UpdateClusterKafkaVersion to a supported "
                            "version at or above the minimum, before AWS upgrades it without "
-                           "notice."},
+                           "notice.",
+     "aws kafka update-cluster-kafka-version --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --target-kafka-version <TARGET_VERSION>"},
     [AUDIT_MSK_VERSION_EOS_SOON] = {"msk.kafka_version_eos_soon", "MskKafkaVersionEosSoon",
                                     "MSK cluster's Kafka version is not near its end of support",
                                     CTL_SEV_MEDIUM, RT_MSK,
                                     "Plan and test the upgrade (UpdateClusterKafkaVersion) to the "
-                                    "recommended version before the end-of-support date."},
+                                    "recommended version before the end-of-support date.",
+     "aws kafka update-cluster-kafka-version --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --target-kafka-version <TARGET_VERSION>"},
     [AUDIT_MSK_ACL_DEFAULT_DENY] = {"msk.acl_default_deny", "MskAclDefaultDeny",
                                     "MSK cluster with client authentication denies topics "
                                     "without an ACL",
@@ -48,54 +50,64 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                                     "configuration whose server.properties sets "
                                     "allow.everyone.if.no.acl.found=false "
                                     "(CreateConfiguration), applied with "
-                                    "UpdateClusterConfiguration."},
+                                    "UpdateClusterConfiguration.",
+     "aws kafka update-cluster-configuration --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --configuration-info Arn=<CONFIGURATION_ARN>,Revision=<REVISION>"},
     [AUDIT_MSK_PUBLIC_ACCESS] = {"msk.public_access", "MskPublicAccess",
                                  "MSK cluster brokers are not reachable from the internet",
                                  CTL_SEV_HIGH, RT_MSK,
                                  "Turn public access off (UpdateConnectivity with "
                                  "connectivityInfo.publicAccess.type DISABLED) and reach the "
-                                 "brokers from the VPC, a peered VPC or PrivateLink."},
+                                 "brokers from the VPC, a peered VPC or PrivateLink.",
+     "aws kafka update-connectivity --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --connectivity-info 'PublicAccess={Type=DISABLED}'"},
     [AUDIT_MSK_MTLS] = {"msk.mtls_required", "MskMtlsRequired",
                         "MSK cluster requires TLS client certificates from AWS Private CA",
                         CTL_SEV_HIGH, RT_MSK,
                         "Enable ClientAuthentication.Tls with at least one AWS Private CA ARN and "
-                        "disable ClientAuthentication.Unauthenticated (UpdateSecurity)."},
+                        "disable ClientAuthentication.Unauthenticated (UpdateSecurity).",
+     "aws kafka update-security --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --client-authentication 'Tls={CertificateAuthorityArnList=[<CA_ARN>],Enabled=true},Unauthenticated={Enabled=false}'"},
     [AUDIT_MSK_TLS] = {"msk.tls_in_transit", "MskTlsInTransit",
                        "MSK cluster encrypts client-broker and in-cluster traffic with TLS",
                        CTL_SEV_MEDIUM, RT_MSK,
                        "Set EncryptionInTransit.ClientBroker to TLS (UpdateSecurity); in-cluster "
                        "encryption can only be chosen at creation, so recreate the cluster with "
-                       "InCluster true if it is off."},
+                       "InCluster true if it is off.",
+     "aws kafka update-security --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --encryption-info 'EncryptionInTransit={ClientBroker=TLS}'"},
     [AUDIT_KINESIS_CMK] = {"kinesis.encryption_cmk", "KinesisEncryptionCmk",
                            "Kinesis data stream is encrypted with a customer-managed KMS key",
                            CTL_SEV_HIGH, RT_KINESIS,
                            "Run StartStreamEncryption with EncryptionType KMS and a "
-                           "customer-managed key (not alias/aws/kinesis)."},
+                           "customer-managed key (not alias/aws/kinesis).",
+     "aws kinesis start-stream-encryption --region {region} --stream-arn {arn} --encryption-type KMS --key-id <KMS_KEY_ARN>"},
     [AUDIT_FIREHOSE_CMK] = {"firehose.encryption_cmk", "FirehoseEncryptionCmk",
                             "Firehose stream encrypts data at rest with a customer-managed KMS key",
                             CTL_SEV_HIGH, RT_FIREHOSE,
                             "Run StartDeliveryStreamEncryption with KeyType CUSTOMER_MANAGED_CMK "
-                            "and the key's ARN."},
+                            "and the key's ARN.",
+     "aws firehose start-delivery-stream-encryption --region {region} --delivery-stream-name {name} --delivery-stream-encryption-configuration-input KeyType=CUSTOMER_MANAGED_CMK,KeyARN=<KMS_KEY_ARN>"},
     [AUDIT_KMS_ROTATION] = {"kms.key_rotation", "KmsKeyRotation",
                             "Customer-managed KMS keys in use have automatic rotation enabled",
-                            CTL_SEV_MEDIUM, RT_KMS, "Run EnableKeyRotation on the key."},
+                            CTL_SEV_MEDIUM, RT_KMS, "Run EnableKeyRotation on the key.",
+     "aws kms enable-key-rotation --region {region} --key-id {arn}"},
     [AUDIT_KMS_STATE] = {"kms.key_state", "KmsKeyState",
                          "Customer-managed KMS keys in use are enabled", CTL_SEV_HIGH, RT_KMS,
                          "Run CancelKeyDeletion and EnableKey, or move the resource to an enabled "
-                         "key before the data becomes unreadable."},
+                         "key before the data becomes unreadable.",
+     "aws kms cancel-key-deletion --region {region} --key-id {arn}; aws kms enable-key --region {region} --key-id {arn}"},
     [AUDIT_KMS_POLICY] =
         {"kms.key_policy_public", "KmsKeyPolicyPublic",
          "KMS key policies in use grant nothing to every principal", CTL_SEV_HIGH, RT_KMS,
          "Replace Principal \"*\" with the account or role ARNs that need the key, "
          "or add a Condition (aws:PrincipalAccount, kms:CallerAccount, "
-         "kms:ViaService) to the statement (PutKeyPolicy)."},
+         "kms:ViaService) to the statement (PutKeyPolicy).",
+     "aws kms put-key-policy --region {region} --key-id {arn} --policy-name default --policy file://<FIXED_POLICY.json>"},
     [AUDIT_PCA_STATUS] = {"pca.status", "PcaStatus",
                           "AWS Private CAs used for MSK client authentication are ACTIVE",
                           CTL_SEV_HIGH, RT_PCA,
                           "Restore or re-enable the CA (RestoreCertificateAuthority, "
                           "UpdateCertificateAuthority --status ACTIVE), install its certificate "
                           "if it is PENDING_CERTIFICATE, or point the cluster at an active CA "
-                          "(UpdateSecurity)."},
+                          "(UpdateSecurity).",
+     "aws acm-pca update-certificate-authority --region {region} --certificate-authority-arn {arn} --status ACTIVE"},
     [AUDIT_PCA_EXPIRY] = {"pca.certificate_expiry", "PcaCertificateExpiry",
                           "AWS Private CA certificates outlive the minimum and the certificates "
                           "they issue",
@@ -108,7 +120,8 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                               CTL_SEV_MEDIUM, RT_PCA,
                               "Enable a CRL (RevocationConfiguration.CrlConfiguration) or OCSP "
                               "(OcspConfiguration) with UpdateCertificateAuthority, so revoking a "
-                              "client certificate takes effect."},
+                              "client certificate takes effect.",
+     "aws acm-pca update-certificate-authority --region {region} --certificate-authority-arn {arn} --revocation-configuration 'OcspConfiguration={Enabled=true}'"},
     [AUDIT_PCA_USAGE_MODE] = {"pca.usage_mode", "PcaUsageMode",
                               "AWS Private CA usage mode (reported, never fails)", CTL_SEV_LOW,
                               RT_PCA,
@@ -119,7 +132,8 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                               "Audited resources carry the required ownership tags", CTL_SEV_LOW,
                               "AWS::*",
                               "Add the missing tags (kafka TagResource, kinesis AddTagsToStream, "
-                              "firehose TagDeliveryStream, kms TagResource)."},
+                              "firehose TagDeliveryStream, kms TagResource).",
+     "aws resourcegroupstaggingapi tag-resources --region {region} --resource-arn-list {arn} --tags <KEY>=<VALUE>"},
 };
 
 int audit_check_lookup(const char *id)

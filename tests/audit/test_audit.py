@@ -813,6 +813,81 @@ def fake_suite(ctx):
             expect(p.returncode == 2 and "--as-of" in p.stderr, f"bad date: {p.stderr}")
         ctx.check("fake: --as-of judges version support at another date", as_of)
 
+        def usability():
+            acct, us = "111122223333", "us-east-1"
+            aws_c = (f"arn:aws:kafka:{us}:{acct}:cluster/fk-aws-managed/"
+                     "11111111-aaaa-4bbb-8ccc-000000000001-1")
+            den_c = (f"arn:aws:kafka:{us}:{acct}:cluster/fk-denied-key/"
+                     "22222222-aaaa-4bbb-8ccc-000000000002-1")
+            p = ctx.run(*regions, "--format", "json")
+            doc, got = findings(p.stdout)
+            sc = doc["scope"]
+            expect(sc["accounts"] == [acct], f"scope accounts {sc}")
+            expect(sorted(sc["regions"]) == ["eu-west-1", "us-east-1"], f"scope regions {sc}")
+            expect(len(sc["checks"]) == len(ALL_CHECKS), f"scope checks {sc}")
+            expect(sc["resources"]["msk_clusters"] == 3 and sc["resources"]["kinesis_streams"] == 3
+                   and sc["resources"]["firehose_streams"] == 3
+                   and sc["resources"]["private_cas"] == 2, f"scope resources {sc}")
+            pub = got[("msk.public_access", us, aws_c)]
+            expect(pub["remediation_cli"] == (
+                f"aws kafka update-connectivity --region {us} --cluster-arn {aws_c} "
+                "--current-version <CURRENT_VERSION> --connectivity-info "
+                "'PublicAccess={Type=DISABLED}'"), f"remediation_cli {pub['remediation_cli']}")
+            expect(got[("msk.public_access", us, den_c)]["remediation_cli"] is None,
+                   "a PASS has no command")
+            err = got[("msk.acl_default_deny", us, den_c)]
+            expect("Allow kafka:DescribeConfigurationRevision" in err["remediation"]
+                   and "server.properties" not in err["remediation"],
+                   f"ERROR remediation: {err['remediation']}")
+            lst = got[("msk.kafka_version", "eu-west-1", "*")]
+            expect("kafka:ListClustersV2" in lst["remediation"], lst["remediation"])
+            # The table: scope first, then only FAIL and ERROR with their fixes.
+            t = ctx.run(*regions, "--status", "FAIL,ERROR").stdout
+            expect(t.startswith("Scope\n") and t.index("regions:") < t.index("STATUS  "),
+                   f"scope not first:\n{t[:400]}")
+            rows = [ln for ln in t.splitlines() if re.match(r"^(PASS|FAIL|ERROR|NOT_APPLICABLE) ", ln)]
+            expect(rows and all(r.split()[0] in ("FAIL", "ERROR") for r in rows),
+                   f"--status rows: {rows[:5]}")
+            expect(len(rows) == sum(1 for f in doc["findings"] if f["status"] in ("FAIL", "ERROR")),
+                   "every FAIL and ERROR shown")
+            expect(f"$ aws kafka update-connectivity --region {us} --cluster-arn {aws_c}" in t,
+                   "the table shows the command")
+            expect("fix: Permission: DescribeConfigurationRevision was denied" in t, "ERROR fix")
+            p = ctx.run(*regions, "--status", "FAILED")
+            expect(p.returncode == 2 and "--status" in p.stderr, f"bad status: {p.stderr}")
+        ctx.check("fake: scope, --status, remediation commands and ERROR fixes", usability)
+
+        def progress():
+            import pty
+            for quiet in (False, True):
+                master, slave = pty.openpty()
+                cmd = [ctx.binary, "audit", "--endpoint-url", ctx.endpoint, "--region",
+                       "us-east-1", "--format", "json"] + (["--quiet"] if quiet else [])
+                p = subprocess.run(cmd, env=ctx.env(), stdout=subprocess.PIPE, stderr=slave,
+                                   text=True, timeout=120)
+                os.close(slave)
+                chunks = []
+                while True:
+                    try:
+                        data = os.read(master, 65536)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    chunks.append(data)
+                os.close(master)
+                err = b"".join(chunks).decode(errors="replace")
+                json.loads(p.stdout)  # progress never mixes into the report
+                if quiet:
+                    expect("mskpkictl audit:" not in err, f"--quiet wrote progress {err!r}")
+                else:
+                    expect("msk 3/3" in err and "kinesis 3/3" in err and "firehose 3/3" in err,
+                           f"progress: {err!r}")
+            # Not a terminal (a pipe): silent without --quiet.
+            p = ctx.run("--region", "us-east-1", "--format", "json")
+            expect("mskpkictl audit: msk" not in p.stderr, f"progress on a pipe: {p.stderr!r}")
+        ctx.check("fake: progress on a terminal's stderr, silent with --quiet or a pipe", progress)
+
         common_output_tests(ctx, regions, "fake")
 
         def selected_only():
