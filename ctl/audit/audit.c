@@ -15,6 +15,7 @@
 #include "ctl/audit/checks.h"
 #include "ctl/audit/cli.h"
 #include "ctl/audit/enrich.h"
+#include "ctl/audit/history.h"
 #include "ctl/ctl.h"
 #include "ctl/audit/report.h"
 
@@ -67,8 +68,46 @@ out:
  * and a role that cannot be assumed becomes ERROR findings (audit_collect); -1 only when the
  * audit as a whole cannot go on (no credentials at all, out of memory).
  */
+/* The (account, region) pairs the run covered, for the history's "gone". */
+struct areas {
+    struct audit_history_area *items;
+    char **owned; /* the strings of items, two per area */
+    size_t n;
+};
+
+static void areas_free(struct areas *a)
+{
+    for (size_t i = 0; i < 2 * a->n; i++) {
+        free(a->owned[i]);
+    }
+    free(a->owned);
+    free(a->items);
+}
+
+static int areas_add(struct areas *a, const char *account, const char *region)
+{
+    struct audit_history_area *items = realloc(a->items, (a->n + 1) * sizeof(*items));
+    char **owned;
+    if (items == NULL) {
+        return -1;
+    }
+    a->items = items;
+    owned = realloc(a->owned, 2 * (a->n + 1) * sizeof(*owned));
+    if (owned == NULL) {
+        return -1;
+    }
+    a->owned = owned;
+    owned[2 * a->n] = strdup(account);
+    owned[2 * a->n + 1] = strdup(region);
+    items[a->n].account = owned[2 * a->n];
+    items[a->n].region = owned[2 * a->n + 1];
+    a->n++;
+    return owned[2 * a->n - 2] != NULL && owned[2 * a->n - 1] != NULL ? 0 : -1;
+}
+
 static int audit_account(const struct audit_cli *cli, const char *role_arn,
-                         struct ctl_report *report, json_t *scope, struct mk_err *err)
+                         struct ctl_report *report, json_t *scope, struct areas *areas,
+                         struct mk_err *err)
 {
     struct audit_inventory *inv = audit_inventory_new();
     char acct[13];
@@ -99,9 +138,43 @@ static int audit_account(const struct audit_cli *cli, const char *role_arn,
     MK_GUARD(audit_evaluate(inv, &cli->eval, report, err));
     MK_ENSURE(audit_scope_add(scope, inv, have_acct ? acct : NULL) == 0, err, MK_ERR_NOMEM,
               "out of memory");
+    for (size_t i = 0; i < inv->n_regions; i++) {
+        MK_ENSURE(areas_add(areas, have_acct ? acct : "", inv->regions[i]) == 0, err,
+                  MK_ERR_NOMEM, "out of memory");
+    }
     rc = 0;
 out:
     audit_inventory_free(inv);
+    return rc;
+}
+
+/* --history: record the run, stamp first_seen, add the history KPIs to json and prometheus.
+ * The run's own time (not --as-of) dates the episodes. */
+static int record_history(const struct audit_cli *cli, struct ctl_report *report,
+                          const struct areas *areas, struct mk_err *err)
+{
+    struct audit_history *h = NULL;
+    const char *checks[AUDIT_CHECK__MAX];
+    size_t n = 0;
+    char *prom = NULL;
+    json_t *kpis = NULL;
+    int rc = -1;
+    for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
+        if (cli->eval.selected[i]) {
+            checks[n++] = audit_rules[i].id;
+        }
+    }
+    MK_GUARD(audit_history_open(cli->history, &h, err));
+    MK_GUARD(audit_history_record(h, report, ctl_report_time(report), checks, n, areas->items,
+                                  areas->n, err));
+    MK_GUARD(audit_history_kpis(h, ctl_report_time(report), checks, n, &prom, &kpis, err));
+    MK_GUARD(ctl_report_add_prometheus(report, prom, err));
+    rc = ctl_report_set_json(report, "history", kpis, err); /* steals kpis */
+    kpis = NULL;
+out:
+    json_decref(kpis);
+    free(prom);
+    audit_history_close(h);
     return rc;
 }
 
@@ -111,6 +184,7 @@ int ctl_audit_main(int argc, char **argv)
     struct mk_err err = {0};
     struct ctl_report *report = NULL;
     json_t *scope = NULL;
+    struct areas areas = {0};
     int status = CTL_EXIT_UNAVAILABLE;
     int set;
 
@@ -136,7 +210,7 @@ int ctl_audit_main(int argc, char **argv)
     /* Accounts one after the other, each with --concurrency calls in flight. */
     for (size_t i = 0; i < (cli.n_role_arns > 0 ? cli.n_role_arns : 1); i++) {
         if (audit_account(&cli, cli.n_role_arns > 0 ? cli.role_arns[i] : NULL, report, scope,
-                          &err) != 0) {
+                          &areas, &err) != 0) {
             fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
             goto out;
         }
@@ -149,7 +223,7 @@ int ctl_audit_main(int argc, char **argv)
     }
     set = ctl_report_set_json(report, "scope", scope, &err); /* steals scope */
     scope = NULL;
-    if (set != 0) {
+    if (set != 0 || (cli.history != NULL && record_history(&cli, report, &areas, &err) != 0)) {
         fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
         goto out;
     }
@@ -159,6 +233,7 @@ int ctl_audit_main(int argc, char **argv)
     }
     status = ctl_report_failed(report, cli.fail_on) ? CTL_EXIT_FINDINGS : CTL_EXIT_OK;
 out:
+    areas_free(&areas);
     json_decref(scope);
     ctl_report_free(report);
     audit_cli_free(&cli);

@@ -18,7 +18,8 @@ void audit_cli_usage(FILE *out)
         "                       [--cert-validity-days N] [--required-tags KEY,...]\n"
         "                       [--role-arn ARN|FILE]... [--role-session-name S] [--external-id X]\n"
         "                       [--as-of YYYY-MM-DD] [--eos-warning-days N]\n"
-        "                       [--status PASS,FAIL,ERROR,NOT_APPLICABLE] [--quiet]"
+        "                       [--status PASS,FAIL,ERROR,NOT_APPLICABLE] [--quiet]\n"
+        "                       [--history FILE]"
         "\n\n"
         "Checks MSK, Kinesis, Firehose, KMS and Private CA posture.  Exit 0: no FAIL at or above\n"
         "--fail-on (default low) and no ERROR; 1: there are; 2: usage error; 3: could not run.\n\n"
@@ -41,6 +42,7 @@ void audit_cli_free(struct audit_cli *cli)
     free(cli->endpoint_url);
     free(cli->output);
     free(cli->min_kafka_version);
+    free(cli->history);
     for (size_t i = 0; i < cli->n_role_arns; i++) {
         free(cli->role_arns[i]);
     }
@@ -380,6 +382,9 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
     if (strcmp(opt, "--status") == 0) {
         return set_status(cli, value, err);
     }
+    if (strcmp(opt, "--history") == 0) {
+        return set_string(&cli->history, opt, value, err);
+    }
     if (strcmp(opt, "--role-arn") == 0) {
         return add_roles(cli, value, err);
     }
@@ -428,7 +433,7 @@ static const char *const with_value[] = {
     "--region",      "--profile", "--endpoint-url",      "--checks", "--format", "--output",
     "--concurrency", "--fail-on", "--min-kafka-version", "--ca-arn", "--ca-min-days",
     "--cert-validity-days", "--required-tags", "--role-arn", "--role-session-name",
-    "--external-id", "--as-of", "--eos-warning-days", "--status",
+    "--external-id", "--as-of", "--eos-warning-days", "--status", "--history",
 };
 
 static int takes_value(const char *opt)

@@ -44,6 +44,7 @@ struct audit_cli {
     int checks_given; /* --checks was used */
     int as_of_given;  /* --as-of was used (eval.now is then that date) */
     int quiet;        /* --quiet: no progress on stderr */
+    char *history;    /* --history FILE (SQLite), or NULL */
     unsigned status_mask; /* --status: 1 << status of what the table shows; 0 = all */
 };
 

@@ -888,6 +888,58 @@ def fake_suite(ctx):
             expect("mskpkictl audit: msk" not in p.stderr, f"progress on a pipe: {p.stderr!r}")
         ctx.check("fake: progress on a terminal's stderr, silent with --quiet or a pipe", progress)
 
+        def history():
+            db = os.path.join(ctx.tmp, "history.db")
+            us = "us-east-1"
+            aws_c = ("arn:aws:kafka:us-east-1:111122223333:cluster/fk-aws-managed/"
+                     "11111111-aaaa-4bbb-8ccc-000000000001-1")
+            p1 = ctx.run(*regions, "--format", "json", "--history", db)
+            d1, g1 = findings(p1.stdout)
+            assert_schema(d1)
+            pub = g1[("msk.public_access", us, aws_c)]
+            expect(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", pub["first_seen"] or ""),
+                   f"first_seen {pub.get('first_seen')}")
+            expect(all(("first_seen" in f) == (f["status"] == "FAIL") for f in d1["findings"]),
+                   "first_seen on every FAIL only")
+            time.sleep(1.1)
+            # Two audits at once on the same file: both finish, neither sees "locked".
+            procs = [subprocess.Popen([ctx.binary, "audit", "--endpoint-url", ctx.endpoint,
+                                       *regions, "--format", fmt, "--history", db],
+                                      env=ctx.env(), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+                     for fmt in ("sarif", "prometheus")]
+            outs = [pr.communicate(timeout=120) for pr in procs]
+            for pr, (out, err) in zip(procs, outs):
+                expect(pr.returncode == 1 and "locked" not in err, f"overlap: {pr.returncode} {err}")
+            sarif = json.loads(outs[0][0])
+            props = [r["properties"] for r in sarif["runs"][0]["results"]
+                     if r["properties"]["status"] == "FAIL"]
+            expect(props and all(pp["first_seen"] == g1[(r["ruleId"], r["properties"]["region"],
+                                                        r["locations"][0]["logicalLocations"][0]
+                                                        ["fullyQualifiedName"])]["first_seen"]
+                                 for pp, r in zip(props, [r for r in sarif["runs"][0]["results"]
+                                                          if r["properties"]["status"] == "FAIL"])),
+                   "SARIF first_seen is the first run's")
+            prom = outs[1][0]
+            lint = subprocess.run(["promtool", "check", "metrics"], input=prom,
+                                  capture_output=True, text=True)
+            expect(lint.returncode == 0, f"promtool: {lint.stdout} {lint.stderr}")
+            m = re.search(r'^mskpki_audit_open_fail\{check="msk.public_access"\} (\d+)$', prom, re.M)
+            expect(m and m.group(1) == "1", "open FAIL count of msk.public_access")
+            age = re.search(r'^mskpki_audit_oldest_open_fail_age_seconds\{check="msk.public_access"\}'
+                            r' (\d+)$', prom, re.M)
+            expect(age and int(age.group(1)) >= 1, "the oldest open FAIL has aged")
+            expect('mskpki_audit_mttr_seconds{check="msk.public_access"} NaN' in prom, "no MTTR yet")
+            # The sqlite3 CLI reads it: three runs, one open public_access episode.
+            cli = subprocess.run(["sqlite3", db, "SELECT COUNT(*) FROM runs; SELECT COUNT(*) FROM "
+                                  "episodes WHERE check_id = 'msk.public_access' AND resolved IS "
+                                  "NULL;"], capture_output=True, text=True)
+            expect(cli.stdout.split() == ["3", "1"], f"sqlite3: {cli.stdout} {cli.stderr}")
+            expect(oct(os.stat(db).st_mode & 0o777) == "0o600", "history file is owner-only")
+            p = ctx.run(*regions, "--history", "/nonexistent-dir/h.db")
+            expect(p.returncode == 3 and "/nonexistent-dir/h.db" in p.stderr, p.stderr)
+        ctx.check("fake: --history: first_seen, overlapping runs, prometheus KPIs, sqlite3", history)
+
         common_output_tests(ctx, regions, "fake")
 
         def selected_only():
