@@ -146,6 +146,65 @@ static void test_scope_and_table(void **state)
     audit_inventory_free(inv);
 }
 
+static void test_kpis(void **state)
+{
+    struct audit_eval_options o = {0};
+    struct audit_inventory *inv = audit_inventory_new();
+    struct audit_key *k;
+    json_t *kpis = audit_kpis_new();
+    const json_t *e;
+    char *prom;
+    (void)state;
+    o.lookback_days = 7;
+    assert_int_equal(audit_date_parse("2026-08-02", &o.now), 0);
+    assert_non_null(audit_inventory_add_resource(
+        inv, AUDIT_SVC_MSK, "us-east-1", ARN_MSK, "ListClustersV2",
+        json_pack("{s:{s:{s:s}}}", "provisioned", "currentBrokerSoftwareInfo", "kafkaVersion",
+                  "3.9.x")));
+    assert_non_null(audit_inventory_add_resource(
+        inv, AUDIT_SVC_MSK, "us-east-1", ARN_MSK "2", "ListClustersV2",
+        json_pack("{s:{s:{s:s}}}", "provisioned", "currentBrokerSoftwareInfo", "kafkaVersion",
+                  "3.7.x.kraft")));
+    assert_non_null(audit_inventory_add_resource(inv, AUDIT_SVC_MSK, "eu-west-1", ARN_MSK "s",
+                                                 "ListClustersV2",
+                                                 json_pack("{s:s}", "clusterType", "SERVERLESS")));
+    k = audit_inventory_add_key(inv, "us-east-1", "alias/app");
+    k->describe.data = json_pack("{s:s, s:s}", "Arn",
+                                 "arn:aws:kms:us-east-1:111122223333:key/k1", "KeyManager",
+                                 "CUSTOMER");
+    k->trail_fetched = 1;
+    k->trail.data = json_pack("{s:i, s:i, s:{s:i}, s:b}", "events", 9, "access_denied", 2,
+                              "principals", "arn:aws:iam::1:role/x", 2, "truncated", 0);
+    k = audit_inventory_add_key(inv, "us-east-1", "alias/other");
+    k->describe.data = json_pack("{s:s}", "Arn", "arn:aws:kms:us-east-1:111122223333:key/k2");
+    k->trail_fetched = 1;
+    k->trail.failed = 1;
+    k->trail.err.code = MK_ERR_AWS;
+    snprintf(k->trail.err.ext_code, sizeof(k->trail.err.ext_code), "AccessDeniedException");
+    assert_int_equal(audit_kpis_add(kpis, inv, &o, NULL), 0);
+
+    e = json_object_get(kpis, "oldest_kafka_version");
+    assert_int_equal(json_array_size(e), 1); /* eu-west-1 has only a serverless cluster */
+    e = json_array_get(e, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "version")), "3.7.x.kraft");
+    assert_string_equal(json_string_value(json_object_get(e, "account")), "111122223333");
+    assert_int_equal(json_integer_value(json_object_get(e, "days_until_eos")), 30);
+    e = json_object_get(kpis, "kms_access_denied");
+    assert_int_equal(json_array_size(e), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(e, 0), "access_denied")), 2);
+    assert_true(json_is_null(json_object_get(json_array_get(e, 1), "access_denied")));
+
+    prom = audit_kpis_prometheus(kpis);
+    assert_non_null(strstr(prom, "mskpki_audit_kms_access_denied_events{account=\"111122223333\","
+                                 "region=\"us-east-1\",key=\"arn:aws:kms:us-east-1:111122223333:"
+                                 "key/k1\"} 2\n"));
+    assert_non_null(strstr(prom, "key/k2\"} NaN\n"));
+    assert_non_null(strstr(prom, "version=\"3.7.x.kraft\"} 2592000\n"));
+    free(prom);
+    json_decref(kpis);
+    audit_inventory_free(inv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_error_remediation),
         cmocka_unit_test(test_enrich_report),
         cmocka_unit_test(test_scope_and_table),
+        cmocka_unit_test(test_kpis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,8 +106,8 @@ static int areas_add(struct areas *a, const char *account, const char *region)
 }
 
 static int audit_account(const struct audit_cli *cli, const char *role_arn,
-                         struct ctl_report *report, json_t *scope, struct areas *areas,
-                         struct mk_err *err)
+                         struct ctl_report *report, json_t *scope, json_t *kpis,
+                         struct areas *areas, struct mk_err *err)
 {
     struct audit_inventory *inv = audit_inventory_new();
     char acct[13];
@@ -136,8 +136,9 @@ static int audit_account(const struct audit_cli *cli, const char *role_arn,
         goto out;
     }
     MK_GUARD(audit_evaluate(inv, &cli->eval, report, err));
-    MK_ENSURE(audit_scope_add(scope, inv, have_acct ? acct : NULL) == 0, err, MK_ERR_NOMEM,
-              "out of memory");
+    MK_ENSURE(audit_scope_add(scope, inv, have_acct ? acct : NULL) == 0 &&
+                  audit_kpis_add(kpis, inv, &cli->eval, have_acct ? acct : NULL) == 0,
+              err, MK_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < inv->n_regions; i++) {
         MK_ENSURE(areas_add(areas, have_acct ? acct : "", inv->regions[i]) == 0, err,
                   MK_ERR_NOMEM, "out of memory");
@@ -183,7 +184,8 @@ int ctl_audit_main(int argc, char **argv)
     struct audit_cli cli;
     struct mk_err err = {0};
     struct ctl_report *report = NULL;
-    json_t *scope = NULL;
+    json_t *scope = NULL, *kpis = NULL;
+    char *kpi_text = NULL;
     struct areas areas = {0};
     int status = CTL_EXIT_UNAVAILABLE;
     int set;
@@ -203,14 +205,15 @@ int ctl_audit_main(int argc, char **argv)
     }
     report = ctl_report_new();
     scope = audit_scope_new(&cli.eval, cli.as_of_given);
-    if (report == NULL || scope == NULL) {
+    kpis = audit_kpis_new();
+    if (report == NULL || scope == NULL || kpis == NULL) {
         fprintf(stderr, "mskpkictl audit: out of memory\n");
         goto out;
     }
     /* Accounts one after the other, each with --concurrency calls in flight. */
     for (size_t i = 0; i < (cli.n_role_arns > 0 ? cli.n_role_arns : 1); i++) {
         if (audit_account(&cli, cli.n_role_arns > 0 ? cli.role_arns[i] : NULL, report, scope,
-                          &areas, &err) != 0) {
+                          kpis, &areas, &err) != 0) {
             fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
             goto out;
         }
@@ -221,7 +224,18 @@ int ctl_audit_main(int argc, char **argv)
         fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
         goto out;
     }
-    set = ctl_report_set_json(report, "scope", scope, &err); /* steals scope */
+    kpi_text = audit_kpis_prometheus(kpis);
+    if (kpi_text == NULL || ctl_report_add_prometheus(report, kpi_text, &err) != 0) {
+        fprintf(stderr, "mskpkictl audit: out of memory\n");
+        goto out;
+    }
+    set = ctl_report_set_json(report, "kpis", kpis, &err); /* steals kpis */
+    kpis = NULL;
+    if (set == 0) {
+        set = ctl_report_set_json(report, "scope", scope, &err); /* steals scope */
+    } else {
+        json_decref(scope);
+    }
     scope = NULL;
     if (set != 0 || (cli.history != NULL && record_history(&cli, report, &areas, &err) != 0)) {
         fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
@@ -234,6 +248,8 @@ int ctl_audit_main(int argc, char **argv)
     status = ctl_report_failed(report, cli.fail_on) ? CTL_EXIT_FINDINGS : CTL_EXIT_OK;
 out:
     areas_free(&areas);
+    free(kpi_text);
+    json_decref(kpis);
     json_decref(scope);
     ctl_report_free(report);
     audit_cli_free(&cli);

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "aws/aws.h"
+#include "ctl/audit/checks-int.h"
 #include "ctl/audit/pool.h"
 
 /* A listing that keeps returning tokens after this many pages is cut off as an error rather than
@@ -873,6 +875,182 @@ out:
     return rc;
 }
 
+/* ---- CloudTrail: AccessDenied events on the audited keys (KPI) ---- */
+
+/* LookupEvents allows 2 requests per second per account and region (CloudTrail quotas): the
+ * calls of one region run one after the other, at least this far apart. */
+#define TRAIL_SPACING_NS 500000000L
+/* Every KMS call on a key is an event, so a busy key has many: read at most this many pages (50
+ * events each) per key and say when the count is truncated. */
+#define TRAIL_MAX_PAGES 10
+
+struct trail_task {
+    struct aws_client *client;
+    const char *region;
+    struct audit_key **keys; /* this region's customer-managed keys, one per ARN */
+    size_t n_keys;
+    long lookback_days;
+    time_t now;
+};
+
+static void trail_pace(struct timespec *last)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (last->tv_sec != 0 || last->tv_nsec != 0) {
+        long long gap = (now.tv_sec - last->tv_sec) * 1000000000LL + (now.tv_nsec - last->tv_nsec);
+        if (gap < TRAIL_SPACING_NS) {
+            struct timespec d = {0, (long)(TRAIL_SPACING_NS - gap)};
+            while (nanosleep(&d, &d) != 0) {
+            }
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, last);
+}
+
+/* Whether a CloudTrail event record (the CloudTrailEvent JSON text) is an access denial; the
+ * caller's ARN into principal. */
+static int trail_denied(const char *text, char *principal, size_t len)
+{
+    json_t *ev = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    const char *code = json_string_value(json_object_get(ev, "errorCode"));
+    const char *who = json_string_value(audit_jpath(ev, "userIdentity.arn"));
+    int denied = code != NULL && (strstr(code, "AccessDenied") != NULL ||
+                                  strcmp(code, "UnauthorizedOperation") == 0);
+    snprintf(principal, len, "%s",
+             who != NULL ? who
+                         : json_string_value(audit_jpath(ev, "userIdentity.invokedBy")) != NULL
+                               ? json_string_value(audit_jpath(ev, "userIdentity.invokedBy"))
+                               : "unknown");
+    json_decref(ev);
+    return denied;
+}
+
+static int trail_key(struct trail_task *t, struct audit_key *k, struct timespec *last,
+                     struct mk_err *err)
+{
+    const char *arn = json_string_value(json_object_get(k->describe.data, "Arn"));
+    json_t *req = NULL, *resp = NULL, *out = NULL, *principals;
+    char *token = NULL;
+    long long events = 0, denied = 0;
+    int truncated = 0, rc = -1;
+
+    out = json_object();
+    principals = json_object();
+    MK_ENSURE(out != NULL && principals != NULL &&
+                  json_object_set_new(out, "principals", principals) == 0,
+              err, MK_ERR_NOMEM, "out of memory");
+    for (int page = 0;; page++) {
+        size_t i;
+        json_t *e;
+        const char *next;
+        if (page == TRAIL_MAX_PAGES) {
+            truncated = 1;
+            break;
+        }
+        req = json_pack("{s:[{s:s, s:s}], s:I, s:I, s:i}", "LookupAttributes", "AttributeKey",
+                        "ResourceName", "AttributeValue", arn != NULL ? arn : k->ref,
+                        "StartTime", (json_int_t)(t->now - t->lookback_days * 86400L), "EndTime",
+                        (json_int_t)t->now, "MaxResults", 50);
+        MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "out of memory");
+        if (token != NULL) {
+            MK_ENSURE(json_object_set_new(req, "NextToken", json_string(token)) == 0, err,
+                      MK_ERR_NOMEM, "out of memory");
+        }
+        trail_pace(last);
+        MK_GUARD(aws_json_call(t->client, "cloudtrail",
+                               "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+                               req, &resp, err));
+        json_array_foreach(json_object_get(resp, "Events"), i, e)
+        {
+            char who[512];
+            events++;
+            if (trail_denied(json_string_value(json_object_get(e, "CloudTrailEvent")), who,
+                             sizeof(who))) {
+                denied++;
+                MK_ENSURE(json_object_set_new(principals, who,
+                                              json_integer(json_integer_value(
+                                                  json_object_get(principals, who)) + 1)) == 0,
+                          err, MK_ERR_NOMEM, "out of memory");
+            }
+        }
+        next = json_string_value(json_object_get(resp, "NextToken"));
+        if (next == NULL || next[0] == '\0') {
+            break;
+        }
+        MK_GUARD(cursor_advance(&token, next, "LookupEvents: NextToken", err));
+        json_decref(req);
+        json_decref(resp);
+        req = resp = NULL;
+    }
+    MK_ENSURE(json_object_set_new(out, "events", json_integer(events)) == 0 &&
+                  json_object_set_new(out, "access_denied", json_integer(denied)) == 0 &&
+                  json_object_set_new(out, "truncated", json_boolean(truncated)) == 0,
+              err, MK_ERR_NOMEM, "out of memory");
+    k->trail.data = out;
+    out = NULL;
+    rc = 0;
+out:
+    json_decref(out);
+    json_decref(req);
+    json_decref(resp);
+    free(token);
+    return rc;
+}
+
+static void trail_run(void *ctx, size_t i)
+{
+    struct trail_task *t = &((struct trail_task *)ctx)[i];
+    struct timespec last = {0, 0};
+    for (size_t k = 0; k < t->n_keys; k++) {
+        struct audit_key *key = t->keys[k];
+        key->trail_fetched = 1;
+        if (trail_key(t, key, &last, &key->trail.err) != 0) {
+            key->trail.failed = 1;
+        }
+    }
+}
+
+/* One task per region: its keys' lookups run in sequence, paced. */
+static int phase_trail(struct collector *c, struct audit_inventory *inv, struct mk_err *err)
+{
+    int rc = -1;
+    struct trail_task *tasks = calloc(c->n_clients + 1, sizeof(*tasks));
+    struct audit_key **all = calloc(inv->n_keys + 1, sizeof(*all));
+    size_t used = 0;
+    MK_ENSURE(tasks != NULL && all != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (size_t r = 0; r < c->n_clients; r++) {
+        tasks[r] = (struct trail_task){c->clients[r].client, c->clients[r].region, all + used, 0,
+                                       c->opts->eval->lookback_days, c->opts->eval->now};
+        if (tasks[r].now == 0) {
+            tasks[r].now = time(NULL);
+        }
+        for (size_t i = 0; i < inv->n_keys; i++) {
+            struct audit_key *k = &inv->keys[i];
+            const char *arn = json_string_value(json_object_get(k->describe.data, "Arn"));
+            int dup = 0;
+            if (!audit_key_is_customer(k) || strcmp(k->region, c->clients[r].region) != 0) {
+                continue;
+            }
+            for (size_t j = 0; j < i && arn != NULL; j++) {
+                const char *other =
+                    json_string_value(json_object_get(inv->keys[j].describe.data, "Arn"));
+                dup |= other != NULL && strcmp(other, arn) == 0;
+            }
+            if (!dup) {
+                all[used++] = k;
+                tasks[r].n_keys++;
+            }
+        }
+    }
+    audit_pool_run(c->n_clients, c->opts->concurrency, trail_run, tasks);
+    rc = 0;
+out:
+    free(tasks);
+    free(all);
+    return rc;
+}
+
 /* ---- Private CAs (pca.*) ---- */
 
 struct ca_ctx {
@@ -1044,6 +1222,12 @@ int audit_collect(const struct audit_collect_options *opts, struct audit_invento
     }
     if (opts->eval->selected[AUDIT_TAGS_OWNERSHIP]) {
         MK_GUARD(phase_tags(&c, inv, err));
+    }
+    /* The AccessDenied KPI of the audited keys: those the kms.* checks looked at. */
+    if (opts->eval->lookback_days > 0 &&
+        (opts->eval->selected[AUDIT_KMS_ROTATION] || opts->eval->selected[AUDIT_KMS_STATE] ||
+         opts->eval->selected[AUDIT_KMS_POLICY])) {
+        MK_GUARD(phase_trail(&c, inv, err));
     }
     if (opts->eval->selected[AUDIT_MSK_VERSION]) {
         MK_GUARD(phase_kafka_versions(&c, inv, err));

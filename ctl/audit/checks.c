@@ -268,6 +268,7 @@ void audit_inventory_free(struct audit_inventory *inv)
         result_clear(&inv->keys[i].rotation);
         result_clear(&inv->keys[i].policy);
         result_clear(&inv->keys[i].tags);
+        result_clear(&inv->keys[i].trail);
     }
     for (size_t i = 0; i < inv->n_resources; i++) {
         result_clear(&inv->resources[i].tags);

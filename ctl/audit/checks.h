@@ -46,6 +46,7 @@ int audit_check_lookup(const char *id);
 
 #define AUDIT_DEFAULT_MIN_KAFKA "2.5.1"
 #define AUDIT_DEFAULT_CA_MIN_DAYS 90
+#define AUDIT_DEFAULT_LOOKBACK_DAYS 7
 #define AUDIT_DEFAULT_CERT_DAYS 30 /* the agent's default certificate lifetime (conf.h) */
 #define AUDIT_MAX_REQUIRED_TAGS 32
 
@@ -114,6 +115,10 @@ struct audit_key {
     struct audit_result policy;   /* GetKeyPolicy answer */
     struct audit_result tags;     /* {"key": "value"} from ListResourceTags; unused unless fetched */
     int fetched;                  /* rotation and policy were requested for this entry */
+    /* CloudTrail LookupEvents over --lookback-days: {"events": n, "access_denied": n,
+     * "principals": {"arn": n}, "truncated": bool}; unused unless trail_fetched. */
+    struct audit_result trail;
+    int trail_fetched;
 };
 
 /* One AWS Private CA, named by an MSK cluster or --ca-arn. */
@@ -200,6 +205,7 @@ struct audit_eval_options {
     time_t now;         /* the audit date (--as-of) the date-dependent checks (version support,
                            CA expiry) are judged at; 0 = time(NULL) */
     long eos_warning_days; /* msk.kafka_version_eos_soon: FAIL when support ends this soon */
+    long lookback_days;    /* CloudTrail AccessDenied KPI window; 0 = off */
     const char *const *required_tags; /* tags.ownership keys */
     size_t n_required_tags;
 };

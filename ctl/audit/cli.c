@@ -19,7 +19,7 @@ void audit_cli_usage(FILE *out)
         "                       [--role-arn ARN|FILE]... [--role-session-name S] [--external-id X]\n"
         "                       [--as-of YYYY-MM-DD] [--eos-warning-days N]\n"
         "                       [--status PASS,FAIL,ERROR,NOT_APPLICABLE] [--quiet]\n"
-        "                       [--history FILE]"
+        "                       [--history FILE] [--lookback-days N]"
         "\n\n"
         "Checks MSK, Kinesis, Firehose, KMS and Private CA posture.  Exit 0: no FAIL at or above\n"
         "--fail-on (default low) and no ERROR; 1: there are; 2: usage error; 3: could not run.\n\n"
@@ -367,6 +367,16 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
     if (strcmp(opt, "--cert-validity-days") == 0) {
         return set_days(&cli->eval.cert_days, opt, value, 1, err);
     }
+    if (strcmp(opt, "--lookback-days") == 0) {
+        /* CloudTrail's event history keeps 90 days. */
+        if (set_days(&cli->eval.lookback_days, opt, value, 0, err) != 0 ||
+            cli->eval.lookback_days > 90) {
+            mk_err_set(err, MK_ERR_USAGE,
+                       "--lookback-days: '%s' is not a number of days from 0 to 90", value);
+            return -1;
+        }
+        return 0;
+    }
     if (strcmp(opt, "--eos-warning-days") == 0) {
         return set_days(&cli->eval.eos_warning_days, opt, value, 0, err);
     }
@@ -433,7 +443,7 @@ static const char *const with_value[] = {
     "--region",      "--profile", "--endpoint-url",      "--checks", "--format", "--output",
     "--concurrency", "--fail-on", "--min-kafka-version", "--ca-arn", "--ca-min-days",
     "--cert-validity-days", "--required-tags", "--role-arn", "--role-session-name",
-    "--external-id", "--as-of", "--eos-warning-days", "--status", "--history",
+    "--external-id", "--as-of", "--eos-warning-days", "--status", "--history", "--lookback-days",
 };
 
 static int takes_value(const char *opt)
@@ -458,6 +468,7 @@ int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err 
     cli->eval.ca_min_days = AUDIT_DEFAULT_CA_MIN_DAYS;
     cli->eval.cert_days = AUDIT_DEFAULT_CERT_DAYS;
     cli->eval.eos_warning_days = AUDIT_DEFAULT_EOS_WARNING_DAYS;
+    cli->eval.lookback_days = AUDIT_DEFAULT_LOOKBACK_DAYS;
     for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
         cli->eval.selected[i] = 1;
     }

@@ -2,10 +2,12 @@
 #include "ctl/audit/enrich.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "ctl/audit/checks-int.h"
+#include "ctl/audit/versions.h"
 
 /* Appends s to buf at *used, truncating. */
 static void put(char *buf, size_t len, size_t *used, const char *s, size_t n)
@@ -265,4 +267,178 @@ int audit_scope_add(json_t *scope, const struct audit_inventory *inv, const char
         }
     }
     return 0;
+}
+
+json_t *audit_kpis_new(void)
+{
+    return json_pack("{s:[], s:[]}", "kms_access_denied", "oldest_kafka_version");
+}
+
+static int kpi_keys(json_t *out, const struct audit_inventory *inv,
+                    const struct audit_eval_options *opts, const char *account)
+{
+    char abuf[16], ebuf[900];
+    for (size_t i = 0; i < inv->n_keys; i++) {
+        const struct audit_key *k = &inv->keys[i];
+        const char *arn = audit_jstr(k->describe.data, "Arn");
+        const char *a = account != NULL ? account : arn_account(arn, abuf, sizeof(abuf));
+        json_t *one;
+        if (!k->trail_fetched || arn == NULL) {
+            continue;
+        }
+        one = json_pack("{s:s, s:s, s:s, s:I}", "account", a != NULL ? a : "", "region",
+                        k->region, "key", arn, "lookback_days", (json_int_t)opts->lookback_days);
+        if (one == NULL) {
+            return -1;
+        }
+        if (k->trail.failed) {
+            audit_err_text(&k->trail.err, ebuf, sizeof(ebuf));
+            if (json_object_set_new(one, "access_denied", json_null()) != 0 ||
+                json_object_set_new(one, "error", json_string(ebuf)) != 0) {
+                json_decref(one);
+                return -1;
+            }
+        } else if (json_object_update(one, k->trail.data) != 0) {
+            json_decref(one);
+            return -1;
+        }
+        if (json_array_append_new(out, one) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int kpi_versions(json_t *out, const struct audit_inventory *inv,
+                        const struct audit_eval_options *opts, const char *account)
+{
+    time_t now = opts->now != 0 ? opts->now : time(NULL);
+    char abuf[16];
+    for (size_t i = 0; i < inv->n_resources; i++) {
+        const struct audit_resource *r = &inv->resources[i];
+        const char *v, *oldest = NULL, *date = NULL, *a;
+        time_t eos = 0;
+        int done = 0, has;
+        json_t *one;
+        if (r->svc != AUDIT_SVC_MSK || r->res.failed || r->res.data == NULL) {
+            continue;
+        }
+        /* One entry per region: skip a region already reported. */
+        for (size_t j = 0; j < i; j++) {
+            done |= inv->resources[j].svc == AUDIT_SVC_MSK &&
+                    strcmp(inv->resources[j].region, r->region) == 0 &&
+                    !inv->resources[j].res.failed && inv->resources[j].res.data != NULL;
+        }
+        if (done) {
+            continue;
+        }
+        for (size_t j = i; j < inv->n_resources; j++) {
+            const struct audit_resource *o = &inv->resources[j];
+            int cmp = 0;
+            if (o->svc != AUDIT_SVC_MSK || o->res.failed || strcmp(o->region, r->region) != 0) {
+                continue;
+            }
+            v = json_string_value(audit_jpath(audit_jpath(o->res.data, "provisioned") != NULL
+                                                  ? audit_jpath(o->res.data, "provisioned")
+                                                  : o->res.data,
+                                              "currentBrokerSoftwareInfo.kafkaVersion"));
+            if (v != NULL && audit_version_valid(v) &&
+                (oldest == NULL || (audit_version_cmp(v, oldest, &cmp) == 0 && cmp < 0))) {
+                oldest = v;
+            }
+        }
+        if (oldest == NULL) {
+            continue; /* serverless only: no version */
+        }
+        a = account != NULL ? account : arn_account(r->name, abuf, sizeof(abuf));
+        has = audit_kafka_eos(oldest, &eos, &date);
+        one = json_pack("{s:s, s:s, s:s, s:o, s:o}", "account", a != NULL ? a : "", "region",
+                        r->region, "version", oldest, "end_of_support",
+                        has > 0 ? json_string(date) : json_null(), "days_until_eos",
+                        has > 0 ? json_integer(audit_days_between(now, eos)) : json_null());
+        if (one == NULL || json_array_append_new(out, one) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int audit_kpis_add(json_t *kpis, const struct audit_inventory *inv,
+                   const struct audit_eval_options *opts, const char *account)
+{
+    if (kpi_keys(json_object_get(kpis, "kms_access_denied"), inv, opts, account) != 0 ||
+        kpi_versions(json_object_get(kpis, "oldest_kafka_version"), inv, opts, account) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* A prometheus label value: backslash, quote and newline escaped. */
+static void label(FILE *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\\' || *s == '"') {
+            fputc('\\', out);
+            fputc(*s, out);
+        } else if (*s == '\n') {
+            fputs("\\n", out);
+        } else {
+            fputc(*s, out);
+        }
+    }
+}
+
+char *audit_kpis_prometheus(const json_t *kpis)
+{
+    char *buf = NULL;
+    size_t len = 0, i;
+    json_t *e;
+    FILE *out = open_memstream(&buf, &len);
+    if (out == NULL) {
+        return NULL;
+    }
+    fputs("# HELP mskpki_audit_kms_access_denied_events AccessDenied events CloudTrail recorded on "
+          "an audited KMS key over --lookback-days (NaN when LookupEvents failed).\n"
+          "# TYPE mskpki_audit_kms_access_denied_events gauge\n",
+          out);
+    json_array_foreach(json_object_get(kpis, "kms_access_denied"), i, e)
+    {
+        fputs("mskpki_audit_kms_access_denied_events{account=\"", out);
+        label(out, audit_jstr(e, "account"));
+        fputs("\",region=\"", out);
+        label(out, audit_jstr(e, "region"));
+        fputs("\",key=\"", out);
+        label(out, audit_jstr(e, "key"));
+        if (json_is_integer(json_object_get(e, "access_denied"))) {
+            fprintf(out, "\"} %lld\n",
+                    (long long)json_integer_value(json_object_get(e, "access_denied")));
+        } else {
+            fputs("\"} NaN\n", out);
+        }
+    }
+    fputs("# HELP mskpki_audit_oldest_kafka_version_eos_seconds Time from the audit date to the "
+          "end of support of the oldest Kafka version in use per account and region (whole days; "
+          "negative: past; NaN: none published).\n"
+          "# TYPE mskpki_audit_oldest_kafka_version_eos_seconds gauge\n",
+          out);
+    json_array_foreach(json_object_get(kpis, "oldest_kafka_version"), i, e)
+    {
+        fputs("mskpki_audit_oldest_kafka_version_eos_seconds{account=\"", out);
+        label(out, audit_jstr(e, "account"));
+        fputs("\",region=\"", out);
+        label(out, audit_jstr(e, "region"));
+        fputs("\",version=\"", out);
+        label(out, audit_jstr(e, "version"));
+        if (json_is_integer(json_object_get(e, "days_until_eos"))) {
+            fprintf(out, "\"} %lld\n",
+                    (long long)json_integer_value(json_object_get(e, "days_until_eos")) * 86400LL);
+        } else {
+            fputs("\"} NaN\n", out);
+        }
+    }
+    if (fclose(out) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }

@@ -35,4 +35,20 @@ json_t *audit_scope_new(const struct audit_eval_options *opts, int as_of_given);
 int audit_scope_add(json_t *scope, const struct audit_inventory *inv, const char *account)
     MK_MUST_CHECK;
 
+/* The KPIs beside the checks: {"kms_access_denied": [...], "oldest_kafka_version": [...]}.
+ * NULL when out of memory; caller decrefs. */
+json_t *audit_kpis_new(void);
+
+/*
+ * Adds one account's KPIs: per audited customer-managed key, the AccessDenied events CloudTrail
+ * recorded over --lookback-days with their principals; per region with provisioned MSK clusters,
+ * the oldest Kafka version and its days until (negative: past) end of support at the audit
+ * date.  account NULL: the ids in the ARNs.  0 or -1 (out of memory).
+ */
+int audit_kpis_add(json_t *kpis, const struct audit_inventory *inv,
+                   const struct audit_eval_options *opts, const char *account) MK_MUST_CHECK;
+
+/* The KPIs as prometheus text (HELP/TYPE/samples); NULL when out of memory.  Caller frees. */
+char *audit_kpis_prometheus(const json_t *kpis);
+
 #endif

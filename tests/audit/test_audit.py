@@ -703,17 +703,19 @@ def iam_policy_covers_calls(ctx):
         with open(os.path.join(root, "ctl", "audit", "aws.c"), encoding="utf-8") as f:
             src = f.read()
         prefixes = {"TrentService": "kms", "Kinesis_20131202": "kinesis",
-                    "Firehose_20150804": "firehose", "ACMPrivateCA": "acm-pca"}
+                    "Firehose_20150804": "firehose", "ACMPrivateCA": "acm-pca",
+                    "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101": "cloudtrail"}
         needed = {f"{prefixes[m.group(1)]}:{m.group(2)}"
-                  for m in re.finditer(r'"(TrentService|Kinesis_20131202|Firehose_20150804|'
-                                       r'ACMPrivateCA)\.([A-Za-z]+)"', src)}
+                  for m in re.finditer(r'"(%s)\.([A-Za-z]+)"' % "|".join(map(re.escape, prefixes)),
+                                       src)}
+        expect("cloudtrail:LookupEvents" in needed, f"LookupEvents not found: {sorted(needed)}")
         rest = {"/api/v2/clusters": "kafka:ListClustersV2", "/v1/tags/": "kafka:ListTagsForResource",
                 "/v1/kafka-versions": "kafka:ListKafkaVersions",
                 "/v1/configurations/": "kafka:DescribeConfigurationRevision"}
         needed |= {action for path, action in rest.items() if f'"{path}' in src}
         if "role_arn" in src:
             needed.add("sts:AssumeRole")
-        expect(len(needed) >= 16, f"call scan found too little: {sorted(needed)}")
+        expect(len(needed) >= 17, f"call scan found too little: {sorted(needed)}")
         with open(os.path.join(root, "packaging", "iam", "audit-policy.json"),
                   encoding="utf-8") as f:
             policy = json.load(f)
@@ -939,6 +941,48 @@ def fake_suite(ctx):
             p = ctx.run(*regions, "--history", "/nonexistent-dir/h.db")
             expect(p.returncode == 3 and "/nonexistent-dir/h.db" in p.stderr, p.stderr)
         ctx.check("fake: --history: first_seen, overlapping runs, prometheus KPIs, sqlite3", history)
+
+        def kpis():
+            open(log_path, "w").close()
+            p = ctx.run(*regions, "--format", "json", "--as-of", "2026-01-01")
+            doc = json.loads(p.stdout)
+            assert_schema(doc)
+            den = {k["key"]: k for k in doc["kpis"]["kms_access_denied"]}
+            cmk = den[keys["cmk"]]
+            expect(cmk["access_denied"] == 3 and cmk["events"] == 4 and cmk["lookback_days"] == 7
+                   and not cmk["truncated"] and cmk["account"] == "111122223333", f"cmk: {cmk}")
+            expect(cmk["principals"] == {
+                "arn:aws:sts::111122223333:assumed-role/app-producer/i-0abc": 2,
+                "arn:aws:sts::444455556666:assumed-role/partner/s1": 1}, f"principals: {cmk}")
+            thr = den[keys["throttled"]]
+            expect(thr["access_denied"] is None and "AccessDeniedException" in thr["error"], thr)
+            expect(set(den) == {keys["cmk"], keys["throttled"]}, f"keys: {sorted(den)}")
+            old = doc["kpis"]["oldest_kafka_version"]
+            expect(old == [{"account": "111122223333", "region": "us-east-1",
+                            "version": "2.8.2.tiered", "end_of_support": "2025-01-14",
+                            "days_until_eos": -352}], f"oldest: {old}")
+            # LookupEvents by key ARN over the window, paced to 2 per second in a region.
+            reqs = [r for r in read_log(log_path) if r["call"].endswith(".LookupEvents")]
+            expect(len(reqs) == 3, f"LookupEvents calls: {reqs}")
+            p0 = reqs[0]["params"]
+            expect(p0["EndTime"] - p0["StartTime"] == 7 * 86400, f"window: {p0}")
+            ts = sorted(r["t"] for r in reqs)
+            expect(all(b - a >= 0.45 for a, b in zip(ts, ts[1:])), f"not paced: {ts}")
+            p = ctx.run(*regions, "--format", "prometheus", "--lookback-days", "30")
+            lint = subprocess.run(["promtool", "check", "metrics"], input=p.stdout,
+                                  capture_output=True, text=True)
+            expect(lint.returncode == 0, f"promtool: {lint.stdout} {lint.stderr}")
+            expect(f'mskpki_audit_kms_access_denied_events{{account="111122223333",'
+                   f'region="us-east-1",key="{keys["cmk"]}"}} 3' in p.stdout, "denied metric")
+            expect('mskpki_audit_oldest_kafka_version_eos_seconds{account="111122223333",'
+                   'region="us-east-1",version="2.8.2.tiered"} -' in p.stdout, "oldest metric")
+            open(log_path, "w").close()
+            ctx.run(*regions, "--format", "json", "--lookback-days", "0")
+            expect(not [r for r in read_log(log_path) if r["call"].endswith(".LookupEvents")],
+                   "--lookback-days 0 still looked up")
+            p = ctx.run(*regions, "--lookback-days", "91")
+            expect(p.returncode == 2 and "--lookback-days" in p.stderr, p.stderr)
+        ctx.check("fake: KPIs: CloudTrail AccessDenied per key, oldest Kafka version", kpis)
 
         common_output_tests(ctx, regions, "fake")
 
