@@ -192,8 +192,8 @@ static void set_details(struct fixture *f, const char *ref, int rotation, const 
 #define ARN_CFG "arn:aws:kafka:us-east-1:111122223333:configuration/strict/cfg-1"
 
 /* good_cluster with a configuration (revision 2) whose server.properties is props. */
-static struct audit_resource *add_msk_config(struct fixture *f, const char *arn,
-                                             const char *auth, const char *props)
+static struct audit_resource *add_msk_config(struct fixture *f, const char *arn, const char *auth,
+                                             const char *props)
 {
     char json[2048], b64[2048];
     struct audit_resource *r;
@@ -207,15 +207,16 @@ static struct audit_resource *add_msk_config(struct fixture *f, const char *arn,
     r = &f->inv->resources[f->inv->n_resources - 1];
     if (props != NULL) {
         EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)props, (int)strlen(props));
-        r->config.data = json_pack("{s:s, s:i, s:s}", "arn", ARN_CFG, "revision", 2,
-                                   "serverProperties", b64);
+        r->config.data =
+            json_pack("{s:s, s:i, s:s}", "arn", ARN_CFG, "revision", 2, "serverProperties", b64);
         r->config_fetched = 1;
     }
     return r;
 }
 
-#define AUTH_TLS "{\"tls\":{\"certificateAuthorityArnList\":[\"" ARN_CA "\"],\"enabled\":true}," \
-                 "\"unauthenticated\":{\"enabled\":false}}"
+#define AUTH_TLS                                                                                   \
+    "{\"tls\":{\"certificateAuthorityArnList\":[\"" ARN_CA "\"],\"enabled\":true},"                \
+    "\"unauthenticated\":{\"enabled\":false}}"
 
 static void test_msk_all_pass(void **state)
 {
@@ -224,8 +225,8 @@ static void test_msk_all_pass(void **state)
     /* The same cluster with a strict configuration. */
     {
         json_t *info = f->inv->resources[0].res.data;
-        json_t *sw = json_object_get(json_object_get(info, "provisioned"),
-                                     "currentBrokerSoftwareInfo");
+        json_t *sw =
+            json_object_get(json_object_get(info, "provisioned"), "currentBrokerSoftwareInfo");
         char b64[256];
         const char *props = "allow.everyone.if.no.acl.found=false\n";
         json_object_set_new(sw, "configurationArn", json_string(ARN_CFG));
@@ -961,7 +962,7 @@ static void test_kafka_lines(void **state)
     static const struct {
         const char *v, *line, *eos;
     } cases[] = {
-        {"3.7.x", "3.7", "2026-09-01"},       {"3.7.x.kraft", "3.7", "2026-09-01"},
+        {"3.7.x", "3.7", "2026-09-01"},        {"3.7.x.kraft", "3.7", "2026-09-01"},
         {"2.8.2.tiered", "2.8", "2025-01-14"}, {"2.8.1", "2.8", "2025-01-14"},
         {"4.0.x.kraft", "4.0", NULL},          {"3.9.x", "3.9", NULL},
         {"3.6.0", "3.6", "2026-06-01"},        {"3.6.0.1", "3.6", "2026-06-01"},
@@ -1119,10 +1120,12 @@ static void test_msk_acl_default_deny(void **state)
                    "# strict\nauto.create.topics.enable=false\n"
                    "allow.everyone.if.no.acl.found = false\r\n");
     add_msk_config(f, "open", AUTH_TLS, "allow.everyone.if.no.acl.found=true\n");
-    add_msk_config(f, "unset", AUTH_TLS, "#allow.everyone.if.no.acl.found=false\n"
-                                         "allow.everyone.if.no.acl.found.x=false\n");
-    add_msk_config(f, "lastwins", AUTH_TLS, "allow.everyone.if.no.acl.found=false\n"
-                                            "allow.everyone.if.no.acl.found:true\n");
+    add_msk_config(f, "unset", AUTH_TLS,
+                   "#allow.everyone.if.no.acl.found=false\n"
+                   "allow.everyone.if.no.acl.found.x=false\n");
+    add_msk_config(f, "lastwins", AUTH_TLS,
+                   "allow.everyone.if.no.acl.found=false\n"
+                   "allow.everyone.if.no.acl.found:true\n");
     add_msk_config(f, "scram", "{\"sasl\":{\"scram\":{\"enabled\":true}}}",
                    "allow.everyone.if.no.acl.found=FALSE");
     add_msk_config(f, "iam", "{\"sasl\":{\"iam\":{\"enabled\":true}}}", NULL);
@@ -1166,8 +1169,7 @@ static void test_msk_public_access(void **state)
                "\"connectivityInfo\":{\"publicAccess\":{\"type\":\"DISABLED\"}}}}}");
     add_msk(f, "{\"clusterArn\":\"none\",\"provisioned\":{\"brokerNodeGroupInfo\":{}}}");
     evaluate(f);
-    expect(f, "msk.public_access", "pub", CTL_STATUS_FAIL,
-           "authentication left on: TLS, SASL/IAM");
+    expect(f, "msk.public_access", "pub", CTL_STATUS_FAIL, "authentication left on: TLS, SASL/IAM");
     expect(f, "msk.public_access", "pub", CTL_STATUS_FAIL, "9194/9196/9198");
     expect(f, "msk.public_access", "priv", CTL_STATUS_PASS, "DISABLED");
     expect(f, "msk.public_access", "none", CTL_STATUS_PASS, NULL);

@@ -43,7 +43,7 @@ static void test_as_of(void **state)
 {
     char *ok[] = {"audit", "--as-of", "2026-03-31", "--eos-warning-days=30"};
     static const char *const bad[][2] = {
-        {"--as-of", "2026-02-30"}, {"--as-of", "31.03.2026"}, {"--as-of", "2026-03-31Z"},
+        {"--as-of", "2026-02-30"}, {"--as-of", "31.03.2026"},    {"--as-of", "2026-03-31Z"},
         {"--as-of", "tomorrow"},   {"--eos-warning-days", "-1"}, {"--eos-warning-days", "x"},
     };
     struct audit_cli cli;

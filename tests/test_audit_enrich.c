@@ -82,8 +82,8 @@ static void test_enrich_report(void **state)
     assert_int_equal(audit_report_enrich(r, &err), 0);
     assert_non_null(strstr(ctl_report_get(r, 0)->remediation_cli, "update-connectivity"));
     assert_string_equal(ctl_report_get(r, 0)->remediation, "the FAIL remediation");
-    assert_non_null(strstr(ctl_report_get(r, 1)->remediation,
-                           "Allow kafka:DescribeConfigurationRevision"));
+    assert_non_null(
+        strstr(ctl_report_get(r, 1)->remediation, "Allow kafka:DescribeConfigurationRevision"));
     assert_null(ctl_report_get(r, 1)->remediation_cli);
     assert_null(ctl_report_get(r, 2)->remediation_cli);
     assert_int_equal(ctl_report_set_field(r, 9, CTL_FIELD_FIRST_SEEN, "x", &err), -1);
@@ -120,9 +120,9 @@ static void test_scope_and_table(void **state)
                         "111122223333");
     assert_int_equal(json_array_size(json_object_get(scope, "regions")), 1);
     assert_int_equal(json_array_size(json_object_get(scope, "checks")), 2);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(scope, "resources"),
-                                                        "msk_clusters")),
-                     2);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(scope, "resources"), "msk_clusters")),
+        2);
     assert_string_equal(json_string_value(json_object_get(scope, "as_of")), "2026-03-31");
 
     add(r, "msk.public_access", CTL_STATUS_PASS, "arn:pass", "private");
@@ -169,9 +169,8 @@ static void test_kpis(void **state)
                                                  "ListClustersV2",
                                                  json_pack("{s:s}", "clusterType", "SERVERLESS")));
     k = audit_inventory_add_key(inv, "us-east-1", "alias/app");
-    k->describe.data = json_pack("{s:s, s:s}", "Arn",
-                                 "arn:aws:kms:us-east-1:111122223333:key/k1", "KeyManager",
-                                 "CUSTOMER");
+    k->describe.data = json_pack("{s:s, s:s}", "Arn", "arn:aws:kms:us-east-1:111122223333:key/k1",
+                                 "KeyManager", "CUSTOMER");
     k->trail_fetched = 1;
     k->trail.data = json_pack("{s:i, s:i, s:{s:i}, s:b}", "events", 9, "access_denied", 2,
                               "principals", "arn:aws:iam::1:role/x", 2, "truncated", 0);

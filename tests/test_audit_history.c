@@ -32,8 +32,8 @@ static struct ctl_report *run(struct audit_history *h, time_t t, const struct it
     struct ctl_report *r = ctl_report_new();
     struct mk_err err = {0};
     for (; items->resource != NULL; items++) {
-        assert_int_equal(ctl_report_add(r, checks[0], items->status, CTL_SEV_HIGH,
-                                        items->resource, "AWS::MSK::Cluster",
+        assert_int_equal(ctl_report_add(r, checks[0], items->status, CTL_SEV_HIGH, items->resource,
+                                        "AWS::MSK::Cluster",
                                         items->resource[0] == '*' ? "us-east-1" : "us-east-1",
                                         "fix", &err, "m"),
                          0);
@@ -109,7 +109,8 @@ static void test_lifecycle(void **state)
     assert_null(first_seen(r, "b"));
     ctl_report_free(r);
     /* Still failing a day later: first_seen stays, last FAIL moves. */
-    r = run(h, T0 + DAY, (struct item[]){{"a", CTL_STATUS_FAIL}, {"b", CTL_STATUS_FAIL}, {NULL, 0}});
+    r = run(h, T0 + DAY,
+            (struct item[]){{"a", CTL_STATUS_FAIL}, {"b", CTL_STATUS_FAIL}, {NULL, 0}});
     assert_string_equal(first_seen(r, "a"), "2026-01-01T00:00:00Z");
     assert_string_equal(first_seen(r, "b"), "2026-01-02T00:00:00Z");
     ctl_report_free(r);
@@ -172,10 +173,10 @@ static void test_two_writers(void **state)
                 char res[32];
                 for (int k = 0; k < 20; k++) {
                     snprintf(res, sizeof(res), "c%d", k);
-                    ok &= ctl_report_add(r, checks[0], (i + k + w) % 3 ? CTL_STATUS_FAIL
-                                                                       : CTL_STATUS_PASS,
-                                         CTL_SEV_HIGH, res, "AWS::MSK::Cluster", "us-east-1",
-                                         "fix", &err, "m") == 0;
+                    ok &= ctl_report_add(r, checks[0],
+                                         (i + k + w) % 3 ? CTL_STATUS_FAIL : CTL_STATUS_PASS,
+                                         CTL_SEV_HIGH, res, "AWS::MSK::Cluster", "us-east-1", "fix",
+                                         &err, "m") == 0;
                 }
                 ok &= audit_history_record(h, r, T0 + i, checks, 1, areas, 1, &err) == 0;
                 ctl_report_free(r);

@@ -120,8 +120,8 @@ static int audit_account(const struct audit_cli *cli, const char *role_arn,
         .concurrency = cli->concurrency,
         .eval = &cli->eval,
         .role_arn = role_arn,
-        .role_session_name = cli->role_session_name != NULL ? cli->role_session_name
-                                                            : "mskpki-audit",
+        .role_session_name =
+            cli->role_session_name != NULL ? cli->role_session_name : "mskpki-audit",
         .external_id = cli->external_id,
         .ca_arns = (const char *const *)cli->ca_arns,
         .n_ca_arns = cli->n_ca_arns,
@@ -140,8 +140,8 @@ static int audit_account(const struct audit_cli *cli, const char *role_arn,
                   audit_kpis_add(kpis, inv, &cli->eval, have_acct ? acct : NULL) == 0,
               err, MK_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < inv->n_regions; i++) {
-        MK_ENSURE(areas_add(areas, have_acct ? acct : "", inv->regions[i]) == 0, err,
-                  MK_ERR_NOMEM, "out of memory");
+        MK_ENSURE(areas_add(areas, have_acct ? acct : "", inv->regions[i]) == 0, err, MK_ERR_NOMEM,
+                  "out of memory");
     }
     rc = 0;
 out:
@@ -212,8 +212,8 @@ int ctl_audit_main(int argc, char **argv)
     }
     /* Accounts one after the other, each with --concurrency calls in flight. */
     for (size_t i = 0; i < (cli.n_role_arns > 0 ? cli.n_role_arns : 1); i++) {
-        if (audit_account(&cli, cli.n_role_arns > 0 ? cli.role_arns[i] : NULL, report, scope,
-                          kpis, &areas, &err) != 0) {
+        if (audit_account(&cli, cli.n_role_arns > 0 ? cli.role_arns[i] : NULL, report, scope, kpis,
+                          &areas, &err) != 0) {
             fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
             goto out;
         }

@@ -478,8 +478,10 @@ static int phase_list(struct collector *c, struct audit_inventory *inv, struct m
     for (size_t i = 0; c->progress != NULL && i < inv->n_resources; i++) {
         /* An MSK cluster comes whole with the listing; streams still need a describe. */
         enum audit_service svc = inv->resources[i].svc;
-        progress_step(c->progress, svc == AUDIT_SVC_MSK ? PK_MSK
-                                   : svc == AUDIT_SVC_KINESIS ? PK_KINESIS : PK_FIREHOSE,
+        progress_step(c->progress,
+                      svc == AUDIT_SVC_MSK       ? PK_MSK
+                      : svc == AUDIT_SVC_KINESIS ? PK_KINESIS
+                                                 : PK_FIREHOSE,
                       1, svc == AUDIT_SVC_MSK);
     }
     rc = 0;
@@ -919,9 +921,9 @@ static int trail_denied(const char *text, char *principal, size_t len)
                                   strcmp(code, "UnauthorizedOperation") == 0);
     snprintf(principal, len, "%s",
              who != NULL ? who
-                         : json_string_value(audit_jpath(ev, "userIdentity.invokedBy")) != NULL
-                               ? json_string_value(audit_jpath(ev, "userIdentity.invokedBy"))
-                               : "unknown");
+             : json_string_value(audit_jpath(ev, "userIdentity.invokedBy")) != NULL
+                 ? json_string_value(audit_jpath(ev, "userIdentity.invokedBy"))
+                 : "unknown");
     json_decref(ev);
     return denied;
 }
@@ -949,8 +951,8 @@ static int trail_key(struct trail_task *t, struct audit_key *k, struct timespec 
             break;
         }
         req = json_pack("{s:[{s:s, s:s}], s:I, s:I, s:i}", "LookupAttributes", "AttributeKey",
-                        "ResourceName", "AttributeValue", arn != NULL ? arn : k->ref,
-                        "StartTime", (json_int_t)(t->now - t->lookback_days * 86400L), "EndTime",
+                        "ResourceName", "AttributeValue", arn != NULL ? arn : k->ref, "StartTime",
+                        (json_int_t)(t->now - t->lookback_days * 86400L), "EndTime",
                         (json_int_t)t->now, "MaxResults", 50);
         MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "out of memory");
         if (token != NULL) {
@@ -958,9 +960,10 @@ static int trail_key(struct trail_task *t, struct audit_key *k, struct timespec 
                       MK_ERR_NOMEM, "out of memory");
         }
         trail_pace(last);
-        MK_GUARD(aws_json_call(t->client, "cloudtrail",
-                               "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
-                               req, &resp, err));
+        MK_GUARD(
+            aws_json_call(t->client, "cloudtrail",
+                          "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+                          req, &resp, err));
         json_array_foreach(json_object_get(resp, "Events"), i, e)
         {
             char who[512];
@@ -968,9 +971,10 @@ static int trail_key(struct trail_task *t, struct audit_key *k, struct timespec 
             if (trail_denied(json_string_value(json_object_get(e, "CloudTrailEvent")), who,
                              sizeof(who))) {
                 denied++;
-                MK_ENSURE(json_object_set_new(principals, who,
-                                              json_integer(json_integer_value(
-                                                  json_object_get(principals, who)) + 1)) == 0,
+                MK_ENSURE(json_object_set_new(
+                              principals, who,
+                              json_integer(json_integer_value(json_object_get(principals, who)) +
+                                           1)) == 0,
                           err, MK_ERR_NOMEM, "out of memory");
             }
         }
@@ -1020,8 +1024,9 @@ static int phase_trail(struct collector *c, struct audit_inventory *inv, struct 
     size_t used = 0;
     MK_ENSURE(tasks != NULL && all != NULL, err, MK_ERR_NOMEM, "out of memory");
     for (size_t r = 0; r < c->n_clients; r++) {
-        tasks[r] = (struct trail_task){c->clients[r].client, c->clients[r].region, all + used, 0,
-                                       c->opts->eval->lookback_days, c->opts->eval->now};
+        tasks[r] =
+            (struct trail_task){c->clients[r].client,         c->clients[r].region, all + used, 0,
+                                c->opts->eval->lookback_days, c->opts->eval->now};
         if (tasks[r].now == 0) {
             tasks[r].now = time(NULL);
         }

@@ -28,78 +28,96 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                        "Create the cluster with EncryptionAtRest.DataVolumeKMSKeyId set to a "
                        "customer-managed KMS key (the key cannot be changed on an existing "
                        "cluster: migrate with MirrorMaker or MSK Replicator)."},
-    [AUDIT_MSK_VERSION] = {"msk.kafka_version", "MskKafkaVersion",
-                           "MSK cluster runs a Kafka version AWS still supports, at or above the "
-                           "minimum",
-                           CTL_SEV_HIGH, RT_MSK,
-                           "Upgrade the cluster with UpdateClusterKafkaVersion to a supported "
-                           "version at or above the minimum, before AWS upgrades it without "
-                           "notice.",
-     "aws kafka update-cluster-kafka-version --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --target-kafka-version <TARGET_VERSION>"},
-    [AUDIT_MSK_VERSION_EOS_SOON] = {"msk.kafka_version_eos_soon", "MskKafkaVersionEosSoon",
-                                    "MSK cluster's Kafka version is not near its end of support",
-                                    CTL_SEV_MEDIUM, RT_MSK,
-                                    "Plan and test the upgrade (UpdateClusterKafkaVersion) to the "
-                                    "recommended version before the end-of-support date.",
-     "aws kafka update-cluster-kafka-version --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --target-kafka-version <TARGET_VERSION>"},
-    [AUDIT_MSK_ACL_DEFAULT_DENY] = {"msk.acl_default_deny", "MskAclDefaultDeny",
-                                    "MSK cluster with client authentication denies topics "
-                                    "without an ACL",
-                                    CTL_SEV_HIGH, RT_MSK,
-                                    "Create the ACLs every client principal needs, then a cluster "
-                                    "configuration whose server.properties sets "
-                                    "allow.everyone.if.no.acl.found=false "
-                                    "(CreateConfiguration), applied with "
-                                    "UpdateClusterConfiguration.",
-     "aws kafka update-cluster-configuration --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --configuration-info Arn=<CONFIGURATION_ARN>,Revision=<REVISION>"},
-    [AUDIT_MSK_PUBLIC_ACCESS] = {"msk.public_access", "MskPublicAccess",
-                                 "MSK cluster brokers are not reachable from the internet",
-                                 CTL_SEV_HIGH, RT_MSK,
-                                 "Turn public access off (UpdateConnectivity with "
-                                 "connectivityInfo.publicAccess.type DISABLED) and reach the "
-                                 "brokers from the VPC, a peered VPC or PrivateLink.",
-     "aws kafka update-connectivity --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --connectivity-info 'PublicAccess={Type=DISABLED}'"},
+    [AUDIT_MSK_VERSION] =
+        {"msk.kafka_version", "MskKafkaVersion",
+         "MSK cluster runs a Kafka version AWS still supports, at or above the "
+         "minimum",
+         CTL_SEV_HIGH, RT_MSK,
+         "Upgrade the cluster with UpdateClusterKafkaVersion to a supported "
+         "version at or above the minimum, before AWS upgrades it without "
+         "notice.",
+         "aws kafka update-cluster-kafka-version --region {region} --cluster-arn {arn} "
+         "--current-version <CURRENT_VERSION> --target-kafka-version <TARGET_VERSION>"},
+    [AUDIT_MSK_VERSION_EOS_SOON] =
+        {"msk.kafka_version_eos_soon", "MskKafkaVersionEosSoon",
+         "MSK cluster's Kafka version is not near its end of support", CTL_SEV_MEDIUM, RT_MSK,
+         "Plan and test the upgrade (UpdateClusterKafkaVersion) to the "
+         "recommended version before the end-of-support date.",
+         "aws kafka update-cluster-kafka-version --region {region} --cluster-arn {arn} "
+         "--current-version <CURRENT_VERSION> --target-kafka-version <TARGET_VERSION>"},
+    [AUDIT_MSK_ACL_DEFAULT_DENY] =
+        {"msk.acl_default_deny", "MskAclDefaultDeny",
+         "MSK cluster with client authentication denies topics "
+         "without an ACL",
+         CTL_SEV_HIGH, RT_MSK,
+         "Create the ACLs every client principal needs, then a cluster "
+         "configuration whose server.properties sets "
+         "allow.everyone.if.no.acl.found=false "
+         "(CreateConfiguration), applied with "
+         "UpdateClusterConfiguration.",
+         "aws kafka update-cluster-configuration --region {region} --cluster-arn {arn} "
+         "--current-version <CURRENT_VERSION> --configuration-info "
+         "Arn=<CONFIGURATION_ARN>,Revision=<REVISION>"},
+    [AUDIT_MSK_PUBLIC_ACCESS] =
+        {"msk.public_access", "MskPublicAccess",
+         "MSK cluster brokers are not reachable from the internet", CTL_SEV_HIGH, RT_MSK,
+         "Turn public access off (UpdateConnectivity with "
+         "connectivityInfo.publicAccess.type DISABLED) and reach the "
+         "brokers from the VPC, a peered VPC or PrivateLink.",
+         "aws kafka update-connectivity --region {region} --cluster-arn {arn} --current-version "
+         "<CURRENT_VERSION> --connectivity-info 'PublicAccess={Type=DISABLED}'"},
     [AUDIT_MSK_MTLS] = {"msk.mtls_required", "MskMtlsRequired",
                         "MSK cluster requires TLS client certificates from AWS Private CA",
                         CTL_SEV_HIGH, RT_MSK,
                         "Enable ClientAuthentication.Tls with at least one AWS Private CA ARN and "
                         "disable ClientAuthentication.Unauthenticated (UpdateSecurity).",
-     "aws kafka update-security --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --client-authentication 'Tls={CertificateAuthorityArnList=[<CA_ARN>],Enabled=true},Unauthenticated={Enabled=false}'"},
-    [AUDIT_MSK_TLS] = {"msk.tls_in_transit", "MskTlsInTransit",
-                       "MSK cluster encrypts client-broker and in-cluster traffic with TLS",
-                       CTL_SEV_MEDIUM, RT_MSK,
-                       "Set EncryptionInTransit.ClientBroker to TLS (UpdateSecurity); in-cluster "
-                       "encryption can only be chosen at creation, so recreate the cluster with "
-                       "InCluster true if it is off.",
-     "aws kafka update-security --region {region} --cluster-arn {arn} --current-version <CURRENT_VERSION> --encryption-info 'EncryptionInTransit={ClientBroker=TLS}'"},
+                        "aws kafka update-security --region {region} --cluster-arn {arn} "
+                        "--current-version <CURRENT_VERSION> --client-authentication "
+                        "'Tls={CertificateAuthorityArnList=[<CA_ARN>],Enabled=true},"
+                        "Unauthenticated={Enabled=false}'"},
+    [AUDIT_MSK_TLS] =
+        {"msk.tls_in_transit", "MskTlsInTransit",
+         "MSK cluster encrypts client-broker and in-cluster traffic with TLS", CTL_SEV_MEDIUM,
+         RT_MSK,
+         "Set EncryptionInTransit.ClientBroker to TLS (UpdateSecurity); in-cluster "
+         "encryption can only be chosen at creation, so recreate the cluster with "
+         "InCluster true if it is off.",
+         "aws kafka update-security --region {region} --cluster-arn {arn} --current-version "
+         "<CURRENT_VERSION> --encryption-info 'EncryptionInTransit={ClientBroker=TLS}'"},
     [AUDIT_KINESIS_CMK] = {"kinesis.encryption_cmk", "KinesisEncryptionCmk",
                            "Kinesis data stream is encrypted with a customer-managed KMS key",
                            CTL_SEV_HIGH, RT_KINESIS,
                            "Run StartStreamEncryption with EncryptionType KMS and a "
                            "customer-managed key (not alias/aws/kinesis).",
-     "aws kinesis start-stream-encryption --region {region} --stream-arn {arn} --encryption-type KMS --key-id <KMS_KEY_ARN>"},
-    [AUDIT_FIREHOSE_CMK] = {"firehose.encryption_cmk", "FirehoseEncryptionCmk",
-                            "Firehose stream encrypts data at rest with a customer-managed KMS key",
-                            CTL_SEV_HIGH, RT_FIREHOSE,
-                            "Run StartDeliveryStreamEncryption with KeyType CUSTOMER_MANAGED_CMK "
-                            "and the key's ARN.",
-     "aws firehose start-delivery-stream-encryption --region {region} --delivery-stream-name {name} --delivery-stream-encryption-configuration-input KeyType=CUSTOMER_MANAGED_CMK,KeyARN=<KMS_KEY_ARN>"},
+                           "aws kinesis start-stream-encryption --region {region} --stream-arn "
+                           "{arn} --encryption-type KMS --key-id <KMS_KEY_ARN>"},
+    [AUDIT_FIREHOSE_CMK] =
+        {"firehose.encryption_cmk", "FirehoseEncryptionCmk",
+         "Firehose stream encrypts data at rest with a customer-managed KMS key", CTL_SEV_HIGH,
+         RT_FIREHOSE,
+         "Run StartDeliveryStreamEncryption with KeyType CUSTOMER_MANAGED_CMK "
+         "and the key's ARN.",
+         "aws firehose start-delivery-stream-encryption --region {region} --delivery-stream-name "
+         "{name} --delivery-stream-encryption-configuration-input "
+         "KeyType=CUSTOMER_MANAGED_CMK,KeyARN=<KMS_KEY_ARN>"},
     [AUDIT_KMS_ROTATION] = {"kms.key_rotation", "KmsKeyRotation",
                             "Customer-managed KMS keys in use have automatic rotation enabled",
                             CTL_SEV_MEDIUM, RT_KMS, "Run EnableKeyRotation on the key.",
-     "aws kms enable-key-rotation --region {region} --key-id {arn}"},
+                            "aws kms enable-key-rotation --region {region} --key-id {arn}"},
     [AUDIT_KMS_STATE] = {"kms.key_state", "KmsKeyState",
                          "Customer-managed KMS keys in use are enabled", CTL_SEV_HIGH, RT_KMS,
                          "Run CancelKeyDeletion and EnableKey, or move the resource to an enabled "
                          "key before the data becomes unreadable.",
-     "aws kms cancel-key-deletion --region {region} --key-id {arn}; aws kms enable-key --region {region} --key-id {arn}"},
+                         "aws kms cancel-key-deletion --region {region} --key-id {arn}; aws kms "
+                         "enable-key --region {region} --key-id {arn}"},
     [AUDIT_KMS_POLICY] =
         {"kms.key_policy_public", "KmsKeyPolicyPublic",
          "KMS key policies in use grant nothing to every principal", CTL_SEV_HIGH, RT_KMS,
          "Replace Principal \"*\" with the account or role ARNs that need the key, "
          "or add a Condition (aws:PrincipalAccount, kms:CallerAccount, "
          "kms:ViaService) to the statement (PutKeyPolicy).",
-     "aws kms put-key-policy --region {region} --key-id {arn} --policy-name default --policy file://<FIXED_POLICY.json>"},
+         "aws kms put-key-policy --region {region} --key-id {arn} --policy-name default --policy "
+         "file://<FIXED_POLICY.json>"},
     [AUDIT_PCA_STATUS] = {"pca.status", "PcaStatus",
                           "AWS Private CAs used for MSK client authentication are ACTIVE",
                           CTL_SEV_HIGH, RT_PCA,
@@ -107,7 +125,8 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                           "UpdateCertificateAuthority --status ACTIVE), install its certificate "
                           "if it is PENDING_CERTIFICATE, or point the cluster at an active CA "
                           "(UpdateSecurity).",
-     "aws acm-pca update-certificate-authority --region {region} --certificate-authority-arn {arn} --status ACTIVE"},
+                          "aws acm-pca update-certificate-authority --region {region} "
+                          "--certificate-authority-arn {arn} --status ACTIVE"},
     [AUDIT_PCA_EXPIRY] = {"pca.certificate_expiry", "PcaCertificateExpiry",
                           "AWS Private CA certificates outlive the minimum and the certificates "
                           "they issue",
@@ -115,13 +134,14 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                           "Renew the CA certificate (a new certificate for the same key with "
                           "ImportCertificateAuthorityCertificate, or a new CA added to the "
                           "cluster's certificateAuthorityArnList before the old one expires)."},
-    [AUDIT_PCA_REVOCATION] = {"pca.revocation_configured", "PcaRevocationConfigured",
-                              "AWS Private CAs publish revocation (CRL or OCSP)",
-                              CTL_SEV_MEDIUM, RT_PCA,
-                              "Enable a CRL (RevocationConfiguration.CrlConfiguration) or OCSP "
-                              "(OcspConfiguration) with UpdateCertificateAuthority, so revoking a "
-                              "client certificate takes effect.",
-     "aws acm-pca update-certificate-authority --region {region} --certificate-authority-arn {arn} --revocation-configuration 'OcspConfiguration={Enabled=true}'"},
+    [AUDIT_PCA_REVOCATION] =
+        {"pca.revocation_configured", "PcaRevocationConfigured",
+         "AWS Private CAs publish revocation (CRL or OCSP)", CTL_SEV_MEDIUM, RT_PCA,
+         "Enable a CRL (RevocationConfiguration.CrlConfiguration) or OCSP "
+         "(OcspConfiguration) with UpdateCertificateAuthority, so revoking a "
+         "client certificate takes effect.",
+         "aws acm-pca update-certificate-authority --region {region} --certificate-authority-arn "
+         "{arn} --revocation-configuration 'OcspConfiguration={Enabled=true}'"},
     [AUDIT_PCA_USAGE_MODE] = {"pca.usage_mode", "PcaUsageMode",
                               "AWS Private CA usage mode (reported, never fails)", CTL_SEV_LOW,
                               RT_PCA,
@@ -133,7 +153,8 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                               "AWS::*",
                               "Add the missing tags (kafka TagResource, kinesis AddTagsToStream, "
                               "firehose TagDeliveryStream, kms TagResource).",
-     "aws resourcegroupstaggingapi tag-resources --region {region} --resource-arn-list {arn} --tags <KEY>=<VALUE>"},
+                              "aws resourcegroupstaggingapi tag-resources --region {region} "
+                              "--resource-arn-list {arn} --tags <KEY>=<VALUE>"},
 };
 
 int audit_check_lookup(const char *id)
@@ -654,7 +675,8 @@ int audit_needs_service(const struct audit_eval_options *opts, enum audit_servic
         return audit_needs_pca(opts) || opts->selected[AUDIT_MSK_CMK] ||
                opts->selected[AUDIT_MSK_VERSION] || opts->selected[AUDIT_MSK_MTLS] ||
                opts->selected[AUDIT_MSK_TLS] || opts->selected[AUDIT_MSK_VERSION_EOS_SOON] ||
-               opts->selected[AUDIT_MSK_ACL_DEFAULT_DENY] || opts->selected[AUDIT_MSK_PUBLIC_ACCESS];
+               opts->selected[AUDIT_MSK_ACL_DEFAULT_DENY] ||
+               opts->selected[AUDIT_MSK_PUBLIC_ACCESS];
     case AUDIT_SVC_KINESIS:
         return opts->selected[AUDIT_KINESIS_CMK];
     case AUDIT_SVC_FIREHOSE:
@@ -799,8 +821,9 @@ static int eval_msk_version(struct eval *ev, const struct audit_resource *r, con
     }
     if (status != NULL && strcmp(status, "DEPRECATED") == 0) {
         if (why[0] == '\0') {
-            reason_add(why, sizeof(why), "ListKafkaVersions reports %s as DEPRECATED; upgrade to %s",
-                       v, audit_kafka_target(v));
+            reason_add(why, sizeof(why),
+                       "ListKafkaVersions reports %s as DEPRECATED; upgrade to %s", v,
+                       audit_kafka_target(v));
         } else {
             reason_add(why, sizeof(why), "ListKafkaVersions reports it as DEPRECATED");
         }
@@ -813,7 +836,8 @@ static int eval_msk_version(struct eval *ev, const struct audit_resource *r, con
     }
     if (lkv_failed != NULL) {
         char tmp[900];
-        snprintf(ebuf, sizeof(ebuf), " (DEPRECATED status not read: ListKafkaVersions failed: %.480s)",
+        snprintf(ebuf, sizeof(ebuf),
+                 " (DEPRECATED status not read: ListKafkaVersions failed: %.480s)",
                  audit_err_text(&lkv_failed->err, tmp, sizeof(tmp)));
     }
     if (has_eos > 0) {
@@ -961,7 +985,8 @@ static struct msk_auth msk_auth_modes(const json_t *p)
     /* Clusters created before the "enabled" flags existed report only the CA list. */
     a.tls = json_is_object(tls) &&
             (json_is_true(tls_enabled) ||
-             (tls_enabled == NULL && count_strings(json_object_get(tls, "certificateAuthorityArnList"))));
+             (tls_enabled == NULL &&
+              count_strings(json_object_get(tls, "certificateAuthorityArnList"))));
     a.scram = json_is_true(audit_jpath(auth, "sasl.scram.enabled"));
     a.iam = json_is_true(audit_jpath(auth, "sasl.iam.enabled"));
     /* With no client authentication object at all, AWS allows unauthenticated clients. */
@@ -1021,8 +1046,7 @@ static const char *properties_get(const char *text, size_t len, const char *key,
             e--;
         }
         if (s < e && *s != '#' && *s != '!' && (size_t)(e - s) >= klen &&
-            memcmp(s, key, klen) == 0 &&
-            (s + klen == e || strchr("=: \t", s[klen]) != NULL)) {
+            memcmp(s, key, klen) == 0 && (s + klen == e || strchr("=: \t", s[klen]) != NULL)) {
             const char *v = s + klen;
             size_t n;
             while (v < e && (*v == ' ' || *v == '\t')) {
@@ -1156,8 +1180,8 @@ static int eval_msk_public(struct eval *ev, const struct audit_resource *r, cons
                    "the internet on ports 9194/9196/9198; authentication left on: %s",
                    auth_list(&a, modes, sizeof(modes)));
     }
-    return ADD(ev, AUDIT_MSK_PUBLIC_ACCESS, CTL_STATUS_PASS, arn, r->region,
-               "public access is %s", type != NULL ? type : "off (no publicAccess setting)");
+    return ADD(ev, AUDIT_MSK_PUBLIC_ACCESS, CTL_STATUS_PASS, arn, r->region, "public access is %s",
+               type != NULL ? type : "off (no publicAccess setting)");
 }
 
 static int eval_msk(struct eval *ev, const struct audit_resource *r)

@@ -16,7 +16,8 @@ void audit_cli_usage(FILE *out)
         "                       [--output FILE] [--concurrency N] [--fail-on high|medium|low]\n"
         "                       [--min-kafka-version V] [--ca-arn ARN]... [--ca-min-days N]\n"
         "                       [--cert-validity-days N] [--required-tags KEY,...]\n"
-        "                       [--role-arn ARN|FILE]... [--role-session-name S] [--external-id X]\n"
+        "                       [--role-arn ARN|FILE]... [--role-session-name S] [--external-id "
+        "X]\n"
         "                       [--as-of YYYY-MM-DD] [--eos-warning-days N]\n"
         "                       [--status PASS,FAIL,ERROR,NOT_APPLICABLE] [--quiet]\n"
         "                       [--history FILE] [--lookback-days N]"
@@ -440,10 +441,13 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
 }
 
 static const char *const with_value[] = {
-    "--region",      "--profile", "--endpoint-url",      "--checks", "--format", "--output",
-    "--concurrency", "--fail-on", "--min-kafka-version", "--ca-arn", "--ca-min-days",
-    "--cert-validity-days", "--required-tags", "--role-arn", "--role-session-name",
-    "--external-id", "--as-of", "--eos-warning-days", "--status", "--history", "--lookback-days",
+    "--region",        "--profile",     "--endpoint-url",
+    "--checks",        "--format",      "--output",
+    "--concurrency",   "--fail-on",     "--min-kafka-version",
+    "--ca-arn",        "--ca-min-days", "--cert-validity-days",
+    "--required-tags", "--role-arn",    "--role-session-name",
+    "--external-id",   "--as-of",       "--eos-warning-days",
+    "--status",        "--history",     "--lookback-days",
 };
 
 static int takes_value(const char *opt)

@@ -101,8 +101,7 @@ const char *audit_error_remediation(const char *m, char *buf, size_t len)
                      "Permission: %s was denied. Allow %s to the auditing principal "
                      "(packaging/iam/audit-policy.json grants every call the audit makes); check "
                      "also SCPs, permission boundaries%s; then rerun.",
-                     call, action,
-                     strncmp(action, "kms:", 4) == 0 ? " and the key policy" : "");
+                     call, action, strncmp(action, "kms:", 4) == 0 ? " and the key policy" : "");
         } else {
             snprintf(buf, len,
                      "Permission: a call was denied. Attach packaging/iam/audit-policy.json to "
@@ -157,10 +156,10 @@ static const char *const svc_names[AUDIT_SVC__MAX] = {
 
 json_t *audit_scope_new(const struct audit_eval_options *opts, int as_of_given)
 {
-    json_t *scope = json_pack("{s:[], s:[], s:[], s:{s:i, s:i, s:i, s:i, s:i}}", "accounts",
-                              "regions", "checks", "resources", "msk_clusters", 0,
-                              "kinesis_streams", 0, "firehose_streams", 0, "kms_keys", 0,
-                              "private_cas", 0);
+    json_t *scope =
+        json_pack("{s:[], s:[], s:[], s:{s:i, s:i, s:i, s:i, s:i}}", "accounts", "regions",
+                  "checks", "resources", "msk_clusters", 0, "kinesis_streams", 0,
+                  "firehose_streams", 0, "kms_keys", 0, "private_cas", 0);
     json_t *checks = json_object_get(scope, "checks");
     char date[16];
     struct tm tm;
@@ -219,7 +218,8 @@ static const char *arn_account(const char *arn, char *buf, size_t len)
 
 static int bump(json_t *res, const char *key)
 {
-    return json_object_set_new(res, key, json_integer(json_integer_value(json_object_get(res, key)) + 1));
+    return json_object_set_new(res, key,
+                               json_integer(json_integer_value(json_object_get(res, key)) + 1));
 }
 
 int audit_scope_add(json_t *scope, const struct audit_inventory *inv, const char *account)
@@ -244,9 +244,9 @@ int audit_scope_add(json_t *scope, const struct audit_inventory *inv, const char
     for (size_t i = 0; i < inv->n_resources; i++) {
         const struct audit_resource *r = &inv->resources[i];
         const char *arn = strncmp(r->name, "arn:", 4) == 0 ? r->name
-                          : r->svc == AUDIT_SVC_KINESIS ? audit_jstr(r->res.data, "StreamARN")
-                                                        : audit_jstr(r->res.data,
-                                                                     "DeliveryStreamARN");
+                          : r->svc == AUDIT_SVC_KINESIS
+                              ? audit_jstr(r->res.data, "StreamARN")
+                              : audit_jstr(r->res.data, "DeliveryStreamARN");
         if (bump(res, svc_names[r->svc]) != 0) {
             return -1;
         }
@@ -286,8 +286,8 @@ static int kpi_keys(json_t *out, const struct audit_inventory *inv,
         if (!k->trail_fetched || arn == NULL) {
             continue;
         }
-        one = json_pack("{s:s, s:s, s:s, s:I}", "account", a != NULL ? a : "", "region",
-                        k->region, "key", arn, "lookback_days", (json_int_t)opts->lookback_days);
+        one = json_pack("{s:s, s:s, s:s, s:I}", "account", a != NULL ? a : "", "region", k->region,
+                        "key", arn, "lookback_days", (json_int_t)opts->lookback_days);
         if (one == NULL) {
             return -1;
         }

@@ -32,8 +32,8 @@ json_t *audit_scope_new(const struct audit_eval_options *opts, int as_of_given);
 
 /* Adds one account's inventory (account id or NULL when unknown: then the ids in the resource
  * ARNs are used).  0 or -1 (out of memory). */
-int audit_scope_add(json_t *scope, const struct audit_inventory *inv, const char *account)
-    MK_MUST_CHECK;
+int audit_scope_add(json_t *scope, const struct audit_inventory *inv,
+                    const char *account) MK_MUST_CHECK;
 
 /* The KPIs beside the checks: {"kms_access_denied": [...], "oldest_kafka_version": [...]}.
  * NULL when out of memory; caller decrefs. */

@@ -21,7 +21,7 @@ static const char schema[] =
     "  id INTEGER PRIMARY KEY,"
     "  at INTEGER NOT NULL);" /* unix time of the run */
     "CREATE TABLE IF NOT EXISTS episodes ("
-    "  account TEXT NOT NULL,"  /* '' in a single-account audit */
+    "  account TEXT NOT NULL," /* '' in a single-account audit */
     "  region TEXT NOT NULL,"
     "  check_id TEXT NOT NULL,"
     "  resource TEXT NOT NULL,"
@@ -138,8 +138,7 @@ static void bind_text(sqlite3_stmt *st, int n, const char *const *v)
 
 int audit_history_record(struct audit_history *h, struct ctl_report *report, time_t now,
                          const char *const *checks, size_t n_checks,
-                         const struct audit_history_area *areas, size_t n_areas,
-                         struct mk_err *err)
+                         const struct audit_history_area *areas, size_t n_areas, struct mk_err *err)
 {
     sqlite3_stmt *find = NULL, *upd = NULL, *ins = NULL, *res = NULL, *open_q = NULL;
     sqlite3_int64 run;
@@ -331,38 +330,33 @@ int audit_history_kpis(struct audit_history *h, time_t now, const char *const *c
                         "mttr_seconds",
                         k[c].has_mttr ? json_integer((json_int_t)(k[c].mttr + 0.5)) : json_null(),
                         "remediated_90d", (json_int_t)k[c].remediated);
-        MK_ENSURE(one != NULL && json_object_set_new(root, checks[c], one) == 0, err,
-                  MK_ERR_NOMEM, "out of memory");
+        MK_ENSURE(one != NULL && json_object_set_new(root, checks[c], one) == 0, err, MK_ERR_NOMEM,
+                  "out of memory");
     }
     mem = open_memstream(&buf, &len);
     MK_ENSURE(mem != NULL, err, MK_ERR_NOMEM, "out of memory");
-    fprintf(mem,
-              "# HELP mskpki_audit_open_fail Findings failing now, per check (--history).\n"
-              "# TYPE mskpki_audit_open_fail gauge\n");
+    fprintf(mem, "# HELP mskpki_audit_open_fail Findings failing now, per check (--history).\n"
+                 "# TYPE mskpki_audit_open_fail gauge\n");
     for (size_t c = 0; c < n_checks; c++) {
-        fprintf(mem, "mskpki_audit_open_fail{check=\"%s\"} %lld\n", checks[c],
-                  k[c].open);
+        fprintf(mem, "mskpki_audit_open_fail{check=\"%s\"} %lld\n", checks[c], k[c].open);
     }
     fprintf(mem,
-              "# HELP mskpki_audit_oldest_open_fail_age_seconds Age of the oldest finding failing "
-              "now, per check (0 when none).\n"
-              "# TYPE mskpki_audit_oldest_open_fail_age_seconds gauge\n");
+            "# HELP mskpki_audit_oldest_open_fail_age_seconds Age of the oldest finding failing "
+            "now, per check (0 when none).\n"
+            "# TYPE mskpki_audit_oldest_open_fail_age_seconds gauge\n");
     for (size_t c = 0; c < n_checks; c++) {
-        fprintf(mem,
-                  "mskpki_audit_oldest_open_fail_age_seconds{check=\"%s\"} %.0f\n", checks[c],
-                  k[c].oldest_age);
+        fprintf(mem, "mskpki_audit_oldest_open_fail_age_seconds{check=\"%s\"} %.0f\n", checks[c],
+                k[c].oldest_age);
     }
     fprintf(mem,
-              "# HELP mskpki_audit_mttr_seconds Mean time to remediate (first FAIL to PASS) of the "
-              "findings remediated in the last 90 days, per check; NaN when none.\n"
-              "# TYPE mskpki_audit_mttr_seconds gauge\n");
+            "# HELP mskpki_audit_mttr_seconds Mean time to remediate (first FAIL to PASS) of the "
+            "findings remediated in the last 90 days, per check; NaN when none.\n"
+            "# TYPE mskpki_audit_mttr_seconds gauge\n");
     for (size_t c = 0; c < n_checks; c++) {
         if (k[c].has_mttr) {
-            fprintf(mem, "mskpki_audit_mttr_seconds{check=\"%s\"} %.0f\n",
-                      checks[c], k[c].mttr);
+            fprintf(mem, "mskpki_audit_mttr_seconds{check=\"%s\"} %.0f\n", checks[c], k[c].mttr);
         } else {
-            fprintf(mem, "mskpki_audit_mttr_seconds{check=\"%s\"} NaN\n",
-                      checks[c]);
+            fprintf(mem, "mskpki_audit_mttr_seconds{check=\"%s\"} NaN\n", checks[c]);
         }
     }
     {

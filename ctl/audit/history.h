@@ -53,7 +53,7 @@ int audit_history_record(struct audit_history *h, struct ctl_report *report, tim
  * "mttr_seconds": s|null, "remediated_90d": n}} (caller decrefs).
  */
 int audit_history_kpis(struct audit_history *h, time_t now, const char *const *checks,
-                       size_t n_checks, char **prom, json_t **json, struct mk_err *err)
-    MK_MUST_CHECK;
+                       size_t n_checks, char **prom, json_t **json,
+                       struct mk_err *err) MK_MUST_CHECK;
 
 #endif

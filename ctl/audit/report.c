@@ -549,10 +549,10 @@ static json_t *finding_json(const struct ctl_finding *f)
         json_decref(j);
         return NULL;
     }
-    if (j != NULL && json_object_set_new(j, "remediation_cli",
-                                         f->remediation_cli != NULL
-                                             ? json_string(f->remediation_cli)
-                                             : json_null()) != 0) {
+    if (j != NULL &&
+        json_object_set_new(j, "remediation_cli",
+                            f->remediation_cli != NULL ? json_string(f->remediation_cli)
+                                                       : json_null()) != 0) {
         json_decref(j);
         return NULL;
     }
