@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config clang libclang-rt-14-dev
     libssl-dev openssl libcurl4-openssl-dev libconfig-dev libsodium-dev libjansson-dev
-    libmicrohttpd-dev libcmocka-dev libxml2-dev libxml2-utils libsystemd-dev libseccomp-dev
+    libmicrohttpd-dev libsqlite3-dev sqlite3 libcmocka-dev libxml2-dev libxml2-utils libsystemd-dev libseccomp-dev
     python3 python3-pip curl kcat dpkg-dev man-db groff-base prometheus default-jre-headless valgrind strace procps faketime
 )
 

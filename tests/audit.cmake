@@ -3,6 +3,8 @@ mk_unit_test(test_audit_checks SOURCES test_audit_checks.c LIBS mskpki_ctl_audit
 mk_unit_test(test_audit_report SOURCES test_audit_report.c LIBS mskpki_ctl_audit_core)
 mk_unit_test(test_audit_cli SOURCES test_audit_cli.c LIBS mskpki_ctl_audit_core)
 mk_unit_test(test_audit_pool SOURCES test_audit_pool.c LIBS mskpki_ctl_audit_core)
+mk_unit_test(test_audit_enrich SOURCES test_audit_enrich.c LIBS mskpki_ctl_audit_core)
+mk_unit_test(test_audit_history SOURCES test_audit_history.c LIBS mskpki_ctl_audit_core)
 
 # End to end against moto (seeded by tests/audit/seed_moto.py) and the recorded-answer fake
 # (tests/audit/fake_aws.py) for what moto lacks: AWS-managed keys, serverless details,

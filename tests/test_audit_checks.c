@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "ctl/audit/checks.h"
+#include "ctl/audit/versions.h"
 
 #define ARN_KEY_CMK "arn:aws:kms:us-east-1:111122223333:key/11111111-1111-1111-1111-111111111111"
 #define ARN_KEY_AWS "arn:aws:kms:us-east-1:111122223333:key/22222222-2222-2222-2222-222222222222"
@@ -88,6 +89,7 @@ static int setup(void **state)
     f->opts.min_kafka_version = AUDIT_DEFAULT_MIN_KAFKA;
     f->opts.ca_min_days = AUDIT_DEFAULT_CA_MIN_DAYS;
     f->opts.cert_days = AUDIT_DEFAULT_CERT_DAYS;
+    f->opts.eos_warning_days = AUDIT_DEFAULT_EOS_WARNING_DAYS;
     *state = f;
     return 0;
 }
@@ -187,10 +189,52 @@ static void set_details(struct fixture *f, const char *ref, int rotation, const 
     k->fetched = 1;
 }
 
+#define ARN_CFG "arn:aws:kafka:us-east-1:111122223333:configuration/strict/cfg-1"
+
+/* good_cluster with a configuration (revision 2) whose server.properties is props. */
+static struct audit_resource *add_msk_config(struct fixture *f, const char *arn, const char *auth,
+                                             const char *props)
+{
+    char json[2048], b64[2048];
+    struct audit_resource *r;
+    snprintf(json, sizeof(json),
+             "{\"clusterArn\":\"%s\",\"clusterType\":\"PROVISIONED\",\"provisioned\":{"
+             "\"currentBrokerSoftwareInfo\":{\"kafkaVersion\":\"3.9.x\","
+             "\"configurationArn\":\"" ARN_CFG "\",\"configurationRevision\":2},"
+             "\"clientAuthentication\":%s}}",
+             arn, auth);
+    add_msk(f, json);
+    r = &f->inv->resources[f->inv->n_resources - 1];
+    if (props != NULL) {
+        EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)props, (int)strlen(props));
+        r->config.data =
+            json_pack("{s:s, s:i, s:s}", "arn", ARN_CFG, "revision", 2, "serverProperties", b64);
+        r->config_fetched = 1;
+    }
+    return r;
+}
+
+#define AUTH_TLS                                                                                   \
+    "{\"tls\":{\"certificateAuthorityArnList\":[\"" ARN_CA "\"],\"enabled\":true},"                \
+    "\"unauthenticated\":{\"enabled\":false}}"
+
 static void test_msk_all_pass(void **state)
 {
     struct fixture *f = *state;
     add_msk(f, good_cluster);
+    /* The same cluster with a strict configuration. */
+    {
+        json_t *info = f->inv->resources[0].res.data;
+        json_t *sw =
+            json_object_get(json_object_get(info, "provisioned"), "currentBrokerSoftwareInfo");
+        char b64[256];
+        const char *props = "allow.everyone.if.no.acl.found=false\n";
+        json_object_set_new(sw, "configurationArn", json_string(ARN_CFG));
+        json_object_set_new(sw, "configurationRevision", json_integer(1));
+        EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)props, (int)strlen(props));
+        f->inv->resources[0].config.data = json_pack("{s:s}", "serverProperties", b64);
+        f->inv->resources[0].config_fetched = 1;
+    }
     add_key(f, "us-east-1", ARN_KEY_CMK, cmk_meta);
     set_details(f, ARN_KEY_CMK, 1,
                 "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":"
@@ -203,7 +247,10 @@ static void test_msk_all_pass(void **state)
     expect(f, "kms.key_rotation", ARN_KEY_CMK, CTL_STATUS_PASS, NULL);
     expect(f, "kms.key_state", ARN_KEY_CMK, CTL_STATUS_PASS, NULL);
     expect(f, "kms.key_policy_public", ARN_KEY_CMK, CTL_STATUS_PASS, NULL);
-    assert_int_equal(ctl_report_count(f->report), 7);
+    expect(f, "msk.kafka_version_eos_soon", ARN_MSK, CTL_STATUS_PASS, "no published end");
+    expect(f, "msk.acl_default_deny", ARN_MSK, CTL_STATUS_PASS, "=false");
+    expect(f, "msk.public_access", ARN_MSK, CTL_STATUS_PASS, NULL);
+    assert_int_equal(ctl_report_count(f->report), 10);
     assert_false(ctl_report_failed(f->report, CTL_SEV_LOW));
 }
 
@@ -350,7 +397,10 @@ static void test_msk_serverless_not_applicable(void **state)
     expect(f, "msk.kafka_version", "s1", CTL_STATUS_NOT_APPLICABLE, "serverless");
     expect(f, "msk.mtls_required", "s1", CTL_STATUS_NOT_APPLICABLE, "IAM");
     expect(f, "msk.tls_in_transit", "s1", CTL_STATUS_NOT_APPLICABLE, "serverless");
-    assert_int_equal(ctl_report_count(f->report), 4);
+    expect(f, "msk.kafka_version_eos_soon", "s1", CTL_STATUS_NOT_APPLICABLE, "serverless");
+    expect(f, "msk.acl_default_deny", "s1", CTL_STATUS_NOT_APPLICABLE, "IAM access control");
+    expect(f, "msk.public_access", "s1", CTL_STATUS_NOT_APPLICABLE, "VPC endpoints");
+    assert_int_equal(ctl_report_count(f->report), 7);
     assert_false(ctl_report_failed(f->report, CTL_SEV_LOW));
 }
 
@@ -603,9 +653,9 @@ static void test_listing_failure_is_error(void **state)
     l->res.err.code = MK_ERR_AWS;
     snprintf(l->res.err.ext_code, sizeof(l->res.err.ext_code), "AccessDeniedException");
     evaluate(f);
-    /* Four MSK checks plus the three KMS checks that might miss keys and the four pca.* checks
+    /* Seven MSK checks plus the three KMS checks that might miss keys and the four pca.* checks
      * that might miss CAs: all ERROR, none PASS. */
-    assert_int_equal(ctl_report_count(f->report), 11);
+    assert_int_equal(ctl_report_count(f->report), 14);
     for (size_t i = 0; i < ctl_report_count(f->report); i++) {
         const struct ctl_finding *x = ctl_report_get(f->report, i);
         assert_int_equal(x->status, CTL_STATUS_ERROR);
@@ -898,6 +948,233 @@ static void test_needs_service(void **state)
     assert_true(audit_needs_service(&o, AUDIT_SVC_FIREHOSE));
 }
 
+/* ---- Kafka version lines, end of support, --as-of ---- */
+
+static time_t day(const char *s)
+{
+    time_t t = 0;
+    assert_int_equal(audit_date_parse(s, &t), 0);
+    return t;
+}
+
+static void test_kafka_lines(void **state)
+{
+    static const struct {
+        const char *v, *line, *eos;
+    } cases[] = {
+        {"3.7.x", "3.7", "2026-09-01"},        {"3.7.x.kraft", "3.7", "2026-09-01"},
+        {"2.8.2.tiered", "2.8", "2025-01-14"}, {"2.8.1", "2.8", "2025-01-14"},
+        {"4.0.x.kraft", "4.0", NULL},          {"3.9.x", "3.9", NULL},
+        {"3.6.0", "3.6", "2026-06-01"},        {"3.6.0.1", "3.6", "2026-06-01"},
+        {"3.5.1", "3.5", "2025-10-23"},        {"3.4.0", "3.4", "2025-08-04"},
+        {"3.3.2", "3.3", "2024-09-11"},        {"2.6.0", "2.6", "2024-09-11"},
+        {"2.5.1", "2.5", "2024-06-08"},        {"2.4.1.1", "2.4", "2024-06-08"},
+        {"1.1.1", "1.1", "2024-06-08"},        {"3.10.0", "3.10", NULL},
+    };
+    char line[16];
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        time_t eos = 0;
+        const char *date = NULL;
+        assert_int_equal(audit_kafka_line(cases[i].v, line, sizeof(line)), 0);
+        assert_string_equal(line, cases[i].line);
+        assert_int_equal(audit_kafka_eos(cases[i].v, &eos, &date), cases[i].eos != NULL);
+        if (cases[i].eos != NULL) {
+            assert_string_equal(date, cases[i].eos);
+            assert_int_equal(eos, day(cases[i].eos));
+        }
+    }
+    assert_int_equal(audit_kafka_line("default", line, sizeof(line)), -1);
+    assert_int_equal(audit_kafka_line("3", line, sizeof(line)), -1);
+    assert_int_equal(audit_kafka_line("3.x", line, sizeof(line)), -1);
+    assert_string_equal(audit_kafka_target("3.7.x.kraft"), "4.1.x.kraft");
+    assert_string_equal(audit_kafka_target("4.0.x.kraft"), "4.1.x.kraft");
+    assert_string_equal(audit_kafka_target("2.8.2.tiered"), "3.9.x");
+    assert_string_equal(audit_kafka_target("3.6.0"), "3.9.x");
+    assert_int_equal(strlen(audit_kafka_table_checked()), 10);
+}
+
+static void test_dates(void **state)
+{
+    time_t t = 0;
+    (void)state;
+    assert_int_equal(day("1970-01-02"), 86400);
+    assert_int_equal(day("2024-02-29") + 86400, day("2024-03-01"));
+    assert_int_equal(audit_date_parse("2026-02-29", &t), -1); /* not a leap year */
+    assert_int_equal(audit_date_parse("2100-02-29", &t), -1);
+    assert_int_equal(audit_date_parse("2000-02-29", &t), 0);
+    assert_int_equal(audit_date_parse("2026-13-01", &t), -1);
+    assert_int_equal(audit_date_parse("2026-04-31", &t), -1);
+    assert_int_equal(audit_date_parse("2026-1-01", &t), -1);
+    assert_int_equal(audit_date_parse("2026-01-01T00", &t), -1);
+    assert_int_equal(audit_date_parse("2026/01/01", &t), -1);
+    assert_int_equal(audit_date_parse("", &t), -1);
+    assert_int_equal(audit_date_parse(NULL, &t), -1);
+    assert_int_equal(audit_days_between(day("2026-06-01"), day("2026-09-01")), 92);
+    assert_int_equal(audit_days_between(day("2026-09-01"), day("2026-09-01")), 0);
+    assert_int_equal(audit_days_between(day("2026-09-01") + 1, day("2026-09-01")), -1);
+    assert_int_equal(audit_days_between(day("2026-09-02"), day("2026-09-01")), -1);
+}
+
+static void add_version(struct fixture *f, const char *arn, const char *v)
+{
+    char json[512];
+    snprintf(json, sizeof(json),
+             "{\"clusterArn\":\"%s\",\"clusterType\":\"PROVISIONED\",\"provisioned\":{"
+             "\"currentBrokerSoftwareInfo\":{\"kafkaVersion\":\"%s\"}}}",
+             arn, v);
+    add_msk(f, json);
+}
+
+static void only_versions(struct fixture *f)
+{
+    memset(f->opts.selected, 0, sizeof(f->opts.selected));
+    f->opts.selected[AUDIT_MSK_VERSION] = 1;
+    f->opts.selected[AUDIT_MSK_VERSION_EOS_SOON] = 1;
+}
+
+/* The same cluster judged at three audit dates: supported, soon unsupported, unsupported. */
+static void test_msk_version_as_of(void **state)
+{
+    struct fixture *f = *state;
+    add_version(f, "k37", "3.7.x.kraft");
+    add_version(f, "t28", "2.8.2.tiered");
+    add_version(f, "n41", "4.1.x.kraft");
+    only_versions(f);
+    f->opts.now = day("2026-05-01");
+    evaluate(f);
+    expect(f, "msk.kafka_version", "k37", CTL_STATUS_PASS, "supported until 2026-09-01");
+    expect(f, "msk.kafka_version_eos_soon", "k37", CTL_STATUS_PASS, "in 123 days");
+    expect(f, "msk.kafka_version", "t28", CTL_STATUS_FAIL, "past its end of support on 2025-01-14");
+    expect(f, "msk.kafka_version", "t28", CTL_STATUS_FAIL, "upgrade to 3.9.x");
+    expect(f, "msk.kafka_version_eos_soon", "t28", CTL_STATUS_NOT_APPLICABLE, "already past");
+    expect(f, "msk.kafka_version", "n41", CTL_STATUS_PASS, "no published end of support");
+    expect(f, "msk.kafka_version_eos_soon", "n41", CTL_STATUS_PASS, NULL);
+
+    ctl_report_free(f->report);
+    f->report = ctl_report_new();
+    f->opts.now = day("2026-07-01");
+    evaluate(f);
+    expect(f, "msk.kafka_version", "k37", CTL_STATUS_PASS, NULL);
+    expect(f, "msk.kafka_version_eos_soon", "k37", CTL_STATUS_FAIL,
+           "end of support on 2026-09-01, in 62 days");
+    expect(f, "msk.kafka_version_eos_soon", "k37", CTL_STATUS_FAIL, "upgrade to 4.1.x.kraft");
+    f->opts.eos_warning_days = 30; /* --eos-warning-days moves the threshold */
+    ctl_report_free(f->report);
+    f->report = ctl_report_new();
+    evaluate(f);
+    expect(f, "msk.kafka_version_eos_soon", "k37", CTL_STATUS_PASS, NULL);
+
+    ctl_report_free(f->report);
+    f->report = ctl_report_new();
+    f->opts.now = day("2026-09-01"); /* the end-of-support day itself */
+    evaluate(f);
+    expect(f, "msk.kafka_version", "k37", CTL_STATUS_FAIL,
+           "Kafka 3.7.x.kraft (line 3.7) is past its end of support on 2026-09-01");
+    expect(f, "msk.kafka_version", "k37", CTL_STATUS_FAIL, "without notice");
+    expect(f, "msk.kafka_version_eos_soon", "k37", CTL_STATUS_NOT_APPLICABLE, NULL);
+}
+
+/* ListKafkaVersions' DEPRECATED fails a version the table does not date; a failed call does
+ * not, but is named. */
+static void test_msk_version_deprecated(void **state)
+{
+    struct fixture *f = *state;
+    struct audit_kafka_versions *kv;
+    add_version(f, "a", "3.9.x");
+    add_version(f, "b", "3.8.x");
+    assert_non_null(audit_inventory_add_resource(
+        f->inv, AUDIT_SVC_MSK, "eu-west-1", "c", "ListClustersV2",
+        load("{\"clusterArn\":\"c\",\"provisioned\":{\"currentBrokerSoftwareInfo\":"
+             "{\"kafkaVersion\":\"3.9.x\"}}}")));
+    kv = audit_inventory_add_kafka_versions(f->inv, "us-east-1");
+    kv->res.data = load("[{\"version\":\"3.9.x\",\"status\":\"DEPRECATED\"},"
+                        "{\"version\":\"3.8.x\",\"status\":\"ACTIVE\"}]");
+    kv = audit_inventory_add_kafka_versions(f->inv, "eu-west-1");
+    kv->res.failed = 1;
+    kv->res.err.code = MK_ERR_AWS;
+    snprintf(kv->res.err.ext_code, sizeof(kv->res.err.ext_code), "AccessDeniedException");
+    only_versions(f);
+    f->opts.now = day("2026-12-01");
+    f->opts.min_kafka_version = "3.8.0";
+    evaluate(f);
+    expect(f, "msk.kafka_version", "a", CTL_STATUS_FAIL, "reports 3.9.x as DEPRECATED");
+    expect(f, "msk.kafka_version", "b", CTL_STATUS_PASS, "at or above the minimum 3.8.0");
+    expect(f, "msk.kafka_version", "c", CTL_STATUS_PASS,
+           "ListKafkaVersions failed: AccessDeniedException");
+    /* --min-kafka-version stays an extra floor, named next to the support reason. */
+    ctl_report_free(f->report);
+    f->report = ctl_report_new();
+    f->opts.min_kafka_version = "3.9.1";
+    evaluate(f);
+    expect(f, "msk.kafka_version", "b", CTL_STATUS_FAIL, "below the minimum 3.9.1");
+}
+
+static void test_msk_acl_default_deny(void **state)
+{
+    struct fixture *f = *state;
+    struct audit_resource *r;
+    memset(f->opts.selected, 0, sizeof(f->opts.selected));
+    f->opts.selected[AUDIT_MSK_ACL_DEFAULT_DENY] = 1;
+    add_msk_config(f, "strict", AUTH_TLS,
+                   "# strict\nauto.create.topics.enable=false\n"
+                   "allow.everyone.if.no.acl.found = false\r\n");
+    add_msk_config(f, "open", AUTH_TLS, "allow.everyone.if.no.acl.found=true\n");
+    add_msk_config(f, "unset", AUTH_TLS,
+                   "#allow.everyone.if.no.acl.found=false\n"
+                   "allow.everyone.if.no.acl.found.x=false\n");
+    add_msk_config(f, "lastwins", AUTH_TLS,
+                   "allow.everyone.if.no.acl.found=false\n"
+                   "allow.everyone.if.no.acl.found:true\n");
+    add_msk_config(f, "scram", "{\"sasl\":{\"scram\":{\"enabled\":true}}}",
+                   "allow.everyone.if.no.acl.found=FALSE");
+    add_msk_config(f, "iam", "{\"sasl\":{\"iam\":{\"enabled\":true}}}", NULL);
+    r = add_msk_config(f, "denied", AUTH_TLS, NULL);
+    r->config_fetched = 1;
+    r->config.failed = 1;
+    r->config.err.code = MK_ERR_AWS;
+    snprintf(r->config.err.ext_code, sizeof(r->config.err.ext_code), "AccessDeniedException");
+    r = add_msk_config(f, "garbled", AUTH_TLS, NULL);
+    r->config_fetched = 1;
+    r->config.data = load("{\"serverProperties\":\"!!not base64\"}");
+    add_msk(f, "{\"clusterArn\":\"nocfg\",\"clusterType\":\"PROVISIONED\",\"provisioned\":{"
+               "\"currentBrokerSoftwareInfo\":{\"kafkaVersion\":\"3.9.x\","
+               "\"configurationArn\":\"string\",\"configurationRevision\":1},"
+               "\"clientAuthentication\":" AUTH_TLS "}}");
+    evaluate(f);
+    expect(f, "msk.acl_default_deny", "strict", CTL_STATUS_PASS, ARN_CFG " revision 2");
+    expect(f, "msk.acl_default_deny", "open", CTL_STATUS_FAIL,
+           "sets allow.everyone.if.no.acl.found=true");
+    expect(f, "msk.acl_default_deny", "unset", CTL_STATUS_FAIL, "does not set");
+    expect(f, "msk.acl_default_deny", "lastwins", CTL_STATUS_FAIL, "=true");
+    expect(f, "msk.acl_default_deny", "scram", CTL_STATUS_PASS, NULL);
+    expect(f, "msk.acl_default_deny", "iam", CTL_STATUS_NOT_APPLICABLE, "IAM");
+    expect(f, "msk.acl_default_deny", "denied", CTL_STATUS_ERROR,
+           "DescribeConfigurationRevision " ARN_CFG " revision 2 failed: AccessDeniedException");
+    expect(f, "msk.acl_default_deny", "garbled", CTL_STATUS_ERROR, "base64");
+    expect(f, "msk.acl_default_deny", "nocfg", CTL_STATUS_FAIL, "default configuration");
+}
+
+static void test_msk_public_access(void **state)
+{
+    struct fixture *f = *state;
+    memset(f->opts.selected, 0, sizeof(f->opts.selected));
+    f->opts.selected[AUDIT_MSK_PUBLIC_ACCESS] = 1;
+    add_msk(f, "{\"clusterArn\":\"pub\",\"provisioned\":{\"brokerNodeGroupInfo\":{"
+               "\"connectivityInfo\":{\"publicAccess\":{\"type\":\"SERVICE_PROVIDED_EIPS\"}}},"
+               "\"clientAuthentication\":{\"tls\":{\"enabled\":true,"
+               "\"certificateAuthorityArnList\":[\"" ARN_CA "\"]},"
+               "\"sasl\":{\"iam\":{\"enabled\":true},\"scram\":{\"enabled\":false}}}}}");
+    add_msk(f, "{\"clusterArn\":\"priv\",\"provisioned\":{\"brokerNodeGroupInfo\":{"
+               "\"connectivityInfo\":{\"publicAccess\":{\"type\":\"DISABLED\"}}}}}");
+    add_msk(f, "{\"clusterArn\":\"none\",\"provisioned\":{\"brokerNodeGroupInfo\":{}}}");
+    evaluate(f);
+    expect(f, "msk.public_access", "pub", CTL_STATUS_FAIL, "authentication left on: TLS, SASL/IAM");
+    expect(f, "msk.public_access", "pub", CTL_STATUS_FAIL, "9194/9196/9198");
+    expect(f, "msk.public_access", "priv", CTL_STATUS_PASS, "DISABLED");
+    expect(f, "msk.public_access", "none", CTL_STATUS_PASS, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -905,6 +1182,12 @@ int main(void)
         cmocka_unit_test(test_version_invalid),
         cmocka_unit_test(test_check_lookup),
         cmocka_unit_test(test_needs_service),
+        cmocka_unit_test(test_kafka_lines),
+        cmocka_unit_test(test_dates),
+        cmocka_unit_test_setup_teardown(test_msk_version_as_of, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msk_version_deprecated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msk_acl_default_deny, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msk_public_access, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msk_all_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msk_aws_managed_key_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msk_describe_key_denied_is_error, setup, teardown),

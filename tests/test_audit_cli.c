@@ -34,7 +34,32 @@ static void test_defaults(void **state)
     assert_int_equal(cli.eval.ca_min_days, 90);
     assert_int_equal(cli.eval.cert_days, 30);
     assert_int_equal(cli.n_role_arns, 0);
+    assert_int_equal(cli.eval.now, 0); /* the run's time unless --as-of */
+    assert_int_equal(cli.eval.eos_warning_days, 90);
     audit_cli_free(&cli);
+}
+
+static void test_as_of(void **state)
+{
+    char *ok[] = {"audit", "--as-of", "2026-03-31", "--eos-warning-days=30"};
+    static const char *const bad[][2] = {
+        {"--as-of", "2026-02-30"}, {"--as-of", "31.03.2026"},    {"--as-of", "2026-03-31Z"},
+        {"--as-of", "tomorrow"},   {"--eos-warning-days", "-1"}, {"--eos-warning-days", "x"},
+    };
+    struct audit_cli cli;
+    struct mk_err err = {0};
+    (void)state;
+    assert_int_equal(audit_cli_parse(ARGC(ok), ok, &cli, &err), 0);
+    assert_int_equal(cli.eval.now, 1774915200); /* 2026-03-31T00:00:00Z */
+    assert_int_equal(cli.eval.eos_warning_days, 30);
+    audit_cli_free(&cli);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *argv[] = {"audit", (char *)bad[i][0], (char *)bad[i][1]};
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(audit_cli_parse(ARGC(argv), argv, &cli, &err), -1);
+        assert_int_equal(err.code, MK_ERR_USAGE);
+        assert_non_null(strstr(err.msg, bad[i][0]));
+    }
 }
 
 static void test_all_options(void **state)
@@ -280,6 +305,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_all_options),
+        cmocka_unit_test(test_as_of),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_min_version_forms),
         cmocka_unit_test(test_governance_options),

@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "aws/aws.h"
+#include "ctl/audit/checks-int.h"
 #include "ctl/audit/pool.h"
 
 /* A listing that keeps returning tokens after this many pages is cut off as an error rather than
@@ -23,11 +26,42 @@ struct region_client {
     struct aws_client *client;
 };
 
+/* Progress for a person at a terminal: resources done per service. */
+enum progress_kind { PK_MSK, PK_KINESIS, PK_FIREHOSE, PK_KMS, PK_PCA, PK__MAX };
+
+struct progress {
+    pthread_mutex_t lock;
+    FILE *out;
+    size_t total[PK__MAX], done[PK__MAX];
+    int shown;
+};
+
 struct collector {
     const struct audit_collect_options *opts;
     struct region_client *clients;
     size_t n_clients;
+    struct progress *progress; /* NULL: silent */
 };
+
+static void progress_step(struct progress *p, enum progress_kind k, size_t add_total,
+                          size_t add_done)
+{
+    static const char *const names[PK__MAX] = {"msk", "kinesis", "firehose", "kms", "pca"};
+    if (p == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->total[k] += add_total;
+    p->done[k] += add_done;
+    fputs("\rmskpkictl audit:", p->out);
+    for (int i = 0; i < PK__MAX; i++) {
+        fprintf(p->out, " %s %zu/%zu", names[i], p->done[i], p->total[i]);
+    }
+    fputs(" \033[K", p->out);
+    fflush(p->out);
+    p->shown = 1;
+    pthread_mutex_unlock(&p->lock);
+}
 
 static struct aws_client *client_for(const struct collector *c, const char *region)
 {
@@ -320,6 +354,7 @@ static void describe_run(void *ctx, size_t i)
     }
     json_decref(req);
     json_decref(resp);
+    progress_step(d->c->progress, kinesis ? PK_KINESIS : PK_FIREHOSE, 0, 1);
 }
 
 /* ---- phase 3 and 4: keys ---- */
@@ -352,6 +387,7 @@ static void key_describe_run(void *ctx, size_t i)
     }
     json_decref(req);
     json_decref(resp);
+    progress_step(kc->c->progress, PK_KMS, 0, 1);
 }
 
 static void kms_call(struct aws_client *client, const char *target, json_t *req,
@@ -439,6 +475,15 @@ static int phase_list(struct collector *c, struct audit_inventory *inv, struct m
     }
     audit_pool_run(n, c->opts->concurrency, list_run, tasks);
     MK_GUARD(list_merge(tasks, n, inv, err));
+    for (size_t i = 0; c->progress != NULL && i < inv->n_resources; i++) {
+        /* An MSK cluster comes whole with the listing; streams still need a describe. */
+        enum audit_service svc = inv->resources[i].svc;
+        progress_step(c->progress,
+                      svc == AUDIT_SVC_MSK       ? PK_MSK
+                      : svc == AUDIT_SVC_KINESIS ? PK_KINESIS
+                                                 : PK_FIREHOSE,
+                      1, svc == AUDIT_SVC_MSK);
+    }
     rc = 0;
 out:
     for (size_t i = 0; tasks != NULL && i < n; i++) {
@@ -490,6 +535,7 @@ static int phase_keys(struct collector *c, struct audit_inventory *inv, struct m
     for (size_t i = 0; i < inv->n_keys; i++) {
         kc.keys[i] = &inv->keys[i];
     }
+    progress_step(c->progress, PK_KMS, inv->n_keys, 0);
     audit_pool_run(inv->n_keys, c->opts->concurrency, key_describe_run, &kc);
     MK_GUARD(creds_failure(inv, err));
 
@@ -683,6 +729,333 @@ out:
     return rc;
 }
 
+/* ---- MSK versions and configurations (msk.kafka_version, msk.acl_default_deny) ---- */
+
+struct lkv_task {
+    struct aws_client *client;
+    struct audit_kafka_versions *kv;
+};
+
+/* ListKafkaVersions: GET /v1/kafka-versions -> {"kafkaVersions": [{"version", "status"}],
+ * "nextToken"}, every page appended to one array. */
+static int list_kafka_versions(struct aws_client *client, json_t *all, struct mk_err *err)
+{
+    int rc = -1;
+    char *token = NULL;
+    json_t *resp = NULL;
+    for (int page = 0;; page++) {
+        struct aws_query_param q[] = {{"maxResults", "100"}, {NULL, NULL}, {NULL, NULL}};
+        const json_t *items;
+        const char *next;
+        MK_ENSURE(page < MAX_PAGES, err, MK_ERR_INVALID, "ListKafkaVersions: more than %d pages",
+                  MAX_PAGES);
+        if (token != NULL) {
+            q[1].name = "nextToken";
+            q[1].value = token;
+        }
+        MK_GUARD(aws_rest_call(client, "kafka", "GET", "/v1/kafka-versions", q, NULL, &resp, err));
+        items = json_object_get(resp, "kafkaVersions");
+        MK_ENSURE(items == NULL || json_is_array(items), err, MK_ERR_INVALID,
+                  "ListKafkaVersions: kafkaVersions is not an array");
+        MK_ENSURE(append_all(all, items) == 0, err, MK_ERR_NOMEM, "out of memory");
+        next = json_string_value(json_object_get(resp, "nextToken"));
+        if (next == NULL || next[0] == '\0') {
+            break;
+        }
+        MK_GUARD(cursor_advance(&token, next, "ListKafkaVersions: nextToken", err));
+        json_decref(resp);
+        resp = NULL;
+    }
+    rc = 0;
+out:
+    json_decref(resp);
+    free(token);
+    return rc;
+}
+
+static void lkv_run(void *ctx, size_t i)
+{
+    struct lkv_task *t = &((struct lkv_task *)ctx)[i];
+    json_t *all = json_array();
+    if (all == NULL) {
+        t->kv->res.failed = 1;
+        mk_err_set(&t->kv->res.err, MK_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (list_kafka_versions(t->client, all, &t->kv->res.err) != 0) {
+        t->kv->res.failed = 1;
+        json_decref(all);
+        return;
+    }
+    t->kv->res.data = all;
+}
+
+/* One ListKafkaVersions per audited region that has an MSK cluster. */
+static int phase_kafka_versions(struct collector *c, struct audit_inventory *inv,
+                                struct mk_err *err)
+{
+    int rc = -1;
+    size_t n = 0;
+    struct lkv_task *tasks = calloc(c->n_clients + 1, sizeof(*tasks));
+    MK_ENSURE(tasks != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (size_t r = 0; r < c->n_clients; r++) {
+        int any = 0;
+        for (size_t i = 0; i < inv->n_resources && !any; i++) {
+            any = inv->resources[i].svc == AUDIT_SVC_MSK &&
+                  strcmp(inv->resources[i].region, c->clients[r].region) == 0;
+        }
+        if (any) {
+            tasks[n].client = c->clients[r].client;
+            n++;
+        }
+    }
+    /* The entries are added before the pool runs: the array must not move under it. */
+    for (size_t r = 0, k = 0; r < c->n_clients && k < n; r++) {
+        if (tasks[k].client == c->clients[r].client) {
+            MK_ENSURE(audit_inventory_add_kafka_versions(inv, c->clients[r].region) != NULL, err,
+                      MK_ERR_NOMEM, "out of memory");
+            k++;
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        tasks[k].kv = &inv->kafka_versions[inv->n_kafka_versions - n + k];
+    }
+    audit_pool_run(n, c->opts->concurrency, lkv_run, tasks);
+    rc = 0;
+out:
+    free(tasks);
+    return rc;
+}
+
+struct config_ctx {
+    const struct collector *c;
+    struct audit_resource **items;
+};
+
+/* DescribeConfigurationRevision: GET /v1/configurations/{arn}/revisions/{revision}. */
+static void config_run(void *ctx, size_t i)
+{
+    struct config_ctx *cc = ctx;
+    struct audit_resource *r = cc->items[i];
+    long long rev = 0;
+    const char *arn = audit_msk_configuration(r, &rev);
+    char *path = NULL;
+    json_t *resp = NULL;
+    r->config_fetched = 1;
+    if (asprintf(&path, "/v1/configurations/%s/revisions/%lld", arn, rev) < 0) {
+        r->config.failed = 1;
+        mk_err_set(&r->config.err, MK_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (aws_rest_call(client_for(cc->c, r->region), "kafka", "GET", path, NULL, NULL, &resp,
+                      &r->config.err) != 0) {
+        r->config.failed = 1;
+    } else {
+        r->config.data = resp;
+        resp = NULL;
+    }
+    json_decref(resp);
+    free(path);
+}
+
+static int phase_msk_config(struct collector *c, struct audit_inventory *inv, struct mk_err *err)
+{
+    int rc = -1;
+    size_t n = 0;
+    struct config_ctx cc = {c, calloc(inv->n_resources + 1, sizeof(struct audit_resource *))};
+    MK_ENSURE(cc.items != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < inv->n_resources; i++) {
+        long long rev;
+        if (audit_msk_configuration(&inv->resources[i], &rev) != NULL) {
+            cc.items[n++] = &inv->resources[i];
+        }
+    }
+    audit_pool_run(n, c->opts->concurrency, config_run, &cc);
+    rc = 0;
+out:
+    free(cc.items);
+    return rc;
+}
+
+/* ---- CloudTrail: AccessDenied events on the audited keys (KPI) ---- */
+
+/* LookupEvents allows 2 requests per second per account and region (CloudTrail quotas): the
+ * calls of one region run one after the other, at least this far apart. */
+#define TRAIL_SPACING_NS 500000000L
+/* Every KMS call on a key is an event, so a busy key has many: read at most this many pages (50
+ * events each) per key and say when the count is truncated. */
+#define TRAIL_MAX_PAGES 10
+
+struct trail_task {
+    struct aws_client *client;
+    const char *region;
+    struct audit_key **keys; /* this region's customer-managed keys, one per ARN */
+    size_t n_keys;
+    long lookback_days;
+    time_t now;
+};
+
+static void trail_pace(struct timespec *last)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (last->tv_sec != 0 || last->tv_nsec != 0) {
+        long long gap = (now.tv_sec - last->tv_sec) * 1000000000LL + (now.tv_nsec - last->tv_nsec);
+        if (gap < TRAIL_SPACING_NS) {
+            struct timespec d = {0, (long)(TRAIL_SPACING_NS - gap)};
+            while (nanosleep(&d, &d) != 0) {
+            }
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, last);
+}
+
+/* Whether a CloudTrail event record (the CloudTrailEvent JSON text) is an access denial; the
+ * caller's ARN into principal. */
+static int trail_denied(const char *text, char *principal, size_t len)
+{
+    json_t *ev = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    const char *code = json_string_value(json_object_get(ev, "errorCode"));
+    const char *who = json_string_value(audit_jpath(ev, "userIdentity.arn"));
+    int denied = code != NULL && (strstr(code, "AccessDenied") != NULL ||
+                                  strcmp(code, "UnauthorizedOperation") == 0);
+    snprintf(principal, len, "%s",
+             who != NULL ? who
+             : json_string_value(audit_jpath(ev, "userIdentity.invokedBy")) != NULL
+                 ? json_string_value(audit_jpath(ev, "userIdentity.invokedBy"))
+                 : "unknown");
+    json_decref(ev);
+    return denied;
+}
+
+static int trail_key(struct trail_task *t, struct audit_key *k, struct timespec *last,
+                     struct mk_err *err)
+{
+    const char *arn = json_string_value(json_object_get(k->describe.data, "Arn"));
+    json_t *req = NULL, *resp = NULL, *out = NULL, *principals;
+    char *token = NULL;
+    long long events = 0, denied = 0;
+    int truncated = 0, rc = -1;
+
+    out = json_object();
+    principals = json_object();
+    MK_ENSURE(out != NULL && principals != NULL &&
+                  json_object_set_new(out, "principals", principals) == 0,
+              err, MK_ERR_NOMEM, "out of memory");
+    for (int page = 0;; page++) {
+        size_t i;
+        json_t *e;
+        const char *next;
+        if (page == TRAIL_MAX_PAGES) {
+            truncated = 1;
+            break;
+        }
+        req = json_pack("{s:[{s:s, s:s}], s:I, s:I, s:i}", "LookupAttributes", "AttributeKey",
+                        "ResourceName", "AttributeValue", arn != NULL ? arn : k->ref, "StartTime",
+                        (json_int_t)(t->now - t->lookback_days * 86400L), "EndTime",
+                        (json_int_t)t->now, "MaxResults", 50);
+        MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "out of memory");
+        if (token != NULL) {
+            MK_ENSURE(json_object_set_new(req, "NextToken", json_string(token)) == 0, err,
+                      MK_ERR_NOMEM, "out of memory");
+        }
+        trail_pace(last);
+        MK_GUARD(
+            aws_json_call(t->client, "cloudtrail",
+                          "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+                          req, &resp, err));
+        json_array_foreach(json_object_get(resp, "Events"), i, e)
+        {
+            char who[512];
+            events++;
+            if (trail_denied(json_string_value(json_object_get(e, "CloudTrailEvent")), who,
+                             sizeof(who))) {
+                denied++;
+                MK_ENSURE(json_object_set_new(
+                              principals, who,
+                              json_integer(json_integer_value(json_object_get(principals, who)) +
+                                           1)) == 0,
+                          err, MK_ERR_NOMEM, "out of memory");
+            }
+        }
+        next = json_string_value(json_object_get(resp, "NextToken"));
+        if (next == NULL || next[0] == '\0') {
+            break;
+        }
+        MK_GUARD(cursor_advance(&token, next, "LookupEvents: NextToken", err));
+        json_decref(req);
+        json_decref(resp);
+        req = resp = NULL;
+    }
+    MK_ENSURE(json_object_set_new(out, "events", json_integer(events)) == 0 &&
+                  json_object_set_new(out, "access_denied", json_integer(denied)) == 0 &&
+                  json_object_set_new(out, "truncated", json_boolean(truncated)) == 0,
+              err, MK_ERR_NOMEM, "out of memory");
+    k->trail.data = out;
+    out = NULL;
+    rc = 0;
+out:
+    json_decref(out);
+    json_decref(req);
+    json_decref(resp);
+    free(token);
+    return rc;
+}
+
+static void trail_run(void *ctx, size_t i)
+{
+    struct trail_task *t = &((struct trail_task *)ctx)[i];
+    struct timespec last = {0, 0};
+    for (size_t k = 0; k < t->n_keys; k++) {
+        struct audit_key *key = t->keys[k];
+        key->trail_fetched = 1;
+        if (trail_key(t, key, &last, &key->trail.err) != 0) {
+            key->trail.failed = 1;
+        }
+    }
+}
+
+/* One task per region: its keys' lookups run in sequence, paced. */
+static int phase_trail(struct collector *c, struct audit_inventory *inv, struct mk_err *err)
+{
+    int rc = -1;
+    struct trail_task *tasks = calloc(c->n_clients + 1, sizeof(*tasks));
+    struct audit_key **all = calloc(inv->n_keys + 1, sizeof(*all));
+    size_t used = 0;
+    MK_ENSURE(tasks != NULL && all != NULL, err, MK_ERR_NOMEM, "out of memory");
+    for (size_t r = 0; r < c->n_clients; r++) {
+        tasks[r] =
+            (struct trail_task){c->clients[r].client,         c->clients[r].region, all + used, 0,
+                                c->opts->eval->lookback_days, c->opts->eval->now};
+        if (tasks[r].now == 0) {
+            tasks[r].now = time(NULL);
+        }
+        for (size_t i = 0; i < inv->n_keys; i++) {
+            struct audit_key *k = &inv->keys[i];
+            const char *arn = json_string_value(json_object_get(k->describe.data, "Arn"));
+            int dup = 0;
+            if (!audit_key_is_customer(k) || strcmp(k->region, c->clients[r].region) != 0) {
+                continue;
+            }
+            for (size_t j = 0; j < i && arn != NULL; j++) {
+                const char *other =
+                    json_string_value(json_object_get(inv->keys[j].describe.data, "Arn"));
+                dup |= other != NULL && strcmp(other, arn) == 0;
+            }
+            if (!dup) {
+                all[used++] = k;
+                tasks[r].n_keys++;
+            }
+        }
+    }
+    audit_pool_run(c->n_clients, c->opts->concurrency, trail_run, tasks);
+    rc = 0;
+out:
+    free(tasks);
+    free(all);
+    return rc;
+}
+
 /* ---- Private CAs (pca.*) ---- */
 
 struct ca_ctx {
@@ -718,6 +1091,7 @@ static void ca_describe_run(void *ctx, size_t i)
     struct audit_ca *ca = cc->cas[i];
     ca_call(client_for(cc->c, ca->region), "ACMPrivateCA.DescribeCertificateAuthority", ca->arn,
             "CertificateAuthority", &ca->describe);
+    progress_step(cc->c->progress, PK_PCA, 0, 1);
 }
 
 static void ca_cert_run(void *ctx, size_t i)
@@ -770,6 +1144,7 @@ static int phase_pca(struct collector *c, struct audit_inventory *inv, struct mk
     for (size_t i = 0; i < inv->n_cas; i++) {
         cc.cas[i] = &inv->cas[i];
     }
+    progress_step(c->progress, PK_PCA, inv->n_cas, 0);
     audit_pool_run(inv->n_cas, c->opts->concurrency, ca_describe_run, &cc);
     /* Only an ACTIVE CA has a certificate (and a chain) to read the expiry from. */
     if (c->opts->eval->selected[AUDIT_PCA_EXPIRY]) {
@@ -822,9 +1197,13 @@ int audit_collect(const struct audit_collect_options *opts, struct audit_invento
                   struct mk_err *err)
 {
     int rc = -1;
-    struct collector c = {opts, NULL, 0};
+    struct progress prog = {.out = opts->progress};
+    struct collector c = {opts, NULL, 0, NULL};
     int usable = 1;
 
+    if (opts->progress != NULL && pthread_mutex_init(&prog.lock, NULL) == 0) {
+        c.progress = &prog;
+    }
     if (opts->n_regions == 0) {
         MK_GUARD(client_add(&c, NULL, err));
     }
@@ -849,11 +1228,29 @@ int audit_collect(const struct audit_collect_options *opts, struct audit_invento
     if (opts->eval->selected[AUDIT_TAGS_OWNERSHIP]) {
         MK_GUARD(phase_tags(&c, inv, err));
     }
+    /* The AccessDenied KPI of the audited keys: those the kms.* checks looked at. */
+    if (opts->eval->lookback_days > 0 &&
+        (opts->eval->selected[AUDIT_KMS_ROTATION] || opts->eval->selected[AUDIT_KMS_STATE] ||
+         opts->eval->selected[AUDIT_KMS_POLICY])) {
+        MK_GUARD(phase_trail(&c, inv, err));
+    }
+    if (opts->eval->selected[AUDIT_MSK_VERSION]) {
+        MK_GUARD(phase_kafka_versions(&c, inv, err));
+    }
+    if (opts->eval->selected[AUDIT_MSK_ACL_DEFAULT_DENY]) {
+        MK_GUARD(phase_msk_config(&c, inv, err));
+    }
     if (audit_needs_pca(opts->eval)) {
         MK_GUARD(phase_pca(&c, inv, err));
     }
     rc = 0;
 out:
     clients_free(&c);
+    if (c.progress != NULL) {
+        if (prog.shown) {
+            fputc('\n', prog.out);
+        }
+        pthread_mutex_destroy(&prog.lock);
+    }
     return rc;
 }

@@ -10,6 +10,7 @@
 #define CTL_AUDIT_AWS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ctl/audit/checks.h"
 #include "pki/err.h"
@@ -27,6 +28,9 @@ struct audit_collect_options {
     const char *external_id;
     const char *const *ca_arns; /* extra Private CAs to check (--ca-arn) */
     size_t n_ca_arns;
+    /* Progress (resources done per service) is written here as one rewritten line; NULL =
+     * none.  The caller passes stderr only when it is a terminal and --quiet is not given. */
+    FILE *progress;
 };
 
 /*

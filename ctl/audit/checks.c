@@ -4,8 +4,15 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "ctl/audit/versions.h"
 
 #define RT_MSK "AWS::MSK::Cluster"
 #define RT_KINESIS "AWS::Kinesis::Stream"
@@ -21,52 +28,105 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                        "Create the cluster with EncryptionAtRest.DataVolumeKMSKeyId set to a "
                        "customer-managed KMS key (the key cannot be changed on an existing "
                        "cluster: migrate with MirrorMaker or MSK Replicator)."},
-    [AUDIT_MSK_VERSION] = {"msk.kafka_version", "MskKafkaVersion",
-                           "MSK cluster runs at least the minimum Apache Kafka version",
-                           CTL_SEV_HIGH, RT_MSK,
-                           "Upgrade the cluster with UpdateClusterKafkaVersion to a supported "
-                           "version at or above the minimum."},
+    [AUDIT_MSK_VERSION] =
+        {"msk.kafka_version", "MskKafkaVersion",
+         "MSK cluster runs a Kafka version AWS still supports, at or above the "
+         "minimum",
+         CTL_SEV_HIGH, RT_MSK,
+         "Upgrade the cluster with UpdateClusterKafkaVersion to a supported "
+         "version at or above the minimum, before AWS upgrades it without "
+         "notice.",
+         "aws kafka update-cluster-kafka-version --region {region} --cluster-arn {arn} "
+         "--current-version <CURRENT_VERSION> --target-kafka-version <TARGET_VERSION>"},
+    [AUDIT_MSK_VERSION_EOS_SOON] =
+        {"msk.kafka_version_eos_soon", "MskKafkaVersionEosSoon",
+         "MSK cluster's Kafka version is not near its end of support", CTL_SEV_MEDIUM, RT_MSK,
+         "Plan and test the upgrade (UpdateClusterKafkaVersion) to the "
+         "recommended version before the end-of-support date.",
+         "aws kafka update-cluster-kafka-version --region {region} --cluster-arn {arn} "
+         "--current-version <CURRENT_VERSION> --target-kafka-version <TARGET_VERSION>"},
+    [AUDIT_MSK_ACL_DEFAULT_DENY] =
+        {"msk.acl_default_deny", "MskAclDefaultDeny",
+         "MSK cluster with client authentication denies topics "
+         "without an ACL",
+         CTL_SEV_HIGH, RT_MSK,
+         "Create the ACLs every client principal needs, then a cluster "
+         "configuration whose server.properties sets "
+         "allow.everyone.if.no.acl.found=false "
+         "(CreateConfiguration), applied with "
+         "UpdateClusterConfiguration.",
+         "aws kafka update-cluster-configuration --region {region} --cluster-arn {arn} "
+         "--current-version <CURRENT_VERSION> --configuration-info "
+         "Arn=<CONFIGURATION_ARN>,Revision=<REVISION>"},
+    [AUDIT_MSK_PUBLIC_ACCESS] =
+        {"msk.public_access", "MskPublicAccess",
+         "MSK cluster brokers are not reachable from the internet", CTL_SEV_HIGH, RT_MSK,
+         "Turn public access off (UpdateConnectivity with "
+         "connectivityInfo.publicAccess.type DISABLED) and reach the "
+         "brokers from the VPC, a peered VPC or PrivateLink.",
+         "aws kafka update-connectivity --region {region} --cluster-arn {arn} --current-version "
+         "<CURRENT_VERSION> --connectivity-info 'PublicAccess={Type=DISABLED}'"},
     [AUDIT_MSK_MTLS] = {"msk.mtls_required", "MskMtlsRequired",
                         "MSK cluster requires TLS client certificates from AWS Private CA",
                         CTL_SEV_HIGH, RT_MSK,
                         "Enable ClientAuthentication.Tls with at least one AWS Private CA ARN and "
-                        "disable ClientAuthentication.Unauthenticated (UpdateSecurity)."},
-    [AUDIT_MSK_TLS] = {"msk.tls_in_transit", "MskTlsInTransit",
-                       "MSK cluster encrypts client-broker and in-cluster traffic with TLS",
-                       CTL_SEV_MEDIUM, RT_MSK,
-                       "Set EncryptionInTransit.ClientBroker to TLS (UpdateSecurity); in-cluster "
-                       "encryption can only be chosen at creation, so recreate the cluster with "
-                       "InCluster true if it is off."},
+                        "disable ClientAuthentication.Unauthenticated (UpdateSecurity).",
+                        "aws kafka update-security --region {region} --cluster-arn {arn} "
+                        "--current-version <CURRENT_VERSION> --client-authentication "
+                        "'Tls={CertificateAuthorityArnList=[<CA_ARN>],Enabled=true},"
+                        "Unauthenticated={Enabled=false}'"},
+    [AUDIT_MSK_TLS] =
+        {"msk.tls_in_transit", "MskTlsInTransit",
+         "MSK cluster encrypts client-broker and in-cluster traffic with TLS", CTL_SEV_MEDIUM,
+         RT_MSK,
+         "Set EncryptionInTransit.ClientBroker to TLS (UpdateSecurity); in-cluster "
+         "encryption can only be chosen at creation, so recreate the cluster with "
+         "InCluster true if it is off.",
+         "aws kafka update-security --region {region} --cluster-arn {arn} --current-version "
+         "<CURRENT_VERSION> --encryption-info 'EncryptionInTransit={ClientBroker=TLS}'"},
     [AUDIT_KINESIS_CMK] = {"kinesis.encryption_cmk", "KinesisEncryptionCmk",
                            "Kinesis data stream is encrypted with a customer-managed KMS key",
                            CTL_SEV_HIGH, RT_KINESIS,
                            "Run StartStreamEncryption with EncryptionType KMS and a "
-                           "customer-managed key (not alias/aws/kinesis)."},
-    [AUDIT_FIREHOSE_CMK] = {"firehose.encryption_cmk", "FirehoseEncryptionCmk",
-                            "Firehose stream encrypts data at rest with a customer-managed KMS key",
-                            CTL_SEV_HIGH, RT_FIREHOSE,
-                            "Run StartDeliveryStreamEncryption with KeyType CUSTOMER_MANAGED_CMK "
-                            "and the key's ARN."},
+                           "customer-managed key (not alias/aws/kinesis).",
+                           "aws kinesis start-stream-encryption --region {region} --stream-arn "
+                           "{arn} --encryption-type KMS --key-id <KMS_KEY_ARN>"},
+    [AUDIT_FIREHOSE_CMK] =
+        {"firehose.encryption_cmk", "FirehoseEncryptionCmk",
+         "Firehose stream encrypts data at rest with a customer-managed KMS key", CTL_SEV_HIGH,
+         RT_FIREHOSE,
+         "Run StartDeliveryStreamEncryption with KeyType CUSTOMER_MANAGED_CMK "
+         "and the key's ARN.",
+         "aws firehose start-delivery-stream-encryption --region {region} --delivery-stream-name "
+         "{name} --delivery-stream-encryption-configuration-input "
+         "KeyType=CUSTOMER_MANAGED_CMK,KeyARN=<KMS_KEY_ARN>"},
     [AUDIT_KMS_ROTATION] = {"kms.key_rotation", "KmsKeyRotation",
                             "Customer-managed KMS keys in use have automatic rotation enabled",
-                            CTL_SEV_MEDIUM, RT_KMS, "Run EnableKeyRotation on the key."},
+                            CTL_SEV_MEDIUM, RT_KMS, "Run EnableKeyRotation on the key.",
+                            "aws kms enable-key-rotation --region {region} --key-id {arn}"},
     [AUDIT_KMS_STATE] = {"kms.key_state", "KmsKeyState",
                          "Customer-managed KMS keys in use are enabled", CTL_SEV_HIGH, RT_KMS,
                          "Run CancelKeyDeletion and EnableKey, or move the resource to an enabled "
-                         "key before the data becomes unreadable."},
+                         "key before the data becomes unreadable.",
+                         "aws kms cancel-key-deletion --region {region} --key-id {arn}; aws kms "
+                         "enable-key --region {region} --key-id {arn}"},
     [AUDIT_KMS_POLICY] =
         {"kms.key_policy_public", "KmsKeyPolicyPublic",
          "KMS key policies in use grant nothing to every principal", CTL_SEV_HIGH, RT_KMS,
          "Replace Principal \"*\" with the account or role ARNs that need the key, "
          "or add a Condition (aws:PrincipalAccount, kms:CallerAccount, "
-         "kms:ViaService) to the statement (PutKeyPolicy)."},
+         "kms:ViaService) to the statement (PutKeyPolicy).",
+         "aws kms put-key-policy --region {region} --key-id {arn} --policy-name default --policy "
+         "file://<FIXED_POLICY.json>"},
     [AUDIT_PCA_STATUS] = {"pca.status", "PcaStatus",
                           "AWS Private CAs used for MSK client authentication are ACTIVE",
                           CTL_SEV_HIGH, RT_PCA,
                           "Restore or re-enable the CA (RestoreCertificateAuthority, "
                           "UpdateCertificateAuthority --status ACTIVE), install its certificate "
                           "if it is PENDING_CERTIFICATE, or point the cluster at an active CA "
-                          "(UpdateSecurity)."},
+                          "(UpdateSecurity).",
+                          "aws acm-pca update-certificate-authority --region {region} "
+                          "--certificate-authority-arn {arn} --status ACTIVE"},
     [AUDIT_PCA_EXPIRY] = {"pca.certificate_expiry", "PcaCertificateExpiry",
                           "AWS Private CA certificates outlive the minimum and the certificates "
                           "they issue",
@@ -74,12 +134,14 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                           "Renew the CA certificate (a new certificate for the same key with "
                           "ImportCertificateAuthorityCertificate, or a new CA added to the "
                           "cluster's certificateAuthorityArnList before the old one expires)."},
-    [AUDIT_PCA_REVOCATION] = {"pca.revocation_configured", "PcaRevocationConfigured",
-                              "AWS Private CAs publish revocation (CRL or OCSP)",
-                              CTL_SEV_MEDIUM, RT_PCA,
-                              "Enable a CRL (RevocationConfiguration.CrlConfiguration) or OCSP "
-                              "(OcspConfiguration) with UpdateCertificateAuthority, so revoking a "
-                              "client certificate takes effect."},
+    [AUDIT_PCA_REVOCATION] =
+        {"pca.revocation_configured", "PcaRevocationConfigured",
+         "AWS Private CAs publish revocation (CRL or OCSP)", CTL_SEV_MEDIUM, RT_PCA,
+         "Enable a CRL (RevocationConfiguration.CrlConfiguration) or OCSP "
+         "(OcspConfiguration) with UpdateCertificateAuthority, so revoking a "
+         "client certificate takes effect.",
+         "aws acm-pca update-certificate-authority --region {region} --certificate-authority-arn "
+         "{arn} --revocation-configuration 'OcspConfiguration={Enabled=true}'"},
     [AUDIT_PCA_USAGE_MODE] = {"pca.usage_mode", "PcaUsageMode",
                               "AWS Private CA usage mode (reported, never fails)", CTL_SEV_LOW,
                               RT_PCA,
@@ -90,7 +152,9 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                               "Audited resources carry the required ownership tags", CTL_SEV_LOW,
                               "AWS::*",
                               "Add the missing tags (kafka TagResource, kinesis AddTagsToStream, "
-                              "firehose TagDeliveryStream, kms TagResource)."},
+                              "firehose TagDeliveryStream, kms TagResource).",
+                              "aws resourcegroupstaggingapi tag-resources --region {region} "
+                              "--resource-arn-list {arn} --tags <KEY>=<VALUE>"},
 };
 
 int audit_check_lookup(const char *id)
@@ -225,10 +289,17 @@ void audit_inventory_free(struct audit_inventory *inv)
         result_clear(&inv->keys[i].rotation);
         result_clear(&inv->keys[i].policy);
         result_clear(&inv->keys[i].tags);
+        result_clear(&inv->keys[i].trail);
     }
     for (size_t i = 0; i < inv->n_resources; i++) {
         result_clear(&inv->resources[i].tags);
+        result_clear(&inv->resources[i].config);
     }
+    for (size_t i = 0; i < inv->n_kafka_versions; i++) {
+        free(inv->kafka_versions[i].region);
+        result_clear(&inv->kafka_versions[i].res);
+    }
+    free(inv->kafka_versions);
     for (size_t i = 0; i < inv->n_cas; i++) {
         free(inv->cas[i].arn);
         free(inv->cas[i].region);
@@ -334,6 +405,22 @@ struct audit_key *audit_inventory_add_key(struct audit_inventory *inv, const cha
     k->region = r;
     k->ref = f;
     return k;
+}
+
+struct audit_kafka_versions *audit_inventory_add_kafka_versions(struct audit_inventory *inv,
+                                                                const char *region)
+{
+    char *r = strdup(region);
+    struct audit_kafka_versions *kv = NULL;
+    if (r != NULL) {
+        kv = grow((void **)&inv->kafka_versions, &inv->n_kafka_versions, sizeof(*kv));
+    }
+    if (kv == NULL) {
+        free(r);
+        return NULL;
+    }
+    kv->region = r;
+    return kv;
 }
 
 int audit_ca_arn_valid(const char *s)
@@ -448,7 +535,7 @@ const char *audit_arn_region(const char *arn, char *buf, size_t len)
 const char *audit_err_text(const struct mk_err *err, char *buf, size_t buf_len)
 {
     const char *code = err->ext_code[0] != '\0' ? err->ext_code : mk_code_str(err->code);
-    snprintf(buf, buf_len, "%s: %s", code, err->msg);
+    snprintf(buf, buf_len, "%s: %.*s", code, (int)sizeof(err->msg), err->msg);
     return buf;
 }
 
@@ -537,6 +624,28 @@ const json_t *audit_msk_ca_arns(const struct audit_resource *res)
     return json_is_array(cas) ? cas : NULL;
 }
 
+const char *audit_msk_configuration(const struct audit_resource *res, long long *revision)
+{
+    const json_t *sw;
+    const char *arn;
+    const json_t *rev;
+    if (res->svc != AUDIT_SVC_MSK || res->res.failed || res->res.data == NULL ||
+        msk_is_serverless(res->res.data)) {
+        return NULL;
+    }
+    sw = audit_jpath(msk_provisioned(res->res.data), "currentBrokerSoftwareInfo");
+    arn = audit_jstr(sw, "configurationArn");
+    rev = json_object_get(sw, "configurationRevision");
+    /* A cluster on MSK's default configuration has no configurationArn (moto answers the
+     * placeholder "string"): only a kafka configuration ARN names one. */
+    if (arn == NULL || strncmp(arn, "arn:", 4) != 0 || strstr(arn, ":configuration/") == NULL ||
+        strlen(arn) > 512 || !json_is_integer(rev) || json_integer_value(rev) < 1) {
+        return NULL;
+    }
+    *revision = json_integer_value(rev);
+    return arn;
+}
+
 int audit_needs_pca(const struct audit_eval_options *opts)
 {
     return opts->selected[AUDIT_PCA_STATUS] || opts->selected[AUDIT_PCA_EXPIRY] ||
@@ -563,8 +672,11 @@ int audit_needs_service(const struct audit_eval_options *opts, enum audit_servic
     }
     switch (svc) {
     case AUDIT_SVC_MSK:
-        return audit_needs_pca(opts) || opts->selected[AUDIT_MSK_CMK] || opts->selected[AUDIT_MSK_VERSION] ||
-               opts->selected[AUDIT_MSK_MTLS] || opts->selected[AUDIT_MSK_TLS];
+        return audit_needs_pca(opts) || opts->selected[AUDIT_MSK_CMK] ||
+               opts->selected[AUDIT_MSK_VERSION] || opts->selected[AUDIT_MSK_MTLS] ||
+               opts->selected[AUDIT_MSK_TLS] || opts->selected[AUDIT_MSK_VERSION_EOS_SOON] ||
+               opts->selected[AUDIT_MSK_ACL_DEFAULT_DENY] ||
+               opts->selected[AUDIT_MSK_PUBLIC_ACCESS];
     case AUDIT_SVC_KINESIS:
         return opts->selected[AUDIT_KINESIS_CMK];
     case AUDIT_SVC_FIREHOSE:
@@ -618,26 +730,163 @@ static int eval_msk_cmk(struct eval *ev, const struct audit_resource *r, const c
     return eval_key_is_cmk(ev, AUDIT_MSK_CMK, arn, r->region, ref, key_region);
 }
 
+static time_t eval_now(const struct eval *ev)
+{
+    return ev->opts->now != 0 ? ev->opts->now : time(NULL);
+}
+
+/* ListKafkaVersions' status of v in region: "ACTIVE", "DEPRECATED", or NULL (not listed, or the
+ * call failed: *failed then says so). */
+static const char *kafka_version_status(const struct eval *ev, const char *region, const char *v,
+                                        const struct audit_result **failed)
+{
+    *failed = NULL;
+    for (size_t i = 0; i < ev->inv->n_kafka_versions; i++) {
+        const struct audit_kafka_versions *kv = &ev->inv->kafka_versions[i];
+        size_t k;
+        json_t *item;
+        if (strcmp(kv->region, region) != 0) {
+            continue;
+        }
+        if (kv->res.failed) {
+            *failed = &kv->res;
+            return NULL;
+        }
+        json_array_foreach(kv->res.data, k, item)
+        {
+            const char *name = audit_jstr(item, "version");
+            if (name != NULL && strcmp(name, v) == 0) {
+                return audit_jstr(item, "status");
+            }
+        }
+    }
+    return NULL;
+}
+
+static const char *cluster_kafka_version(const struct audit_resource *r)
+{
+    return json_string_value(
+        audit_jpath(msk_provisioned(r->res.data), "currentBrokerSoftwareInfo.kafkaVersion"));
+}
+
+/* Appends "; " and a formatted reason to buf. */
+static void reason_add(char *buf, size_t len, const char *fmt, ...) MK_PRINTF(3, 4);
+static void reason_add(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t used = strlen(buf);
+    va_list ap;
+    if (used + 2 >= len) {
+        return;
+    }
+    if (used > 0) {
+        memcpy(buf + used, "; ", 3);
+        used += 2;
+    }
+    va_start(ap, fmt);
+    vsnprintf(buf + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * FAIL when the version is past its line's end of support on the audit date (AWS may then
+ * upgrade the cluster at any time without notice), when ListKafkaVersions calls it DEPRECATED,
+ * or when it is below --min-kafka-version.  Every reason found is named.
+ */
 static int eval_msk_version(struct eval *ev, const struct audit_resource *r, const char *arn)
 {
-    const json_t *p = msk_provisioned(r->res.data);
-    const char *v = json_string_value(audit_jpath(p, "currentBrokerSoftwareInfo.kafkaVersion"));
+    const char *v = cluster_kafka_version(r);
     const char *min = ev->opts->min_kafka_version;
-    int cmp = 0;
+    const struct audit_result *lkv_failed = NULL;
+    const char *status, *date = NULL;
+    char why[1024] = "", line[32], ebuf[560] = "";
+    time_t eos = 0, now = eval_now(ev);
+    int cmp = 0, has_eos;
+
     if (v == NULL) {
         return ADD(ev, AUDIT_MSK_VERSION, CTL_STATUS_ERROR, arn, r->region,
                    "missing data: no currentBrokerSoftwareInfo.kafkaVersion in the answer");
     }
-    if (audit_version_cmp(v, min, &cmp) != 0) {
+    has_eos = audit_kafka_eos(v, &eos, &date);
+    if (has_eos < 0 || audit_kafka_line(v, line, sizeof(line)) != 0 ||
+        (min != NULL && audit_version_cmp(v, min, &cmp) != 0)) {
         return ADD(ev, AUDIT_MSK_VERSION, CTL_STATUS_ERROR, arn, r->region,
                    "cannot parse Kafka version \"%s\"", v);
     }
-    if (cmp < 0) {
-        return ADD(ev, AUDIT_MSK_VERSION, CTL_STATUS_FAIL, arn, r->region,
-                   "Kafka %s is below the minimum %s", v, min);
+    status = kafka_version_status(ev, r->region, v, &lkv_failed);
+    if (has_eos > 0 && now >= eos) {
+        reason_add(why, sizeof(why),
+                   "Kafka %s (line %s) is past its end of support on %s: AWS may upgrade the "
+                   "cluster at any time without notice; upgrade to %s",
+                   v, line, date, audit_kafka_target(v));
+    }
+    if (status != NULL && strcmp(status, "DEPRECATED") == 0) {
+        if (why[0] == '\0') {
+            reason_add(why, sizeof(why),
+                       "ListKafkaVersions reports %s as DEPRECATED; upgrade to %s", v,
+                       audit_kafka_target(v));
+        } else {
+            reason_add(why, sizeof(why), "ListKafkaVersions reports it as DEPRECATED");
+        }
+    }
+    if (min != NULL && cmp < 0) {
+        reason_add(why, sizeof(why), "Kafka %s is below the minimum %s", v, min);
+    }
+    if (why[0] != '\0') {
+        return ADD(ev, AUDIT_MSK_VERSION, CTL_STATUS_FAIL, arn, r->region, "%s", why);
+    }
+    if (lkv_failed != NULL) {
+        char tmp[900];
+        snprintf(ebuf, sizeof(ebuf),
+                 " (DEPRECATED status not read: ListKafkaVersions failed: %.480s)",
+                 audit_err_text(&lkv_failed->err, tmp, sizeof(tmp)));
+    }
+    if (has_eos > 0) {
+        return ADD(ev, AUDIT_MSK_VERSION, CTL_STATUS_PASS, arn, r->region,
+                   "Kafka %s is supported until %s and at or above the minimum %s%s", v, date,
+                   min != NULL ? min : "(none)", ebuf);
     }
     return ADD(ev, AUDIT_MSK_VERSION, CTL_STATUS_PASS, arn, r->region,
-               "Kafka %s is at or above the minimum %s", v, min);
+               "Kafka %s has no published end of support and is at or above the minimum %s%s", v,
+               min != NULL ? min : "(none)", ebuf);
+}
+
+/* FAIL when the end of support falls within --eos-warning-days after the audit date. */
+static int eval_msk_eos_soon(struct eval *ev, const struct audit_resource *r, const char *arn)
+{
+    const char *v = cluster_kafka_version(r);
+    const char *date = NULL;
+    time_t eos = 0, now = eval_now(ev);
+    long days, warn = ev->opts->eos_warning_days;
+    int has_eos;
+
+    if (v == NULL) {
+        return ADD(ev, AUDIT_MSK_VERSION_EOS_SOON, CTL_STATUS_ERROR, arn, r->region,
+                   "missing data: no currentBrokerSoftwareInfo.kafkaVersion in the answer");
+    }
+    has_eos = audit_kafka_eos(v, &eos, &date);
+    if (has_eos < 0) {
+        return ADD(ev, AUDIT_MSK_VERSION_EOS_SOON, CTL_STATUS_ERROR, arn, r->region,
+                   "cannot parse Kafka version \"%s\"", v);
+    }
+    if (has_eos == 0) {
+        return ADD(ev, AUDIT_MSK_VERSION_EOS_SOON, CTL_STATUS_PASS, arn, r->region,
+                   "Kafka %s has no published end of support", v);
+    }
+    days = audit_days_between(now, eos);
+    if (now >= eos) {
+        return ADD(ev, AUDIT_MSK_VERSION_EOS_SOON, CTL_STATUS_NOT_APPLICABLE, arn, r->region,
+                   "Kafka %s is already past its end of support (%s): msk.kafka_version "
+                   "reports it",
+                   v, date);
+    }
+    if (days < warn) {
+        return ADD(ev, AUDIT_MSK_VERSION_EOS_SOON, CTL_STATUS_FAIL, arn, r->region,
+                   "Kafka %s reaches its end of support on %s, in %ld days (warning at %ld); "
+                   "upgrade to %s",
+                   v, date, days, warn, audit_kafka_target(v));
+    }
+    return ADD(ev, AUDIT_MSK_VERSION_EOS_SOON, CTL_STATUS_PASS, arn, r->region,
+               "Kafka %s is supported until %s, in %ld days", v, date, days);
 }
 
 /* Joins the strings of an array with ", " into buf; "none" when empty. */
@@ -722,6 +971,219 @@ static int eval_msk_tls(struct eval *ev, const struct audit_resource *r, const c
                "clientBroker is TLS and inCluster is true");
 }
 
+/* Which client authentication modes a provisioned cluster leaves on. */
+struct msk_auth {
+    int tls, scram, iam, unauth;
+};
+
+static struct msk_auth msk_auth_modes(const json_t *p)
+{
+    const json_t *auth = json_object_get(p, "clientAuthentication");
+    const json_t *tls = json_object_get(auth, "tls");
+    const json_t *tls_enabled = json_object_get(tls, "enabled");
+    struct msk_auth a;
+    /* Clusters created before the "enabled" flags existed report only the CA list. */
+    a.tls = json_is_object(tls) &&
+            (json_is_true(tls_enabled) ||
+             (tls_enabled == NULL &&
+              count_strings(json_object_get(tls, "certificateAuthorityArnList"))));
+    a.scram = json_is_true(audit_jpath(auth, "sasl.scram.enabled"));
+    a.iam = json_is_true(audit_jpath(auth, "sasl.iam.enabled"));
+    /* With no client authentication object at all, AWS allows unauthenticated clients. */
+    a.unauth = !json_is_object(auth) || json_object_size(auth) == 0 ||
+               json_is_true(audit_jpath(auth, "unauthenticated.enabled"));
+    return a;
+}
+
+static const char *auth_list(const struct msk_auth *a, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (a->tls) {
+        reason_add(buf, len, "TLS");
+    }
+    if (a->scram) {
+        reason_add(buf, len, "SASL/SCRAM");
+    }
+    if (a->iam) {
+        reason_add(buf, len, "SASL/IAM");
+    }
+    if (a->unauth) {
+        reason_add(buf, len, "unauthenticated");
+    }
+    for (char *c = buf; *c != '\0'; c++) {
+        if (c[0] == ';' && c[1] == ' ') {
+            c[0] = ','; /* reason_add joins with "; " */
+        }
+    }
+    if (buf[0] == '\0') {
+        snprintf(buf, len, "none");
+    }
+    return buf;
+}
+
+/*
+ * The value of key in a Java properties text (server.properties), or NULL: the last assignment
+ * wins, as in Kafka; '#' and '!' start comments; key and value are separated by '=', ':' or
+ * white space.  The value is written (trimmed) into val.
+ */
+static const char *properties_get(const char *text, size_t len, const char *key, char *val,
+                                  size_t val_len)
+{
+    const char *found = NULL;
+    size_t klen = strlen(key);
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *s = p, *e;
+        if (eol == NULL) {
+            eol = end;
+        }
+        e = eol;
+        while (s < e && (*s == ' ' || *s == '\t' || *s == '\f')) {
+            s++;
+        }
+        while (e > s && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) {
+            e--;
+        }
+        if (s < e && *s != '#' && *s != '!' && (size_t)(e - s) >= klen &&
+            memcmp(s, key, klen) == 0 && (s + klen == e || strchr("=: \t", s[klen]) != NULL)) {
+            const char *v = s + klen;
+            size_t n;
+            while (v < e && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            if (v < e && (*v == '=' || *v == ':')) {
+                v++;
+            }
+            while (v < e && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            n = (size_t)(e - v) < val_len - 1 ? (size_t)(e - v) : val_len - 1;
+            memcpy(val, v, n);
+            val[n] = '\0';
+            found = val;
+        }
+        p = eol + 1;
+    }
+    return found;
+}
+
+/* Decodes base64 text into a new NUL-terminated buffer (*len bytes); NULL when invalid or out of
+ * memory.  Caller frees. */
+static unsigned char *base64_decode(const char *text, size_t *len)
+{
+    size_t n = strlen(text), pad = 0;
+    unsigned char *out;
+    int got;
+    if (n % 4 != 0 || n > 4 * 1024 * 1024) {
+        return NULL;
+    }
+    out = malloc(n / 4 * 3 + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    got = n == 0 ? 0 : EVP_DecodeBlock(out, (const unsigned char *)text, (int)n);
+    if (got < 0) {
+        free(out);
+        return NULL;
+    }
+    /* EVP_DecodeBlock counts the padding as zero bytes. */
+    pad = n >= 2 && text[n - 1] == '=' ? (text[n - 2] == '=' ? 2 : 1) : 0;
+    *len = (size_t)got - pad;
+    out[*len] = '\0';
+    return out;
+}
+
+/*
+ * Without allow.everyone.if.no.acl.found=false, Kafka's authorizer lets every authenticated
+ * client use every resource that has no ACL; MSK's default configuration sets it to true, so a
+ * cluster without a configuration of its own is open to any holder of a certificate from its CA
+ * (Amazon MSK Developer Guide, "Apache Kafka ACLs").  IAM access control authorises through IAM
+ * policies and ignores the ACLs.
+ */
+static int eval_msk_acl(struct eval *ev, const struct audit_resource *r, const char *arn)
+{
+    static const char key[] = "allow.everyone.if.no.acl.found";
+    const struct msk_auth a = msk_auth_modes(msk_provisioned(r->res.data));
+    long long rev = 0;
+    const char *cfg = audit_msk_configuration(r, &rev);
+    const char *b64;
+    unsigned char *props = NULL;
+    size_t plen = 0;
+    char val[64], ebuf[900];
+    const char *cur;
+    int rc;
+
+    if (!a.tls && !a.scram) {
+        return ADD(ev, AUDIT_MSK_ACL_DEFAULT_DENY, CTL_STATUS_NOT_APPLICABLE, arn, r->region,
+                   "no TLS or SASL/SCRAM client authentication (on: %s): Kafka ACLs apply to "
+                   "authenticated principals only%s",
+                   auth_list(&a, ebuf, sizeof(ebuf)),
+                   a.iam ? "; IAM access control authorises through IAM policies" : "");
+    }
+    if (cfg == NULL) {
+        return ADD(ev, AUDIT_MSK_ACL_DEFAULT_DENY, CTL_STATUS_FAIL, arn, r->region,
+                   "runs MSK's default configuration, which leaves %s=true: every client with a "
+                   "certificate from the cluster's CA may read and write every topic without an "
+                   "ACL",
+                   key);
+    }
+    if (!r->config_fetched) {
+        return ADD(ev, AUDIT_MSK_ACL_DEFAULT_DENY, CTL_STATUS_ERROR, arn, r->region,
+                   "configuration %s revision %lld was not read (DescribeConfigurationRevision "
+                   "not run)",
+                   cfg, rev);
+    }
+    if (r->config.failed) {
+        return ADD(ev, AUDIT_MSK_ACL_DEFAULT_DENY, CTL_STATUS_ERROR, arn, r->region,
+                   "DescribeConfigurationRevision %s revision %lld failed: %s", cfg, rev,
+                   audit_err_text(&r->config.err, ebuf, sizeof(ebuf)));
+    }
+    b64 = audit_jstr(r->config.data, "serverProperties");
+    if (b64 == NULL || (props = base64_decode(b64, &plen)) == NULL) {
+        return ADD(ev, AUDIT_MSK_ACL_DEFAULT_DENY, CTL_STATUS_ERROR, arn, r->region,
+                   "missing data: DescribeConfigurationRevision %s revision %lld has no valid "
+                   "base64 serverProperties",
+                   cfg, rev);
+    }
+    cur = properties_get((const char *)props, plen, key, val, sizeof(val));
+    if (cur != NULL && strcasecmp(cur, "false") == 0) {
+        rc = ADD(ev, AUDIT_MSK_ACL_DEFAULT_DENY, CTL_STATUS_PASS, arn, r->region,
+                 "configuration %s revision %lld sets %s=false", cfg, rev, key);
+    } else if (cur != NULL) {
+        rc = ADD(ev, AUDIT_MSK_ACL_DEFAULT_DENY, CTL_STATUS_FAIL, arn, r->region,
+                 "configuration %s revision %lld sets %s=%s: every authenticated client may read "
+                 "and write every topic without an ACL",
+                 cfg, rev, key, cur);
+    } else {
+        rc = ADD(ev, AUDIT_MSK_ACL_DEFAULT_DENY, CTL_STATUS_FAIL, arn, r->region,
+                 "configuration %s revision %lld does not set %s=false (MSK's default is true): "
+                 "every authenticated client may read and write every topic without an ACL",
+                 cfg, rev, key);
+    }
+    free(props);
+    return rc;
+}
+
+/* Public access puts the brokers on the internet (TLS 9194, SASL/SCRAM 9196, SASL/IAM 9198):
+ * only the authentication modes stand between them and everyone. */
+static int eval_msk_public(struct eval *ev, const struct audit_resource *r, const char *arn)
+{
+    const json_t *p = msk_provisioned(r->res.data);
+    const char *type =
+        json_string_value(audit_jpath(p, "brokerNodeGroupInfo.connectivityInfo.publicAccess.type"));
+    struct msk_auth a = msk_auth_modes(p);
+    char modes[128];
+    if (type != NULL && strcmp(type, "SERVICE_PROVIDED_EIPS") == 0) {
+        return ADD(ev, AUDIT_MSK_PUBLIC_ACCESS, CTL_STATUS_FAIL, arn, r->region,
+                   "public access is on (SERVICE_PROVIDED_EIPS): the brokers are reachable from "
+                   "the internet on ports 9194/9196/9198; authentication left on: %s",
+                   auth_list(&a, modes, sizeof(modes)));
+    }
+    return ADD(ev, AUDIT_MSK_PUBLIC_ACCESS, CTL_STATUS_PASS, arn, r->region, "public access is %s",
+               type != NULL ? type : "off (no publicAccess setting)");
+}
+
 static int eval_msk(struct eval *ev, const struct audit_resource *r)
 {
     static const struct {
@@ -733,6 +1195,12 @@ static int eval_msk(struct eval *ev, const struct audit_resource *r)
         {AUDIT_MSK_VERSION, "MSK Serverless has no user-visible Kafka version to upgrade"},
         {AUDIT_MSK_MTLS, "MSK Serverless supports only IAM access control, not mTLS"},
         {AUDIT_MSK_TLS, "MSK Serverless always uses TLS in transit; it cannot be turned off"},
+        {AUDIT_MSK_VERSION_EOS_SOON, "MSK Serverless has no user-visible Kafka version to "
+                                     "upgrade"},
+        {AUDIT_MSK_ACL_DEFAULT_DENY, "MSK Serverless supports only IAM access control, which "
+                                     "authorises through IAM policies, not Kafka ACLs"},
+        {AUDIT_MSK_PUBLIC_ACCESS, "MSK Serverless offers no public access: clients reach it "
+                                  "through VPC endpoints only"},
     };
     const char *arn = audit_jstr(r->res.data, "clusterArn") ? audit_jstr(r->res.data, "clusterArn") : r->name;
 
@@ -756,6 +1224,15 @@ static int eval_msk(struct eval *ev, const struct audit_resource *r)
     }
     if (ev->opts->selected[AUDIT_MSK_TLS]) {
         MK_GUARD(eval_msk_tls(ev, r, arn));
+    }
+    if (ev->opts->selected[AUDIT_MSK_VERSION_EOS_SOON]) {
+        MK_GUARD(eval_msk_eos_soon(ev, r, arn));
+    }
+    if (ev->opts->selected[AUDIT_MSK_ACL_DEFAULT_DENY]) {
+        MK_GUARD(eval_msk_acl(ev, r, arn));
+    }
+    if (ev->opts->selected[AUDIT_MSK_PUBLIC_ACCESS]) {
+        MK_GUARD(eval_msk_public(ev, r, arn));
     }
     return 0;
 out:

@@ -22,6 +22,9 @@ enum audit_check {
     AUDIT_MSK_VERSION,
     AUDIT_MSK_MTLS,
     AUDIT_MSK_TLS,
+    AUDIT_MSK_VERSION_EOS_SOON,
+    AUDIT_MSK_ACL_DEFAULT_DENY,
+    AUDIT_MSK_PUBLIC_ACCESS,
     AUDIT_KINESIS_CMK,
     AUDIT_FIREHOSE_CMK,
     AUDIT_KMS_ROTATION,
@@ -43,6 +46,7 @@ int audit_check_lookup(const char *id);
 
 #define AUDIT_DEFAULT_MIN_KAFKA "2.5.1"
 #define AUDIT_DEFAULT_CA_MIN_DAYS 90
+#define AUDIT_DEFAULT_LOOKBACK_DAYS 7
 #define AUDIT_DEFAULT_CERT_DAYS 30 /* the agent's default certificate lifetime (conf.h) */
 #define AUDIT_MAX_REQUIRED_TAGS 32
 
@@ -89,6 +93,17 @@ struct audit_resource {
     const char *operation; /* call that produced res, for messages */
     struct audit_result res;
     struct audit_result tags; /* {"key": "value"}; used only by tags.ownership */
+    /* MSK: the DescribeConfigurationRevision answer of the cluster's configuration (its
+     * serverProperties is base64); unused unless config_fetched (msk.acl_default_deny). */
+    struct audit_result config;
+    int config_fetched;
+};
+
+/* The ListKafkaVersions answer of one region: data is the kafkaVersions array of every page.
+ * A failed call only means DEPRECATED cannot be read (msk.kafka_version says so). */
+struct audit_kafka_versions {
+    char *region;
+    struct audit_result res;
 };
 
 /* One KMS key reference as a resource names it, resolved in region. */
@@ -100,6 +115,10 @@ struct audit_key {
     struct audit_result policy;   /* GetKeyPolicy answer */
     struct audit_result tags;     /* {"key": "value"} from ListResourceTags; unused unless fetched */
     int fetched;                  /* rotation and policy were requested for this entry */
+    /* CloudTrail LookupEvents over --lookback-days: {"events": n, "access_denied": n,
+     * "principals": {"arn": n}, "truncated": bool}; unused unless trail_fetched. */
+    struct audit_result trail;
+    int trail_fetched;
 };
 
 /* One AWS Private CA, named by an MSK cluster or --ca-arn. */
@@ -121,6 +140,8 @@ struct audit_inventory {
     size_t n_keys;
     struct audit_ca *cas;
     size_t n_cas;
+    struct audit_kafka_versions *kafka_versions;
+    size_t n_kafka_versions;
     /* Multi-account audits: the role of this account could not be assumed.  Every selected
      * check is then one ERROR per region (regions[]), and nothing else was collected. */
     int account_failed;
@@ -148,6 +169,14 @@ struct audit_key *audit_inventory_add_key(struct audit_inventory *inv, const cha
 struct audit_key *audit_inventory_find_key(const struct audit_inventory *inv, const char *region,
                                            const char *ref);
 
+/* Adds the ListKafkaVersions entry of region (data stolen); NULL when out of memory. */
+struct audit_kafka_versions *audit_inventory_add_kafka_versions(struct audit_inventory *inv,
+                                                                const char *region);
+
+/* The MSK configuration a provisioned cluster runs with: its ARN (borrowed from res) and
+ * revision, or NULL when it has none (MSK's default configuration). */
+const char *audit_msk_configuration(const struct audit_resource *res, long long *revision);
+
 /* Adds a CA ARN unless present (region from the ARN; NULL when the ARN has none or out of
  * memory: check audit_ca_arn_valid() first). */
 struct audit_ca *audit_inventory_add_ca(struct audit_inventory *inv, const char *arn);
@@ -173,7 +202,10 @@ struct audit_eval_options {
     const char *min_kafka_version;
     long ca_min_days;   /* pca.certificate_expiry: FAIL when fewer days are left */
     long cert_days;     /* lifetime of the certificates the CA issues (same check) */
-    time_t now;         /* the time the expiry is judged at; 0 = time(NULL) */
+    time_t now;         /* the audit date (--as-of) the date-dependent checks (version support,
+                           CA expiry) are judged at; 0 = time(NULL) */
+    long eos_warning_days; /* msk.kafka_version_eos_soon: FAIL when support ends this soon */
+    long lookback_days;    /* CloudTrail AccessDenied KPI window; 0 = off */
     const char *const *required_tags; /* tags.ownership keys */
     size_t n_required_tags;
 };

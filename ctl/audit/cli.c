@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl/audit/versions.h"
+
 void audit_cli_usage(FILE *out)
 {
     fprintf(
@@ -16,7 +18,11 @@ void audit_cli_usage(FILE *out)
         "                       [--output FILE] [--concurrency N] [--fail-on high|medium|low]\n"
         "                       [--min-kafka-version V] [--ca-arn ARN]... [--ca-min-days N]\n"
         "                       [--cert-validity-days N] [--required-tags KEY,...]\n"
-        "                       [--role-arn ARN|FILE]... [--role-session-name S] [--external-id X]"
+        "                       [--role-arn ARN|FILE]... [--role-session-name S] [--external-id "
+        "X]\n"
+        "                       [--as-of YYYY-MM-DD] [--eos-warning-days N]\n"
+        "                       [--status PASS,FAIL,ERROR,NOT_APPLICABLE] [--quiet]\n"
+        "                       [--history FILE] [--lookback-days N]"
         "\n\n"
         "Checks MSK, Kinesis, Firehose, KMS and Private CA posture.  Exit 0: no FAIL at or above\n"
         "--fail-on (default low) and no ERROR; 1: there are; 2: usage error; 3: could not run.\n\n"
@@ -39,6 +45,7 @@ void audit_cli_free(struct audit_cli *cli)
     free(cli->endpoint_url);
     free(cli->output);
     free(cli->min_kafka_version);
+    free(cli->history);
     for (size_t i = 0; i < cli->n_role_arns; i++) {
         free(cli->role_arns[i]);
     }
@@ -297,6 +304,32 @@ static int set_days(long *dst, const char *opt, const char *value, long min, str
     return 0;
 }
 
+/* --status FAIL,ERROR: the statuses the table shows. */
+static int set_status(struct audit_cli *cli, const char *value, struct mk_err *err)
+{
+    int rc = -1;
+    char *copy = strdup(value);
+    char *save = NULL;
+    MK_ENSURE(copy != NULL, err, MK_ERR_NOMEM, "out of memory");
+    cli->status_mask = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (int s = 0; s < CTL_STATUS__MAX; s++) {
+            if (strcmp(tok, ctl_status_name((enum ctl_status)s)) == 0) {
+                cli->status_mask |= 1u << s;
+                found = 1;
+            }
+        }
+        MK_ENSURE(found, err, MK_ERR_USAGE,
+                  "--status: unknown status '%.100s' (PASS, FAIL, ERROR, NOT_APPLICABLE)", tok);
+    }
+    MK_ENSURE(cli->status_mask != 0, err, MK_ERR_USAGE, "--status: no status given");
+    rc = 0;
+out:
+    free(copy);
+    return rc;
+}
+
 /* Applies one option with its value. */
 static int apply(struct audit_cli *cli, const char *opt, const char *value, struct mk_err *err)
 {
@@ -330,6 +363,34 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
     }
     if (strcmp(opt, "--cert-validity-days") == 0) {
         return set_days(&cli->eval.cert_days, opt, value, 1, err);
+    }
+    if (strcmp(opt, "--lookback-days") == 0) {
+        /* CloudTrail's event history keeps 90 days. */
+        if (set_days(&cli->eval.lookback_days, opt, value, 0, err) != 0 ||
+            cli->eval.lookback_days > 90) {
+            mk_err_set(err, MK_ERR_USAGE,
+                       "--lookback-days: '%s' is not a number of days from 0 to 90", value);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(opt, "--eos-warning-days") == 0) {
+        return set_days(&cli->eval.eos_warning_days, opt, value, 0, err);
+    }
+    if (strcmp(opt, "--as-of") == 0) {
+        /* Midnight UTC of the date: a report with --as-of is the same whenever it runs. */
+        if (audit_date_parse(value, &cli->eval.now) != 0) {
+            mk_err_set(err, MK_ERR_USAGE, "--as-of: '%s' is not a date like 2026-03-31", value);
+            return -1;
+        }
+        cli->as_of_given = 1;
+        return 0;
+    }
+    if (strcmp(opt, "--status") == 0) {
+        return set_status(cli, value, err);
+    }
+    if (strcmp(opt, "--history") == 0) {
+        return set_string(&cli->history, opt, value, err);
     }
     if (strcmp(opt, "--role-arn") == 0) {
         return add_roles(cli, value, err);
@@ -376,10 +437,13 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
 }
 
 static const char *const with_value[] = {
-    "--region",      "--profile", "--endpoint-url",      "--checks", "--format", "--output",
-    "--concurrency", "--fail-on", "--min-kafka-version", "--ca-arn", "--ca-min-days",
-    "--cert-validity-days", "--required-tags", "--role-arn", "--role-session-name",
-    "--external-id",
+    "--region",        "--profile",     "--endpoint-url",
+    "--checks",        "--format",      "--output",
+    "--concurrency",   "--fail-on",     "--min-kafka-version",
+    "--ca-arn",        "--ca-min-days", "--cert-validity-days",
+    "--required-tags", "--role-arn",    "--role-session-name",
+    "--external-id",   "--as-of",       "--eos-warning-days",
+    "--status",        "--history",     "--lookback-days",
 };
 
 static int takes_value(const char *opt)
@@ -403,6 +467,8 @@ int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err 
     cli->fail_on = CTL_SEV_LOW;
     cli->eval.ca_min_days = AUDIT_DEFAULT_CA_MIN_DAYS;
     cli->eval.cert_days = AUDIT_DEFAULT_CERT_DAYS;
+    cli->eval.eos_warning_days = AUDIT_DEFAULT_EOS_WARNING_DAYS;
+    cli->eval.lookback_days = AUDIT_DEFAULT_LOOKBACK_DAYS;
     for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
         cli->eval.selected[i] = 1;
     }
@@ -412,6 +478,10 @@ int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err 
         const char *value;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             cli->help = 1;
+            continue;
+        }
+        if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+            cli->quiet = 1;
             continue;
         }
         MK_ENSURE(strncmp(arg, "--", 2) == 0, err, MK_ERR_USAGE, "unexpected argument '%s'", arg);

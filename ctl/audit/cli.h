@@ -42,6 +42,10 @@ struct audit_cli {
     char *required_tags[AUDIT_MAX_REQUIRED_TAGS]; /* --required-tags; eval.required_tags */
     size_t n_required_tags;
     int checks_given; /* --checks was used */
+    int as_of_given;  /* --as-of was used (eval.now is then that date) */
+    int quiet;        /* --quiet: no progress on stderr */
+    char *history;    /* --history FILE (SQLite), or NULL */
+    unsigned status_mask; /* --status: 1 << status of what the table shows; 0 = all */
 };
 
 /* The 12-digit account of an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME) into out,

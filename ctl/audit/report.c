@@ -24,6 +24,9 @@ struct ctl_report {
     size_t cap;
     char *account; /* stamped on new findings */
     time_t when;
+    json_t *extra;       /* top-level json members (scope, kpis) */
+    char *prom_extra;    /* appended to the prometheus output */
+    unsigned table_mask; /* statuses the table shows; 0 = all */
 };
 
 static const char *const status_names[CTL_STATUS__MAX] = {
@@ -116,6 +119,8 @@ static void finding_clear(struct ctl_finding *f)
     free(f->message);
     free(f->remediation);
     free(f->account);
+    free(f->remediation_cli);
+    free(f->first_seen);
     memset(f, 0, sizeof(*f));
 }
 
@@ -129,6 +134,8 @@ void ctl_report_free(struct ctl_report *report)
     }
     free(report->items);
     free(report->account);
+    json_decref(report->extra);
+    free(report->prom_extra);
     pthread_mutex_destroy(&report->lock);
     free(report);
 }
@@ -186,6 +193,74 @@ out:
     }
     finding_clear(&f);
     return rc;
+}
+
+int ctl_report_set_field(struct ctl_report *report, size_t i, enum ctl_finding_field field,
+                         const char *value, struct mk_err *err)
+{
+    char **slot = NULL;
+    char *copy = NULL;
+    MK_ENSURE(i < report->n, err, MK_ERR_INVALID, "ctl_report_set_field: no finding %zu", i);
+    switch (field) {
+    case CTL_FIELD_REMEDIATION:
+        slot = &report->items[i].remediation;
+        break;
+    case CTL_FIELD_REMEDIATION_CLI:
+        slot = &report->items[i].remediation_cli;
+        break;
+    case CTL_FIELD_FIRST_SEEN:
+        slot = &report->items[i].first_seen;
+        break;
+    default:
+        break;
+    }
+    MK_ENSURE(slot != NULL && (value != NULL || field != CTL_FIELD_REMEDIATION), err,
+              MK_ERR_INVALID, "ctl_report_set_field: bad field");
+    if (value != NULL) {
+        copy = strdup(value);
+        MK_ENSURE(copy != NULL, err, MK_ERR_NOMEM, "ctl_report_set_field: out of memory");
+    }
+    free(*slot);
+    *slot = copy;
+    return 0;
+out:
+    return -1;
+}
+
+int ctl_report_set_json(struct ctl_report *report, const char *key, json_t *value,
+                        struct mk_err *err)
+{
+    if (report->extra == NULL) {
+        report->extra = json_object();
+    }
+    if (report->extra == NULL) {
+        json_decref(value);
+    }
+    /* json_object_set_new releases value on failure too: value is always stolen. */
+    if (value == NULL || report->extra == NULL ||
+        json_object_set_new(report->extra, key, value) != 0) {
+        mk_err_set(err, MK_ERR_NOMEM, "ctl_report_set_json: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int ctl_report_add_prometheus(struct ctl_report *report, const char *text, struct mk_err *err)
+{
+    size_t old = report->prom_extra != NULL ? strlen(report->prom_extra) : 0;
+    char *grown = realloc(report->prom_extra, old + strlen(text) + 1);
+    if (grown == NULL) {
+        mk_err_set(err, MK_ERR_NOMEM, "ctl_report_add_prometheus: out of memory");
+        return -1;
+    }
+    memcpy(grown + old, text, strlen(text) + 1);
+    report->prom_extra = grown;
+    return 0;
+}
+
+void ctl_report_set_table_filter(struct ctl_report *report, unsigned status_mask)
+{
+    report->table_mask = status_mask;
 }
 
 static int finding_cmp(const void *pa, const void *pb)
@@ -346,6 +421,60 @@ static void table_kpis(const struct ctl_report *r, const struct ctl_rule *rules,
     }
 }
 
+/* Joins the strings of a json array with ", " to out (at most max items, then "..."). */
+static void put_list(FILE *out, const json_t *arr, size_t max)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (i == max) {
+            fprintf(out, ", ... (%zu in all)", json_array_size(arr));
+            break;
+        }
+        fputs(i > 0 ? ", " : "", out);
+        put_clean(out, json_is_string(v) ? json_string_value(v) : "?");
+    }
+    if (json_array_size(arr) == 0) {
+        fputs("-", out);
+    }
+}
+
+/* The scope above the findings, so a reader knows what was (and was not) looked at. */
+static void table_scope(const struct ctl_report *r, FILE *out)
+{
+    const json_t *scope = json_object_get(r->extra, "scope");
+    const json_t *res = json_object_get(scope, "resources");
+    const char *key;
+    json_t *v;
+    int first = 1;
+    if (!json_is_object(scope)) {
+        return;
+    }
+    fputs("Scope\n  accounts:  ", out);
+    put_list(out, json_object_get(scope, "accounts"), 20);
+    fputs("\n  regions:   ", out);
+    put_list(out, json_object_get(scope, "regions"), 20);
+    fprintf(out, "\n  checks:    %zu (", json_array_size(json_object_get(scope, "checks")));
+    put_list(out, json_object_get(scope, "checks"), 30);
+    fputs(")\n  resources: ", out);
+    json_object_foreach((json_t *)res, key, v)
+    {
+        fprintf(out, "%s%s %lld", first ? "" : ", ", key, (long long)json_integer_value(v));
+        first = 0;
+    }
+    if (json_is_string(json_object_get(scope, "as_of"))) {
+        fputs("\n  as of:     ", out);
+        put_clean(out, json_string_value(json_object_get(scope, "as_of")));
+    }
+    fputs("\n\n", out);
+}
+
+static int table_shows(const struct ctl_report *r, const struct ctl_finding *f)
+{
+    return r->table_mask == 0 || (r->table_mask & (1u << f->status)) != 0;
+}
+
 static void render_table(const struct ctl_report *r, const struct ctl_rule *rules,
                          size_t n_rules, int colour, FILE *out)
 {
@@ -353,6 +482,7 @@ static void render_table(const struct ctl_report *r, const struct ctl_rule *rule
     size_t w_status = strlen("STATUS"), w_sev = strlen("SEVERITY"), w_check = strlen("CHECK");
     size_t w_region = strlen("REGION");
     size_t counts[CTL_STATUS__MAX];
+    size_t shown = 0;
 
     for (size_t i = 0; i < r->n; i++) {
         const struct ctl_finding *f = &r->items[i];
@@ -363,10 +493,15 @@ static void render_table(const struct ctl_report *r, const struct ctl_rule *rule
         l = strlen(where(f, wbuf, sizeof(wbuf)));
         w_region = l > w_region ? l : w_region;
     }
+    table_scope(r, out);
     fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", (int)w_status, "STATUS", (int)w_sev, "SEVERITY",
             (int)w_check, "CHECK", (int)w_region, "REGION", "RESOURCE");
     for (size_t i = 0; i < r->n; i++) {
         const struct ctl_finding *f = &r->items[i];
+        if (!table_shows(r, f)) {
+            continue;
+        }
+        shown++;
         fprintf(out, "%s%-*s%s  %-*s  %-*s  %-*s  ", colour ? status_colour(f->status) : "",
                 (int)w_status, ctl_status_name(f->status), colour ? "\033[0m" : "", (int)w_sev,
                 ctl_severity_name(f->severity), (int)w_check, f->check, (int)w_region,
@@ -375,11 +510,30 @@ static void render_table(const struct ctl_report *r, const struct ctl_rule *rule
         fputs("\n    ", out);
         put_clean(out, f->message);
         fputc('\n', out);
+        /* What to do about it: only where there is something to do. */
+        if (f->status == CTL_STATUS_FAIL || f->status == CTL_STATUS_ERROR) {
+            fputs("    fix: ", out);
+            put_clean(out, f->remediation);
+            fputc('\n', out);
+            if (f->remediation_cli != NULL) {
+                fputs("    $ ", out);
+                put_clean(out, f->remediation_cli);
+                fputc('\n', out);
+            }
+        }
+        if (f->first_seen != NULL) {
+            fputs("    failing since ", out);
+            put_clean(out, f->first_seen);
+            fputc('\n', out);
+        }
     }
     ctl_report_counts(r, counts);
     fprintf(out, "\n%zu findings: %zu PASS, %zu FAIL, %zu ERROR, %zu NOT_APPLICABLE\n", r->n,
             counts[CTL_STATUS_PASS], counts[CTL_STATUS_FAIL], counts[CTL_STATUS_ERROR],
             counts[CTL_STATUS_NOT_APPLICABLE]);
+    if (r->table_mask != 0) {
+        fprintf(out, "(%zu shown by --status)\n", shown);
+    }
     table_kpis(r, rules, n_rules, out);
 }
 
@@ -394,6 +548,19 @@ static json_t *finding_json(const struct ctl_finding *f)
     /* Only multi-account audits have the field, so single-account reports are unchanged. */
     if (j != NULL && f->account != NULL &&
         json_object_set_new(j, "account", json_string(f->account)) != 0) {
+        json_decref(j);
+        return NULL;
+    }
+    if (j != NULL &&
+        json_object_set_new(j, "remediation_cli",
+                            f->remediation_cli != NULL ? json_string(f->remediation_cli)
+                                                       : json_null()) != 0) {
+        json_decref(j);
+        return NULL;
+    }
+    /* Only with --history. */
+    if (j != NULL && f->first_seen != NULL &&
+        json_object_set_new(j, "first_seen", json_string(f->first_seen)) != 0) {
         json_decref(j);
         return NULL;
     }
@@ -467,6 +634,10 @@ static json_t *build_json(const struct ctl_report *r, const struct ctl_rule *rul
     }
     root = json_pack("{s:s, s:o, s:o}", "tool", "mskpkictl " MSKPKI_VERSION, "findings", list,
                      "summary", summary);
+    if (root != NULL && r->extra != NULL && json_object_update(root, r->extra) != 0) {
+        json_decref(root);
+        return NULL;
+    }
     return root;
 fail:
     json_decref(list);
@@ -631,6 +802,18 @@ static json_t *sarif_result(const struct ctl_finding *f, int rule_index)
     if (res != NULL && f->account != NULL &&
         json_object_set_new(json_object_get(res, "properties"), "account",
                             json_string(f->account)) != 0) {
+        json_decref(res);
+        return NULL;
+    }
+    if (res != NULL && f->first_seen != NULL &&
+        json_object_set_new(json_object_get(res, "properties"), "first_seen",
+                            json_string(f->first_seen)) != 0) {
+        json_decref(res);
+        return NULL;
+    }
+    if (res != NULL && f->remediation_cli != NULL &&
+        json_object_set_new(json_object_get(res, "properties"), "remediation_cli",
+                            json_string(f->remediation_cli)) != 0) {
         json_decref(res);
         return NULL;
     }
@@ -799,6 +982,9 @@ static void render_prometheus(const struct ctl_report *r, const struct ctl_rule 
             "run.\n# TYPE mskpki_audit_last_run_timestamp_seconds gauge\n"
             "mskpki_audit_last_run_timestamp_seconds %lld\n",
             (long long)r->when);
+    if (r->prom_extra != NULL) {
+        fputs(r->prom_extra, out);
+    }
 }
 
 static int dump_json(json_t *root, FILE *out, struct mk_err *err)

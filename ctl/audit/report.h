@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "pki/err.h"
 
 enum ctl_status {
@@ -45,7 +47,12 @@ struct ctl_finding {
     char *message;
     char *remediation;
     char *account; /* AWS account id in a multi-account audit, else NULL */
+    char *remediation_cli; /* AWS CLI command with the resource filled in, or NULL */
+    char *first_seen;      /* first FAIL of this finding (--history), ISO 8601, or NULL */
 };
+
+/* The fields of a finding that may be set after it was added (ctl_report_set_field). */
+enum ctl_finding_field { CTL_FIELD_REMEDIATION, CTL_FIELD_REMEDIATION_CLI, CTL_FIELD_FIRST_SEEN };
 
 /* One check's KPI: findings by status, the resources evaluated, and the compliant share. */
 struct ctl_kpi {
@@ -63,6 +70,9 @@ struct ctl_rule {
     enum ctl_severity severity;
     const char *resource_type;
     const char *remediation;
+    /* AWS CLI command template: "{arn}" and "{region}" are filled from the finding; NULL when
+     * no single command fixes it. */
+    const char *remediation_cli;
 };
 
 struct ctl_report;
@@ -99,6 +109,25 @@ int ctl_report_set_account(struct ctl_report *report, const char *account,
  * formats carry no time).  Default: the time the report was created. */
 void ctl_report_set_time(struct ctl_report *report, time_t when);
 time_t ctl_report_time(const struct ctl_report *report);
+
+/* Replaces one field of finding i (value copied; NULL clears the optional ones).  Returns 0, or
+ * -1 with err set (MK_ERR_NOMEM, MK_ERR_INVALID for i out of range or a NULL remediation). */
+int ctl_report_set_field(struct ctl_report *report, size_t i, enum ctl_finding_field field,
+                         const char *value, struct mk_err *err) MK_MUST_CHECK;
+
+/* A top-level member of the json output (the audit's "scope" and "kpis"), stolen even on
+ * failure; the table
+ * prints "scope" (accounts, regions, checks, resources) above the findings. */
+int ctl_report_set_json(struct ctl_report *report, const char *key, json_t *value,
+                        struct mk_err *err) MK_MUST_CHECK;
+
+/* Prometheus text appended after the per-check metrics (complete HELP/TYPE/sample lines). */
+int ctl_report_add_prometheus(struct ctl_report *report, const char *text,
+                              struct mk_err *err) MK_MUST_CHECK;
+
+/* The statuses the table shows (bit 1 << status; 0 = all).  The other formats and the totals
+ * always cover every finding. */
+void ctl_report_set_table_filter(struct ctl_report *report, unsigned status_mask);
 
 /* The KPI of one check id. */
 void ctl_report_kpi(const struct ctl_report *report, const char *check, struct ctl_kpi *kpi);

@@ -17,6 +17,7 @@ import json
 import re
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -93,7 +94,7 @@ def make_handler(fake):
                 call = f"{service} {method} {url.path}"
                 params = {k: v[0] for k, v in parse_qs(url.query).items()}
                 json_type = "application/json"
-            fake.record({"region": region, "call": call, "params": params})
+            fake.record({"region": region, "call": call, "params": params, "t": time.time()})
             if region is None:
                 self._reply(403, {"__type": "MissingAuthenticationTokenException",
                                   "message": "no SigV4 Authorization header"}, json_type=json_type)

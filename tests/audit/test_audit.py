@@ -29,8 +29,9 @@ from mskpki_testlib import moto_argv, stop, wait_port, wait_port_file  # noqa: E
 
 ALL_CHECKS = [
     "firehose.encryption_cmk", "kinesis.encryption_cmk", "kms.key_policy_public",
-    "kms.key_rotation", "kms.key_state", "msk.encryption_at_rest_cmk", "msk.kafka_version",
-    "msk.mtls_required", "msk.tls_in_transit", "pca.certificate_expiry",
+    "kms.key_rotation", "kms.key_state", "msk.acl_default_deny", "msk.encryption_at_rest_cmk",
+    "msk.kafka_version", "msk.kafka_version_eos_soon", "msk.mtls_required", "msk.public_access",
+    "msk.tls_in_transit", "pca.certificate_expiry",
     "pca.revocation_configured", "pca.status", "pca.usage_mode",
 ]
 SEVERITY = {
@@ -38,9 +39,12 @@ SEVERITY = {
     "kms.key_policy_public": "high", "kms.key_rotation": "medium", "kms.key_state": "high",
     "msk.encryption_at_rest_cmk": "high", "msk.kafka_version": "high",
     "msk.mtls_required": "high", "msk.tls_in_transit": "medium",
+    "msk.kafka_version_eos_soon": "medium", "msk.acl_default_deny": "high",
+    "msk.public_access": "high",
     "pca.status": "high", "pca.certificate_expiry": "high", "pca.revocation_configured": "medium",
     "pca.usage_mode": "low", "tags.ownership": "low",
 }
+NEW_MSK = ("msk.kafka_version_eos_soon", "msk.acl_default_deny", "msk.public_access")
 PCA_CHECKS = ("pca.status", "pca.certificate_expiry", "pca.revocation_configured",
               "pca.usage_mode")
 
@@ -346,7 +350,9 @@ def moto_expected(seed):
         e[(check, region, res)] = (status, needle)
 
     add("msk.encryption_at_rest_cmk", c["good"], "PASS", k["good"])
-    add("msk.kafka_version", c["good"], "PASS", "3.5.1")
+    # 3.5.1 and 2.8.2.tiered are past their end of support (2025-10-23, 2025-01-14): FAIL on
+    # any run date from now on; moto has no ListKafkaVersions (the message says so on PASS).
+    add("msk.kafka_version", c["good"], "FAIL", "past its end of support on 2025-10-23")
     add("msk.mtls_required", c["good"], "PASS", "arn:aws:acm-pca")
     add("msk.tls_in_transit", c["good"], "PASS")
     add("msk.encryption_at_rest_cmk", c["bad"], "FAIL", "dataVolumeKMSKeyId")
@@ -354,11 +360,18 @@ def moto_expected(seed):
     add("msk.mtls_required", c["bad"], "FAIL", "not enabled")
     add("msk.tls_in_transit", c["bad"], "FAIL", "TLS_PLAINTEXT")
     add("msk.encryption_at_rest_cmk", c["tiered"], "PASS", k["disabled"])
-    add("msk.kafka_version", c["tiered"], "PASS", "2.8.2.tiered")
+    add("msk.kafka_version", c["tiered"], "FAIL", "2.8.2.tiered (line 2.8) is past its end")
+    for name in ("good", "bad", "tiered"):
+        add("msk.kafka_version_eos_soon", c[name], "NOT_APPLICABLE", "already past")
+        add("msk.public_access", c[name], "PASS")
+    # moto clusters have no configuration: TLS client authentication on MSK's defaults.
+    add("msk.acl_default_deny", c["good"], "FAIL", "default configuration")
+    add("msk.acl_default_deny", c["tiered"], "FAIL", "default configuration")
+    add("msk.acl_default_deny", c["bad"], "NOT_APPLICABLE", "no TLS or SASL/SCRAM")
     add("msk.mtls_required", c["tiered"], "FAIL", "unauthenticated access is enabled")
     add("msk.tls_in_transit", c["tiered"], "PASS")
     for check in ("msk.encryption_at_rest_cmk", "msk.kafka_version", "msk.mtls_required",
-                  "msk.tls_in_transit"):
+                  "msk.tls_in_transit") + NEW_MSK:
         add(check, c["serverless"], "NOT_APPLICABLE", "serverless")
     add("kinesis.encryption_cmk", s["s-plain"], "FAIL", "NONE")
     add("kinesis.encryption_cmk", s["s-awsalias"], "FAIL", "alias/aws/kinesis")
@@ -448,8 +461,9 @@ def moto_suite(ctx):
         ctx.check("moto: --checks limits the findings", checks_filter)
 
         def min_version():
+            # --as-of a date when 2.8 and 3.5 were still supported: only the floor decides.
             p = ctx.run(*regions, "--format", "json", "--checks", "msk.kafka_version",
-                        "--min-kafka-version", "3.5.1")
+                        "--min-kafka-version", "3.5.1", "--as-of", "2025-01-01")
             _, got = findings(p.stdout)
             c = seed["clusters"]
             expect(got[("msk.kafka_version", "us-east-1", c["tiered"])]["status"] == "FAIL",
@@ -589,7 +603,7 @@ def governance_moto_tests(ctx, seed):
     def accounts():
         own = "arn:aws:iam::123456789012:role/mskpki-audit"
         p = ctx.run("--region", us, "--format", "json", "--checks", "msk.kafka_version",
-                    "--role-arn", own, "--role-arn", seed_other_role())
+                    "--role-arn", own, "--role-arn", seed_other_role(), "--as-of", "2026-01-01")
         expect(p.returncode == 1, f"exit {p.returncode}: {p.stderr}")
         doc = json.loads(p.stdout)
         assert_schema(doc)
@@ -625,15 +639,21 @@ def fake_expected(keys):
         e[(check, region, res)] = (status, needle)
 
     add("msk.encryption_at_rest_cmk", aws_c, "FAIL", "AWS-managed")
-    add("msk.kafka_version", aws_c, "PASS")
+    add("msk.kafka_version", aws_c, "FAIL", "past its end of support on 2026-06-01")
     add("msk.mtls_required", aws_c, "PASS", keys["ca"])
     add("msk.tls_in_transit", aws_c, "PASS")
     add("msk.encryption_at_rest_cmk", den_c, "ERROR", "AccessDeniedException")
-    add("msk.kafka_version", den_c, "PASS", "2.8.2.tiered")
+    add("msk.kafka_version", den_c, "FAIL", "2025-01-14: AWS may upgrade the cluster at any time without notice; upgrade to 3.9.x; ListKafkaVersions reports it as DEPRECATED")
+    for res in (aws_c, den_c):
+        add("msk.kafka_version_eos_soon", res, "NOT_APPLICABLE", "already past")
+    add("msk.acl_default_deny", aws_c, "PASS", "revision 3 sets allow.everyone.if.no.acl.found=false")
+    add("msk.acl_default_deny", den_c, "ERROR", "kafka:DescribeConfigurationRevision")
+    add("msk.public_access", aws_c, "FAIL", "authentication left on: TLS")
+    add("msk.public_access", den_c, "PASS")
     add("msk.mtls_required", den_c, "FAIL", "unauthenticated access is enabled")
     add("msk.tls_in_transit", den_c, "FAIL", "TLS_PLAINTEXT")
     for check in ("msk.encryption_at_rest_cmk", "msk.kafka_version", "msk.mtls_required",
-                  "msk.tls_in_transit"):
+                  "msk.tls_in_transit") + NEW_MSK:
         add(check, sl_c, "NOT_APPLICABLE", "serverless")
         add(check, "*", "ERROR", "ForbiddenException", region=eu)
     for check in ("kms.key_rotation", "kms.key_state", "kms.key_policy_public"):
@@ -683,15 +703,19 @@ def iam_policy_covers_calls(ctx):
         with open(os.path.join(root, "ctl", "audit", "aws.c"), encoding="utf-8") as f:
             src = f.read()
         prefixes = {"TrentService": "kms", "Kinesis_20131202": "kinesis",
-                    "Firehose_20150804": "firehose", "ACMPrivateCA": "acm-pca"}
+                    "Firehose_20150804": "firehose", "ACMPrivateCA": "acm-pca",
+                    "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101": "cloudtrail"}
         needed = {f"{prefixes[m.group(1)]}:{m.group(2)}"
-                  for m in re.finditer(r'"(TrentService|Kinesis_20131202|Firehose_20150804|'
-                                       r'ACMPrivateCA)\.([A-Za-z]+)"', src)}
-        rest = {"/api/v2/clusters": "kafka:ListClustersV2", "/v1/tags/": "kafka:ListTagsForResource"}
+                  for m in re.finditer(r'"(%s)\.([A-Za-z]+)"' % "|".join(map(re.escape, prefixes)),
+                                       src)}
+        expect("cloudtrail:LookupEvents" in needed, f"LookupEvents not found: {sorted(needed)}")
+        rest = {"/api/v2/clusters": "kafka:ListClustersV2", "/v1/tags/": "kafka:ListTagsForResource",
+                "/v1/kafka-versions": "kafka:ListKafkaVersions",
+                "/v1/configurations/": "kafka:DescribeConfigurationRevision"}
         needed |= {action for path, action in rest.items() if f'"{path}' in src}
         if "role_arn" in src:
             needed.add("sts:AssumeRole")
-        expect(len(needed) >= 14, f"call scan found too little: {sorted(needed)}")
+        expect(len(needed) >= 17, f"call scan found too little: {sorted(needed)}")
         with open(os.path.join(root, "packaging", "iam", "audit-policy.json"),
                   encoding="utf-8") as f:
             policy = json.load(f)
@@ -755,16 +779,223 @@ def fake_suite(ctx):
             expect(rot.count(keys["throttled"]) > 1, f"throttling was not retried: {rot}")
         ctx.check("fake: pagination tokens followed, no unrecorded calls", pagination)
 
+        def kafka_versions_paged():
+            reqs = read_log(log_path)
+            kv = [r["params"] for r in reqs if r["call"] == "kafka GET /v1/kafka-versions"]
+            expect(len(kv) == 2 and kv[1].get("nextToken") == "kv-page-2",
+                   f"ListKafkaVersions pages: {kv}")
+            cfg = [r for r in reqs if r["call"].startswith("kafka GET /v1/configurations/")]
+            expect(len(cfg) == 2, f"DescribeConfigurationRevision calls: {cfg}")
+        ctx.check("fake: ListKafkaVersions paged, one DescribeConfigurationRevision per cluster",
+                  kafka_versions_paged)
+
+        def as_of():
+            acct, us = "111122223333", "us-east-1"
+            aws_c = (f"arn:aws:kafka:{us}:{acct}:cluster/fk-aws-managed/"
+                     "11111111-aaaa-4bbb-8ccc-000000000001-1")
+            den_c = (f"arn:aws:kafka:{us}:{acct}:cluster/fk-denied-key/"
+                     "22222222-aaaa-4bbb-8ccc-000000000002-1")
+            args = ["--region", us, "--format", "json", "--checks",
+                    "msk.kafka_version,msk.kafka_version_eos_soon"]
+            p = ctx.run(*args, "--as-of", "2026-04-01")
+            _, got = findings(p.stdout)
+            st = {k: (v["status"], v["message"]) for k, v in got.items()}
+            expect(st[("msk.kafka_version", us, aws_c)][0] == "PASS", f"3.6.0 in April: {st}")
+            soon = st[("msk.kafka_version_eos_soon", us, aws_c)]
+            expect(soon[0] == "FAIL" and "2026-06-01, in 61 days" in soon[1], f"soon: {soon}")
+            expect(st[("msk.kafka_version", us, den_c)][0] == "FAIL", "2.8 ended in 2025")
+            # The same date gives the same report whenever it runs; --eos-warning-days moves it.
+            again = ctx.run(*args, "--as-of", "2026-04-01")
+            expect(again.stdout == p.stdout, "--as-of report is not reproducible")
+            p = ctx.run(*args, "--as-of", "2026-04-01", "--eos-warning-days", "30")
+            _, got = findings(p.stdout)
+            expect(got[("msk.kafka_version_eos_soon", us, aws_c)]["status"] == "PASS",
+                   "--eos-warning-days 30")
+            p = ctx.run(*args, "--as-of", "2026-02-30")
+            expect(p.returncode == 2 and "--as-of" in p.stderr, f"bad date: {p.stderr}")
+        ctx.check("fake: --as-of judges version support at another date", as_of)
+
+        def usability():
+            acct, us = "111122223333", "us-east-1"
+            aws_c = (f"arn:aws:kafka:{us}:{acct}:cluster/fk-aws-managed/"
+                     "11111111-aaaa-4bbb-8ccc-000000000001-1")
+            den_c = (f"arn:aws:kafka:{us}:{acct}:cluster/fk-denied-key/"
+                     "22222222-aaaa-4bbb-8ccc-000000000002-1")
+            p = ctx.run(*regions, "--format", "json")
+            doc, got = findings(p.stdout)
+            sc = doc["scope"]
+            expect(sc["accounts"] == [acct], f"scope accounts {sc}")
+            expect(sorted(sc["regions"]) == ["eu-west-1", "us-east-1"], f"scope regions {sc}")
+            expect(len(sc["checks"]) == len(ALL_CHECKS), f"scope checks {sc}")
+            expect(sc["resources"]["msk_clusters"] == 3 and sc["resources"]["kinesis_streams"] == 3
+                   and sc["resources"]["firehose_streams"] == 3
+                   and sc["resources"]["private_cas"] == 2, f"scope resources {sc}")
+            pub = got[("msk.public_access", us, aws_c)]
+            expect(pub["remediation_cli"] == (
+                f"aws kafka update-connectivity --region {us} --cluster-arn {aws_c} "
+                "--current-version <CURRENT_VERSION> --connectivity-info "
+                "'PublicAccess={Type=DISABLED}'"), f"remediation_cli {pub['remediation_cli']}")
+            expect(got[("msk.public_access", us, den_c)]["remediation_cli"] is None,
+                   "a PASS has no command")
+            err = got[("msk.acl_default_deny", us, den_c)]
+            expect("Allow kafka:DescribeConfigurationRevision" in err["remediation"]
+                   and "server.properties" not in err["remediation"],
+                   f"ERROR remediation: {err['remediation']}")
+            lst = got[("msk.kafka_version", "eu-west-1", "*")]
+            expect("kafka:ListClustersV2" in lst["remediation"], lst["remediation"])
+            # The table: scope first, then only FAIL and ERROR with their fixes.
+            t = ctx.run(*regions, "--status", "FAIL,ERROR").stdout
+            expect(t.startswith("Scope\n") and t.index("regions:") < t.index("STATUS  "),
+                   f"scope not first:\n{t[:400]}")
+            rows = [ln for ln in t.splitlines() if re.match(r"^(PASS|FAIL|ERROR|NOT_APPLICABLE) ", ln)]
+            expect(rows and all(r.split()[0] in ("FAIL", "ERROR") for r in rows),
+                   f"--status rows: {rows[:5]}")
+            expect(len(rows) == sum(1 for f in doc["findings"] if f["status"] in ("FAIL", "ERROR")),
+                   "every FAIL and ERROR shown")
+            expect(f"$ aws kafka update-connectivity --region {us} --cluster-arn {aws_c}" in t,
+                   "the table shows the command")
+            expect("fix: Permission: DescribeConfigurationRevision was denied" in t, "ERROR fix")
+            p = ctx.run(*regions, "--status", "FAILED")
+            expect(p.returncode == 2 and "--status" in p.stderr, f"bad status: {p.stderr}")
+        ctx.check("fake: scope, --status, remediation commands and ERROR fixes", usability)
+
+        def progress():
+            import pty
+            for quiet in (False, True):
+                master, slave = pty.openpty()
+                cmd = [ctx.binary, "audit", "--endpoint-url", ctx.endpoint, "--region",
+                       "us-east-1", "--format", "json"] + (["--quiet"] if quiet else [])
+                p = subprocess.run(cmd, env=ctx.env(), stdout=subprocess.PIPE, stderr=slave,
+                                   text=True, timeout=120)
+                os.close(slave)
+                chunks = []
+                while True:
+                    try:
+                        data = os.read(master, 65536)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    chunks.append(data)
+                os.close(master)
+                err = b"".join(chunks).decode(errors="replace")
+                json.loads(p.stdout)  # progress never mixes into the report
+                if quiet:
+                    expect("mskpkictl audit:" not in err, f"--quiet wrote progress {err!r}")
+                else:
+                    expect("msk 3/3" in err and "kinesis 3/3" in err and "firehose 3/3" in err,
+                           f"progress: {err!r}")
+            # Not a terminal (a pipe): silent without --quiet.
+            p = ctx.run("--region", "us-east-1", "--format", "json")
+            expect("mskpkictl audit: msk" not in p.stderr, f"progress on a pipe: {p.stderr!r}")
+        ctx.check("fake: progress on a terminal's stderr, silent with --quiet or a pipe", progress)
+
+        def history():
+            db = os.path.join(ctx.tmp, "history.db")
+            us = "us-east-1"
+            aws_c = ("arn:aws:kafka:us-east-1:111122223333:cluster/fk-aws-managed/"
+                     "11111111-aaaa-4bbb-8ccc-000000000001-1")
+            p1 = ctx.run(*regions, "--format", "json", "--history", db)
+            d1, g1 = findings(p1.stdout)
+            assert_schema(d1)
+            pub = g1[("msk.public_access", us, aws_c)]
+            expect(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", pub["first_seen"] or ""),
+                   f"first_seen {pub.get('first_seen')}")
+            expect(all(("first_seen" in f) == (f["status"] == "FAIL") for f in d1["findings"]),
+                   "first_seen on every FAIL only")
+            time.sleep(1.1)
+            # Two audits at once on the same file: both finish, neither sees "locked".
+            procs = [subprocess.Popen([ctx.binary, "audit", "--endpoint-url", ctx.endpoint,
+                                       *regions, "--format", fmt, "--history", db],
+                                      env=ctx.env(), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+                     for fmt in ("sarif", "prometheus")]
+            outs = [pr.communicate(timeout=120) for pr in procs]
+            for pr, (out, err) in zip(procs, outs):
+                expect(pr.returncode == 1 and "locked" not in err, f"overlap: {pr.returncode} {err}")
+            sarif = json.loads(outs[0][0])
+            props = [r["properties"] for r in sarif["runs"][0]["results"]
+                     if r["properties"]["status"] == "FAIL"]
+            expect(props and all(pp["first_seen"] == g1[(r["ruleId"], r["properties"]["region"],
+                                                        r["locations"][0]["logicalLocations"][0]
+                                                        ["fullyQualifiedName"])]["first_seen"]
+                                 for pp, r in zip(props, [r for r in sarif["runs"][0]["results"]
+                                                          if r["properties"]["status"] == "FAIL"])),
+                   "SARIF first_seen is the first run's")
+            prom = outs[1][0]
+            lint = subprocess.run(["promtool", "check", "metrics"], input=prom,
+                                  capture_output=True, text=True)
+            expect(lint.returncode == 0, f"promtool: {lint.stdout} {lint.stderr}")
+            m = re.search(r'^mskpki_audit_open_fail\{check="msk.public_access"\} (\d+)$', prom, re.M)
+            expect(m and m.group(1) == "1", "open FAIL count of msk.public_access")
+            age = re.search(r'^mskpki_audit_oldest_open_fail_age_seconds\{check="msk.public_access"\}'
+                            r' (\d+)$', prom, re.M)
+            expect(age and int(age.group(1)) >= 1, "the oldest open FAIL has aged")
+            expect('mskpki_audit_mttr_seconds{check="msk.public_access"} NaN' in prom, "no MTTR yet")
+            # The sqlite3 CLI reads it: three runs, one open public_access episode.
+            cli = subprocess.run(["sqlite3", db, "SELECT COUNT(*) FROM runs; SELECT COUNT(*) FROM "
+                                  "episodes WHERE check_id = 'msk.public_access' AND resolved IS "
+                                  "NULL;"], capture_output=True, text=True)
+            expect(cli.stdout.split() == ["3", "1"], f"sqlite3: {cli.stdout} {cli.stderr}")
+            expect(oct(os.stat(db).st_mode & 0o777) == "0o600", "history file is owner-only")
+            p = ctx.run(*regions, "--history", "/nonexistent-dir/h.db")
+            expect(p.returncode == 3 and "/nonexistent-dir/h.db" in p.stderr, p.stderr)
+        ctx.check("fake: --history: first_seen, overlapping runs, prometheus KPIs, sqlite3", history)
+
+        def kpis():
+            open(log_path, "w").close()
+            p = ctx.run(*regions, "--format", "json", "--as-of", "2026-01-01")
+            doc = json.loads(p.stdout)
+            assert_schema(doc)
+            den = {k["key"]: k for k in doc["kpis"]["kms_access_denied"]}
+            cmk = den[keys["cmk"]]
+            expect(cmk["access_denied"] == 3 and cmk["events"] == 4 and cmk["lookback_days"] == 7
+                   and not cmk["truncated"] and cmk["account"] == "111122223333", f"cmk: {cmk}")
+            expect(cmk["principals"] == {
+                "arn:aws:sts::111122223333:assumed-role/app-producer/i-0abc": 2,
+                "arn:aws:sts::444455556666:assumed-role/partner/s1": 1}, f"principals: {cmk}")
+            thr = den[keys["throttled"]]
+            expect(thr["access_denied"] is None and "AccessDeniedException" in thr["error"], thr)
+            expect(set(den) == {keys["cmk"], keys["throttled"]}, f"keys: {sorted(den)}")
+            old = doc["kpis"]["oldest_kafka_version"]
+            expect(old == [{"account": "111122223333", "region": "us-east-1",
+                            "version": "2.8.2.tiered", "end_of_support": "2025-01-14",
+                            "days_until_eos": -352}], f"oldest: {old}")
+            # LookupEvents by key ARN over the window, paced to 2 per second in a region.
+            reqs = [r for r in read_log(log_path) if r["call"].endswith(".LookupEvents")]
+            expect(len(reqs) == 3, f"LookupEvents calls: {reqs}")
+            p0 = reqs[0]["params"]
+            expect(p0["EndTime"] - p0["StartTime"] == 7 * 86400, f"window: {p0}")
+            ts = sorted(r["t"] for r in reqs)
+            expect(all(b - a >= 0.45 for a, b in zip(ts, ts[1:])), f"not paced: {ts}")
+            p = ctx.run(*regions, "--format", "prometheus", "--lookback-days", "30")
+            lint = subprocess.run(["promtool", "check", "metrics"], input=p.stdout,
+                                  capture_output=True, text=True)
+            expect(lint.returncode == 0, f"promtool: {lint.stdout} {lint.stderr}")
+            expect(f'mskpki_audit_kms_access_denied_events{{account="111122223333",'
+                   f'region="us-east-1",key="{keys["cmk"]}"}} 3' in p.stdout, "denied metric")
+            expect('mskpki_audit_oldest_kafka_version_eos_seconds{account="111122223333",'
+                   'region="us-east-1",version="2.8.2.tiered"} -' in p.stdout, "oldest metric")
+            open(log_path, "w").close()
+            ctx.run(*regions, "--format", "json", "--lookback-days", "0")
+            expect(not [r for r in read_log(log_path) if r["call"].endswith(".LookupEvents")],
+                   "--lookback-days 0 still looked up")
+            p = ctx.run(*regions, "--lookback-days", "91")
+            expect(p.returncode == 2 and "--lookback-days" in p.stderr, p.stderr)
+        ctx.check("fake: KPIs: CloudTrail AccessDenied per key, oldest Kafka version", kpis)
+
         common_output_tests(ctx, regions, "fake")
 
         def selected_only():
             open(log_path, "w").close()
             p = ctx.run(*regions, "--format", "json", "--checks", "msk.kafka_version")
             calls = {r["call"] for r in read_log(log_path)}
-            expect(calls == {"kafka GET /api/v2/clusters"}, f"calls for one MSK check: {calls}")
+            # ListKafkaVersions only where a cluster was listed (us-east-1): DEPRECATED status.
+            expect(calls == {"kafka GET /api/v2/clusters", "kafka GET /v1/kafka-versions"},
+                   f"calls for one MSK check: {calls}")
             doc = json.loads(p.stdout)
             expect(p.returncode == 1, "the eu-west-1 ERROR still fails the run")
-            expect({f["status"] for f in doc["findings"]} == {"PASS", "NOT_APPLICABLE", "ERROR"},
+            expect({f["status"] for f in doc["findings"]} == {"FAIL", "NOT_APPLICABLE", "ERROR"},
                    "statuses for msk.kafka_version")
         ctx.check("fake: only the calls the selected checks need", selected_only)
 
@@ -772,7 +1003,7 @@ def fake_suite(ctx):
             p = ctx.run("--region", "eu-west-1", "--format", "json", "--fail-on", "high")
             expect(p.returncode == 1, f"ERROR must fail the run whatever --fail-on: {p.returncode}")
             doc = json.loads(p.stdout)
-            expect(doc["summary"]["PASS"] == 0 and doc["summary"]["ERROR"] == 11,
+            expect(doc["summary"]["PASS"] == 0 and doc["summary"]["ERROR"] == 14,
                    f"denied listing: {doc['summary']}")
         ctx.check("fake: a denied listing is ERROR with the code, exit 1", error_never_pass)
 
@@ -780,7 +1011,7 @@ def fake_suite(ctx):
             open(log_path, "w").close()
             p = ctx.run("--region", "us-east-1", "--format", "json", "--checks",
                         "msk.kafka_version", "--role-arn", keys["role_ok"], "--role-arn",
-                        keys["role_denied"])
+                        keys["role_denied"], "--as-of", "2026-01-01")
             expect(p.returncode == 1, f"exit {p.returncode}, want 1: {p.stderr}")
             doc = json.loads(p.stdout)
             assert_schema(doc)
@@ -791,7 +1022,8 @@ def fake_suite(ctx):
                 by_acct.setdefault(f["account"], []).append(f)
             expect(sorted(by_acct) == ["111122223333", "999988887777"], f"accounts {by_acct}")
             ok = by_acct["111122223333"]
-            expect(sorted(f["status"] for f in ok) == ["NOT_APPLICABLE", "PASS", "PASS"],
+            # 3.6.0 is supported on 2026-01-01; 2.8.2.tiered is not (and DEPRECATED).
+            expect(sorted(f["status"] for f in ok) == ["FAIL", "NOT_APPLICABLE", "PASS"],
                    f"reachable account: {ok}")
             bad = by_acct["999988887777"]
             expect(len(bad) == 1 and bad[0]["status"] == "ERROR", f"unreachable account: {bad}")

@@ -53,6 +53,10 @@ grep -q '^ExecStart=-/usr/bin/mskpkictl audit .*--format json ' "$audit_unit" ||
 grep -q '^ExecStart=/usr/bin/mskpkictl audit .*--format prometheus --output ${MSKPKI_AUDIT_TEXTFILE}' \
     "$audit_unit" || fail "audit prometheus step"
 grep -q '^d /var/lib/mskpki/textfile ' "$src/packaging/tmpfiles.conf" || fail "tmpfiles textfile"
+# Both audit runs keep their history in the state directory (issue 18).
+grep -q '^MSKPKI_AUDIT_HISTORY=/var/lib/mskpki/' "$tmp/default-audit" || fail "audit history path"
+[ "$(grep -c '^ExecStart=.*--history ${MSKPKI_AUDIT_HISTORY} ' "$audit_unit")" = 2 ] ||
+    fail "audit runs without --history"
 
 sed -i 's/^OnUnitActiveSec=.*/OnUnitActiveSec=bogus/' "$tmp/mskpki-probe.timer"
 if verify "$tmp/mskpki-probe.timer"; then

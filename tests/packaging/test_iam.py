@@ -7,7 +7,8 @@ IssueCertificate: the key is in no other request's context, and ArnEquals on an 
 false, so GetCertificate & co. in such a statement would be denied and the agent could never
 fetch what it issued.  The template in the condition must be the one the agent sends by default.
 
-audit-policy.json must be read-only (List/Describe/Get, plus sts:AssumeRole for member accounts)
+audit-policy.json must be read-only (List/Describe/Get, cloudtrail:LookupEvents, plus
+sts:AssumeRole for member accounts)
 and cover every AWS operation mskpkictl audit and probe call.
 """
 import json
@@ -72,16 +73,19 @@ check(granted == called, "agent policy grants %s, the backend calls %s" %
 
 # ---- audit and probe ------------------------------------------------------------------------
 PREFIX = {"Kinesis_20131202": "kinesis", "Firehose_20150804": "firehose", "TrentService": "kms",
-          "ACMPrivateCA": "acm-pca"}
+          "ACMPrivateCA": "acm-pca",
+          "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101": "cloudtrail"}
 # MSK is REST: the path each call uses, and the IAM action it needs.
 KAFKA_PATHS = {"/api/v2/clusters": "kafka:ListClustersV2", "/v1/tags/%s": "kafka:ListTagsForResource",
-               "/v1/clusters/%s/bootstrap-brokers": "kafka:GetBootstrapBrokers"}
+               "/v1/clusters/%s/bootstrap-brokers": "kafka:GetBootstrapBrokers",
+               "/v1/kafka-versions": "kafka:ListKafkaVersions",
+               "/v1/configurations/%s/revisions/%lld": "kafka:DescribeConfigurationRevision"}
 needed = set()
 for rel in ("ctl/audit/aws.c", "ctl/audit/pca.c", "ctl/probe/probe.c"):
     if not os.path.exists(os.path.join(SRC, rel)):
         continue
     text = read(rel)
-    for svc, op in re.findall(r'"(%s)\.(\w+)"' % "|".join(PREFIX), text):
+    for svc, op in re.findall(r'"(%s)\.(\w+)"' % "|".join(map(re.escape, PREFIX)), text):
         needed.add("%s:%s" % (PREFIX[svc], op))
     for path in re.findall(r'"(/(?:api|v\d)/[^"]*)"', text):
         check(path in KAFKA_PATHS, "%s calls MSK %s: add its IAM action to this test" % (rel, path))
@@ -94,7 +98,9 @@ for st, actions, resources in statements("packaging/iam/audit-policy.json"):
     granted |= set(actions)
     for a in actions:
         verb = a.split(":", 1)[1]
-        check(re.match(r"(List|Describe|Get)", verb) or a == "sts:AssumeRole",
+        # cloudtrail:LookupEvents reads the event history (the KMS AccessDenied KPI).
+        check(re.match(r"(List|Describe|Get)", verb) or a in ("sts:AssumeRole",
+                                                                "cloudtrail:LookupEvents"),
               "audit policy %s: %s is not read-only" % (st.get("Sid"), a))
 check(needed <= granted, "audit policy lacks %s" % sorted(needed - granted))
 
