@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -41,6 +40,7 @@
 #include "agent/keyproc.h"
 #include "agent/netproc.h"
 #include "agent/notify.h"
+#include "agent/signals.h"
 #include "conf/conf.h"
 #include "conf/paths.h"
 #include "issue/issue.h"
@@ -133,35 +133,6 @@ out:
 static void apply_log(const struct conf *cfg)
 {
     mk_log_setup(cfg->log_level, cfg->log_target, "mskpki-agent");
-}
-
-/* HUP TERM INT USR1 and CHLD through a signalfd; the children inherit the blocked mask and
- * open their own (netproc) or ignore them (keyproc ends on EOF). */
-static int signals_open(struct mk_err *err)
-{
-    sigset_t set;
-    int fd;
-
-    signal(SIGPIPE, SIG_IGN); /* a dead peer is EPIPE, not death */
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGCHLD);
-#ifdef MK_TESTING
-    /* Test builds: SIGUSR2 stands in for the timerfd's ECANCELED; the network process has it. */
-    sigaddset(&set, SIGUSR2);
-#endif
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
-        mk_err_errno(err, MK_ERR_IO, "agent: sigprocmask");
-        return -1;
-    }
-    fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0) {
-        mk_err_errno(err, MK_ERR_IO, "agent: signalfd");
-    }
-    return fd;
 }
 
 /* A child never outlives the supervisor: a killed agent (SIGKILL, OOM) must not go on writing
@@ -425,10 +396,10 @@ static void reap(struct sup *s)
 
 static void handle_signals(struct sup *s)
 {
-    struct signalfd_siginfo si;
+    struct mk_err err;
+    int signo;
 
-    while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        int signo = (int)si.ssi_signo;
+    while (agent_signals_read(s->sigfd, &signo, &err) == 1) {
         switch (signo) {
         case SIGCHLD:
             reap(s);
@@ -639,7 +610,9 @@ int main(int argc, char **argv)
     }
     s.once = once || renew != NULL;
     s.renew = renew;
-    s.sigfd = signals_open(&err);
+    /* HUP TERM INT USR1 and CHLD through a signalfd; the children inherit the blocked mask and
+     * open their own (netproc) or ignore them (keyproc ends on EOF). */
+    s.sigfd = agent_signals_open(SIGCHLD, &err);
     if (s.sigfd < 0) {
         mk_log_err("agent.start_failed", &err);
         goto out;

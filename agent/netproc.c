@@ -708,7 +708,7 @@ int agent_netproc_main(const struct agent_netproc_args *args)
         goto out;
     }
     /* Signals are blocked before microhttpd starts its thread, which inherits the mask. */
-    a.sigfd = agent_signals_open(&err);
+    a.sigfd = agent_signals_open(0, &err);
     if (a.sigfd < 0) {
         mk_log_err("agent.start_failed", &err);
         goto out;

@@ -20,14 +20,18 @@ static void agent_sigset(sigset_t *set)
 #endif
 }
 
-int agent_signals_open(struct mk_err *err)
+int agent_signals_open(int also, struct mk_err *err)
 {
     sigset_t set;
     int fd = -1;
 
-    /* A client that hangs up on the metrics server must not kill the agent. */
+    /* A client that hangs up on the metrics server, or a dead peer, must not kill the agent:
+     * it is EPIPE. */
     signal(SIGPIPE, SIG_IGN);
     agent_sigset(&set);
+    if (also != 0) {
+        sigaddset(&set, also);
+    }
     /* Blocked before any thread starts, so the microhttpd thread inherits the mask and the
      * signals always land in the signalfd. */
     errno = pthread_sigmask(SIG_BLOCK, &set, NULL);

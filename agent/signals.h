@@ -11,9 +11,10 @@
 
 #include "pki/err.h"
 
-/* Blocks the signals above and returns a non-blocking, close-on-exec signalfd, or -1.
- * Caller closes it.  Children restore the mask with agent_signals_child_reset(). */
-int agent_signals_open(struct mk_err *err) MK_MUST_CHECK;
+/* Blocks the signals above, and also (when not 0: the supervisor's SIGCHLD), and returns a
+ * non-blocking, close-on-exec signalfd, or -1.  Caller closes it.  Children restore the mask
+ * with agent_signals_child_reset(). */
+int agent_signals_open(int also, struct mk_err *err) MK_MUST_CHECK;
 
 /* Reads one pending signal: returns 1 and sets *signo, 0 when none is pending, -1 on error. */
 int agent_signals_read(int fd, int *signo, struct mk_err *err) MK_MUST_CHECK;
