@@ -11,7 +11,6 @@
 
 #include "agent/hook.h"
 #include "agent/keyclient.h"
-#include "agent/rotate.h"
 #include "agent/schedule.h"
 #include "issue/issue.h"
 #include "pki/log.h"
@@ -72,6 +71,31 @@ static const char *ctx_ca_kind(const struct agent_ctx *ctx)
         return pki_ca_kind(ctx->ca);
     }
     return ctx->cfg->ca.type == CONF_CA_AWS_PCA ? "aws-pca" : "local";
+}
+
+/* The key holder: the key process over IPC unless a test put another one in ctx. */
+static const struct issue_keys *ctx_keys(struct agent_ctx *ctx)
+{
+    if (ctx->keys.ops == NULL) {
+        agent_keys_holder(&ctx->key_fd, &ctx->keys);
+    }
+    return &ctx->keys;
+}
+
+static time_t ctx_time(const struct agent_ctx *ctx)
+{
+    return ctx->clock != NULL ? ctx->clock(ctx->test_arg) : time(NULL);
+}
+
+static double ctx_random(const struct agent_ctx *ctx)
+{
+    return ctx->random_unit != NULL ? ctx->random_unit(ctx->test_arg) : pki_random_unit();
+}
+
+static int ctx_hook(struct agent_ctx *ctx, const struct agent_hook_spec *hs, struct mk_err *err)
+{
+    return ctx->hook != NULL ? ctx->hook(ctx->test_arg, hs, err)
+                             : agent_hook_request(ctx->sup_fd, hs, err);
 }
 
 void agent_cert_init(struct agent_cert *c, const struct conf_certificate *cc)
@@ -215,7 +239,7 @@ static void revokes_save(const struct agent_ctx *ctx, const struct agent_cert *c
     json_t *o = NULL;
     char *text = NULL;
 
-    if (agent_state_path(path, sizeof(path), ctx->cfg->state_dir, c->name, ".revoke.json") != 0) {
+    if (issue_state_path(path, sizeof(path), ctx->cfg->state_dir, c->name, ".revoke.json") != 0) {
         return;
     }
     if (c->n_revokes == 0) {
@@ -264,7 +288,7 @@ static void revokes_load(struct agent_ctx *ctx, struct agent_cert *c)
     json_t *item;
     size_t i;
 
-    if (agent_state_path(path, sizeof(path), ctx->cfg->state_dir, c->name, ".revoke.json") != 0 ||
+    if (issue_state_path(path, sizeof(path), ctx->cfg->state_dir, c->name, ".revoke.json") != 0 ||
         access(path, F_OK) != 0) {
         return;
     }
@@ -327,7 +351,8 @@ static void restore(struct agent_ctx *ctx, struct agent_cert *c)
 
 /* Adopts a generation as the current one and frees leaf (always): only its facts are kept, and
  * its DER when a replacement will have to revoke it. */
-static int adopt(struct agent_cert *c, X509 *leaf, unsigned long generation, struct mk_err *err)
+static int adopt(const struct agent_ctx *ctx, struct agent_cert *c, X509 *leaf,
+                 unsigned long generation, struct mk_err *err)
 {
     struct pki_cert_info info;
     struct agent_cert_facts f = {0};
@@ -356,7 +381,7 @@ static int adopt(struct agent_cert *c, X509 *leaf, unsigned long generation, str
     der = NULL;
     c->generation = generation;
     c->have_cert = 1;
-    c->jitter_unit = pki_random_unit();
+    c->jitter_unit = ctx_random(ctx);
     rc = 0;
 out:
     facts_clear(&f);
@@ -373,6 +398,7 @@ static void plan_wait(struct agent_cert *c, time_t now)
 
 static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
 {
+    const struct issue_keys *keys;
     unsigned long generation = 0;
     char detail[32];
     X509 *leaf = NULL;
@@ -386,9 +412,10 @@ static void step_start(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     drop_current(c);
     mk_err_clear(&err);
     /* The key process recovers the store and reads the generation; only the leaf comes back. */
-    if (agent_keys_load(ctx->key_fd, c->name, &generation, &leaf, detail, sizeof(detail), &err) ==
+    keys = ctx_keys(ctx);
+    if (keys->ops->load(keys->arg, c->name, &generation, &leaf, detail, sizeof(detail), &err) ==
         0) {
-        if (adopt(c, leaf, generation, &err) != 0) {
+        if (adopt(ctx, c, leaf, generation, &err) != 0) {
             mk_log_err("store.corrupt", &err);
         }
     } else if (strcmp(detail, "read") != 0) {
@@ -448,7 +475,7 @@ static void run_hook(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     hs.name = c->name;
     hs.cert_path = cert_path;
     hs.not_after = c->info.not_after;
-    if (agent_hook_request(ctx->sup_fd, &hs, &err) == 0) {
+    if (ctx_hook(ctx, &hs, &err) == 0) {
         c->hook_failures = 0;
         c->hook_failed = 0;
         mk_log(MK_LOG_INFO, "hook.success", "name=%s", c->name);
@@ -457,7 +484,7 @@ static void run_hook(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     c->hook_failures++;
     c->hook_failed = 1;
     long wait = agent_schedule_backoff(c->hook_failures, ctx->cfg->retry_min_seconds,
-                                       ctx->cfg->retry_max_seconds, pki_random_unit(), 0);
+                                       ctx->cfg->retry_max_seconds, ctx_random(ctx), 0);
     c->hook_due = now + wait;
     quote_msg(err.msg, msg, sizeof(msg));
     mk_log(MK_LOG_ERROR, "hook.failure", "name=%s code=%s failures=%u retry_in=%ld msg=\"%s\"",
@@ -508,7 +535,7 @@ static void run_revokes(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         }
         r->failures++;
         r->at = now + agent_schedule_backoff(r->failures, ctx->cfg->retry_min_seconds,
-                                             ctx->cfg->retry_max_seconds, pki_random_unit(), 0);
+                                             ctx->cfg->retry_max_seconds, ctx_random(ctx), 0);
         quote_msg(err.msg, msg, sizeof(msg));
         mk_log(MK_LOG_ERROR, "revoke.failure",
                "name=%s code=%s failures=%u retry_at=%lld "
@@ -541,7 +568,7 @@ static void rotation_failed(struct agent_ctx *ctx, struct agent_cert *c, time_t 
     set_last_error(c, err->msg);
     wait = agent_schedule_backoff((unsigned)(c->failures > 64 ? 64 : c->failures),
                                   ctx->cfg->retry_min_seconds, ctx->cfg->retry_max_seconds,
-                                  pki_random_unit(), urgent);
+                                  ctx_random(ctx), urgent);
     c->due = now + wait;
     /* Never sleep past the expiry of the certificate still in place: retry as it expires. */
     if (c->have_cert && c->info.not_after > now && c->due > c->info.not_after) {
@@ -557,8 +584,8 @@ static void rotation_failed(struct agent_ctx *ctx, struct agent_cert *c, time_t 
 
 static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
 {
-    struct agent_rotate_in in;
-    struct agent_rotate_out out = {0};
+    struct issue_in in;
+    struct issue_out out = {0};
     struct pki_ca *ca;
     struct mk_err err;
     X509 *replaced = NULL;
@@ -575,9 +602,9 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         in.ca = ca;
         in.cc = c->cc;
         in.state_dir = ctx->cfg->state_dir;
-        in.key_fd = ctx->key_fd;
+        in.keys = ctx_keys(ctx);
         in.now = now;
-        ok = agent_rotate(&in, &out, &err) == 0;
+        ok = issue_run(&in, &out, &err) == 0;
         if (out.issued && ctx->metrics != NULL) {
             agent_metrics_issued(ctx->metrics, c->name);
         }
@@ -586,7 +613,7 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         agent_metrics_rotation(ctx->metrics, c->name, ok, monotonic_seconds() - t0);
     }
     if (!ok) {
-        agent_rotate_out_clear(&out);
+        issue_out_clear(&out);
         rotation_failed(ctx, c, now, &err);
         return;
     }
@@ -599,15 +626,15 @@ static void step_rotate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
         }
     }
     /* adopt() frees out.leaf whatever it returns. */
-    if (adopt(c, out.leaf, out.generation, &err) != 0) {
+    if (adopt(ctx, c, out.leaf, out.generation, &err) != 0) {
         out.leaf = NULL;
-        agent_rotate_out_clear(&out);
+        issue_out_clear(&out);
         X509_free(replaced);
         rotation_failed(ctx, c, now, &err);
         return;
     }
     out.leaf = NULL;
-    agent_rotate_out_clear(&out);
+    issue_out_clear(&out);
     c->failures = 0;
     c->last_success = now;
     c->last_result = AGENT_RESULT_SUCCESS;
@@ -661,8 +688,8 @@ void agent_iterate(struct agent_ctx *ctx, struct agent_cert *c, time_t now)
     }
     /* A rotation takes time (the key process, the CA, fsyncs): what follows is stamped with the
      * time it ended, so that a certificate the CA dated during the rotation counts as ready. */
-    if (c->attempted && time(NULL) > now) {
-        now = time(NULL);
+    if (c->attempted && ctx_time(ctx) > now) {
+        now = ctx_time(ctx);
     }
     if (c->hook_due != 0 && c->hook_due <= now) {
         run_hook(ctx, c, now);

@@ -7,7 +7,7 @@
  *   START    recover the store, load the current generation, restore counters from the state
  *            file; then ROTATE (missing, expired, corrupt, pending issuance, forced) or WAIT.
  *   WAIT     a valid certificate; due at its jittered renewal time -> ROTATE.
- *   ROTATE   one rotation transaction (rotate.h); success -> WAIT (+ hook, + revocation of the
+ *   ROTATE   one issuance transaction (issue.h, keys in the key process); success -> WAIT (+ hook, + revocation of the
  *            replaced certificate after the grace), failure -> BACKOFF.
  *   BACKOFF  due at the retry time (capped exponential backoff with jitter) -> ROTATE.
  *
@@ -22,9 +22,11 @@
 
 #include <openssl/x509.h>
 
+#include "agent/hook.h"
 #include "agent/metrics.h"
 #include "agent/state.h"
 #include "conf/conf.h"
+#include "issue/issue.h"
 #include "pki/ca.h"
 #include "pki/cert.h"
 
@@ -46,8 +48,17 @@ struct agent_ctx {
     struct pki_ca *ca;
     struct agent_metrics *metrics;
     int once; /* --once: START rotates only what is due without jitter, never plans a wait */
-    int key_fd; /* the link to the key process (keyproc.h): keys, outputs, the local CA */
+    int key_fd; /* the link to the key process (keyclient.h): keys, outputs, the local CA */
     int sup_fd; /* the link to the supervisor, which runs hooks */
+    /* The key holder of the transaction: the key process over key_fd when ops is NULL (filled
+     * in at first use). */
+    struct issue_keys keys;
+    /* Test seams (tests/test_agent_iterate.c): NULL means the real thing: time(NULL),
+     * pki_random_unit(), and agent_hook_request() over sup_fd.  test_arg is passed to each. */
+    time_t (*clock)(void *test_arg);
+    double (*random_unit)(void *test_arg);
+    int (*hook)(void *test_arg, const struct agent_hook_spec *hs, struct mk_err *err);
+    void *test_arg;
 };
 
 /* The CA, creating it from cfg when needed.  Borrowed from ctx. */

@@ -85,6 +85,38 @@ void agent_keys_drop(int fd, const char *name)
     agent_ipc_msg_clear(&m);
 }
 
+static int holder_load(void *arg, const char *name, unsigned long *generation, X509 **leaf,
+                       char *detail, size_t detail_size, struct mk_err *err)
+{
+    return agent_keys_load(*(const int *)arg, name, generation, leaf, detail, detail_size, err);
+}
+
+static X509_REQ *holder_csr(void *arg, const char *name, int pending, int *resumed,
+                            struct mk_err *err)
+{
+    return agent_keys_csr(*(const int *)arg, name, pending, resumed, err);
+}
+
+static int holder_store(void *arg, const char *name, X509 *leaf, STACK_OF(X509) * chain,
+                        unsigned long *generation, struct mk_err *err)
+{
+    return agent_keys_store(*(const int *)arg, name, leaf, chain, generation, err);
+}
+
+static void holder_drop(void *arg, const char *name)
+{
+    agent_keys_drop(*(const int *)arg, name);
+}
+
+void agent_keys_holder(const int *fd, struct issue_keys *out)
+{
+    static const struct issue_keys_ops ops = {
+        .load = holder_load, .csr = holder_csr, .store = holder_store, .drop = holder_drop};
+
+    out->ops = &ops;
+    out->arg = (void *)fd;
+}
+
 int agent_keys_reload(int fd, struct mk_err *err)
 {
     struct agent_ipc_msg m = {0};

@@ -10,6 +10,7 @@
 
 #include <openssl/x509.h>
 
+#include "issue/issue.h"
 #include "pki/ca.h"
 #include "pki/err.h"
 
@@ -32,6 +33,10 @@ int agent_keys_store(int fd, const char *name, X509 *leaf, STACK_OF(X509) *chain
 
 /* Removes the pending key and CSR of name and forgets its prepared key (errors are logged). */
 void agent_keys_drop(int fd, const char *name);
+
+/* The key process as the key holder of the issuance transaction (issue.h): load, csr, store
+ * and drop above, over fd, which must outlive out. */
+void agent_keys_holder(const int *fd, struct issue_keys *out);
 
 /* Makes the key process re-read its configuration file. */
 int agent_keys_reload(int fd, struct mk_err *err) MK_MUST_CHECK;

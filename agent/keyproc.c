@@ -17,9 +17,8 @@
 
 #include "agent/ipc.h"
 #include "agent/ipc_pem.h"
-#include "agent/rotate.h"
 #include "agent/sandbox.h"
-#include "agent/state.h"
+#include "issue/issue.h"
 #include "pki/cert.h"
 #include "pki/csr.h"
 #include "pki/format.h"
@@ -42,29 +41,6 @@ struct keyproc {
 };
 
 /* ---- The key process ---- */
-
-/* The pending key lives beside the outputs, where only the key process may look. */
-static int pending_key_path(const struct conf_certificate *cc, char *buf, size_t size)
-{
-    int n = snprintf(buf, size, "%s/.pending-%s", cc->output.directory, cc->output.key);
-    return (n < 0 || (size_t)n >= size) ? -1 : 0;
-}
-
-static void clear_pending_files(const struct conf *cfg, const struct conf_certificate *cc)
-{
-    char kpath[1024];
-    char cpath[1024];
-
-    if (pending_key_path(cc, kpath, sizeof(kpath)) == 0 && unlink(kpath) != 0 && errno != ENOENT) {
-        mk_log(MK_LOG_WARN, "rotation.pending_cleanup", "name=%s path=%s errno=%d", cc->name, kpath,
-               errno);
-    }
-    if (agent_state_path(cpath, sizeof(cpath), cfg->state_dir, cc->name, ".pending.csr") == 0 &&
-        unlink(cpath) != 0 && errno != ENOENT) {
-        mk_log(MK_LOG_WARN, "rotation.pending_cleanup", "name=%s path=%s errno=%d", cc->name, cpath,
-               errno);
-    }
-}
 
 static struct prepared *prep_find(struct keyproc *kp, const char *name)
 {
@@ -106,17 +82,6 @@ static int prep_set(struct keyproc *kp, const char *name, EVP_PKEY *key, struct 
     p[kp->n_prep].key = key;
     kp->n_prep++;
     return 0;
-}
-
-/* The key process's pending files: <directory>/.pending-<key file> (out of the network process's
- * reach) and <state_dir>/<name>.pending.csr. */
-static int pending_paths(const struct conf *cfg, const struct conf_certificate *cc, char *kpath,
-                         char *cpath, size_t size)
-{
-    return pending_key_path(cc, kpath, size) == 0 &&
-                   agent_state_path(cpath, size, cfg->state_dir, cc->name, ".pending.csr") == 0
-               ? 0
-               : -1;
 }
 
 /* The certificate block named by field 0. */
@@ -173,44 +138,12 @@ out:
     return rc;
 }
 
-/* The key for the next CSR: pending, current (reuse_key) or fresh.  *csr is set when resumed. */
-static EVP_PKEY *next_key(struct keyproc *kp, const struct conf_certificate *cc,
-                          const struct issue_spec *spec, int pending, int *resumed,
-                          X509_REQ **csr, struct mk_err *err)
-{
-    struct pki_generation gen = {0};
-    struct mk_err ignored;
-    EVP_PKEY *key = NULL;
-    char kpath[1024];
-    char cpath[1024];
-
-    if (pending && pending_paths(kp->cfg, cc, kpath, cpath, sizeof(kpath)) == 0 &&
-        issue_pending_read(kpath, cpath, &key, csr) == 1) {
-        *resumed = 1;
-        mk_log(MK_LOG_INFO, "rotation.resume", "name=%s", cc->name);
-        return key;
-    }
-    if (cc->reuse_key && pki_store_read(&spec->spec, &gen, &ignored) == 0) {
-        key = gen.key;
-        gen.key = NULL;
-    }
-    pki_generation_clear(&gen);
-    if (key == NULL) {
-        key = pki_key_generate(cc->key_type, err);
-    }
-    return key;
-}
-
 static int op_csr(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
 {
     const struct conf_certificate *cc;
-    struct issue_spec spec = {0};
-    struct pki_csr_spec cspec;
     struct agent_ipc_field f[2];
     EVP_PKEY *key = NULL;
     X509_REQ *csr = NULL;
-    char kpath[1024];
-    char cpath[1024];
     char *pem = NULL;
     size_t len = 0;
     long pending = 0;
@@ -219,23 +152,8 @@ static int op_csr(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_e
 
     MK_GUARD_PTR(cc = req_cert(kp, m, err));
     MK_GUARD(agent_ipc_long(m, 1, &pending, err));
-    /* Secrets and the output directory first: a missing password file or an unusable directory
-     * must fail before the CA is asked (and, on AWS, paid). */
-    MK_GUARD(issue_spec_load(cc, &spec, err));
-    if (pki_store_check_dir(cc->output.directory, err) != 0) {
-        mk_err_prefix(err, "store");
-        goto out;
-    }
-    MK_GUARD_PTR(key = next_key(kp, cc, &spec, pending != 0, &resumed, &csr, err));
-    if (csr == NULL) {
-        issue_csr_spec(cc, &cspec);
-        MK_GUARD_PTR(csr = pki_csr_new(key, &cspec, err));
-        if (pending) {
-            MK_ENSURE(pending_paths(kp->cfg, cc, kpath, cpath, sizeof(kpath)) == 0, err,
-                      MK_ERR_INVALID, "pending: path too long for %s", cc->name);
-            MK_GUARD(issue_pending_write(kpath, cpath, key, csr, err));
-        }
-    }
+    /* The pending key and CSR are kept the way cert issue keeps them (issue.h). */
+    MK_GUARD(issue_keys_prepare(cc, pending != 0, &key, &csr, &resumed, err));
     MK_GUARD_PTR(pem = pki_csr_to_pem(csr, &len, err));
     MK_GUARD(prep_set(kp, cc->name, key, err));
     f[0] = (struct agent_ipc_field){pem, len};
@@ -245,15 +163,13 @@ out:
     free(pem);
     X509_REQ_free(csr);
     EVP_PKEY_free(key);
-    issue_spec_clear(&spec);
     return rc;
 }
 
 static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_err *err)
 {
     const struct conf_certificate *cc;
-    struct issue_spec spec = {0};
-    struct pki_generation gen = {0};
+    unsigned long generation = 0;
     struct prepared *p;
     STACK_OF(X509) *chain = NULL;
     X509 *leaf = NULL;
@@ -266,28 +182,13 @@ static int op_store(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk
     MK_ENSURE(p != NULL, err, MK_ERR_STATE, "store: no key was prepared for %s", cc->name);
     MK_GUARD_PTR(leaf = agent_ipc_cert(m, 1, err));
     MK_GUARD_PTR(chain = agent_ipc_certs(m, 2, err));
-    /* The network process checked this against the CSR; the key is the last word. */
-    if (pki_cert_matches_key(leaf, p->key, err) != 0) {
-        mk_err_prefix(err, "verify");
-        goto out;
-    }
-    MK_GUARD(issue_spec_load(cc, &spec, err));
-    if (pki_store_write(&spec.spec, p->key, leaf, chain, err) != 0) {
-        mk_err_prefix(err, "store");
-        goto out;
-    }
-    clear_pending_files(kp->cfg, cc);
+    /* Checks the leaf against the key, writes the generation, removes the pending files. */
+    MK_GUARD(issue_keys_commit(cc, p->key, leaf, chain, &generation, err));
     prep_drop(kp, cc->name);
-    if (pki_store_read(&spec.spec, &gen, err) != 0) {
-        mk_err_prefix(err, "store: read back");
-        goto out;
-    }
-    snprintf(num, sizeof(num), "%lu", gen.number);
+    snprintf(num, sizeof(num), "%lu", generation);
     f[0] = agent_ipc_s(num);
     rc = reply_ok(kp, f, 1, err);
 out:
-    pki_generation_clear(&gen);
-    issue_spec_clear(&spec);
     X509_free(leaf);
     sk_X509_pop_free(chain, X509_free);
     return rc;
@@ -300,7 +201,7 @@ static int op_drop(struct keyproc *kp, const struct agent_ipc_msg *m, struct mk_
     if (cc == NULL) {
         return -1;
     }
-    clear_pending_files(kp->cfg, cc);
+    issue_pending_drop(cc);
     prep_drop(kp, cc->name);
     return reply_ok(kp, NULL, 0, err);
 }

@@ -39,8 +39,8 @@
 #include "agent/keyproc.h"
 #include "agent/netproc.h"
 #include "agent/notify.h"
-#include "agent/rotate.h"
 #include "conf/conf.h"
+#include "issue/issue.h"
 #include "pki/log.h"
 #include "pki/secret.h"
 

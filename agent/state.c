@@ -1,5 +1,6 @@
 /* state.c: state files as JSON with jansson (see state.h). */
 #include "agent/state.h"
+#include "issue/issue.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,12 +19,6 @@ const char *agent_result_name(enum agent_result r)
         return "none";
     }
     return result_names[r];
-}
-
-int agent_state_path(char *buf, size_t size, const char *dir, const char *name, const char *suffix)
-{
-    int n = snprintf(buf, size, "%s/%s%s", dir, name, suffix);
-    return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
 char *agent_state_to_json(const struct agent_status *st, struct mk_err *err)
@@ -149,7 +144,7 @@ int agent_state_write(const char *dir, const struct agent_status *st, struct mk_
     char *text = NULL;
     int rc = -1;
 
-    MK_ENSURE(agent_state_path(path, sizeof(path), dir, st->name, ".json") == 0, err,
+    MK_ENSURE(issue_state_path(path, sizeof(path), dir, st->name, ".json") == 0, err,
               MK_ERR_INVALID, "state: path too long for %s", st->name);
     MK_GUARD_PTR(text = agent_state_to_json(st, err));
     MK_GUARD(pki_store_write_file(path, text, strlen(text), 0644, (uid_t)-1, (gid_t)-1, err));
@@ -168,7 +163,7 @@ int agent_state_read(const char *dir, const char *name, struct agent_status *out
     FILE *f = NULL;
     int rc = -1;
 
-    MK_ENSURE(agent_state_path(path, sizeof(path), dir, name, ".json") == 0, err, MK_ERR_INVALID,
+    MK_ENSURE(issue_state_path(path, sizeof(path), dir, name, ".json") == 0, err, MK_ERR_INVALID,
               "state: path too long for %s", name);
     f = fopen(path, "re");
     if (f == NULL && errno == ENOENT) {

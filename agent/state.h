@@ -57,10 +57,6 @@ char *agent_state_to_json(const struct agent_status *st, struct mk_err *err) MK_
 int agent_state_from_json(const char *text, size_t len, struct agent_status *out,
                           struct mk_err *err) MK_MUST_CHECK;
 
-/* <dir>/<name>.json into buf (size >= 1).  Returns 0, or -1 when it does not fit. */
-int agent_state_path(char *buf, size_t size, const char *dir, const char *name,
-                     const char *suffix) MK_MUST_CHECK;
-
 /* Writes <dir>/<st->name>.json atomically, 0644. */
 int agent_state_write(const char *dir, const struct agent_status *st,
                       struct mk_err *err) MK_MUST_CHECK;

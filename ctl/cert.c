@@ -140,24 +140,6 @@ out:
 
 /* ---- issue ------------------------------------------------------------------------------- */
 
-/* The key of the generation in place, for reuse_key (NULL when there is none yet). */
-static EVP_PKEY *current_key(const struct conf_certificate *cc)
-{
-    struct issue_spec spec = {0};
-    struct pki_generation gen = {0};
-    struct mk_err err;
-    EVP_PKEY *key = NULL;
-
-    if (cc->reuse_key && issue_spec_load(cc, &spec, &err) == 0 &&
-        pki_store_read(&spec.spec, &gen, &err) == 0) {
-        key = gen.key;
-        gen.key = NULL;
-    }
-    pki_generation_clear(&gen);
-    issue_spec_clear(&spec);
-    return key;
-}
-
 static void print_issued(const struct conf_certificate *cc, const struct issue_out *res)
 {
     struct pki_cert_info info;
@@ -192,6 +174,7 @@ static int cert_issue_main(int argc, char **argv)
     const char *name = NULL;
     struct conf *cfg = NULL;
     struct pki_ca *ca = NULL;
+    struct issue_keys *keys = NULL;
     struct issue_in in;
     struct issue_out res = {0};
     struct mk_err err = {0};
@@ -238,15 +221,18 @@ static int cert_issue_main(int argc, char **argv)
         mk_err_prefix(&err, "ca");
         goto fail;
     }
-    in.ca = ca;
-    in.state_dir = cfg->state_dir;
-    in.current_key = current_key(in.cc);
-    in.now = time(NULL);
-    if (issue_run(&in, &res, &err) != 0) {
-        EVP_PKEY_free(in.current_key);
+    /* The key stays in this process; pending issuances are kept where the agent's key process
+     * keeps them, so either resumes what the other left unfinished. */
+    if ((keys = issue_keys_local_new(cfg, &err)) == NULL) {
         goto fail;
     }
-    EVP_PKEY_free(in.current_key);
+    in.ca = ca;
+    in.state_dir = cfg->state_dir;
+    in.keys = keys;
+    in.now = time(NULL);
+    if (issue_run(&in, &res, &err) != 0) {
+        goto fail;
+    }
     print_issued(in.cc, &res);
     rc = CTL_EXIT_OK;
     goto out;
@@ -256,6 +242,7 @@ fail:
     rc = ctl_cert_exit_for(&err);
 out:
     issue_out_clear(&res);
+    issue_keys_local_free(keys);
     pki_ca_free(ca);
     conf_free(cfg);
     return rc;

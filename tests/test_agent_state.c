@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "agent/state.h"
+#include "issue/issue.h"
 
 static void sample(struct agent_status *st)
 {
@@ -176,9 +177,9 @@ static void test_path(void **state)
     char buf[64];
 
     (void)state;
-    assert_int_equal(agent_state_path(buf, sizeof(buf), "/var/lib/mskpki", "a", ".json"), 0);
+    assert_int_equal(issue_state_path(buf, sizeof(buf), "/var/lib/mskpki", "a", ".json"), 0);
     assert_string_equal(buf, "/var/lib/mskpki/a.json");
-    assert_int_equal(agent_state_path(small, sizeof(small), "/var/lib/mskpki", "a", ".json"), -1);
+    assert_int_equal(issue_state_path(small, sizeof(small), "/var/lib/mskpki", "a", ".json"), -1);
     assert_string_equal(agent_result_name(AGENT_RESULT_NONE), "none");
     assert_string_equal(agent_result_name((enum agent_result)99), "none");
 }

@@ -3,7 +3,8 @@
 (a) Against moto (a root Private CA made by tests/pca/make_ca.py): the daemon issues, the
     certificate verifies for clientAuth against the CA, metrics count AWS requests and issuance.
 (b) Against tests/pca/fake_pca.py, which can keep GetCertificate "in progress": an issuance that
-    does not finish leaves the pending key (0600), CSR and record; the next run resumes it with
+    does not finish leaves the pending key (0600, encrypted PKCS#8 with key_passphrase_file) and
+    CSR beside the outputs and the record in the state directory; the next run resumes it with
     the same key and without a second IssueCertificate (no second certificate paid for)."""
 import json
 import os
@@ -58,6 +59,11 @@ agent.stop()
 
 # ---- (b) fake_pca: a pending issuance is resumed with its key -------------------------------
 env2 = Env(validity="1d", hook=False)
+passfile = os.path.join(env2.tmp, "key.pass")
+with open(passfile, "w") as f:
+    f.write("pending-secret")
+os.chmod(passfile, 0o600)
+env2.output_extra = 'key_passphrase_file = "%s";' % passfile
 fport = free_port()
 fdir = os.path.join(env2.tmp, "fake")
 os.mkdir(fdir)
@@ -72,17 +78,24 @@ env2.write_config()
 r = env2.run("--once")
 check(r.returncode == 1, "--once while the certificate is in progress exited %d:\n%s"
       % (r.returncode, r.stderr))
-# The pending key lives beside the outputs, out of the network process's reach.
+# The pending key and CSR live beside the outputs, out of the network process's reach; the CA's
+# record (the certificate ARN) in the state directory.
 pkey = env2.out("client", ".pending-client.key")
+pcsr = env2.out("client", ".pending-client.key.csr")
 check(os.path.exists(pkey), "no pending key after an unfinished issuance:\n%s" % r.stderr)
-for suffix in (".pending.csr", ".pending.json"):
-    check(os.path.exists(os.path.join(env2.state_dir, "client" + suffix)),
-          "no %s after an unfinished issuance:\n%s" % (suffix, r.stderr))
+check(os.path.exists(pcsr), "no pending CSR after an unfinished issuance:\n%s" % r.stderr)
+check(os.path.exists(os.path.join(env2.state_dir, "client.pending.json")),
+      "no pending record after an unfinished issuance:\n%s" % r.stderr)
+for suffix in (".pending.csr", ".pending.key"):
+    check(not os.path.exists(os.path.join(env2.state_dir, "client" + suffix)),
+          "%s in the state directory" % suffix)
 check(os.stat(pkey).st_mode & 0o777 == 0o600, "pending key mode %o" % os.stat(pkey).st_mode)
+check("BEGIN ENCRYPTED PRIVATE KEY" in open(pkey).read(),
+      "pending key not encrypted although key_passphrase_file is set")
 stats = json.load(open(os.path.join(fdir, "stats.json")))
 check(stats["calls"].get("IssueCertificate") == 1, "IssueCertificate calls: %r" % stats)
-pending_pub = subprocess.run(["openssl", "pkey", "-in", pkey, "-pubout"], capture_output=True,
-                             text=True, check=True).stdout
+pending_pub = subprocess.run(["openssl", "pkey", "-in", pkey, "-passin", "file:" + passfile,
+                              "-pubout"], capture_output=True, text=True, check=True).stdout
 check(env2.state()["last_result"] == "failure", "failure not recorded")
 
 # The CA finishes: a new config resets the fake's counters.
@@ -93,10 +106,12 @@ check(r.returncode == 0, "--once resuming exited %d:\n%s" % (r.returncode, r.std
 stats = json.load(open(os.path.join(fdir, "stats.json")))
 check("IssueCertificate" not in stats["calls"], "a second IssueCertificate was sent: %r" % stats)
 check(stats["calls"].get("GetCertificate", 0) >= 1, "GetCertificate not called: %r" % stats)
-out_pub = subprocess.run(["openssl", "pkey", "-in", env2.out("client", "client.key"), "-pubout"],
+out_pub = subprocess.run(["openssl", "pkey", "-in", env2.out("client", "client.key"), "-passin",
+                          "file:" + passfile, "-pubout"],
                          capture_output=True, text=True, check=True).stdout
 check(out_pub == pending_pub, "the resumed issuance did not use the pending key")
 check(not os.path.exists(pkey), "pending key left after the resumed issuance")
+check(not os.path.exists(pcsr), "pending CSR left after the resumed issuance")
 for suffix in (".pending.csr", ".pending.json"):
     check(not os.path.exists(os.path.join(env2.state_dir, "client" + suffix)),
           "%s left after the resumed issuance" % suffix)

@@ -76,6 +76,7 @@ check(st["generation"] == 1 and st["ready"] is True and st["last_result"] == "su
       "state after the stop: %r" % st)
 check(calls("IssueCertificate") == 0, "a second IssueCertificate after the config reset")
 check(not os.path.exists(env.out("client", ".pending-client.key")), "pending key left behind")
+check(not os.path.exists(env.out("client", ".pending-client.key.csr")), "pending CSR left behind")
 for suffix in (".pending.csr", ".pending.json"):
     check(not os.path.exists(os.path.join(env.state_dir, "client" + suffix)),
           "%s left behind" % suffix)

@@ -51,14 +51,16 @@ fake = FakePca(env.tmp)
 env.ca_block = fake.ca_block('poll_timeout = "2s"; rate_per_second = 50.0; burst = 50;')
 env.write_config()
 out_dir = os.path.join(env.tmp, "out", "client")
-# The key process keeps the pending key beside the outputs, out of the network process's reach
-# (docs/agent.md); it is no output, so the snapshots below leave it out.
+# The key process keeps the pending key and CSR beside the outputs, out of the network process's
+# reach (docs/agent.md); they are no outputs, so the snapshots below leave them out.
 pending_key = os.path.join(out_dir, ".pending-client.key")
+pending_csr = pending_key + ".csr"
 
 
 def outputs():
     s = snapshot(out_dir)
     s.pop(os.path.basename(pending_key), None)
+    s.pop(os.path.basename(pending_csr), None)
     return s
 
 
@@ -115,7 +117,8 @@ gaps = [b - a for a, b in zip(seen, seen[1:])]
 check(gaps[-1] > gaps[0], "attempts did not spread out: gaps %r" % gaps)
 if sticky:
     # An unusable certificate is never resumed: its pending record goes with it.
-    check(not os.path.exists(pending_key), "the pending issuance of an unusable certificate stayed")
+    check(not os.path.exists(pending_key) and not os.path.exists(pending_csr),
+          "the pending issuance of an unusable certificate stayed")
 
 # The CA heals: the agent recovers on its own retry schedule.
 issues_before = fake.stats()["calls"].get("IssueCertificate", 0)
@@ -127,7 +130,8 @@ check(st["ready"] is True and st["consecutive_failures"] == 0 and st["last_error
 check(m("mskpki_rotation_consecutive_failures") == 0, "consecutive failures not reset")
 check_pair(out_dir)
 check(outputs() != before, "no new generation written")
-check(not os.path.exists(pending_key), "pending key left after recovery")
+check(not os.path.exists(pending_key) and not os.path.exists(pending_csr),
+      "pending key or CSR left after recovery")
 issues = fake.stats()["calls"].get("IssueCertificate", 0)
 if FAULT in ("in_progress", "truncated"):
     # The certificate was issued during the fault; recovery fetches it, paying nothing more.
