@@ -19,3 +19,8 @@ mk_integration_test(test_agent_alert_rules ${PROMTOOL} check rules
 mk_integration_test(test_agent_prometheus
     python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_prometheus.py $<TARGET_FILE:mskpki-agent>
     ${PROMETHEUS})
+
+# cert issue resumes the agent's interrupted issuance (one pending place; issue 16), at moto.
+mk_integration_test(test_agent_resume_cert_issue
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_resume_cert_issue.py
+    $<TARGET_FILE:mskpki-agent> $<TARGET_FILE:mskpkictl>)
