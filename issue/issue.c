@@ -485,16 +485,19 @@ int issue_verify(struct pki_ca *ca, time_t now, EVP_PKEY *key, X509 *leaf, STACK
         mk_err_prefix(err, "verify: trust anchors");
         goto out;
     }
-    if (pki_cert_verify_client(leaf, chain, anchors, 0, err) != 0) {
-        mk_err_prefix(err, "verify");
-        goto out;
-    }
     MK_GUARD(pki_cert_info(leaf, &info, err));
     MK_ENSURE(info.not_before <= now + NOT_BEFORE_SKEW && info.not_after > now, err,
               MK_ERR_VERIFY,
               "verify: issued certificate is not valid now (notBefore %lld, "
               "notAfter %lld)",
               (long long)info.not_before, (long long)info.not_after);
+    /* The chain at the transaction's clock (the one the caller plans with), moved up to the
+     * leaf's notBefore when the CA's clock is ahead by no more than the accepted skew. */
+    if (pki_cert_verify_client(leaf, chain, anchors,
+                               info.not_before > now ? info.not_before : now, err) != 0) {
+        mk_err_prefix(err, "verify");
+        goto out;
+    }
     rc = 0;
 out:
     sk_X509_pop_free(anchors, X509_free);
