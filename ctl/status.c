@@ -192,6 +192,10 @@ static void fmt_span(long long s, char *buf, size_t cap)
     }
 }
 
+#ifdef MK_TESTING
+long long ctl_status_test_now;
+#endif
+
 /* The verdict for a parsed state at time now. */
 MK_TESTABLE enum status_kind ctl_status_judge(const struct status_state *st, long long now,
                                               long warn_days)
@@ -424,6 +428,11 @@ int ctl_status_main(int argc, char **argv)
         goto out;
     }
     long long now = (long long)time(NULL);
+#ifdef MK_TESTING
+    if (ctl_status_test_now != 0) {
+        now = ctl_status_test_now;
+    }
+#endif
     int all_ok = 1;
     for (size_t i = 0; i < cfg->n_certs; i++) {
         struct status_entry *x = &entries[i];

@@ -44,6 +44,8 @@ int ctl_status_parse_state(const char *path, const char *text, size_t len, const
                            struct status_state *out, struct mk_err *err);
 /* ok / expiring (within warn_days) / expired / not_ready for a parsed state at time now. */
 enum status_kind ctl_status_judge(const struct status_state *st, long long now, long warn_days);
+/* When not 0, the time `status` judges and prints against (the golden-output tests). */
+extern long long ctl_status_test_now;
 #endif
 
 #endif

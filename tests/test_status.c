@@ -441,6 +441,108 @@ static void test_judge(void **state)
     assert_int_equal(ctl_status_judge(&st, now, 7), STATUS_NOT_READY);
 }
 
+/* ---- golden output (tests/data/status/) ---- */
+
+/* The fixed clock of the golden files: 2026-12-01T00:00:00Z. */
+#define GOLDEN_NOW 1796083200LL
+
+/* A state document with every time fixed relative to GOLDEN_NOW. */
+static json_t *golden_doc(const char *name, int ready, long long left, const char *result,
+                          const char *error, long long failures)
+{
+    long long now = GOLDEN_NOW;
+    return json_pack("{s:i, s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:I,"
+                     " s:I, s:s, s:I}",
+                     "version", 1, "name", name, "ca", "aws-pca", "ready", ready, "subject",
+                     "CN=client.example.com,O=Example", "issuer", "CN=Example Issuing CA",
+                     "serial", "01F2E3D4C5B6A798", "not_before", (json_int_t)(now - 10 * DAY),
+                     "not_after", (json_int_t)(now + left), "next_renewal",
+                     (json_int_t)(now + left / 3), "last_attempt", (json_int_t)(now - 3725),
+                     "last_success", (json_int_t)(now - 10 * DAY), "last_result", result,
+                     "last_error", error != NULL ? json_string(error) : json_null(),
+                     "consecutive_failures", (json_int_t)failures, "generation", (json_int_t)7,
+                     "cert_path", "/etc/kafka/tls/client.crt", "updated", (json_int_t)now);
+}
+
+/* text with every occurrence of from replaced by to.  Caller frees. */
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+    size_t fl = strlen(from), tl = strlen(to), n = 0;
+    for (const char *p = strstr(text, from); p != NULL; p = strstr(p + fl, from)) {
+        n++;
+    }
+    char *out = malloc(strlen(text) + n * (tl > fl ? tl - fl : 0) + 1);
+    assert_non_null(out);
+    char *w = out;
+    const char *r = text;
+    for (const char *p = strstr(r, from); p != NULL; p = strstr(r, from)) {
+        memcpy(w, r, (size_t)(p - r));
+        w += p - r;
+        memcpy(w, to, tl);
+        w += tl;
+        r = p + fl;
+    }
+    memcpy(w, r, strlen(r) + 1);
+    return out;
+}
+
+/* Compares text with tests/data/status/<file> (the temp dir written as @DIR@).  With
+ * MSKPKI_UPDATE_GOLDEN=1 the file is rewritten instead. */
+static void check_golden(struct fixture *fx, const char *text, const char *file)
+{
+    const char *src = getenv("MSKPKI_SOURCE_DIR");
+    char path[1024];
+    char *got = replace_all(text, fx->dir, "@DIR@");
+
+    assert_non_null(src);
+    snprintf(path, sizeof(path), "%s/tests/data/status/%s", src, file);
+    if (getenv("MSKPKI_UPDATE_GOLDEN") != NULL) {
+        write_text(path, got);
+    }
+    char *want = slurp(path);
+    if (strcmp(got, want) != 0) {
+        fail_msg("%s differs from the golden output\n--- got:\n%s--- want:\n%s", path, got, want);
+    }
+    free(want);
+    free(got);
+}
+
+static void test_golden(void **state)
+{
+    struct fixture *fx = *state;
+    static const char *const names[] = {"ok",     "expiring", "expired", "failing",
+                                        "notready", "missing", "broken", NULL};
+    write_conf(fx, names);
+    write_state(fx, "ok", golden_doc("ok", 1, 40 * DAY + 3 * 3600, "success", NULL, 0));
+    write_state(fx, "expiring", golden_doc("expiring", 1, 2 * DAY + 5 * 3600, "success", NULL, 0));
+    write_state(fx, "expired", golden_doc("expired", 1, -(3 * 3600 + 20 * 60), "failure",
+                                          "ca: aws-pca: ThrottlingException: Rate exceeded", 12));
+    write_state(fx, "failing", golden_doc("failing", 1, 20 * DAY, "failure",
+                                          "store: write client.key: No space left\non device", 3));
+    json_t *nr = golden_doc("notready", 0, 0, "none", NULL, 0);
+    json_object_set_new(nr, "not_after", json_integer(0));
+    json_object_set_new(nr, "not_before", json_integer(0));
+    json_object_set_new(nr, "last_attempt", json_integer(0));
+    json_object_set_new(nr, "last_success", json_integer(0));
+    json_object_set_new(nr, "next_renewal", json_integer(GOLDEN_NOW + 45));
+    json_object_set_new(nr, "subject", json_string(""));
+    json_object_set_new(nr, "issuer", json_string(""));
+    json_object_set_new(nr, "serial", json_string(""));
+    json_object_set_new(nr, "generation", json_integer(0));
+    write_state(fx, "notready", nr);
+    json_t *b = golden_doc("broken", 1, DAY, "success", NULL, 0);
+    json_object_set_new(b, "version", json_integer(2));
+    write_state(fx, "broken", b);
+
+    ctl_status_test_now = GOLDEN_NOW;
+    assert_int_equal(run_status(fx, NULL, NULL, NULL, NULL), CTL_EXIT_FINDINGS);
+    check_golden(fx, fx->stdout_text, "table.txt");
+    check_golden(fx, fx->stderr_text, "table.stderr");
+    assert_int_equal(run_status(fx, "--format", "json", "--warn-days", "3"), CTL_EXIT_FINDINGS);
+    check_golden(fx, fx->stdout_text, "status.json");
+    ctl_status_test_now = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +553,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reads_agent_written_state, setup, teardown),
         cmocka_unit_test(test_parse_every_field),
         cmocka_unit_test(test_judge),
+        cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
