@@ -4,6 +4,7 @@ mk_unit_test(test_agent_state SOURCES test_agent_state.c LIBS mskpki_agent_core)
 mk_unit_test(test_agent_metrics SOURCES test_agent_metrics.c LIBS mskpki_agent_core)
 mk_unit_test(test_agent_hook SOURCES test_agent_hook.c LIBS mskpki_agent_core)
 mk_unit_test(test_agent_iterate SOURCES test_agent_iterate.c LIBS mskpki_agent_core)
+mk_unit_test(test_issue SOURCES test_issue.c LIBS mskpki_issue)
 
 foreach(t rotate failure sighup once idle check_config aws_pca recover notify stop)
     mk_integration_test(test_agent_${t}
