@@ -731,11 +731,16 @@ static int parse_local(struct conf_ctx *c, const config_setting_t *ca, struct co
         }
         snprintf(dir, len, "%s-ca", cfg->state_dir);
         l->directory = dir;
-        if (check_old_ca_default(c, ca, cfg->state_dir, dir) != 0) {
+        if (cfg->ca.type == CONF_CA_LOCAL &&
+            check_old_ca_default(c, ca, cfg->state_dir, dir) != 0) {
             return -1;
         }
     }
     trim_slashes((char *)l->directory);
+    /* Only the backend in use is hidden from the network process (agent/netproc.c). */
+    if (cfg->ca.type != CONF_CA_LOCAL) {
+        return 0;
+    }
     return check_outside_state_dir(c, member(g, "directory"), NULL, l->directory, cfg->state_dir);
 }
 

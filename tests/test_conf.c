@@ -650,6 +650,24 @@ static void test_old_ca_default_refused(void **state)
     if (strstr(err.msg, want) == NULL || strstr(err.msg, "ca.local.directory") == NULL) {
         fail_msg("got %s\nexpected ...%s...", err.msg, want);
     }
+
+    /* With the aws-pca backend the old local CA is not in the way. */
+    snprintf(text, sizeof(text),
+             "ca = { backend = \"aws-pca\"; aws_pca = { ca_arn = "
+             "\"arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/abc\"; }; };\n"
+             "state_dir = \"%s/state\";\n"
+             "certificates = ( { name = \"a\"; subject = { common_name = \"a\"; };\n"
+             "  output = { directory = \"%s/out\"; key = \"k\"; cert = \"c\"; }; } );\n",
+             dir, dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    cfg = conf_load(path, &err);
+    if (cfg == NULL) {
+        fail_msg("aws-pca config refused: %s", err.msg);
+    }
+    conf_free(cfg);
     unlink(key);
     rmdir(old);
     snprintf(old, sizeof(old), "%s/state", dir);

@@ -72,9 +72,12 @@ agent.signal(signal.SIGHUP)
 wait_for(lambda: agent.text().count("event=config.reloaded") > reloads, 30, "config.reloaded")
 check("event=state.write_failed" not in agent.text(), "state.write_failed after the reload")
 
-# A rotation once the renewal is due: the clock jumps past next_renewal.
+# A rotation once the renewal is due: the clock jumps past the planned renewal (2/3 of the
+# lifetime).  Not past next_renewal: the reload drew a new jitter, and jitter only moves the
+# renewal earlier than planned, never later.
+planned = st["not_before"] + (st["not_after"] - st["not_before"]) * 2 // 3
 with open(offset, "w") as f:
-    f.write("+%d\n" % (st["next_renewal"] - int(time.time()) + 60))
+    f.write("+%d\n" % (planned - int(time.time()) + 60))
 agent.signal(signal.SIGUSR2)
 st2 = wait_for(lambda: (env.state() or {}).get("generation") == 2 and env.state(), 60,
                "the rotation when the renewal came due")
