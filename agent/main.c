@@ -107,19 +107,36 @@ static int ensure_state_dir(const char *dir, const struct conf_agent_user *u, st
     MK_ENSURE(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode), err, MK_ERR_IO,
               "state_dir %s: not a directory", dir);
     if (u->drop) {
-        MK_ENSURE_ERRNO(lchown(dir, u->uid, u->gid) == 0 && chmod(dir, 0755) == 0, err,
-                        MK_ERR_IO, "state_dir %s: hand it to agent.user %s", dir, u->name);
-        d = opendir(dir);
+        /* Through a descriptor that followed no link, like the files below. */
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        MK_ENSURE_ERRNO(dfd >= 0, err, MK_ERR_IO, "state_dir %s: open", dir);
+        d = fdopendir(dfd);
+        if (d == NULL) {
+            close(dfd);
+        }
         MK_ENSURE_ERRNO(d != NULL, err, MK_ERR_IO, "state_dir %s: opendir", dir);
+        MK_ENSURE_ERRNO(fchown(dfd, u->uid, u->gid) == 0 && fchmod(dfd, 0755) == 0, err,
+                        MK_ERR_IO, "state_dir %s: hand it to agent.user %s", dir, u->name);
         while ((de = readdir(d)) != NULL) {
             size_t n = strlen(de->d_name);
-            if (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0 &&
-                fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                S_ISREG(st.st_mode) && st.st_uid != u->uid) {
-                MK_ENSURE_ERRNO(fchownat(dirfd(d), de->d_name, u->uid, u->gid,
-                                         AT_SYMLINK_NOFOLLOW) == 0,
-                                err, MK_ERR_IO, "state_dir %s: chown %s", dir, de->d_name);
+            int fd;
+            if (n <= 5 || strcmp(de->d_name + n - 5, ".json") != 0) {
+                continue;
             }
+            /* Through a descriptor, as the network process may be running (a reload): what is
+             * checked is what is handed over.  One link only: a hard link it planted to a file
+             * of root's (where protected_hardlinks is off) must not be given away with it. */
+            fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+            if (fd < 0) {
+                continue;
+            }
+            if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+                st.st_uid != u->uid && fchown(fd, u->uid, u->gid) != 0) {
+                mk_err_errno(err, MK_ERR_IO, "state_dir %s: chown %s", dir, de->d_name);
+                close(fd);
+                goto out;
+            }
+            close(fd);
         }
     }
     rc = 0;
@@ -256,9 +273,8 @@ static int run_hook(struct sup *s, const struct agent_ipc_msg *m, struct mk_err 
     hs.cert_path = cert_path;
     hs.not_after = (time_t)not_after;
     /* The answer goes back when it ends (hook_check): meanwhile signals and children are
-     * handled as ever. */
-    /* A hook asked for after SIGTERM (the rotation in flight finishing) still runs, within its
-     * timeout: only the one running when the signal arrives is ended. */
+     * handled as ever.  A hook asked for after SIGTERM (the rotation in flight finishing)
+     * still runs, within its timeout: only the one running when the signal arrives is ended. */
     s->hook = agent_hook_start(&hs, err);
     if (s->hook == NULL) {
         goto out;

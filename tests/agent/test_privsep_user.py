@@ -125,9 +125,21 @@ def run_case(label, env, prog, extra_env, expect_uid):
     return agent
 
 
-# 1. Started as root, with Landlock: the network process runs as mskpki.
+# 1. Started as root, with Landlock: the network process runs as mskpki.  The supervisor hands
+#    it the state directory and the records already there, but not a hard link to root's file.
 env, hooks, prog = make_env()
+os.mkdir(env.state_dir, 0o750)
+with open(os.path.join(env.state_dir, "old.json"), "w") as f:
+    f.write("{}\n")
+secret = os.path.join(env.tmp, "root-secret")
+with open(secret, "w") as f:
+    f.write("root's\n")
+os.link(secret, os.path.join(env.state_dir, "link.json"))
 a = run_case("root+landlock", env, prog, {}, MSKPKI.pw_uid)
+check(os.stat(os.path.join(env.state_dir, "old.json")).st_uid == MSKPKI.pw_uid,
+      "the records already in state_dir were not handed to mskpki")
+check(os.stat(secret).st_uid == 0, "a hard link in state_dir gave root's file away")
+check(os.stat(env.state_dir).st_mode & 0o777 == 0o755, "state_dir mode")
 check("fallback=" not in a.text(), "root+landlock: the fallback was taken")
 
 # 2. Started as root, without Landlock (the mount namespace fallback): the same.
