@@ -460,6 +460,26 @@ static void revoked_remediation(const struct probe_run *run, struct probe_result
     snprintf(r->remediation, sizeof(r->remediation), "%s", cmd);
 }
 
+/* One connection to broker b: TLS version (0 for plaintext), context and mode as given. */
+static struct probe_conn_opts conn_opts(const struct probe_run *run, const struct probe_broker *b,
+                                        int version, SSL_CTX *ctx, enum probe_mode mode,
+                                        int32_t corr)
+{
+    const struct probe_opts *o = run->opts;
+    struct probe_conn_opts co = {
+        .host = b->host,
+        .port = b->port,
+        .server_name = mode == PROBE_MODE_PLAINTEXT ? NULL : o->server_name,
+        .tls_version = version,
+        .timeout_ms = (int)(o->timeout_s * 1000),
+        .ctx = ctx,
+        .mode = mode,
+        .correlation_id = corr,
+        .api_version = KAFKA_API_VERSIONS_MAX_VERSION,
+    };
+    return co;
+}
+
 static void run_case(struct probe_run *run, struct probe_broker *b, enum probe_case c, int version,
                      int32_t corr)
 {
@@ -472,17 +492,10 @@ static void run_case(struct probe_run *run, struct probe_broker *b, enum probe_c
         r->ok = 1;
         return;
     }
-    struct probe_conn_opts co = {
-        .host = b->host,
-        .port = b->port,
-        .server_name = o->server_name,
-        .tls_version = version,
-        .timeout_ms = (int)(o->timeout_s * 1000),
-        .ctx = run->ctx[c],
-        .mode = c == PROBE_BROKER_CERTIFICATE ? PROBE_MODE_VERIFY : PROBE_MODE_KAFKA,
-        .correlation_id = corr,
-        .api_version = KAFKA_API_VERSIONS_MAX_VERSION,
-    };
+    struct probe_conn_opts co = conn_opts(run, b, version, run->ctx[c],
+                                          c == PROBE_BROKER_CERTIFICATE ? PROBE_MODE_VERIFY
+                                                                        : PROBE_MODE_KAFKA,
+                                          corr);
     struct probe_facts f;
     probe_conn_run(&co, &f);
     if (c == PROBE_BROKER_CERTIFICATE) {
@@ -500,17 +513,9 @@ static void run_case(struct probe_run *run, struct probe_broker *b, enum probe_c
 /* legacy_tls_version: one handshake offering only `version` (TLS 1.0 or 1.1). */
 static void run_legacy(struct probe_run *run, struct probe_broker *b, int version)
 {
-    const struct probe_opts *o = run->opts;
     struct probe_result *r = add_result(b, PROBE_LEGACY_TLS_VERSION, version);
-    struct probe_conn_opts co = {
-        .host = b->host,
-        .port = b->port,
-        .server_name = o->server_name,
-        .tls_version = version,
-        .timeout_ms = (int)(o->timeout_s * 1000),
-        .ctx = run->ctx[PROBE_LEGACY_TLS_VERSION],
-        .mode = PROBE_MODE_DETECT,
-    };
+    struct probe_conn_opts co =
+        conn_opts(run, b, version, run->ctx[PROBE_LEGACY_TLS_VERSION], PROBE_MODE_DETECT, 0);
     struct probe_facts f;
     probe_conn_run(&co, &f);
     r->outcome = probe_classify_legacy(&f, version, r->detail, sizeof(r->detail));
@@ -533,14 +538,7 @@ static void run_plaintext(struct probe_run *run, struct probe_broker *b, int32_t
 {
     const struct probe_opts *o = run->opts;
     struct probe_result *r = add_result(b, PROBE_PLAINTEXT_LISTENER, 0);
-    struct probe_conn_opts co = {
-        .host = b->host,
-        .port = b->port,
-        .timeout_ms = (int)(o->timeout_s * 1000),
-        .mode = PROBE_MODE_PLAINTEXT,
-        .correlation_id = corr,
-        .api_version = KAFKA_API_VERSIONS_MAX_VERSION,
-    };
+    struct probe_conn_opts co = conn_opts(run, b, 0, NULL, PROBE_MODE_PLAINTEXT, corr);
     struct probe_facts f;
     probe_conn_run(&co, &f);
     r->outcome = probe_classify_plaintext(&f, r->detail, sizeof(r->detail));
