@@ -107,7 +107,9 @@ def main():
         c0 = count(port)
         t, r = bl.timed(lambda: subprocess.run(
             [args.mskpkictl, "audit", "--endpoint-url", url, "--region", REGION, "--format",
-             "json", "--concurrency", str(args.concurrency), "--checks", BASE_CHECKS], env=e,
+             "json", "--concurrency", str(args.concurrency), "--checks", BASE_CHECKS,
+             # The checks are measured, not the CloudTrail KPI (paced to 2 calls/s by design).
+             "--lookback-days", "0"], env=e,
             capture_output=True,
             text=True))
         calls = count(port) - c0

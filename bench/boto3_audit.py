@@ -52,6 +52,9 @@ def main():
             add("msk.mtls_required", tls.get("Enabled") and tls.get("CertificateAuthorityArnList"))
             tr = enc["EncryptionInTransit"]
             add("msk.tls_in_transit", tr["ClientBroker"] == "TLS" and tr["InCluster"])
+    # msk.kafka_version also reads ListKafkaVersions' DEPRECATED status, once per region.
+    kafka.list_kafka_versions()
+    calls += 1
     for pg in kinesis.get_paginator("list_streams").paginate(PaginationConfig={"PageSize": 100}):
         calls += 1
         for name in pg["StreamNames"]:

@@ -97,6 +97,11 @@ def answer(est, region, target, path, query, body):
         if more:
             out["nextToken"] = str(start + limit)
         return 200, out
+    if target is None and path == "/v1/kafka-versions":
+        # ListKafkaVersions (msk.kafka_version reads DEPRECATED): the two versions the
+        # clusters run, one page.
+        return 200, {"kafkaVersions": [{"version": "2.2.1", "status": "DEPRECATED"},
+                                       {"version": "3.6.0", "status": "ACTIVE"}]}
     if target == "Kinesis_20131202.ListStreams":
         limit = clamp(body.get("Limit"), 100, 10000)
         if limit is None:
@@ -176,6 +181,8 @@ def empty_answer(target, path):
         return {"clusterInfoList": []}
     if target == "Kinesis_20131202.ListStreams":
         return {"StreamNames": [], "HasMoreStreams": False}
+    if target is None and path == "/v1/kafka-versions":
+        return {"kafkaVersions": []}
     if target == "Firehose_20150804.ListDeliveryStreams":
         return {"DeliveryStreamNames": [], "HasMoreDeliveryStreams": False}
     return {}
