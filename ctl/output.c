@@ -34,7 +34,7 @@ static const struct option *exact_option(const char *arg, const struct option *l
     return NULL;
 }
 
-int ctl_options_begin(const char *cmd, int argc, char **argv, const struct option *longopts)
+int ctl_options_check(int argc, char **argv, const struct option *longopts, struct mk_err *err)
 {
     optind = 1;
     opterr = 0;
@@ -49,12 +49,22 @@ int ctl_options_begin(const char *cmd, int argc, char **argv, const struct optio
         o = exact_option(argv[i], longopts);
         if (o == NULL) {
             size_t l = strcspn(argv[i], "=");
-            return ctl_usage_error(cmd, "unknown option '%.*s' (options are not abbreviated)",
-                                   (int)(l < 200 ? l : 200), argv[i]);
+            mk_err_set(err, MK_ERR_USAGE, "unknown option '%.*s' (options are not abbreviated)",
+                       (int)(l < 200 ? l : 200), argv[i]);
+            return -1;
         }
         if (o->has_arg == required_argument && strchr(argv[i], '=') == NULL) {
             i++; /* the value, whatever it looks like */
         }
+    }
+    return 0;
+}
+
+int ctl_options_begin(const char *cmd, int argc, char **argv, const struct option *longopts)
+{
+    struct mk_err err = {0};
+    if (ctl_options_check(argc, argv, longopts, &err) != 0) {
+        return ctl_usage_error(cmd, "%s", err.msg);
     }
     return 0;
 }

@@ -29,6 +29,11 @@ int ctl_usage_error(const char *cmd, const char *fmt, ...) MK_PRINTF(2, 3);
  */
 int ctl_options_begin(const char *cmd, int argc, char **argv, const struct option *longopts);
 
+/* The same rule for a parser that reports through err (MK_ERR_USAGE) instead of printing; it
+ * also sets optind = 1 and opterr = 0.  Returns 0 or -1. */
+int ctl_options_check(int argc, char **argv, const struct option *longopts,
+                      struct mk_err *err) MK_MUST_CHECK;
+
 /*
  * The diagnostic for a getopt_long() return of ':' (a missing value: "--x needs a value") or
  * anything else it did not expect ("unknown option '--x'") through ctl_usage_error().  The

@@ -136,6 +136,9 @@ static void test_usage_errors(void **state)
     char *a16[] = {"audit", "--min-kafka-version", "2.5."};
     char *a17[] = {"audit", "--min-kafka-version", "2.8.2.tiered.1"};
     char *a18[] = {"audit", "--min-kafka-version", "2.5.1 "};
+    /* One option rule for every subcommand (ctl/output.h): no abbreviations. */
+    char *a19[] = {"audit", "--reg", "us-east-1"};
+    char *a20[] = {"audit", "--region=us-east-1", "--qui"};
     (void)state;
     expect_usage(ARGC(a1), a1, "--bogus");
     expect_usage(ARGC(a2), a2, "msk.nope");
@@ -155,6 +158,8 @@ static void test_usage_errors(void **state)
     expect_usage(ARGC(a16), a16, "2.5.");
     expect_usage(ARGC(a17), a17, "2.8.2.tiered.1");
     expect_usage(ARGC(a18), a18, "--min-kafka-version");
+    expect_usage(ARGC(a19), a19, "not abbreviated");
+    expect_usage(ARGC(a20), a20, "'--qui'");
 }
 
 /* The minimum versions MSK itself names are accepted as given. */

@@ -4,6 +4,7 @@
 #include "pki/text.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -436,30 +437,38 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
     return -1;
 }
 
-static const char *const with_value[] = {
-    "--region",        "--profile",     "--endpoint-url",
-    "--checks",        "--format",      "--output",
-    "--concurrency",   "--fail-on",     "--min-kafka-version",
-    "--ca-arn",        "--ca-min-days", "--cert-validity-days",
-    "--required-tags", "--role-arn",    "--role-session-name",
-    "--external-id",   "--as-of",       "--eos-warning-days",
-    "--status",        "--history",     "--lookback-days",
+/* Every option but --help and --quiet takes a value, applied by apply() under its "--name". */
+static const struct option longopts[] = {
+    {"region", required_argument, NULL, 0},
+    {"profile", required_argument, NULL, 0},
+    {"endpoint-url", required_argument, NULL, 0},
+    {"checks", required_argument, NULL, 0},
+    {"format", required_argument, NULL, 0},
+    {"output", required_argument, NULL, 0},
+    {"concurrency", required_argument, NULL, 0},
+    {"fail-on", required_argument, NULL, 0},
+    {"min-kafka-version", required_argument, NULL, 0},
+    {"ca-arn", required_argument, NULL, 0},
+    {"ca-min-days", required_argument, NULL, 0},
+    {"cert-validity-days", required_argument, NULL, 0},
+    {"required-tags", required_argument, NULL, 0},
+    {"role-arn", required_argument, NULL, 0},
+    {"role-session-name", required_argument, NULL, 0},
+    {"external-id", required_argument, NULL, 0},
+    {"as-of", required_argument, NULL, 0},
+    {"eos-warning-days", required_argument, NULL, 0},
+    {"status", required_argument, NULL, 0},
+    {"history", required_argument, NULL, 0},
+    {"lookback-days", required_argument, NULL, 0},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
-
-static int takes_value(const char *opt)
-{
-    for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++) {
-        if (strcmp(opt, with_value[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
 
 int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err *err)
 {
     int rc = -1;
-    char *name = NULL;
+    char name[64];
 
     memset(cli, 0, sizeof(*cli));
     cli->format = CTL_FORMAT_TABLE;
@@ -472,31 +481,34 @@ int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err 
     for (int i = 0; i < AUDIT_CHECK__MAX; i++) {
         cli->eval.selected[i] = 1;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *eq = strchr(arg, '=');
-        const char *value;
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+    MK_GUARD(ctl_options_check(argc, argv, longopts, err));
+    for (;;) {
+        int index = -1;
+        int ch = getopt_long(argc, argv, ":hq", longopts, &index);
+        if (ch == -1) {
+            break;
+        }
+        switch (ch) {
+        case 'h':
             cli->help = 1;
-            continue;
-        }
-        if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+            break;
+        case 'q':
             cli->quiet = 1;
-            continue;
+            break;
+        case 0:
+            MK_ENSURE(snprintf(name, sizeof(name), "--%s", longopts[index].name) > 0, err,
+                      MK_ERR_USAGE, "option name");
+            MK_GUARD(apply(cli, name, optarg, err));
+            break;
+        case ':':
+            MK_ENSURE(0, err, MK_ERR_USAGE, "%s: missing value", argv[optind - 1]);
+            break;
+        default:
+            MK_ENSURE(0, err, MK_ERR_USAGE, "unknown option '%s'", argv[optind - 1]);
+            break;
         }
-        MK_ENSURE(strncmp(arg, "--", 2) == 0, err, MK_ERR_USAGE, "unexpected argument '%s'", arg);
-        free(name);
-        name = eq != NULL ? strndup(arg, (size_t)(eq - arg)) : strdup(arg);
-        MK_ENSURE(name != NULL, err, MK_ERR_NOMEM, "out of memory");
-        MK_ENSURE(takes_value(name), err, MK_ERR_USAGE, "unknown option '%s'", name);
-        if (eq != NULL) {
-            value = eq + 1;
-        } else {
-            MK_ENSURE(i + 1 < argc, err, MK_ERR_USAGE, "%s: missing value", name);
-            value = argv[++i];
-        }
-        MK_GUARD(apply(cli, name, value, err));
     }
+    MK_ENSURE(optind >= argc, err, MK_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
     if (cli->min_kafka_version == NULL) {
         cli->min_kafka_version = strdup(AUDIT_DEFAULT_MIN_KAFKA);
         MK_ENSURE(cli->min_kafka_version != NULL, err, MK_ERR_NOMEM, "out of memory");
@@ -512,7 +524,6 @@ int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err 
     cli->eval.n_required_tags = cli->n_required_tags;
     rc = 0;
 out:
-    free(name);
     if (rc != 0) {
         audit_cli_free(cli);
     }
