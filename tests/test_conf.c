@@ -320,6 +320,18 @@ static void test_hardening_settings(void **state)
     conf_free(cfg);
 }
 
+/* agent.user: the default, and a name taken as written (looked up only at the agent's start). */
+static void test_agent_user(void **state)
+{
+    (void)state;
+    struct conf *cfg = load_ok("tests/data/conf/good_agent_user.conf");
+    assert_string_equal(cfg->agent_user, "kafka-agent");
+    conf_free(cfg);
+    cfg = load_ok("tests/data/conf/good_metrics_off.conf");
+    assert_string_equal(cfg->agent_user, "mskpki");
+    conf_free(cfg);
+}
+
 static void test_renew_before_flat(void **state)
 {
     (void)state;
@@ -357,6 +369,7 @@ struct bad_case {
 /* Each file's "# <- error" comment marks the line the message must name. */
 static const struct bad_case bad_cases[] = {
     {"bad_syntax.conf", 2, "", "syntax error"},
+    {"bad_unknown_agent.conf", 2, "agent.uid", "unknown setting (valid: user)"},
     {"bad_unknown_root.conf", 2, "colour", "unknown setting (valid: ca, state_dir"},
     {"bad_unknown_output.conf", 6, "certificates.[0].output.mode",
      "unknown setting (valid: directory, key, cert"},
@@ -795,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_old_ca_default_refused),
         cmocka_unit_test(test_every_bad_file_is_tested),
         cmocka_unit_test(test_parse_duration),
+        cmocka_unit_test(test_agent_user),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
