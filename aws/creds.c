@@ -50,6 +50,8 @@ struct aws_creds_provider {
     char *role_arn;    /* aws_creds_provider_set_role(), or NULL */
     char *role_session;
     char *role_external_id;
+    aws_creds_source_fn source_fn; /* asked before the chain, or NULL */
+    void *source_arg;
     pthread_mutex_t lock;
     struct aws_creds *cached; /* under lock */
 };
@@ -880,12 +882,50 @@ static int chain_resolve(struct aws_creds_provider *p, struct aws_creds **out, s
     return -1;
 }
 
+/* The source set by aws_creds_provider_set_source(), falling back to the chain. */
+static int source_or_chain(struct aws_creds_provider *p, struct aws_creds **out,
+                           struct mk_err *err)
+{
+    struct mk_err se = {0};
+    int rc = p->source_fn != NULL ? p->source_fn(p->source_arg, out, &se) : 0;
+    if (rc == 1) {
+        return 1;
+    }
+    if (rc < 0) {
+        mk_log(MK_LOG_WARN, "aws.credentials.source_failed", "code=%s msg=\"%s\"",
+               mk_code_str(se.code), se.msg);
+    }
+    rc = chain_resolve(p, out, err);
+    if (rc != 1 && se.code != MK_OK && err != NULL) {
+        char chain[sizeof(err->msg)];
+        snprintf(chain, sizeof(chain), "%s", err->msg);
+        mk_err_set(err, MK_ERR_CREDS, "%s; and the credential chain: %s", se.msg, chain);
+    }
+    return rc;
+}
+
+void aws_creds_provider_set_source(struct aws_creds_provider *p, aws_creds_source_fn fn,
+                                   void *arg)
+{
+    p->source_fn = fn;
+    p->source_arg = arg;
+}
+
+void aws_creds_provider_info(struct aws_creds_provider *p, char *source, size_t size,
+                             time_t *expiration)
+{
+    pthread_mutex_lock(&p->lock);
+    snprintf(source, size, "%s", p->cached != NULL ? p->cached->source : "");
+    *expiration = p->cached != NULL ? p->cached->expiration : 0;
+    pthread_mutex_unlock(&p->lock);
+}
+
 /* The chain, then AssumeRole when the provider has a role of its own. */
 static int provider_resolve(struct aws_creds_provider *p, struct aws_creds **out,
                             struct mk_err *err)
 {
     struct aws_creds *base = NULL;
-    int rc = chain_resolve(p, &base, err);
+    int rc = source_or_chain(p, &base, err);
     if (rc != 1 || p->role_arn == NULL) {
         *out = base;
         return rc;

@@ -9,3 +9,5 @@ mk_unit_test(test_aws_profile
 mk_unit_test(test_aws_creds
     SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_creds.c ${PROJECT_SOURCE_DIR}/tests/aws/server.c
     LIBS mskpki_aws mskpki_testsupport)
+mk_unit_test(test_aws_rolesanywhere
+    SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_rolesanywhere.c LIBS mskpki_aws)
