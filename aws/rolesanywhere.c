@@ -120,12 +120,12 @@ int aws_ra_sign_fields(EVP_PKEY *key, const char *amz_date, const char *region,
     /* RSA keys default to PKCS#1 v1.5 padding, which AWS4-X509-RSA-SHA256 is; ECDSA gives DER. */
     MK_GUARD_OSSL(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1, err, MK_ERR_CRYPTO,
                   "roles anywhere: EVP_DigestSignInit");
-    MK_GUARD_OSSL(EVP_DigestSign(md, NULL, &len, (const unsigned char *)sts, strlen(sts)) == 1,
-                  err, MK_ERR_CRYPTO, "roles anywhere: EVP_DigestSign");
+    MK_GUARD_OSSL(EVP_DigestSign(md, NULL, &len, (const unsigned char *)sts, strlen(sts)) == 1, err,
+                  MK_ERR_CRYPTO, "roles anywhere: EVP_DigestSign");
     out = malloc(len);
     MK_ENSURE(out != NULL, err, MK_ERR_NOMEM, "out of memory");
-    MK_GUARD_OSSL(EVP_DigestSign(md, out, &len, (const unsigned char *)sts, strlen(sts)) == 1,
-                  err, MK_ERR_CRYPTO, "roles anywhere: EVP_DigestSign");
+    MK_GUARD_OSSL(EVP_DigestSign(md, out, &len, (const unsigned char *)sts, strlen(sts)) == 1, err,
+                  MK_ERR_CRYPTO, "roles anywhere: EVP_DigestSign");
     *sig = out;
     *sig_len = len;
     out = NULL;
@@ -236,8 +236,7 @@ static int endpoint_of(const struct aws_ra_params *p, const char *region, struct
         MK_GUARD(aws_buf_printf(base, err, "https://%s.%s.amazonaws.com", RA_SERVICE, region));
     }
     const char *h = strstr(base->data, "://");
-    MK_ENSURE(h != NULL && strchr(h + 3, '/') == NULL && h[3] != '\0' &&
-                  strlen(h + 3) < host_size,
+    MK_ENSURE(h != NULL && strchr(h + 3, '/') == NULL && h[3] != '\0' && strlen(h + 3) < host_size,
               err, MK_ERR_CONFIG,
               "roles anywhere: endpoint_url '%.200s' must be scheme://host[:port] without a path",
               base->data);
@@ -282,8 +281,9 @@ int aws_ra_build_request(const struct aws_ra_params *p, const struct aws_ra_iden
     EVP_PKEY *pub = NULL;
 
     MK_ENSURE(p->trust_anchor_arn != NULL && p->profile_arn != NULL && p->role_arn != NULL, err,
-              MK_ERR_CONFIG, "roles anywhere: trust_anchor_arn, profile_arn and role_arn are "
-                             "required");
+              MK_ERR_CONFIG,
+              "roles anywhere: trust_anchor_arn, profile_arn and role_arn are "
+              "required");
     MK_ENSURE(id->leaf != NULL && id->sign != NULL, err, MK_ERR_INVALID,
               "roles anywhere: no certificate or signer");
     if (p->region != NULL && p->region[0] != '\0') {
@@ -305,8 +305,8 @@ int aws_ra_build_request(const struct aws_ra_params *p, const struct aws_ra_iden
                      "trustAnchorArn", p->trust_anchor_arn);
     MK_ENSURE(body != NULL, err, MK_ERR_NOMEM, "out of memory");
     if (p->duration_seconds > 0) {
-        MK_ENSURE(json_object_set_new(body, "durationSeconds",
-                                      json_integer(p->duration_seconds)) == 0,
+        MK_ENSURE(json_object_set_new(body, "durationSeconds", json_integer(p->duration_seconds)) ==
+                      0,
                   err, MK_ERR_NOMEM, "out of memory");
     }
     if (p->session_name != NULL && p->session_name[0] != '\0') {
@@ -388,8 +388,8 @@ struct aws_creds *aws_ra_parse_answer(const char *body, size_t len, struct mk_er
     time_t expiration = 0;
     json_t *j = json_loadb(body != NULL ? body : "", len, 0, NULL);
     /* The parser's message could quote the secret: say only what is wrong. */
-    json_t *cr = json_object_get(json_array_get(json_object_get(j, "credentialSet"), 0),
-                                 "credentials");
+    json_t *cr =
+        json_object_get(json_array_get(json_object_get(j, "credentialSet"), 0), "credentials");
     const char *akid = json_string_value(json_object_get(cr, "accessKeyId"));
     const char *secret = json_string_value(json_object_get(cr, "secretAccessKey"));
     const char *token = json_string_value(json_object_get(cr, "sessionToken"));
@@ -481,12 +481,17 @@ static void explain_refusal(const struct aws_http_response *resp, const struct a
                    "expired (the anchor must be the Private CA that issued it, and the chain "
                    "complete): %s",
                    name, p->trust_anchor_arn, e.msg);
+    } else if ((strcmp(e.ext_code, "AccessDeniedException") == 0 || resp->status == 403) &&
+               contains(e.msg, "profile")) {
+        mk_err_set(err, MK_ERR_AWS,
+                   "roles anywhere: access denied by profile %s: it must be enabled and list "
+                   "role %s: %s",
+                   p->profile_arn, p->role_arn, e.msg);
     } else if (strcmp(e.ext_code, "AccessDeniedException") == 0 || resp->status == 403) {
         mk_err_set(err, MK_ERR_AWS,
-                   "roles anywhere: access denied to role %s through profile %s: the role's "
-                   "trust policy must let rolesanywhere.amazonaws.com sts:AssumeRole, "
-                   "sts:TagSession and sts:SetSourceIdentity for this certificate's subject, "
-                   "and the profile must be enabled and list the role: %s",
+                   "roles anywhere: access denied to role %s: its trust policy must let "
+                   "rolesanywhere.amazonaws.com sts:AssumeRole, sts:TagSession and "
+                   "sts:SetSourceIdentity for this certificate's subject (profile %s): %s",
                    p->role_arn, p->profile_arn, e.msg);
     } else {
         *err = e;
@@ -534,4 +539,97 @@ out:
     aws_http_response_clear(&resp);
     aws_ra_request_clear(&r);
     return c;
+}
+
+/* ---- the credentials source ---- */
+
+struct aws_ra_source {
+    struct aws_client *client;
+    struct aws_ra_source_config cfg; /* strings below are owned copies */
+    char *strs[8];
+};
+
+static int source_get(void *arg, struct aws_creds **out, struct mk_err *err)
+{
+    struct aws_ra_source *s = arg;
+    X509 *leaf = NULL;
+    STACK_OF(X509) *chain = NULL;
+    struct mk_err e = {0};
+    time_t now = time(NULL);
+    int rc = s->cfg.current(s->cfg.arg, s->cfg.name, &leaf, &chain, &e);
+    if (rc == 1 && X509_cmp_time(X509_get0_notAfter(leaf), &now) <= 0) {
+        mk_err_set(&e, MK_ERR_STATE, "its certificate has expired");
+        rc = 0;
+    } else if (rc == 0 && e.msg[0] == '\0') {
+        mk_err_set(&e, MK_ERR_STATE, "it has no certificate yet");
+    }
+    if (rc == 0) {
+        /* Not a failure: the chain signs until the certificate exists (bootstrap). */
+        mk_err_set(err, MK_ERR_CREDS,
+                   "roles anywhere cannot sign for certificate %s: %s; to bootstrap, give the "
+                   "agent one-time AWS credentials (environment or profile) or run "
+                   "`mskpkictl cert issue --name %s` with them",
+                   s->cfg.name, e.msg, s->cfg.name);
+        goto out;
+    }
+    if (rc < 0) {
+        *err = e;
+        mk_err_prefix(err, "roles anywhere: certificate %s", s->cfg.name);
+        goto out;
+    }
+    struct aws_ra_identity id = {leaf, chain, s->cfg.sign, s->cfg.arg, s->cfg.name};
+    struct aws_ra_params p = s->cfg.params;
+    p.ca_bundle = p.ca_bundle != NULL ? p.ca_bundle : aws_client_ca_bundle(s->client);
+    *out = aws_ra_create_session(aws_client_http(s->client), &p, &id, err);
+    if (*out == NULL) {
+        rc = -1;
+        char msg[sizeof(err->msg)];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        snprintf(err->msg, sizeof(err->msg),
+                 "%.560s (certificate %.40s; if it cannot be fixed before the certificate expires, "
+                 "renewal needs a new bootstrap with one-time AWS credentials)",
+                 msg, s->cfg.name);
+    }
+out:
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+    return rc;
+}
+
+struct aws_ra_source *aws_ra_source_new(struct aws_client *client,
+                                        const struct aws_ra_source_config *cfg, struct mk_err *err)
+{
+    struct aws_ra_source *s = calloc(1, sizeof(*s));
+    MK_ENSURE(s != NULL, err, MK_ERR_NOMEM, "out of memory");
+    MK_ENSURE(cfg->current != NULL && cfg->sign != NULL && cfg->name != NULL, err, MK_ERR_INVALID,
+              "roles anywhere: no certificate source");
+    s->client = client;
+    s->cfg = *cfg;
+    const char **fields[] = {&s->cfg.params.trust_anchor_arn, &s->cfg.params.profile_arn,
+                             &s->cfg.params.role_arn,         &s->cfg.params.session_name,
+                             &s->cfg.params.region,           &s->cfg.params.endpoint_url,
+                             &s->cfg.params.ca_bundle,        &s->cfg.name};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (*fields[i] != NULL) {
+            s->strs[i] = strdup(*fields[i]);
+            MK_ENSURE(s->strs[i] != NULL, err, MK_ERR_NOMEM, "out of memory");
+            *fields[i] = s->strs[i];
+        }
+    }
+    aws_client_set_credentials_source(client, source_get, s);
+    return s;
+out:
+    aws_ra_source_free(s);
+    return NULL;
+}
+
+void aws_ra_source_free(struct aws_ra_source *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < sizeof(s->strs) / sizeof(s->strs[0]); i++) {
+        free(s->strs[i]);
+    }
+    free(s);
 }

@@ -7,7 +7,8 @@
  * the leaf (X-Amz-X509, base64 DER) and intermediates (X-Amz-X509-Chain, comma-separated) are
  * signed headers.  The string to sign is
  *
- *     ALGORITHM \n YYYYMMDDTHHMMSSZ \n YYYYMMDD/REGION/rolesanywhere/aws4_request \n HEX(SHA256(CR))
+ *     ALGORITHM \n YYYYMMDDTHHMMSSZ \n YYYYMMDD/REGION/rolesanywhere/aws4_request \n
+ * HEX(SHA256(CR))
  *
  * and the signature is the key's SHA-256 signature over it (ECDSA as DER, RSA PKCS#1 v1.5), hex.
  *
@@ -66,7 +67,7 @@ typedef int (*aws_ra_sign_fn)(void *arg, const char *amz_date, const char *regio
 /* The certificate a session is asked with.  Borrowed for the call. */
 struct aws_ra_identity {
     X509 *leaf;
-    STACK_OF(X509) *chain; /* intermediates to send (no root needed); NULL or empty = none */
+    STACK_OF(X509) * chain; /* intermediates to send (no root needed); NULL or empty = none */
     aws_ra_sign_fn sign;
     void *sign_arg;
     const char *name; /* the certificate's name in the configuration, for messages; may be NULL */
@@ -121,6 +122,29 @@ struct aws_creds *aws_ra_parse_answer(const char *body, size_t len,
 struct aws_creds *aws_ra_create_session(struct aws_http *http, const struct aws_ra_params *p,
                                         const struct aws_ra_identity *id,
                                         struct mk_err *err) MK_MUST_CHECK;
+
+/*
+ * A credentials source for an aws_client (aws_client_set_credentials_source): CreateSession with
+ * the current certificate `name`, which current() finds (1 with a new *leaf and *chain the source
+ * frees, 0 when there is none, -1 with err).  While the certificate is missing or expired the
+ * source answers 0 and the client's ordinary chain signs (bootstrap); the message it leaves says
+ * how to bootstrap when the chain has nothing either.  The client caches what it returns until
+ * five minutes before expiry.
+ */
+struct aws_ra_source_config {
+    struct aws_ra_params params; /* copied */
+    const char *name;            /* copied */
+    int (*current)(void *arg, const char *name, X509 **leaf, STACK_OF(X509) * *chain,
+                   struct mk_err *err);
+    aws_ra_sign_fn sign;
+    void *arg; /* borrowed for the source's life */
+};
+struct aws_ra_source;
+/* Installs the source on client.  Caller frees with aws_ra_source_free() after the client. */
+struct aws_ra_source *aws_ra_source_new(struct aws_client *client,
+                                        const struct aws_ra_source_config *cfg,
+                                        struct mk_err *err) MK_MUST_CHECK;
+void aws_ra_source_free(struct aws_ra_source *s);
 
 /* Parses an HTTP Date (RFC 7231 IMF-fixdate).  Returns 0 or -1. */
 int aws_ra_parse_http_date(const char *s, time_t *out) MK_MUST_CHECK;

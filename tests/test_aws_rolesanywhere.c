@@ -87,26 +87,26 @@ static void test_string_to_sign_refuses(void **state)
 {
     (void)state;
     struct mk_err err = {0};
-    static const char *const dates[] = {"20261206T041500", "20261206T0415000Z",
-                                        "20261206T04150\nZ", "20261206X041500Z", NULL};
+    static const char *const dates[] = {"20261206T041500", "20261206T0415000Z", "20261206T04150\nZ",
+                                        "20261206X041500Z", NULL};
     for (size_t i = 0; dates[i] != NULL; i++) {
         assert_null(aws_ra_string_to_sign(AWS_RA_ALG_ECDSA, dates[i], "eu-west-1", HASH, &err));
         assert_int_equal(err.code, MK_ERR_INVALID);
     }
-    static const char *const regions[] = {"", "eu-west-1\nx", "EU-west-1", "eu/west",
-                                          "a123456789012345678901234567890123", NULL};
+    static const char *const regions[] = {
+        "", "eu-west-1\nx", "EU-west-1", "eu/west", "a123456789012345678901234567890123", NULL};
     for (size_t i = 0; regions[i] != NULL; i++) {
-        assert_null(aws_ra_string_to_sign(AWS_RA_ALG_ECDSA, "20261206T041500Z", regions[i], HASH,
-                                          &err));
+        assert_null(
+            aws_ra_string_to_sign(AWS_RA_ALG_ECDSA, "20261206T041500Z", regions[i], HASH, &err));
     }
-    assert_null(aws_ra_string_to_sign(AWS_RA_ALG_ECDSA, "20261206T041500Z", "eu-west-1",
-                                      HASH "0", &err));
+    assert_null(
+        aws_ra_string_to_sign(AWS_RA_ALG_ECDSA, "20261206T041500Z", "eu-west-1", HASH "0", &err));
     assert_null(aws_ra_string_to_sign(AWS_RA_ALG_ECDSA, "20261206T041500Z", "eu-west-1",
                                       "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789"
                                       "abcdef",
                                       &err));
-    assert_null(aws_ra_string_to_sign("AWS4-HMAC-SHA256", "20261206T041500Z", "eu-west-1", HASH,
-                                      &err));
+    assert_null(
+        aws_ra_string_to_sign("AWS4-HMAC-SHA256", "20261206T041500Z", "eu-west-1", HASH, &err));
     assert_null(aws_ra_string_to_sign(NULL, "20261206T041500Z", "eu-west-1", HASH, &err));
 }
 
@@ -281,7 +281,9 @@ static void test_parse_answer(void **state)
     assert_int_equal(c->expiration, 1796534100);
     aws_creds_free(c);
     static const char *const bad[] = {
-        "", "[]", "{\"credentialSet\":[]}",
+        "",
+        "[]",
+        "{\"credentialSet\":[]}",
         "{\"credentialSet\":[{\"credentials\":{\"accessKeyId\":\"A\"}}]}",
         "{\"credentialSet\":[{\"credentials\":{\"accessKeyId\":\"A\",\"secretAccessKey\":\"s\","
         "\"sessionToken\":\"t\",\"expiration\":\"tomorrow\"}}]}",
@@ -322,8 +324,8 @@ static int source_ok(void *arg, struct aws_creds **out, struct mk_err *err)
 {
     (void)arg;
     source_calls++;
-    *out = aws_creds_make("ASIASOURCE", "sourcesecret", "tok", time(NULL) + 3600,
-                          "roles-anywhere", err);
+    *out = aws_creds_make("ASIASOURCE", "sourcesecret", "tok", time(NULL) + 3600, "roles-anywhere",
+                          err);
     return *out != NULL ? 1 : -1;
 }
 
