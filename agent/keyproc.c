@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "agent/ipc.h"
+#include "agent/keysign.h"
 #include "agent/rotate.h"
 #include "agent/sandbox.h"
 #include "agent/state.h"
@@ -587,6 +588,12 @@ static int dispatch(struct keyproc *kp, const struct agent_ipc_msg *m)
         break;
     case AGENT_IPC_CA_REVOKE:
         rc = op_revoke(kp, m, &err);
+        break;
+    case AGENT_IPC_KEY_RA_CERT:
+        rc = agent_keysign_op_cert(kp->cfg, kp->fd, m, &detail, &err);
+        break;
+    case AGENT_IPC_KEY_RA_SIGN:
+        rc = agent_keysign_op_sign(kp->cfg, kp->fd, m, &err);
         break;
 #ifdef MK_TESTING
     case AGENT_IPC_TEST_PROBE:

@@ -737,8 +737,9 @@ static int parse_roles_anywhere(struct conf_ctx *c, const config_setting_t *aws,
             return -1;
         }
         if (!ra_arn_ok(*vals[i], arns[i][1], arns[i][2])) {
-            return conf_fail(c, member(g, arns[i][0]), NULL, "'%s' is not an %s ARN (arn:aws:%s:%s)",
-                             *vals[i], arns[i][1], arns[i][1], arns[i][2] + 1);
+            return conf_fail(c, member(g, arns[i][0]), NULL,
+                             "'%s' is not an %s ARN (arn:aws:%s:%s)", *vals[i], arns[i][1],
+                             arns[i][1], arns[i][2] + 1);
         }
     }
     if (read_cstr(c, g, "certificate", STR_REQUIRED, &r->certificate) != 0 ||

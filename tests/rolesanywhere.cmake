@@ -1,0 +1,5 @@
+# rolesanywhere.cmake: IAM Roles Anywhere across the agent's processes (agent/keysign.c) and the
+# full cycle against moto (tests/agent/rolesanywhere_cycle_test.py).
+mk_unit_test(test_agent_keysign
+    SOURCES ${PROJECT_SOURCE_DIR}/tests/test_agent_keysign.c ${PROJECT_SOURCE_DIR}/tests/store_fixture.c
+    LIBS mskpki_agent_core mskpki_testsupport)
