@@ -52,6 +52,8 @@ struct aws_creds_provider {
     char *role_external_id;
     aws_creds_source_fn source_fn; /* asked before the chain, or NULL */
     void *source_arg;
+    int fallback;           /* cached came from the chain although source_fn is set */
+    time_t source_retry_at; /* when to ask source_fn again while on the fallback */
     pthread_mutex_t lock;
     struct aws_creds *cached; /* under lock */
 };
@@ -888,6 +890,10 @@ static int source_or_chain(struct aws_creds_provider *p, struct aws_creds **out,
 {
     struct mk_err se = {0};
     int rc = p->source_fn != NULL ? p->source_fn(p->source_arg, out, &se) : 0;
+    p->fallback = p->source_fn != NULL && rc != 1;
+    /* A source that cannot yet (no certificate) is asked again at the next call; one that
+     * failed, after a minute (each try costs a CreateSession and a signature). */
+    p->source_retry_at = time(NULL) + (rc < 0 ? 60 : 0);
     if (rc == 1) {
         return 1;
     }
@@ -998,6 +1004,32 @@ static int fresh_enough(const struct aws_creds *c, time_t now)
     return c != NULL && (c->expiration == 0 || now < c->expiration - AWS_CREDS_REFRESH_EARLY_S);
 }
 
+/* While the chain stands in for the source (bootstrap), the source takes over as soon as it
+ * can: the chain's credentials may never expire.  Only the source is asked, so a chain that
+ * calls STS is not called again. */
+static void source_takeover(struct aws_creds_provider *p, time_t now)
+{
+    struct aws_creds *c = NULL;
+    struct mk_err se = {0};
+    if (!p->fallback || p->source_fn == NULL || now < p->source_retry_at) {
+        return;
+    }
+    int rc = p->source_fn(p->source_arg, &c, &se);
+    if (rc == 1) {
+        aws_creds_free(p->cached);
+        p->cached = c;
+        p->fallback = 0;
+        mk_log(MK_LOG_INFO, "aws.credentials", "source=%s expires=%ld", c->source,
+               (long)c->expiration);
+        return;
+    }
+    p->source_retry_at = now + (rc < 0 ? 60 : 0);
+    if (rc < 0) {
+        mk_log(MK_LOG_WARN, "aws.credentials.source_failed", "code=%s msg=\"%s\"",
+               mk_code_str(se.code), se.msg);
+    }
+}
+
 struct aws_creds *aws_creds_provider_get(struct aws_creds_provider *p, struct mk_err *err)
 {
     struct aws_creds *fresh = NULL;
@@ -1005,6 +1037,9 @@ struct aws_creds *aws_creds_provider_get(struct aws_creds_provider *p, struct mk
     struct mk_err e = {0};
     pthread_mutex_lock(&p->lock);
     time_t now = time(NULL);
+    if (fresh_enough(p->cached, now)) {
+        source_takeover(p, now);
+    }
     if (!fresh_enough(p->cached, now)) {
         int rc = provider_resolve(p, &fresh, &e);
         if (rc == 1) {

@@ -1262,6 +1262,15 @@ out:
     return ca;
 }
 
+int pki_ca_aws_credentials(const struct pki_ca *ca, char *source, size_t size, time_t *expiry)
+{
+    if (ca == NULL || ca->ops != &pca_ops) {
+        return -1;
+    }
+    aws_client_credentials_info(((struct pca_impl *)ca->impl)->client, source, size, expiry);
+    return source[0] != '\0' ? 0 : -1;
+}
+
 #ifdef MK_TESTING
 struct pki_pca_bucket *pki_pca_bucket_of(struct pki_ca *ca)
 {

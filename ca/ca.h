@@ -133,6 +133,10 @@ STACK_OF(X509) *pki_ca_trust_anchors(struct pki_ca *ca, struct mk_err *err) MK_M
  * ("SUPERSEDED", "KEY_COMPROMISE", ...). */
 int pki_ca_revoke(struct pki_ca *ca, X509 *cert, const char *reason, struct mk_err *err) MK_MUST_CHECK;
 
+/* The AWS credentials an aws-pca CA signs with now: their source ("roles-anywhere", "env", ...)
+ * and expiry (0 = none).  Returns 0, or -1 for another kind or when none were resolved yet. */
+int pki_ca_aws_credentials(const struct pki_ca *ca, char *source, size_t size, time_t *expiry);
+
 /* Counters since creation, for metrics: requests by outcome code ("ok", "ThrottlingException",
  * "network", ...).  Calls fn once per code.  */
 void pki_ca_foreach_request_count(const struct pki_ca *ca,

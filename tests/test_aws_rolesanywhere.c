@@ -338,6 +338,17 @@ static int source_none(void *arg, struct aws_creds **out, struct mk_err *err)
     return 0;
 }
 
+/* No certificate for the first n calls, then credentials. */
+static int source_later_n;
+
+static int source_later(void *arg, struct aws_creds **out, struct mk_err *err)
+{
+    if (source_calls >= source_later_n) {
+        return source_ok(arg, out, err);
+    }
+    return source_none(arg, out, err);
+}
+
 static int source_fail(void *arg, struct aws_creds **out, struct mk_err *err)
 {
     (void)arg;
@@ -408,6 +419,21 @@ static void test_source_bootstrap(void **state)
     assert_int_equal(aws_client_check_credentials(c, &err), 0);
     aws_client_credentials_info(c, src, sizeof(src), &exp);
     assert_string_equal(src, "env");
+    aws_client_free(c);
+    /* The chain's keys never expire, yet the source takes over once it can (the certificate
+     * was issued with the bootstrap keys). */
+    source_calls = 0;
+    source_later_n = 2;
+    c = client_with(source_later);
+    assert_int_equal(aws_client_check_credentials(c, &err), 0);
+    aws_client_credentials_info(c, src, sizeof(src), &exp);
+    assert_string_equal(src, "env");
+    assert_int_equal(aws_client_check_credentials(c, &err), 0);
+    assert_int_equal(aws_client_check_credentials(c, &err), 0);
+    aws_client_credentials_info(c, src, sizeof(src), &exp);
+    assert_string_equal(src, "roles-anywhere");
+    assert_int_equal(aws_client_check_credentials(c, &err), 0);
+    assert_int_equal(source_calls, 3);
     aws_client_free(c);
     /* Roles Anywhere refused: the chain is still tried. */
     c = client_with(source_fail);
