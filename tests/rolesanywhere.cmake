@@ -5,3 +5,6 @@ mk_unit_test(test_agent_keysign
     LIBS mskpki_agent_core mskpki_testsupport)
 mk_integration_test(test_agent_rolesanywhere_cycle
     python3 ${PROJECT_SOURCE_DIR}/tests/agent/test_rolesanywhere_cycle.py $<TARGET_FILE:mskpki-agent>)
+find_program(PROMTOOL promtool)
+mk_integration_test(rolesanywhere_alert_rules_fire ${PROMTOOL} test rules
+    ${PROJECT_SOURCE_DIR}/tests/rolesanywhere/alerts.test.yml)
