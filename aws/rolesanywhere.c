@@ -568,7 +568,7 @@ static int source_get(void *arg, struct aws_creds **out, struct mk_err *err)
         mk_err_set(err, MK_ERR_CREDS,
                    "roles anywhere cannot sign for certificate %s: %s; to bootstrap, give the "
                    "agent one-time AWS credentials (environment or profile) or run "
-                   "`mskpkictl cert issue --name %s` with them",
+                   "`mskpkictl cert issue --config FILE --name %s` with them",
                    s->cfg.name, e.msg, s->cfg.name);
         goto out;
     }

@@ -78,7 +78,8 @@ def start_fake(tmp, skew=0):
     proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__),
                                                           "fake_rolesanywhere.py"),
                              "--port-file", port_file, "--trust", os.path.join(tmp, "trust.pem"),
-                             "--log", log, "--skew", str(skew), "--lifetime", "300"])
+                             "--log", log, "--skew", str(skew), "--lifetime", "300"],
+                            stdout=subprocess.DEVNULL)
     for _ in range(100):
         if os.path.exists(port_file):
             break
