@@ -329,6 +329,16 @@ static int source_ok(void *arg, struct aws_creds **out, struct mk_err *err)
     return *out != NULL ? 1 : -1;
 }
 
+/* Credentials that are already within the five minutes before expiry. */
+static int source_short(void *arg, struct aws_creds **out, struct mk_err *err)
+{
+    (void)arg;
+    source_calls++;
+    *out = aws_creds_make("ASIASHORT", "shortsecret", "tok", time(NULL) + 200, "roles-anywhere",
+                          err);
+    return *out != NULL ? 1 : -1;
+}
+
 static int source_none(void *arg, struct aws_creds **out, struct mk_err *err)
 {
     (void)arg;
@@ -407,6 +417,19 @@ static void test_source_first(void **state)
     aws_client_free(c);
 }
 
+static void test_source_refresh_early(void **state)
+{
+    (void)state;
+    chain_env(0);
+    source_calls = 0;
+    struct aws_client *c = client_with(source_short);
+    assert_int_equal(aws_client_check_credentials(c, NULL), 0);
+    assert_int_equal(aws_client_check_credentials(c, NULL), 0);
+    /* Not cached: they expire in less than AWS_CREDS_REFRESH_EARLY_S. */
+    assert_int_equal(source_calls, 2);
+    aws_client_free(c);
+}
+
 static void test_source_bootstrap(void **state)
 {
     (void)state;
@@ -466,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_region_from_arn),
         cmocka_unit_test(test_http_date),
         cmocka_unit_test(test_source_first),
+        cmocka_unit_test(test_source_refresh_early),
         cmocka_unit_test(test_source_bootstrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
