@@ -49,6 +49,9 @@ enum agent_ipc_op {
     /* netproc -> supervisor */
     AGENT_IPC_SUP_NOTIFY, /* one sd_notify line; no reply */
     AGENT_IPC_SUP_HOOK,   /* name, not_after -> (the supervisor runs the configured hook) */
+    /* netproc -> keyproc, IAM Roles Anywhere (agent/keysign.c) */
+    AGENT_IPC_KEY_RA_CERT, /* name -> leaf PEM, intermediates PEM; ERR detail "none" */
+    AGENT_IPC_KEY_RA_SIGN, /* name, amz_date, region, creq_hash, serial -> signature bytes */
     AGENT_IPC__MAX
 };
 

@@ -11,6 +11,7 @@
 
 #include "agent/hook.h"
 #include "agent/keyclient.h"
+#include "agent/keysign.h"
 #include "agent/schedule.h"
 #include "issue/issue.h"
 #include "pki/log.h"
@@ -44,9 +45,13 @@ struct pki_ca *agent_ctx_ca(struct agent_ctx *ctx, struct mk_err *err)
     if (ctx->ca != NULL) {
         return ctx->ca;
     }
-    /* The local CA's key stays in the key process; aws-pca holds no key here. */
-    ctx->ca = ctx->cfg->ca.type == CONF_CA_LOCAL ? agent_keys_local_ca(&ctx->key_fd, err)
-                                                 : issue_ca_new(ctx->cfg, err);
+    /* The local CA's key stays in the key process; aws-pca holds no key here (Roles Anywhere
+     * signs through the key process, keysign.h). */
+    if (ctx->cfg->ca.type == CONF_CA_LOCAL) {
+        ctx->ca = agent_keys_local_ca(&ctx->key_fd, err);
+    } else {
+        ctx->ca = agent_keysign_ca_new(ctx->cfg, &ctx->key_fd, err);
+    }
     if (ctx->ca == NULL) {
         mk_err_prefix(err, "ca");
     }

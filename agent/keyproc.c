@@ -19,6 +19,7 @@
 #include "agent/ipc.h"
 #include "agent/ipc_pem.h"
 #include "agent/keypolicy.h"
+#include "agent/keysign.h"
 #include "agent/sandbox.h"
 #include "issue/issue.h"
 #include "pki/cert.h"
@@ -564,6 +565,12 @@ static int dispatch(struct keyproc *kp, const struct agent_ipc_msg *m)
         break;
     case AGENT_IPC_CA_REVOKE:
         rc = op_revoke(kp, m, &err);
+        break;
+    case AGENT_IPC_KEY_RA_CERT:
+        rc = agent_keysign_op_cert(kp->cfg, kp->fd, m, &detail, &err);
+        break;
+    case AGENT_IPC_KEY_RA_SIGN:
+        rc = agent_keysign_op_sign(kp->cfg, kp->fd, m, &err);
         break;
 #ifdef MK_TESTING
     case AGENT_IPC_TEST_PROBE:

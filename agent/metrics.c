@@ -69,6 +69,8 @@ struct agent_metrics {
     pthread_mutex_t lock;
     char version[64];
     char ca_kind[16];
+    char creds_source[32]; /* aws-pca: the source of its AWS credentials, or "" */
+    time_t creds_expiry;
     struct metrics_cert *certs;
     size_t n_certs;
     unsigned long wakeups;
@@ -336,6 +338,10 @@ void agent_metrics_ca_counts(struct agent_metrics *m, const struct pki_ca *ca)
     m->n_cur = 0;
     snprintf(m->ca_kind, sizeof(m->ca_kind), "%s", pki_ca_kind(ca));
     pki_ca_foreach_request_count(ca, collect_code, m);
+    if (pki_ca_aws_credentials(ca, m->creds_source, sizeof(m->creds_source), &m->creds_expiry) !=
+        0) {
+        m->creds_source[0] = '\0';
+    }
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -524,6 +530,20 @@ static void render_ca(FILE *f, struct agent_metrics *m)
     for (size_t i = 0; i < n; i++) {
         fprintf(f, "mskpki_ca_requests_total{ca=\"%s\",code=\"%s\"} %lu\n", m->ca_kind,
                 esc(all[i].code, c, sizeof(c)), all[i].count);
+    }
+    if (m->creds_source[0] != '\0') {
+        /* Roles Anywhere: "roles-anywhere" while the certificate pays for its renewal, the
+         * chain's source ("env", "imds", ...) while bootstrapping. */
+        header(f, "mskpki_aws_credentials_source_info", "gauge",
+               "Source of the AWS credentials the aws-pca backend signs with; the value is 1.");
+        fprintf(f, "mskpki_aws_credentials_source_info{source=\"%s\"} 1\n",
+                esc(m->creds_source, c, sizeof(c)));
+        if (m->creds_expiry != 0) {
+            header(f, "mskpki_aws_credentials_expiry_timestamp_seconds", "gauge",
+                   "When the aws-pca backend's temporary AWS credentials expire.");
+            fprintf(f, "mskpki_aws_credentials_expiry_timestamp_seconds %lld\n",
+                    (long long)m->creds_expiry);
+        }
     }
 }
 

@@ -196,6 +196,17 @@ int aws_client_check_credentials(struct aws_client *c, struct mk_err *err)
     return 0;
 }
 
+void aws_client_set_credentials_source(struct aws_client *c, aws_creds_source_fn fn, void *arg)
+{
+    aws_creds_provider_set_source(c->creds, fn, arg);
+}
+
+void aws_client_credentials_info(struct aws_client *c, char *source, size_t size,
+                                 time_t *expiration)
+{
+    aws_creds_provider_info(c->creds, source, size, expiration);
+}
+
 void aws_client_free(struct aws_client *c)
 {
     if (c == NULL) {

@@ -51,6 +51,10 @@ struct aws_creds_provider {
     char *role_arn;    /* aws_creds_provider_set_role(), or NULL */
     char *role_session;
     char *role_external_id;
+    aws_creds_source_fn source_fn; /* asked before the chain, or NULL */
+    void *source_arg;
+    int fallback;           /* cached came from the chain although source_fn is set */
+    time_t source_retry_at; /* when to ask source_fn again while on the fallback */
     pthread_mutex_t lock;
     struct aws_creds *cached; /* under lock */
 };
@@ -917,12 +921,54 @@ static int chain_resolve(struct aws_creds_provider *p, struct aws_creds **out, s
     return -1;
 }
 
+/* The source set by aws_creds_provider_set_source(), falling back to the chain. */
+static int source_or_chain(struct aws_creds_provider *p, struct aws_creds **out,
+                           struct mk_err *err)
+{
+    struct mk_err se = {0};
+    int rc = p->source_fn != NULL ? p->source_fn(p->source_arg, out, &se) : 0;
+    p->fallback = p->source_fn != NULL && rc != 1;
+    /* A source that cannot yet (no certificate) is asked again at the next call; one that
+     * failed, after a minute (each try costs a CreateSession and a signature). */
+    p->source_retry_at = time(NULL) + (rc < 0 ? 60 : 0);
+    if (rc == 1) {
+        return 1;
+    }
+    if (rc < 0) {
+        mk_log(MK_LOG_WARN, "aws.credentials.source_failed", "code=%s msg=\"%s\"",
+               mk_code_str(se.code), se.msg);
+    }
+    rc = chain_resolve(p, out, err);
+    if (rc != 1 && se.code != MK_OK && err != NULL) {
+        char chain[sizeof(err->msg)];
+        snprintf(chain, sizeof(chain), "%s", err->msg);
+        mk_err_set(err, MK_ERR_CREDS, "%s; and the credential chain: %s", se.msg, chain);
+    }
+    return rc;
+}
+
+void aws_creds_provider_set_source(struct aws_creds_provider *p, aws_creds_source_fn fn,
+                                   void *arg)
+{
+    p->source_fn = fn;
+    p->source_arg = arg;
+}
+
+void aws_creds_provider_info(struct aws_creds_provider *p, char *source, size_t size,
+                             time_t *expiration)
+{
+    pthread_mutex_lock(&p->lock);
+    snprintf(source, size, "%s", p->cached != NULL ? p->cached->source : "");
+    *expiration = p->cached != NULL ? p->cached->expiration : 0;
+    pthread_mutex_unlock(&p->lock);
+}
+
 /* The chain, then AssumeRole when the provider has a role of its own. */
 static int provider_resolve(struct aws_creds_provider *p, struct aws_creds **out,
                             struct mk_err *err)
 {
     struct aws_creds *base = NULL;
-    int rc = chain_resolve(p, &base, err);
+    int rc = source_or_chain(p, &base, err);
     if (rc != 1 || p->role_arn == NULL) {
         *out = base;
         return rc;
@@ -995,6 +1041,32 @@ static int fresh_enough(const struct aws_creds *c, time_t now)
     return c != NULL && (c->expiration == 0 || now < c->expiration - AWS_CREDS_REFRESH_EARLY_S);
 }
 
+/* While the chain stands in for the source (bootstrap), the source takes over as soon as it
+ * can: the chain's credentials may never expire.  Only the source is asked, so a chain that
+ * calls STS is not called again. */
+static void source_takeover(struct aws_creds_provider *p, time_t now)
+{
+    struct aws_creds *c = NULL;
+    struct mk_err se = {0};
+    if (!p->fallback || p->source_fn == NULL || now < p->source_retry_at) {
+        return;
+    }
+    int rc = p->source_fn(p->source_arg, &c, &se);
+    if (rc == 1) {
+        aws_creds_free(p->cached);
+        p->cached = c;
+        p->fallback = 0;
+        mk_log(MK_LOG_INFO, "aws.credentials", "source=%s expires=%ld", c->source,
+               (long)c->expiration);
+        return;
+    }
+    p->source_retry_at = now + (rc < 0 ? 60 : 0);
+    if (rc < 0) {
+        mk_log(MK_LOG_WARN, "aws.credentials.source_failed", "code=%s msg=\"%s\"",
+               mk_code_str(se.code), se.msg);
+    }
+}
+
 struct aws_creds *aws_creds_provider_get(struct aws_creds_provider *p, struct mk_err *err)
 {
     struct aws_creds *fresh = NULL;
@@ -1002,6 +1074,9 @@ struct aws_creds *aws_creds_provider_get(struct aws_creds_provider *p, struct mk
     struct mk_err e = {0};
     pthread_mutex_lock(&p->lock);
     time_t now = time(NULL);
+    if (fresh_enough(p->cached, now)) {
+        source_takeover(p, now);
+    }
     if (!fresh_enough(p->cached, now)) {
         int rc = provider_resolve(p, &fresh, &e);
         if (rc == 1) {

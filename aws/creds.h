@@ -69,6 +69,25 @@ struct aws_creds *aws_creds_provider_get(struct aws_creds_provider *p,
 /* Forgets cached credentials (after an ExpiredToken answer). */
 void aws_creds_provider_invalidate(struct aws_creds_provider *p);
 
+/*
+ * A source asked before the chain (IAM Roles Anywhere with the agent's own certificate, see
+ * aws/rolesanywhere.h).  It returns 1 with *out, 0 when it cannot be used now (no valid
+ * certificate yet: the chain is used, which is how a host bootstraps), or -1 with err (the chain
+ * is still tried; when it has nothing either, both reasons are reported in one line).  arg is
+ * borrowed for the provider's life.  Set it before the first get; not thread-safe.
+ */
+typedef int (*aws_creds_source_fn)(void *arg, struct aws_creds **out, struct mk_err *err);
+void aws_creds_provider_set_source(struct aws_creds_provider *p, aws_creds_source_fn fn,
+                                   void *arg);
+void aws_client_set_credentials_source(struct aws_client *client, aws_creds_source_fn fn,
+                                       void *arg);
+/* The source ("env", "roles-anywhere", ...) and expiry (0 = none) of the cached credentials;
+ * source "" when nothing is cached. */
+void aws_creds_provider_info(struct aws_creds_provider *p, char *source, size_t size,
+                             time_t *expiration);
+void aws_client_credentials_info(struct aws_client *client, char *source, size_t size,
+                                 time_t *expiration);
+
 /* Parses an ISO 8601 UTC time ("2026-01-02T03:04:05Z", fractions and +hh:mm offsets allowed).
  * Returns 0 or -1. */
 int aws_parse_iso8601(const char *s, time_t *out) MK_MUST_CHECK;

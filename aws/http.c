@@ -138,10 +138,12 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         resp->error_type[0] = '\0';
         resp->request_id[0] = '\0';
+        resp->date[0] = '\0';
     }
     header_value(data, len, "x-amzn-ErrorType", resp->error_type, sizeof(resp->error_type));
     header_value(data, len, "x-amzn-RequestId", resp->request_id, sizeof(resp->request_id));
     header_value(data, len, "x-amz-request-id", resp->request_id, sizeof(resp->request_id));
+    header_value(data, len, "Date", resp->date, sizeof(resp->date));
     return len;
 }
 

@@ -33,6 +33,7 @@ struct aws_http_response {
     struct aws_buf body;  /* wiped when cleared: it can hold credentials */
     char error_type[128]; /* x-amzn-ErrorType header, or "" */
     char request_id[128]; /* x-amzn-RequestId / x-amz-request-id, or "" */
+    char date[64];        /* Date header (RFC 7231), or "": measures clock skew */
 };
 
 /* Caller frees with aws_http_free(). */

@@ -29,6 +29,8 @@
 #include <openssl/x509v3.h>
 
 #include "aws/aws.h"
+#include "aws/creds.h"
+#include "aws/rolesanywhere.h"
 #include "pki/cert.h"
 #include "pki/csr.h"
 #include "pki/key.h"
@@ -249,6 +251,7 @@ out:
 
 struct pca_impl {
     struct aws_client *client;
+    struct aws_ra_source *ra; /* Roles Anywhere, or NULL */
     char *ca_arn;
     char *template_arn;
     char *signing_algorithm; /* configured; NULL = the CA's own (see ca_signing_algorithm) */
@@ -264,6 +267,7 @@ static void pca_impl_free(struct pca_impl *impl)
         return;
     }
     aws_client_free(impl->client);
+    aws_ra_source_free(impl->ra);
     /* impl->bucket belongs to the registry. */
     pthread_mutex_destroy(&impl->lock);
     free(impl->ca_arn);
@@ -715,8 +719,15 @@ static int pca_issue_certificate(struct pki_ca *ca, X509_REQ *csr, const char *f
     MK_GUARD_PTR(cert_arn);
     *arn = strdup(cert_arn);
     MK_ENSURE(*arn != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
-    mk_log(MK_LOG_INFO, "pca.issued", "ca_arn=%s certificate_arn=%s signing_algorithm=%s",
-           impl->ca_arn, *arn, alg);
+    {
+        /* Which credentials paid for it: tells a bootstrap ("env") from a self-renewal. */
+        char source[32];
+        time_t expiry;
+        aws_client_credentials_info(impl->client, source, sizeof(source), &expiry);
+        mk_log(MK_LOG_INFO, "pca.issued",
+               "ca_arn=%s certificate_arn=%s signing_algorithm=%s credentials=%s", impl->ca_arn,
+               *arn, alg, source[0] != '\0' ? source : "-");
+    }
     rc = 0;
 out:
     json_decref(resp);
@@ -1157,6 +1168,33 @@ static int dup_opt(const char *s, const char *def, char **out, struct mk_err *er
     return 0;
 }
 
+/* Every call of this backend signed with CreateSession credentials of the configured
+ * certificate, the ordinary chain standing in while it has none (see ca.h). */
+static int pca_use_roles_anywhere(struct pca_impl *impl, const struct pki_ca_aws_pca_config *cfg,
+                                  struct mk_err *err)
+{
+    const struct pki_ca_roles_anywhere_config *r = &cfg->roles_anywhere;
+    struct aws_ra_source_config rc = {
+        .params = {.trust_anchor_arn = r->trust_anchor_arn,
+                   .profile_arn = r->profile_arn,
+                   .role_arn = r->role_arn,
+                   .session_name = r->session_name,
+                   .duration_seconds = r->duration_seconds,
+                   .endpoint_url = r->endpoint_url,
+                   .ca_bundle = cfg->ca_bundle},
+        .name = r->certificate,
+        .current = cfg->ra_signer->current,
+        .sign = cfg->ra_signer->sign,
+        .arg = cfg->ra_signer->arg,
+    };
+    impl->ra = aws_ra_source_new(impl->client, &rc, err);
+    if (impl->ra == NULL) {
+        mk_err_prefix(err, "aws-pca");
+        return -1;
+    }
+    return 0;
+}
+
 struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struct mk_err *err)
 {
     struct aws_client_options opts;
@@ -1213,6 +1251,9 @@ struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struc
         mk_err_prefix(err, "aws-pca");
         goto out;
     }
+    if (cfg->ra_signer != NULL && cfg->roles_anywhere.trust_anchor_arn != NULL) {
+        MK_GUARD(pca_use_roles_anywhere(impl, cfg, err));
+    }
     impl->bucket = bucket_get(impl->ca_arn, rate, (double)burst, err);
     MK_GUARD_PTR(impl->bucket);
     ca = pki_ca_alloc(&pca_ops, impl, err);
@@ -1221,6 +1262,15 @@ struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struc
 out:
     pca_impl_free(impl);
     return ca;
+}
+
+int pki_ca_aws_credentials(const struct pki_ca *ca, char *source, size_t size, time_t *expiry)
+{
+    if (ca == NULL || ca->ops != &pca_ops) {
+        return -1;
+    }
+    aws_client_credentials_info(((struct pca_impl *)ca->impl)->client, source, size, expiry);
+    return source[0] != '\0' ? 0 : -1;
 }
 
 #ifdef MK_TESTING

@@ -24,6 +24,36 @@ struct pki_ca_local_config {
     long max_validity_seconds;  /* cap on issued certificates; 0 = the CA's own remaining life */
 };
 
+/*
+ * IAM Roles Anywhere for the aws-pca backend's own calls (docs/quickstart-roles-anywhere.md): with
+ * a valid certificate `certificate`, every call is signed with CreateSession credentials that the
+ * certificate's key obtained; without one the ordinary credential chain is used (bootstrap).
+ * Enabled when trust_anchor_arn is set.  The region is the trust anchor ARN's.
+ */
+struct pki_ca_roles_anywhere_config {
+    const char *trust_anchor_arn;
+    const char *profile_arn;
+    const char *role_arn;
+    const char *certificate;  /* the name of one of the configured certificates */
+    long duration_seconds;    /* 0 = 3600 */
+    const char *session_name; /* NULL = none */
+    const char *endpoint_url; /* NULL = https://rolesanywhere.REGION.amazonaws.com */
+};
+
+/*
+ * Where the aws-pca backend finds the Roles Anywhere certificate and how it gets it to sign (the
+ * agent: its key process; mskpkictl: the key file).  current() returns 1 with a new *leaf and
+ * *chain (intermediates; the caller frees both), 0 when the certificate has no usable copy now,
+ * or -1 with err.  sign() has aws/rolesanywhere.h's aws_ra_sign_fn contract.
+ */
+struct pki_ca_ra_signer {
+    int (*current)(void *arg, const char *name, X509 **leaf, STACK_OF(X509) **chain,
+                   struct mk_err *err);
+    int (*sign)(void *arg, const char *amz_date, const char *region, const char *creq_hash,
+                unsigned char **sig, size_t *sig_len, struct mk_err *err);
+    void *arg; /* borrowed for the CA's life */
+};
+
 /* Settings of the aws-pca backend (see aws/aws.h for region/profile/endpoint resolution). */
 struct pki_ca_aws_pca_config {
     const char *ca_arn;             /* required */
@@ -40,6 +70,8 @@ struct pki_ca_aws_pca_config {
                                      * CA certificate pinned at the first store */
     int allow_insecure_http;        /* plain http endpoint_url off loopback accepted (issue 16) */
     long credential_process_timeout_seconds; /* 0 = 60; then the helper's group is killed */
+    struct pki_ca_roles_anywhere_config roles_anywhere;
+    const struct pki_ca_ra_signer *ra_signer; /* NULL = Roles Anywhere is not used */
 };
 
 /* One issuance.  Borrowed pointers, valid for the call. */
@@ -104,6 +136,10 @@ STACK_OF(X509) *pki_ca_trust_anchors(struct pki_ca *ca, struct mk_err *err) MK_M
 /* Revokes a certificate this CA issued.  reason is an AWS RevocationReason name
  * ("SUPERSEDED", "KEY_COMPROMISE", ...). */
 int pki_ca_revoke(struct pki_ca *ca, X509 *cert, const char *reason, struct mk_err *err) MK_MUST_CHECK;
+
+/* The AWS credentials an aws-pca CA signs with now: their source ("roles-anywhere", "env", ...)
+ * and expiry (0 = none).  Returns 0, or -1 for another kind or when none were resolved yet. */
+int pki_ca_aws_credentials(const struct pki_ca *ca, char *source, size_t size, time_t *expiry);
 
 /* Counters since creation, for metrics: requests by outcome code ("ok", "ThrottlingException",
  * "network", ...).  Calls fn once per code.  */

@@ -80,6 +80,7 @@ static const char *const keys_aws_pca[] = {"ca_arn",
                                            /* issue 16, see parse_hardening() */
                                            "allow_insecure_http",
                                            "credential_process_timeout",
+                                           "roles_anywhere",
                                            NULL};
 static const char *const keys_metrics[] = {"listen",
                                            /* issue 16, see parse_hardening() */
@@ -755,6 +756,111 @@ static int check_in_list(struct conf_ctx *c, const config_setting_t *g, const ch
     return conf_fail(c, member(g, name), NULL, "unknown value '%s' (expected %s)", value, list);
 }
 
+/* ---- ca.aws_pca.roles_anywhere (docs/quickstart-roles-anywhere.md) ---- */
+
+static const char *const keys_roles_anywhere[] = {"trust_anchor_arn", "profile_arn", "role_arn",
+                                                  "certificate",      "duration",    "session_name",
+                                                  "endpoint_url",     NULL};
+
+/* An ARN of service with a region and a resource starting with kind ("trust-anchor/"). */
+static int ra_arn_ok(const char *arn, const char *service, const char *kind)
+{
+    char prefix[64];
+    const char *p = arn;
+    snprintf(prefix, sizeof(prefix), ":%s:", service);
+    if (strncmp(arn, "arn:", 4) != 0 || (p = strstr(arn, prefix)) == NULL) {
+        return 0;
+    }
+    return strstr(p, kind) != NULL;
+}
+
+/* "PARTITION:SERVICE:REGION" of an ARN into out; 0 when there is no region. */
+static int arn_region(const char *arn, char *out, size_t size)
+{
+    const char *p = arn + 4;
+    const char *end = p;
+    for (int i = 0; i < 3 && end != NULL; i++) {
+        end = strchr(end, ':');
+        end = end != NULL && i < 2 ? end + 1 : end;
+    }
+    if (end == NULL || end[-1] == ':' || (size_t)(end - p) >= size) {
+        return 0;
+    }
+    snprintf(out, size, "%.*s", (int)(end - p), p);
+    return 1;
+}
+
+static int parse_roles_anywhere(struct conf_ctx *c, const config_setting_t *aws,
+                                struct conf *cfg)
+{
+    struct pki_ca_roles_anywhere_config *r = &cfg->ca.aws_pca.roles_anywhere;
+    const config_setting_t *g;
+    static const char *const arns[][3] = {{"trust_anchor_arn", "rolesanywhere", ":trust-anchor/"},
+                                          {"profile_arn", "rolesanywhere", ":profile/"},
+                                          {"role_arn", "iam", ":role/"}};
+    const char **vals[] = {&r->trust_anchor_arn, &r->profile_arn, &r->role_arn};
+    if (read_group(c, aws, "roles_anywhere", keys_roles_anywhere, &g) != 0) {
+        return -1;
+    }
+    if (g == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (read_cstr(c, g, arns[i][0], STR_REQUIRED, vals[i]) != 0) {
+            return -1;
+        }
+        if (!ra_arn_ok(*vals[i], arns[i][1], arns[i][2])) {
+            return conf_fail(c, member(g, arns[i][0]), NULL,
+                             "'%s' is not an %s ARN (arn:aws:%s:%s)", *vals[i], arns[i][1],
+                             arns[i][1], arns[i][2] + 1);
+        }
+    }
+    if (read_cstr(c, g, "certificate", STR_REQUIRED, &r->certificate) != 0 ||
+        read_cstr(c, g, "session_name", 0, &r->session_name) != 0 ||
+        read_cstr(c, g, "endpoint_url", 0, &r->endpoint_url) != 0 ||
+        read_duration(c, g, "duration", &r->duration_seconds) != 0) {
+        return -1;
+    }
+    /* The region comes from the ARNs, so the trust anchor and profile must agree on it. */
+    char ta[96];
+    char pr[96];
+    if (!arn_region(r->trust_anchor_arn, ta, sizeof(ta))) {
+        return conf_fail(c, member(g, "trust_anchor_arn"), NULL, "has no region");
+    }
+    if (!arn_region(r->profile_arn, pr, sizeof(pr)) || strcmp(ta, pr) != 0) {
+        return conf_fail(c, member(g, "profile_arn"), NULL,
+                         "not in the trust anchor's partition and region");
+    }
+    if (r->duration_seconds != 0 && (r->duration_seconds < 900 || r->duration_seconds > 43200)) {
+        return conf_fail(c, member(g, "duration"), NULL,
+                         "must be between 15m and 12h (CreateSession's durationSeconds)");
+    }
+    if (r->endpoint_url != NULL && strncmp(r->endpoint_url, "https://", 8) != 0 &&
+        strncmp(r->endpoint_url, "http://", 7) != 0) {
+        return conf_fail(c, member(g, "endpoint_url"), NULL, "'%s' is not an http(s):// URL",
+                         r->endpoint_url);
+    }
+    return 0;
+}
+
+/* After the certificates: roles_anywhere.certificate must name one of them. */
+static int check_roles_anywhere_certificate(struct conf_ctx *c, const config_setting_t *root,
+                                            const struct conf *cfg)
+{
+    const char *name = cfg->ca.aws_pca.roles_anywhere.certificate;
+    const config_setting_t *at = member(member(member(member(root, "ca"), "aws_pca"),
+                                               "roles_anywhere"),
+                                        "certificate");
+    if (name == NULL) {
+        return 0;
+    }
+    const struct conf_certificate *cc = conf_find_certificate(cfg, name);
+    if (cc == NULL) {
+        return conf_fail(c, at, NULL, "'%s' is not the name of a configured certificate", name);
+    }
+    return 0;
+}
+
 static int parse_aws_pca(struct conf_ctx *c, const config_setting_t *ca, struct conf *cfg)
 {
     struct pki_ca_aws_pca_config *a = &cfg->ca.aws_pca;
@@ -771,7 +877,8 @@ static int parse_aws_pca(struct conf_ctx *c, const config_setting_t *ca, struct 
         read_number(c, g, "rate_per_second", &a->rate_per_second) != 0 ||
         read_int(c, g, "burst", &burst) != 0 ||
         read_duration(c, g, "poll_timeout", &a->poll_timeout_seconds) != 0 ||
-        read_cstr(c, g, "trust_anchor_file", STR_ABSPATH, &a->trust_anchor_file) != 0) {
+        read_cstr(c, g, "trust_anchor_file", STR_ABSPATH, &a->trust_anchor_file) != 0 ||
+        parse_roles_anywhere(c, g, cfg) != 0) {
         return -1;
     }
     if (a->ca_arn != NULL && (strncmp(a->ca_arn, "arn:", 4) != 0 ||
@@ -1398,7 +1505,8 @@ static int parse_root(struct conf_ctx *c, const config_setting_t *root, struct c
     trim_slashes(cfg->state_dir);
     if (parse_agent(c, root, cfg) != 0 || parse_metrics_log_retry(c, root, cfg) != 0 ||
         parse_ca(c, root, cfg) != 0 || parse_hardening(c, root, cfg) != 0 ||
-        parse_certificates(c, root, cfg) != 0) {
+        parse_certificates(c, root, cfg) != 0 ||
+        check_roles_anywhere_certificate(c, root, cfg) != 0) {
         return -1;
     }
     return 0;
@@ -1545,6 +1653,12 @@ void conf_free(struct conf *cfg)
     free((char *)cfg->ca.aws_pca.template_arn);
     free((char *)cfg->ca.aws_pca.signing_algorithm);
     free((char *)cfg->ca.aws_pca.trust_anchor_file);
+    free((char *)cfg->ca.aws_pca.roles_anywhere.trust_anchor_arn);
+    free((char *)cfg->ca.aws_pca.roles_anywhere.profile_arn);
+    free((char *)cfg->ca.aws_pca.roles_anywhere.role_arn);
+    free((char *)cfg->ca.aws_pca.roles_anywhere.certificate);
+    free((char *)cfg->ca.aws_pca.roles_anywhere.session_name);
+    free((char *)cfg->ca.aws_pca.roles_anywhere.endpoint_url);
     free(cfg);
 }
 

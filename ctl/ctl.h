@@ -12,5 +12,6 @@ int ctl_audit_main(int argc, char **argv);
 int ctl_probe_main(int argc, char **argv);
 int ctl_status_main(int argc, char **argv);
 int ctl_cert_main(int argc, char **argv);
+int ctl_credentials_main(int argc, char **argv);
 
 #endif

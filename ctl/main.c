@@ -15,6 +15,7 @@ static const struct ctl_command commands[] = {
     {"audit", ctl_audit_main, "check MSK, Kinesis, Firehose and KMS posture"},
     {"probe", ctl_probe_main, "negative mTLS handshake tests against Kafka brokers"},
     {"status", ctl_status_main, "show the certificates an mskpki-agent manages"},
+    {"credentials", ctl_credentials_main, "AWS credentials from IAM Roles Anywhere (JSON)"},
 };
 
 static void usage(FILE *out)

@@ -9,3 +9,7 @@ mk_unit_test(test_aws_profile
 mk_unit_test(test_aws_creds
     SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_creds.c ${PROJECT_SOURCE_DIR}/tests/aws/server.c
     LIBS mskpki_aws mskpki_testsupport)
+mk_unit_test(test_aws_rolesanywhere
+    SOURCES ${PROJECT_SOURCE_DIR}/tests/test_aws_rolesanywhere.c LIBS mskpki_aws)
+mk_integration_test(aws_rolesanywhere
+    python3 ${PROJECT_SOURCE_DIR}/tests/aws/rolesanywhere_test.py $<TARGET_FILE:mskpkictl>)

@@ -105,6 +105,25 @@ static void test_example_aws_pca(void **state)
     conf_free(cfg);
 }
 
+static void test_roles_anywhere(void **state)
+{
+    (void)state;
+    struct conf *cfg = load_ok("tests/data/conf/good_roles_anywhere.conf");
+    const struct pki_ca_roles_anywhere_config *r = &cfg->ca.aws_pca.roles_anywhere;
+    assert_non_null(strstr(r->trust_anchor_arn, ":trust-anchor/ta"));
+    assert_non_null(strstr(r->profile_arn, ":profile/p"));
+    assert_string_equal(r->role_arn, "arn:aws:iam::111122223333:role/mskpki-issuer");
+    assert_string_equal(r->certificate, "kafka");
+    assert_int_equal(r->duration_seconds, 7200);
+    assert_string_equal(r->session_name, "host1");
+    assert_string_equal(r->endpoint_url, "http://127.0.0.1:9");
+    conf_free(cfg);
+    /* Absent group: disabled. */
+    cfg = load_ok("conf/aws-pca.conf");
+    assert_null(cfg->ca.aws_pca.roles_anywhere.trust_anchor_arn);
+    conf_free(cfg);
+}
+
 static void test_example_packaged(void **state)
 {
     (void)state;
@@ -495,6 +514,15 @@ static const struct bad_case bad_cases[] = {
      "'0.0.0.0:9464' is not a loopback address: set metrics.tls_cert_file and "
      "metrics.tls_key_file (TLS), or metrics.insecure = true"},
     {"bad_metrics_tls_half.conf", 2, "metrics.tls_key_file", "go together"},
+    {"bad_ra_unknown_cert.conf", 9, "ca.aws_pca.roles_anywhere.certificate",
+     "'nope' is not the name of a configured certificate"},
+    {"bad_ra_missing_role.conf", 5, "ca.aws_pca.roles_anywhere.role_arn", "required"},
+    {"bad_ra_role_not_iam.conf", 8, "ca.aws_pca.roles_anywhere.role_arn", "is not an iam ARN"},
+    {"bad_ra_region_mismatch.conf", 7, "ca.aws_pca.roles_anywhere.profile_arn",
+     "not in the trust anchor's partition and region"},
+    {"bad_ra_duration.conf", 10, "ca.aws_pca.roles_anywhere.duration",
+     "must be between 15m and 12h"},
+    {"bad_ra_unknown_key.conf", 10, "ca.aws_pca.roles_anywhere.region", "unknown setting"},
     {"bad_empty_string.conf", 5, "certificates.[0].output.key", "must not be empty"},
 };
 
@@ -793,6 +821,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_local_ca),
         cmocka_unit_test(test_example_aws_pca),
+        cmocka_unit_test(test_roles_anywhere),
         cmocka_unit_test(test_example_packaged),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_full),
