@@ -1493,6 +1493,13 @@ static int parse_hardening(struct conf_ctx *c, const config_setting_t *root, str
                                pca->allow_insecure_http, &e) < 0) {
         return conf_fail(c, member(a, "endpoint_url"), NULL, "%s", e.msg);
     }
+    /* CreateSession's answer is the session's secret key: the same rule as every AWS endpoint. */
+    const char *ra_url = pca->roles_anywhere.endpoint_url;
+    if (ra_url != NULL && aws_url_check_endpoint(ra_url, "ca.aws_pca.roles_anywhere.endpoint_url",
+                                                 pca->allow_insecure_http, &e) < 0) {
+        return conf_fail(c, member(member(a, "roles_anywhere"), "endpoint_url"), NULL, "%s",
+                         e.msg);
+    }
     return 0;
 }
 

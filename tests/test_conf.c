@@ -523,6 +523,8 @@ static const struct bad_case bad_cases[] = {
     {"bad_ra_duration.conf", 10, "ca.aws_pca.roles_anywhere.duration",
      "must be between 15m and 12h"},
     {"bad_ra_unknown_key.conf", 10, "ca.aws_pca.roles_anywhere.region", "unknown setting"},
+    {"bad_ra_endpoint_http.conf", 10, "ca.aws_pca.roles_anywhere.endpoint_url",
+     "plain http to '192.0.2.7'"},
     {"bad_empty_string.conf", 5, "certificates.[0].output.key", "must not be empty"},
 };
 
