@@ -510,6 +510,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "mskpki-agent: %s\n", err.msg);
         return EXIT_USAGE;
     }
+    if (conf_check_local_ca_moved(s.cfg, &err) != 0) {
+        fprintf(stderr, "mskpki-agent: %s\n", err.msg);
+        conf_free(s.cfg);
+        return EXIT_USAGE;
+    }
     if (check) {
         printf("%s: ok (%zu certificate(s))\n", config, s.cfg->n_certs);
         conf_free(s.cfg);
