@@ -595,7 +595,8 @@ int main(int argc, char **argv)
     }
     /* Who the network process runs as, and whether hooks and directories can be trusted: a
      * refusal is a configuration error (exit 2), for --check-config and at start alike. */
-    if (conf_agent_user_resolve(s.cfg, &s.user, &err) != 0 ||
+    if (conf_check_local_ca_moved(s.cfg, &err) != 0 ||
+        conf_agent_user_resolve(s.cfg, &s.user, &err) != 0 ||
         conf_check_paths(s.cfg, &s.user, &err) != 0) {
         fprintf(stderr, "mskpki-agent: %s\n", err.msg);
         conf_free(s.cfg);

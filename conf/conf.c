@@ -690,24 +690,6 @@ static int check_outside_state_dir(struct conf_ctx *c, const config_setting_t *a
     return 0;
 }
 
-/* The local CA's directory defaulted to <state_dir>/ca before; a CA made there is not replaced
- * silently by a new one (every client would need the new root): it is moved by hand. */
-static int check_old_ca_default(struct conf_ctx *c, const config_setting_t *at,
-                                const char *state_dir, const char *dir)
-{
-    char old[PATH_MAX];
-    if (snprintf(old, sizeof(old), "%s/ca/ca.key", state_dir) >= (int)sizeof(old) ||
-        access(old, F_OK) != 0) {
-        return 0;
-    }
-    old[strlen(old) - strlen("/ca.key")] = '\0';
-    return conf_fail(c, at, "local.directory",
-                     "the local CA is in %s, inside state_dir, where the sandbox keeps the agent "
-                     "from writing its state; the default moved to %s: run 'mv %s %s' (or set "
-                     "ca.local.directory outside state_dir)",
-                     old, dir, old, dir);
-}
-
 /* ---- sections ----------------------------------------------------------------------------- */
 
 static int parse_local(struct conf_ctx *c, const config_setting_t *ca, struct conf *cfg)
@@ -732,10 +714,6 @@ static int parse_local(struct conf_ctx *c, const config_setting_t *ca, struct co
         }
         snprintf(dir, len, "%s-ca", cfg->state_dir);
         l->directory = dir;
-        if (cfg->ca.type == CONF_CA_LOCAL &&
-            check_old_ca_default(c, ca, cfg->state_dir, dir) != 0) {
-            return -1;
-        }
     }
     trim_slashes((char *)l->directory);
     /* Only the backend in use is hidden from the network process (agent/netproc.c). */
@@ -1667,6 +1645,34 @@ void conf_free(struct conf *cfg)
     free((char *)cfg->ca.aws_pca.roles_anywhere.session_name);
     free((char *)cfg->ca.aws_pca.roles_anywhere.endpoint_url);
     free(cfg);
+}
+
+int conf_check_local_ca_moved(const struct conf *cfg, struct mk_err *err)
+{
+    char old[PATH_MAX];
+    char def[PATH_MAX];
+    char key[PATH_MAX + 8];
+    if (cfg->ca.type != CONF_CA_LOCAL ||
+        snprintf(def, sizeof(def), "%s-ca", cfg->state_dir) >= (int)sizeof(def) ||
+        strcmp(cfg->ca.local.directory, def) != 0 ||
+        snprintf(old, sizeof(old), "%s/ca", cfg->state_dir) >= (int)sizeof(old)) {
+        return 0;
+    }
+    /* A CA at the new place already (made there, or moved by hand) is the one in use. */
+    snprintf(key, sizeof(key), "%s/ca.key", def);
+    if (access(key, F_OK) == 0) {
+        return 0;
+    }
+    snprintf(key, sizeof(key), "%s/ca.key", old);
+    if (access(key, F_OK) != 0) {
+        return 0;
+    }
+    mk_err_set(err, MK_ERR_CONFIG,
+               "%s: ca.local.directory: the local CA is in %s, inside state_dir, where the sandbox "
+               "keeps the agent from writing its state; the default moved to %s: run 'mv %s %s' "
+               "(or set ca.local.directory outside state_dir)",
+               cfg->path, old, def, old, def);
+    return -1;
 }
 
 const struct conf_certificate *conf_find_certificate(const struct conf *cfg, const char *name)

@@ -114,6 +114,13 @@ struct conf {
 struct conf *conf_load(const char *path, struct mk_err *err) MK_MUST_CHECK;
 void conf_free(struct conf *cfg);
 
+/* The local CA's default directory moved from <state_dir>/ca (inside state_dir, which the
+ * network process's sandbox then could not write) to <state_dir>-ca.  Returns -1 with
+ * MK_ERR_CONFIG and the `mv` that moves it when a CA is still at the old place while the local
+ * backend uses the new one (a new CA there would re-root every client), else 0.  Looks at the
+ * filesystem, so the agent calls it at start-up, not conf_load(). */
+int conf_check_local_ca_moved(const struct conf *cfg, struct mk_err *err) MK_MUST_CHECK;
+
 /* The certificate block called name, or NULL.  Borrowed from cfg. */
 const struct conf_certificate *conf_find_certificate(const struct conf *cfg, const char *name);
 

@@ -12,6 +12,7 @@ and a rotation when the renewal comes due (the clock moved by libfaketime, then 
 test builds treat as the kernel's clock-change cancel)."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,4 +86,13 @@ check(serial_of(os.path.join(out_dir, "client.crt")) != first, "serial unchanged
 check(st2["last_result"] == "success", "state after the rotation: %r" % st2)
 check("event=state.write_failed" not in agent.text(), "state.write_failed after the rotation")
 agent.stop()
+
+# A CA left at the old default (<state_dir>/ca), none at the new one: not silently replaced by
+# a new CA (every client would need the new root).
+shutil.rmtree(state_dir + "-ca")
+os.mkdir(os.path.join(state_dir, "ca"), 0o700)
+open(os.path.join(state_dir, "ca", "ca.key"), "w").close()
+r = env.run("--check-config")
+check(r.returncode == 2 and "run 'mv %s/ca %s-ca'" % (state_dir, state_dir) in r.stderr,
+      "old CA place: exit %d %s" % (r.returncode, r.stderr))
 done("minimal_local")
