@@ -628,6 +628,10 @@ int aws_client_send(struct aws_client *c, const struct aws_call *call,
 
     endpoint = aws_client_endpoint_for(c, call->service, call->chain, err);
     MK_GUARD_PTR(endpoint);
+    /* Which endpoint gets which call (mskpkictl --verbose): endpoint overrides are easy to get
+     * wrong, and the credential chain's calls do not follow the service endpoint. */
+    mk_log(MK_LOG_DEBUG, "aws.request", "call=\"%s\" endpoint=%s credentials=%s", call->what,
+           endpoint, call->anonymous ? "none" : call->creds != NULL ? "given" : "chain");
     MK_GUARD(endpoint_parts(endpoint, host, sizeof(host), base, sizeof(base), err));
     MK_GUARD(aws_buf_printf(&path, err, "%s%s", base, call->path));
     MK_GUARD(aws_buf_printf(&url, err, "%s%s%s%s", endpoint, call->path,

@@ -435,7 +435,7 @@ int ctl_status_main(int argc, char **argv)
     if (cfg == NULL) {
         /* A wrong setting is the caller's to fix (2, as for every config error); a file that
          * cannot be read means the status could not be taken (3). */
-        fprintf(stderr, "mskpkictl status: %s\n", err.msg);
+        ctl_print_err("status", &err);
         rc = err.code == MK_ERR_CONFIG ? CTL_EXIT_USAGE : CTL_EXIT_UNAVAILABLE;
         goto out;
     }

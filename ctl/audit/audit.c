@@ -111,7 +111,7 @@ int ctl_audit_main(int argc, char **argv)
         if (err.code == MK_ERR_USAGE) {
             return ctl_usage_error("audit", "%s", err.msg);
         }
-        fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+        ctl_print_err("audit", &err);
         return CTL_EXIT_UNAVAILABLE;
     }
     if (cli.help) {
@@ -119,6 +119,8 @@ int ctl_audit_main(int argc, char **argv)
         audit_cli_free(&cli);
         return CTL_EXIT_OK;
     }
+    ctl_verbosity_set(cli.quiet ? CTL_QUIET : cli.verbose ? CTL_VERBOSE : CTL_NORMAL);
+    ctl_log_begin(0);
     report = ctl_report_new();
     if (report == NULL) {
         fprintf(stderr, "mskpkictl audit: out of memory\n");
@@ -128,13 +130,13 @@ int ctl_audit_main(int argc, char **argv)
     for (size_t i = 0; i < (cli.n_role_arns > 0 ? cli.n_role_arns : 1); i++) {
         if (audit_account(&cli, cli.n_role_arns > 0 ? cli.role_arns[i] : NULL, report, &err) !=
             0) {
-            fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+            ctl_print_err("audit", &err);
             goto out;
         }
     }
     ctl_report_sort(report);
     if (write_report(&cli, report, &err) != 0) {
-        fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+        ctl_print_err("audit", &err);
         goto out;
     }
     status = ctl_report_failed(report, cli.fail_on) ? CTL_EXIT_FINDINGS : CTL_EXIT_OK;

@@ -17,7 +17,7 @@ void audit_cli_usage(FILE *out)
         "                       [--min-kafka-version V] [--ca-arn ARN]... [--ca-min-days N]\n"
         "                       [--cert-validity-days N] [--required-tags KEY,...]\n"
         "                       [--role-arn ARN|FILE]... [--role-session-name S] [--external-id X]"
-        "\n\n"
+        "\n                       " CTL_VERBOSITY_USAGE "\n\n"
         "Checks MSK, Kinesis, Firehose, KMS and Private CA posture.  Exit 0: no FAIL at or above\n"
         "--fail-on (default low) and no ERROR; 1: there are; 2: usage error; 3: could not run.\n\n"
         "checks:\n");
@@ -412,6 +412,12 @@ int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err 
         const char *value;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             cli->help = 1;
+            continue;
+        }
+        if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "--verbose") == 0) {
+            *(arg[2] == 'q' ? &cli->quiet : &cli->verbose) = 1;
+            MK_ENSURE(!(cli->quiet && cli->verbose), err, MK_ERR_USAGE,
+                      "--quiet and --verbose exclude each other");
             continue;
         }
         MK_ENSURE(strncmp(arg, "--", 2) == 0, err, MK_ERR_USAGE, "unexpected argument '%s'", arg);

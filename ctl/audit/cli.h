@@ -42,6 +42,8 @@ struct audit_cli {
     char *required_tags[AUDIT_MAX_REQUIRED_TAGS]; /* --required-tags; eval.required_tags */
     size_t n_required_tags;
     int checks_given; /* --checks was used */
+    int quiet;        /* --quiet (ctl/output.h's meaning) */
+    int verbose;      /* --verbose */
 };
 
 /* The 12-digit account of an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME) into out,

@@ -98,11 +98,11 @@ X509 *ctl_cert_serial_only(const char *hex, struct mk_err *err)
     }
     digits[n] = '\0';
     MK_ENSURE(n > 0, err, MK_ERR_USAGE, "--serial: empty");
-    MK_GUARD_OSSL(BN_hex2bn(&bn, digits) == (int)n, err, MK_ERR_USAGE, "--serial: BN_hex2bn");
-    MK_GUARD_OSSL((serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL, err, MK_ERR_CRYPTO,
+    CTL_GUARD_OSSL(BN_hex2bn(&bn, digits) == (int)n, err, MK_ERR_USAGE, "--serial: BN_hex2bn");
+    CTL_GUARD_OSSL((serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL, err, MK_ERR_CRYPTO,
                   "--serial: BN_to_ASN1_INTEGER");
-    MK_GUARD_OSSL((x = X509_new()) != NULL, err, MK_ERR_NOMEM, "X509_new");
-    MK_GUARD_OSSL(X509_set_serialNumber(x, serial) == 1, err, MK_ERR_CRYPTO,
+    CTL_GUARD_OSSL((x = X509_new()) != NULL, err, MK_ERR_NOMEM, "X509_new");
+    CTL_GUARD_OSSL(X509_set_serialNumber(x, serial) == 1, err, MK_ERR_CRYPTO,
                   "X509_set_serialNumber");
     ret = x;
     x = NULL;
@@ -392,7 +392,7 @@ static int cert_revoke_main(int argc, char **argv)
     rc = CTL_EXIT_OK;
     goto out;
 fail:
-    fprintf(stderr, "mskpkictl cert revoke: %s\n", err.msg);
+    ctl_print_err("cert revoke", &err);
     rc = ctl_exit_for(&err);
 out:
     X509_free(cert);
