@@ -51,8 +51,9 @@ int ctl_write_report(const char *opt, const char *path, const char *data, size_t
 
 /*
  * --quiet and --verbose, one meaning for every subcommand:
- *   quiet:   stdout carries the result alone (the report, the table, the one line that says what
- *            was done), without notes or hints; stderr carries errors only (log level error).
+ *   quiet:   stdout carries the result alone (the report, the one line that says what was done),
+ *            without notes or hints; stderr carries errors only (log level error).  For status,
+ *            whose result is a verdict, the exit status alone (as `systemctl is-active --quiet`).
  *   normal:  the result, its notes, warnings and errors (log level warn).
  *   verbose: as normal, plus the debug log lines on stderr (level=debug event=...: the AWS calls
  *            and their endpoints, the credential source, OpenSSL's whole error stack).
