@@ -209,6 +209,20 @@ def scenario_issue_local():
         r = ctl("cert", "issue", "--name", "client")
         check(r.returncode in (2, 3) and "/etc/mskpki/mskpki.conf" in r.stderr
               and r.stderr.count("\n") == 1, "default config: %d %r" % (r.returncode, r.stderr))
+    # status --quiet: the exit status alone; --verbose is accepted.
+    env2 = issued_env(names=("client", "ghost"))
+    issue(env2, "client")
+    r = ctl("status", "--config", env2.conf, rc=1)
+    check("ghost" in r.stdout and "no state file" in r.stderr, "status: %r %r" % (r.stdout,
+                                                                                 r.stderr))
+    r = ctl("status", "--config", env2.conf, "--quiet", rc=1)
+    check(r.stdout == "" and r.stderr == "", "quiet status: %r %r" % (r.stdout, r.stderr))
+    # The same verdict, and exit status, as without --quiet.
+    full = ctl("status", "--config", env.conf)
+    r = ctl("status", "--config", env.conf, "--quiet", rc=full.returncode)
+    check(r.stdout == "" and r.stderr == "", "quiet status: %r %r" % (r.stdout, r.stderr))
+    r = ctl("status", "--config", env.conf, "--verbose", "--format", "json", rc=full.returncode)
+    check(json.loads(r.stdout)["certificates"][0]["name"] == "client", r.stdout)
     done("cert issue (local CA)")
 
 
