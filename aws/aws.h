@@ -29,7 +29,9 @@ struct aws_client_options {
     const char *profile;      /* NULL = AWS_PROFILE, then "default" */
     const char *endpoint_url; /* NULL = AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, then
                                  https://<service>.<region>.amazonaws.com; applies to every service
-                                 unless endpoint_service is set */
+                                 unless endpoint_service is set, and to role_arn's AssumeRole,
+                                 never to the STS calls of the credential chain itself (see
+                                 creds.h) */
     /* When set ("acm-pca"), endpoint_url applies to that service only and every other service
      * (STS for the credential chain) resolves as if endpoint_url were NULL: a backend's VPC or
      * FIPS endpoint must not receive the AssumeRole(WithWebIdentity) calls of its credentials. */

@@ -21,6 +21,10 @@ struct aws_call {
     const char *what;              /* for messages: "kms TrentService.DescribeKey" */
     int anonymous;                 /* unsigned (AssumeRoleWithWebIdentity) */
     const struct aws_creds *creds; /* explicit credentials (AssumeRole), or NULL = chain */
+    /* A call the credential chain makes for itself (a profile's role_arn, web identity): its
+     * endpoint ignores aws_client_options.endpoint_url, as the AWS CLI's --endpoint-url does not
+     * reach the STS calls of its credential providers (see aws_client_endpoint_for()). */
+    int chain;
 };
 
 /*
@@ -30,10 +34,14 @@ struct aws_call {
 int aws_client_send(struct aws_client *c, const struct aws_call *call,
                     struct aws_http_response *resp, struct mk_err *err) MK_MUST_CHECK;
 
-/* aws_query_call with explicit credentials (creds), or unsigned (anonymous = 1). */
+/* Flags of aws_query_call_as(). */
+#define AWS_CALL_ANONYMOUS 1u /* unsigned (AssumeRoleWithWebIdentity) */
+#define AWS_CALL_CHAIN 2u     /* the credential chain's own call (struct aws_call.chain) */
+
+/* aws_query_call with explicit credentials (creds, or NULL = the chain's) and flags. */
 int aws_query_call_as(struct aws_client *client, const char *service, const char *action,
                       const char *version, const struct aws_query_param *params,
-                      const struct aws_creds *creds, int anonymous, char **xml, size_t *xml_len,
+                      const struct aws_creds *creds, unsigned flags, char **xml, size_t *xml_len,
                       struct mk_err *err) MK_MUST_CHECK;
 
 /* The transport and settings creds.c needs for metadata services.  Borrowed. */
@@ -45,6 +53,10 @@ long aws_client_process_timeout_ms(const struct aws_client *c);
 /* The endpoint base URL (no trailing '/') for service.  Caller frees with free(). */
 char *aws_client_endpoint(const struct aws_client *c, const char *service,
                           struct mk_err *err) MK_MUST_CHECK;
+/* The same for a call of the credential chain when chain is set: the endpoint_url option is
+ * skipped, so AWS_ENDPOINT_URL_<SERVICE>, then AWS_ENDPOINT_URL, then the regional endpoint. */
+char *aws_client_endpoint_for(const struct aws_client *c, const char *service, int chain,
+                              struct mk_err *err) MK_MUST_CHECK;
 
 /* Decodes an AWS error answer into err (MK_ERR_AWS, ext_code, http_status, message). */
 void aws_decode_error(const struct aws_http_response *resp, const char *what, struct mk_err *err);

@@ -257,9 +257,15 @@ static const char *service_endpoint_env(const char *service)
 
 char *aws_client_endpoint(const struct aws_client *c, const char *service, struct mk_err *err)
 {
+    return aws_client_endpoint_for(c, service, 0, err);
+}
+
+char *aws_client_endpoint_for(const struct aws_client *c, const char *service, int chain,
+                              struct mk_err *err)
+{
     const char *url = NULL;
     struct aws_buf b = {0};
-    if (c->endpoint_service == NULL || strcmp(c->endpoint_service, service) == 0) {
+    if (!chain && (c->endpoint_service == NULL || strcmp(c->endpoint_service, service) == 0)) {
         url = c->endpoint_url;
     }
     if (url == NULL) {
@@ -631,8 +637,12 @@ int aws_client_send(struct aws_client *c, const struct aws_call *call,
     long deadline = now_ms() + c->deadline_ms;
     int refreshed = 0;
 
-    endpoint = aws_client_endpoint(c, call->service, err);
+    endpoint = aws_client_endpoint_for(c, call->service, call->chain, err);
     MK_GUARD_PTR(endpoint);
+    /* Which endpoint gets which call (mskpkictl --verbose): endpoint overrides are easy to get
+     * wrong, and the credential chain's calls do not follow the service endpoint. */
+    mk_log(MK_LOG_DEBUG, "aws.request", "call=\"%s\" endpoint=%s credentials=%s", call->what,
+           endpoint, call->anonymous ? "none" : call->creds != NULL ? "given" : "chain");
     MK_GUARD(endpoint_parts(endpoint, host, sizeof(host), base, sizeof(base), err));
     MK_GUARD(aws_buf_printf(&path, err, "%s%s", base, call->path));
     MK_GUARD(aws_buf_printf(&url, err, "%s%s%s%s", endpoint, call->path,
@@ -937,7 +947,7 @@ out:
 /* Shared by aws_query_call and the STS credential sources (explicit or no credentials). */
 int aws_query_call_as(struct aws_client *client, const char *service, const char *action,
                       const char *version, const struct aws_query_param *params,
-                      const struct aws_creds *creds, int anonymous, char **xml, size_t *xml_len,
+                      const struct aws_creds *creds, unsigned flags, char **xml, size_t *xml_len,
                       struct mk_err *err)
 {
     int rc = -1;
@@ -956,8 +966,9 @@ int aws_query_call_as(struct aws_client *client, const char *service, const char
         .body = body.data,
         .body_len = body.len,
         .what = what,
-        .anonymous = anonymous,
+        .anonymous = (flags & AWS_CALL_ANONYMOUS) != 0,
         .creds = creds,
+        .chain = (flags & AWS_CALL_CHAIN) != 0,
     };
     MK_GUARD(aws_client_send(client, &call, &resp, err));
     if (xml_len != NULL) {

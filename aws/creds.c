@@ -314,9 +314,12 @@ static void session_name(const char *given, char *out, size_t cap)
     }
 }
 
+/* chain: a profile's role_arn (the endpoint_url option does not apply), not the client's own
+ * role_arn option (it does: the audit's --role-arn goes where --endpoint-url says). */
 static int assume_role(struct aws_creds_provider *p, const struct aws_creds *src,
                        const char *role_arn, const char *session, const char *external_id,
-                       const char *duration, struct aws_creds **out, struct mk_err *err)
+                       const char *duration, int chain, struct aws_creds **out,
+                       struct mk_err *err)
 {
     char name[65];
     char *xml = NULL;
@@ -333,8 +336,8 @@ static int assume_role(struct aws_creds_provider *p, const struct aws_creds *src
         params[n++] = (struct aws_query_param){"DurationSeconds", duration};
     }
     params[n] = (struct aws_query_param){NULL, NULL};
-    if (aws_query_call_as(p->client, "sts", "AssumeRole", STS_VERSION, params, src, 0, &xml, &len,
-                          err) != 0) {
+    if (aws_query_call_as(p->client, "sts", "AssumeRole", STS_VERSION, params, src,
+                          chain ? AWS_CALL_CHAIN : 0u, &xml, &len, err) != 0) {
         mk_err_prefix(err, "assume role %.200s", role_arn);
         return -1;
     }
@@ -394,7 +397,7 @@ static int web_identity(struct aws_creds_provider *p, const char *token_file, co
                                        {"WebIdentityToken", pki_secret_str(tok)},
                                        {NULL, NULL}};
     if (aws_query_call_as(p->client, "sts", "AssumeRoleWithWebIdentity", STS_VERSION, params, NULL,
-                          1, &xml, &len, err) != 0) {
+                          AWS_CALL_ANONYMOUS | AWS_CALL_CHAIN, &xml, &len, err) != 0) {
         mk_err_prefix(err, "web identity role %.200s", role_arn);
         goto out;
     }
@@ -849,7 +852,7 @@ static int from_profile(struct aws_creds_provider *p, const struct aws_profiles 
             return -1;
         }
         int rc = assume_role(p, src, role, session, aws_profiles_get(ps, name, "external_id"),
-                             aws_profiles_get(ps, name, "duration_seconds"), out, err);
+                             aws_profiles_get(ps, name, "duration_seconds"), 1, out, err);
         aws_creds_free(src);
         return rc;
     }
@@ -891,9 +894,28 @@ out:
 
 /* ---- the chain ---- */
 
+/* An explicit profile that exists but holds no credentials of any kind. */
+static int profile_empty(const char *name, struct mk_err *err)
+{
+    mk_err_set(err, MK_ERR_CREDS,
+               "profile '%s' has no credentials (static keys, role_arn, web_identity_token_file "
+               "or credential_process)",
+               name);
+    return -1;
+}
+
 static int chain_resolve(struct aws_creds_provider *p, struct aws_creds **out, struct mk_err *err)
 {
-    int rc = from_env(out, err);
+    int rc;
+    /* A profile named by the caller (--profile, aws_pca.profile) wins over the environment's
+     * keys and web identity, as the AWS CLI's --profile does; one it cannot find or use is an
+     * error, never a fall-back to other credentials.  AWS_PROFILE alone does not: the
+     * environment's keys still come first then, as in the SDKs. */
+    if (p->profile != NULL) {
+        rc = from_profiles(p, out, err);
+        return rc != 0 ? rc : profile_empty(p->profile, err);
+    }
+    rc = from_env(out, err);
     if (rc != 0) {
         return rc;
     }
@@ -973,7 +995,8 @@ static int provider_resolve(struct aws_creds_provider *p, struct aws_creds **out
         *out = base;
         return rc;
     }
-    rc = assume_role(p, base, p->role_arn, p->role_session, p->role_external_id, NULL, out, err);
+    rc = assume_role(p, base, p->role_arn, p->role_session, p->role_external_id, NULL, 0, out,
+                     err);
     aws_creds_free(base);
     return rc;
 }

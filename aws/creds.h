@@ -11,6 +11,12 @@
  *      with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or AWS_CONTAINER_AUTHORIZATION_TOKEN;
  *   5. EC2 IMDSv2 (AWS_EC2_METADATA_SERVICE_ENDPOINT overrides the address,
  *      AWS_EC2_METADATA_DISABLED=true skips it).
+ * A profile given explicitly (aws_creds_provider_new's profile: --profile, aws_pca.profile) is
+ * the only source, as with the AWS CLI's --profile: the environment's keys do not override it and
+ * a missing or empty profile is MK_ERR_CREDS.  AWS_PROFILE keeps the order above.
+ * The chain's own STS calls (source 2, a profile's role_arn or web identity) go to
+ * AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, then the regional endpoint: the client's endpoint_url
+ * option is for the services called, as the AWS CLI's --endpoint-url.
  * Temporary credentials are refreshed 5 minutes before they expire, under a mutex.  The secret
  * key and session token live in pki_secret memory.
  */

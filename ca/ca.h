@@ -62,7 +62,8 @@ struct pki_ca_aws_pca_config {
     const char *endpoint_url;       /* NULL = AWS_ENDPOINT_URL(_ACM_PCA) or the regional one */
     const char *ca_bundle;          /* PEM file for the HTTPS connection; NULL = system store */
     const char *template_arn;       /* NULL = arn:aws:acm-pca:::template/EndEntityClientAuthCertificate/V1 */
-    const char *signing_algorithm;  /* NULL = the one that matches the key */
+    const char *signing_algorithm;  /* NULL = the CA's own (DescribeCertificateAuthority); the
+                                     * key's when the CA cannot be described */
     double rate_per_second;         /* token bucket refill; 0 = 1 request per second */
     int burst;                      /* token bucket size; 0 = 5 */
     long poll_timeout_seconds;      /* GetCertificate polling deadline; 0 = 120 */

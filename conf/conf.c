@@ -30,6 +30,10 @@
 #define CONF_DEFAULT_METRICS "127.0.0.1:9464"
 #define CONF_DEFAULT_CA_CN "mskpki local CA"
 #define CONF_DAY (24L * 3600L)
+/* CreateSession's durationSeconds when the config names none: AWS's own default, written down
+ * so that the log and the docs say what is asked for. */
+#define CONF_RA_DEFAULT_DURATION 3600
+
 /* 100 years: keeps now + duration far from time_t overflow and catches typos like "3650000d". */
 #define CONF_MAX_DURATION (36525L * CONF_DAY)
 #define CONF_MAX_NAME 128
@@ -798,6 +802,9 @@ static int parse_roles_anywhere(struct conf_ctx *c, const config_setting_t *aws,
         read_cstr(c, g, "endpoint_url", 0, &r->endpoint_url) != 0 ||
         read_duration(c, g, "duration", &r->duration_seconds) != 0) {
         return -1;
+    }
+    if (r->duration_seconds == 0) {
+        r->duration_seconds = CONF_RA_DEFAULT_DURATION;
     }
     /* The region comes from the ARNs, so the trust anchor and profile must agree on it. */
     char ta[96];

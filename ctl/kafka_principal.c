@@ -7,6 +7,8 @@
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
 
+#include "ctl/output.h"
+
 /* Appends to a bounded buffer; on overflow it remembers the failure and stops writing. */
 struct sbuf {
     char *buf;
@@ -89,10 +91,10 @@ static int put_hex_value(struct sbuf *b, const ASN1_STRING *value, struct mk_err
     int rc = -1;
     unsigned char *der = NULL;
     ASN1_TYPE *t = ASN1_TYPE_new();
-    MK_GUARD_OSSL(t != NULL && ASN1_TYPE_set1(t, ASN1_STRING_type(value), value) == 1, err,
+    CTL_GUARD_OSSL(t != NULL && ASN1_TYPE_set1(t, ASN1_STRING_type(value), value) == 1, err,
                   MK_ERR_NOMEM, "ASN1_TYPE_set1");
     int n = i2d_ASN1_TYPE(t, &der);
-    MK_GUARD_OSSL(n > 0, err, MK_ERR_INVALID, "i2d_ASN1_TYPE");
+    CTL_GUARD_OSSL(n > 0, err, MK_ERR_INVALID, "i2d_ASN1_TYPE");
     sb_putc(b, '#');
     sb_hex(b, der, (size_t)n);
     rc = 0;
@@ -107,7 +109,7 @@ static int put_text_value(struct sbuf *b, const ASN1_STRING *value, struct mk_er
     unsigned char *utf8 = NULL;
     int n = ASN1_STRING_to_UTF8(&utf8, value);
     if (n < 0) {
-        mk_err_ossl(err, MK_ERR_INVALID, "ASN1_STRING_to_UTF8");
+        ctl_err_ossl(err, MK_ERR_INVALID, "ASN1_STRING_to_UTF8");
         return -1;
     }
     size_t lead = 0, trail = (size_t)n;
@@ -163,7 +165,7 @@ int kafka_principal_from_name(const X509_NAME *name, char *buf, size_t cap, stru
                 sb_puts(&b, kw);
             } else {
                 char oid[128];
-                MK_GUARD_OSSL(OBJ_obj2txt(oid, sizeof(oid), obj, 1) > 0, err, MK_ERR_INVALID,
+                CTL_GUARD_OSSL(OBJ_obj2txt(oid, sizeof(oid), obj, 1) > 0, err, MK_ERR_INVALID,
                               "OBJ_obj2txt");
                 sb_puts(&b, oid);
             }

@@ -7,8 +7,14 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include <openssl/err.h>
+
 #include "ctl/ctl.h"
+#include "pki/log.h"
 #include "pki/store.h"
+
+static enum ctl_verbosity verbosity = CTL_NORMAL;
+static int verbosity_given; /* 'q' or 'v' seen, to refuse both */
 
 int ctl_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -136,4 +142,118 @@ void ctl_xml_put(FILE *out, const char *s)
             break;
         }
     }
+}
+
+int ctl_verbosity_option(const char *cmd, int ch)
+{
+    enum ctl_verbosity v = ch == 'q' ? CTL_QUIET : CTL_VERBOSE;
+    if (verbosity_given && verbosity != v) {
+        return ctl_usage_error(cmd, "--quiet and --verbose exclude each other");
+    }
+    verbosity_given = 1;
+    verbosity = v;
+    return 0;
+}
+
+void ctl_verbosity_set(enum ctl_verbosity v)
+{
+    verbosity = v;
+    verbosity_given = v != CTL_NORMAL;
+}
+
+enum ctl_verbosity ctl_verbosity_get(void)
+{
+    return verbosity;
+}
+
+void ctl_log_begin(int floor)
+{
+    enum mk_log_level level = floor > MK_LOG_WARN && floor < MK_LOG__MAX
+                                  ? (enum mk_log_level)floor
+                                  : MK_LOG_WARN;
+    if (verbosity == CTL_QUIET) {
+        level = MK_LOG_ERROR;
+    } else if (verbosity == CTL_VERBOSE) {
+        level = MK_LOG_DEBUG;
+    }
+    mk_log_setup(level, MK_LOG_STDERR, "mskpkictl");
+}
+
+void ctl_err_ossl(struct mk_err *err, enum mk_code code, const char *fmt, ...)
+{
+    char what[384];
+    char reason[256] = "";
+    unsigned long e;
+    unsigned long first = 0;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    /* Oldest first: the first entry is the cause, the rest the layers it went through. */
+    while ((e = ERR_get_error()) != 0) {
+        char line[256];
+        if (first == 0) {
+            first = e;
+        }
+        ERR_error_string_n(e, line, sizeof(line));
+        mk_log(MK_LOG_DEBUG, "openssl.error", "what=\"%.200s\" entry=\"%s\"", what, line);
+    }
+    if (first != 0 && ERR_SYSTEM_ERROR(first)) {
+        snprintf(reason, sizeof(reason), "%s", strerror(ERR_GET_REASON(first)));
+    } else if (first != 0 && ERR_reason_error_string(first) != NULL) {
+        snprintf(reason, sizeof(reason), "%s", ERR_reason_error_string(first));
+    } else if (first != 0) {
+        ERR_error_string_n(first, reason, sizeof(reason));
+    }
+    if (reason[0] != '\0') {
+        mk_err_set(err, code, "%s: %s", what, reason);
+    } else {
+        mk_err_set(err, code, "%s", what);
+    }
+}
+
+/* Whether s starts an OpenSSL error string: "error:" and 8 hex digits and ':'. */
+static int ossl_entry_at(const char *s)
+{
+    if (strncmp(s, "error:", 6) != 0) {
+        return 0;
+    }
+    for (int i = 6; i < 14; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F') ||
+              (s[i] >= 'a' && s[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return s[14] == ':';
+}
+
+const char *ctl_err_condense(struct mk_err *err)
+{
+    char *start = NULL;
+    for (char *p = strstr(err->msg, "error:"); p != NULL; p = strstr(p + 1, "error:")) {
+        if (ossl_entry_at(p)) {
+            start = p;
+            break;
+        }
+    }
+    if (start == NULL) {
+        return err->msg;
+    }
+    /* The entry is error:CODE:LIB:FUNC:REASON (FUNC empty in OpenSSL 3); it ends at "; ". */
+    size_t len = strcspn(start, ";");
+    char entry[256];
+    snprintf(entry, sizeof(entry), "%.*s", (int)(len < sizeof(entry) ? len : sizeof(entry) - 1),
+             start);
+    char *reason = strrchr(entry, ':');
+    reason = reason != NULL && reason[1] != '\0' ? reason + 1 : entry;
+    mk_log(MK_LOG_DEBUG, "openssl.error", "stack=\"%.400s\"", start);
+    size_t keep = (size_t)(start - err->msg);
+    snprintf(start, sizeof(err->msg) - keep, "%s", reason);
+    return err->msg;
+}
+
+void ctl_print_err(const char *cmd, struct mk_err *err)
+{
+    fprintf(stderr, "mskpkictl %s: %s\n", cmd, ctl_err_condense(err));
 }

@@ -54,6 +54,62 @@ int ctl_exit_for(const struct mk_err *err);
 int ctl_write_report(const char *opt, const char *path, const char *data, size_t len,
                      struct mk_err *err) MK_MUST_CHECK;
 
+/*
+ * --quiet and --verbose, one meaning for every subcommand:
+ *   quiet:   stdout carries the result alone (the report, the one line that says what was done),
+ *            without notes or hints; stderr carries errors only (log level error).  For status,
+ *            whose result is a verdict, the exit status alone (as `systemctl is-active --quiet`).
+ *   normal:  the result, its notes, warnings and errors (log level warn).
+ *   verbose: as normal, plus the debug log lines on stderr (level=debug event=...: the AWS calls
+ *            and their endpoints, the credential source, OpenSSL's whole error stack).
+ * The two exclude each other.  Each subcommand's longopts include CTL_VERBOSITY_OPTIONS and hand
+ * the 'q' and 'v' cases to ctl_verbosity_option(); after parsing, ctl_log_begin() sets up pki's
+ * log.  The setting is process-wide (one subcommand per process).
+ */
+enum ctl_verbosity { CTL_QUIET = -1, CTL_NORMAL = 0, CTL_VERBOSE = 1 };
+#define CTL_VERBOSITY_OPTIONS                                                                      \
+    {"quiet", no_argument, NULL, 'q'}, { "verbose", no_argument, NULL, 'v' }
+/* The usage text of the two options, for the subcommands' --help. */
+#define CTL_VERBOSITY_USAGE "[--quiet | --verbose]"
+
+/* Records --quiet (ch 'q') or --verbose ('v').  Returns 0, or the usage error (CTL_EXIT_USAGE)
+ * when both are given. */
+int ctl_verbosity_option(const char *cmd, int ch);
+/* Sets the verbosity directly (parsers that do not use getopt, tests). */
+void ctl_verbosity_set(enum ctl_verbosity v);
+enum ctl_verbosity ctl_verbosity_get(void);
+/* Sets up pki's log to stderr at the level the verbosity says; floor raises the normal level
+ * (a config's log.level, never below warn) but never quiet's or verbose's. */
+void ctl_log_begin(int floor);
+
+/*
+ * Fills err with code and one line "WHAT: REASON" from OpenSSL's error queue (which it empties):
+ * the reason is the oldest entry, where the cause is (a system error as strerror() words it:
+ * "No such file or directory"), not the whole stack of every layer it passed.  fmt names the
+ * file or option.  With --verbose every entry of the stack is also logged at debug level.
+ */
+void ctl_err_ossl(struct mk_err *err, enum mk_code code, const char *fmt, ...) MK_PRINTF(3, 4);
+
+/* MK_GUARD_OSSL through ctl_err_ossl(): on failure fills err and jumps to out. */
+#define CTL_GUARD_OSSL(cond, err, code, ...)                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            ctl_err_ossl((err), (code), __VA_ARGS__);                                              \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * Shortens an OpenSSL stack that pki's mk_err_ossl() left in err->msg ("...: error:80000002:
+ * system library::No such file or directory; error:10000080:BIO routines::no such file; ...")
+ * to the reason of its first entry ("...: No such file or directory"), in place, and returns
+ * err->msg.  Messages without one are left as they are.  Every subcommand prints its errors
+ * through ctl_print_err(), which calls it.
+ */
+const char *ctl_err_condense(struct mk_err *err);
+/* Prints "mskpkictl CMD: MSG" (MSG through ctl_err_condense()) on stderr. */
+void ctl_print_err(const char *cmd, struct mk_err *err);
+
 /* Writes s to out escaped for XML 1.0 text and attribute values (JUnit output of audit and
  * probe); control characters XML cannot carry become '?'. */
 void ctl_xml_put(FILE *out, const char *s);

@@ -386,6 +386,7 @@ int ctl_status_main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"format", required_argument, NULL, 'f'},
         {"warn-days", required_argument, NULL, 'w'},
+        CTL_VERBOSITY_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -419,9 +420,15 @@ int ctl_status_main(int argc, char **argv)
                 return ctl_usage_error("status", "--warn-days: expected 0..3650, got '%s'", optarg);
             }
             break;
+        case 'q':
+        case 'v':
+            if (ctl_verbosity_option("status", ch) != 0) {
+                return CTL_EXIT_USAGE;
+            }
+            break;
         case 'h':
             printf("usage: mskpkictl status [--config FILE] [--format table|json] "
-                   "[--warn-days N]\n");
+                   "[--warn-days N] " CTL_VERBOSITY_USAGE "\n");
             return CTL_EXIT_OK;
         case ':':
         default:
@@ -431,11 +438,12 @@ int ctl_status_main(int argc, char **argv)
     if (optind < argc) {
         return ctl_usage_error("status", "unexpected argument '%s'", argv[optind]);
     }
+    ctl_log_begin(0);
     cfg = conf_load(config, &err);
     if (cfg == NULL) {
         /* A wrong setting is the caller's to fix (2, as for every config error); a file that
          * cannot be read means the status could not be taken (3). */
-        fprintf(stderr, "mskpkictl status: %s\n", err.msg);
+        ctl_print_err("status", &err);
         rc = err.code == MK_ERR_CONFIG ? CTL_EXIT_USAGE : CTL_EXIT_UNAVAILABLE;
         goto out;
     }
@@ -465,7 +473,9 @@ int ctl_status_main(int argc, char **argv)
             } else {
                 snprintf(x->error, sizeof(x->error), "%s", err.msg);
             }
-            fprintf(stderr, "mskpkictl status: %s\n", x->error);
+            if (ctl_verbosity_get() != CTL_QUIET) {
+                fprintf(stderr, "mskpkictl status: %s\n", x->error);
+            }
         } else {
             const struct conf_certificate *cc = &cfg->certs[i];
             x->kind = ctl_status_judge(&x->st, now, cc->renew_fraction, cc->renew_before_seconds,
@@ -475,6 +485,10 @@ int ctl_status_main(int argc, char **argv)
         all_ok &= kind_fine(x->kind);
     }
     rc = all_ok ? CTL_EXIT_OK : CTL_EXIT_FINDINGS;
+    /* --quiet: the exit status is the result (`systemctl is-active --quiet`); no table. */
+    if (ctl_verbosity_get() == CTL_QUIET) {
+        goto out;
+    }
     if (format == STATUS_FORMAT_JSON) {
         if (print_json(entries, cfg->n_certs, now, warn_days, rc) != 0) {
             fprintf(stderr, "mskpkictl status: cannot write JSON\n");

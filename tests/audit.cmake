@@ -19,3 +19,8 @@ mk_integration_test(audit_alert_rules COMMAND promtool check rules
     ${PROJECT_SOURCE_DIR}/docs/audit-alerts.rules.yml)
 mk_integration_test(audit_alert_rules_fire COMMAND promtool test rules
     ${CMAKE_CURRENT_SOURCE_DIR}/audit/audit-alerts.test.yml)
+
+# Which credentials and endpoints mskpkictl uses: --profile over the environment, --endpoint-url
+# for the services and --role-arn, the credential chain's STS calls elsewhere (issue 17).
+mk_integration_test(ctl_profile_endpoint COMMAND python3
+    ${CMAKE_CURRENT_SOURCE_DIR}/audit/test_profile_endpoint.py --mskpkictl $<TARGET_FILE:mskpkictl>)

@@ -14,4 +14,4 @@ mk_integration_test(cert_units bash ${CMAKE_CURRENT_SOURCE_DIR}/cert/units_test.
 
 # ctl/output.c: the abbreviation rule, numbers, exit statuses, escapes, report files.
 mk_unit_test(test_ctl_output SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_ctl_output.c
-    LIBS mskpki_ctl_output)
+    LIBS mskpki_ctl_output OpenSSL::SSL)

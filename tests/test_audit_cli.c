@@ -286,6 +286,7 @@ static void test_usage_text(void **state)
         "--fail-on high|medium|low", "--min-kafka-version V", "--ca-arn ARN]...",
         "--ca-min-days N", "--cert-validity-days N", "--required-tags KEY,...",
         "--role-arn ARN|FILE]...", "--role-session-name S", "--external-id X",
+        "[--quiet | --verbose]",
     };
     char *text = NULL;
     size_t len = 0;
@@ -305,6 +306,28 @@ static void test_usage_text(void **state)
     free(text);
 }
 
+/* --quiet and --verbose are flags (no value); together they are a usage error. */
+static void test_verbosity_flags(void **state)
+{
+    char *a[] = {"audit", "--quiet", "--region", "us-east-1"};
+    char *b[] = {"audit", "--verbose"};
+    char *c[] = {"audit", "--verbose", "--quiet"};
+    struct audit_cli cli;
+    struct mk_err err = {0};
+    (void)state;
+    assert_int_equal(audit_cli_parse(ARGC(a), a, &cli, &err), 0);
+    assert_true(cli.quiet);
+    assert_false(cli.verbose);
+    assert_int_equal(cli.n_regions, 1);
+    audit_cli_free(&cli);
+    assert_int_equal(audit_cli_parse(ARGC(b), b, &cli, &err), 0);
+    assert_true(cli.verbose);
+    audit_cli_free(&cli);
+    assert_int_equal(audit_cli_parse(ARGC(c), c, &cli, &err), -1);
+    assert_int_equal(err.code, MK_ERR_USAGE);
+    assert_non_null(strstr(err.msg, "exclude each other"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_governance_usage_errors),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_text),
+        cmocka_unit_test(test_verbosity_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -397,13 +397,14 @@ static void test_assume_role_moto(void **state)
     assert_int_equal(fake_count("GET /container-creds?for=assume"), 1);
     assert_null(resolve("weird", &err));
     assert_non_null(strstr(err.msg, "unknown credential_source"));
-    /* Environment keys come first in the chain, whatever the profile says. */
+    /* An explicit profile wins over the environment's keys (the AWS CLI's --profile). */
     setenv("AWS_ACCESS_KEY_ID", "AKIDENVSRC", 1);
     setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
     c = resolve("ecs", &err);
     assert_non_null(c);
-    assert_string_equal(c->source, "env");
+    assert_string_equal(c->source, "assume-role");
     aws_creds_free(c);
+    assert_int_equal(fake_count("GET /container-creds?for=assume"), 2);
 }
 
 /* The account a client's credentials belong to, from STS GetCallerIdentity (moto maps assumed-role
@@ -716,11 +717,127 @@ static void test_creds_make_rejects(void **state)
     assert_null(aws_creds_make("AKID", "", NULL, 0, "test", &err));
 }
 
+/* An explicit profile (--profile) is the only source: environment keys and web identity do not
+ * override it, and a profile that is missing or holds nothing is an error, not a fall-back. */
+static void test_explicit_profile_beats_env(void **state)
+{
+    struct mk_err err = {0};
+    char tok[512];
+    write_home("credentials", "[base]\naws_access_key_id = AKIDBASE\n"
+                              "aws_secret_access_key = " SECRET "\n");
+    write_home("config", "[profile empty]\nregion = us-east-1\n");
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+    assert_int_equal(test_write_file(home, "token", "eyJ.Never+In.sig\n", 0600, tok, sizeof(tok)),
+                     0);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tok, 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/web", 1);
+    struct aws_creds *c = resolve("base", &err);
+    if (c == NULL) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(c->access_key_id, "AKIDBASE");
+    assert_string_equal(c->source, "profile");
+    aws_creds_free(c);
+    assert_null(resolve("nosuch", &err));
+    assert_int_equal(err.code, MK_ERR_CREDS);
+    assert_non_null(strstr(err.msg, "profile 'nosuch' not found"));
+    assert_null(resolve("empty", &err));
+    assert_int_equal(err.code, MK_ERR_CREDS);
+    assert_non_null(strstr(err.msg, "profile 'empty' has no credentials"));
+    /* AWS_PROFILE is not explicit: the environment's keys still come first, as in the SDKs. */
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    unsetenv("AWS_ROLE_ARN");
+    setenv("AWS_PROFILE", "base", 1);
+    c = resolve(NULL, &err);
+    assert_non_null(c);
+    assert_string_equal(c->access_key_id, "AKIDENV");
+    aws_creds_free(c);
+}
+
+/* Checks the credentials of a client with endpoint_url = the fake server and the given profile
+ * and role_arn option; returns aws_client_check_credentials()'s result. */
+static int check_with_endpoint(const char *profile, const char *role_arn, struct mk_err *err)
+{
+    struct aws_client_options o = {.max_attempts = 1, .request_timeout_ms = 5000};
+    o.endpoint_url = fake.url;
+    o.profile = profile;
+    o.role_arn = role_arn;
+    struct aws_client *c = aws_client_new(&o, err);
+    assert_non_null(c);
+    int rc = aws_client_check_credentials(c, err);
+    aws_client_free(c);
+    return rc;
+}
+
+/* endpoint_url (--endpoint-url) is for the services called and the role_arn option's AssumeRole;
+ * the chain's own STS calls follow AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, then the region. */
+static void test_chain_sts_endpoint(void **state)
+{
+    struct mk_err err = {0};
+    char tok[512];
+    char text[1024];
+    assert_int_equal(test_write_file(home, "token", "eyJ.Never+In.sig\n", 0600, tok, sizeof(tok)),
+                     0);
+    write_home("credentials", "[base]\naws_access_key_id = AKIDBASE\n"
+                              "aws_secret_access_key = " SECRET "\n");
+    snprintf(text, sizeof(text),
+             "[profile role]\nrole_arn = arn:aws:iam::123456789012:role/mskpki\n"
+             "source_profile = base\n"
+             "[profile wi]\nrole_arn = arn:aws:iam::123456789012:role/w\n"
+             "web_identity_token_file = %s\n",
+             tok);
+    write_home("config", text);
+    long fake_sts = fake_count("/");
+    /* AWS_ENDPOINT_URL_STS (moto, from base_env): the fake never sees the chain's calls. */
+    if (check_with_endpoint("role", NULL, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    if (check_with_endpoint("wi", NULL, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(fake_count("/"), fake_sts);
+    /* AWS_ENDPOINT_URL when there is no AWS_ENDPOINT_URL_STS... */
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    setenv("AWS_ENDPOINT_URL", moto.url, 1);
+    if (check_with_endpoint("role", NULL, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(fake_count("/"), fake_sts);
+    /* ...and AWS_ENDPOINT_URL_STS before it: nothing listens on port 1. */
+    setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1", 1);
+    assert_int_equal(check_with_endpoint("role", NULL, &err), -1);
+    assert_int_equal(err.code, MK_ERR_NET);
+    assert_int_equal(fake_count("/"), fake_sts);
+    /* The role_arn option's AssumeRole goes to endpoint_url (the fake answers it with an
+     * error), signed with what the chain resolved through AWS_ENDPOINT_URL_STS. */
+    setenv("AWS_ENDPOINT_URL_STS", moto.url, 1);
+    unsetenv("AWS_ENDPOINT_URL");
+    assert_int_equal(check_with_endpoint("role", "arn:aws:iam::210987654321:role/audit", &err), -1);
+    assert_int_equal(err.code, MK_ERR_AWS);
+    assert_non_null(strstr(err.msg, "assume role arn:aws:iam::210987654321:role/audit"));
+    assert_int_equal(fake_count("/"), fake_sts + 1);
+    /* Without any override the chain's STS is the regional endpoint (not called here). */
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    struct aws_client_options o = {.endpoint_url = fake.url};
+    struct aws_client *c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    char *url = aws_client_endpoint_for(c, "sts", 1, &err);
+    assert_string_equal(url, "https://sts.us-east-1.amazonaws.com");
+    free(url);
+    url = aws_client_endpoint_for(c, "sts", 0, &err);
+    assert_string_equal(url, fake.url);
+    free(url);
+    aws_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_env, each_setup),
         cmocka_unit_test_setup(test_env_beats_profile, each_setup),
+        cmocka_unit_test_setup(test_explicit_profile_beats_env, each_setup),
+        cmocka_unit_test_setup(test_chain_sts_endpoint, each_setup),
         cmocka_unit_test_setup(test_profiles, each_setup),
         cmocka_unit_test_setup(test_credential_process, each_setup),
         cmocka_unit_test_setup(test_assume_role_moto, each_setup),

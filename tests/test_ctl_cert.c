@@ -68,9 +68,16 @@ static void test_reasons(void **state)
     assert_true(ctl_cert_reason_valid("KEY_COMPROMISE"));
     assert_true(ctl_cert_reason_valid("A_A_COMPROMISE"));
     assert_true(ctl_cert_reason_valid("UNSPECIFIED"));
-    assert_false(ctl_cert_reason_valid("key_compromise"));
+    /* Any case is accepted and sent to the CA as the API spells it. */
+    assert_true(ctl_cert_reason_valid("key_compromise"));
+    assert_string_equal(ctl_cert_reason_canonical("key_compromise"), "KEY_COMPROMISE");
+    assert_string_equal(ctl_cert_reason_canonical("Superseded"), "SUPERSEDED");
+    assert_string_equal(ctl_cert_reason_canonical("a_a_compromise"), "A_A_COMPROMISE");
     assert_false(ctl_cert_reason_valid("REMOVE_FROM_CRL"));
+    assert_false(ctl_cert_reason_valid("key compromise"));
+    assert_false(ctl_cert_reason_valid("KEY_COMPROMISE_"));
     assert_false(ctl_cert_reason_valid(""));
+    assert_null(ctl_cert_reason_canonical("superseded "));
 }
 
 static void test_exit_codes(void **state)

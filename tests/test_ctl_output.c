@@ -20,6 +20,9 @@
 #include "ctl/output.h"
 #include "pki/text.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 static const struct option opts[] = {
     {"bootstrap", required_argument, NULL, 'b'},
     {"bootstrap-timeout", required_argument, NULL, 't'},
@@ -146,6 +149,65 @@ static void test_write_report(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* --quiet and --verbose: each sets the verbosity, both together are a usage error. */
+static void test_verbosity(void **state)
+{
+    FILE *saved = stderr;
+    (void)state;
+    ctl_verbosity_set(CTL_NORMAL);
+    assert_int_equal(ctl_verbosity_get(), CTL_NORMAL);
+    assert_int_equal(ctl_verbosity_option("probe", 'q'), 0);
+    assert_int_equal(ctl_verbosity_get(), CTL_QUIET);
+    assert_int_equal(ctl_verbosity_option("probe", 'q'), 0); /* repeated: fine */
+    stderr = fopen("/dev/null", "w");
+    assert_int_equal(ctl_verbosity_option("probe", 'v'), CTL_EXIT_USAGE);
+    fclose(stderr);
+    stderr = saved;
+    ctl_verbosity_set(CTL_NORMAL);
+    assert_int_equal(ctl_verbosity_option("probe", 'v'), 0);
+    assert_int_equal(ctl_verbosity_get(), CTL_VERBOSE);
+    ctl_verbosity_set(CTL_NORMAL);
+}
+
+/* A missing --ca-file: one line naming the file and the system error, not OpenSSL's stack. */
+static void test_err_ossl_one_line(void **state)
+{
+    struct mk_err err = {0};
+    (void)state;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(ctx);
+    assert_int_not_equal(SSL_CTX_load_verify_locations(ctx, "/nonexistent/ca.pem", NULL), 1);
+    ctl_err_ossl(&err, MK_ERR_USAGE, "--ca-file %s: no usable CA certificate",
+                 "/nonexistent/ca.pem");
+    assert_int_equal(err.code, MK_ERR_USAGE);
+    assert_string_equal(err.msg, "--ca-file /nonexistent/ca.pem: no usable CA certificate: "
+                                 "No such file or directory");
+    assert_int_equal(ERR_peek_error(), 0); /* the queue is drained */
+    /* Nothing queued: the message alone. */
+    ctl_err_ossl(&err, MK_ERR_CRYPTO, "X509_new");
+    assert_string_equal(err.msg, "X509_new");
+    SSL_CTX_free(ctx);
+}
+
+/* pki's mk_err_ossl() stacks are cut to their first reason when printed. */
+static void test_err_condense(void **state)
+{
+    struct mk_err err = {0};
+    (void)state;
+    mk_err_set(&err, MK_ERR_USAGE,
+               "key.pem: cannot load private key: error:80000002:system library::No such file or "
+               "directory; error:10000080:BIO routines::no such file; error:05880002:x509 "
+               "certificate routines::system lib");
+    assert_string_equal(ctl_err_condense(&err),
+                        "key.pem: cannot load private key: No such file or directory");
+    mk_err_set(&err, MK_ERR_USAGE, "a.pem: error:1E08010C:DECODER routines::unsupported");
+    assert_string_equal(ctl_err_condense(&err), "a.pem: unsupported");
+    /* Not a stack: "error:" in a file name or a message stays. */
+    mk_err_set(&err, MK_ERR_IO, "/tmp/error:x: cannot open: No such file or directory");
+    assert_string_equal(ctl_err_condense(&err),
+                        "/tmp/error:x: cannot open: No such file or directory");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +218,9 @@ int main(void)
         cmocka_unit_test(test_exit_for),
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_write_report),
+        cmocka_unit_test(test_verbosity),
+        cmocka_unit_test(test_err_ossl_one_line),
+        cmocka_unit_test(test_err_condense),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -195,7 +195,7 @@ int ctl_audit_main(int argc, char **argv)
         if (err.code == MK_ERR_USAGE) {
             return ctl_usage_error("audit", "%s", err.msg);
         }
-        fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+        ctl_print_err("audit", &err);
         return CTL_EXIT_UNAVAILABLE;
     }
     if (cli.help) {
@@ -207,6 +207,8 @@ int ctl_audit_main(int argc, char **argv)
     if (cli.eval.now == 0) {
         cli.eval.now = time(NULL);
     }
+    ctl_verbosity_set(cli.quiet ? CTL_QUIET : cli.verbose ? CTL_VERBOSE : CTL_NORMAL);
+    ctl_log_begin(0);
     report = ctl_report_new();
     scope = audit_scope_new(&cli.eval, cli.as_of_given);
     kpis = audit_kpis_new();
@@ -218,7 +220,7 @@ int ctl_audit_main(int argc, char **argv)
     for (size_t i = 0; i < (cli.n_role_arns > 0 ? cli.n_role_arns : 1); i++) {
         if (audit_account(&cli, cli.n_role_arns > 0 ? cli.role_arns[i] : NULL, report, scope, kpis,
                           &areas, &err) != 0) {
-            fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+            ctl_print_err("audit", &err);
             goto out;
         }
     }
@@ -246,7 +248,7 @@ int ctl_audit_main(int argc, char **argv)
         goto out;
     }
     if (write_report(&cli, report, &err) != 0) {
-        fprintf(stderr, "mskpkictl audit: %s\n", err.msg);
+        ctl_print_err("audit", &err);
         goto out;
     }
     status = ctl_report_failed(report, cli.fail_on) ? CTL_EXIT_FINDINGS : CTL_EXIT_OK;

@@ -22,7 +22,7 @@ void audit_cli_usage(FILE *out)
         "                       [--role-arn ARN|FILE]... [--role-session-name S] [--external-id "
         "X]\n"
         "                       [--as-of YYYY-MM-DD] [--eos-warning-days N]\n"
-        "                       [--status PASS,FAIL,ERROR,NOT_APPLICABLE] [--quiet]\n"
+        "                       [--status PASS,FAIL,ERROR,NOT_APPLICABLE] " CTL_VERBOSITY_USAGE "\n"
         "                       [--history FILE] [--lookback-days N]"
         "\n\n"
         "Checks MSK, Kinesis, Firehose, KMS and Private CA posture.  Exit 0: no FAIL at or above\n"
@@ -437,7 +437,7 @@ static int apply(struct audit_cli *cli, const char *opt, const char *value, stru
     return -1;
 }
 
-/* Every option but --help and --quiet takes a value, applied by apply() under its "--name". */
+/* Every option but --help, --quiet and --verbose takes a value, applied by apply() under its "--name". */
 static const struct option longopts[] = {
     {"region", required_argument, NULL, 0},
     {"profile", required_argument, NULL, 0},
@@ -460,7 +460,7 @@ static const struct option longopts[] = {
     {"status", required_argument, NULL, 0},
     {"history", required_argument, NULL, 0},
     {"lookback-days", required_argument, NULL, 0},
-    {"quiet", no_argument, NULL, 'q'},
+    CTL_VERBOSITY_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -484,7 +484,7 @@ int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err 
     MK_GUARD(ctl_options_check(argc, argv, longopts, err));
     for (;;) {
         int index = -1;
-        int ch = getopt_long(argc, argv, ":hq", longopts, &index);
+        int ch = getopt_long(argc, argv, ":hqv", longopts, &index);
         if (ch == -1) {
             break;
         }
@@ -493,7 +493,10 @@ int audit_cli_parse(int argc, char **argv, struct audit_cli *cli, struct mk_err 
             cli->help = 1;
             break;
         case 'q':
-            cli->quiet = 1;
+        case 'v':
+            *(ch == 'q' ? &cli->quiet : &cli->verbose) = 1;
+            MK_ENSURE(!(cli->quiet && cli->verbose), err, MK_ERR_USAGE,
+                      "--quiet and --verbose exclude each other");
             break;
         case 0:
             MK_ENSURE(snprintf(name, sizeof(name), "--%s", longopts[index].name) > 0, err,

@@ -43,7 +43,8 @@ struct audit_cli {
     size_t n_required_tags;
     int checks_given; /* --checks was used */
     int as_of_given;  /* --as-of was used (eval.now is then that date) */
-    int quiet;        /* --quiet: no progress on stderr */
+    int quiet;        /* --quiet (ctl/output.h): no progress on stderr either */
+    int verbose;      /* --verbose */
     char *history;    /* --history FILE (SQLite), or NULL */
     unsigned status_mask; /* --status: 1 << status of what the table shows; 0 = all */
 };

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <openssl/bn.h>
 
 #include "conf/conf.h"
@@ -44,15 +46,19 @@ struct revoke_opts {
     const char *region;
     const char *endpoint_url;
     const char *profile;
-    const char *reason;
+    const char *reason; /* canonical: the table's spelling, whatever case was typed */
+    int json;           /* --format json */
 };
 
 /* Each subcommand's own usage, so `cert revoke --help` shows revoke's options alone. */
 static const char revoke_usage[] =
     "usage: mskpkictl cert revoke (--cert FILE | --serial HEX --ca-arn ARN) --reason REASON\n"
     "                             [--config FILE | --ca-arn ARN [--region R] "
-    "[--endpoint-url URL] [--profile P]]\n";
-static const char issue_usage[] = "usage: mskpkictl cert issue --config FILE --name CERT\n";
+    "[--endpoint-url URL] [--profile P]]\n"
+    "                             [--format table|json] " CTL_VERBOSITY_USAGE "\n";
+static const char issue_usage[] =
+    "usage: mskpkictl cert issue [--config FILE] --name CERT [--format table|json] "
+    CTL_VERBOSITY_USAGE "\n";
 
 static void cert_usage(FILE *out)
 {
@@ -63,14 +69,49 @@ static void cert_usage(FILE *out)
     fprintf(out, "      %s      %s", issue_usage + 6, revoke_usage + 6);
 }
 
-int ctl_cert_reason_valid(const char *name)
+const char *ctl_cert_reason_canonical(const char *name)
 {
     for (size_t i = 0; i < sizeof(revocation_reasons) / sizeof(revocation_reasons[0]); i++) {
-        if (strcmp(name, revocation_reasons[i]) == 0) {
-            return 1;
+        if (strcasecmp(name, revocation_reasons[i]) == 0) {
+            return revocation_reasons[i];
         }
     }
-    return 0;
+    return NULL;
+}
+
+int ctl_cert_reason_valid(const char *name)
+{
+    return ctl_cert_reason_canonical(name) != NULL;
+}
+
+/* --format of issue and revoke: table (the default, for people) or json (for scripts). */
+static int parse_format(const char *cmd, const char *value, int *json)
+{
+    if (strcmp(value, "table") == 0 || strcmp(value, "json") == 0) {
+        *json = value[0] == 'j';
+        return 0;
+    }
+    return ctl_usage_error(cmd, "--format: expected table or json, got '%s'", value);
+}
+
+/* Time as RFC 3339 UTC ("2026-01-02T03:04:05Z"), the form of every JSON output of mskpkictl. */
+static void iso_time(time_t t, char *buf, size_t cap)
+{
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        snprintf(buf, cap, "%lld", (long long)t);
+    }
+}
+
+/* Writes obj (stolen) as one JSON document on stdout; -1 when it could not be written. */
+static int print_json(json_t *obj)
+{
+    int rc = obj != NULL && json_dumpf(obj, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 &&
+                     fputc('\n', stdout) != EOF && fflush(stdout) == 0
+                 ? 0
+                 : -1;
+    json_decref(obj);
+    return rc;
 }
 
 X509 *ctl_cert_serial_only(const char *hex, struct mk_err *err)
@@ -98,11 +139,11 @@ X509 *ctl_cert_serial_only(const char *hex, struct mk_err *err)
     }
     digits[n] = '\0';
     MK_ENSURE(n > 0, err, MK_ERR_USAGE, "--serial: empty");
-    MK_GUARD_OSSL(BN_hex2bn(&bn, digits) == (int)n, err, MK_ERR_USAGE, "--serial: BN_hex2bn");
-    MK_GUARD_OSSL((serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL, err, MK_ERR_CRYPTO,
+    CTL_GUARD_OSSL(BN_hex2bn(&bn, digits) == (int)n, err, MK_ERR_USAGE, "--serial: BN_hex2bn");
+    CTL_GUARD_OSSL((serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL, err, MK_ERR_CRYPTO,
                   "--serial: BN_to_ASN1_INTEGER");
-    MK_GUARD_OSSL((x = X509_new()) != NULL, err, MK_ERR_NOMEM, "X509_new");
-    MK_GUARD_OSSL(X509_set_serialNumber(x, serial) == 1, err, MK_ERR_CRYPTO,
+    CTL_GUARD_OSSL((x = X509_new()) != NULL, err, MK_ERR_NOMEM, "X509_new");
+    CTL_GUARD_OSSL(X509_set_serialNumber(x, serial) == 1, err, MK_ERR_CRYPTO,
                   "X509_set_serialNumber");
     ret = x;
     x = NULL;
@@ -115,26 +156,39 @@ out:
 
 /* ---- issue ------------------------------------------------------------------------------- */
 
-static void print_issued(const struct conf_certificate *cc, const struct issue_out *res)
+/*
+ * The result of an issue: one line (and, unless --quiet, the subject and the path), or with
+ * --format json one object (docs/cert.md): name, serial, generation, not_before, not_after,
+ * subject, certificate, resumed.  Returns -1 when stdout cannot be written.
+ */
+static int print_issued(const struct conf_certificate *cc, const struct issue_out *res, int json)
 {
     struct pki_cert_info info;
     struct mk_err err;
     char path[1024];
     char na[32];
-    struct tm tm;
+    char nb[32];
 
     if (pki_cert_info(res->leaf, &info, &err) != 0 ||
         issue_cert_path(cc, path, sizeof(path)) != 0) {
-        printf("issued %s generation %lu\n", cc->name, res->generation);
-        return;
+        memset(&info, 0, sizeof(info));
+        path[0] = '\0';
     }
-    if (gmtime_r(&info.not_after, &tm) == NULL ||
-        strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-        snprintf(na, sizeof(na), "%lld", (long long)info.not_after);
+    iso_time(info.not_after, na, sizeof(na));
+    iso_time(info.not_before, nb, sizeof(nb));
+    if (json) {
+        return print_json(json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:b}", "name", cc->name,
+                                    "serial", info.serial_hex, "generation",
+                                    (json_int_t)res->generation, "not_before", nb, "not_after",
+                                    na, "subject", info.subject, "certificate", path, "resumed",
+                                    res->resumed != 0));
     }
-    printf("issued %s: serial %s, generation %lu, not after %s%s\n  subject %s\n  written to %s\n",
-           cc->name, info.serial_hex, res->generation, na, res->resumed ? " (resumed)" : "",
-           info.subject, path);
+    printf("issued %s: serial %s, generation %lu, not after %s%s\n", cc->name, info.serial_hex,
+           res->generation, na, res->resumed ? " (resumed)" : "");
+    if (ctl_verbosity_get() != CTL_QUIET) {
+        printf("  subject %s\n  written to %s\n", info.subject, path);
+    }
+    return fflush(stdout) == 0 ? 0 : -1;
 }
 
 static int cert_issue_main(int argc, char **argv)
@@ -142,11 +196,15 @@ static int cert_issue_main(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"name", required_argument, NULL, 'n'},
+        {"format", required_argument, NULL, 'f'},
+        CTL_VERBOSITY_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL;
+    /* The agent's config, as for status and revoke: the host's one certificate set. */
+    const char *config = CONF_DEFAULT_PATH;
     const char *name = NULL;
+    int json = 0;
     struct conf *cfg = NULL;
     struct pki_ca *ca = NULL;
     struct issue_keys *keys = NULL;
@@ -167,6 +225,17 @@ static int cert_issue_main(int argc, char **argv)
         case 'n':
             name = optarg;
             break;
+        case 'f':
+            if (parse_format("cert issue", optarg, &json) != 0) {
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        case 'q':
+        case 'v':
+            if (ctl_verbosity_option("cert issue", ch) != 0) {
+                return CTL_EXIT_USAGE;
+            }
+            break;
         case 'h':
             fputs(issue_usage, stdout);
             return CTL_EXIT_OK;
@@ -178,14 +247,13 @@ static int cert_issue_main(int argc, char **argv)
     if (optind < argc) {
         return ctl_usage_error("cert issue", "unexpected argument '%s'", argv[optind]);
     }
-    if (config == NULL || name == NULL) {
-        return ctl_usage_error("cert issue", "--config and --name are required");
+    if (name == NULL) {
+        return ctl_usage_error("cert issue", "--name is required");
     }
     if (pki_sodium_init(&err) != 0 || (cfg = conf_load(config, &err)) == NULL) {
         goto fail;
     }
-    mk_log_setup(cfg->log_level < MK_LOG_WARN ? MK_LOG_WARN : cfg->log_level, MK_LOG_STDERR,
-                 "mskpkictl");
+    ctl_log_begin((int)cfg->log_level);
     memset(&in, 0, sizeof(in));
     in.cc = conf_find_certificate(cfg, name);
     if (in.cc == NULL) {
@@ -208,11 +276,17 @@ static int cert_issue_main(int argc, char **argv)
     if (issue_run(&in, &res, &err) != 0) {
         goto fail;
     }
-    print_issued(in.cc, &res);
+    if (print_issued(in.cc, &res, json) != 0) {
+        /* Issued and written: only the report is lost, which the state and files still say. */
+        fprintf(stderr, "mskpkictl cert issue: issued, but cannot write the result to standard "
+                        "output\n");
+        rc = CTL_EXIT_UNAVAILABLE;
+        goto out;
+    }
     rc = CTL_EXIT_OK;
     goto out;
 fail:
-    fprintf(stderr, "mskpkictl cert issue: %s%s\n", err.msg,
+    fprintf(stderr, "mskpkictl cert issue: %s%s\n", ctl_err_condense(&err),
             err.code == MK_ERR_PENDING ? " (run the command again to resume it)" : "");
     rc = ctl_exit_for(&err);
 out:
@@ -236,6 +310,8 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
         {"endpoint-url", required_argument, NULL, 'e'},
         {"profile", required_argument, NULL, 'P'},
         {"reason", required_argument, NULL, 'R'},
+        {"format", required_argument, NULL, 'f'},
+        CTL_VERBOSITY_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -254,6 +330,17 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
             continue;
         }
         switch (ch) {
+        case 'f':
+            if (parse_format("cert revoke", optarg, &o->json) != 0) {
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        case 'q':
+        case 'v':
+            if (ctl_verbosity_option("cert revoke", ch) != 0) {
+                return CTL_EXIT_USAGE;
+            }
+            break;
         case 'h':
             fputs(revoke_usage, stdout);
             return -1;
@@ -291,14 +378,17 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
     if (o->reason == NULL) {
         return ctl_usage_error("cert revoke", "--reason is required");
     }
-    if (!ctl_cert_reason_valid(o->reason)) {
+    /* Any case: the API's spelling is upper case, people type key_compromise. */
+    const char *canonical = ctl_cert_reason_canonical(o->reason);
+    if (canonical == NULL) {
         return ctl_usage_error(
             "cert revoke",
             "--reason: '%s' is not an AWS RevocationReason (UNSPECIFIED, KEY_COMPROMISE, "
             "CERTIFICATE_AUTHORITY_COMPROMISE, AFFILIATION_CHANGED, SUPERSEDED, "
-            "CESSATION_OF_OPERATION, PRIVILEGE_WITHDRAWN, A_A_COMPROMISE)",
+            "CESSATION_OF_OPERATION, PRIVILEGE_WITHDRAWN, A_A_COMPROMISE; any case)",
             o->reason);
     }
+    o->reason = canonical;
     return 0;
 }
 
@@ -334,6 +424,35 @@ MK_TESTABLE void cert_print_deny_acl(FILE *out, X509 *cert, int serial_only)
             principal, cmd);
 }
 
+/*
+ * The result of a revoke: the line and (unless --quiet) the MSK note with the deny ACL, or with
+ * --format json one object (docs/cert.md): serial, reason, ca, principal and deny_command (null
+ * with --serial alone).  Returns -1 when stdout cannot be written.
+ */
+static int print_revoked(X509 *cert, const char *serial, const char *reason, const char *ca_kind,
+                         int serial_only, int json)
+{
+    if (json) {
+        char principal[1024];
+        char cmd[2048];
+        struct mk_err err = {0};
+        int known = !serial_only &&
+                    kafka_principal_from_name(X509_get_subject_name(cert), principal,
+                                              sizeof(principal), &err) == 0 &&
+                    kafka_acl_deny_command(principal, "BOOTSTRAP_BROKERS", cmd, sizeof(cmd),
+                                           &err) == 0;
+        return print_json(json_pack("{s:s, s:s, s:s, s:o, s:o}", "serial", serial, "reason",
+                                    reason, "ca", ca_kind, "principal",
+                                    known ? json_string(principal) : json_null(), "deny_command",
+                                    known ? json_string(cmd) : json_null()));
+    }
+    printf("revoked serial %s (%s) through the %s CA\n", serial, reason, ca_kind);
+    if (ctl_verbosity_get() != CTL_QUIET) {
+        cert_print_deny_acl(stdout, cert, serial_only);
+    }
+    return fflush(stdout) == 0 ? 0 : -1;
+}
+
 static int cert_revoke_main(int argc, char **argv)
 {
     struct revoke_opts o;
@@ -348,7 +467,7 @@ static int cert_revoke_main(int argc, char **argv)
     if (rc != 0) {
         return rc < 0 ? CTL_EXIT_OK : rc;
     }
-    mk_log_setup(MK_LOG_WARN, MK_LOG_STDERR, "mskpkictl");
+    ctl_log_begin(0);
     if (pki_sodium_init(&err) != 0) {
         goto fail;
     }
@@ -387,12 +506,16 @@ static int cert_revoke_main(int argc, char **argv)
         OPENSSL_free(hex);
         BN_free(bn);
     }
-    printf("revoked serial %s (%s) through the %s CA\n", serial, o.reason, pki_ca_kind(ca));
-    cert_print_deny_acl(stdout, cert, o.cert == NULL);
+    if (print_revoked(cert, serial, o.reason, pki_ca_kind(ca), o.cert == NULL, o.json) != 0) {
+        fprintf(stderr, "mskpkictl cert revoke: revoked, but cannot write the result to "
+                        "standard output\n");
+        rc = CTL_EXIT_UNAVAILABLE;
+        goto out;
+    }
     rc = CTL_EXIT_OK;
     goto out;
 fail:
-    fprintf(stderr, "mskpkictl cert revoke: %s\n", err.msg);
+    ctl_print_err("cert revoke", &err);
     rc = ctl_exit_for(&err);
 out:
     X509_free(cert);
@@ -404,7 +527,9 @@ out:
 int ctl_cert_main(int argc, char **argv)
 {
     if (argc < 2) {
-        cert_usage(stderr);
+        /* A usage error is short; the options are a --help away. */
+        fputs("usage: mskpkictl cert inspect|issue|revoke [OPTIONS] (see mskpkictl cert --help)\n",
+              stderr);
         return CTL_EXIT_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -17,8 +17,11 @@
 /* `mskpkictl cert inspect ...` (argv[0] is "inspect"). */
 int ctl_cert_inspect_main(int argc, char **argv);
 
-/* 1 when name is an AWS Private CA RevocationReason ("KEY_COMPROMISE", ...), else 0. */
+/* 1 when name is an AWS Private CA RevocationReason ("KEY_COMPROMISE", ...) in any case
+ * ("key_compromise"), else 0. */
 int ctl_cert_reason_valid(const char *name);
+/* The API's spelling of the reason name (any case), or NULL.  Static storage. */
+const char *ctl_cert_reason_canonical(const char *name);
 
 /*
  * A certificate that carries only the serial given as hex ("0A1B...", "0a:1b:..."; at most 20

@@ -438,7 +438,7 @@ int ctl_cert_inspect_main(int argc, char **argv)
     rc = all_ok ? CTL_EXIT_OK : CTL_EXIT_FINDINGS;
     goto out;
 fail:
-    fprintf(stderr, "mskpkictl cert inspect: %s\n", err.msg);
+    ctl_print_err("cert inspect", &err);
     rc = err.code == MK_ERR_USAGE ? CTL_EXIT_USAGE : CTL_EXIT_UNAVAILABLE;
 out:
     EVP_PKEY_free(key);

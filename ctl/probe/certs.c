@@ -8,13 +8,15 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "ctl/output.h"
+
 #define DAY (24L * 3600L)
 
 static EVP_PKEY *new_key(struct mk_err *err)
 {
     EVP_PKEY *key = EVP_EC_gen("P-256");
     if (key == NULL) {
-        mk_err_ossl(err, MK_ERR_CRYPTO, "EVP_EC_gen P-256");
+        ctl_err_ossl(err, MK_ERR_CRYPTO, "EVP_EC_gen P-256");
     }
     return key;
 }
@@ -27,7 +29,7 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value, struct 
     int ok = ext != NULL && X509_add_ext(cert, ext, -1) == 1;
     X509_EXTENSION_free(ext);
     if (!ok) {
-        mk_err_ossl(err, MK_ERR_CRYPTO, "adding extension %s", OBJ_nid2sn(nid));
+        ctl_err_ossl(err, MK_ERR_CRYPTO, "adding extension %s", OBJ_nid2sn(nid));
         return -1;
     }
     return 0;
@@ -42,27 +44,27 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
     X509 *ret = NULL;
     BIGNUM *bn = BN_new();
     unsigned char serial[16];
-    MK_GUARD_OSSL(cert != NULL && bn != NULL, err, MK_ERR_NOMEM, "X509_new");
-    MK_GUARD_OSSL(RAND_bytes(serial, sizeof(serial)) == 1, err, MK_ERR_CRYPTO, "RAND_bytes");
+    CTL_GUARD_OSSL(cert != NULL && bn != NULL, err, MK_ERR_NOMEM, "X509_new");
+    CTL_GUARD_OSSL(RAND_bytes(serial, sizeof(serial)) == 1, err, MK_ERR_CRYPTO, "RAND_bytes");
     serial[0] &= 0x7f; /* positive, RFC 5280 section 4.1.2.2 */
-    MK_GUARD_OSSL(BN_bin2bn(serial, sizeof(serial), bn) != NULL &&
+    CTL_GUARD_OSSL(BN_bin2bn(serial, sizeof(serial), bn) != NULL &&
                       BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) != NULL,
                   err, MK_ERR_CRYPTO, "serial");
     X509_NAME *name = X509_get_subject_name(cert);
-    MK_GUARD_OSSL(X509_set_version(cert, 2) == 1 &&
+    CTL_GUARD_OSSL(X509_set_version(cert, 2) == 1 &&
                       X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                                                  (const unsigned char *)"mskpki probe", -1, -1,
                                                  0) == 1 &&
                       X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                                                  (const unsigned char *)cn, -1, -1, 0) == 1,
                   err, MK_ERR_CRYPTO, "subject");
-    MK_GUARD_OSSL(
+    CTL_GUARD_OSSL(
         X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : name) == 1, err,
         MK_ERR_CRYPTO, "issuer");
-    MK_GUARD_OSSL(X509_gmtime_adj(X509_getm_notBefore(cert), from) != NULL &&
+    CTL_GUARD_OSSL(X509_gmtime_adj(X509_getm_notBefore(cert), from) != NULL &&
                       X509_gmtime_adj(X509_getm_notAfter(cert), to) != NULL,
                   err, MK_ERR_CRYPTO, "validity");
-    MK_GUARD_OSSL(X509_set_pubkey(cert, key) == 1, err, MK_ERR_CRYPTO, "X509_set_pubkey");
+    CTL_GUARD_OSSL(X509_set_pubkey(cert, key) == 1, err, MK_ERR_CRYPTO, "X509_set_pubkey");
     X509 *ext_issuer = issuer != NULL ? issuer : cert;
     if (is_ca) {
         MK_GUARD(add_ext(cert, ext_issuer, NID_basic_constraints, "critical,CA:TRUE", err));
@@ -76,7 +78,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
     if (issuer != NULL) {
         MK_GUARD(add_ext(cert, ext_issuer, NID_authority_key_identifier, "keyid:always", err));
     }
-    MK_GUARD_OSSL(X509_sign(cert, issuer_key, EVP_sha256()) > 0, err, MK_ERR_CRYPTO, "X509_sign");
+    CTL_GUARD_OSSL(X509_sign(cert, issuer_key, EVP_sha256()) > 0, err, MK_ERR_CRYPTO, "X509_sign");
     ret = cert;
     cert = NULL;
 out:

@@ -88,7 +88,8 @@ static void usage_line(FILE *out)
             "                       [--revoked-cert FILE --revoked-key FILE] "
             "[--plaintext-bootstrap HOST:PORT[,...]]\n"
             "                       [--timeout S] [--concurrency N]\n"
-            "                       [--format table|json|junit|prometheus] [--output FILE]\n");
+            "                       [--format table|json|junit|prometheus] [--output FILE]\n"
+            "                       " CTL_VERBOSITY_USAGE "\n");
 }
 
 /*
@@ -233,11 +234,11 @@ static SSL_CTX *new_client_ctx(const char *ca_file, struct mk_err *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL) {
-        mk_err_ossl(err, MK_ERR_CRYPTO, "SSL_CTX_new");
+        ctl_err_ossl(err, MK_ERR_CRYPTO, "SSL_CTX_new");
         return NULL;
     }
     if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-        mk_err_ossl(err, MK_ERR_USAGE, "--ca-file %s: no usable CA certificate", ca_file);
+        ctl_err_ossl(err, MK_ERR_USAGE, "--ca-file %s: no usable CA certificate", ca_file);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -249,11 +250,11 @@ static SSL_CTX *new_client_ctx(const char *ca_file, struct mk_err *err)
 static int ctx_use_identity(SSL_CTX *ctx, const struct probe_identity *id, struct mk_err *err)
 {
     int rc = -1;
-    MK_GUARD_OSSL(SSL_CTX_use_certificate(ctx, id->cert) == 1 &&
+    CTL_GUARD_OSSL(SSL_CTX_use_certificate(ctx, id->cert) == 1 &&
                       SSL_CTX_use_PrivateKey(ctx, id->key) == 1,
                   err, MK_ERR_CRYPTO, "installing throw-away identity");
     if (id->issuer != NULL) {
-        MK_GUARD_OSSL(SSL_CTX_add1_chain_cert(ctx, id->issuer) == 1, err, MK_ERR_CRYPTO,
+        CTL_GUARD_OSSL(SSL_CTX_add1_chain_cert(ctx, id->issuer) == 1, err, MK_ERR_CRYPTO,
                       "adding throw-away CA to the chain");
     }
     rc = 0;
@@ -268,7 +269,7 @@ static int ctx_use_files(SSL_CTX *ctx, const char *cert, const char *chain_file,
     int rc = -1;
     BIO *bio = NULL;
     EVP_PKEY *pkey = NULL;
-    MK_GUARD_OSSL(SSL_CTX_use_certificate_chain_file(ctx, cert) == 1, err, MK_ERR_USAGE,
+    CTL_GUARD_OSSL(SSL_CTX_use_certificate_chain_file(ctx, cert) == 1, err, MK_ERR_USAGE,
                   "%s: cannot load client certificate", cert);
     if (chain_file != NULL) {
         STACK_OF(X509_INFO) *infos = NULL;
@@ -281,16 +282,16 @@ static int ctx_use_files(SSL_CTX *ctx, const char *cert, const char *chain_file,
             ok = xi->x509 == NULL || SSL_CTX_add1_chain_cert(ctx, xi->x509) == 1;
         }
         sk_X509_INFO_pop_free(infos, X509_INFO_free);
-        MK_GUARD_OSSL(ok, err, MK_ERR_USAGE, "%s: cannot load chain", chain_file);
+        CTL_GUARD_OSSL(ok, err, MK_ERR_USAGE, "%s: cannot load chain", chain_file);
     }
     bio = BIO_new_file(key, "r");
-    MK_GUARD_OSSL(bio != NULL, err, MK_ERR_USAGE, "%s: cannot open key", key);
+    CTL_GUARD_OSSL(bio != NULL, err, MK_ERR_USAGE, "%s: cannot open key", key);
     pkey = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, pass);
-    MK_GUARD_OSSL(pkey != NULL, err, MK_ERR_USAGE,
+    CTL_GUARD_OSSL(pkey != NULL, err, MK_ERR_USAGE,
                   "%s: cannot load private key (PEM expected; encrypted keys need the agent's "
                   "key_passphrase_file)",
                   key);
-    MK_GUARD_OSSL(SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1,
+    CTL_GUARD_OSSL(SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1,
                   err, MK_ERR_USAGE, "%s does not match certificate %s", key, cert);
     rc = 0;
 out:
@@ -392,7 +393,7 @@ static int build_contexts(struct probe_run *run, struct mk_err *err)
     /* OpenSSL 3 will not even offer TLS 1.0/1.1 at security level 1 or above (their handshake
      * signs with SHA-1 or MD5+SHA-1): level 0 here, and the versions are pinned per connection.
      * With the valid certificate, a broker that requires one can complete the handshake. */
-    MK_GUARD_OSSL(
+    CTL_GUARD_OSSL(
         SSL_CTX_set_cipher_list(run->ctx[PROBE_LEGACY_TLS_VERSION], "DEFAULT:@SECLEVEL=0") == 1,
         err, MK_ERR_CRYPTO, "legacy_tls_version: SSL_CTX_set_cipher_list");
     MK_GUARD(ctx_use_valid(run->ctx[PROBE_LEGACY_TLS_VERSION], o, err));
@@ -678,6 +679,7 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
         {"timeout", required_argument, NULL, 't'},
         {"concurrency", required_argument, NULL, 'j'},
         {"format", required_argument, NULL, 'f'},
+        CTL_VERBOSITY_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -761,6 +763,12 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
                                    optarg);
             }
             break;
+        case 'q':
+        case 'v':
+            if (ctl_verbosity_option("probe", ch) != 0) {
+                return CTL_EXIT_USAGE;
+            }
+            break;
         case 'h':
             usage_line(stdout);
             return -1;
@@ -818,15 +826,15 @@ int ctl_probe_main(int argc, char **argv)
     memset(&run, 0, sizeof(run));
     run.opts = &o;
     pthread_mutex_init(&run.lock, NULL);
-    /* The report is the output: library chatter (credential source, ...) only when it matters. */
-    mk_log_setup(MK_LOG_WARN, MK_LOG_STDERR, "mskpkictl");
+    /* The report is the output: library chatter (credential source, ...) only with --verbose. */
+    ctl_log_begin(0);
     /* A broker that closes while we write must not kill us: the close is a result. */
     signal(SIGPIPE, SIG_IGN);
 
     rc = CTL_EXIT_USAGE;
     if (o.cluster_arn != NULL) {
         if (fetch_bootstrap(&o, &list, &plain_list, &err) != 0) {
-            fprintf(stderr, "mskpkictl probe: %s\n", err.msg);
+            ctl_print_err("probe", &err);
             rc = err.code == MK_ERR_USAGE ? CTL_EXIT_USAGE : CTL_EXIT_UNAVAILABLE;
             goto out;
         }
@@ -834,7 +842,7 @@ int ctl_probe_main(int argc, char **argv)
     long n = probe_parse_brokers(list != NULL ? list : o.bootstrap, &run.brokers, &err);
     if (n < 0) {
         rc = list != NULL ? CTL_EXIT_UNAVAILABLE : CTL_EXIT_USAGE;
-        fprintf(stderr, "mskpkictl probe: %s\n", err.msg);
+        ctl_print_err("probe", &err);
         goto out;
     }
     run.n_brokers = (size_t)n;
@@ -865,7 +873,7 @@ int ctl_probe_main(int argc, char **argv)
         run.n_brokers += (size_t)np;
     }
     if (build_contexts(&run, &err) != 0) {
-        fprintf(stderr, "mskpkictl probe: %s\n", err.msg);
+        ctl_print_err("probe", &err);
         rc = err.code == MK_ERR_NOMEM || err.code == MK_ERR_CRYPTO ? CTL_EXIT_UNAVAILABLE
                                                                    : CTL_EXIT_USAGE;
         goto out;
@@ -898,7 +906,7 @@ int ctl_probe_main(int argc, char **argv)
         total += run.brokers[i].n_results;
     }
     if (write_report(&o, all, total, &err) != 0) {
-        fprintf(stderr, "mskpkictl probe: %s\n", err.msg);
+        ctl_print_err("probe", &err);
         rc = CTL_EXIT_UNAVAILABLE;
         goto out;
     }

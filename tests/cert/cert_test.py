@@ -185,6 +185,44 @@ def scenario_issue_local():
           "a failed issue changed the output")
     r = ctl("cert", "issue", "--config", os.path.join(env.tmp, "missing.conf"), "--name", "x")
     check(r.returncode in (2, 3) and "missing.conf" in r.stderr, r.stderr)
+    # --format json: one object with the documented fields (docs/cert.md).
+    os.chmod(os.path.join(env.tmp, "p12.pass"), 0o600)
+    r = ctl("cert", "issue", "--config", env.conf, "--name", "client", "--format", "json", rc=0)
+    doc = json.loads(r.stdout)
+    check(set(doc) == {"name", "serial", "generation", "not_before", "not_after", "subject",
+                       "certificate", "resumed"}, "issue JSON fields: %s" % sorted(doc))
+    served = inspect_json(env.out("client"), rc=0)[0]
+    check(doc["name"] == "client" and doc["serial"] == served["serial"]
+          and doc["generation"] == 3 and doc["resumed"] is False
+          and doc["certificate"] == env.out("client")
+          and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doc["not_after"])
+          and "CN=" in doc["subject"], "issue JSON: %s vs %s" % (doc, served))
+    # --quiet: the result line alone; --verbose: debug log lines on stderr.
+    r = ctl("cert", "issue", "--config", env.conf, "--name", "client", "--quiet", rc=0)
+    check(r.stdout.count("\n") == 1 and "generation 4" in r.stdout and r.stderr == "",
+          "quiet issue: %r %r" % (r.stdout, r.stderr))
+    r = ctl("cert", "issue", "--config", env.conf, "--name", "client", "--verbose", rc=0)
+    check("level=debug" in r.stderr and "written to" in r.stdout, "verbose issue: %r" % r.stderr)
+    # Without --config: the agent's default config, as status and revoke use.  Only checked where
+    # none is installed: on a host with one it would really issue.
+    if not os.path.exists("/etc/mskpki/mskpki.conf"):
+        r = ctl("cert", "issue", "--name", "client")
+        check(r.returncode in (2, 3) and "/etc/mskpki/mskpki.conf" in r.stderr
+              and r.stderr.count("\n") == 1, "default config: %d %r" % (r.returncode, r.stderr))
+    # status --quiet: the exit status alone; --verbose is accepted.
+    env2 = issued_env(names=("client", "ghost"))
+    issue(env2, "client")
+    r = ctl("status", "--config", env2.conf, rc=1)
+    check("ghost" in r.stdout and "no state file" in r.stderr, "status: %r %r" % (r.stdout,
+                                                                                 r.stderr))
+    r = ctl("status", "--config", env2.conf, "--quiet", rc=1)
+    check(r.stdout == "" and r.stderr == "", "quiet status: %r %r" % (r.stdout, r.stderr))
+    # The same verdict, and exit status, as without --quiet.
+    full = ctl("status", "--config", env.conf)
+    r = ctl("status", "--config", env.conf, "--quiet", rc=full.returncode)
+    check(r.stdout == "" and r.stderr == "", "quiet status: %r %r" % (r.stdout, r.stderr))
+    r = ctl("status", "--config", env.conf, "--verbose", "--format", "json", rc=full.returncode)
+    check(json.loads(r.stdout)["certificates"][0]["name"] == "client", r.stdout)
     done("cert issue (local CA)")
 
 
@@ -235,9 +273,10 @@ def one(results, case, tls):
 
 
 def scenario_revoke_crl():
-    env = issued_env(names=("client", "revoked"))
+    env = issued_env(names=("client", "revoked", "third"))
     issue(env, "client")
     issue(env, "revoked")
+    issue(env, "third")
     ca = os.path.join(env.ca_dir, "ca.crt")
     crl = os.path.join(env.ca_dir, "crl.pem")
     revoked = env.out("revoked")
@@ -261,6 +300,21 @@ def scenario_revoke_crl():
     check(serial in text and "Key Compromise" in text, "crl.pem lacks the revocation:\n" + text)
     check(ctl("cert", "inspect", "--ca-file", ca, env.out("client")).returncode == 0,
           "the other certificate is unaffected")
+    # Reasons in any case; --format json: the documented object.
+    third = env.out("third")
+    r = ctl("cert", "revoke", "--config", env.conf, "--cert", third, "--reason", "superseded",
+            "--format", "json", rc=0)
+    doc = json.loads(r.stdout)
+    tserial = subprocess.run(["openssl", "x509", "-in", third, "-noout", "-serial"],
+                             capture_output=True, text=True, check=True).stdout.split("=")[1]
+    tsubject = _x509.load_pem_x509_certificate(open(third, "rb").read()).subject
+    check(set(doc) == {"serial", "reason", "ca", "principal", "deny_command"}, str(doc))
+    check(doc["serial"] == tserial.strip() and doc["reason"] == "SUPERSEDED"
+          and doc["ca"] == "local" and doc["principal"] == "User:" + tsubject.rfc4514_string()
+          and doc["deny_command"].startswith("kafka-acls "), "revoke JSON: %s" % doc)
+    text = subprocess.run(["openssl", "crl", "-in", crl, "-noout", "-text"], capture_output=True,
+                          text=True, check=True).stdout
+    check(tserial.strip() in text and "Superseded" in text, "crl.pem lacks third:\n" + text)
     # The local CA revokes only what it issued, and only by certificate.
     r = ctl("cert", "revoke", "--config", env.conf, "--cert", expired_cert(env.tmp), "--reason",
             "SUPERSEDED", rc=1)
@@ -317,6 +371,11 @@ def scenario_revoke_crl():
                                                       "tls": "TLSv1.3"}) == 0, text)
     check(parse_metric(text, "mskpki_probe_case_ok", {"case": "no_client_cert"}) == 1, text)
     stop(b)
+    # --quiet: the result line alone, without the MSK note.
+    r = ctl("cert", "revoke", "--config", env.conf, "--cert", env.out("client"), "--reason",
+            "Key_Compromise", "--quiet", rc=0)
+    check(r.stdout.count("\n") == 1 and "(KEY_COMPROMISE)" in r.stdout and r.stderr == "",
+          "quiet revoke: %r %r" % (r.stdout, r.stderr))
     # Without --revoked-cert the case is not reported at all; one flag alone is a usage error.
     r = ctl("probe", "--ca-file", srv_ca, "--bootstrap", "127.0.0.1:1", "--revoked-cert", revoked,
             rc=2)
@@ -421,7 +480,11 @@ def scenario_usage():
         (["cert", "inspect"], "at least one certificate FILE"),
         (["cert", "inspect", "--format", "xml", "x"], "expected table or json"),
         (["cert", "inspect", "--key-passphrase-file", "p", "x"], "goes with --key"),
-        (["cert", "issue", "--config", "x"], "--config and --name are required"),
+        (["cert", "issue", "--config", "x"], "--name is required"),
+        (["cert", "issue", "--name", "x", "--format", "yaml"], "expected table or json"),
+        (["cert", "issue", "--name", "x", "--quiet", "--verbose"], "exclude each other"),
+        (["cert", "revoke", "--cert", "c", "--reason", "SUPERSEDED", "--format", "xml"],
+         "expected table or json"),
         (["cert", "issue", "--config", "x", "--name", "y", "z"], "unexpected argument 'z'"),
         (["cert", "revoke", "--config", "c", "--reason", "SUPERSEDED"],
          "exactly one of --cert and --serial"),
@@ -429,7 +492,7 @@ def scenario_usage():
           "--reason", "SUPERSEDED"], "--config or --ca-arn, not both"),
         (["cert", "revoke", "--serial", "0A", "--reason", "SUPERSEDED"], "--serial needs --ca-arn"),
         (["cert", "revoke", "--cert", "c", "--config", "c"], "--reason is required"),
-        (["cert", "revoke", "--cert", "c", "--config", "c", "--reason", "superseded"],
+        (["cert", "revoke", "--cert", "c", "--config", "c", "--reason", "remove_from_crl"],
          "not an AWS RevocationReason"),
         (["cert", "revoke", "--cert", "c", "--config", "c", "--reason", "SUPERSEDED",
           "--region", "r"], "go with --ca-arn"),
@@ -446,7 +509,13 @@ def scenario_usage():
         check(r.stderr.count("\n") <= 5, "%s: not a short error: %r" % (args, r.stderr))
     for sub in ("inspect", "issue", "revoke"):
         r = ctl("cert", sub, "--help", rc=0)
-        check("usage: mskpkictl cert" in r.stdout, r.stdout)
+        check("usage: mskpkictl cert " + sub in r.stdout, r.stdout)
+        # Each subcommand's --help shows its own options only.
+        others = [o for o in ("inspect", "issue", "revoke") if o != sub]
+        check(not any("mskpkictl cert " + o in r.stdout for o in others), r.stdout)
+    r = ctl("cert", "revoke", "--help", rc=0)
+    check("--reason REASON" in r.stdout and "--format table|json" in r.stdout
+          and "--name" not in r.stdout, r.stdout)
     done("cert usage errors")
 
 
