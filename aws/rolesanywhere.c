@@ -212,16 +212,6 @@ static char *serial_dec(X509 *cert, struct mk_err *err)
     return copy;
 }
 
-static void hex_encode(const unsigned char *in, size_t len, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 0x0f];
-    }
-    out[2 * len] = '\0';
-}
-
 /* "https://host[:port]" without a path: the base URL and the Host header value. */
 static int endpoint_of(const struct aws_ra_params *p, const char *region, struct aws_buf *base,
                        char *host, size_t host_size, struct mk_err *err)
@@ -345,7 +335,7 @@ int aws_ra_build_request(const struct aws_ra_params *p, const struct aws_ra_iden
     MK_GUARD(id->sign(id->sign_arg, r.amz_date, region, r.creq_hash, &sig, &sig_len, err));
     sig_hex = malloc(2 * sig_len + 1);
     MK_ENSURE(sig_hex != NULL, err, MK_ERR_NOMEM, "out of memory");
-    hex_encode(sig, sig_len, sig_hex);
+    aws_hex_encode(sig, sig_len, sig_hex);
     serial = serial_dec(id->leaf, err);
     MK_GUARD_PTR(serial);
     MK_GUARD(aws_buf_printf(&auth, err,

@@ -22,7 +22,7 @@ struct sv_pair {
     size_t order; /* input position: keeps duplicate headers in their given order */
 };
 
-static void hex_encode(const unsigned char *in, size_t len, char *out)
+void aws_hex_encode(const unsigned char *in, size_t len, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < len; i++) {
@@ -37,7 +37,7 @@ void aws_sigv4_sha256_hex(const void *data, size_t len, char hex[65])
     unsigned char md[SHA256_DIGEST_LENGTH];
     static const unsigned char empty = 0;
     SHA256(data != NULL ? data : &empty, len, md);
-    hex_encode(md, sizeof(md), hex);
+    aws_hex_encode(md, sizeof(md), hex);
 }
 
 static void pairs_free(struct sv_pair *pairs, size_t n)
@@ -405,7 +405,7 @@ int aws_sigv4_sign(const struct aws_sigv4_request *req, const struct aws_sigv4_p
                             r.amz_date, date, p->region, p->service, creq_hash));
     MK_GUARD(signing_key(p, date, key, err));
     MK_GUARD(hmac(key, sizeof(key), sts.data, sig, err));
-    hex_encode(sig, sizeof(sig), r.signature);
+    aws_hex_encode(sig, sizeof(sig), r.signature);
     MK_GUARD(aws_buf_printf(&auth, err,
                             "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
                             "SignedHeaders=%s, Signature=%s",

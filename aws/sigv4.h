@@ -72,4 +72,8 @@ void aws_sigv4_result_clear(struct aws_sigv4_result *r);
 /* Lower-case hex SHA-256 of data into hex[65]. */
 void aws_sigv4_sha256_hex(const void *data, size_t len, char hex[65]);
 
+/* Lower-case hex of in (len bytes) into out, which holds 2 * len + 1 bytes (NUL-terminated):
+ * the encoding of every hash and signature in SigV4 and the Roles Anywhere signer. */
+void aws_hex_encode(const unsigned char *in, size_t len, char *out);
+
 #endif
