@@ -204,10 +204,49 @@ static void test_kpis(void **state)
     audit_inventory_free(inv);
 }
 
+/* Every check renders its command whole for a FAIL: the resource's ARN (or, for Firehose, its
+ * name) and region filled in, no placeholder left.  The only checks without one have no
+ * in-place fix (the MSK key is chosen at creation, a CA certificate is replaced by a new CA) or
+ * never fail (pca.usage_mode). */
+static void test_remediation_cli_all_checks(void **state)
+{
+    static const char *const without[] = {"msk.encryption_at_rest_cmk", "pca.certificate_expiry",
+                                          "pca.usage_mode"};
+    char buf[2048];
+    char arn[256];
+    (void)state;
+    for (int c = 0; c < AUDIT_CHECK__MAX; c++) {
+        struct ctl_report *r = ctl_report_new();
+        const char *cmd;
+        int expect_none = 0;
+        snprintf(arn, sizeof(arn), "arn:aws:test:us-east-1:111122223333:thing/res-%d", c);
+        add(r, audit_rules[c].id, CTL_STATUS_FAIL, arn, "failing");
+        cmd = audit_remediation_cli(ctl_report_get(r, 0), buf, sizeof(buf));
+        for (size_t i = 0; i < sizeof(without) / sizeof(without[0]); i++) {
+            expect_none |= strcmp(audit_rules[c].id, without[i]) == 0;
+        }
+        if (expect_none) {
+            assert_null(cmd);
+            ctl_report_free(r);
+            continue;
+        }
+        assert_non_null(cmd);
+        assert_true(strncmp(cmd, "aws ", 4) == 0);
+        assert_non_null(strstr(cmd, "--region us-east-1"));
+        snprintf(arn, sizeof(arn), "res-%d", c); /* the name is the ARN's tail: both contain it */
+        assert_non_null(strstr(cmd, arn));
+        assert_null(strstr(cmd, "{arn}"));
+        assert_null(strstr(cmd, "{region}"));
+        assert_null(strstr(cmd, "{name}"));
+        ctl_report_free(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remediation_cli),
+        cmocka_unit_test(test_remediation_cli_all_checks),
         cmocka_unit_test(test_error_remediation),
         cmocka_unit_test(test_enrich_report),
         cmocka_unit_test(test_scope_and_table),

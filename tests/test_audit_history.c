@@ -153,6 +153,43 @@ static void test_lifecycle(void **state)
     free(path);
 }
 
+/* "Gone" only within what a run covered: a FAIL in a region (or of a check) the next run did
+ * not audit stays open; the run that covers it again resolves it. */
+static void test_gone_only_in_covered_areas(void **state)
+{
+    static const char *const other[] = {"msk.tls_in_transit"};
+    static const struct audit_history_area eu[] = {{"", "eu-west-1"}};
+    char *path = tmp_path();
+    struct audit_history *h = NULL;
+    struct mk_err err = {0};
+    struct ctl_report *r = ctl_report_new();
+    (void)state;
+    assert_int_equal(audit_history_open(path, &h, &err), 0);
+    assert_int_equal(ctl_report_add(r, checks[0], CTL_STATUS_FAIL, CTL_SEV_HIGH, "eu-c",
+                                    "AWS::MSK::Cluster", "eu-west-1", "fix", &err, "m"),
+                     0);
+    assert_int_equal(audit_history_record(h, r, T0, checks, 1, eu, 1, &err), 0);
+    ctl_report_free(r);
+    /* us-east-1 only (the shared areas), then eu-west-1 with another check: eu-c stays open. */
+    ctl_report_free(run(h, T0 + DAY, (struct item[]){{NULL, 0}}));
+    r = ctl_report_new();
+    assert_int_equal(audit_history_record(h, r, T0 + 2 * DAY, other, 1, eu, 1, &err), 0);
+    ctl_report_free(r);
+    assert_int_equal(q(path, "SELECT COUNT(*) FROM episodes WHERE resource = 'eu-c' AND "
+                             "resolved IS NULL"),
+                     1);
+    /* eu-west-1 and the check again, without the cluster: gone. */
+    r = ctl_report_new();
+    assert_int_equal(audit_history_record(h, r, T0 + 3 * DAY, checks, 1, eu, 1, &err), 0);
+    ctl_report_free(r);
+    assert_int_equal(q(path, "SELECT resolved - first_fail FROM episodes WHERE resource = 'eu-c' "
+                             "AND resolution = 'gone'"),
+                     3 * DAY);
+    audit_history_close(h);
+    unlink(path);
+    free(path);
+}
+
 /* Two audits writing at once: each run is one transaction, the second waits. */
 static void test_two_writers(void **state)
 {
@@ -221,6 +258,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_gone_only_in_covered_areas),
         cmocka_unit_test(test_two_writers),
         cmocka_unit_test(test_bad_file),
     };

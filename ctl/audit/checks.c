@@ -1098,8 +1098,13 @@ static unsigned char *base64_decode(const char *text, size_t *len)
  * Without allow.everyone.if.no.acl.found=false, Kafka's authorizer lets every authenticated
  * client use every resource that has no ACL; MSK's default configuration sets it to true, so a
  * cluster without a configuration of its own is open to any holder of a certificate from its CA
- * (Amazon MSK Developer Guide, "Apache Kafka ACLs").  IAM access control authorises through IAM
- * policies and ignores the ACLs.
+ * (Amazon MSK Developer Guide, "Apache Kafka ACLs": "Amazon MSK sets it to true by default").
+ * "SASL" in the issue covers both SASL mechanisms MSK offers, but only SCRAM principals are
+ * authorised by ACLs: "If your cluster uses IAM access control, the
+ * allow.everyone.if.no.acl.found Apache Kafka setting has no effect", and ACLs have no effect on
+ * IAM identities (Developer Guide, "IAM access control", Important considerations; both pages
+ * last checked 2026-12-06).  So TLS or SCRAM on: evaluated; IAM only (or no authentication):
+ * NOT_APPLICABLE with that reason.
  */
 static int eval_msk_acl(struct eval *ev, const struct audit_resource *r, const char *arn)
 {

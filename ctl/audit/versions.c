@@ -10,9 +10,16 @@
  * supported-kafka-versions.html) and "Amazon MSK version support" (version-support.html),
  * summarised at endoflife.date/amazon-msk.  Last checked: TABLE_CHECKED.  After the date AWS may
  * upgrade a cluster to the recommended version at any time without notice, and new clusters of
- * the line are phased out.  A line missing here has no published end of support (3.8, 3.9, 4.0
- * and 4.1 at the last check); ListKafkaVersions' DEPRECATED status covers what the table has not
- * caught up with.  1.1 to 2.5 (1.1.1, 2.1.0, 2.2.1, 2.3.1, 2.4.1, 2.4.1.1, 2.5.1) ended together.
+ * the line are phased out ("Amazon MSK version support policy").  A line missing here has no
+ * published end of support (3.8, 3.9, 4.0 and 4.1 at the last check); ListKafkaVersions'
+ * DEPRECATED status covers what the table has not caught up with.
+ *
+ * At the last check endoflife.date listed, as the table below has them: 3.7 2026-09-01,
+ * 3.6 2026-06-01, 3.5 2025-10-23, 3.4 2025-08-04, 3.1/3.2/3.3 2024-09-11, 2.8 (latest
+ * 2.8.2-tiered) 2025-01-14, 2.6/2.7 2024-09-11.  For the lines before 2.6 (1.1.1, 2.1.0, 2.2.1,
+ * 2.3.1, 2.4.1, 2.4.1.1, 2.5.1) only 2.5.1's date (2024-06-08) was found; the older ones ended
+ * no later ("older versions earlier"), so they carry 2.5.1's date: an upper bound that is exact
+ * for every audit date after 2024-06-08, and errs only for an --as-of before it.
  */
 #define TABLE_CHECKED "2026-12-06"
 

@@ -813,6 +813,19 @@ def fake_suite(ctx):
                    "--eos-warning-days 30")
             p = ctx.run(*args, "--as-of", "2026-02-30")
             expect(p.returncode == 2 and "--as-of" in p.stderr, f"bad date: {p.stderr}")
+            # CA expiry follows the same date: the recorded root ended 2021-01-01.
+            ca_args = ["--region", us, "--format", "json", "--ca-arn", keys["ca"], "--checks",
+                       "pca.certificate_expiry"]
+            exp = {}
+            for when in (None, "2015-01-01", "2020-12-15"):
+                p = ctx.run(*ca_args, *(["--as-of", when] if when else []))
+                doc, got = findings(p.stdout)
+                expect(doc["scope"].get("as_of") == when, f"scope as_of: {doc['scope']}")
+                exp[when] = (got[("pca.certificate_expiry", us, keys["ca"])]["status"],
+                             got[("pca.certificate_expiry", us, keys["ca"])]["message"])
+            expect(exp[None][0] == "FAIL" and "expired on 2021-01-01" in exp[None][1], exp)
+            expect(exp["2015-01-01"][0] == "PASS" and "in 2192 days" in exp["2015-01-01"][1], exp)
+            expect(exp["2020-12-15"][0] == "FAIL" and "in 17 days" in exp["2020-12-15"][1], exp)
         ctx.check("fake: --as-of judges version support at another date", as_of)
 
         def usability():
@@ -847,6 +860,12 @@ def fake_suite(ctx):
             t = ctx.run(*regions, "--status", "FAIL,ERROR").stdout
             expect(t.startswith("Scope\n") and t.index("regions:") < t.index("STATUS  "),
                    f"scope not first:\n{t[:400]}")
+            head = t[:t.index("STATUS  ")]
+            expect(f"accounts:  {acct}\n" in head and "eu-west-1" in head
+                   and f"checks:    {len(ALL_CHECKS)} (" in head
+                   and re.search(r"resources: msk_clusters 3, kinesis_streams 3, "
+                                 r"firehose_streams 3, kms_keys \d+, private_cas 2", head),
+                   f"scope header:\n{head}")
             rows = [ln for ln in t.splitlines() if re.match(r"^(PASS|FAIL|ERROR|NOT_APPLICABLE) ", ln)]
             expect(rows and all(r.split()[0] in ("FAIL", "ERROR") for r in rows),
                    f"--status rows: {rows[:5]}")

@@ -251,6 +251,29 @@ case_http() {
     run_probe --bootstrap "127.0.0.1:$port" --ca-file "$CA" --format json --timeout 3
     expect_rc 3
     expect_json 'all(x["outcome"] == "ERROR" for x in res if x["case"] != "plaintext_listener") and "not a TLS server" in res[0]["detail"]'
+    # As a plaintext endpoint it waits for an HTTP request line that never comes: no Kafka
+    # answer, so plaintext_listener passes (the TLS cases are still errors).
+    run_probe --bootstrap "127.0.0.1:$port" --ca-file "$CA" --format json --timeout 2 \
+        --plaintext-bootstrap "127.0.0.1:$port"
+    expect_rc 1
+    expect_json 'one("plaintext_listener", "none")["outcome"] == "REFUSED" and one("plaintext_listener", "none")["ok"] and one("plaintext_listener", "none")["detail"].startswith("no Kafka answer")'
+    # A service that answers at once, but not as Kafka (an SSH banner, the connection kept
+    # open so the answer is read, not reset): PASS, "not Kafka".
+    start_port0 "$TMP/banner.out" '^PORT=([0-9]+)$' python3 -u -c "
+import socket
+s = socket.socket()
+s.bind(('127.0.0.1', 0)); s.listen(16); print('PORT=%d' % s.getsockname()[1])
+conns = []
+while True:
+    c, _ = s.accept(); c.sendall(b'SSH-2.0-OpenSSH_9.2p1 Debian-2\\r\\n'); conns.append(c)
+"
+    local banner=$PORT0
+    wait_port "$banner"
+    run_probe --bootstrap "127.0.0.1:$port" --ca-file "$CA" --format json --timeout 2 \
+        --plaintext-bootstrap "127.0.0.1:$banner"
+    expect_rc 1
+    expect_json 'one("plaintext_listener", "none")["outcome"] == "REFUSED" and one("plaintext_listener", "none")["ok"]'
+    expect_json 'one("plaintext_listener", "none")["detail"].startswith("not Kafka: ")'
 }
 
 # A TCP server that accepts and never answers: timeouts are errors.
