@@ -27,7 +27,8 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                        CTL_SEV_HIGH, RT_MSK,
                        "Create the cluster with EncryptionAtRest.DataVolumeKMSKeyId set to a "
                        "customer-managed KMS key (the key cannot be changed on an existing "
-                       "cluster: migrate with MirrorMaker or MSK Replicator)."},
+                       "cluster: migrate with MirrorMaker or MSK Replicator).",
+                       NULL},
     [AUDIT_MSK_VERSION] =
         {"msk.kafka_version", "MskKafkaVersion",
          "MSK cluster runs a Kafka version AWS still supports, at or above the "
@@ -133,7 +134,8 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                           CTL_SEV_HIGH, RT_PCA,
                           "Renew the CA certificate (a new certificate for the same key with "
                           "ImportCertificateAuthorityCertificate, or a new CA added to the "
-                          "cluster's certificateAuthorityArnList before the old one expires)."},
+                          "cluster's certificateAuthorityArnList before the old one expires).",
+                          NULL},
     [AUDIT_PCA_REVOCATION] =
         {"pca.revocation_configured", "PcaRevocationConfigured",
          "AWS Private CAs publish revocation (CRL or OCSP)", CTL_SEV_MEDIUM, RT_PCA,
@@ -147,7 +149,8 @@ const struct ctl_rule audit_rules[AUDIT_CHECK__MAX] = {
                               RT_PCA,
                               "Informational: GENERAL_PURPOSE CAs issue long-lived certificates "
                               "that need revocation; SHORT_LIVED_CERTIFICATE CAs issue "
-                              "certificates of at most 7 days."},
+                              "certificates of at most 7 days.",
+                              NULL},
     [AUDIT_TAGS_OWNERSHIP] = {"tags.ownership", "TagsOwnership",
                               "Audited resources carry the required ownership tags", CTL_SEV_LOW,
                               "AWS::*",
