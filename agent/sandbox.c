@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <grp.h>
+#include <pwd.h>
 
 #include "pki/log.h"
 
@@ -564,12 +565,44 @@ out:
     return -1;
 }
 
+/*
+ * HOME becomes the user's own, as login(1) or systemd's User= would set it.  The AWS credential
+ * chain reads ~/.aws: under root's home (0700) it would stop at EACCES before the container and
+ * instance credentials, whichever of them the host has.  Shared files left in the old home are
+ * named in one warning (looked at as root, before the drop).
+ */
+static void adopt_home(uid_t uid)
+{
+    const struct passwd *pw = getpwuid(uid);
+    const char *old = getenv("HOME");
+    char aws[PATH_MAX];
+    struct stat st;
+    int n;
+
+    if (pw == NULL || pw->pw_dir == NULL || pw->pw_dir[0] == '\0') {
+        (void)unsetenv("HOME");
+        return;
+    }
+    if (old != NULL && strcmp(old, pw->pw_dir) != 0) {
+        n = snprintf(aws, sizeof(aws), "%s/.aws", old);
+        if (n > 0 && (size_t)n < sizeof(aws) && stat(aws, &st) == 0) {
+            mk_log(MK_LOG_WARN, "sandbox.home",
+                   "home=%s ignored=%s msg=\"the network process runs as uid %lu and reads AWS"
+                   " shared files from its own home; name them in AWS_CONFIG_FILE and"
+                   " AWS_SHARED_CREDENTIALS_FILE (readable by that user) to use them\"",
+                   pw->pw_dir, aws, (unsigned long)uid);
+        }
+    }
+    (void)setenv("HOME", pw->pw_dir, 1);
+}
+
 int agent_sandbox_drop_privs(const struct agent_sandbox_user *u, struct mk_err *err)
 {
     uid_t r, e, sv;
     int rc = -1;
 
     if (u != NULL && u->drop && geteuid() == 0) {
+        adopt_home(u->uid);
         /* The bounding set first: that takes CAP_SETPCAP, which the setuid below clears. */
         for (int c = 0; c <= 63; c++) {
             if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0) {

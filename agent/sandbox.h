@@ -73,7 +73,8 @@ int agent_sandbox_write_only(const char *writable, struct mk_err *err) MK_MUST_C
 
 /*
  * Becomes u->uid/u->gid when u->drop and the caller is root (bounding set emptied first, then
- * setgroups, setresgid, setresuid, checked: no way back to root), then drops every remaining
+ * setgroups, setresgid, setresuid, checked: no way back to root; HOME set to u's home, a
+ * warning naming an ~/.aws left in the old one), then drops every remaining
  * capability (ambient, effective, permitted, inheritable) and sets no_new_privs.  u may be
  * NULL.  Harmless to repeat.  Returns 0 or -1 (the caller must exit: half dropped).
  */

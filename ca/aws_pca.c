@@ -502,12 +502,43 @@ out:
     return rc;
 }
 
+/*
+ * The record belongs to whoever owns its directory: `mskpkictl cert issue` run as root leaves it
+ * in state_dir, which agent.user owns, and the running agent's network process (that user) must
+ * read it to resume rather than fail at each retry.  It holds ARNs and a CSR hash, no secret.
+ */
+static void pending_owner(const char *path, uid_t *uid, gid_t *gid)
+{
+    char dir[1024];
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+    size_t n;
+
+    *uid = (uid_t)-1;
+    *gid = (gid_t)-1;
+    if (geteuid() != 0 || slash == NULL) {
+        return;
+    }
+    n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof(dir)) {
+        return;
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid != 0) {
+        *uid = st.st_uid;
+        *gid = st.st_gid;
+    }
+}
+
 static int pending_write(const char *path, const char *fingerprint, const char *ca_arn,
                          const char *cert_arn, struct mk_err *err)
 {
     char issued_at[32];
     json_t *rec = NULL;
     char *text = NULL;
+    uid_t uid;
+    gid_t gid;
     int rc = -1;
 
     format_utc(time(NULL), issued_at, sizeof(issued_at));
@@ -516,7 +547,8 @@ static int pending_write(const char *path, const char *fingerprint, const char *
     MK_ENSURE(rec != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
     text = json_dumps(rec, JSON_INDENT(2) | JSON_SORT_KEYS);
     MK_ENSURE(text != NULL, err, MK_ERR_NOMEM, "aws-pca: out of memory");
-    MK_GUARD(pki_store_write_file(path, text, strlen(text), 0600, (uid_t)-1, (gid_t)-1, err));
+    pending_owner(path, &uid, &gid);
+    MK_GUARD(pki_store_write_file(path, text, strlen(text), 0600, uid, gid, err));
     rc = 0;
 out:
     free(text);

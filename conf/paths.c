@@ -125,7 +125,8 @@ static int user_may(const struct stat *st, const struct conf_agent_user *u, mode
 
 /*
  * Started as root, the network process runs as u: it must search every directory above
- * state_dir (the supervisor hands it state_dir itself) and read the configuration for a reload.
+ * state_dir (the supervisor hands it state_dir itself), read the configuration for a reload and
+ * the metrics endpoint's TLS files.
  * A refusal here is one clear line at start rather than a failure deep in the network process.
  * Only the existing prefix of path is looked at.
  */
@@ -189,6 +190,17 @@ int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u, st
     MK_GUARD(reachable(cfg->state_dir, 0, u, "state_dir", cfg->path, err));
     if (conf_real != NULL) {
         MK_GUARD(reachable(conf_real, 1, u, "the configuration", cfg->path, err));
+    }
+    /* The network process serves /metrics: it reads these at start and at each reload. */
+    if (cfg->metrics.tls_cert_file != NULL) {
+        MK_GUARD(reachable(cfg->metrics.tls_cert_file, 1, u, "metrics.tls_cert_file", cfg->path,
+                           err));
+        MK_GUARD(reachable(cfg->metrics.tls_key_file, 1, u, "metrics.tls_key_file", cfg->path,
+                           err));
+    }
+    if (cfg->metrics.client_ca_file != NULL) {
+        MK_GUARD(reachable(cfg->metrics.client_ca_file, 1, u, "metrics.client_ca_file",
+                           cfg->path, err));
     }
     for (size_t i = 0; i < cfg->n_certs; i++) {
         const struct conf_certificate *cc = &cfg->certs[i];

@@ -44,3 +44,7 @@ mk_integration_test(test_agent_metrics_tls
 mk_integration_test(test_agent_metrics_slow_clients
     python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_metrics_slow_clients.py
     $<TARGET_FILE:mskpki-agent>)
+# Issue 16 x the AWS chain: started as root, the network process reads ~/.aws from agent.user's
+# home (root's would stop the chain at EACCES before the container credentials).
+mk_integration_test(test_agent_aws_home
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_aws_home.py $<TARGET_FILE:mskpki-agent>)

@@ -946,6 +946,37 @@ static void test_fake_in_progress_then_ready(void **state)
     issue_case_end(&tc);
 }
 
+/* Run as root (`mskpkictl cert issue` by an admin), the record takes its directory's owner:
+ * state_dir is agent.user's, whose network process must read it to resume. */
+static void test_fake_pending_record_owner(void **state)
+{
+    struct issue_case tc;
+    struct pki_issued got = {NULL, NULL};
+    struct mk_err err;
+    char dir[600];
+    struct stat st;
+
+    (void)state;
+    if (geteuid() != 0) {
+        skip();
+    }
+    path_in(dir, sizeof(dir), "owned");
+    assert_int_equal(mkdir(dir, 0750), 0);
+    assert_int_equal(chown(dir, 65534, 65534), 0);
+    fake_config("\"in_progress\": 1");
+    issue_case_begin(&tc, fake_ca(), "owned/rec.pending");
+    if (pki_ca_issue(tc.ca, &tc.req, &got, &err) != 0) {
+        fail_msg("issue: %s", err.msg);
+    }
+    assert_int_equal(stat(tc.pending, &st), 0);
+    assert_int_equal(st.st_uid, 65534);
+    assert_int_equal(st.st_gid, 65534);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    pki_issued_clear(&got);
+    issue_case_end(&tc);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* A poll deadline: MK_ERR_PENDING, the record stays, and the next call resumes it without a
  * second IssueCertificate. */
 static void test_fake_poll_timeout_then_resume(void **state)
@@ -1556,6 +1587,7 @@ int main(void)
         cmocka_unit_test(test_fake_request_shape),
         cmocka_unit_test(test_fake_overrides),
         cmocka_unit_test(test_fake_in_progress_then_ready),
+        cmocka_unit_test(test_fake_pending_record_owner),
         cmocka_unit_test(test_fake_poll_timeout_then_resume),
         cmocka_unit_test(test_fake_resume_written_record),
         cmocka_unit_test(test_fake_record_other_csr_and_corrupt),

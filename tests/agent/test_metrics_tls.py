@@ -91,6 +91,19 @@ env.write_config(env.config_text().replace('listen = "127.0.0.1:%d";' % env.port
                                            'listen = "0.0.0.0:%d";' % env.port))
 r = env.run("--check-config")
 check(r.returncode == 0, "0.0.0.0 with TLS: exit %d: %s" % (r.returncode, r.stderr))
+# Started as root, the network process reads the TLS files as mskpki: a key only root may read
+# is one line and exit 2 from --check-config, not a start that fails later.
+if os.geteuid() == 0:
+    os.chown(pki["srv.key"], 0, 0)
+    os.chmod(pki["srv.key"], 0o600)
+    r = env.run("--check-config")
+    check(r.returncode == 2 and r.stderr.count("\n") == 1 and
+          "agent.user mskpki cannot read metrics.tls_key_file %s" % pki["srv.key"] in r.stderr,
+          "a TLS key mskpki cannot read: exit %d: %r" % (r.returncode, r.stderr))
+    os.chown(pki["srv.key"], 0, grp.getgrnam("mskpki").gr_gid)
+    os.chmod(pki["srv.key"], 0o640)
+    r = env.run("--check-config")
+    check(r.returncode == 0, "the key readable again: exit %d: %s" % (r.returncode, r.stderr))
 
 # ---- an unreadable key file stops the start, naming the setting ----
 env.metrics_extra = ('tls_cert_file = "%s"; tls_key_file = "%s/missing.key";'

@@ -76,13 +76,34 @@ def make_env(owner_uid=0, owner_gid=0):
     os.chown(hooks, owner_uid, owner_gid)
     os.chown(prog, owner_uid, owner_gid)
     env.cert_extra = 'hook = { command = [ "%s" ]; timeout = "10s"; };' % prog
+    # The passphrase file: root's alone (0600) here; the cases started as mskpki make it
+    # mskpki's (0600), so the file mode would let the network process read it: the sandbox
+    # must not.
+    pass_file = os.path.join(env.tmp, "key.pass")
+    with open(os.open(pass_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write("privsep-user-passphrase\n")
+    env.output_extra = 'key_passphrase_file = "%s";' % pass_file
     env.write_config()
     return env, hooks, prog
 
 
+def secrets(env):
+    """What the issue's attacker copied: the encrypted key, its passphrase, the local CA key."""
+    return (env.out("client", "client.key"), os.path.join(env.tmp, "key.pass"),
+            os.path.join(env.ca_dir, "ca.key"))
+
+
+def probe_lines(agent):
+    return {l.split("what=")[1].split()[0]: int(l.split("errno=")[1].split()[0])
+            for l in agent.text().splitlines() if "event=test.probe" in l and "errno=" in l}
+
+
 def run_case(label, env, prog, extra_env, expect_uid):
     before = (digest(prog), digest(env.conf), sorted(os.listdir(os.path.dirname(prog))))
-    extra = {"MSKPKI_TEST_HOSTILE": "fs_all"}
+    # Read attacks, after the first pass (the key and the CA key exist then): the network
+    # process, whatever its uid and sandbox, opens none of them.
+    reads = ["open:" + p for p in secrets(env)] + ["open:" + env.state_dir]
+    extra = {"MSKPKI_TEST_HOSTILE": "fs_all", "MSKPKI_TEST_PROBE": ",".join(reads)}
     extra.update(extra_env)
     agent = env.start(extra)
     pid = netproc_pid(agent)
@@ -102,6 +123,13 @@ def run_case(label, env, prog, extra_env, expect_uid):
                             else None)(hostile_lines(agent)), 20, label + ": the hostile lines")
     for a in ATTACKS:
         check(set(got[a]) == {"refused"}, "%s: attack %s: %s" % (label, a, got[a]))
+    probed = wait_for(lambda: (lambda g: g if len(g) == len(reads) else None)(probe_lines(agent)),
+                      30, label + ": the read probes")
+    for p in secrets(env):
+        check(os.path.exists(p), "%s: %s was not written" % (label, p))
+        check(probed["open:" + p] != 0, "%s: the network process read %s" % (label, p))
+    # The control: the same probe opens what the network process may read.
+    check(probed["open:" + env.state_dir] == 0, "%s: state_dir probe %r" % (label, probed))
     # The control: the same code writes where it may, so the refusals above are the sandbox's.
     check(got["state_create"] == ["accepted"], "%s: state_create %s" % (label, got["state_create"]))
     st_file = os.path.join(env.state_dir, "client.json")
