@@ -49,6 +49,8 @@ enum agent_ipc_op {
     /* netproc -> supervisor */
     AGENT_IPC_SUP_NOTIFY, /* one sd_notify line; no reply */
     AGENT_IPC_SUP_HOOK,   /* name, not_after -> (the supervisor runs the configured hook) */
+    AGENT_IPC_SUP_CONFIG, /* -> the configuration file's text, as the supervisor read it on
+                           * SIGHUP (the sandbox may hide a file replaced by rename) */
     AGENT_IPC__MAX
 };
 

@@ -68,6 +68,7 @@ struct sup {
     unsigned restarts;
     time_t started;
     struct agent_hook *hook; /* the hook running for the network process's SUP_HOOK, or NULL */
+    char *conf_text;         /* the configuration file as read on SIGHUP, for SUP_CONFIG */
 };
 
 /* How long a hook may take to end on SIGTERM before its group gets SIGKILL. */
@@ -298,6 +299,79 @@ out:
     return rc;
 }
 
+/*
+ * Reads the configuration file for a reload.  The supervisor reads it for the network process
+ * too (AGENT_IPC_SUP_CONFIG): Landlock allows files by inode, and an edit by rename (sed -i,
+ * editors, Ansible) puts a new inode at the path that the sandbox does not allow, while allowing
+ * the whole directory would let the network process read the secret files kept beside the
+ * configuration.  Caller frees *text with free().
+ */
+static int read_conf_text(const char *path, char **text, struct mk_err *err)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t len = 0;
+    ssize_t r;
+    int fd;
+    int rc = -1;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "%s: cannot open", path);
+    MK_ENSURE_ERRNO(fstat(fd, &st) == 0, err, MK_ERR_IO, "%s: fstat", path);
+    MK_ENSURE(S_ISREG(st.st_mode), err, MK_ERR_CONFIG, "%s: not a regular file", path);
+    /* The text crosses to the network process in one IPC field. */
+    MK_ENSURE(st.st_size < AGENT_IPC_MAX_BODY - 1024, err, MK_ERR_CONFIG,
+              "%s: larger than %d bytes", path, AGENT_IPC_MAX_BODY - 1024);
+    buf = malloc((size_t)st.st_size + 1);
+    MK_ENSURE(buf != NULL, err, MK_ERR_NOMEM, "%s: out of memory", path);
+    while (len < (size_t)st.st_size) {
+        r = read(fd, buf + len, (size_t)st.st_size - len);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        MK_ENSURE_ERRNO(r >= 0, err, MK_ERR_IO, "%s: read", path);
+        if (r == 0) {
+            break; /* shrunk meanwhile: what is there is the file */
+        }
+        len += (size_t)r;
+    }
+    buf[len] = '\0';
+    MK_ENSURE(memchr(buf, '\0', len) == NULL, err, MK_ERR_CONFIG, "%s: contains a NUL byte",
+              path);
+    *text = buf;
+    buf = NULL;
+    rc = 0;
+out:
+    free(buf);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
+
+/* AGENT_IPC_SUP_CONFIG: the text read on SIGHUP (once), else the file as it is now. */
+static void send_conf_text(struct sup *s)
+{
+    struct agent_ipc_field f[1];
+    struct mk_err err;
+    struct mk_err serr;
+    char *text = s->conf_text;
+    int r;
+
+    s->conf_text = NULL;
+    mk_err_clear(&err);
+    if (text == NULL && read_conf_text(s->cfg->path, &text, &err) != 0) {
+        r = agent_ipc_send_err(s->net_fd, &err, NULL, &serr);
+    } else {
+        f[0] = agent_ipc_s(text);
+        r = agent_ipc_send(s->net_fd, AGENT_IPC_OK, f, 1, &serr);
+    }
+    if (r != 0) {
+        mk_log_err("supervisor.reply_failed", &serr);
+    }
+    free(text);
+}
+
 /* One message from the network process. */
 static void net_message(struct sup *s)
 {
@@ -330,6 +404,9 @@ static void net_message(struct sup *s)
                 mk_log_err("notify.failed", &err);
             }
         }
+        break;
+    case AGENT_IPC_SUP_CONFIG:
+        send_conf_text(s);
         break;
     case AGENT_IPC_SUP_HOOK:
         mk_err_clear(&err);
@@ -381,7 +458,15 @@ static void hook_check(struct sup *s)
 static void reload(struct sup *s)
 {
     struct mk_err err;
-    struct conf *cfg = conf_load(s->cfg->path, &err);
+    struct conf *cfg = NULL;
+
+    free(s->conf_text);
+    s->conf_text = NULL;
+    /* A file that cannot be read or parsed is the network process's to report, once, when it
+     * asks for the text (send_conf_text reads again and fails the same way). */
+    if (read_conf_text(s->cfg->path, &s->conf_text, &err) == 0) {
+        cfg = conf_load_text(s->cfg->path, s->conf_text, &err);
+    }
 
     /* The network process reports a bad file; the supervisor just keeps its hooks.  Paths
      * that are no longer trusted are its to report: the hooks stay the checked ones. */
@@ -649,6 +734,7 @@ out:
     if (s.sigfd >= 0) {
         close(s.sigfd);
     }
+    free(s.conf_text);
     conf_free(s.cfg);
     return rc;
 }

@@ -31,6 +31,7 @@
 #include "aws/aws.h"
 #include "pki/cert.h"
 #include "pki/csr.h"
+#include "pki/keepalive.h"
 #include "pki/key.h"
 #include "pki/log.h"
 #include "pki/store.h"
@@ -66,22 +67,12 @@ static double real_now(void *arg)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* In slices with keepalive calls: a poll's backoff or the rate limit must not starve the
+ * watchdog of the agent that waits here (pki/keepalive.h). */
 static void real_sleep(void *arg, double seconds)
 {
-    struct timespec ts;
-
     (void)arg;
-    if (!(seconds > 0)) {
-        return;
-    }
-    ts.tv_sec = (time_t)seconds;
-    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_nsec = 999999999L;
-    }
-    /* nanosleep writes the remainder back into ts when a signal interrupts it. */
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    pki_keepalive_sleep(seconds);
 }
 
 static const struct pki_pca_clock real_clock = {real_now, real_sleep, NULL};

@@ -1441,7 +1441,8 @@ static void report_read_error(const config_t *lc, const struct conf_ctx *c)
                config_error_text(lc));
 }
 
-struct conf *conf_load(const char *path, struct mk_err *err)
+/* conf_load() and conf_load_text(): text NULL reads path itself. */
+static struct conf *load(const char *path, const char *text, struct mk_err *err)
 {
     config_t lc;
     struct conf *cfg = NULL;
@@ -1453,16 +1454,19 @@ struct conf *conf_load(const char *path, struct mk_err *err)
 
     config_init(&lc);
     mk_err_clear(ctx.err);
-    /* Opened once first for a precise errno; libconfig only says "file I/O error". */
-    fp = fopen(path, "r");
-    MK_ENSURE_ERRNO(fp != NULL, err, MK_ERR_IO, "%s: cannot open", path);
-    fclose(fp);
+    if (text == NULL) {
+        /* Opened once first for a precise errno; libconfig only says "file I/O error". */
+        fp = fopen(path, "r");
+        MK_ENSURE_ERRNO(fp != NULL, err, MK_ERR_IO, "%s: cannot open", path);
+        fclose(fp);
+    }
     dir = strdup(path);
     MK_ENSURE(dir != NULL, err, MK_ERR_NOMEM, "%s: out of memory", path);
     /* @include "x.conf" is relative to the including file, not to the daemon's cwd. */
     ctx.dir = dirname(dir);
     config_set_include_dir(&lc, ctx.dir);
-    if (config_read_file(&lc, path) != CONFIG_TRUE) {
+    if ((text == NULL ? config_read_file(&lc, path) : config_read_string(&lc, text)) !=
+        CONFIG_TRUE) {
         report_read_error(&lc, &ctx);
         goto out;
     }
@@ -1476,6 +1480,16 @@ out:
     config_destroy(&lc);
     free(dir);
     return ret;
+}
+
+struct conf *conf_load(const char *path, struct mk_err *err)
+{
+    return load(path, NULL, err);
+}
+
+struct conf *conf_load_text(const char *path, const char *text, struct mk_err *err)
+{
+    return load(path, text, err);
 }
 
 static void strv_free(char **v, size_t n)
