@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/check.h"
 #include "agent/hook.h"
 #include "agent/ipc.h"
 #include "agent/keyproc.h"
@@ -78,7 +79,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mskpki-agent [--config FILE] [--foreground] [--once | --renew NAME |"
-            " --check-config]\n"
+            " --check-config [--online] [--format text|json]]\n"
             "  --config FILE     configuration file (default " CONF_DEFAULT_PATH ")\n"
             "  --foreground      run in the foreground (the agent always does; for systemd"
             " Type=notify)\n"
@@ -86,7 +87,13 @@ static void usage(FILE *f)
             " then exit\n"
             "                    0 when every attempt succeeded, else 1\n"
             "  --renew NAME      renew certificate NAME now, then exit (2: unknown name)\n"
-            "  --check-config    validate the configuration: exit 0, or 2 with the error\n"
+            "  --check-config    check the configuration, its secret files, hooks and output"
+            " parents:\n"
+            "                    exit 0, or 2 naming each problem\n"
+            "  --online          with --check-config: also resolve AWS credentials and describe"
+            " the CA\n"
+            "                    (ACTIVE, usage mode, expiry); exit 3 when only these fail\n"
+            "  --format FMT      with --check-config: text (default) or json\n"
             "  --version         print the version\n"
             "  --help            this text\n"
             "signals: HUP reloads the configuration, TERM/INT stop, USR1 renews everything now\n");
@@ -635,11 +642,14 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
         {"once", no_argument, NULL, 'o'},         {"check-config", no_argument, NULL, 'k'},
         {"renew", required_argument, NULL, 'r'},  {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},         {"online", no_argument, NULL, 'O'},
+        {"format", required_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
     const char *config = CONF_DEFAULT_PATH;
     const char *renew = NULL;
     int once = 0;
     int check = 0;
+    int online = 0;
+    int json = -1; /* --format: -1 not given, 0 text, 1 json */
     struct sup s;
     struct mk_err err;
     int opt;
@@ -647,7 +657,7 @@ int main(int argc, char **argv)
 
     memset(&s, 0, sizeof(s));
     s.sigfd = s.net_fd = -1;
-    while ((opt = getopt_long(argc, argv, "c:fokr:Vh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:fokr:VhOF:", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config = optarg;
@@ -662,6 +672,16 @@ int main(int argc, char **argv)
             break;
         case 'r':
             renew = optarg;
+            break;
+        case 'O':
+            online = 1;
+            break;
+        case 'F':
+            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0) {
+                fprintf(stderr, "mskpki-agent: --format: '%s' is not text or json\n", optarg);
+                return EXIT_USAGE;
+            }
+            json = strcmp(optarg, "json") == 0;
             break;
         case 'V':
             printf("mskpki-agent %s\n", MSKPKI_VERSION);
@@ -679,6 +699,13 @@ int main(int argc, char **argv)
                         " no operands are taken\n");
         usage(stderr);
         return EXIT_USAGE;
+    }
+    if (!check && (online || json >= 0)) {
+        fprintf(stderr, "mskpki-agent: --online and --format go with --check-config\n");
+        return EXIT_USAGE;
+    }
+    if (check) {
+        return agent_check_config(config, online, json > 0);
     }
 
     /* Scrapes of a thousand certificates' metrics build megabyte buffers in the network
@@ -698,11 +725,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "mskpki-agent: %s\n", err.msg);
         conf_free(s.cfg);
         return EXIT_USAGE;
-    }
-    if (check) {
-        printf("%s: ok (%zu certificate(s))\n", config, s.cfg->n_certs);
-        conf_free(s.cfg);
-        return EXIT_OK;
     }
     if (renew != NULL && conf_find_certificate(s.cfg, renew) == NULL) {
         fprintf(stderr, "mskpki-agent: --renew: no certificate named '%s' in %s\n", renew, config);

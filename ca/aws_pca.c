@@ -1148,8 +1148,28 @@ static int dup_opt(const char *s, const char *def, char **out, struct mk_err *er
     return 0;
 }
 
+/* The REGION of arn:PARTITION:acm-pca:REGION:ACCOUNT:..., in buf; NULL when there is none. */
+static const char *arn_region(const char *arn, char *buf, size_t size)
+{
+    const char *p = arn;
+    const char *end;
+
+    for (int i = 0; i < 3 && p != NULL; i++) {
+        p = strchr(p, ':');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    end = p != NULL ? strchr(p, ':') : NULL;
+    if (end == NULL || end == p || (size_t)(end - p) >= size) {
+        return NULL;
+    }
+    memcpy(buf, p, (size_t)(end - p));
+    buf[end - p] = '\0';
+    return buf;
+}
+
 struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struct mk_err *err)
 {
+    char region[64];
     struct aws_client_options opts;
     struct pca_impl *impl = NULL;
     struct pki_ca *ca = NULL;
@@ -1188,7 +1208,9 @@ struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struc
     MK_GUARD(dup_opt(cfg->template_arn, PCA_DEFAULT_TEMPLATE, &impl->template_arn, err));
     MK_GUARD(dup_opt(cfg->signing_algorithm, NULL, &impl->signing_algorithm, err));
     memset(&opts, 0, sizeof(opts));
-    opts.region = cfg->region;
+    /* The CA answers in its own region only: the ARN's region is the default, ahead of
+     * AWS_REGION and the profile (conf.c refuses a configured region that differs). */
+    opts.region = cfg->region != NULL ? cfg->region : arn_region(cfg->ca_arn, region, sizeof(region));
     opts.profile = cfg->profile;
     opts.endpoint_url = cfg->endpoint_url;
     /* The configured endpoint is ACM PCA's (a VPC endpoint, FIPS, the emulator): STS calls of the

@@ -739,6 +739,28 @@ static int parse_local(struct conf_ctx *c, const config_setting_t *ca, struct co
     return check_outside_state_dir(c, member(g, "directory"), NULL, l->directory, cfg->state_dir);
 }
 
+int conf_arn_region(const char *arn, char *buf, size_t size)
+{
+    /* arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE */
+    const char *p = arn;
+    const char *end;
+
+    for (int i = 0; i < 3; i++) {
+        p = strchr(p, ':');
+        if (p == NULL) {
+            return -1;
+        }
+        p++;
+    }
+    end = strchr(p, ':');
+    if (end == NULL || end == p || (size_t)(end - p) >= size) {
+        return -1;
+    }
+    memcpy(buf, p, (size_t)(end - p));
+    buf[end - p] = '\0';
+    return 0;
+}
+
 static int check_in_list(struct conf_ctx *c, const config_setting_t *g, const char *name,
                          const char *value, const char *const *valid)
 {
@@ -775,6 +797,18 @@ static int parse_aws_pca(struct conf_ctx *c, const config_setting_t *ca, struct 
                          "'%s' is not a certificate authority ARN "
                          "(arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID)",
                          a->ca_arn);
+    }
+    /* A Private CA lives in one region and answers there only: another configured region
+     * would fail every call with a bare ResourceNotFoundException (issue 17). */
+    if (a->ca_arn != NULL && a->region != NULL) {
+        char arn_region[64];
+        if (conf_arn_region(a->ca_arn, arn_region, sizeof(arn_region)) == 0 &&
+            strcmp(a->region, arn_region) != 0) {
+            return conf_fail(c, member(g, "region"), NULL,
+                             "region '%s' is not the region of ca_arn %s ('%s'): remove region "
+                             "(it defaults to the CA's) or set it to \"%s\"",
+                             a->region, a->ca_arn, arn_region, arn_region);
+        }
     }
     if (a->template_arn != NULL && strncmp(a->template_arn, "arn:", 4) != 0) {
         return conf_fail(c, member(g, "template_arn"), NULL, "'%s' is not an ARN", a->template_arn);

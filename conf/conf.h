@@ -122,6 +122,10 @@ void conf_free(struct conf *cfg);
 /* The certificate block called name, or NULL.  Borrowed from cfg. */
 const struct conf_certificate *conf_find_certificate(const struct conf *cfg, const char *name);
 
+/* The region field of an ARN ("eu-west-1" of arn:aws:acm-pca:eu-west-1:...) into buf; -1 when
+ * the ARN has none or buf is too small. */
+int conf_arn_region(const char *arn, char *buf, size_t size) MK_MUST_CHECK;
+
 /* Parses a duration: a positive integer with a unit s, m, h or d ("90s", "30d").  Returns 0 or -1. */
 int conf_parse_duration(const char *text, long *seconds) MK_MUST_CHECK;
 
