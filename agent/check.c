@@ -63,6 +63,12 @@ static void check_hook(struct checks *c, const struct conf *cfg, const struct co
     struct mk_err err;
     struct stat st;
 
+    /* Trust first: its messages name a program beneath state_dir or in an unsafe directory
+     * before whether it exists. */
+    if (u != NULL && conf_check_hook(cfg, cc, u, &err) != 0) {
+        add(c, 0, name, CHECK_FAIL, "%s", err.msg);
+        return;
+    }
     if (stat(prog, &st) != 0) {
         add(c, 0, name, CHECK_FAIL, "%s: certificate '%s': hook program %s: %s", cfg->path,
             cc->name, prog, strerror(errno));
@@ -79,10 +85,6 @@ static void check_hook(struct checks *c, const struct conf *cfg, const struct co
         add(c, 0, name, CHECK_SKIP, "ownership not checked: agent.user did not resolve");
         return;
     }
-    if (conf_check_hook(cfg, cc, u, &err) != 0) {
-        add(c, 0, name, CHECK_FAIL, "%s", err.msg);
-        return;
-    }
     add(c, 0, name, CHECK_OK, "%s", prog);
 }
 
@@ -96,12 +98,18 @@ static void check_output_parent(struct checks *c, const struct conf *cfg,
 
     snprintf(buf, sizeof(buf), "%s", cc->output.directory);
     parent = dirname(buf);
-    if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (stat(parent, &st) != 0) {
         add(c, 0, name, CHECK_FAIL,
-            "%s: certificate '%s': the parent of output.directory %s, %s, %s; create it "
+            "%s: certificate '%s': the parent of output.directory %s, %s: %s; create it "
             "(the agent makes the last level only)",
             cfg->path, cc->name, cc->output.directory, parent,
-            errno == ENOENT ? "does not exist" : "is not a directory");
+            errno == ENOENT ? "does not exist" : strerror(errno));
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        add(c, 0, name, CHECK_FAIL,
+            "%s: certificate '%s': the parent of output.directory %s, %s, is not a directory",
+            cfg->path, cc->name, cc->output.directory, parent);
         return;
     }
     add(c, 0, name, CHECK_OK, "%s", parent);
@@ -261,10 +269,11 @@ int agent_check_config(const char *path, int online, int json)
     } else {
         user_ok = 1;
         add(&c, 0, "agent.user", CHECK_OK, "%s", u.drop ? u.name : "the caller's user");
-        if (conf_check_paths(cfg, &u, &err) != 0) {
+        /* The hooks are checked one by one below. */
+        if (conf_check_dirs(cfg, &u, &err) != 0) {
             add(&c, 0, "paths", CHECK_FAIL, "%s", err.msg);
         } else {
-            add(&c, 0, "paths", CHECK_OK, "state_dir, output directories and hooks trusted");
+            add(&c, 0, "paths", CHECK_OK, "state_dir and output directories trusted");
         }
     }
     for (size_t i = 0; i < cfg->n_certs; i++) {
