@@ -70,6 +70,8 @@ struct sup {
     time_t started;
     struct agent_hook *hook; /* the hook running for the network process's SUP_HOOK, or NULL */
     char *conf_text;         /* the configuration file as read on SIGHUP, for SUP_CONFIG */
+    int conf_failed;         /* that reload failed: SUP_CONFIG answers conf_err */
+    struct mk_err conf_err;
 };
 
 /* How long a hook may take to end on SIGTERM before its group gets SIGKILL. */
@@ -356,7 +358,8 @@ out:
     return rc;
 }
 
-/* AGENT_IPC_SUP_CONFIG: the text read on SIGHUP (once), else the file as it is now. */
+/* AGENT_IPC_SUP_CONFIG: the text read on SIGHUP (once) or why that reload failed, else the file
+ * as it is now. */
 static void send_conf_text(struct sup *s)
 {
     struct agent_ipc_field f[1];
@@ -367,7 +370,10 @@ static void send_conf_text(struct sup *s)
 
     s->conf_text = NULL;
     mk_err_clear(&err);
-    if (text == NULL && read_conf_text(s->cfg->path, &text, &err) != 0) {
+    if (s->conf_failed) {
+        s->conf_failed = 0;
+        r = agent_ipc_send_err(s->net_fd, &s->conf_err, NULL, &serr);
+    } else if (text == NULL && read_conf_text(s->cfg->path, &text, &err) != 0) {
         r = agent_ipc_send_err(s->net_fd, &err, NULL, &serr);
     } else {
         f[0] = agent_ipc_s(text);
@@ -469,20 +475,17 @@ static void reload(struct sup *s)
 
     free(s->conf_text);
     s->conf_text = NULL;
-    /* A file that cannot be read or parsed is the network process's to report, once, when it
-     * asks for the text (send_conf_text reads again and fails the same way). */
-    if (read_conf_text(s->cfg->path, &s->conf_text, &err) == 0) {
-        cfg = conf_load_text(s->cfg->path, s->conf_text, &err);
-    }
-
-    /* The network process reports a bad file; the supervisor just keeps its hooks.  Paths
-     * that are no longer trusted are its to report: the hooks stay the checked ones. */
-    if (cfg != NULL && conf_check_paths(cfg, &s->user, &err) != 0) {
-        mk_log_err("config.reload_refused", &err);
-        conf_free(cfg);
-        return;
-    }
-    if (cfg == NULL || ensure_state_dir(cfg->state_dir, &s->user, &err) != 0) {
+    s->conf_failed = 0;
+    if (read_conf_text(s->cfg->path, &s->conf_text, &err) != 0 ||
+        (cfg = conf_load_text(s->cfg->path, s->conf_text, &err)) == NULL ||
+        conf_check_paths(cfg, &s->user, &err) != 0 ||
+        ensure_state_dir(cfg->state_dir, &s->user, &err) != 0) {
+        /* Both keep the old configuration (this process its hooks, the network process the
+         * rest), and the network process reports why, once, when it asks for the text. */
+        s->conf_failed = 1;
+        s->conf_err = err;
+        free(s->conf_text);
+        s->conf_text = NULL;
         conf_free(cfg);
         return;
     }

@@ -76,6 +76,21 @@ def run(mode_env):
     check(env.metric("mskpki_certificate_ready", {"name": "second"}) == 1, "old config lost")
     agent.alive_or_fail()
 
+    # 2b. A hook the supervisor cannot trust (in /tmp): refused with one line, and neither the
+    # supervisor nor the network process takes the new configuration.
+    untrusted = env.config_text(names=["client", "second", "third"]).replace(
+        'name = "third";', 'name = "third"; hook = { command = [ "/tmp/mskpki-untrusted" ]; };')
+    edit_by_rename(untrusted)
+    before = len(lines)
+    agent.signal(signal.SIGHUP)
+    wait_for(lambda: agent.text().count("event=config.reload_failed") > before, 30, "the failure")
+    lines = [l for l in agent.text().splitlines() if "config.reload_failed" in l]
+    check(len(lines) - before == 1 and "/tmp" in lines[-1],
+          "not one failure line naming /tmp:\n%s" % "\n".join(lines))
+    check("config.reload_refused" not in agent.text(), "a second line from the supervisor")
+    check(env.metric("mskpki_certificate_ready", {"name": "third"}) is None,
+          "the refused configuration was applied")
+
     # 3. The file gone (an rm before the rename): one line naming the real cause.
     os.unlink(env.conf)
     before = len(lines)
