@@ -71,6 +71,7 @@ struct sup {
     struct agent_hook *hook; /* the hook running for the network process's SUP_HOOK, or NULL */
     char *conf_text;         /* the configuration file as read on SIGHUP, for SUP_CONFIG */
     int conf_failed;         /* that reload failed: SUP_CONFIG answers conf_err */
+    struct timespec wd_last; /* last watchdog ping while a hook runs (CLOCK_MONOTONIC) */
     struct mk_err conf_err;
 };
 
@@ -299,6 +300,7 @@ static int run_hook(struct sup *s, const struct agent_ipc_msg *m, struct mk_err 
     /* A hook asked for after SIGTERM (the rotation in flight finishing) still runs, within its
      * timeout: only the one running when the signal arrives is ended. */
     s->hook = agent_hook_start(&hs, err);
+    s->wd_last = (struct timespec){0}; /* hook_watchdog pings at once */
     if (s->hook == NULL) {
         goto out;
     }
@@ -590,6 +592,37 @@ static int decide(struct sup *s, int *exit_status)
     return 0;
 }
 
+/*
+ * While a hook runs the network process waits for its answer and cannot feed the watchdog (a
+ * hook may take up to its timeout): the supervisor pings for it at half the interval.  Returns
+ * the poll timeout, shortened to the next ping.
+ */
+static int hook_watchdog(struct sup *s, int timeout)
+{
+    unsigned long long half_ms = agent_notify_watchdog_usec() / 2000ULL;
+    struct timespec now;
+    long long since_ms;
+    struct mk_err err;
+
+    if (half_ms == 0) {
+        return timeout;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    since_ms = (long long)(now.tv_sec - s->wd_last.tv_sec) * 1000LL +
+               (now.tv_nsec - s->wd_last.tv_nsec) / 1000000L;
+    if (since_ms >= (long long)half_ms) {
+        if (agent_notify("WATCHDOG=1", &err) != 0) {
+            mk_log_err("notify.failed", &err);
+        }
+        s->wd_last = now;
+        since_ms = 0;
+    }
+    if (timeout < 0 || (long long)timeout > (long long)half_ms - since_ms) {
+        timeout = (int)((long long)half_ms - since_ms);
+    }
+    return timeout;
+}
+
 static int supervise(struct sup *s)
 {
     struct mk_err err;
@@ -608,6 +641,7 @@ static int supervise(struct sup *s)
             if (s->hook != NULL) {
                 fds[2].fd = agent_hook_fd(s->hook);
                 timeout = agent_hook_wait_ms(s->hook);
+                timeout = hook_watchdog(s, timeout);
             }
             if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
                 mk_err_errno(&err, MK_ERR_IO, "agent: poll");

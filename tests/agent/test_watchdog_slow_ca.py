@@ -7,8 +7,10 @@ the middle of an issuance.  Here the agent runs under a watchdog of 4 s (NOTIFY_
 WATCHDOG_USEC set by this test, which plays systemd) against tests/pca/fake_pca.py answering
 GetCertificate only after WatchdogSec + 30 s: every answer takes 11 s (one slow HTTP request:
 only curl's progress callback can ping meanwhile) and the first two say RequestInProgress (the
-polling backoff's sleeps must ping too).  The pings must come at least every WatchdogSec from
-READY=1 to the end of the issuance, and the issuance must complete."""
+polling backoff's sleeps must ping too).  Then the post-rotation hook takes 10 s, while the
+network process waits for the supervisor's answer (the supervisor pings meanwhile).  The pings
+must come at least every WatchdogSec from READY=1 to the end of the hook, and the issuance must
+complete."""
 import json
 import os
 import socket
@@ -48,6 +50,7 @@ class Listener(threading.Thread):
             return list(self.msgs)
 
 
+HOOK_SECONDS = 10
 env = Env(validity="1d", hook=False)
 fdir = os.path.join(env.tmp, "fake")
 os.mkdir(fdir)
@@ -59,6 +62,9 @@ _, fport = start_server([sys.executable, os.path.join(SRC, "tests/pca/fake_pca.p
 arn = "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/fake"
 env.ca_block = ('ca = { backend = "aws-pca"; aws_pca = { ca_arn = "%s"; region = "us-east-1"; '
                 'endpoint_url = "http://127.0.0.1:%d"; poll_timeout = "10m"; }; };' % (arn, fport))
+hook_log = os.path.join(env.tmp, "slow-hook.log")
+env.cert_extra = ('hook = { command = "sleep %d; echo done >> %s"; shell = true; timeout = "60s"; };'
+                  % (HOOK_SECONDS, hook_log))
 env.write_config()
 
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -68,8 +74,8 @@ listener = Listener(sock)
 env.extra_env = {"NOTIFY_SOCKET": "@" + address[1:],
                  "WATCHDOG_USEC": str(WATCHDOG_SEC * 1000000), "WATCHDOG_PID": ""}
 agent = env.start()
-wait_for(lambda: "event=rotation.success name=client" in agent.text()
-         or agent.proc.poll() is not None, 90, "the issuance to complete")
+wait_for(lambda: "event=hook.success name=client" in agent.text()
+         or agent.proc.poll() is not None, 120, "the issuance and its hook to complete")
 agent.alive_or_fail()
 done_at = time.monotonic()
 msgs = listener.get()
@@ -95,5 +101,6 @@ check(worst <= WATCHDOG_SEC, "a gap of %.1f s between watchdog pings (WatchdogSe
 st = env.state()
 check(st is not None and st["generation"] == 1 and st["last_result"] == "success",
       "state after the slow issuance: %r" % st)
+check(open(hook_log).read().strip() == "done", "the hook did not run to its end")
 print("pings=%d worst_gap=%.2fs ca_wait=%.1fs" % (len(pings), worst, waited))
 done("watchdog_slow_ca")
