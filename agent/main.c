@@ -5,7 +5,8 @@
  * socketpair: the key process (keyproc.c: keys, outputs, the local CA key; seccomp, no network)
  * and the network process (netproc.c: the state machine, the CA, metrics; Landlock, no keys).
  * It stays small and unsandboxed for what needs the whole system: it forwards signals to the
- * network process, relays its sd_notify lines (systemd listens to the main PID only), runs the
+ * network process, relays its sd_notify lines (systemd listens to the main PID only), reads the
+ * configuration on SIGHUP for the network process (AGENT_IPC_SUP_CONFIG), runs the
  * post-rotation hooks from its own copy of the configuration, and watches the children:
  *
  *   - a child that dies (a crash, a kill) is restarted with its peer, at most MAX_RESTARTS

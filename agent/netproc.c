@@ -568,15 +568,15 @@ static void watchdog_keepalive(void *arg)
 {
     struct agent *a = arg;
     struct timespec now;
-    unsigned long long since;
+    long long since;
 
     if (a->wd_half_usec == 0) {
         return;
     }
     clock_gettime(CLOCK_MONOTONIC, &now);
-    since = (unsigned long long)(now.tv_sec - a->wd_last.tv_sec) * 1000000ULL +
-            (unsigned long long)((now.tv_nsec - a->wd_last.tv_nsec) / 1000L);
-    if (now.tv_sec < a->wd_last.tv_sec || since >= a->wd_half_usec) {
+    since = (long long)(now.tv_sec - a->wd_last.tv_sec) * 1000000LL +
+            (now.tv_nsec - a->wd_last.tv_nsec) / 1000L;
+    if (since < 0 || (unsigned long long)since >= a->wd_half_usec) {
         watchdog_ping(a);
     }
 }
