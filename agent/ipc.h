@@ -52,6 +52,8 @@ enum agent_ipc_op {
     /* netproc -> keyproc, IAM Roles Anywhere (agent/keysign.c) */
     AGENT_IPC_KEY_RA_CERT, /* name -> leaf PEM, intermediates PEM; ERR detail "none" */
     AGENT_IPC_KEY_RA_SIGN, /* name, amz_date, region, creq_hash, serial -> signature bytes */
+    AGENT_IPC_SUP_CONFIG, /* -> the configuration file's text, as the supervisor read it on
+                           * SIGHUP (the sandbox may hide a file replaced by rename) */
     AGENT_IPC__MAX
 };
 

@@ -5,7 +5,8 @@
  * socketpair: the key process (keyproc.c: keys, outputs, the local CA key; seccomp, no network)
  * and the network process (netproc.c: the state machine, the CA, metrics; Landlock, no keys).
  * It stays small and unsandboxed for what needs the whole system: it forwards signals to the
- * network process, relays its sd_notify lines (systemd listens to the main PID only), runs the
+ * network process, relays its sd_notify lines (systemd listens to the main PID only), reads the
+ * configuration on SIGHUP for the network process (AGENT_IPC_SUP_CONFIG), runs the
  * post-rotation hooks from its own copy of the configuration, and watches the children:
  *
  *   - a child that dies (a crash, a kill) is restarted with its peer, at most MAX_RESTARTS
@@ -35,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/check.h"
 #include "agent/hook.h"
 #include "agent/ipc.h"
 #include "agent/keyproc.h"
@@ -68,6 +70,10 @@ struct sup {
     unsigned restarts;
     time_t started;
     struct agent_hook *hook; /* the hook running for the network process's SUP_HOOK, or NULL */
+    char *conf_text;         /* the configuration file as read on SIGHUP, for SUP_CONFIG */
+    int conf_failed;         /* that reload failed: SUP_CONFIG answers conf_err */
+    struct timespec wd_last; /* last watchdog ping while a hook runs (CLOCK_MONOTONIC) */
+    struct mk_err conf_err;
 };
 
 /* How long a hook may take to end on SIGTERM before its group gets SIGKILL. */
@@ -77,7 +83,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mskpki-agent [--config FILE] [--foreground] [--once | --renew NAME |"
-            " --check-config]\n"
+            " --check-config [--online] [--format text|json]]\n"
             "  --config FILE     configuration file (default " CONF_DEFAULT_PATH ")\n"
             "  --foreground      run in the foreground (the agent always does; for systemd"
             " Type=notify)\n"
@@ -85,7 +91,13 @@ static void usage(FILE *f)
             " then exit\n"
             "                    0 when every attempt succeeded, else 1\n"
             "  --renew NAME      renew certificate NAME now, then exit (2: unknown name)\n"
-            "  --check-config    validate the configuration: exit 0, or 2 with the error\n"
+            "  --check-config    check the configuration, its secret files, hooks and output"
+            " parents:\n"
+            "                    exit 0, or 2 naming each problem\n"
+            "  --online          with --check-config: also resolve AWS credentials and describe"
+            " the CA\n"
+            "                    (ACTIVE, usage mode, expiry); exit 3 when only these fail\n"
+            "  --format FMT      with --check-config: text (default) or json\n"
             "  --version         print the version\n"
             "  --help            this text\n"
             "signals: HUP reloads the configuration, TERM/INT stop, USR1 renews everything now\n");
@@ -276,6 +288,7 @@ static int run_hook(struct sup *s, const struct agent_ipc_msg *m, struct mk_err 
      * handled as ever.  A hook asked for after SIGTERM (the rotation in flight finishing)
      * still runs, within its timeout: only the one running when the signal arrives is ended. */
     s->hook = agent_hook_start(&hs, err);
+    s->wd_last = (struct timespec){0}; /* hook_watchdog pings at once */
     if (s->hook == NULL) {
         goto out;
     }
@@ -283,6 +296,83 @@ static int run_hook(struct sup *s, const struct agent_ipc_msg *m, struct mk_err 
 out:
     free(name);
     return rc;
+}
+
+/*
+ * Reads the configuration file for a reload.  The supervisor reads it for the network process
+ * too (AGENT_IPC_SUP_CONFIG): Landlock allows files by inode, and an edit by rename (sed -i,
+ * editors, Ansible) puts a new inode at the path that the sandbox does not allow, while allowing
+ * the whole directory would let the network process read the secret files kept beside the
+ * configuration.  Caller frees *text with free().
+ */
+static int read_conf_text(const char *path, char **text, struct mk_err *err)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t len = 0;
+    ssize_t r;
+    int fd;
+    int rc = -1;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    MK_ENSURE_ERRNO(fd >= 0, err, MK_ERR_IO, "%s: cannot open", path);
+    MK_ENSURE_ERRNO(fstat(fd, &st) == 0, err, MK_ERR_IO, "%s: fstat", path);
+    MK_ENSURE(S_ISREG(st.st_mode), err, MK_ERR_CONFIG, "%s: not a regular file", path);
+    /* The text crosses to the network process in one IPC field. */
+    MK_ENSURE(st.st_size < AGENT_IPC_MAX_BODY - 1024, err, MK_ERR_CONFIG,
+              "%s: larger than %d bytes", path, AGENT_IPC_MAX_BODY - 1024);
+    buf = malloc((size_t)st.st_size + 1);
+    MK_ENSURE(buf != NULL, err, MK_ERR_NOMEM, "%s: out of memory", path);
+    while (len < (size_t)st.st_size) {
+        r = read(fd, buf + len, (size_t)st.st_size - len);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        MK_ENSURE_ERRNO(r >= 0, err, MK_ERR_IO, "%s: read", path);
+        if (r == 0) {
+            break; /* shrunk meanwhile: what is there is the file */
+        }
+        len += (size_t)r;
+    }
+    buf[len] = '\0';
+    MK_ENSURE(memchr(buf, '\0', len) == NULL, err, MK_ERR_CONFIG, "%s: contains a NUL byte",
+              path);
+    *text = buf;
+    buf = NULL;
+    rc = 0;
+out:
+    free(buf);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
+
+/* AGENT_IPC_SUP_CONFIG: the text read on SIGHUP (once) or why that reload failed, else the file
+ * as it is now. */
+static void send_conf_text(struct sup *s)
+{
+    struct agent_ipc_field f[1];
+    struct mk_err err;
+    struct mk_err serr;
+    char *text = s->conf_text;
+    int r;
+
+    s->conf_text = NULL;
+    mk_err_clear(&err);
+    if (s->conf_failed) {
+        s->conf_failed = 0;
+        r = agent_ipc_send_err(s->net_fd, &s->conf_err, NULL, &serr);
+    } else if (text == NULL && read_conf_text(s->cfg->path, &text, &err) != 0) {
+        r = agent_ipc_send_err(s->net_fd, &err, NULL, &serr);
+    } else {
+        f[0] = agent_ipc_s(text);
+        r = agent_ipc_send(s->net_fd, AGENT_IPC_OK, f, 1, &serr);
+    }
+    if (r != 0) {
+        mk_log_err("supervisor.reply_failed", &serr);
+    }
+    free(text);
 }
 
 /* One message from the network process. */
@@ -317,6 +407,9 @@ static void net_message(struct sup *s)
                 mk_log_err("notify.failed", &err);
             }
         }
+        break;
+    case AGENT_IPC_SUP_CONFIG:
+        send_conf_text(s);
         break;
     case AGENT_IPC_SUP_HOOK:
         mk_err_clear(&err);
@@ -368,16 +461,21 @@ static void hook_check(struct sup *s)
 static void reload(struct sup *s)
 {
     struct mk_err err;
-    struct conf *cfg = conf_load(s->cfg->path, &err);
+    struct conf *cfg = NULL;
 
-    /* The network process reports a bad file; the supervisor just keeps its hooks.  Paths
-     * that are no longer trusted are its to report: the hooks stay the checked ones. */
-    if (cfg != NULL && conf_check_paths(cfg, &s->user, &err) != 0) {
-        mk_log_err("config.reload_refused", &err);
-        conf_free(cfg);
-        return;
-    }
-    if (cfg == NULL || ensure_state_dir(cfg->state_dir, &s->user, &err) != 0) {
+    free(s->conf_text);
+    s->conf_text = NULL;
+    s->conf_failed = 0;
+    if (read_conf_text(s->cfg->path, &s->conf_text, &err) != 0 ||
+        (cfg = conf_load_text(s->cfg->path, s->conf_text, &err)) == NULL ||
+        conf_check_paths(cfg, &s->user, &err) != 0 ||
+        ensure_state_dir(cfg->state_dir, &s->user, &err) != 0) {
+        /* Both keep the old configuration (this process its hooks, the network process the
+         * rest), and the network process reports why, once, when it asks for the text. */
+        s->conf_failed = 1;
+        s->conf_err = err;
+        free(s->conf_text);
+        s->conf_text = NULL;
         conf_free(cfg);
         return;
     }
@@ -482,6 +580,37 @@ static int decide(struct sup *s, int *exit_status)
     return 0;
 }
 
+/*
+ * While a hook runs the network process waits for its answer and cannot feed the watchdog (a
+ * hook may take up to its timeout): the supervisor pings for it at half the interval.  Returns
+ * the poll timeout, shortened to the next ping.
+ */
+static int hook_watchdog(struct sup *s, int timeout)
+{
+    unsigned long long half_ms = agent_notify_watchdog_usec() / 2000ULL;
+    struct timespec now;
+    long long since_ms;
+    struct mk_err err;
+
+    if (half_ms == 0) {
+        return timeout;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    since_ms = (long long)(now.tv_sec - s->wd_last.tv_sec) * 1000LL +
+               (now.tv_nsec - s->wd_last.tv_nsec) / 1000000L;
+    if (since_ms >= (long long)half_ms) {
+        if (agent_notify("WATCHDOG=1", &err) != 0) {
+            mk_log_err("notify.failed", &err);
+        }
+        s->wd_last = now;
+        since_ms = 0;
+    }
+    if (timeout < 0 || (long long)timeout > (long long)half_ms - since_ms) {
+        timeout = (int)((long long)half_ms - since_ms);
+    }
+    return timeout;
+}
+
 static int supervise(struct sup *s)
 {
     struct mk_err err;
@@ -500,6 +629,7 @@ static int supervise(struct sup *s)
             if (s->hook != NULL) {
                 fds[2].fd = agent_hook_fd(s->hook);
                 timeout = agent_hook_wait_ms(s->hook);
+                timeout = hook_watchdog(s, timeout);
             }
             if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
                 mk_err_errno(&err, MK_ERR_IO, "agent: poll");
@@ -537,11 +667,14 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
         {"once", no_argument, NULL, 'o'},         {"check-config", no_argument, NULL, 'k'},
         {"renew", required_argument, NULL, 'r'},  {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},         {"online", no_argument, NULL, 'O'},
+        {"format", required_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
     const char *config = CONF_DEFAULT_PATH;
     const char *renew = NULL;
     int once = 0;
     int check = 0;
+    int online = 0;
+    int json = -1; /* --format: -1 not given, 0 text, 1 json */
     struct sup s;
     struct mk_err err;
     int opt;
@@ -549,7 +682,7 @@ int main(int argc, char **argv)
 
     memset(&s, 0, sizeof(s));
     s.sigfd = s.net_fd = -1;
-    while ((opt = getopt_long(argc, argv, "c:fokr:Vh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:fokr:VhOF:", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config = optarg;
@@ -564,6 +697,16 @@ int main(int argc, char **argv)
             break;
         case 'r':
             renew = optarg;
+            break;
+        case 'O':
+            online = 1;
+            break;
+        case 'F':
+            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0) {
+                fprintf(stderr, "mskpki-agent: --format: '%s' is not text or json\n", optarg);
+                return EXIT_USAGE;
+            }
+            json = strcmp(optarg, "json") == 0;
             break;
         case 'V':
             printf("mskpki-agent %s\n", MSKPKI_VERSION);
@@ -581,6 +724,13 @@ int main(int argc, char **argv)
                         " no operands are taken\n");
         usage(stderr);
         return EXIT_USAGE;
+    }
+    if (!check && (online || json >= 0)) {
+        fprintf(stderr, "mskpki-agent: --online and --format go with --check-config\n");
+        return EXIT_USAGE;
+    }
+    if (check) {
+        return agent_check_config(config, online, json > 0);
     }
 
     /* Scrapes of a thousand certificates' metrics build megabyte buffers in the network
@@ -601,11 +751,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "mskpki-agent: %s\n", err.msg);
         conf_free(s.cfg);
         return EXIT_USAGE;
-    }
-    if (check) {
-        printf("%s: ok (%zu certificate(s))\n", config, s.cfg->n_certs);
-        conf_free(s.cfg);
-        return EXIT_OK;
     }
     if (renew != NULL && conf_find_certificate(s.cfg, renew) == NULL) {
         fprintf(stderr, "mskpki-agent: --renew: no certificate named '%s' in %s\n", renew, config);
@@ -639,6 +784,7 @@ out:
     if (s.sigfd >= 0) {
         close(s.sigfd);
     }
+    free(s.conf_text);
     conf_free(s.cfg);
     return rc;
 }

@@ -37,6 +37,7 @@
 #ifdef MK_TESTING
 #include "agent/hostile_fs.h"
 #endif
+#include "pki/keepalive.h"
 #include "pki/log.h"
 #include "pki/store.h"
 
@@ -52,6 +53,8 @@ struct agent {
     int sigfd;
     int tfd;
     int wdfd;
+    unsigned long long wd_half_usec; /* ping at least this often; 0: no watchdog */
+    struct timespec wd_last;         /* CLOCK_MONOTONIC of the last ping */
     int stop;
     struct agent_sandbox_user user; /* who this process becomes (agent.user under root) */
 };
@@ -422,23 +425,50 @@ static void apply_log(const struct conf *cfg)
     mk_log_setup(cfg->log_level, cfg->log_target, "mskpki-agent");
 }
 
+/* One line for a failed reload: the cause, and that the old configuration stays. */
+static void reload_failed(struct agent *a, const struct mk_err *err)
+{
+    char msg[sizeof(err->msg)];
+
+    mk_log_quotable(msg, sizeof(msg), err->msg);
+    mk_log(MK_LOG_ERROR, "config.reload_failed", "path=%s keeping=old code=%s msg=\"%s\"",
+           a->cfg->path, mk_code_str(err->code), msg);
+    sup_notify(a, "STATUS=configuration reload failed; running on the old one");
+}
+
+/* The configuration's text comes from the supervisor (AGENT_IPC_SUP_CONFIG): this process's
+ * sandbox may not reach the file replaced by an edit.  Caller frees with free(). */
+static char *reload_text(struct agent *a, struct mk_err *err)
+{
+    struct agent_ipc_msg reply = {0};
+    char *text = NULL;
+
+    if (agent_ipc_call(a->sup_fd, AGENT_IPC_SUP_CONFIG, NULL, 0, &reply, NULL, 0, err) == 0) {
+        text = agent_ipc_str(&reply, 0, err);
+    }
+    agent_ipc_msg_clear(&reply);
+    return text;
+}
+
 static void reload(struct agent *a)
 {
-    struct conf *cfg;
+    struct conf *cfg = NULL;
     struct mk_err err;
+    char *text;
     int listen_changed;
 
-    cfg = conf_load(a->cfg->path, &err);
+    text = reload_text(a, &err);
+    if (text != NULL) {
+        cfg = conf_load_text(a->cfg->path, text, &err);
+        free(text);
+    }
     if (cfg == NULL) {
-        mk_log(MK_LOG_ERROR, "config.reload_failed", "path=%s keeping=old", a->cfg->path);
-        mk_log_err("config.reload_failed", &err);
-        sup_notify(a, "STATUS=configuration reload failed; running on the old one");
+        reload_failed(a, &err);
         return;
     }
     /* The key process reads the same file: both run on the new configuration or neither. */
     if (agent_keys_reload(a->ctx.key_fd, &err) != 0) {
-        mk_log(MK_LOG_ERROR, "config.reload_failed", "path=%s keeping=old", a->cfg->path);
-        mk_log_err("config.reload_failed", &err);
+        reload_failed(a, &err);
         conf_free(cfg);
         return;
     }
@@ -447,7 +477,7 @@ static void reload(struct agent *a)
     a->ctx.cfg = cfg;
     if (certs_build(a, cfg, &err) != 0) {
         a->ctx.cfg = a->cfg;
-        mk_log_err("config.reload_failed", &err);
+        reload_failed(a, &err);
         conf_free(cfg);
         return;
     }
@@ -521,6 +551,36 @@ static void handle_signals(struct agent *a)
     }
 }
 
+/* WATCHDOG=1 now, and remember when. */
+static void watchdog_ping(struct agent *a)
+{
+    clock_gettime(CLOCK_MONOTONIC, &a->wd_last);
+    sup_notify(a, "WATCHDOG=1");
+}
+
+/*
+ * pki_keepalive()'s function: called from the waits of a rotation (polling backoff, rate limit,
+ * retries, curl's progress callback), at least once a second.  The loop's watchdog timer cannot
+ * fire while a rotation runs inline, so these calls keep systemd from killing an agent that is
+ * only waiting for a slow Private CA.  Main thread only: the rotations run there.
+ */
+static void watchdog_keepalive(void *arg)
+{
+    struct agent *a = arg;
+    struct timespec now;
+    long long since;
+
+    if (a->wd_half_usec == 0) {
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    since = (long long)(now.tv_sec - a->wd_last.tv_sec) * 1000000LL +
+            (now.tv_nsec - a->wd_last.tv_nsec) / 1000L;
+    if (since < 0 || (unsigned long long)since >= a->wd_half_usec) {
+        watchdog_ping(a);
+    }
+}
+
 static int watchdog_open(struct agent *a, struct mk_err *err)
 {
     unsigned long long usec = agent_notify_watchdog_usec();
@@ -543,6 +603,9 @@ static int watchdog_open(struct agent *a, struct mk_err *err)
     its.it_value = its.it_interval;
     MK_ENSURE_ERRNO(timerfd_settime(a->wdfd, 0, &its, NULL) == 0, err, MK_ERR_IO,
                     "agent: timerfd_settime (watchdog)");
+    a->wd_half_usec = usec;
+    clock_gettime(CLOCK_MONOTONIC, &a->wd_last);
+    pki_keepalive_set(watchdog_keepalive, a);
     return 0;
 out:
     return -1;
@@ -612,7 +675,7 @@ static int run_loop(struct agent *a)
         }
         if (nfds == 3 && (fds[2].revents & POLLIN)) {
             if (read(a->wdfd, &ticks, sizeof(ticks)) > 0) {
-                sup_notify(a, "WATCHDOG=1");
+                watchdog_ping(a);
             }
         }
         if (fds[0].revents & POLLIN) {
@@ -728,6 +791,7 @@ int agent_netproc_main(const struct agent_netproc_args *args)
            a.cfg->path, a.cfg->n_certs);
     rc = run_loop(&a);
 out:
+    pki_keepalive_set(NULL, NULL);
     certs_free(&a);
     agent_ctx_drop_ca(&a.ctx);
     agent_metrics_free(a.metrics);

@@ -21,6 +21,7 @@
 #include "aws/sigv4.h"
 #include "aws/url.h"
 #include "aws/xml.h"
+#include "pki/keepalive.h"
 #include "pki/log.h"
 #include "pki/secret.h"
 
@@ -49,11 +50,10 @@ static long now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A retry's backoff, with keepalive calls (pki/keepalive.h). */
 static void sleep_ms(long ms)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    pki_keepalive_sleep((double)ms / 1000.0);
 }
 
 static const char *env_nonempty(const char *name)

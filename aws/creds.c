@@ -29,6 +29,7 @@
 #include "aws/profile.h"
 #include "aws/url.h"
 #include "aws/xml.h"
+#include "pki/keepalive.h"
 #include "pki/log.h"
 
 extern char **environ;
@@ -457,7 +458,11 @@ static int read_child(int fd, const struct timespec *start, long timeout_ms, str
             return -1;
         }
         struct pollfd pfd = {fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, (int)(timeout_ms - spent));
+        long wait = timeout_ms - spent;
+        /* A slow helper must not starve the agent's watchdog (pki/keepalive.h): wake each
+         * second to say so. */
+        pki_keepalive();
+        int pr = poll(&pfd, 1, (int)(wait > 1000 ? 1000 : wait));
         if (pr <= 0) {
             continue; /* EINTR or the deadline, checked above */
         }
@@ -501,6 +506,7 @@ static int wait_child(pid_t pid, const struct timespec *start, long timeout_ms, 
             return -1;
         }
         struct timespec nap = {0, 10 * 1000 * 1000};
+        pki_keepalive();
         nanosleep(&nap, NULL);
     }
 }

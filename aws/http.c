@@ -9,6 +9,8 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "pki/keepalive.h"
+
 /* Answers larger than this are refused: no AWS call we make returns more. */
 #define HTTP_MAX_BODY (16u * 1024u * 1024u)
 /* Kept-alive connections in the shared cache: the largest thread pool (audit --concurrency 64). */
@@ -147,6 +149,20 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     return len;
 }
 
+/* curl calls this about once a second while a transfer runs, even when no byte moves: a slow
+ * answer must not starve the watchdog of the agent that waits for it (pki/keepalive.h). */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)arg;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    pki_keepalive();
+    return 0;
+}
+
 static void slist_wipe_free(struct curl_slist *l)
 {
     for (struct curl_slist *i = l; i != NULL; i = i->next) {
@@ -180,6 +196,8 @@ static int set_request(CURL *c, struct aws_http *h, const struct aws_http_reques
     rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
     rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, w->resp);
+    rc |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     if (req->ca_bundle != NULL) {
         rc |= curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_bundle);
     }

@@ -28,11 +28,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "aws/arn.h"
 #include "aws/aws.h"
 #include "aws/creds.h"
 #include "aws/rolesanywhere.h"
 #include "pki/cert.h"
 #include "pki/csr.h"
+#include "pki/keepalive.h"
 #include "pki/key.h"
 #include "pki/log.h"
 #include "pki/store.h"
@@ -68,22 +70,12 @@ static double real_now(void *arg)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* In slices with keepalive calls: a poll's backoff or the rate limit must not starve the
+ * watchdog of the agent that waits here (pki/keepalive.h). */
 static void real_sleep(void *arg, double seconds)
 {
-    struct timespec ts;
-
     (void)arg;
-    if (!(seconds > 0)) {
-        return;
-    }
-    ts.tv_sec = (time_t)seconds;
-    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_nsec = 999999999L;
-    }
-    /* nanosleep writes the remainder back into ts when a signal interrupts it. */
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    pki_keepalive_sleep(seconds);
 }
 
 static const struct pki_pca_clock real_clock = {real_now, real_sleep, NULL};
@@ -1229,6 +1221,7 @@ static int pca_use_roles_anywhere(struct pca_impl *impl, const struct pki_ca_aws
 
 struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struct mk_err *err)
 {
+    char region[64];
     struct aws_client_options opts;
     struct pca_impl *impl = NULL;
     struct pki_ca *ca = NULL;
@@ -1267,7 +1260,9 @@ struct pki_ca *pki_ca_aws_pca_new(const struct pki_ca_aws_pca_config *cfg, struc
     MK_GUARD(dup_opt(cfg->template_arn, PCA_DEFAULT_TEMPLATE, &impl->template_arn, err));
     MK_GUARD(dup_opt(cfg->signing_algorithm, NULL, &impl->signing_algorithm, err));
     memset(&opts, 0, sizeof(opts));
-    opts.region = cfg->region;
+    /* The CA answers in its own region only: the ARN's region is the default, ahead of
+     * AWS_REGION and the profile (conf.c refuses a configured region that differs). */
+    opts.region = cfg->region != NULL ? cfg->region : aws_arn_region(cfg->ca_arn, region, sizeof(region));
     opts.profile = cfg->profile;
     opts.endpoint_url = cfg->endpoint_url;
     /* The configured endpoint is ACM PCA's (a VPC endpoint, FIPS, the emulator): STS calls of the

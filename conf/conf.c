@@ -24,6 +24,7 @@
 
 #include <libconfig.h>
 
+#include "aws/arn.h"
 #include "aws/url.h"
 
 #define CONF_DEFAULT_STATE_DIR "/var/lib/mskpki"
@@ -873,6 +874,18 @@ static int parse_aws_pca(struct conf_ctx *c, const config_setting_t *ca, struct 
                          "(arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID)",
                          a->ca_arn);
     }
+    /* A Private CA lives in one region and answers there only: another configured region
+     * would fail every call with a bare ResourceNotFoundException (issue 17). */
+    if (a->ca_arn != NULL && a->region != NULL) {
+        char arn_region[64];
+        if (aws_arn_region(a->ca_arn, arn_region, sizeof(arn_region)) != NULL &&
+            strcmp(a->region, arn_region) != 0) {
+            return conf_fail(c, member(g, "region"), NULL,
+                             "region '%s' is not the region of ca_arn %s ('%s'): remove region "
+                             "(it defaults to the CA's) or set it to \"%s\"",
+                             a->region, a->ca_arn, arn_region, arn_region);
+        }
+    }
     if (a->template_arn != NULL && strncmp(a->template_arn, "arn:", 4) != 0) {
         return conf_fail(c, member(g, "template_arn"), NULL, "'%s' is not an ARN", a->template_arn);
     }
@@ -1546,7 +1559,8 @@ static void report_read_error(const config_t *lc, const struct conf_ctx *c)
                config_error_text(lc));
 }
 
-struct conf *conf_load(const char *path, struct mk_err *err)
+/* conf_load() and conf_load_text(): text NULL reads path itself. */
+static struct conf *load(const char *path, const char *text, struct mk_err *err)
 {
     config_t lc;
     struct conf *cfg = NULL;
@@ -1558,16 +1572,19 @@ struct conf *conf_load(const char *path, struct mk_err *err)
 
     config_init(&lc);
     mk_err_clear(ctx.err);
-    /* Opened once first for a precise errno; libconfig only says "file I/O error". */
-    fp = fopen(path, "r");
-    MK_ENSURE_ERRNO(fp != NULL, err, MK_ERR_IO, "%s: cannot open", path);
-    fclose(fp);
+    if (text == NULL) {
+        /* Opened once first for a precise errno; libconfig only says "file I/O error". */
+        fp = fopen(path, "r");
+        MK_ENSURE_ERRNO(fp != NULL, err, MK_ERR_IO, "%s: cannot open", path);
+        fclose(fp);
+    }
     dir = strdup(path);
     MK_ENSURE(dir != NULL, err, MK_ERR_NOMEM, "%s: out of memory", path);
     /* @include "x.conf" is relative to the including file, not to the daemon's cwd. */
     ctx.dir = dirname(dir);
     config_set_include_dir(&lc, ctx.dir);
-    if (config_read_file(&lc, path) != CONFIG_TRUE) {
+    if ((text == NULL ? config_read_file(&lc, path) : config_read_string(&lc, text)) !=
+        CONFIG_TRUE) {
         report_read_error(&lc, &ctx);
         goto out;
     }
@@ -1581,6 +1598,16 @@ out:
     config_destroy(&lc);
     free(dir);
     return ret;
+}
+
+struct conf *conf_load(const char *path, struct mk_err *err)
+{
+    return load(path, NULL, err);
+}
+
+struct conf *conf_load_text(const char *path, const char *text, struct mk_err *err)
+{
+    return load(path, text, err);
 }
 
 static void strv_free(char **v, size_t n)

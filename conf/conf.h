@@ -112,6 +112,11 @@ struct conf {
 /* Parses and validates path.  Caller frees with conf_free().  Errors: MK_ERR_CONFIG (or
  * MK_ERR_IO when the file cannot be read), message "file:line: setting: problem". */
 struct conf *conf_load(const char *path, struct mk_err *err) MK_MUST_CHECK;
+/* As conf_load() on text, the contents of path read by someone else (the agent's sandboxed
+ * network process gets the file from its supervisor): messages name path and the line in text,
+ * and @include is relative to path's directory. */
+struct conf *conf_load_text(const char *path, const char *text,
+                            struct mk_err *err) MK_MUST_CHECK;
 void conf_free(struct conf *cfg);
 
 /* The local CA's default directory moved from <state_dir>/ca (inside state_dir, which the

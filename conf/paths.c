@@ -170,7 +170,9 @@ static int reachable(const char *path, int read_file, const struct conf_agent_us
     return 0;
 }
 
-int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u, struct mk_err *err)
+/* conf_check_paths without the hooks: hooks_too says whether to check them as well. */
+static int check_paths(const struct conf *cfg, const struct conf_agent_user *u, int hooks_too,
+                       struct mk_err *err)
 {
     char *conf_real = realpath(cfg->path, NULL);
     char *state_real = realpath(cfg->state_dir, NULL);
@@ -210,11 +212,23 @@ int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u, st
             mk_err_prefix(err, "%s: certificate '%s'", cfg->path, cc->name);
             goto out;
         }
-        MK_GUARD(conf_check_hook(cfg, cc, u, err));
+        if (hooks_too) {
+            MK_GUARD(conf_check_hook(cfg, cc, u, err));
+        }
     }
     rc = 0;
 out:
     free(conf_real);
     free(state_real);
     return rc;
+}
+
+int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u, struct mk_err *err)
+{
+    return check_paths(cfg, u, 1, err);
+}
+
+int conf_check_dirs(const struct conf *cfg, const struct conf_agent_user *u, struct mk_err *err)
+{
+    return check_paths(cfg, u, 0, err);
 }

@@ -43,5 +43,8 @@ int conf_check_hook(const struct conf *cfg, const struct conf_certificate *cc,
  * Returns 0 or -1 at the first failure. */
 int conf_check_paths(const struct conf *cfg, const struct conf_agent_user *u,
                      struct mk_err *err) MK_MUST_CHECK;
+/* conf_check_paths but the hooks (--check-config checks each hook on its own). */
+int conf_check_dirs(const struct conf *cfg, const struct conf_agent_user *u,
+                    struct mk_err *err) MK_MUST_CHECK;
 
 #endif

@@ -7,7 +7,8 @@ mk_unit_test(test_agent_iterate SOURCES test_agent_iterate.c LIBS mskpki_agent_c
 mk_unit_test(test_issue SOURCES test_issue.c LIBS mskpki_issue)
 
 foreach(t rotate failure sighup once idle check_config aws_pca recover notify stop hook_retry
-        trusted_paths privsep_user hook_async)
+        trusted_paths privsep_user hook_async watchdog_slow_ca reload_rename
+        check_config_checks)
     mk_integration_test(test_agent_${t}
         python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_${t}.py $<TARGET_FILE:mskpki-agent>)
 endforeach()

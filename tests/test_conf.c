@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "aws/arn.h"
 #include "conf/conf.h"
 
 /* An absolute path below the source tree; returns a static buffer (one at a time). */
@@ -504,6 +505,8 @@ static const struct bad_case bad_cases[] = {
     {"bad_san_dns.conf", 5, "certificates.[0].san.dns.[0]", "is not a DNS name"},
     {"bad_san_type.conf", 5, "certificates.[0].san.dns", "expected a list of strings"},
     {"bad_ca_arn_format.conf", 3, "ca.aws_pca.ca_arn", "is not a certificate authority ARN"},
+    {"bad_region_not_arn.conf", 4, "ca.aws_pca.region",
+     "region 'us-east-1' is not the region of ca_arn arn:aws:acm-pca:eu-west-1:"},
     {"bad_signing_alg.conf", 5, "ca.aws_pca.signing_algorithm",
      "unknown value 'MD5WITHRSA' (expected SHA256WITHECDSA"},
     {"bad_endpoint_scheme.conf", 5, "ca.aws_pca.endpoint_url", "is not an http(s):// URL"},
@@ -738,6 +741,45 @@ static void test_missing_file(void **state)
     assert_null(conf_load(src_path("tests/data/conf/bad_syntax.conf"), NULL));
 }
 
+/* conf_load_text: the text as if it were path's (the agent's reload); errors name path and the
+ * line in the text. */
+static void test_load_text(void **state)
+{
+    (void)state;
+    const char *good = "certificates = ( { name = \"a\";\n"
+                       "  subject = { common_name = \"a.example.com\"; };\n"
+                       "  output = { directory = \"/tmp/mskpki-conf-test/a\"; key = \"a.key\";"
+                       " cert = \"a.crt\"; }; } );\n";
+    struct mk_err err;
+    struct conf *cfg = conf_load_text("/nonexistent/dir/mskpki.conf", good, &err);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->path, "/nonexistent/dir/mskpki.conf");
+    assert_int_equal(cfg->n_certs, 1);
+    conf_free(cfg);
+    assert_null(conf_load_text("/etc/x/mskpki.conf", "state_dir = \"/var/lib/x\";\n\noops\n",
+                               &err));
+    assert_int_equal(err.code, MK_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "/etc/x/mskpki.conf:4: "));
+    assert_null(conf_load_text("/etc/x/mskpki.conf", "colour = 1;\n", &err));
+    assert_non_null(strstr(err.msg, "/etc/x/mskpki.conf:1: colour: unknown setting"));
+}
+
+/* aws_arn_region (aws/arn.h), which the region default and mismatch check rely on. */
+static void test_arn_region(void **state)
+{
+    (void)state;
+    char buf[64];
+    char tiny[4];
+    assert_non_null(aws_arn_region("arn:aws:acm-pca:eu-west-1:1:certificate-authority/x", buf,
+                                   sizeof(buf)));
+    assert_string_equal(buf, "eu-west-1");
+    assert_null(aws_arn_region("arn:aws:acm-pca::1:x", buf, sizeof(buf)));
+    assert_null(aws_arn_region("arn:aws", buf, sizeof(buf)));
+    assert_null(aws_arn_region("arn:aws:acm-pca:eu-west-1:1:x", tiny, sizeof(tiny)));
+    assert_null(aws_arn_region("arn:aws:acm-pca:eu-west-1.evil.com/:1:x", buf, sizeof(buf)));
+    assert_null(aws_arn_region("nope:aws:acm-pca:eu-west-1:1:x", buf, sizeof(buf)));
+}
+
 static void test_every_bad_file_is_tested(void **state)
 {
     (void)state;
@@ -833,6 +875,8 @@ int main(void)
         cmocka_unit_test(test_include_relative_to_file),
         cmocka_unit_test(test_metrics_off_and_ca_dir_default),
         cmocka_unit_test(test_find_certificate),
+        cmocka_unit_test(test_load_text),
+        cmocka_unit_test(test_arn_region),
         cmocka_unit_test(test_hardening_settings),
         cmocka_unit_test(test_renew_before_flat),
         cmocka_unit_test(test_bad_files),

@@ -5,6 +5,7 @@
 #ifndef CTL_AUDIT_CHECKS_INT_H
 #define CTL_AUDIT_CHECKS_INT_H
 
+#include "aws/arn.h"
 #include "ctl/audit/checks.h"
 
 struct eval {
@@ -24,8 +25,6 @@ struct eval {
 const char *audit_jstr(const json_t *obj, const char *key);
 /* Follows a dotted path of object keys; NULL when any step is missing.  Borrowed. */
 json_t *audit_jpath(const json_t *obj, const char *path);
-/* Region field of an ARN into buf (len bytes), or NULL when it has none or is not a region. */
-const char *audit_arn_region(const char *arn, char *buf, size_t len);
 
 /* The pca.* findings of every CA in the inventory (audit_pca.c). */
 int audit_eval_pca(struct eval *ev) MK_MUST_CHECK;

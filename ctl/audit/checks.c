@@ -2,6 +2,8 @@
 #include "ctl/audit/checks.h"
 #include "ctl/audit/checks-int.h"
 
+#include "aws/arn.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -432,7 +434,7 @@ int audit_ca_arn_valid(const char *s)
     char rbuf[64];
     const char *t;
     if (s == NULL || strncmp(s, "arn:", 4) != 0 || strstr(s, ":acm-pca:") == NULL ||
-        audit_arn_region(s, rbuf, sizeof(rbuf)) == NULL) {
+        aws_arn_region(s, rbuf, sizeof(rbuf)) == NULL) {
         return 0;
     }
     t = strstr(s, type);
@@ -442,7 +444,7 @@ int audit_ca_arn_valid(const char *s)
 struct audit_ca *audit_inventory_add_ca(struct audit_inventory *inv, const char *arn)
 {
     char rbuf[64];
-    const char *region = audit_arn_region(arn, rbuf, sizeof(rbuf));
+    const char *region = aws_arn_region(arn, rbuf, sizeof(rbuf));
     struct audit_ca *ca = NULL;
     char *a, *r;
     if (region == NULL) {
@@ -503,36 +505,6 @@ json_t *audit_jpath(const json_t *obj, const char *path)
         cur = json_object_get(cur, tok);
     }
     return cur;
-}
-
-/* Region field of an ARN (arn:partition:service:region:account:resource) into buf, or NULL. */
-const char *audit_arn_region(const char *arn, char *buf, size_t len)
-{
-    const char *p = arn;
-    const char *end;
-    if (strncmp(arn, "arn:", 4) != 0) {
-        return NULL;
-    }
-    for (int i = 0; i < 3; i++) {
-        p = strchr(p, ':');
-        if (p == NULL) {
-            return NULL;
-        }
-        p++;
-    }
-    end = strchr(p, ':');
-    if (end == NULL || end == p || (size_t)(end - p) >= len) {
-        return NULL;
-    }
-    /* The region becomes part of a host name: accept only what region names are made of. */
-    for (const char *c = p; c < end; c++) {
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-')) {
-            return NULL;
-        }
-    }
-    memcpy(buf, p, (size_t)(end - p));
-    buf[end - p] = '\0';
-    return buf;
 }
 
 const char *audit_err_text(const struct mk_err *err, char *buf, size_t buf_len)
@@ -608,7 +580,7 @@ const char *audit_resource_key_ref(const struct audit_resource *res, char *buf, 
     if (ref == NULL || ref[0] == '\0') {
         return NULL;
     }
-    *key_region = audit_arn_region(ref, buf, buf_len);
+    *key_region = aws_arn_region(ref, buf, buf_len);
     if (*key_region == NULL) {
         *key_region = res->region;
     }
