@@ -402,6 +402,32 @@ static void status_line(struct agent *a, time_t now)
                ready, next_name, (long long)(next > now ? next - now : 0));
 }
 
+#ifdef MK_TESTING
+/* Tests cannot set the host's clock: MSKPKI_TEST_TIMER_CANCELED=N makes the first N re-arms
+ * fail as a clock set between two of them does (ECANCELED).  Returns -1 for such a one. */
+static int test_timer_canceled(void)
+{
+    static long left = -1;
+    if (left < 0) {
+        const char *v = getenv("MSKPKI_TEST_TIMER_CANCELED");
+        left = v != NULL ? strtol(v, NULL, 10) : 0;
+    }
+    if (left > 0) {
+        left--;
+        errno = ECANCELED;
+        return -1;
+    }
+    return 0;
+}
+#else
+static int test_timer_canceled(void)
+{
+    return 0;
+}
+#endif
+
+static void clock_changed(struct agent *a);
+
 /* Arms the timer at the earliest deadline (absolute realtime; cancelled if the clock is set). */
 static int arm_timer(struct agent *a, struct mk_err *err)
 {
@@ -413,11 +439,23 @@ static int arm_timer(struct agent *a, struct mk_err *err)
     }
     memset(&its, 0, sizeof(its));
     its.it_value.tv_sec = next; /* 0 disarms: nothing to do until a signal */
-    if (timerfd_settime(a->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) != 0) {
-        mk_err_errno(err, MK_ERR_IO, "agent: timerfd_settime");
-        return -1;
+    /* A clock set since the last read makes the kernel refuse the re-arm with ECANCELED (and
+     * forget it): the deadlines are absolute, so arming again is all a set clock asks for.  A
+     * host whose clock is stepped again and again (a VM resyncing) must not stop the agent. */
+    for (int tries = 0;; tries++) {
+        if (test_timer_canceled() == 0 &&
+            timerfd_settime(a->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) ==
+                0) {
+            return 0;
+        }
+        if (errno != ECANCELED || tries == 100) {
+            mk_err_errno(err, MK_ERR_IO, "agent: timerfd_settime");
+            return -1;
+        }
+        if (tries == 0) {
+            clock_changed(a);
+        }
     }
-    return 0;
 }
 
 static void apply_log(const struct conf *cfg)

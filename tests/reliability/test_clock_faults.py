@@ -17,7 +17,10 @@ Usage: test_clock_faults.py AGENT
     certificate's notAfter; the daemon keeps sleeping (no wake-up, no rotation: this is the
     sleep-past-expiry the cancel exists for); then SIGUSR2, which test builds route to the same
     clock_changed() as ECANCELED, and the daemon rotates at once.  Proven: the re-plan on a
-    cancel.  Not proven here: that the kernel delivers ECANCELED (timerfd_create(2))."""
+    cancel.  Not proven here: that the kernel delivers ECANCELED (timerfd_create(2)).
+(4) A clock set between a read and the re-arm: timerfd_settime() itself fails with ECANCELED
+    (test builds: MSKPKI_TEST_TIMER_CANCELED=N for the first N re-arms).  The agent logs
+    clock.changed, arms again and keeps running; it used to exit with agent.timer_failed."""
 import os
 import signal
 import subprocess
@@ -88,5 +91,16 @@ st = wait_for(lambda: (env.state() or {}).get("generation") == 2 and env.state()
 check(st["ready"] is True and st["last_result"] == "success", "state after the jump: %r" % st)
 check("event=clock.changed" in agent.text(), "no clock.changed line")
 check_pair(out)
+agent.stop()
+
+# ---- (4) the re-arm itself cancelled ----------------------------------------------------------
+env4 = Env(validity="1h", hook=False)
+agent = env4.start({"MSKPKI_TEST_TIMER_CANCELED": "3"})
+st = wait_for(lambda: (env4.state() or {}).get("generation") == 1 and env4.state(), 60,
+              "the first certificate with cancelled re-arms")
+check("event=clock.changed" in agent.text(), "no clock.changed for a cancelled re-arm")
+check("agent.timer_failed" not in agent.text(), "a cancelled re-arm stopped the agent")
+check(env4.scrape("/healthz")[0] == 200, "the agent does not answer after cancelled re-arms")
+agent.alive_or_fail()
 agent.stop()
 done("clock_faults")
