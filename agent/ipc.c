@@ -14,7 +14,8 @@
 
 static const char *const op_names[AGENT_IPC__MAX] = {
     "ok",        "err",      "key-load",  "key-csr",    "key-store",  "key-drop", "key-reload",
-    "ca-issue",  "ca-anchors", "ca-revoke", "test-probe", "sup-notify", "sup-hook"};
+    "ca-issue",  "ca-anchors", "ca-revoke", "test-probe", "sup-notify", "sup-hook",
+    "sup-reload"};
 
 const char *agent_ipc_op_name(int op)
 {

@@ -49,6 +49,7 @@ enum agent_ipc_op {
     /* netproc -> supervisor */
     AGENT_IPC_SUP_NOTIFY, /* one sd_notify line; no reply */
     AGENT_IPC_SUP_HOOK,   /* name, not_after -> (the supervisor runs the configured hook) */
+    AGENT_IPC_SUP_RELOAD, /* no reply: reload as on SIGHUP (mskpkictl reload; control.h) */
     AGENT_IPC__MAX
 };
 
