@@ -761,7 +761,9 @@ out:
         close(s.sigfd);
     }
     if (s.control_fd >= 0) {
+        /* Ours to remove: the lock kept any other agent of this state_dir out. */
         close(s.control_fd);
+        (void)unlink(s.cfg->control_socket);
     }
     if (s.lock_fd >= 0) {
         close(s.lock_fd);

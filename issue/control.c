@@ -80,7 +80,8 @@ static enum mk_code code_of(const char *code)
     if (strcmp(code, "denied") == 0) {
         return MK_ERR_PERM;
     }
-    if (strcmp(code, "usage") == 0) {
+    /* "in_use": the caller must choose --replace or --force. */
+    if (strcmp(code, "usage") == 0 || strcmp(code, "in_use") == 0) {
         return MK_ERR_USAGE;
     }
     return MK_ERR_STATE;
@@ -121,9 +122,16 @@ int issue_control_call(const char *path, const char *state_dir, json_t *req, jso
               MK_ERR_NOMEM, "control: out of memory");
     text = json_dumps(req, JSON_COMPACT);
     MK_ENSURE(text != NULL, err, MK_ERR_NOMEM, "control: out of memory");
-    MK_ENSURE_ERRNO(send_all(fd, text, strlen(text)) == 0 && send_all(fd, "\n", 1) == 0, err,
-                    MK_ERR_IO, "%s: send", path);
-    MK_GUARD_PTR(line = read_line(fd, path, err));
+    /* An agent that refuses the caller answers before it reads: a failed send still has an
+     * answer to read. */
+    if (send_all(fd, text, strlen(text)) != 0 || send_all(fd, "\n", 1) != 0) {
+        mk_err_errno(err, MK_ERR_IO, "%s: send", path);
+        line = read_line(fd, path, err);
+        MK_ENSURE(line != NULL && line[0] != '\0', err, MK_ERR_IO, "%s: send: %s", path,
+                  strerror(EPIPE));
+    } else {
+        MK_GUARD_PTR(line = read_line(fd, path, err));
+    }
     MK_ENSURE(line[0] != '\0', err, MK_ERR_IO,
               "%s: the agent closed the connection without an answer (did it stop?)", path);
     ans = json_loads(line, 0, &jerr);

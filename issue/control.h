@@ -22,7 +22,8 @@
  * answers at path (path "" or missing, nobody listening, an agent of another state_dir); -1
  * with err: connection refused by permissions (MK_ERR_PERM), a broken answer (MK_ERR_INVALID),
  * or the agent's "ok": false answer (its "error" text; MK_ERR_STATE, MK_ERR_NOTFOUND for an
- * unknown certificate, MK_ERR_PERM for a caller it refuses).
+ * unknown certificate, MK_ERR_PERM for a caller it refuses, MK_ERR_USAGE for a malformed request
+ * or a revocation of a certificate in use without a mode).
  */
 int issue_control_call(const char *path, const char *state_dir, json_t *req, json_t **reply,
                        struct mk_err *err) MK_MUST_CHECK;

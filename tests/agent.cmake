@@ -43,3 +43,8 @@ mk_integration_test(test_agent_metrics_tls
 mk_integration_test(test_agent_metrics_slow_clients
     python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_metrics_slow_clients.py
     $<TARGET_FILE:mskpki-agent>)
+# Issue 17: one writer per state_dir (the lock) and the control socket (mskpkictl renew, reload,
+# status --live, cert issue/revoke through the daemon, permissions), as root like CI.
+mk_integration_test(test_agent_control
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_control.py
+    $<TARGET_FILE:mskpki-agent> $<TARGET_FILE:mskpkictl>)
