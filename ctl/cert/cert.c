@@ -52,10 +52,10 @@ struct revoke_opts {
 
 /* Each subcommand's own usage, so `cert revoke --help` shows revoke's options alone. */
 static const char revoke_usage[] =
-    "usage: mskpkictl cert revoke (--cert FILE | --serial HEX --ca-arn ARN) --reason REASON\n"
+    "usage: mskpkictl cert revoke (--cert FILE | --serial HEX --ca-arn ARN) --reason REASON"
+    " [--replace | --force]\n"
     "                             [--config FILE | --ca-arn ARN [--region R] "
-    "[--endpoint-url URL] [--profile P]]\n"
-    "                             [--replace | --force]\n";
+    "[--endpoint-url URL] [--profile P]]\n";
 static const char issue_usage[] = "usage: mskpkictl cert issue --config FILE --name CERT\n";
 
 static void cert_usage(FILE *out)

@@ -241,8 +241,9 @@ def scenario_revoke_crl():
     ca = os.path.join(env.ca_dir, "ca.crt")
     crl = os.path.join(env.ca_dir, "crl.pem")
     revoked = env.out("revoked")
+    # It is the block's certificate in use: --force (issue 17; tests/agent/test_control.py).
     r = ctl("cert", "revoke", "--config", env.conf, "--cert", revoked, "--reason",
-            "KEY_COMPROMISE", rc=0)
+            "KEY_COMPROMISE", "--force", rc=0)
     serial = subprocess.run(["openssl", "x509", "-in", revoked, "-noout", "-serial"],
                             capture_output=True, text=True, check=True).stdout.split("=")[1].strip()
     check(serial in r.stdout and "local CA" in r.stdout, r.stdout)
@@ -376,7 +377,7 @@ def scenario_aws():
           "pending record left behind")
     # Revoke by certificate through the config, then by serial through --ca-arn.
     r = ctl("cert", "revoke", "--config", env.conf, "--cert", env.out("client"), "--reason",
-            "SUPERSEDED", rc=0)
+            "SUPERSEDED", "--force", rc=0)
     check("aws-pca" in r.stdout, r.stdout)
     issue(env)
     second = inspect_json(env.out("client"), rc=0)[0]["serial"]
