@@ -181,7 +181,6 @@ static void send_json(int fd, json_t *o)
         return;
     }
     len = strlen(text);
-    text[len] = '\0';
     p = text;
     while (len > 0) {
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL);

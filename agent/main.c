@@ -75,6 +75,7 @@ struct sup {
     struct agent_hook *hook; /* the hook running for the network process's SUP_HOOK, or NULL */
     int lock_fd;    /* <state_dir>/agent.lock, held to the end (issue/lock.h) */
     int control_fd; /* the daemon's listening control socket (agent/control.h), or -1 */
+    char *control_path; /* where it is bound (a reload does not move it); owned */
 };
 
 /* How long a hook may take to end on SIGTERM before its group gets SIGKILL. */
@@ -746,6 +747,9 @@ int main(int argc, char **argv)
                                  s.user.drop ? s.user.gid : getegid(), &err);
         if (s.control_fd < 0) {
             mk_log_err("control.unavailable", &err);
+        } else if ((s.control_path = strdup(s.cfg->control_socket)) == NULL) {
+            close(s.control_fd);
+            s.control_fd = -1;
         }
     }
     s.once = once || renew != NULL;
@@ -763,8 +767,9 @@ out:
     if (s.control_fd >= 0) {
         /* Ours to remove: the lock kept any other agent of this state_dir out. */
         close(s.control_fd);
-        (void)unlink(s.cfg->control_socket);
+        (void)unlink(s.control_path);
     }
+    free(s.control_path);
     if (s.lock_fd >= 0) {
         close(s.lock_fd);
     }
