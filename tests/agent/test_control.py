@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -109,6 +110,33 @@ wait_for(lambda: "event=control.refused uid=65534" in agent.text(), 10, "control
 os.chmod(sock, 0o660)
 
 # ---- 3. status --live, renew, reload -------------------------------------------------------
+def raw(line):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.sendall(line)
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    s.close()
+    return json.loads(data)
+
+
+ans = raw(b"not json\n")
+check(ans["ok"] is False and ans["code"] == "usage", "garbage request: %s" % ans)
+ans = raw(b'{"cmd":"status","state_dir":"/elsewhere"}\n')
+check(ans["ok"] is False and ans["code"] == "other_agent", "other state_dir: %s" % ans)
+# A config of another state_dir on the same socket: as if no agent ran (3), nothing renewed.
+other = os.path.join(env.tmp, "other.conf")
+with open(other, "w") as f:
+    f.write(open(env.conf).read().replace('state_dir = "%s"' % env.state_dir,
+                                          'state_dir = "%s/other-state"' % env.tmp))
+r = ctl(env, "renew", "--all", "--config", other)
+check(r.returncode == 3 and "no mskpki-agent" in r.stderr, "other state_dir: %d %s" %
+      (r.returncode, r.stderr))
+
 view = live(env)
 for n in names:
     check(view[n]["serial"] == serial_of(env.out(n)) and view[n]["ready"],
