@@ -161,9 +161,19 @@ check(all(serial_of(env.out(n)) != after[n] for n in names), "renew --all left o
 r = ctl(env, "renew", "nosuch")
 check(r.returncode == 2 and "nosuch" in r.stderr, "renew nosuch: %d %s" % (r.returncode, r.stderr))
 
+planned = {n: env.state(n)["next_renewal"] for n in names}
+loaded = agent.text().count("event=certificate.loaded")
 r = ctl(env, "reload")
 check(r.returncode == 0 and "reloaded" in r.stdout, "reload: %d %s" % (r.returncode, r.stderr))
 check("event=config.reloaded" in agent.text(), "no config.reloaded after mskpkictl reload")
+# The reload loads each certificate again; its jittered renewal time must not move (jitter 0.1
+# here: a new draw would move it by minutes).
+wait_for(lambda: agent.text().count("event=certificate.loaded") >= loaded + 3, 30,
+         "the certificates loaded again after the reload")
+for n in names:
+    check(live(env)[n]["next_renewal"] == planned[n],
+          "%s: next_renewal moved by the reload: %s -> %s" % (n, planned[n],
+                                                              live(env)[n]["next_renewal"]))
 good = open(env.conf).read()
 with open(env.conf, "a") as f:
     f.write("\nbogus_setting = 1;\n")
