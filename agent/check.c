@@ -265,6 +265,10 @@ int agent_check_config(const char *path, int online, int json)
         return rc;
     }
     add(&c, 0, "config", CHECK_OK, "%zu certificate(s)", cfg->n_certs);
+    /* A CA left at the old default place would be replaced by a new root at the first start. */
+    if (conf_check_local_ca_moved(cfg, &err) != 0) {
+        add(&c, 0, "ca.local.directory", CHECK_FAIL, "%s", err.msg);
+    }
     if (conf_agent_user_resolve(cfg, &u, &err) != 0) {
         add(&c, 0, "agent.user", CHECK_FAIL, "%s", err.msg);
     } else {

@@ -15,7 +15,7 @@
 static const char *const op_names[AGENT_IPC__MAX] = {
     "ok",        "err",      "key-load",  "key-csr",    "key-store",  "key-drop", "key-reload",
     "ca-issue",  "ca-anchors", "ca-revoke", "test-probe", "sup-notify", "sup-hook",
-    "key-ra-cert", "key-ra-sign", "sup-config"};
+    "key-ra-cert", "key-ra-sign", "sup-config", "sup-reload"};
 
 const char *agent_ipc_op_name(int op)
 {

@@ -11,8 +11,8 @@
  *   body = field count x (u32 length | bytes)          (integers big-endian)
  *
  * A request gets exactly one reply, AGENT_IPC_OK or AGENT_IPC_ERR (fields: code as decimal
- * mk_code, message, optional detail), except AGENT_IPC_SUP_NOTIFY which has none.  Fields are
- * bytes; strings carry no NUL; numbers are decimal text.  Private keys never cross: the key
+ * mk_code, message, optional detail), except AGENT_IPC_SUP_NOTIFY and AGENT_IPC_SUP_RELOAD, which
+ * have none.  Fields are bytes; strings carry no NUL; numbers are decimal text.  Private keys never cross: the key
  * process sends CSRs out and receives certificates.  A peer that sends a malformed frame or an
  * unexpected op is misbehaving: the receiver exits with AGENT_EXIT_PROTOCOL.
  */
@@ -54,6 +54,7 @@ enum agent_ipc_op {
     AGENT_IPC_KEY_RA_SIGN, /* name, amz_date, region, creq_hash, serial -> signature bytes */
     AGENT_IPC_SUP_CONFIG, /* -> the configuration file's text, as the supervisor read it on
                            * SIGHUP (the sandbox may hide a file replaced by rename) */
+    AGENT_IPC_SUP_RELOAD, /* no reply: reload as on SIGHUP (mskpkictl reload; control.h) */
     AGENT_IPC__MAX
 };
 

@@ -396,6 +396,11 @@ static int adopt(const struct agent_ctx *ctx, struct agent_cert *c, X509 *leaf,
         MK_ENSURE(der_len > 0, err, MK_ERR_NOMEM, "agent: cannot encode the certificate of %s",
                   c->name);
     }
+    /* The same generation again (START after a reload) keeps its jitter: the planned renewal,
+     * already in the state file and the metrics, must not move with each reload. */
+    if (c->generation != generation) {
+        c->jitter_unit = ctx_random(ctx);
+    }
     drop_current(c);
     c->info = f;
     memset(&f, 0, sizeof(f));
@@ -404,7 +409,6 @@ static int adopt(const struct agent_ctx *ctx, struct agent_cert *c, X509 *leaf,
     der = NULL;
     c->generation = generation;
     c->have_cert = 1;
-    c->jitter_unit = ctx_random(ctx);
     rc = 0;
 out:
     facts_clear(&f);

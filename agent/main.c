@@ -37,6 +37,9 @@
 #include <unistd.h>
 
 #include "agent/check.h"
+#include <jansson.h>
+
+#include "agent/control.h"
 #include "agent/hook.h"
 #include "agent/ipc.h"
 #include "agent/keyproc.h"
@@ -45,14 +48,16 @@
 #include "agent/signals.h"
 #include "conf/conf.h"
 #include "conf/paths.h"
+#include "issue/control.h"
 #include "issue/issue.h"
+#include "issue/lock.h"
 #include "pki/log.h"
 #include "pki/secret.h"
 
 #define MAX_RESTARTS 5
 #define STABLE_SECONDS 60
 
-enum agent_exit { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+enum agent_exit { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_LOCKED = 3 };
 
 struct sup {
     struct conf *cfg; /* the supervisor's own copy: hooks come from it */
@@ -74,6 +79,9 @@ struct sup {
     int conf_failed;         /* that reload failed: SUP_CONFIG answers conf_err */
     struct timespec wd_last; /* last watchdog ping while a hook runs (CLOCK_MONOTONIC) */
     struct mk_err conf_err;
+    int lock_fd;    /* <state_dir>/agent.lock, held to the end (issue/lock.h) */
+    int control_fd; /* the daemon's listening control socket (agent/control.h), or -1 */
+    char *control_path; /* where it is bound (a reload does not move it); owned */
 };
 
 /* How long a hook may take to end on SIGTERM before its group gets SIGKILL. */
@@ -90,7 +98,9 @@ static void usage(FILE *f)
             "  --once            renew what is due (missing, expired or past its renewal time),"
             " then exit\n"
             "                    0 when every attempt succeeded, else 1\n"
-            "  --renew NAME      renew certificate NAME now, then exit (2: unknown name)\n"
+            "  --renew NAME      renew certificate NAME now, then exit (2: unknown name);"
+            " a running\n"
+            "                    daemon is asked to do it through its control socket\n"
             "  --check-config    check the configuration, its secret files, hooks and output"
             " parents:\n"
             "                    exit 0, or 2 naming each problem\n"
@@ -100,7 +110,9 @@ static void usage(FILE *f)
             "  --format FMT      with --check-config: text (default) or json\n"
             "  --version         print the version\n"
             "  --help            this text\n"
-            "signals: HUP reloads the configuration, TERM/INT stop, USR1 renews everything now\n");
+            "signals: HUP reloads the configuration, TERM/INT stop, USR1 renews everything now\n"
+            "exit 3: another mskpki-agent or mskpkictl cert issue holds the state directory's"
+            " lock\n");
 }
 
 /* The state directory holds state files (0644) and pending CSRs: created 0755 when missing, as
@@ -159,6 +171,67 @@ out:
     return rc;
 }
 
+/*
+ * --renew NAME while a daemon runs: the daemon renews it (its files, state and metrics stay one
+ * truth) and this process reports the outcome.  Returns the exit status, or -1 when no daemon of
+ * this state_dir answers (then this process renews it itself, under the lock).
+ */
+static int renew_through_daemon(const struct conf *cfg, const char *name)
+{
+    json_t *req = json_pack("{s:s, s:[s]}", "cmd", "renew", "names", name);
+    json_t *ans = NULL;
+    struct mk_err err;
+    int rc = EXIT_FAIL;
+    int r;
+
+    if (req == NULL) {
+        return -1;
+    }
+    r = issue_control_call(cfg->control_socket, cfg->state_dir, req, &ans, &err);
+    if (r == 1) {
+        rc = -1;
+    } else if (r < 0) {
+        fprintf(stderr, "mskpki-agent: --renew %s: %s\n", name, err.msg);
+    } else {
+        json_t *res = json_array_get(json_object_get(ans, "results"), 0);
+        int ok = json_is_true(json_object_get(res, "renewed"));
+        const char *e = json_string_value(json_object_get(res, "last_error"));
+        const char *serial = json_string_value(json_object_get(res, "serial"));
+        if (ok) {
+            printf("mskpki-agent: --renew %s: renewed by the running agent, serial %s\n", name,
+                   serial != NULL ? serial : "?");
+        } else {
+            fprintf(stderr, "mskpki-agent: --renew %s: failed in the running agent: %s\n", name,
+                    e != NULL ? e : "see its log");
+        }
+        rc = ok ? EXIT_OK : EXIT_FAIL;
+    }
+    json_decref(ans);
+    json_decref(req);
+    return rc;
+}
+
+/* One writer per state_dir (issue/lock.h): EXIT_OK with the lock held, else the exit status. */
+static int take_lock(struct sup *s)
+{
+    struct mk_err err;
+    pid_t holder = 0;
+    int r = issue_lock_take(s->cfg->state_dir, &s->lock_fd, &holder, &err);
+
+    if (r < 0) {
+        mk_log_err("agent.start_failed", &err);
+        return EXIT_FAIL;
+    }
+    if (r == 1) {
+        fprintf(stderr,
+                "mskpki-agent: state_dir %s is in use by process %ld (another mskpki-agent or "
+                "mskpkictl cert issue); not starting a second writer\n",
+                s->cfg->state_dir, (long)holder);
+        return EXIT_LOCKED;
+    }
+    return EXIT_OK;
+}
+
 static void apply_log(const struct conf *cfg)
 {
     mk_log_setup(cfg->log_level, cfg->log_target, "mskpki-agent");
@@ -192,6 +265,11 @@ static int spawn(struct sup *s, struct mk_err *err)
         close(sp[0]);
         close(sp[1]);
         close(s->sigfd);
+        /* The lock stays held by the supervisor; the socket is the network process's. */
+        close(s->lock_fd);
+        if (s->control_fd >= 0) {
+            close(s->control_fd);
+        }
         exit(agent_keyproc_main(kp[1], s->cfg));
     }
     s->net_pid = fork();
@@ -202,8 +280,11 @@ static int spawn(struct sup *s, struct mk_err *err)
     }
     if (s->net_pid == 0) {
         struct agent_netproc_args args = {s->cfg, kp[0], sp[1], s->once, s->renew,
-                                          {s->user.drop, s->user.uid, s->user.gid}};
+                                          {s->user.drop, s->user.uid, s->user.gid}, -1};
         die_with_parent(parent);
+        close(s->lock_fd);
+        /* This process's copy; the supervisor keeps its own across restarts of the pair. */
+        args.control_fd = s->control_fd;
         close(kp[1]);
         close(sp[0]);
         close(s->sigfd);
@@ -374,6 +455,7 @@ static void send_conf_text(struct sup *s)
     }
     free(text);
 }
+static void reload(struct sup *s);
 
 /* One message from the network process. */
 static void net_message(struct sup *s)
@@ -410,6 +492,13 @@ static void net_message(struct sup *s)
         break;
     case AGENT_IPC_SUP_CONFIG:
         send_conf_text(s);
+        break;
+    case AGENT_IPC_SUP_RELOAD:
+        /* mskpkictl reload: what SIGHUP does; the network process answers the caller. */
+        reload(s);
+        if (s->net_pid > 0 && !s->once) {
+            kill(s->net_pid, SIGHUP);
+        }
         break;
     case AGENT_IPC_SUP_HOOK:
         mk_err_clear(&err);
@@ -681,7 +770,7 @@ int main(int argc, char **argv)
     int rc = EXIT_FAIL;
 
     memset(&s, 0, sizeof(s));
-    s.sigfd = s.net_fd = -1;
+    s.sigfd = s.net_fd = s.lock_fd = s.control_fd = -1;
     while ((opt = getopt_long(argc, argv, "c:fokr:VhOF:", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -770,6 +859,31 @@ int main(int argc, char **argv)
         mk_log_err("agent.start_failed", &err);
         goto out;
     }
+    if (renew != NULL) {
+        int r = renew_through_daemon(s.cfg, renew);
+        if (r >= 0) {
+            rc = r;
+            goto out;
+        }
+    }
+    rc = take_lock(&s);
+    if (rc != EXIT_OK) {
+        goto out;
+    }
+    rc = EXIT_FAIL;
+    if (!once && renew == NULL && s.cfg->control_socket[0] != '\0') {
+        /* Without it the agent still does its work: only mskpkictl renew/reload/status --live
+         * and the hand-over of cert issue are lost. */
+        s.control_fd =
+            agent_control_listen(s.cfg->control_socket, s.user.drop ? 0 : geteuid(),
+                                 s.user.drop ? s.user.gid : getegid(), &err);
+        if (s.control_fd < 0) {
+            mk_log_err("control.unavailable", &err);
+        } else if ((s.control_path = strdup(s.cfg->control_socket)) == NULL) {
+            close(s.control_fd);
+            s.control_fd = -1;
+        }
+    }
     s.once = once || renew != NULL;
     s.renew = renew;
     /* HUP TERM INT USR1 and CHLD through a signalfd; the children inherit the blocked mask and
@@ -785,6 +899,15 @@ out:
         close(s.sigfd);
     }
     free(s.conf_text);
+    if (s.control_fd >= 0) {
+        /* Ours to remove: the lock kept any other agent of this state_dir out. */
+        close(s.control_fd);
+        (void)unlink(s.control_path);
+    }
+    free(s.control_path);
+    if (s.lock_fd >= 0) {
+        close(s.lock_fd);
+    }
     conf_free(s.cfg);
     return rc;
 }

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/control.h"
 #include "agent/hostile.h"
 #include "agent/ipc.h"
 #include "agent/iterate.h"
@@ -57,6 +58,7 @@ struct agent {
     struct timespec wd_last;         /* CLOCK_MONOTONIC of the last ping */
     int stop;
     struct agent_sandbox_user user; /* who this process becomes (agent.user under root) */
+    struct agent_control *control;  /* the daemon's control socket (control.h), or NULL */
 };
 
 /* One sd_notify line through the supervisor (only the main PID may notify systemd). */
@@ -488,7 +490,8 @@ static char *reload_text(struct agent *a, struct mk_err *err)
     return text;
 }
 
-static void reload(struct agent *a)
+/* Returns 0, or -1 with *errp the reason (the old configuration stays in force). */
+static int reload(struct agent *a, struct mk_err *errp)
 {
     struct conf *cfg = NULL;
     struct mk_err err;
@@ -502,13 +505,15 @@ static void reload(struct agent *a)
     }
     if (cfg == NULL) {
         reload_failed(a, &err);
-        return;
+        *errp = err;
+        return -1;
     }
     /* The key process reads the same file: both run on the new configuration or neither. */
     if (agent_keys_reload(a->ctx.key_fd, &err) != 0) {
         reload_failed(a, &err);
         conf_free(cfg);
-        return;
+        *errp = err;
+        return -1;
     }
     (void)deny_keys(cfg, &a->user);
     agent_ctx_drop_ca(&a->ctx);
@@ -517,7 +522,8 @@ static void reload(struct agent *a)
         a->ctx.cfg = a->cfg;
         reload_failed(a, &err);
         conf_free(cfg);
-        return;
+        *errp = err;
+        return -1;
     }
     /* With TLS on, a reload also picks up renewed certificate files. */
     listen_changed = strcmp(cfg->metrics_listen, a->cfg->metrics_listen) != 0 ||
@@ -535,7 +541,36 @@ static void reload(struct agent *a)
     a->cfg = cfg;
     apply_log(cfg);
     mk_log(MK_LOG_INFO, "config.reloaded", "path=%s certificates=%zu", cfg->path, cfg->n_certs);
+    return 0;
 }
+
+/* SIGHUP, also when mskpkictl reload asked for it: its callers hear the outcome. */
+static void reload_and_answer(struct agent *a)
+{
+    struct mk_err err;
+    int r;
+
+    mk_err_clear(&err);
+    r = reload(a, &err);
+    if (a->control != NULL) {
+        agent_control_reloaded(a->control, r == 0, err.msg);
+    }
+}
+
+/* mskpkictl reload: the supervisor reloads its own copy (hooks) and sends SIGHUP. */
+static int request_reload(void *arg)
+{
+    struct agent *a = arg;
+    struct mk_err err;
+
+    if (agent_ipc_send(a->sup_fd, AGENT_IPC_SUP_RELOAD, NULL, 0, &err) != 0) {
+        mk_log_err("control.reload_failed", &err);
+        return -1;
+    }
+    return 0;
+}
+
+
 
 /*
  * The realtime clock was set (the timerfd read failed with ECANCELED, TFD_TIMER_CANCEL_ON_SET).
@@ -559,7 +594,7 @@ static void handle_signals(struct agent *a)
         switch (signo) {
         case SIGHUP:
             mk_log(MK_LOG_INFO, "signal.reload", "signal=HUP");
-            reload(a);
+            reload_and_answer(a);
             break;
         case SIGTERM:
         case SIGINT:
@@ -667,8 +702,7 @@ static int run_loop(struct agent *a)
            agent_metrics_port(a->metrics));
     mk_log_echo(0); /* started: the start-up echo to stderr (main.c) ends here */
     while (!a->stop) {
-        struct pollfd fds[3];
-        nfds_t nfds = 2;
+        struct pollfd fds[4];
 
         now = time(NULL);
         for (size_t i = 0; i < a->n_certs && !a->stop; i++) {
@@ -693,11 +727,11 @@ static int run_loop(struct agent *a)
         }
         fds[0] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
         fds[1] = (struct pollfd){.fd = a->tfd, .events = POLLIN};
-        if (a->wdfd >= 0) {
-            fds[2] = (struct pollfd){.fd = a->wdfd, .events = POLLIN};
-            nfds = 3;
-        }
-        if (poll(fds, nfds, -1) < 0) {
+        /* poll() skips a negative descriptor: no watchdog, no control socket. */
+        fds[2] = (struct pollfd){.fd = a->wdfd, .events = POLLIN};
+        fds[3] = (struct pollfd){.fd = a->control != NULL ? agent_control_fd(a->control) : -1,
+                                 .events = POLLIN};
+        if (poll(fds, 4, -1) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -711,13 +745,17 @@ static int run_loop(struct agent *a)
                 clock_changed(a);
             }
         }
-        if (nfds == 3 && (fds[2].revents & POLLIN)) {
+        if (fds[2].revents & POLLIN) {
             if (read(a->wdfd, &ticks, sizeof(ticks)) > 0) {
                 watchdog_ping(a);
             }
         }
         if (fds[0].revents & POLLIN) {
             handle_signals(a);
+        }
+        if (fds[3].revents & POLLIN) {
+            /* A renewal asked for here runs now, inline like any rotation. */
+            agent_control_serve(a->control);
         }
     }
     sup_notify(a, "STOPPING=1");
@@ -805,6 +843,9 @@ int agent_netproc_main(const struct agent_netproc_args *args)
         goto out;
     }
     if (args->once || args->renew != NULL) {
+        if (args->control_fd >= 0) {
+            close(args->control_fd);
+        }
         rc = run_once(&a, args->renew);
         goto out;
     }
@@ -825,11 +866,20 @@ int agent_netproc_main(const struct agent_netproc_args *args)
         mk_log_err("agent.start_failed", &err);
         goto out;
     }
+    if (args->control_fd >= 0) {
+        struct agent_control_view v = {&a.ctx, &a.certs, &a.n_certs, request_reload, &a};
+        a.control = agent_control_new(args->control_fd, &v);
+        if (a.control == NULL) {
+            close(args->control_fd);
+            mk_log(MK_LOG_WARN, "control.unavailable", "msg=\"out of memory\"");
+        }
+    }
     mk_log(MK_LOG_INFO, "agent.start", "version=%s config=%s certificates=%zu", MSKPKI_VERSION,
            a.cfg->path, a.cfg->n_certs);
     rc = run_loop(&a);
 out:
     pki_keepalive_set(NULL, NULL);
+    agent_control_free(a.control);
     certs_free(&a);
     agent_ctx_drop_ca(&a.ctx);
     agent_metrics_free(a.metrics);

@@ -18,6 +18,7 @@ struct agent_netproc_args {
     int once;          /* --once */
     const char *renew; /* --renew NAME, or NULL */
     struct agent_sandbox_user user; /* started as root: agent.user, dropped to after sandboxing */
+    int control_fd; /* the daemon's listening control socket (control.h, owned), or -1 */
 };
 
 /* Runs until SIGTERM/SIGINT (daemon) or one pass (--once, --renew).  Returns the exit status:

@@ -66,8 +66,9 @@ static const char *display_file(const char *path, const char *dir, const char *f
 /* ---- settings allowed in each group ------------------------------------------------------- */
 
 static const char *const keys_root[] = {"ca",    "state_dir",    "metrics", "log",
-                                        "retry", "certificates", "agent",  NULL};
+                                        "retry", "certificates", "agent",  "control", NULL};
 static const char *const keys_agent[] = {"user", NULL};
+static const char *const keys_control[] = {"socket", NULL}; /* issue 17, see parse_agent() */
 static const char *const keys_ca[] = {"backend", "local", "aws_pca", NULL};
 static const char *const keys_local[] = {"directory", "common_name", "validity", "max_validity",
                                          NULL};
@@ -1412,6 +1413,20 @@ static int parse_agent(struct conf_ctx *c, const config_setting_t *root, struct 
     if (cfg->agent_user == NULL && (cfg->agent_user = strdup(CONF_DEFAULT_AGENT_USER)) == NULL) {
         return conf_nomem(c);
     }
+    /* control.socket (issue 17): "" runs the daemon without one.  sun_path holds 107 bytes. */
+    if (read_group(c, root, "control", keys_control, &g) != 0 ||
+        read_str(c, g, "socket", STR_EMPTY_OK | STR_ABSPATH, &cfg->control_socket) != 0) {
+        return -1;
+    }
+    if (cfg->control_socket == NULL &&
+        (cfg->control_socket = strdup(CONF_DEFAULT_CONTROL_SOCKET)) == NULL) {
+        return conf_nomem(c);
+    }
+    if (strlen(cfg->control_socket) > 107) {
+        return conf_fail(c, member(g, "socket"), NULL,
+                         "'%s' is longer than a socket path may be (107 bytes)",
+                         cfg->control_socket);
+    }
     return 0;
 }
 
@@ -1661,6 +1676,7 @@ void conf_free(struct conf *cfg)
     free(cfg->metrics.client_ca_file);
     free(cfg->state_dir);
     free(cfg->agent_user);
+    free(cfg->control_socket);
     /* The ca/ca.h structs hold const pointers, but the strings were strdup'ed by this file. */
     free((char *)cfg->ca.local.directory);
     free((char *)cfg->ca.local.common_name);

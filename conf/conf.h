@@ -24,6 +24,9 @@
 /* agent.user when the file names none: the Debian package's and scripts/setup.sh's user. */
 #define CONF_DEFAULT_AGENT_USER "mskpki"
 
+/* control.socket when the file names none (issue 17): systemd's RuntimeDirectory=mskpki. */
+#define CONF_DEFAULT_CONTROL_SOCKET "/run/mskpki/control.sock"
+
 enum conf_ca_type { CONF_CA_LOCAL, CONF_CA_AWS_PCA };
 
 struct conf_ca {
@@ -107,6 +110,7 @@ struct conf {
     long retry_min_seconds;     /* backoff after a failed rotation, default 30 */
     long retry_max_seconds;     /* cap, default 3600 */
     char *agent_user;           /* agent.user: the network process's user under root, "mskpki" */
+    char *control_socket;       /* control.socket: the daemon's control socket; "" for none */
 };
 
 /* Parses and validates path.  Caller frees with conf_free().  Errors: MK_ERR_CONFIG (or

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl/control.h"
 #include "ctl/ctl.h"
 
 struct ctl_command {
@@ -16,6 +17,8 @@ static const struct ctl_command commands[] = {
     {"probe", ctl_probe_main, "negative mTLS handshake tests against Kafka brokers"},
     {"status", ctl_status_main, "show the certificates an mskpki-agent manages"},
     {"credentials", ctl_credentials_main, "AWS credentials from IAM Roles Anywhere (JSON)"},
+    {"renew", ctl_renew_main, "have the running mskpki-agent renew certificates now"},
+    {"reload", ctl_reload_main, "have the running mskpki-agent reload its configuration"},
 };
 
 static void usage(FILE *out)

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "conf/conf.h"
+#include "ctl/control.h"
 #include "ctl/ctl.h"
 #include "ctl/output.h"
 #include "pki/text.h"
@@ -162,6 +163,31 @@ out:
     free(buf);
     fclose(f);
     return rc;
+}
+
+/* The agent's view of name from status --live's array (same schema as the state file). */
+static int live_state(json_t *certs, const char *where, const char *name, struct status_state *st,
+                      struct mk_err *err)
+{
+    size_t i;
+    json_t *o;
+    int rc;
+
+    json_array_foreach(certs, i, o) {
+        const char *n = json_string_value(json_object_get(o, "name"));
+        if (n != NULL && strcmp(n, name) == 0) {
+            char *text = json_dumps(o, JSON_COMPACT);
+            if (text == NULL) {
+                mk_err_set(err, MK_ERR_NOMEM, "out of memory");
+                return -1;
+            }
+            rc = ctl_status_parse_state(where, text, strlen(text), name, st, err);
+            free(text);
+            return rc;
+        }
+    }
+    mk_err_set(err, MK_ERR_NOTFOUND, "%s: no certificate '%s'", where, name);
+    return -1;
 }
 
 /* "2026-11-25T04:06:00Z", or "never" for 0. */
@@ -387,12 +413,15 @@ int ctl_status_main(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"warn-days", required_argument, NULL, 'w'},
         CTL_VERBOSITY_OPTIONS,
+        {"live", no_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config = CONF_DEFAULT_PATH;
     enum status_format format = STATUS_FORMAT_TABLE;
     long warn_days = 0;
+    int live = 0;
+    json_t *live_certs = NULL;
     struct mk_err err = {0};
     struct conf *cfg = NULL;
     struct status_entry *entries = NULL;
@@ -426,9 +455,14 @@ int ctl_status_main(int argc, char **argv)
                 return CTL_EXIT_USAGE;
             }
             break;
+        case 'l':
+            live = 1;
+            break;
         case 'h':
             printf("usage: mskpkictl status [--config FILE] [--format table|json] "
-                   "[--warn-days N] " CTL_VERBOSITY_USAGE "\n");
+                   "[--warn-days N] [--live] " CTL_VERBOSITY_USAGE "\n"
+                   "  --live  the running agent's own view, through its control socket"
+                   " (3: no agent)\n");
             return CTL_EXIT_OK;
         case ':':
         default:
@@ -447,6 +481,17 @@ int ctl_status_main(int argc, char **argv)
         rc = err.code == MK_ERR_CONFIG ? CTL_EXIT_USAGE : CTL_EXIT_UNAVAILABLE;
         goto out;
     }
+    /* --live: the same report from the agent's memory instead of its state files. */
+    if (live) {
+        int r = ctl_control_status(cfg, &live_certs, &err);
+        if (r != 0) {
+            fprintf(stderr, "mskpkictl status: %s\n",
+                    r > 0 ? "--live: no mskpki-agent of this state_dir answers on control.socket"
+                          : err.msg);
+            rc = CTL_EXIT_UNAVAILABLE;
+            goto out;
+        }
+    }
     entries = calloc(cfg->n_certs, sizeof(*entries));
     if (entries == NULL) {
         fprintf(stderr, "mskpkictl status: out of memory\n");
@@ -463,11 +508,18 @@ int ctl_status_main(int argc, char **argv)
         struct status_entry *x = &entries[i];
         x->name = cfg->certs[i].name;
         snprintf(x->path, sizeof(x->path), "%s/%s.json", cfg->state_dir, x->name);
-        if (load_state(x->path, x->name, &x->st, &err) != 0) {
+        if (live) {
+            snprintf(x->path, sizeof(x->path), "%s", cfg->control_socket);
+        }
+        if ((live ? live_state(live_certs, x->path, x->name, &x->st, &err)
+                  : load_state(x->path, x->name, &x->st, &err)) != 0) {
             x->kind = err.code == MK_ERR_NOTFOUND ? STATUS_MISSING
                       : err.code == MK_ERR_IO     ? STATUS_UNREADABLE
                                                   : STATUS_MALFORMED;
-            if (x->kind == STATUS_MISSING) {
+            if (x->kind == STATUS_MISSING && live) {
+                snprintf(x->error, sizeof(x->error), "%s: the running agent does not manage it "
+                         "(mskpkictl reload?)", x->path);
+            } else if (x->kind == STATUS_MISSING) {
                 snprintf(x->error, sizeof(x->error), "%s: no state file (has the agent run?)",
                          x->path);
             } else {
@@ -501,6 +553,7 @@ int ctl_status_main(int argc, char **argv)
         rc = CTL_EXIT_UNAVAILABLE;
     }
 out:
+    json_decref(live_certs);
     free(entries);
     conf_free(cfg);
     return rc;

@@ -49,3 +49,8 @@ mk_integration_test(test_agent_metrics_slow_clients
 # home (root's would stop the chain at EACCES before the container credentials).
 mk_integration_test(test_agent_aws_home
     python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_aws_home.py $<TARGET_FILE:mskpki-agent>)
+# Issue 17: one writer per state_dir (the lock) and the control socket (mskpkictl renew, reload,
+# status --live, cert issue/revoke through the daemon, permissions), as root like CI.
+mk_integration_test(test_agent_control
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_control.py
+    $<TARGET_FILE:mskpki-agent> $<TARGET_FILE:mskpkictl>)

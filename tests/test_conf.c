@@ -653,6 +653,72 @@ static void test_include_error_names_included_file(void **state)
 
 /* A CA made under the old default <state_dir>/ca is not replaced by a new one at the new default
  * <state_dir>-ca: the config is refused with the command that moves it. */
+/* control.socket (issue 17): default, "" for none, an absolute path of at most 107 bytes. */
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_control_socket(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mskpki-conf-test.XXXXXX";
+    char path[256];
+    char text[2048];
+    static const char base[] =
+        "ca = { backend = \"local\"; local = { directory = \"%s/ca\"; }; };\n"
+        "state_dir = \"%s/state\";\n%s\n"
+        "certificates = ( { name = \"a\"; subject = { common_name = \"a\"; };\n"
+        "  output = { directory = \"%s/out\"; key = \"k\"; cert = \"c\"; }; } );\n";
+    struct mk_err err;
+    struct conf *cfg;
+    char longpath[200];
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/mskpki.conf", dir);
+
+    snprintf(text, sizeof(text), base, dir, dir, "", dir);
+    write_file(path, text);
+    cfg = conf_load(path, &err);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->control_socket, "/run/mskpki/control.sock");
+    conf_free(cfg);
+
+    snprintf(text, sizeof(text), base, dir, dir, "control = { socket = \"\"; };", dir);
+    write_file(path, text);
+    cfg = conf_load(path, &err);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->control_socket, "");
+    conf_free(cfg);
+
+    snprintf(text, sizeof(text), base, dir, dir, "control = { socket = \"run/c.sock\"; };", dir);
+    write_file(path, text);
+    assert_null(conf_load(path, &err));
+    assert_non_null(strstr(err.msg, "control.socket: path 'run/c.sock' must be absolute"));
+
+    memset(longpath, 'x', sizeof(longpath) - 1);
+    longpath[0] = '/';
+    longpath[sizeof(longpath) - 1] = '\0';
+    char setting[300];
+    snprintf(setting, sizeof(setting), "control = { socket = \"%s\"; };", longpath);
+    snprintf(text, sizeof(text), base, dir, dir, setting, dir);
+    write_file(path, text);
+    assert_null(conf_load(path, &err));
+    assert_non_null(strstr(err.msg, "control.socket: "));
+    assert_non_null(strstr(err.msg, "107 bytes"));
+
+    snprintf(text, sizeof(text), base, dir, dir, "control = { sockett = \"/x\"; };", dir);
+    write_file(path, text);
+    assert_null(conf_load(path, &err));
+    assert_non_null(strstr(err.msg, "sockett"));
+
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_old_ca_default_refused(void **state)
 {
     (void)state;
@@ -884,6 +950,7 @@ int main(void)
         cmocka_unit_test(test_include_error_names_included_file),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_old_ca_default_refused),
+        cmocka_unit_test(test_control_socket),
         cmocka_unit_test(test_every_bad_file_is_tested),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_agent_user),

@@ -12,12 +12,14 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/bn.h>
 
 #include "conf/conf.h"
 #include "ctl/cert/cert.h"
+#include "ctl/control.h"
 #include "ctl/ctl.h"
 #include "ctl/kafka_principal.h"
 #include "ctl/output.h"
@@ -48,11 +50,13 @@ struct revoke_opts {
     const char *profile;
     const char *reason; /* canonical: the table's spelling, whatever case was typed */
     int json;           /* --format json */
+    const char *mode; /* --replace, --force (issue 17): "replace", "force" or NULL */
 };
 
 /* Each subcommand's own usage, so `cert revoke --help` shows revoke's options alone. */
 static const char revoke_usage[] =
-    "usage: mskpkictl cert revoke (--cert FILE | --serial HEX --ca-arn ARN) --reason REASON\n"
+    "usage: mskpkictl cert revoke (--cert FILE | --serial HEX --ca-arn ARN) --reason REASON"
+    " [--replace | --force]\n"
     "                             [--config FILE | --ca-arn ARN [--region R] "
     "[--endpoint-url URL] [--profile P]]\n"
     "                             [--format table|json] " CTL_VERBOSITY_USAGE "\n";
@@ -212,6 +216,7 @@ static int cert_issue_main(int argc, char **argv)
     struct issue_out res = {0};
     struct mk_err err = {0};
     int rc = CTL_EXIT_USAGE;
+    int lock_fd = -1;
     int ch;
 
     if (ctl_options_begin("cert issue", argc, argv, longopts) != 0) {
@@ -260,6 +265,12 @@ static int cert_issue_main(int argc, char **argv)
         mk_err_set(&err, MK_ERR_USAGE, "%s: no certificate named '%s'", config, name);
         goto fail;
     }
+    /* Issue 17: a running agent issues it itself (one truth for files, state and metrics);
+     * else this process does, holding the state directory's lock. */
+    if ((rc = ctl_control_cert_issue(cfg, name)) >= 0 ||
+        (rc = ctl_control_lock(cfg, "cert issue", &lock_fd)) != CTL_EXIT_OK) {
+        goto out;
+    }
     if ((ca = issue_ca_new(cfg, &err)) == NULL) {
         mk_err_prefix(&err, "ca");
         goto fail;
@@ -290,6 +301,9 @@ fail:
             err.code == MK_ERR_PENDING ? " (run the command again to resume it)" : "");
     rc = ctl_exit_for(&err);
 out:
+    if (lock_fd >= 0) {
+        close(lock_fd);
+    }
     issue_out_clear(&res);
     issue_keys_local_free(keys);
     pki_ca_free(ca);
@@ -312,6 +326,8 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
         {"reason", required_argument, NULL, 'R'},
         {"format", required_argument, NULL, 'f'},
         CTL_VERBOSITY_OPTIONS,
+        {"replace", no_argument, NULL, 'X'},
+        {"force", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -340,6 +356,13 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
             if (ctl_verbosity_option("cert revoke", ch) != 0) {
                 return CTL_EXIT_USAGE;
             }
+            break;
+        case 'X':
+        case 'F':
+            if (o->mode != NULL) {
+                return ctl_usage_error("cert revoke", "give --replace or --force, not both");
+            }
+            o->mode = ch == 'X' ? "replace" : "force";
             break;
         case 'h':
             fputs(revoke_usage, stdout);
@@ -453,6 +476,42 @@ static int print_revoked(X509 *cert, const char *serial, const char *reason, con
     return fflush(stdout) == 0 ? 0 : -1;
 }
 
+/*
+ * Issue 17: revoke through the running agent (it knows the certificate in use and re-issues it
+ * with --replace); without one, the certificate in use is refused unless --force, and
+ * --replace issues its successor here first.  Returns the exit status, or -1 to revoke here.
+ */
+static int revoke_hook(const struct conf *cfg, X509 *cert, const struct revoke_opts *o)
+{
+    const char *in_use;
+    char *argv[] = {"issue", "--config", (char *)o->config, "--name", NULL, NULL};
+    int rc = ctl_control_cert_revoke(cfg, cert, o->reason, o->mode);
+
+    if (rc >= 0) {
+        return rc;
+    }
+    in_use = ctl_control_cert_in_use(cfg, cert);
+    if (in_use == NULL || (o->mode != NULL && strcmp(o->mode, "force") == 0)) {
+        return -1;
+    }
+    if (o->mode == NULL) {
+        fprintf(stderr,
+                "mskpkictl cert revoke: this is the certificate '%s' uses now: give --replace to "
+                "issue its successor first, or --force to revoke it anyway\n",
+                in_use);
+        return CTL_EXIT_USAGE;
+    }
+    argv[4] = (char *)in_use;
+    optind = 0; /* a second getopt_long pass, for cert issue's options */
+    rc = cert_issue_main(5, argv);
+    if (rc != CTL_EXIT_OK) {
+        fprintf(stderr, "mskpkictl cert revoke: the successor of '%s' was not issued: nothing "
+                        "revoked\n", in_use);
+        return rc;
+    }
+    return -1;
+}
+
 static int cert_revoke_main(int argc, char **argv)
 {
     struct revoke_opts o;
@@ -482,6 +541,12 @@ static int cert_revoke_main(int argc, char **argv)
     if (o.config != NULL) {
         if ((cfg = conf_load(o.config, &err)) == NULL) {
             goto fail;
+        }
+        if ((rc = revoke_hook(cfg, cert, &o)) >= 0) {
+            if (rc == CTL_EXIT_OK) {
+                cert_print_deny_acl(stdout, cert, 0);
+            }
+            goto out;
         }
         ca = issue_ca_new(cfg, &err);
     } else {

@@ -137,6 +137,7 @@ class Env:
         os.mkdir(os.path.join(self.tmp, "out"), 0o755)
         self.port = candidate_port()
         self.conf = os.path.join(self.tmp, "mskpki.conf")
+        self.control_socket = os.path.join(self.tmp, "run", "control.sock")
         self.state_dir = os.path.join(self.tmp, "state")
         self.ca_dir = os.path.join(self.tmp, "ca")
         self.fail_file = os.path.join(self.tmp, "ca-fail")
@@ -177,13 +178,22 @@ class Env:
         return """
 {ca}
 state_dir = "{tmp}/state";
+{control}
 metrics = {{ listen = "127.0.0.1:{port}"; {mextra} }};
 log = {{ level = "debug"; }};
 retry = {{ min = "{rmin}"; max = "{rmax}"; }};
 certificates = ({certs}
 );
 """.format(ca=self.ca_block, tmp=self.tmp, port=self.port, rmin=self.retry_min, rmax=self.retry_max,
-           certs=",".join(certs), mextra=self.metrics_extra)
+           certs=",".join(certs), mextra=self.metrics_extra, control=self.control_setting())
+
+    def control_setting(self):
+        """Each test agent has its own control socket (issue 17): on the default one, shared by
+        every agent of the host, another test's mskpkictl would wake this one (state_dir tells
+        them apart, but a wake-up is a wake-up).  None when the path would not fit sun_path."""
+        if len(self.control_socket) > 100:
+            return 'control = { socket = ""; };'
+        return 'control = { socket = "%s"; };' % self.control_socket
 
     def write_config(self, text=None, names=None):
         with open(self.conf, "w") as f:

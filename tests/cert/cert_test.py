@@ -280,8 +280,9 @@ def scenario_revoke_crl():
     ca = os.path.join(env.ca_dir, "ca.crt")
     crl = os.path.join(env.ca_dir, "crl.pem")
     revoked = env.out("revoked")
+    # It is the block's certificate in use: --force (issue 17; tests/agent/test_control.py).
     r = ctl("cert", "revoke", "--config", env.conf, "--cert", revoked, "--reason",
-            "KEY_COMPROMISE", rc=0)
+            "KEY_COMPROMISE", "--force", rc=0)
     serial = subprocess.run(["openssl", "x509", "-in", revoked, "-noout", "-serial"],
                             capture_output=True, text=True, check=True).stdout.split("=")[1].strip()
     check(serial in r.stdout and "local CA" in r.stdout, r.stdout)
@@ -300,10 +301,11 @@ def scenario_revoke_crl():
     check(serial in text and "Key Compromise" in text, "crl.pem lacks the revocation:\n" + text)
     check(ctl("cert", "inspect", "--ca-file", ca, env.out("client")).returncode == 0,
           "the other certificate is unaffected")
-    # Reasons in any case; --format json: the documented object.
+    # Reasons in any case; --format json: the documented object.  "third" is the certificate
+    # its block uses now: --force (issue 17).
     third = env.out("third")
     r = ctl("cert", "revoke", "--config", env.conf, "--cert", third, "--reason", "superseded",
-            "--format", "json", rc=0)
+            "--format", "json", "--force", rc=0)
     doc = json.loads(r.stdout)
     tserial = subprocess.run(["openssl", "x509", "-in", third, "-noout", "-serial"],
                              capture_output=True, text=True, check=True).stdout.split("=")[1]
@@ -371,9 +373,9 @@ def scenario_revoke_crl():
                                                       "tls": "TLSv1.3"}) == 0, text)
     check(parse_metric(text, "mskpki_probe_case_ok", {"case": "no_client_cert"}) == 1, text)
     stop(b)
-    # --quiet: the result line alone, without the MSK note.
+    # --quiet: the result line alone, without the MSK note ("client" is in use: --force).
     r = ctl("cert", "revoke", "--config", env.conf, "--cert", env.out("client"), "--reason",
-            "Key_Compromise", "--quiet", rc=0)
+            "Key_Compromise", "--quiet", "--force", rc=0)
     check(r.stdout.count("\n") == 1 and "(KEY_COMPROMISE)" in r.stdout and r.stderr == "",
           "quiet revoke: %r %r" % (r.stdout, r.stderr))
     # Without --revoked-cert the case is not reported at all; one flag alone is a usage error.
@@ -435,7 +437,7 @@ def scenario_aws():
           "pending record left behind")
     # Revoke by certificate through the config, then by serial through --ca-arn.
     r = ctl("cert", "revoke", "--config", env.conf, "--cert", env.out("client"), "--reason",
-            "SUPERSEDED", rc=0)
+            "SUPERSEDED", "--force", rc=0)
     check("aws-pca" in r.stdout, r.stdout)
     issue(env)
     second = inspect_json(env.out("client"), rc=0)[0]["serial"]
