@@ -8,3 +8,9 @@ foreach(case minimal-aws-pca conf/local-ca.conf conf/aws-pca.conf conf/mskpki.co
         $<TARGET_FILE:mskpkictl> ${case})
     set_tests_properties(test_recipes_${tname} PROPERTIES TIMEOUT 300)
 endforeach()
+# The quick start's ```sh blocks run verbatim as root, then the agent runs as its unit runs it
+# (user mskpki) on the files they made, at moto.
+mk_integration_test(test_recipes_quickstart
+    python3 ${CMAKE_CURRENT_SOURCE_DIR}/recipes/test_quickstart.py $<TARGET_FILE:mskpki-agent>
+    $<TARGET_FILE:mskpkictl>)
+set_tests_properties(test_recipes_quickstart PROPERTIES TIMEOUT 300)

@@ -55,6 +55,10 @@ def enter_sandbox():
         os.makedirs(work)
         subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
                         "lowerdir=%s,upperdir=%s,workdir=%s" % (d, up, work), d], check=True)
+    # The /dev overlay shows the lower /dev without its submounts: /dev/shm again (libfaketime,
+    # POSIX semaphores of any user).
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/dev/shm"],
+                   check=True)
     # Logs and scrapes are kept for the secrets scan; the overlays (whiteouts, copies of /usr)
     # are not.
     logs = os.path.join(tmp, "logs")
@@ -228,6 +232,39 @@ class Run:
                                                                        self.text()))
 
 
+class Attached:
+    """An agent started by someone else (the quick start's systemctl): its PID and log."""
+
+    def __init__(self, pid, log_path, label, syslog=None):
+        self.pid, self.log_path, self.label, self.syslog = pid, log_path, label, syslog
+
+    def text(self):
+        return Run.text(self)
+
+    def running(self):
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                return f.read().split(") ")[1][0] != "Z"
+        except OSError:
+            return False
+
+    def alive(self):
+        if not self.running():
+            fail("%s: the agent (pid %d) exited; log:\n%s" % (self.label, self.pid,
+                                                              tail(self.text())))
+        return True
+
+    def signal(self, sig):
+        self.alive()
+        os.kill(self.pid, sig)
+
+    def stop(self):
+        self.signal(signal.SIGTERM)
+        wait_for(lambda: not self.running(), 60, "%s: the agent to stop" % self.label)
+        check("event=agent.stopped" in self.text(), "%s: no agent.stopped line:\n%s"
+              % (self.label, tail(self.text())))
+
+
 def scrape(port):
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
@@ -304,9 +341,10 @@ EDIT = rewrite_by_rename if os.environ.get("MSKPKI_RECIPES_EDIT") == "rename" el
 
 
 def exercise(agent, ctl, conf, env, logdir, label, syslog=None, prefix=(), ctl_prefixes=((),),
-             offset_file=None, check_hooks=None, rotate_now=False):
+             offset_file=None, check_hooks=None, rotate_now=False, run=None):
     """The whole cycle on one config file; fails naming label.  env must already carry the
-    AWS settings; libfaketime is added here (offset_file, re-read at every call)."""
+    AWS settings; libfaketime is added here (offset_file, re-read at every call).  With run
+    (an Attached agent, started under offset_file's clock) the start is the caller's."""
     with open(conf) as f:
         text = f.read()
     names = cert_names(text)
@@ -315,16 +353,18 @@ def exercise(agent, ctl, conf, env, logdir, label, syslog=None, prefix=(), ctl_p
     check(names and state_dir and port, "%s: cannot read names/state_dir/port from %s"
           % (label, conf))
 
-    r = subprocess.run(list(prefix) + [agent, "--config", conf, "--check-config"], env=env,
-                       capture_output=True, text=True, timeout=120)
-    check(r.returncode == 0, "%s: --check-config exit %d: %s%s" % (label, r.returncode,
-                                                                  r.stdout, r.stderr))
-    offset_file = offset_file or os.path.join(logdir, "clock-%s" % re.sub(r"\W+", "_", label))
-    with open(offset_file, "w") as f:
-        f.write("+0\n")
-    os.chmod(offset_file, 0o644)
-    run = Run(agent, conf, dict(env, **faketime_env(offset_file=offset_file)), logdir, label,
-              syslog, prefix)
+    if run is None:
+        r = subprocess.run(list(prefix) + [agent, "--config", conf, "--check-config"], env=env,
+                           capture_output=True, text=True, timeout=120)
+        check(r.returncode == 0, "%s: --check-config exit %d: %s%s" % (label, r.returncode,
+                                                                      r.stdout, r.stderr))
+        offset_file = offset_file or os.path.join(logdir,
+                                                  "clock-%s" % re.sub(r"\W+", "_", label))
+        with open(offset_file, "w") as f:
+            f.write("+0\n")
+        os.chmod(offset_file, 0o644)
+        run = Run(agent, conf, dict(env, **faketime_env(offset_file=offset_file)), logdir, label,
+                  syslog, prefix)
 
     def ready_all():
         sts = [state_of(state_dir, n) for n in names]
