@@ -34,7 +34,7 @@ import subprocess
 import sys
 
 import reciplib
-from reciplib import check, fail
+from reciplib import check
 
 AGENT, CTL = sys.argv[1], sys.argv[2]
 SRC = reciplib.SRC
@@ -142,6 +142,26 @@ while time.monotonic() < deadline:
     except socket.timeout:
         break
     if "READY=1" in msg.split("\n"):
+        # systemd keeps listening (STATUS=, WATCHDOG=1, STOPPING=1): a child does, until the
+        # agent is gone.
+        if os.fork() == 0:
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            ns.settimeout(1)
+            def running(pid):
+                try:
+                    with open("/proc/%%d/stat" %% pid) as f:
+                        return f.read().split(") ")[1][0] != "Z"
+                except OSError:
+                    return False
+            while running(p.pid):
+                try:
+                    ns.recv(4096)
+                except socket.timeout:
+                    pass
+            os._exit(0)
         sys.exit(0)
 sys.exit("mskpki-agent: no READY=1 (exit %%r); see %%s" %% (p.poll(), LOG))
 ''' % (hooklog, unit_env_file, agent_log, pid_file, "/usr/sbin/mskpki-agent")
@@ -173,6 +193,10 @@ r = subprocess.run(["sh", "-ex", "-c", script], env=env, capture_output=True, te
                    timeout=300)
 with open(os.path.join(logs, "quickstart.out"), "w") as f:
     f.write(r.stdout + r.stderr)
+# The agent the recipe started (stopped at exit whatever happens next).
+run = None
+if os.path.exists(pid_file):
+    run = reciplib.Attached(int(open(pid_file).read()), agent_log, "quickstart", syslog)
 check(r.returncode == 0, "the quick start's commands failed (exit %d):\n%s%s\nagent log:\n%s"
       % (r.returncode, r.stdout, reciplib.tail(r.stderr, 60),
          reciplib.tail(open(agent_log).read() if os.path.exists(agent_log) else "") +
@@ -190,8 +214,7 @@ check(stat.S_IMODE(st.st_mode) == 0o640 and st.st_uid == 0 and
       st.st_gid == __import__("grp").getgrnam("mskpki").gr_gid,
       "%s is %o %d:%d, not 0640 root:mskpki" % (pw, st.st_mode, st.st_uid, st.st_gid))
 
-pid = int(open(pid_file).read())
-run = reciplib.Attached(pid, agent_log, "quickstart", syslog)
+check(run is not None, "no agent started by the recipe")
 as_mskpki = ("setpriv", "--reuid=mskpki", "--regid=mskpki", "--init-groups")
 reciplib.exercise(AGENT, "/usr/bin/mskpkictl", "/etc/mskpki/mskpki.conf", unit_env, logs,
                   "quickstart", syslog=syslog, ctl_prefixes=((), as_mskpki),
