@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pki/secret.h"
+
 /* getpwnam_r/getpwuid_r with a buffer that grows on ERANGE.  Returns 1 found, 0 not, -1 error
  * (errno-like code in *e). */
 static int lookup(const char *name, uid_t uid, struct passwd *pw, char **buf, int *e)
@@ -59,6 +61,9 @@ int conf_agent_user_resolve(const struct conf *cfg, struct conf_agent_user *u, s
         u->drop = 1;
         u->uid = pw.pw_uid;
         u->gid = pw.pw_gid;
+        /* Started as root, the agent's secrets may be kept root:<its group> 0640 as for the
+         * unit's User= (docs/config.md). */
+        pki_secret_trust_group(u->gid);
         snprintf(u->name, sizeof(u->name), "%s", cfg->agent_user);
     } else {
         u->uid = geteuid();

@@ -102,12 +102,20 @@ static ssize_t secret_read_all(int fd, unsigned char *buf, size_t max)
 }
 
 /* 1 when this process is in group gid (effective or supplementary). */
+/* The agent's group when it runs as root (pki_secret_trust_group); -1 for none. */
+static gid_t trusted_gid = (gid_t)-1;
+
+void pki_secret_trust_group(gid_t gid)
+{
+    trusted_gid = gid;
+}
+
 static int in_group(gid_t gid)
 {
     gid_t groups[256];
     int n;
 
-    if (gid == getegid()) {
+    if (gid == getegid() || (trusted_gid != (gid_t)-1 && gid == trusted_gid)) {
         return 1;
     }
     n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "pki/err.h"
 
 struct pki_secret;
@@ -32,6 +34,14 @@ struct pki_secret *pki_secret_from(const void *data, size_t len, struct mk_err *
  * Caller frees with pki_secret_free().
  */
 struct pki_secret *pki_secret_read_file(const char *path, struct mk_err *err) MK_MUST_CHECK;
+
+/*
+ * Accepts root-owned secret files of group gid at mode 0640 as if this process were in gid: the
+ * agent's own group when it runs as root (agent.user; conf_agent_user_resolve() calls this), so
+ * the packaged layout (root:mskpki 0640, the quick start's umask 027 + chgrp) reads alike for the
+ * unit's User=mskpki and for a root shell's --check-config.  Process-wide; children inherit it.
+ */
+void pki_secret_trust_group(gid_t gid);
 
 /* Borrowed views; valid until pki_secret_free().  data is NUL-terminated after len bytes. */
 const unsigned char *pki_secret_data(const struct pki_secret *s);

@@ -232,6 +232,28 @@ static void test_read_file_root_group(void **state)
         assert_int_equal(WEXITSTATUS(status), writable ? 1 : 0);
     }
 
+    /* Root with the agent's group trusted (agent.user, pki_secret_trust_group): root:65534 0640
+     * is read as the unit's user would read it; 0660 still is not (in a child: the trust is
+     * process-wide). */
+    for (int writable = 0; writable <= 1; writable++) {
+        assert_int_equal(chown(path, 0, other), 0);
+        assert_int_equal(chmod(path, writable ? 0660 : 0640), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct mk_err e;
+            pki_secret_trust_group(other);
+            struct pki_secret *x = pki_secret_read_file(path, &e);
+            int ok = x != NULL && strcmp(pki_secret_str(x), "grp-pass") == 0;
+            pki_secret_free(x);
+            _exit(ok ? 0 : (e.code == MK_ERR_PERM ? 1 : 2));
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), writable ? 1 : 0);
+    }
+
     /* Owned by someone else entirely. */
     assert_int_equal(chown(path, 65534, getegid()), 0);
     assert_int_equal(chmod(path, 0600), 0);
