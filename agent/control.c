@@ -18,7 +18,9 @@
 #include <openssl/pem.h>
 
 #include "agent/state.h"
+#include "aws/creds.h"
 #include "pki/log.h"
+#include "pki/secret.h"
 
 /* A request is one line: a revocation carries one certificate PEM, far below this. */
 #define CONTROL_MAX_REQUEST (256 * 1024)
@@ -417,6 +419,48 @@ static char *read_request(int fd)
 }
 
 /* Keeps fd until the reload ends; 0 when kept. */
+/*
+ * credentials (mskpkictl credentials, issue 19): the Roles Anywhere session the agent signs its
+ * own calls with, as credential_process JSON (Version 1), for a caller that may not read the key.
+ * Only for the certificate that ca.aws_pca.roles_anywhere names, and only a Roles Anywhere
+ * session: the bootstrap credentials are the host's, not the certificate's.
+ */
+static json_t *do_credentials(struct agent_control *ctl, json_t *req)
+{
+    const struct conf *cfg = ctl->v.ctx->cfg;
+    const char *name = json_string_value(json_object_get(req, "name"));
+    const char *ra = cfg->ca.aws_pca.roles_anywhere.certificate;
+    struct aws_creds *c = NULL;
+    struct pki_ca *ca;
+    struct mk_err err;
+    json_t *ans;
+    char exp[32];
+    struct tm tm;
+
+    if (name == NULL || ra == NULL || strcmp(name, ra) != 0) {
+        return refusal("unknown", "credentials: '%s' is not the certificate "
+                                  "ca.aws_pca.roles_anywhere names", name != NULL ? name : "");
+    }
+    mk_err_clear(&err);
+    ca = agent_ctx_ca(ctl->v.ctx, &err);
+    if (ca == NULL || (c = pki_ca_roles_anywhere_session(ca, &err)) == NULL) {
+        return refusal("failed", "%s", err.msg);
+    }
+    if (gmtime_r(&c->expiration, &tm) == NULL ||
+        strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        aws_creds_free(c);
+        return refusal("failed", "credentials: bad expiration");
+    }
+    mk_log(MK_LOG_INFO, "control.credentials", "name=%s access_key_id=%s expires=%lld", name,
+           c->access_key_id, (long long)c->expiration);
+    ans = json_pack("{s:b, s:{s:i, s:s, s:s, s:s, s:s}}", "ok", 1, "credentials", "Version", 1,
+                    "AccessKeyId", c->access_key_id, "SecretAccessKey",
+                    pki_secret_str(c->secret_access_key), "SessionToken",
+                    pki_secret_str(c->session_token), "Expiration", exp);
+    aws_creds_free(c);
+    return ans;
+}
+
 static int wait_reload(struct agent_control *ctl, int fd)
 {
     for (size_t i = 0; i < CONTROL_MAX_WAITING; i++) {
@@ -475,6 +519,8 @@ void agent_control_serve(struct agent_control *ctl)
         ans = do_status(ctl);
     } else if (strcmp(cmd, "revoke") == 0) {
         ans = do_revoke(ctl, req);
+    } else if (strcmp(cmd, "credentials") == 0) {
+        ans = do_credentials(ctl, req);
     } else if (strcmp(cmd, "reload") == 0) {
         if (wait_reload(ctl, fd) == 0) {
             fd = -1; /* answered by agent_control_reloaded() */
@@ -482,7 +528,7 @@ void agent_control_serve(struct agent_control *ctl)
             ans = refusal("busy", "a reload cannot be asked for now; try again");
         }
     } else {
-        ans = refusal("usage", "unknown command '%s' (renew, reload, status, revoke)", cmd);
+        ans = refusal("usage", "unknown command '%s' (renew, reload, status, revoke, credentials)", cmd);
     }
 reply:
     if (fd >= 0) {

@@ -63,6 +63,11 @@ void aws_client_free(struct aws_client *client);
  * (MK_ERR_AWS with ext_code "AccessDenied", MK_ERR_NET, ...) prefixed "assume role <arn>". */
 int aws_client_check_credentials(struct aws_client *client, struct mk_err *err) MK_MUST_CHECK;
 
+/* The credentials the client signs with now (resolved or refreshed as a call would).  Caller
+ * frees with aws_creds_free() (aws/creds.h). */
+struct aws_creds *aws_client_credentials(struct aws_client *client,
+                                         struct mk_err *err) MK_MUST_CHECK;
+
 /* The resolved region.  Borrowed, valid for the client's life. */
 const char *aws_client_region(const struct aws_client *client);
 

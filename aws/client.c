@@ -186,9 +186,14 @@ out:
     return NULL;
 }
 
+struct aws_creds *aws_client_credentials(struct aws_client *c, struct mk_err *err)
+{
+    return aws_creds_provider_get(c->creds, err);
+}
+
 int aws_client_check_credentials(struct aws_client *c, struct mk_err *err)
 {
-    struct aws_creds *creds = aws_creds_provider_get(c->creds, err);
+    struct aws_creds *creds = aws_client_credentials(c, err);
     if (creds == NULL) {
         return -1;
     }

@@ -1300,6 +1300,26 @@ int pki_ca_aws_credentials(const struct pki_ca *ca, char *source, size_t size, t
     return source[0] != '\0' ? 0 : -1;
 }
 
+struct aws_creds *pki_ca_roles_anywhere_session(struct pki_ca *ca, struct mk_err *err)
+{
+    struct aws_creds *c = NULL;
+
+    MK_ENSURE(ca != NULL && ca->ops == &pca_ops, err, MK_ERR_STATE,
+              "credentials: the agent's CA is not aws-pca");
+    MK_ENSURE(((struct pca_impl *)ca->impl)->ra != NULL, err, MK_ERR_STATE,
+              "credentials: ca.aws_pca.roles_anywhere is not configured");
+    c = aws_client_credentials(((struct pca_impl *)ca->impl)->client, err);
+    if (c != NULL && strcmp(c->source, "roles-anywhere") != 0) {
+        mk_err_set(err, MK_ERR_STATE,
+                   "credentials: no Roles Anywhere session yet (the certificate is not valid; "
+                   "the agent signs with its bootstrap credentials, which it does not hand out)");
+        aws_creds_free(c);
+        c = NULL;
+    }
+out:
+    return c;
+}
+
 #ifdef MK_TESTING
 struct pki_pca_bucket *pki_pca_bucket_of(struct pki_ca *ca)
 {

@@ -142,6 +142,12 @@ int pki_ca_revoke(struct pki_ca *ca, X509 *cert, const char *reason, struct mk_e
  * and expiry (0 = none).  Returns 0, or -1 for another kind or when none were resolved yet. */
 int pki_ca_aws_credentials(const struct pki_ca *ca, char *source, size_t size, time_t *expiry);
 
+/* The IAM Roles Anywhere session an aws-pca CA signs with (cached until five minutes before it
+ * expires, created when due): never the bootstrap chain's credentials, which belong to the host,
+ * not to the certificate.  Caller frees with aws_creds_free() (aws/creds.h).  NULL with err for
+ * another kind of CA or while Roles Anywhere is not in use (MK_ERR_STATE). */
+struct aws_creds *pki_ca_roles_anywhere_session(struct pki_ca *ca, struct mk_err *err) MK_MUST_CHECK;
+
 /* Counters since creation, for metrics: requests by outcome code ("ok", "ThrottlingException",
  * "network", ...).  Calls fn once per code.  */
 void pki_ca_foreach_request_count(const struct pki_ca *ca,

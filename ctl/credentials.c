@@ -12,9 +12,10 @@
  *                                     the flags of aws_signing_helper credential-process, so that
  *                                     a profile's credential_process line can switch to this
  *
- * XXX The issue also asks for the running agent's control socket as the first choice, so that a
- * process without read access to the key can get credentials; the agent has no control socket
- * yet, so only the in-process signer exists.
+ * With --certificate NAME the running agent is asked first, through its control socket
+ * (control.socket): it hands out the Roles Anywhere session it signs with, so a process that may
+ * not read the key (any member of the agent's group) gets credentials, and CreateSession is not
+ * called once per tool.  Without an agent this process signs itself when it can read the key.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -32,6 +33,7 @@
 #include "aws/rolesanywhere.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
+#include "issue/control.h"
 #include "pki/cert.h"
 #include "pki/key.h"
 #include "pki/log.h"
@@ -214,7 +216,7 @@ fail:
 /* The settings and files of the agent's certificate name in config. */
 static int from_config(const struct cred_opts *o, struct conf **cfgp, struct aws_ra_params *p,
                        const char **name, char *cert_path, char *key_path, char *chain_path,
-                       size_t size, struct pki_secret **pass, struct mk_err *err)
+                       size_t size, const char **pass_path, struct mk_err *err)
 {
     const char *path = o->config != NULL ? o->config : CONF_DEFAULT_PATH;
     struct conf *cfg = conf_load(path, err);
@@ -246,12 +248,7 @@ static int from_config(const struct cred_opts *o, struct conf **cfgp, struct aws
     if (cc->output.chain != NULL) {
         snprintf(chain_path, size, "%s/%s", cc->output.directory, cc->output.chain);
     }
-    if (cc->output.key_passphrase_file != NULL) {
-        *pass = pki_secret_read_file(cc->output.key_passphrase_file, err);
-        if (*pass == NULL) {
-            return -1;
-        }
-    }
+    *pass_path = cc->output.key_passphrase_file;
     return 0;
 }
 
@@ -281,6 +278,34 @@ static int print_json(const struct aws_creds *c, struct mk_err *err)
         free(text);
     }
     json_decref(j);
+    return rc;
+}
+
+/* The running agent's session: 0 printed, 1 no agent (sign here), -1 with err (it refused). */
+static int from_agent(const struct conf *cfg, const char *name, struct mk_err *err)
+{
+    json_t *req = json_pack("{s:s, s:s}", "cmd", "credentials", "name", name);
+    json_t *ans = NULL;
+    char *text = NULL;
+    int rc = -1;
+
+    MK_ENSURE(req != NULL, err, MK_ERR_NOMEM, "out of memory");
+    rc = issue_control_call(cfg->control_socket, cfg->state_dir, req, &ans, err);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = -1;
+    text = json_dumps(json_object_get(ans, "credentials"), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    MK_ENSURE(text != NULL, err, MK_ERR_INVALID, "credentials: the agent's answer has none");
+    MK_ENSURE_ERRNO(printf("%s\n", text) >= 0 && fflush(stdout) == 0, err, MK_ERR_IO, "stdout");
+    rc = 0;
+out:
+    if (text != NULL) {
+        OPENSSL_cleanse(text, strlen(text));
+        free(text);
+    }
+    json_decref(ans);
+    json_decref(req);
     return rc;
 }
 
@@ -322,9 +347,25 @@ int ctl_credentials_main(int argc, char **argv)
         snprintf(chain_path, sizeof(chain_path), "%s",
                  o.intermediates != NULL ? o.intermediates : "");
         name = o.certificate;
-    } else if (from_config(&o, &cfg, &p, &name, cert_path, key_path, chain_path, sizeof(cert_path),
-                           &pass, &err) != 0) {
-        goto fail;
+    } else {
+        const char *pass_path = NULL;
+        if (from_config(&o, &cfg, &p, &name, cert_path, key_path, chain_path, sizeof(cert_path),
+                        &pass_path, &err) != 0) {
+            goto fail;
+        }
+        /* The agent first: its caller need not read the key or its passphrase. */
+        int r = from_agent(cfg, name, &err);
+        if (r == 0) {
+            rc = CTL_EXIT_OK;
+            goto out;
+        }
+        if (r < 0) {
+            rc = CTL_EXIT_FINDINGS;
+            goto fail;
+        }
+        if (pass_path != NULL && (pass = pki_secret_read_file(pass_path, &err)) == NULL) {
+            goto fail;
+        }
     }
     if ((leaf = pki_cert_load_file(cert_path, &err)) == NULL ||
         (key = pki_key_load_file(key_path, pass, &err)) == NULL) {

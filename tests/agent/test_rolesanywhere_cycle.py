@@ -33,6 +33,8 @@ from agentlib import (Env, aws_test_environment, check, done, start_server,
 SRC = os.environ.get("MSKPKI_SOURCE_DIR",
                      os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 aws_test_environment()
+CTL = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+    os.environ.get("MSKPKI_BUILD_DIR", "."), "ctl", "mskpkictl")
 TA = "arn:aws:rolesanywhere:us-east-1:111122223333:trust-anchor/ta1"
 PROFILE = "arn:aws:rolesanywhere:us-east-1:111122223333:profile/p1"
 ROLE = "arn:aws:iam::111122223333:role/mskpki-issuer"
@@ -128,6 +130,24 @@ check(env.metric("mskpki_aws_credentials_source_info", {"source": "roles-anywher
       "mskpki_aws_credentials_source_info{source=roles-anywhere} != 1")
 exp = env.metric("mskpki_aws_credentials_expiry_timestamp_seconds")
 check(exp is not None and exp > time.time() + 3000, "credentials expiry metric: %r" % exp)
+# mskpkictl credentials asks the running agent first (its control socket): the agent's own
+# session comes back, and no CreateSession is signed for it (the caller needs no key).
+n_sessions = len([e for e in events() if e["event"] == "session"])
+r = subprocess.run([CTL, "credentials", "--certificate", "client", "--config", env.conf],
+                   capture_output=True, text=True, timeout=60, env=env.env())
+check(r.returncode == 0, "mskpkictl credentials through the agent: %d %s" % (r.returncode, r.stderr))
+doc = json.loads(r.stdout)
+check(doc["Version"] == 1 and doc["AccessKeyId"] in akids and doc["SecretAccessKey"]
+      and doc["SessionToken"] and doc["Expiration"].endswith("Z"), "credentials: %r" % doc)
+check(len([e for e in events() if e["event"] == "session"]) == n_sessions,
+      "mskpkictl credentials made its own CreateSession although the agent runs")
+check("event=control.credentials name=client" in agent.text(), "the agent did not answer it")
+check(doc["SecretAccessKey"] not in agent.text(), "the agent logged the secret key")
+# Only the certificate roles_anywhere names: the agent refuses another (exit 1, one line).
+r = subprocess.run([CTL, "credentials", "--certificate", "other", "--config", env.conf],
+                   capture_output=True, text=True, timeout=60, env=env.env())
+check(r.returncode != 0 and r.stderr.count("\n") == 1, "credentials for another name: %d %r"
+      % (r.returncode, r.stderr))
 agent.stop()
 
 # ---- 3. Roles Anywhere refuses and there are no credentials: one line, both reasons ----------
