@@ -18,17 +18,6 @@
 #include "issue/lock.h"
 #include "pki/cert.h"
 
-/* "2026-11-25T04:06:00Z". */
-static void fmt_time(long long t, char *buf, size_t cap)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-        snprintf(buf, cap, "%lld", t);
-    }
-}
-
 static const char *str_or(json_t *o, const char *key, const char *dflt)
 {
     const char *v = json_string_value(json_object_get(o, key));
@@ -81,7 +70,8 @@ static int print_result(json_t *r)
     int ok = json_is_true(json_object_get(r, "renewed"));
 
     if (ok) {
-        fmt_time((long long)json_integer_value(json_object_get(r, "not_after")), na, sizeof(na));
+        ctl_time_rfc3339((long long)json_integer_value(json_object_get(r, "not_after")), na,
+                         sizeof(na));
         printf("%s: renewed, serial %s, generation %lld, not after %s\n", str_or(r, "name", "?"),
                str_or(r, "serial", "?"), (long long)json_integer_value(json_object_get(r, "generation")),
                na);
@@ -274,7 +264,8 @@ int ctl_control_cert_issue(const struct conf *cfg, const char *name)
         status = CTL_EXIT_FINDINGS;
         goto out;
     }
-    fmt_time((long long)json_integer_value(json_object_get(r, "not_after")), na, sizeof(na));
+    ctl_time_rfc3339((long long)json_integer_value(json_object_get(r, "not_after")), na,
+                     sizeof(na));
     printf("issued %s: serial %s, generation %lld, not after %s (by the running agent)\n"
            "  subject %s\n  written to %s\n",
            name, str_or(r, "serial", "?"),

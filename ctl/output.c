@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <openssl/err.h>
 
@@ -111,6 +112,25 @@ int ctl_write_report(const char *opt, const char *path, const char *data, size_t
         return -1;
     }
     return 0;
+}
+
+void ctl_time_rfc3339(long long t, char *buf, size_t cap)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        snprintf(buf, cap, "%lld", t);
+    }
+}
+
+int ctl_format_table_json(const char *cmd, const char *value, int *json)
+{
+    if (strcmp(value, "table") == 0 || strcmp(value, "json") == 0) {
+        *json = value[0] == 'j';
+        return 0;
+    }
+    return ctl_usage_error(cmd, "--format: expected table or json, got '%s'", value);
 }
 
 void ctl_xml_put(FILE *out, const char *s)

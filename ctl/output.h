@@ -110,6 +110,14 @@ const char *ctl_err_condense(struct mk_err *err);
 /* Prints "mskpkictl CMD: MSG" (MSG through ctl_err_condense()) on stderr. */
 void ctl_print_err(const char *cmd, struct mk_err *err);
 
+/* t as RFC 3339 UTC ("2026-01-02T03:04:05Z"), the form of every time mskpkictl prints; the
+ * number itself when it cannot be formatted. */
+void ctl_time_rfc3339(long long t, char *buf, size_t cap);
+
+/* --format table|json of status, cert and renew: sets *json, or prints the usage error for cmd
+ * and returns CTL_EXIT_USAGE. */
+int ctl_format_table_json(const char *cmd, const char *value, int *json);
+
 /* Writes s to out escaped for XML 1.0 text and attribute values (JUnit output of audit and
  * probe); control characters XML cannot carry become '?'. */
 void ctl_xml_put(FILE *out, const char *s);

@@ -197,11 +197,7 @@ static void fmt_time(long long t, char *buf, size_t cap)
         snprintf(buf, cap, "never");
         return;
     }
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-        snprintf(buf, cap, "%lld", t);
-    }
+    ctl_time_rfc3339(t, buf, cap);
 }
 
 /* "12d 3h", "3h 20m", "45m", "30s". */
@@ -419,6 +415,7 @@ int ctl_status_main(int argc, char **argv)
     };
     const char *config = CONF_DEFAULT_PATH;
     enum status_format format = STATUS_FORMAT_TABLE;
+    int json = 0;
     long warn_days = 0;
     int live = 0;
     json_t *live_certs = NULL;
@@ -436,13 +433,10 @@ int ctl_status_main(int argc, char **argv)
             config = optarg;
             break;
         case 'f':
-            if (strcmp(optarg, "table") == 0) {
-                format = STATUS_FORMAT_TABLE;
-            } else if (strcmp(optarg, "json") == 0) {
-                format = STATUS_FORMAT_JSON;
-            } else {
-                return ctl_usage_error("status", "--format: expected table or json, got '%s'", optarg);
+            if (ctl_format_table_json("status", optarg, &json) != 0) {
+                return CTL_EXIT_USAGE;
             }
+            format = json ? STATUS_FORMAT_JSON : STATUS_FORMAT_TABLE;
             break;
         case 'w':
             if (mk_parse_long(optarg, 0, 3650, &warn_days) != 0) {

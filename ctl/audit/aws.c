@@ -322,14 +322,16 @@ out:
 
 /* ---- phase 2: describe streams ---- */
 
-struct describe_ctx {
+/* The per-resource calls of a phase (describe streams, configuration revisions): the
+ * collector and the resources, one pool index each. */
+struct resources_ctx {
     const struct collector *c;
     struct audit_resource **items;
 };
 
 static void describe_run(void *ctx, size_t i)
 {
-    struct describe_ctx *d = ctx;
+    struct resources_ctx *d = ctx;
     struct audit_resource *r = d->items[i];
     int kinesis = r->svc == AUDIT_SVC_KINESIS;
     json_t *req = json_pack("{s:s}", kinesis ? "StreamName" : "DeliveryStreamName", r->name);
@@ -497,7 +499,7 @@ static int phase_describe(struct collector *c, struct audit_inventory *inv, stru
 {
     int rc = -1;
     size_t n = 0;
-    struct describe_ctx d = {c, calloc(inv->n_resources + 1, sizeof(struct audit_resource *))};
+    struct resources_ctx d = {c, calloc(inv->n_resources + 1, sizeof(struct audit_resource *))};
     MK_ENSURE(d.items != NULL, err, MK_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < inv->n_resources; i++) {
         if (inv->resources[i].svc != AUDIT_SVC_MSK) {
@@ -827,15 +829,10 @@ out:
     return rc;
 }
 
-struct config_ctx {
-    const struct collector *c;
-    struct audit_resource **items;
-};
-
 /* DescribeConfigurationRevision: GET /v1/configurations/{arn}/revisions/{revision}. */
 static void config_run(void *ctx, size_t i)
 {
-    struct config_ctx *cc = ctx;
+    struct resources_ctx *cc = ctx;
     struct audit_resource *r = cc->items[i];
     long long rev = 0;
     const char *arn = audit_msk_configuration(r, &rev);
@@ -862,7 +859,7 @@ static int phase_msk_config(struct collector *c, struct audit_inventory *inv, st
 {
     int rc = -1;
     size_t n = 0;
-    struct config_ctx cc = {c, calloc(inv->n_resources + 1, sizeof(struct audit_resource *))};
+    struct resources_ctx cc = {c, calloc(inv->n_resources + 1, sizeof(struct audit_resource *))};
     MK_ENSURE(cc.items != NULL, err, MK_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < inv->n_resources; i++) {
         long long rev;

@@ -88,25 +88,6 @@ int ctl_cert_reason_valid(const char *name)
     return ctl_cert_reason_canonical(name) != NULL;
 }
 
-/* --format of issue and revoke: table (the default, for people) or json (for scripts). */
-static int parse_format(const char *cmd, const char *value, int *json)
-{
-    if (strcmp(value, "table") == 0 || strcmp(value, "json") == 0) {
-        *json = value[0] == 'j';
-        return 0;
-    }
-    return ctl_usage_error(cmd, "--format: expected table or json, got '%s'", value);
-}
-
-/* Time as RFC 3339 UTC ("2026-01-02T03:04:05Z"), the form of every JSON output of mskpkictl. */
-static void iso_time(time_t t, char *buf, size_t cap)
-{
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-        snprintf(buf, cap, "%lld", (long long)t);
-    }
-}
-
 /* Writes obj (stolen) as one JSON document on stdout; -1 when it could not be written. */
 static int print_json(json_t *obj)
 {
@@ -178,8 +159,8 @@ static int print_issued(const struct conf_certificate *cc, const struct issue_ou
         memset(&info, 0, sizeof(info));
         path[0] = '\0';
     }
-    iso_time(info.not_after, na, sizeof(na));
-    iso_time(info.not_before, nb, sizeof(nb));
+    ctl_time_rfc3339((long long)info.not_after, na, sizeof(na));
+    ctl_time_rfc3339((long long)info.not_before, nb, sizeof(nb));
     if (json) {
         return print_json(json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:b}", "name", cc->name,
                                     "serial", info.serial_hex, "generation",
@@ -231,7 +212,7 @@ static int cert_issue_main(int argc, char **argv)
             name = optarg;
             break;
         case 'f':
-            if (parse_format("cert issue", optarg, &json) != 0) {
+            if (ctl_format_table_json("cert issue", optarg, &json) != 0) {
                 return CTL_EXIT_USAGE;
             }
             break;
@@ -347,7 +328,7 @@ static int parse_revoke_args(int argc, char **argv, struct revoke_opts *o)
         }
         switch (ch) {
         case 'f':
-            if (parse_format("cert revoke", optarg, &o->json) != 0) {
+            if (ctl_format_table_json("cert revoke", optarg, &o->json) != 0) {
                 return CTL_EXIT_USAGE;
             }
             break;

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -387,3 +388,34 @@ def aws_test_environment():
 def done(name):
     print("PASS: " + name)
     sys.exit(0)
+
+
+class NotifyListener(threading.Thread):
+    """systemd's side of NOTIFY_SOCKET: reads every datagram as systemd would (so the agent's
+    sends never find a full queue) and keeps it with its arrival time (monotonic)."""
+
+    def __init__(self, sock):
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.msgs = []
+        self.lock = threading.Lock()
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                m = self.sock.recv(4096).decode()
+            except OSError:
+                return
+            with self.lock:
+                self.msgs.append((time.monotonic(), m))
+
+    def get(self):
+        """The messages so far, oldest first."""
+        with self.lock:
+            return [m for _, m in self.msgs]
+
+    def timed(self):
+        """(arrival time, message) pairs so far."""
+        with self.lock:
+            return list(self.msgs)

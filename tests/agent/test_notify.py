@@ -4,34 +4,9 @@ WATCHDOG_USEC is set (and only then: they are the only extra wake-ups), STOPPING
 NOTIFY_SOCKET is a datagram socket of this test, in the abstract namespace and as a path."""
 import os
 import socket
-import threading
 import time
 
-from agentlib import Env, check, done, wait_for
-
-
-class Listener(threading.Thread):
-    """Reads every datagram as systemd would, so the agent's sends never find a full queue."""
-
-    def __init__(self, sock):
-        super().__init__(daemon=True)
-        self.sock = sock
-        self.msgs = []
-        self.lock = threading.Lock()
-        self.start()
-
-    def run(self):
-        while True:
-            try:
-                m = self.sock.recv(4096).decode()
-            except OSError:
-                return
-            with self.lock:
-                self.msgs.append(m)
-
-    def get(self):
-        with self.lock:
-            return list(self.msgs)
+from agentlib import Env, NotifyListener, check, done, wait_for
 
 
 def run(env, address, watchdog):
@@ -44,7 +19,7 @@ def run(env, address, watchdog):
         extra["WATCHDOG_USEC"] = "400000"
         extra["WATCHDOG_PID"] = ""  # unset-equivalent: the agent is the main process
     env.extra_env = extra
-    listener = Listener(sock)
+    listener = NotifyListener(sock)
     agent = env.start()
     wait_for(lambda: "READY=1" in listener.get(), 30, "READY=1")
     wait_for(lambda: env.metric("mskpki_certificate_ready", {"name": "client"}) == 1, 30, "ready")

@@ -15,39 +15,15 @@ import json
 import os
 import socket
 import sys
-import threading
 import time
 
-from agentlib import Env, aws_test_environment, check, done, start_server, wait_for
+from agentlib import (Env, NotifyListener, aws_test_environment, check, done, start_server,
+                      wait_for)
 
 SRC = os.environ.get("MSKPKI_SOURCE_DIR",
                      os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 WATCHDOG_SEC = 4
 aws_test_environment()
-
-
-class Listener(threading.Thread):
-    """systemd's side of NOTIFY_SOCKET: every datagram with its arrival time (monotonic)."""
-
-    def __init__(self, sock):
-        super().__init__(daemon=True)
-        self.sock = sock
-        self.msgs = []
-        self.lock = threading.Lock()
-        self.start()
-
-    def run(self):
-        while True:
-            try:
-                m = self.sock.recv(4096).decode()
-            except OSError:
-                return
-            with self.lock:
-                self.msgs.append((time.monotonic(), m))
-
-    def get(self):
-        with self.lock:
-            return list(self.msgs)
 
 
 HOOK_SECONDS = 10
@@ -70,7 +46,7 @@ env.write_config()
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 address = "\0mskpki-watchdog-test-%d" % os.getpid()
 sock.bind(address)
-listener = Listener(sock)
+listener = NotifyListener(sock)
 env.extra_env = {"NOTIFY_SOCKET": "@" + address[1:],
                  "WATCHDOG_USEC": str(WATCHDOG_SEC * 1000000), "WATCHDOG_PID": ""}
 agent = env.start()
@@ -78,7 +54,7 @@ wait_for(lambda: "event=hook.success name=client" in agent.text()
          or agent.proc.poll() is not None, 120, "the issuance and its hook to complete")
 agent.alive_or_fail()
 done_at = time.monotonic()
-msgs = listener.get()
+msgs = listener.timed()
 agent.stop()
 
 with open(os.path.join(fdir, "stats.json")) as f:
