@@ -48,9 +48,14 @@ def enter_sandbox():
     tmp = tempfile.mkdtemp(prefix="mskpki-recipes.")
     os.chmod(tmp, 0o711)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    # The upper dirs on a tmpfs of this mount namespace, over /mnt: overlayfs refuses an upper
+    # dir on an overlay, which TMPDIR may be on (a container's root filesystem) or come to be on
+    # (a TMPDIR under /var once /var is overlaid below).
+    ovl = "/mnt"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", ovl], check=True)
     for d in OVERLAID:
         name = d.strip("/")
-        up, work = os.path.join(tmp, "ovl", name, "upper"), os.path.join(tmp, "ovl", name, "work")
+        up, work = os.path.join(ovl, name, "upper"), os.path.join(ovl, name, "work")
         os.makedirs(up)
         os.makedirs(work)
         subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
